@@ -1,0 +1,40 @@
+# Yibiao — the two commands a newcomer needs: `make demo` and `make test`.
+SWIFT ?= swift
+YIBIAO := .build/debug/yibiao
+# Tests and the demo run their own PostgreSQL; nothing else on the machine is touched.
+export YIBIAO_HOME ?= $(CURDIR)/.yibiao
+
+.PHONY: all setup build embed test demo bench clean help
+
+all: build
+
+help:
+	@echo "make demo   build, start the embedded PostgreSQL, migrate, show the status"
+	@echo "make test   build and run every test against a real, throwaway PostgreSQL"
+	@echo "make bench  release build and benchmarks (figures and ratios)"
+	@echo "make setup  install missing Debian packages and build"
+	@echo "make clean  remove build output and local state (.yibiao)"
+
+setup:
+	@scripts/setup.sh
+	@$(MAKE) --no-print-directory build
+
+embed:
+	@scripts/embed-data.sh
+
+build: embed
+	$(SWIFT) build --build-tests
+
+test: setup
+	$(SWIFT) test --skip-build
+
+demo: setup
+	@scripts/demo.sh
+
+bench: setup
+	$(SWIFT) build -c release --product YibiaoBench
+	.build/release/YibiaoBench
+
+clean:
+	-@[ -x $(YIBIAO) ] && $(YIBIAO) db stop || true
+	rm -rf .build .yibiao

@@ -1,0 +1,88 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "yibiao",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "yibiao", targets: ["yibiao"]),
+        .library(name: "YibiaoCore", targets: ["YibiaoCore"]),
+        .library(name: "YibiaoStore", targets: ["YibiaoStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Pure logic: no I/O.
+        .target(name: "YibiaoCore"),
+        .target(name: "YibiaoMatching", dependencies: ["YibiaoCore"]),
+        .target(name: "YibiaoMerge", dependencies: ["YibiaoCore"]),
+        // Edges.
+        .target(
+            name: "YibiaoAdapters",
+            dependencies: ["YibiaoCore", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "YibiaoStore",
+            dependencies: [
+                "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoMerge",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .target(name: "YibiaoServer", dependencies: ["YibiaoStore"]),
+        .target(name: "YibiaoSynth", dependencies: ["YibiaoCore", "YibiaoAdapters"]),
+        .target(
+            name: "YibiaoTestSupport",
+            dependencies: [
+                "YibiaoStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "yibiao",
+            dependencies: [
+                "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoMerge",
+                "YibiaoStore", "YibiaoServer", "YibiaoSynth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Benchmarks live in their own executable so `make bench` builds them in release mode
+        // without pulling benchmark code into the shipped CLI.
+        .executableTarget(
+            name: "YibiaoBench",
+            dependencies: ["YibiaoCore"]
+        ),
+        .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
+        .testTarget(
+            name: "YibiaoStoreTests",
+            dependencies: [
+                "YibiaoStore", "YibiaoTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoCore"]),
+    ]
+)
+
+// One set of compiler settings for every target.
+for target in package.targets {
+    var settings = target.swiftSettings ?? []
+    settings.append(contentsOf: [
+        .swiftLanguageMode(.v6),
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+    ])
+    target.swiftSettings = settings
+}

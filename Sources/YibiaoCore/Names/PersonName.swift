@@ -1,0 +1,113 @@
+import Foundation
+
+/// A person's name, cleaned for display and keyed for matching.
+public struct PersonName: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Cleaned for display: NFKC, simplified characters, one middle dot `·`, single spaces.
+    public let display: String
+    /// Equal for spellings of the same name: no spaces, dots or case.
+    public let matchingKey: String
+    /// Toneless pinyin of Han characters (surname readings applied), other letters folded to
+    /// ASCII lower case; equal for homophones (张伟 / 张玮 → `zhangwei`).
+    public let pinyinKey: String
+    /// True when the name is written in Han characters (possibly with Latin letters).
+    public let isHan: Bool
+
+    public var description: String { "PersonName(\(display.count) characters)" }
+}
+
+public struct PersonNameError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Reason: String, Sendable, Hashable {
+        case empty = "name_empty"
+        case invalidCharacter = "name_invalid_character"
+    }
+
+    public let reason: Reason
+    public var code: String { reason.rawValue }
+
+    public var message: LocalizedText {
+        switch reason {
+        case .empty: LocalizedText(en: "the name is empty", zh: "姓名为空")
+        case .invalidCharacter: LocalizedText(en: "the name contains digits or symbols",
+                                              zh: "姓名中含有数字或符号")
+        }
+    }
+
+    public var description: String { "\(code): \(message.en)" }
+}
+
+public enum NameNormalizer {
+    /// Every middle-dot variant seen in transliterated names (买买提·艾力).
+    static let middleDots: Set<Unicode.Scalar> = [
+        "\u{00B7}", "\u{30FB}", "\u{FF65}", "\u{2022}", "\u{2027}", "\u{22C5}", "\u{2219}", "\u{0387}",
+        "\u{318D}", "\u{2E31}", "\u{FF0E}", "\u{2024}", "\u{16EB}",
+    ]
+
+    public static func normalize(_ raw: String) -> Result<PersonName, PersonNameError> {
+        let collapsed = TextNormalization.collapseWhitespace(TextNormalization.nfkc(raw))
+        if collapsed.isEmpty { return .failure(PersonNameError(reason: .empty)) }
+
+        // Pass 1: characters allowed in names; dots unified; traditional → simplified.
+        var scalars: [Unicode.Scalar] = []
+        var hasHan = false
+        for scalar in collapsed.unicodeScalars {
+            if TextNormalization.isHan(scalar) {
+                hasHan = true
+                scalars.append(HanCharacters.simplified[scalar] ?? scalar)
+            } else if middleDots.contains(scalar) || scalar == "." {
+                scalars.append(scalar == "." ? "." : "\u{00B7}")
+            } else if scalar == " " || scalar == "," || scalar == "-" || scalar == "'" || scalar == "’" {
+                // "Smith, John": the comma only separates; order is kept as written.
+                let mapped: Unicode.Scalar = scalar == "’" ? "'" : (scalar == "," ? " " : scalar)
+                if !(mapped == " " && scalars.last == " ") { scalars.append(mapped) }
+            } else if scalar.properties.isAlphabetic, scalar.properties.numericType == nil {
+                scalars.append(scalar)
+            } else {
+                return .failure(PersonNameError(reason: .invalidCharacter))
+            }
+        }
+
+        // Pass 2: spaces around Han characters and dots are entry noise; a `.` next to Han is a dot.
+        var display = String.UnicodeScalarView()
+        for (index, scalar) in scalars.enumerated() {
+            let previous = index > 0 ? scalars[index - 1] : nil
+            let next = index + 1 < scalars.count ? scalars[index + 1] : nil
+            func isHanOrDot(_ s: Unicode.Scalar?) -> Bool {
+                guard let s else { return false }
+                return TextNormalization.isHan(s) || s == "\u{00B7}"
+            }
+            if scalar == " ", isHanOrDot(previous) || isHanOrDot(next) { continue }
+            if scalar == ".", hasHan { display.append("\u{00B7}"); continue }
+            display.append(scalar)
+        }
+        var displayText = String(display)
+        while displayText.hasPrefix("\u{00B7}") || displayText.hasPrefix(".") { displayText.removeFirst() }
+        while displayText.hasSuffix("\u{00B7}") || displayText.hasSuffix(".") { displayText.removeLast() }
+        if displayText.isEmpty { return .failure(PersonNameError(reason: .empty)) }
+
+        let foldedLatin = displayText.applyingTransform(.stripDiacritics, reverse: false)?.lowercased() ?? displayText.lowercased()
+        let matchingKey = TextNormalization.removing(foldedLatin) {
+            $0 == " " || $0 == "\u{00B7}" || $0 == "." || $0 == "-" || $0 == "'"
+        }
+        return .success(PersonName(display: displayText, matchingKey: matchingKey,
+                                   pinyinKey: pinyin(of: matchingKey), isHan: hasHan))
+    }
+
+    /// Toneless pinyin of a matching key: surname readings first, then each character's usual reading.
+    public static func pinyin(of key: String) -> String {
+        var result = ""
+        var rest = Substring(key)
+        for (surname, readings) in HanCharacters.surnameReadings where key.hasPrefix(surname) && key.count > surname.count {
+            result = readings.joined()
+            rest = key.dropFirst(surname.count)
+            break
+        }
+        for scalar in rest.unicodeScalars {
+            if TextNormalization.isHan(scalar) {
+                result += HanCharacters.pinyin[scalar] ?? String(scalar)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}

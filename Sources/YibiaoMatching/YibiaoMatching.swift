@@ -1,0 +1,4 @@
+import YibiaoCore
+
+/// Namespace reserved for YibiaoMatching; see docs/architecture.md.
+public enum YibiaoMatchingModule {}

@@ -1,0 +1,4 @@
+import YibiaoCore
+
+/// Namespace reserved for YibiaoMerge; see docs/architecture.md.
+public enum YibiaoMergeModule {}

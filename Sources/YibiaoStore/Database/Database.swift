@@ -1,0 +1,81 @@
+import Foundation
+public import Logging
+public import PostgresNIO
+import NIOSSL
+import YibiaoCore
+
+/// Opens a connection pool for the length of a piece of work.
+public enum Database {
+    public static func clientConfiguration(for url: DatabaseURL) -> PostgresClient.Configuration {
+        var configuration: PostgresClient.Configuration
+        switch url.endpoint {
+        case .unixSocket(let path):
+            configuration = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
+        case .tcp(let host, let port):
+            let tls: PostgresClient.Configuration.TLS = switch url.tls {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
+            configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
+        }
+        configuration.options.maximumConnections = 8
+        return configuration
+    }
+
+    /// Runs `body` with a pool connected to `url`; the pool is closed when `body` returns or throws.
+    @discardableResult
+    public static func withClient<Result: Sendable>(
+        _ url: DatabaseURL,
+        logger: Logger = Logger(label: "yibiao.db", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let client = PostgresClient(configuration: clientConfiguration(for: url), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            do {
+                // Fail fast with a clear message when the server is not there.
+                try await client.withConnection { _ in }
+            } catch {
+                throw unreachable(url, error)
+            }
+            return try await body(client)
+        }
+    }
+
+    static func unreachable(_ url: DatabaseURL, _ error: any Error) -> StoreError {
+        StoreError(
+            code: "db_unreachable",
+            message: LocalizedText(en: "cannot connect to the database \(url)", zh: "无法连接数据库 \(url)"),
+            remedy: LocalizedText(en: "start the embedded database with `yibiao db start`, or check YIBIAO_DATABASE_URL",
+                                  zh: "请用 `yibiao db start` 启动内置数据库，或检查 YIBIAO_DATABASE_URL"),
+            exitCode: ExitStatus.unavailable,
+            detail: String(reflecting: error))
+    }
+
+    /// Creates the database on the server when it does not exist yet (needs CREATEDB).
+    public static func createDatabaseIfMissing(_ url: DatabaseURL, logger: Logger = Logger(label: "yibiao.db", factory: { _ in SwiftLogNoOpLogHandler() })) async throws {
+        let name = url.database
+        try await withClient(url.with(database: "postgres"), logger: logger) { client in
+            let rows = try await client.query("SELECT 1 FROM pg_database WHERE datname = \(name)")
+            var exists = false
+            for try await _ in rows { exists = true }
+            if !exists {
+                try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name))"))
+            }
+        }
+    }
+
+    /// Drops the database (used by `db reset` and the test harness).
+    public static func dropDatabase(_ url: DatabaseURL, logger: Logger = Logger(label: "yibiao.db", factory: { _ in SwiftLogNoOpLogHandler() })) async throws {
+        let name = url.database
+        try await withClient(url.with(database: "postgres"), logger: logger) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(quoteIdentifier(name)) WITH (FORCE)"))
+        }
+    }
+
+    public static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

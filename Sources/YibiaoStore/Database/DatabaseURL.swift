@@ -1,0 +1,94 @@
+import Foundation
+import YibiaoCore
+
+/// A PostgreSQL connection URL in libpq's form:
+/// `postgresql://user:password@host:port/database?sslmode=require` or, for a Unix socket,
+/// `postgresql://user@/database?host=/path/to/socket/dir&port=5432`.
+public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
+    public enum Endpoint: Sendable, Hashable {
+        case tcp(host: String, port: Int)
+        /// The full socket path (`<dir>/.s.PGSQL.<port>`).
+        case unixSocket(path: String)
+    }
+
+    public enum TLSMode: String, Sendable, Hashable {
+        case disable, prefer, require
+    }
+
+    public var endpoint: Endpoint
+    public var user: String
+    public var password: String?
+    public var database: String
+    public var tls: TLSMode
+
+    public init(endpoint: Endpoint, user: String, password: String? = nil, database: String, tls: TLSMode = .disable) {
+        self.endpoint = endpoint
+        self.user = user
+        self.password = password
+        self.database = database
+        self.tls = tls
+    }
+
+    public init(parsing text: String) throws {
+        guard let components = URLComponents(string: text),
+              let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
+        else {
+            throw Self.invalid(text, LocalizedText(en: "it must start with postgresql://", zh: "应以 postgresql:// 开头"))
+        }
+        var query: [String: String] = [:]
+        for item in components.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        let port: Int
+        if let text = query["port"] {
+            guard let value = Int(text) else {
+                throw Self.invalid(text, LocalizedText(en: "the port is not a number", zh: "端口不是数字"))
+            }
+            port = value
+        } else {
+            port = components.port ?? 5432
+        }
+        let host = query["host"] ?? components.percentEncodedHost.flatMap { $0.removingPercentEncoding } ?? ""
+        if host.hasPrefix("/") {
+            endpoint = .unixSocket(path: host + "/.s.PGSQL.\(port)")
+        } else if host.isEmpty {
+            endpoint = .unixSocket(path: "/var/run/postgresql/.s.PGSQL.\(port)")
+        } else {
+            endpoint = .tcp(host: host, port: port)
+        }
+        user = query["user"] ?? components.user ?? "postgres"
+        password = query["password"] ?? components.password
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        database = query["dbname"] ?? (path.isEmpty ? user : path)
+        switch query["sslmode"] ?? (host.hasPrefix("/") || host.isEmpty ? "disable" : "prefer") {
+        case "disable", "allow": tls = .disable
+        case "prefer": tls = .prefer
+        case "require", "verify-ca", "verify-full": tls = .require
+        case let other:
+            throw Self.invalid(text, LocalizedText(en: "sslmode \(other) is not one of disable, prefer, require, verify-full",
+                                                   zh: "sslmode \(other) 不是 disable、prefer、require、verify-full 之一"))
+        }
+    }
+
+    /// The URL without the password, safe to print.
+    public var description: String {
+        switch endpoint {
+        case .tcp(let host, let port): "postgresql://\(user)@\(host):\(port)/\(database)"
+        case .unixSocket(let path): "postgresql://\(user)@/\(database)?host=\((path as NSString).deletingLastPathComponent)"
+        }
+    }
+
+    /// The same server, another database.
+    public func with(database: String) -> DatabaseURL {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+
+    private static func invalid(_ text: String, _ reason: LocalizedText) -> StoreError {
+        StoreError(code: "db_url_invalid",
+                   message: LocalizedText(en: "the database URL is not valid: \(reason.en)",
+                                          zh: "数据库 URL 无效：\(reason.zh)"),
+                   remedy: LocalizedText(en: "use the form postgresql://user:password@host:5432/database",
+                                         zh: "请使用 postgresql://用户:密码@主机:5432/数据库 的形式"),
+                   exitCode: ExitStatus.config)
+    }
+}

@@ -1,0 +1,4 @@
+import YibiaoCore
+
+/// Namespace reserved for YibiaoSynth; see docs/architecture.md.
+public enum YibiaoSynthModule {}

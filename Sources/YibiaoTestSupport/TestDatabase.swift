@@ -1,0 +1,92 @@
+public import Foundation
+public import PostgresNIO
+public import YibiaoStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real PostgreSQL for tests: YIBIAO_TEST_DATABASE_URL when set, otherwise one throwaway
+/// embedded cluster per test process (the same code path as `yibiao db start`), stopped and
+/// deleted when the process exits. Each test gets a fresh, migrated database of its own.
+public enum TestDatabase {
+    /// Starts the shared server once; later calls reuse it.
+    public static func serverURL() throws -> DatabaseURL {
+        try shared.get()
+    }
+
+    /// Runs `body` against a fresh database with every migration applied; dropped afterwards,
+    /// whether `body` succeeds or throws.
+    public static func withFreshDatabase<Result: Sendable>(
+        migrated: Bool = true,
+        _ body: @Sendable (DatabaseURL, PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let url = try serverURL().with(database: "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+        try await Database.createDatabaseIfMissing(url)
+        do {
+            let result = try await Database.withClient(url) { client in
+                if migrated { try await Migrator().migrate(client) }
+                return try await body(url, client)
+            }
+            try await Database.dropDatabase(url)
+            return result
+        } catch {
+            try? await Database.dropDatabase(url)
+            throw error
+        }
+    }
+
+    /// A new, empty directory under the system's temp directory, reachable by the `postgres`
+    /// user when tests run as root.
+    public static func makeTemporaryDirectory(prefix: String = "yibiao-test") throws -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        return url
+    }
+
+    private static let shared = SharedServer()
+}
+
+/// The lazily started embedded cluster, guarded by a lock: tests run in parallel.
+private final class SharedServer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<DatabaseURL, any Error>?
+
+    func get() throws -> DatabaseURL {
+        try lock.withLock {
+            if let result { return try result.get() }
+            let outcome = Result { try start() }
+            result = outcome
+            return try outcome.get()
+        }
+    }
+
+    private func start() throws -> DatabaseURL {
+        if let text = ProcessInfo.processInfo.environment["YIBIAO_TEST_DATABASE_URL"], !text.isEmpty {
+            return try DatabaseURL(parsing: text)
+        }
+        let home = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-testdb")
+        var configuration = EmbeddedPostgres.Configuration(home: home)
+        configuration.fastUnsafe = true
+        let server = EmbeddedPostgres(configuration: configuration)
+        try server.start()
+        SharedServerCleanup.register(server)
+        return try DatabaseURL(parsing: server.url)
+    }
+}
+
+/// Stops the shared cluster when the test process exits (atexit takes no closure context).
+private enum SharedServerCleanup {
+    nonisolated(unsafe) static var server: EmbeddedPostgres?
+
+    static func register(_ server: EmbeddedPostgres) {
+        self.server = server
+        atexit {
+            try? SharedServerCleanup.server?.destroy()
+            if let home = SharedServerCleanup.server?.configuration.home {
+                try? FileManager.default.removeItem(at: home)
+            }
+        }
+    }
+}

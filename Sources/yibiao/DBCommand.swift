@@ -1,0 +1,206 @@
+import ArgumentParser
+import Foundation
+import PostgresNIO
+import YibiaoCore
+import YibiaoStore
+
+struct DB: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "db",
+            abstract: tr("Manage the database: the embedded PostgreSQL, or the server in YIBIAO_DATABASE_URL.",
+                         "管理数据库：内置的 PostgreSQL，或 YIBIAO_DATABASE_URL 指向的服务器。"),
+            subcommands: [Start.self, Stop.self, Status.self, URLCommand.self, Migrate.self, Reset.self]
+        )
+    }
+}
+
+extension DB {
+    struct Start: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr(
+                "Start the embedded PostgreSQL (initialising it on first use) and create the database.",
+                "启动内置 PostgreSQL（首次使用时自动初始化）并创建数据库。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            if let external = try database.externalURL() {
+                try await Database.withClient(external) { _ in }
+                print(tr("YIBIAO_DATABASE_URL is set: using \(external); nothing to start.",
+                         "已设置 YIBIAO_DATABASE_URL：使用 \(external)，无需启动。"))
+                return
+            }
+            let server = database.embedded
+            let outcome = try server.start()
+            let url = try database.url()
+            switch outcome {
+            case .alreadyRunning(let pid):
+                print(tr("The embedded database is already running (pid \(pid)).", "内置数据库已在运行（进程号 \(pid)）。"))
+            case .started(let initialised, let removedStale):
+                if removedStale {
+                    print(tr("Removed a stale pid file: the server had not been shut down cleanly.",
+                             "已删除残留的 pid 文件：服务器上次未正常关闭。"))
+                }
+                if initialised {
+                    print(tr("Initialised a new database cluster in \(server.dataDirectory.path).",
+                             "已在 \(server.dataDirectory.path) 初始化新的数据库集群。"))
+                }
+                print(tr("Started the embedded database.", "内置数据库已启动。"))
+            }
+            try await Database.createDatabaseIfMissing(url)
+            print(tr("Connect with: psql \"\(server.url)\"", "连接方式：psql \"\(server.url)\""))
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr("Stop the embedded PostgreSQL.", "停止内置 PostgreSQL。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            if try database.externalURL() != nil {
+                print(tr("YIBIAO_DATABASE_URL is set: that server is not managed by yibiao; nothing to stop.",
+                         "已设置 YIBIAO_DATABASE_URL：该服务器不由 yibiao 管理，无需停止。"))
+                return
+            }
+            switch try database.embedded.stop() {
+            case .stopped: print(tr("Stopped the embedded database.", "内置数据库已停止。"))
+            case .notRunning: print(tr("The embedded database is not running.", "内置数据库未在运行。"))
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr(
+                "Show whether the database is running, where it is, and its migrations. Exit status 3 when it is not running.",
+                "显示数据库是否在运行、所在位置及迁移情况。未运行时退出码为 3。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let url: DatabaseURL
+            if let external = try database.externalURL() {
+                url = external
+                print(tr("Database: external server \(external) (YIBIAO_DATABASE_URL)",
+                         "数据库：外部服务器 \(external)（YIBIAO_DATABASE_URL）"))
+            } else {
+                let server = database.embedded
+                url = try database.url()
+                print(tr("Database: embedded, in \(server.dataDirectory.path)", "数据库：内置，位于 \(server.dataDirectory.path)"))
+                switch try server.status() {
+                case .notInitialised:
+                    print(tr("State: not initialised — run `yibiao db start`", "状态：尚未初始化——请执行 `yibiao db start`"))
+                    throw ExitCode(3)
+                case .stopped:
+                    print(tr("State: stopped — run `yibiao db start`", "状态：已停止——请执行 `yibiao db start`"))
+                    throw ExitCode(3)
+                case .stalePidFile(let pid):
+                    print(tr("State: stopped (stale pid file of process \(pid); `yibiao db start` will clean it up)",
+                             "状态：已停止（残留进程 \(pid) 的 pid 文件；`yibiao db start` 会清理）"))
+                    throw ExitCode(3)
+                case .running(let pid):
+                    print(tr("State: running (pid \(pid))", "状态：运行中（进程号 \(pid)）"))
+                    print(tr("Socket: \(server.socketPath)", "套接字：\(server.socketPath)"))
+                }
+            }
+            let summary = try await Database.withClient(url) { client -> (String, [Migrator.AppliedMigration], [Migration]) in
+                var version = ""
+                for try await (text) in try await client.query("SHOW server_version").decode(String.self) { version = text }
+                let migrator = Migrator()
+                return (version, try await migrator.applied(client), try await migrator.pending(client))
+            }
+            print(tr("PostgreSQL: \(summary.0)", "PostgreSQL 版本：\(summary.0)"))
+            let schema = summary.1.last.map { "\($0.version) (\($0.fileName))" } ?? tr("none", "无")
+            print(tr("Schema: migration \(schema); \(summary.2.count) pending",
+                     "数据库结构：迁移 \(schema)；待应用 \(summary.2.count) 个"))
+            if !summary.2.isEmpty {
+                print(tr("Run `yibiao db migrate` to apply the pending migrations.", "请执行 `yibiao db migrate` 应用待处理的迁移。"))
+            }
+        }
+    }
+
+    struct URLCommand: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "url", abstract: tr(
+                "Print the connection URL (for psql and other tools; passwords are not printed).",
+                "输出数据库连接 URL（供 psql 等工具使用；不输出密码）。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            if let external = try database.externalURL() {
+                print(external)
+            } else {
+                print(database.embedded.url)
+            }
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr(
+                "Apply pending schema migrations, each in its own transaction.",
+                "应用待处理的数据库结构迁移，每个迁移在单独的事务中执行。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let applied = try await Database.withClient(try database.url()) { client in
+                try await Migrator().migrate(client)
+            }
+            if applied.isEmpty {
+                print(tr("The schema is up to date.", "数据库结构已是最新。"))
+            }
+            for migration in applied {
+                print(tr("Applied \(migration.fileName)", "已应用 \(migration.fileName)"))
+            }
+        }
+    }
+
+    struct Reset: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr(
+                "Delete every record in the database and recreate the schema. Asks first unless --yes.",
+                "删除数据库中的全部数据并重建结构。除非指定 --yes，否则会先确认。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @Flag(name: .long, help: ArgumentHelp(tr("Do not ask for confirmation.", "不再确认。")))
+        var yes = false
+
+        func run() async throws {
+            let url = try database.url()
+            if !yes {
+                guard isatty(STDIN_FILENO) == 1 else {
+                    throw ValidationError(tr("`db reset` deletes all data; add --yes to confirm when not at a terminal.",
+                                             "`db reset` 会删除全部数据；在非交互环境中请加 --yes 确认。"))
+                }
+                print(tr("This deletes ALL data in \(url). Type the database name (\(url.database)) to confirm: ",
+                         "此操作将删除 \(url) 中的全部数据。请输入数据库名（\(url.database)）确认："), terminator: "")
+                guard readLine()?.trimmingCharacters(in: .whitespaces) == url.database else {
+                    print(tr("Not confirmed; nothing was changed.", "未确认，未做任何更改。"))
+                    throw ExitCode.failure
+                }
+            }
+            try await Database.dropDatabase(url)
+            try await Database.createDatabaseIfMissing(url)
+            let applied = try await Database.withClient(url) { client in try await Migrator().migrate(client) }
+            print(tr("Reset \(url.database): applied \(applied.count) migrations to an empty database.",
+                     "已重置 \(url.database)：在空数据库上应用了 \(applied.count) 个迁移。"))
+        }
+    }
+}
