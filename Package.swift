@@ -67,11 +67,11 @@ let package = Package(
         .testTarget(
             name: "YibiaoStoreTests",
             dependencies: [
-                "YibiaoStore", "YibiaoTestSupport",
+                "YibiaoCore", "YibiaoStore", "YibiaoTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
-        .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoCore"]),
+        .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoStore", "YibiaoCore"]),
     ]
 )
 

@@ -58,7 +58,9 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     var embedded: EmbeddedPostgres {
-        EmbeddedPostgres(configuration: .init(home: home))
+        var configuration = EmbeddedPostgres.Configuration(home: home)
+        if let bin = CLI.environment["YIBIAO_PG_BINDIR"], !bin.isEmpty { configuration.binDirectory = bin }
+        return EmbeddedPostgres(configuration: configuration)
     }
 
     /// The external server's URL, when YIBIAO_DATABASE_URL is set.

@@ -34,13 +34,32 @@ public enum Database {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            do {
-                // Fail fast with a clear message when the server is not there.
-                try await client.withConnection { _ in }
-            } catch {
-                throw unreachable(url, error)
-            }
+            try await probe(url, logger: logger)
             return try await body(client)
+        }
+    }
+
+    /// One direct connection, so that a server that is not there fails at once with a clear
+    /// message instead of the pool retrying in the background.
+    static func probe(_ url: DatabaseURL, logger: Logger) async throws {
+        var configuration: PostgresConnection.Configuration
+        switch url.endpoint {
+        case .unixSocket(let path):
+            configuration = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
+        case .tcp(let host, let port):
+            let tls: PostgresConnection.Configuration.TLS = switch url.tls {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+            configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
+        }
+        configuration.options.connectTimeout = .seconds(10)
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try await connection.close()
+        } catch {
+            throw unreachable(url, error)
         }
     }
 

@@ -17,7 +17,7 @@ public struct EmbeddedPostgres: Sendable {
         public var port: Int = 5432
         /// Trade durability for speed (tests only): fsync and synchronous commit off.
         public var fastUnsafe: Bool = false
-        /// Where to look for the binaries before the usual places (tests, unusual installs).
+        /// Where the binaries are (YIBIAO_PG_BINDIR); when set, no other place is searched.
         public var binDirectory: String?
 
         public init(home: URL) {
@@ -75,13 +75,39 @@ public struct EmbeddedPostgres: Sendable {
 
     private var runner: ProcessRunner { ProcessRunner(runAsUser: isRoot ? "postgres" : nil) }
 
+    /// The server logs in English whatever the user's locale, so that its messages can be
+    /// recognised; yibiao translates what it shows.
+    private func runServerTool(_ tool: String, _ arguments: [String]) throws -> ProcessRunner.Output {
+        try runner.run(tool, arguments, environment: ["LC_ALL": "C.UTF-8", "LC_MESSAGES": "C"])
+    }
+
     // MARK: Binaries
 
     /// Finds initdb, pg_ctl and postgres: the configured directory, `pg_config --bindir`,
     /// then the newest `/usr/lib/postgresql/*/bin`.
     public func binDirectory() throws -> String {
         var candidates: [String] = []
-        if let configured = configuration.binDirectory { candidates.append(configured) }
+        if let configured = configuration.binDirectory {
+            candidates.append(configured)
+        } else {
+            candidates += searchedBinDirectories()
+        }
+        for directory in candidates where ["initdb", "pg_ctl", "postgres"].allSatisfy({
+            FileManager.default.isExecutableFile(atPath: "\(directory)/\($0)")
+        }) {
+            return directory
+        }
+        throw StoreError(
+            code: "db_binaries_missing",
+            message: LocalizedText(en: "PostgreSQL server programs (initdb, pg_ctl, postgres) were not found in \(candidates.joined(separator: ", "))",
+                                   zh: "在 \(candidates.joined(separator: "、")) 中未找到 PostgreSQL 服务器程序（initdb、pg_ctl、postgres）"),
+            remedy: LocalizedText(en: "install them with `sudo apt-get install postgresql` (Debian/Ubuntu), or set YIBIAO_DATABASE_URL to use an existing server",
+                                  zh: "请执行 `sudo apt-get install postgresql`（Debian/Ubuntu）安装，或设置 YIBIAO_DATABASE_URL 使用已有的数据库服务器"),
+            exitCode: ExitStatus.unavailable)
+    }
+
+    private func searchedBinDirectories() -> [String] {
+        var candidates: [String] = []
         for pgConfig in ["/usr/bin/pg_config", "/usr/local/bin/pg_config"] where FileManager.default.isExecutableFile(atPath: pgConfig) {
             if let output = try? ProcessRunner().run(pgConfig, ["--bindir"]), output.succeeded {
                 candidates.append(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -91,18 +117,7 @@ public struct EmbeddedPostgres: Sendable {
         for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
             candidates.append("/usr/lib/postgresql/\(version)/bin")
         }
-        for directory in candidates where ["initdb", "pg_ctl", "postgres"].allSatisfy({
-            FileManager.default.isExecutableFile(atPath: "\(directory)/\($0)")
-        }) {
-            return directory
-        }
-        throw StoreError(
-            code: "db_binaries_missing",
-            message: LocalizedText(en: "PostgreSQL server programs (initdb, pg_ctl, postgres) were not found",
-                                   zh: "未找到 PostgreSQL 服务器程序（initdb、pg_ctl、postgres）"),
-            remedy: LocalizedText(en: "install them with `sudo apt-get install postgresql` (Debian/Ubuntu), or set YIBIAO_DATABASE_URL to use an existing server",
-                                  zh: "请执行 `sudo apt-get install postgresql`（Debian/Ubuntu）安装，或设置 YIBIAO_DATABASE_URL 使用已有的数据库服务器"),
-            exitCode: ExitStatus.unavailable)
+        return candidates
     }
 
     // MARK: Status
@@ -158,7 +173,7 @@ public struct EmbeddedPostgres: Sendable {
         // Right after a kill -9 the old server's children may still hold its shared memory for
         // a moment; PostgreSQL then refuses to start, so try a few times.
         for attempt in 0..<5 {
-            let output = try runner.run("\(bin)/pg_ctl", [
+            let output = try runServerTool("\(bin)/pg_ctl", [
                 "start", "-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-s", "-o", options,
             ])
             if output.succeeded {
@@ -189,7 +204,7 @@ public struct EmbeddedPostgres: Sendable {
             break
         }
         let bin = try binDirectory()
-        let output = try runner.run("\(bin)/pg_ctl", ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "60", "-s"])
+        let output = try runServerTool("\(bin)/pg_ctl", ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "60", "-s"])
         if !output.succeeded, case .running = try status() {
             throw StoreError(
                 code: "db_stop_failed",
@@ -220,7 +235,7 @@ public struct EmbeddedPostgres: Sendable {
         try fm.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try giveToServerUser(clusterDirectory)
         try giveToServerUser(dataDirectory)
-        let output = try runner.run("\(bin)/initdb", [
+        let output = try runServerTool("\(bin)/initdb", [
             "-D", dataDirectory.path, "-U", configuration.user, "-E", "UTF8", "--locale=C.UTF-8",
             "--auth-local=trust", "--auth-host=reject", "--no-instructions",
         ])

@@ -9,18 +9,23 @@ import Glibc
 /// Written on posix_spawn and waitpid rather than Foundation's `Process`, whose
 /// `waitUntilExit` was seen to hang on Linux after `pg_ctl` forked a daemon. Output goes to
 /// temporary files, not pipes, so a daemon that inherits a descriptor cannot block us.
-struct ProcessRunner: Sendable {
-    struct Output: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var succeeded: Bool { status == 0 }
+public struct ProcessRunner: Sendable {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var succeeded: Bool { status == 0 }
     }
 
     /// When set, commands run as this user through `runuser` (root only).
-    var runAsUser: String?
+    public var runAsUser: String?
 
-    func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+    public init(runAsUser: String? = nil) {
+        self.runAsUser = runAsUser
+    }
+
+    public func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                    inheritEnvironment: Bool = true) throws -> Output {
         var argv: [String]
         if let user = runAsUser {
             let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].first {
@@ -31,11 +36,7 @@ struct ProcessRunner: Sendable {
         } else {
             argv = [executable] + arguments
         }
-        var env = ProcessInfo.processInfo.environment
-        // Servers we start log in English whatever the user's locale, so that we can recognise
-        // their messages; we translate what we show.
-        env["LC_ALL"] = "C.UTF-8"
-        env["LC_MESSAGES"] = "C"
+        var env = inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
         for (key, value) in environment { env[key] = value }
 
         let outPath = NSTemporaryDirectory() + "yibiao-run-\(UUID().uuidString).out"

@@ -1,0 +1,37 @@
+public import Foundation
+public import YibiaoStore
+
+/// Runs the built `yibiao` executable, as a person would from a shell.
+public struct CLIProcess: Sendable {
+    public var environment: [String: String]
+
+    /// A clean environment: PATH, the given variables, and English unless told otherwise.
+    public init(environment: [String: String] = [:]) {
+        var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        for (key, value) in environment { base[key] = value }
+        self.environment = base
+    }
+
+    /// `.build/debug/yibiao`, found beside the test bundle.
+    public static var executable: String {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+        ]
+        for directory in candidates {
+            let path = directory.appendingPathComponent("yibiao").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/yibiao").path
+    }
+
+    public func run(_ arguments: String...) throws -> ProcessRunner.Output {
+        try run(arguments)
+    }
+
+    public func run(_ arguments: [String]) throws -> ProcessRunner.Output {
+        try ProcessRunner().run(Self.executable, arguments, environment: environment, inheritEnvironment: false)
+    }
+}

@@ -1,0 +1,111 @@
+import Testing
+@testable import YibiaoCore
+
+@Suite struct CitizenIDTests {
+    let today = CalendarDate(year: 2026, month: 11, day: 21)!
+
+    func valid(_ raw: String) throws -> CitizenID {
+        try CitizenID.parse(raw, today: today).get()
+    }
+
+    func reason(_ raw: String) -> CitizenIDError.Reason? {
+        if case .failure(let error) = CitizenID.parse(raw, today: today) { return error.reason }
+        return nil
+    }
+
+    @Test("the standard's examples validate")
+    func standardExamples() throws {
+        let first = try valid("11010519491231002X")
+        #expect(first.value == "11010519491231002X")
+        #expect(first.birthDate == CalendarDate(year: 1949, month: 12, day: 31))
+        #expect(first.sex == .female)
+        #expect(first.divisionCode == "110105")
+        #expect(!first.upgradedFromFifteenDigits)
+        let second = try valid("440524188001010014")
+        #expect(second.sex == .male)
+        #expect(second.birthDate == CalendarDate(year: 1880, month: 1, day: 1))
+    }
+
+    @Test("check character table", arguments: [
+        ("11010519491231002", Character("X")), ("44052418800101001", "4"), ("11010119900307001", "1"),
+    ])
+    func checkCharacter(body: String, expected: Character) {
+        #expect(CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! }) == expected)
+    }
+
+    @Test("entry noise is cleaned", arguments: [
+        "11010519491231002x",                // lowercase x
+        "１１０１０５１９４９１２３１００２Ｘ", // full-width digits and X
+        "11010519491231002Ⅹ",                // Roman numeral ten
+        "11010519491231002×",                // multiplication sign
+        " 110105 19491231 002X ",            // spaces
+        "110105\u{00A0}19491231\u{3000}002X", // NBSP and ideographic space
+        "110105-19491231-002X",              // hyphens
+    ])
+    func cleaned(raw: String) throws {
+        #expect(try valid(raw).value == "11010519491231002X")
+    }
+
+    @Test("15-digit IDs are upgraded to 18")
+    func upgrade() throws {
+        let id = try valid("110105491231002")
+        #expect(id.value == "11010519491231002X")
+        #expect(id.upgradedFromFifteenDigits)
+        #expect(id.sex == .female)
+        #expect(try valid("440524800101001").value == "440524198001010013")
+    }
+
+    @Test("precise reasons for invalid IDs")
+    func reasons() {
+        #expect(reason("") == .empty)
+        #expect(reason("   ") == .empty)
+        #expect(reason("1.10105E+17") == .excelScientific)
+        #expect(reason("1.10105194912E+17") == .excelScientific)
+        #expect(reason("11010519491231002") == .wrongLength(17))
+        #expect(reason("1101051949123100211") == .wrongLength(19))
+        #expect(reason("1101051949A231002X") == .invalidCharacter(position: 11))
+        #expect(reason("X10105194912310021") == .invalidCharacter(position: 1))
+        #expect(reason("11010519490230002X") == .invalidBirthDate(year: 1949, month: 2, day: 30))
+        #expect(reason("110105194913310023") == .invalidBirthDate(year: 1949, month: 13, day: 31))
+        #expect(reason("110105491301002") == .invalidBirthDate(year: 1949, month: 13, day: 1))
+        #expect(reason("110105203001010016") == .futureBirthDate)
+        #expect(reason("999999194912310021") == .unknownDivision("999999"))
+        #expect(reason("110105194912310021") == .checkMismatch(expected: "X", found: "1"))
+        #expect(reason("110105194912310000") == .excelTruncated)
+    }
+
+    @Test("a transposition is caught by the check character")
+    func transposition() {
+        #expect(reason("11010519491321002X") != nil)
+        #expect(reason("11015019491231002X") != nil)
+    }
+
+    @Test("retired division codes stay valid in old IDs; 市辖区 codes count")
+    func historicalDivisions() throws {
+        // 110103 崇文区 was retired in 2010; people born there keep it.
+        let body = "11010319700101002"
+        let check = CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! })
+        #expect(try valid(body + String(check)).divisionCode == "110103")
+        let city = "33010119700101002"
+        let cityCheck = CitizenID.checkCharacter(forFirst17: city.map { $0.wholeNumberValue! })
+        #expect(try valid(city + String(cityCheck)).divisionCode == "330101")
+    }
+
+    @Test("without a division table or a date, only structure and check are tested")
+    func optionalChecks() {
+        let body = "99999920300101002"
+        let check = CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! })
+        #expect((try? CitizenID.parse(body + String(check), today: nil, divisions: nil).get()) != nil)
+    }
+
+    @Test("descriptions never show the whole number")
+    func masking() throws {
+        let id = try valid("11010519491231002X")
+        #expect(id.masked == "110105********002X")
+        #expect("\(id)" == id.masked)
+        if case .failure(let error) = CitizenID.parse("110105194912310021", today: today) {
+            #expect(!error.description.contains("110105194912310021"))
+            #expect(error.message.zh.contains("校验码"))
+        }
+    }
+}

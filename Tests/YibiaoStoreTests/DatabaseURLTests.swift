@@ -1,0 +1,44 @@
+import Testing
+import YibiaoStore
+
+@Suite struct DatabaseURLTests {
+    @Test("TCP URLs")
+    func tcp() throws {
+        let url = try DatabaseURL(parsing: "postgresql://hub:s%40cret@db.example:6543/yibiao?sslmode=require")
+        #expect(url.endpoint == .tcp(host: "db.example", port: 6543))
+        #expect(url.user == "hub")
+        #expect(url.password == "s@cret")
+        #expect(url.database == "yibiao")
+        #expect(url.tls == .require)
+        #expect(url.description == "postgresql://hub@db.example:6543/yibiao")
+        #expect(!url.description.contains("cret"))
+        let defaults = try DatabaseURL(parsing: "postgres://me@localhost/")
+        #expect(defaults.endpoint == .tcp(host: "localhost", port: 5432))
+        #expect(defaults.database == "me")
+        #expect(defaults.tls == .prefer)
+    }
+
+    @Test("Unix socket URLs in libpq's form")
+    func socket() throws {
+        let url = try DatabaseURL(parsing: "postgresql://yibiao@/yibiao?host=%2Ftmp%2Fx%2Frun&port=5433")
+        #expect(url.endpoint == .unixSocket(path: "/tmp/x/run/.s.PGSQL.5433"))
+        #expect(url.tls == .disable)
+        #expect(url.description == "postgresql://yibiao@/yibiao?host=/tmp/x/run")
+        #expect(url.with(database: "other").database == "other")
+    }
+
+    @Test("invalid URLs say what is wrong", arguments: [
+        "mysql://x@y/z", "not a url", "postgresql://x@y/z?sslmode=bogus", "postgresql://x@/z?host=/tmp&port=abc",
+    ])
+    func invalid(text: String) {
+        #expect(throws: StoreError.self) { try DatabaseURL(parsing: text) }
+        do {
+            _ = try DatabaseURL(parsing: text)
+        } catch let error as StoreError {
+            #expect(error.code == "db_url_invalid")
+            #expect(error.exitCode == 78)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
