@@ -66,7 +66,9 @@ private final class SharedServer: @unchecked Sendable {
         if let text = ProcessInfo.processInfo.environment["YIBIAO_TEST_DATABASE_URL"], !text.isEmpty {
             return try DatabaseURL(parsing: text)
         }
+        SharedServerCleanup.removeOrphans()
         let home = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-testdb")
+        try String(getpid()).write(to: home.appendingPathComponent(SharedServerCleanup.ownerFile), atomically: true, encoding: .utf8)
         var configuration = EmbeddedPostgres.Configuration(home: home)
         configuration.fastUnsafe = true
         let server = EmbeddedPostgres(configuration: configuration)
@@ -79,6 +81,21 @@ private final class SharedServer: @unchecked Sendable {
 /// Stops the shared cluster when the test process exits (atexit takes no closure context).
 private enum SharedServerCleanup {
     nonisolated(unsafe) static var server: EmbeddedPostgres?
+    static let ownerFile = "owner.pid"
+
+    /// Clusters left by test processes that crashed (no atexit ran): stop and delete them.
+    static func removeOrphans() {
+        let temp = URL(fileURLWithPath: NSTemporaryDirectory())
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: temp.path)) ?? []
+        for name in names where name.hasPrefix("yibiao-testdb-") {
+            let home = temp.appendingPathComponent(name)
+            let owner = (try? String(contentsOf: home.appendingPathComponent(ownerFile), encoding: .utf8))
+                .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if let owner, kill(owner, 0) == 0 { continue }
+            try? EmbeddedPostgres(configuration: .init(home: home)).destroy()
+            try? FileManager.default.removeItem(at: home)
+        }
+    }
 
     static func register(_ server: EmbeddedPostgres) {
         self.server = server

@@ -54,6 +54,7 @@ import YibiaoTestSupport
     @Test("an unreachable database exits 69 and suggests db start")
     func unreachable() throws {
         let home = try TestDatabase.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: home) }
         let result = try CLIProcess(environment: ["YIBIAO_HOME": home.path]).run("db", "migrate")
         #expect(result.status == 69)
         #expect(result.stderr.contains("hint: start the embedded database with `yibiao db start`"))
