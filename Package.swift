@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         // Pure logic: no I/O.
@@ -25,7 +26,12 @@ let package = Package(
         // Edges.
         .target(
             name: "YibiaoAdapters",
-            dependencies: ["YibiaoCore", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "YibiaoCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "YibiaoStore",
@@ -61,9 +67,10 @@ let package = Package(
         // without pulling benchmark code into the shipped CLI.
         .executableTarget(
             name: "YibiaoBench",
-            dependencies: ["YibiaoCore"]
+            dependencies: ["YibiaoCore", "YibiaoAdapters"]
         ),
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
+        .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoStore", "YibiaoTestSupport"]),
         .testTarget(
             name: "YibiaoStoreTests",
             dependencies: [

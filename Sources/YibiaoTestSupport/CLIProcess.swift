@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import YibiaoStore
 
 /// Runs the built `yibiao` executable, as a person would from a shell.

@@ -1,0 +1,105 @@
+import Foundation
+public import YibiaoCore
+
+/// One data row of a feed, cells by column name, with the position a person would look for.
+public struct RawRow: Sendable, Hashable {
+    /// Where the row starts: the line in a CSV, JSON Lines or XML file, the sheet row in XLSX.
+    public let number: Int
+    /// Column name → raw text, exactly as read (already decoded from the file's encoding).
+    public let cells: [String: String]
+
+    public init(number: Int, cells: [String: String]) {
+        self.number = number
+        self.cells = cells
+    }
+}
+
+/// A problem with one row or one file, precise enough to find and fix it.
+public struct FeedIssue: UserFacingError, Hashable, CustomStringConvertible {
+    public let code: String
+    public let message: LocalizedText
+    public let row: Int?
+    public let column: String?
+    /// The offending raw value (bytes that do not decode are shown escaped).
+    public let value: String?
+    public let exitCode: Int32
+
+    public init(code: String, message: LocalizedText, row: Int? = nil, column: String? = nil, value: String? = nil,
+                exitCode: Int32 = ExitStatus.dataError) {
+        self.code = code
+        self.message = message
+        self.row = row
+        self.column = column
+        self.value = value
+        self.exitCode = exitCode
+    }
+
+    /// Where, without the value (values may be personal data).
+    public var description: String {
+        var parts = [code]
+        if let row { parts.append("row \(row)") }
+        if let column { parts.append("column \(column)") }
+        return parts.joined(separator: " ") + ": " + message.en
+    }
+}
+
+/// What a reader reports, row by row, in file order.
+public enum FeedEvent: Sendable {
+    case row(RawRow)
+    /// A row that could not be read; the reader goes on with the next one.
+    case unreadable(FeedIssue)
+}
+
+/// A streaming reader: constant memory in the size of the file. `read` calls `body` for every
+/// row in order and throws a `FeedIssue` for problems that stop the whole file (truncated
+/// archive, broken XML, empty file). Throwing from `body` stops reading.
+public protocol FeedReader: Sendable {
+    func read(_ body: (FeedEvent) throws -> Void) throws
+}
+
+/// Thrown from a `read` body to stop early (preview); readers let it through unchanged.
+public struct StopReading: Error {
+    public init() {}
+}
+
+extension FeedIssue {
+    static func fileError(_ code: String, en: String, zh: String, row: Int? = nil) -> FeedIssue {
+        FeedIssue(code: code, message: LocalizedText(en: en, zh: zh), row: row)
+    }
+
+    static func cannotOpen(_ url: URL, _ error: any Error) -> FeedIssue {
+        fileError("file_unreadable",
+                  en: "cannot read \(url.lastPathComponent): \(error.localizedDescription)",
+                  zh: "无法读取 \(url.lastPathComponent)：\(error.localizedDescription)")
+    }
+
+    static func emptyFile(_ url: URL) -> FeedIssue {
+        fileError("empty_file", en: "\(url.lastPathComponent) is empty: not even a header row",
+                  zh: "\(url.lastPathComponent) 是空文件：连表头行都没有")
+    }
+
+    /// Shows undecodable bytes as \xNN so that the quarantine keeps what was there.
+    static func escapedBytes(_ bytes: some Collection<UInt8>) -> String {
+        var text = ""
+        var iterator = bytes.makeIterator()
+        var pending: [UInt8] = []
+        while let byte = iterator.next() { pending.append(byte) }
+        var index = 0
+        while index < pending.count {
+            let byte = pending[index]
+            if byte < 0x80, byte >= 0x20 {
+                text.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                text += "\\x" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+            index += 1
+        }
+        return text
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

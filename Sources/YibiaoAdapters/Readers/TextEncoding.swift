@@ -1,0 +1,81 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The encodings feeds arrive in. GB18030 and GBK are decoded with the C library's iconv:
+/// Foundation on Linux has no GB18030 decoder, and iconv is what the system already ships.
+public enum TextEncoding: String, Sendable, CaseIterable, Codable {
+    case utf8 = "utf-8"
+    case gb18030
+    case gbk
+
+    public init?(name: String) {
+        switch name.lowercased().replacingOccurrences(of: "_", with: "-") {
+        case "utf-8", "utf8": self = .utf8
+        case "gb18030": self = .gb18030
+        case "gbk", "cp936", "gb2312": self = .gbk
+        default: return nil
+        }
+    }
+
+    /// Bytes that can be the second byte of a multi-byte character: a delimiter among them
+    /// would be ambiguous at the byte level.
+    public func canBeTrailByte(_ byte: UInt8) -> Bool {
+        switch self {
+        case .utf8: byte >= 0x80
+        case .gb18030, .gbk: byte >= 0x40
+        }
+    }
+}
+
+/// Decodes byte runs (one field at a time) to Swift strings; nil when the bytes are not valid.
+final class TextDecoder {
+    let encoding: TextEncoding
+    private var converter: iconv_t?
+    private var output = [UInt8](repeating: 0, count: 4096)
+
+    init(_ encoding: TextEncoding) {
+        self.encoding = encoding
+        if encoding != .utf8 {
+            // GB18030 is a superset of GBK, but GBK data must be rejected where it is invalid GBK.
+            let name = encoding == .gb18030 ? "GB18030" : "GBK"
+            let handle = iconv_open("UTF-8", name)
+            converter = handle == iconv_t(bitPattern: -1) ? nil : handle
+        }
+    }
+
+    deinit {
+        if let converter { iconv_close(converter) }
+    }
+
+    func decode(_ bytes: ArraySlice<UInt8>) -> String? {
+        if bytes.isEmpty { return "" }
+        if encoding == .utf8 || bytes.allSatisfy({ $0 < 0x80 }) {
+            return String(validating: bytes, as: UTF8.self)
+        }
+        guard let converter else { return nil }
+        iconv(converter, nil, nil, nil, nil)
+        var result = [UInt8]()
+        result.reserveCapacity(bytes.count * 3 / 2)
+        var input = Array(bytes)
+        var ok = true
+        input.withUnsafeMutableBufferPointer { inBuffer in
+            var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(inBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var inLeft = inBuffer.count
+            while inLeft > 0 {
+                let produced: Int = output.withUnsafeMutableBufferPointer { outBuffer in
+                    var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(outBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                    var outLeft = outBuffer.count
+                    let status = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
+                    if status == -1 && errno != E2BIG { ok = false }
+                    return outBuffer.count - outLeft
+                }
+                result.append(contentsOf: output[0..<produced])
+                if !ok { return }
+            }
+        }
+        guard ok else { return nil }
+        return String(decoding: result, as: UTF8.self)
+    }
+}

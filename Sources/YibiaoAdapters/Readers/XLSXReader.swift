@@ -1,0 +1,286 @@
+public import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import YibiaoCore
+import ZIPFoundation
+
+/// XLSX workbooks: one sheet, a header row, then rows. Shared strings are held compactly (one
+/// byte buffer plus offsets) and the sheet is parsed as a stream, so memory stays small for
+/// sheets of a million rows. Numbers are given as written (`31108` for a date cell): the
+/// adapter's `date` transform reads Excel serials.
+public struct XLSXReader: FeedReader {
+    public let url: URL
+    /// The sheet's name; nil for the first sheet.
+    public let sheet: String?
+    /// The sheet row that holds the column names (1-based).
+    public let headerRow: Int
+
+    public init(url: URL, sheet: String? = nil, headerRow: Int = 1) {
+        self.url = url
+        self.sheet = sheet
+        self.headerRow = headerRow
+    }
+
+    public func read(_ body: (FeedEvent) throws -> Void) throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
+        guard let size else { throw FeedIssue.cannotOpen(url, CocoaError(.fileReadNoSuchFile)) }
+        if size == 0 { throw FeedIssue.emptyFile(url) }
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw corrupt("it is not a readable ZIP archive (truncated or not an .xlsx file)", "它不是可读取的 ZIP 压缩包（文件被截断或不是 .xlsx 文件）")
+        }
+        let sheetPath = try locateSheet(archive)
+        let strings = try SharedStrings.load(from: archive, corrupt: corrupt)
+        guard let entry = archive[sheetPath] else {
+            throw corrupt("the workbook names \(sheetPath) but the archive does not contain it", "工作簿引用了 \(sheetPath)，但压缩包中没有该文件")
+        }
+        let temporary = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-sheet-\(UUID().uuidString).xml")
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        do {
+            _ = try archive.extract(entry, to: temporary)
+        } catch {
+            throw corrupt("the sheet cannot be decompressed (damaged archive)", "工作表无法解压（压缩包已损坏）")
+        }
+        guard let stream = InputStream(url: temporary) else { throw FeedIssue.cannotOpen(url, CocoaError(.fileReadUnknown)) }
+        try withoutActuallyEscaping(body) { body in
+            let delegate = SheetCollector(strings: strings, headerRow: headerRow, body: body)
+            let parser = XMLParser(stream: stream)
+            parser.delegate = delegate
+            let ok = parser.parse()
+            if let thrown = delegate.thrown { throw thrown }
+            if !ok {
+                throw corrupt("the sheet XML is malformed at line \(parser.lineNumber)", "工作表 XML 在第 \(parser.lineNumber) 行格式错误")
+            }
+            if !delegate.sawHeader {
+                throw FeedIssue(code: "empty_sheet", message: LocalizedText(
+                    en: "\(url.lastPathComponent): the sheet has no header row (row \(headerRow) is empty or missing)",
+                    zh: "\(url.lastPathComponent)：工作表没有表头行（第 \(headerRow) 行为空或不存在）"))
+            }
+        }
+    }
+
+    private func corrupt(_ en: String, _ zh: String) -> FeedIssue {
+        FeedIssue(code: "corrupt_xlsx", message: LocalizedText(en: "\(url.lastPathComponent): \(en)", zh: "\(url.lastPathComponent)：\(zh)"))
+    }
+
+    /// workbook.xml names the sheets; its relationships file says where each one is.
+    private func locateSheet(_ archive: Archive) throws -> String {
+        guard let workbook = try? Self.small(archive, "xl/workbook.xml"),
+              let relationships = try? Self.small(archive, "xl/_rels/workbook.xml.rels")
+        else { throw corrupt("xl/workbook.xml is missing: not an Excel workbook", "缺少 xl/workbook.xml：不是 Excel 工作簿") }
+        let sheets = AttributeCollector.collect(workbook, element: "sheet")
+        let targets = AttributeCollector.collect(relationships, element: "Relationship")
+        guard !sheets.isEmpty else { throw corrupt("the workbook has no sheets", "工作簿中没有工作表") }
+        let chosen: [String: String]
+        if let sheet {
+            guard let match = sheets.first(where: { $0["name"] == sheet }) else {
+                let names = sheets.compactMap { $0["name"] }.joined(separator: ", ")
+                throw FeedIssue(code: "sheet_not_found", message: LocalizedText(
+                    en: "\(url.lastPathComponent) has no sheet named \(sheet); its sheets are: \(names)",
+                    zh: "\(url.lastPathComponent) 中没有名为 \(sheet) 的工作表；现有工作表：\(names)"))
+            }
+            chosen = match
+        } else {
+            chosen = sheets[0]
+        }
+        let id = chosen["r:id"] ?? chosen["id"] ?? ""
+        guard let target = targets.first(where: { $0["Id"] == id })?["Target"] else {
+            throw corrupt("the sheet's relationship \(id) is missing", "缺少工作表的关联 \(id)")
+        }
+        if target.hasPrefix("/") { return String(target.dropFirst()) }
+        return "xl/" + target
+    }
+
+    static func small(_ archive: Archive, _ path: String) throws -> Data {
+        guard let entry = archive[path] else { throw CocoaError(.fileReadNoSuchFile) }
+        var data = Data()
+        _ = try archive.extract(entry) { data.append($0) }
+        return data
+    }
+}
+
+/// Shared strings in one UTF-8 buffer with offsets: far smaller than an array of Strings.
+final class SharedStrings: NSObject, XMLParserDelegate {
+    private var bytes: [UInt8] = []
+    private var offsets: [UInt32] = [0]
+    private var current = ""
+    private var inText = false
+    private var inPhonetic = false
+
+    var count: Int { offsets.count - 1 }
+
+    subscript(index: Int) -> String? {
+        guard index >= 0, index < count else { return nil }
+        return String(decoding: bytes[Int(offsets[index])..<Int(offsets[index + 1])], as: UTF8.self)
+    }
+
+    static func load(from archive: Archive, corrupt: (String, String) -> FeedIssue) throws -> SharedStrings {
+        let table = SharedStrings()
+        guard let entry = archive["xl/sharedStrings.xml"] else { return table }
+        let temporary = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-strings-\(UUID().uuidString).xml")
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        do {
+            _ = try archive.extract(entry, to: temporary)
+        } catch {
+            throw corrupt("the shared strings cannot be decompressed (damaged archive)", "共享字符串无法解压（压缩包已损坏）")
+        }
+        guard let stream = InputStream(url: temporary) else { return table }
+        let parser = XMLParser(stream: stream)
+        parser.delegate = table
+        guard parser.parse() else {
+            throw corrupt("xl/sharedStrings.xml is malformed", "xl/sharedStrings.xml 格式错误")
+        }
+        return table
+    }
+
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        switch elementName {
+        case "si": current = ""
+        case "t": inText = !inPhonetic
+        case "rPh": inPhonetic = true // phonetic guides are not part of the text
+        default: break
+        }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        if inText { current += string }
+    }
+
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        switch elementName {
+        case "t": inText = false
+        case "rPh": inPhonetic = false
+        case "si":
+            bytes.append(contentsOf: current.utf8)
+            offsets.append(UInt32(bytes.count))
+        default: break
+        }
+    }
+}
+
+private final class SheetCollector: NSObject, XMLParserDelegate {
+    let strings: SharedStrings
+    let headerRow: Int
+    let body: (FeedEvent) throws -> Void
+    var thrown: (any Error)?
+    private(set) var sawHeader = false
+    private var header: [Int: String] = [:]
+    private var rowNumber = 0
+    private var rowCells: [Int: String] = [:]
+    private var cellColumn = 0
+    private var cellType = ""
+    private var value = ""
+    private var inValue = false
+    private var nextColumn = 0
+
+    init(strings: SharedStrings, headerRow: Int, body: @escaping (FeedEvent) throws -> Void) {
+        self.strings = strings
+        self.headerRow = headerRow
+        self.body = body
+    }
+
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        switch elementName {
+        case "row":
+            rowNumber = attributeDict["r"].flatMap(Int.init) ?? rowNumber + 1
+            rowCells = [:]
+            nextColumn = 0
+        case "c":
+            cellColumn = attributeDict["r"].map(Self.columnIndex) ?? nextColumn
+            nextColumn = cellColumn + 1
+            cellType = attributeDict["t"] ?? "n"
+            value = ""
+        case "v", "t":
+            inValue = true
+        default:
+            break
+        }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        if inValue { value += string }
+    }
+
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        switch elementName {
+        case "v", "t":
+            inValue = false
+        case "c":
+            let text: String
+            switch cellType {
+            case "s": text = Int(value).flatMap { strings[$0] } ?? ""
+            case "b": text = value == "1" ? "TRUE" : "FALSE"
+            default: text = value // n, str, inlineStr, e, d
+            }
+            if !text.isEmpty { rowCells[cellColumn] = text }
+        case "row":
+            finishRow(parser)
+        default:
+            break
+        }
+    }
+
+    private func finishRow(_ parser: XMLParser) {
+        if rowNumber < headerRow { return }
+        if rowNumber == headerRow {
+            header = rowCells.mapValues { $0.trimmingCharacters(in: .whitespaces) }
+            sawHeader = !header.isEmpty
+            return
+        }
+        guard sawHeader, !rowCells.isEmpty else { return }
+        var cells: [String: String] = [:]
+        for (column, name) in header { cells[name] = rowCells[column] ?? "" }
+        let extra = rowCells.keys.filter { header[$0] == nil }
+        do {
+            if !extra.isEmpty {
+                let columns = extra.sorted().map(XLSXWriter.columnName).joined(separator: ", ")
+                try body(.unreadable(FeedIssue(code: "ragged_row", message: LocalizedText(
+                    en: "the row has values in columns without a header: \(columns)",
+                    zh: "该行在没有表头的列中有值：\(columns)"), row: rowNumber, column: columns)))
+            } else {
+                try body(.row(RawRow(number: rowNumber, cells: cells)))
+            }
+        } catch {
+            thrown = error
+            parser.abortParsing()
+        }
+    }
+
+    /// "B12" → 1.
+    static func columnIndex(_ reference: String) -> Int {
+        var index = 0
+        for scalar in reference.unicodeScalars {
+            guard scalar.value >= 65, scalar.value <= 90 else { break }
+            index = index * 26 + Int(scalar.value - 64)
+        }
+        return index - 1
+    }
+}
+
+/// Attributes of every element with a given name, from a small XML document.
+private final class AttributeCollector: NSObject, XMLParserDelegate {
+    let element: String
+    var found: [[String: String]] = []
+
+    init(element: String) {
+        self.element = element
+    }
+
+    static func collect(_ data: Data, element: String) -> [[String: String]] {
+        let collector = AttributeCollector(element: element)
+        let parser = XMLParser(data: data)
+        parser.delegate = collector
+        _ = parser.parse()
+        return collector.found
+    }
+
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        if elementName == element { found.append(attributeDict) }
+    }
+}
