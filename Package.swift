@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(
             name: "YibiaoStoreTests",
             dependencies: [
-                "YibiaoCore", "YibiaoStore", "YibiaoTestSupport",
+                "YibiaoCore", "YibiaoAdapters", "YibiaoStore", "YibiaoTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

@@ -205,7 +205,8 @@ struct RecordAssembler {
             try body(.unreadable(FeedIssue(code: "ragged_row", message: LocalizedText(
                 en: "the row has \(record.fields.count) cells but the header has \(header.count)",
                 zh: "该行有 \(record.fields.count) 个单元格，而表头有 \(header.count) 列"),
-                row: record.line, value: FeedIssue.escapedBytes(Array(record.fields.joined(separator: [options.delimiter]))))))
+                row: record.line, value: record.fields.map { decoder.decode($0) ?? FeedIssue.escapedBytes($0) }
+                    .joined(separator: String(UnicodeScalar(options.delimiter))))))
             return
         }
         var cells: [String: String] = [:]

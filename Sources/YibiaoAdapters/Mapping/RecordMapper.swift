@@ -1,0 +1,189 @@
+import Foundation
+import Crypto
+public import YibiaoCore
+
+/// A row mapped to canonical fields: what staging stores.
+public struct MappedRecord: Sendable, Hashable {
+    public let row: Int
+    public let sourceKey: String
+    /// Canonical field (qualified name) → normalised value (ISO dates, standard codes).
+    public let fields: [String: String]
+    /// The raw cells, as read.
+    public let raw: [String: String]
+    /// Problems that did not stop the row (an invalid ID number is kept for matching to judge).
+    public let problems: [FieldProblem]
+    /// SHA-256 (hex) of the raw cells: the same row sent again is recognised.
+    public let contentHash: String
+}
+
+/// A value that could not be normalised, kept with the record.
+public struct FieldProblem: Sendable, Hashable, Codable {
+    public let field: String
+    public let column: String?
+    public let code: String
+    public let messageEN: String
+    public let messageZH: String
+
+    public var message: LocalizedText { LocalizedText(en: messageEN, zh: messageZH) }
+}
+
+/// The outcome of mapping one row.
+public enum MappingOutcome: Sendable {
+    case record(MappedRecord)
+    case quarantined(FeedIssue)
+}
+
+/// Applies an adapter to rows. Pure apart from the clock-free `today` it is given.
+public struct RecordMapper: Sendable {
+    public let spec: AdapterSpec
+    public let today: CalendarDate
+    private let dates: DateParser
+
+    public init(spec: AdapterSpec, today: CalendarDate) {
+        self.spec = spec
+        self.today = today
+        self.dates = DateParser(referenceYear: today.year)
+    }
+
+    /// Columns the adapter reads that a tabular file's header lacks (checked on the first row).
+    public func missingColumns(in row: RawRow) -> [String] {
+        guard spec.format.isTabular else { return [] }
+        let wanted = ([spec.sourceKey] + spec.mappings.map(\.source)).flatMap(\.columns)
+        var seen: Set<String> = []
+        return wanted.filter { row.cells[$0] == nil && seen.insert($0).inserted }
+    }
+
+    public func map(_ row: RawRow) -> MappingOutcome {
+        let key = TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
+        if key.isEmpty {
+            return .quarantined(FeedIssue(code: "missing_source_key", message: LocalizedText(
+                en: "the row has no source key (\(spec.sourceKey.columns.joined(separator: " + ")))",
+                zh: "该行缺少源系统主键（\(spec.sourceKey.columns.joined(separator: " + "))）"),
+                row: row.number, column: spec.sourceKey.columns.first, value: ""))
+        }
+        var fields: [String: String] = [:]
+        var problems: [FieldProblem] = []
+        for mapping in spec.mappings {
+            let column = mapping.source.columns.first
+            var text = value(of: mapping.source, in: row).map { TextNormalization.collapseWhitespace($0) } ?? ""
+            if let mapped = mapping.valueMap[text] { text = mapped }
+            if text.isEmpty, let fallback = mapping.defaultValue { text = fallback }
+            if text.isEmpty {
+                if mapping.required {
+                    return .quarantined(FeedIssue(code: "missing_required", message: LocalizedText(
+                        en: "the required field \(mapping.field.qualifiedName) is empty",
+                        zh: "必填字段 \(mapping.field.label.zh)（\(mapping.field.qualifiedName)）为空"),
+                        row: row.number, column: column, value: ""))
+                }
+                continue
+            }
+            switch normalise(text, as: mapping.field) {
+            case .success(let normalised):
+                fields[mapping.field.qualifiedName] = normalised
+            case .failure(let problem):
+                if mapping.required, mapping.field.kind != .citizenID {
+                    return .quarantined(FeedIssue(code: problem.code, message: LocalizedText(
+                        en: "the required field \(mapping.field.qualifiedName): \(problem.message.en)",
+                        zh: "必填字段 \(mapping.field.label.zh)：\(problem.message.zh)"),
+                        row: row.number, column: column, value: text))
+                }
+                problems.append(FieldProblem(field: mapping.field.qualifiedName, column: column, code: problem.code,
+                                             messageEN: problem.message.en, messageZH: problem.message.zh))
+                // An unusable ID number still helps a person or the matcher: keep it raw.
+                if mapping.field.kind == .citizenID { fields["national_id_raw"] = text }
+            }
+        }
+        return .record(MappedRecord(row: row.number, sourceKey: key, fields: fields, raw: row.cells,
+                                    problems: problems, contentHash: Self.hash(row.cells)))
+    }
+
+    private struct Problem: Error {
+        let code: String
+        let message: LocalizedText
+    }
+
+    private func normalise(_ text: String, as field: CanonicalField) -> Result<String, Problem> {
+        switch field.kind {
+        case .text:
+            return .success(TextNormalization.nfkc(text))
+        case .citizenID:
+            return CitizenID.parse(text, today: today).map(\.value).mapError { Problem(code: $0.code, message: $0.message) }
+        case .name:
+            return NameNormalizer.normalize(text).map(\.display).mapError { Problem(code: $0.code, message: $0.message) }
+        case .date:
+            return dates.parse(text).mapError { Problem(code: "date_" + $0.code.rawValue, message: $0.message) }.flatMap { date in
+                date > today
+                    ? .failure(Problem(code: "date_in_future", message: LocalizedText(en: "the date \(date) is in the future", zh: "日期 \(date) 晚于今天")))
+                    : .success(date.iso)
+            }
+        case .sex:
+            return Sex.parse(text).map(\.rawValue).mapError { Problem(code: $0.code, message: $0.message) }
+        case .phone:
+            return PhoneNumber.parse(text).map(\.value).mapError { Problem(code: $0.code, message: $0.message) }
+        case .division:
+            return DivisionCodeTable.standard.validate(text).mapError { Problem(code: $0.code.rawValue, message: $0.message) }
+        case .code(let table):
+            guard let entry = CodeTable.shipped[table]?.lookup(text) else {
+                let error = CodeLookupError(table: table, value: text)
+                return .failure(Problem(code: error.code, message: error.message))
+            }
+            return .success(entry.code)
+        case .integer:
+            let digits = TextNormalization.nfkc(text)
+            // "2.0" from spreadsheets is a whole number too.
+            if let value = Int(digits) ?? Double(digits).flatMap({ $0 == $0.rounded() ? Int(exactly: $0) : nil }), value >= 0 {
+                return .success(String(value))
+            }
+            return .failure(Problem(code: "not_an_integer", message: LocalizedText(en: "not a whole number", zh: "不是整数")))
+        case .decimal:
+            let cleaned = TextNormalization.nfkc(text).replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "元", with: "")
+            guard let value = Decimal(string: cleaned), value >= 0, cleaned.allSatisfy({ $0.isNumber || $0 == "." }) else {
+                return .failure(Problem(code: "not_a_number", message: LocalizedText(en: "not a number", zh: "不是数字")))
+            }
+            return .success("\(value)")
+        case .boolean:
+            switch TextNormalization.nfkc(text).lowercased() {
+            case "1", "true", "yes", "y", "是", "有", "√": return .success("true")
+            case "0", "false", "no", "n", "否", "无", "×": return .success("false")
+            default: return .failure(Problem(code: "not_a_boolean", message: LocalizedText(en: "not yes/no (是/否, 1/0, true/false)", zh: "不是“是/否”（是/否、1/0、true/false）")))
+            }
+        case .choice(let options):
+            let folded = TextNormalization.nfkc(text).lowercased()
+            guard options.contains(folded) else {
+                return .failure(Problem(code: "not_a_choice", message: LocalizedText(
+                    en: "not one of \(options.joined(separator: ", ")) (map the system's values with `map`)",
+                    zh: "不是 \(options.joined(separator: "、")) 之一（请用 `map` 映射该系统的取值）")))
+            }
+            return .success(folded)
+        case .list:
+            let parts = TextNormalization.nfkc(text).split(whereSeparator: { ";,，；、".contains($0) })
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return .success(parts.joined(separator: ";"))
+        }
+    }
+
+    private func value(of source: AdapterSpec.Source, in row: RawRow) -> String? {
+        switch source {
+        case .column(let name):
+            return row.cells[name]
+        case .concat(let names, let separator):
+            let parts = names.compactMap { row.cells[$0]?.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return parts.isEmpty ? nil : parts.joined(separator: separator)
+        case .split(let name, let separator, let index):
+            guard let cell = row.cells[name] else { return nil }
+            let parts = cell.components(separatedBy: separator)
+            return index < parts.count ? parts[index] : nil
+        case .constant(let value):
+            return value
+        }
+    }
+
+    /// Canonical JSON of the cells (sorted keys), hashed.
+    static func hash(_ cells: [String: String]) -> String {
+        var text = ""
+        for key in cells.keys.sorted() {
+            text += key.count.description + ":" + key + "=" + cells[key]!.count.description + ":" + cells[key]! + "\n"
+        }
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,121 @@
+public import Foundation
+public import YibiaoCore
+
+/// A feed adapter, declared in YAML (see adapters/README.md): how to read a system's export
+/// and map it to canonical fields, and how to write canonical values back in its format.
+public struct AdapterSpec: Sendable {
+    public enum Format: Sendable, Hashable {
+        case csv(CSVReader.Options)
+        case xlsx(sheet: String?, headerRow: Int)
+        case xml(recordElement: String)
+        case jsonLines
+        case json(path: [String])
+
+        public var typeName: String {
+            switch self {
+            case .csv: "csv"
+            case .xlsx: "xlsx"
+            case .xml: "xml"
+            case .jsonLines: "jsonl"
+            case .json: "json"
+            }
+        }
+
+        /// Tabular formats have a header: a mapped column missing from it is an error.
+        public var isTabular: Bool {
+            switch self {
+            case .csv, .xlsx: true
+            default: false
+            }
+        }
+    }
+
+    /// Where a value comes from in a row.
+    public enum Source: Sendable, Hashable {
+        case column(String)
+        /// Non-empty cells joined with a separator.
+        case concat([String], separator: String)
+        /// The `index`-th (0-based) part of a cell split by a separator.
+        case split(String, separator: String, index: Int)
+        case constant(String)
+
+        public var columns: [String] {
+            switch self {
+            case .column(let name): [name]
+            case .concat(let names, _): names
+            case .split(let name, _, _): [name]
+            case .constant: []
+            }
+        }
+    }
+
+    public struct FieldMapping: Sendable, Hashable {
+        public let field: CanonicalField
+        public let source: Source
+        /// Raw value → value, applied before the field's normaliser (system codes → standard codes).
+        public let valueMap: [String: String]
+        public let defaultValue: String?
+        public let required: Bool
+        /// The YAML line, for messages.
+        public let line: Int
+    }
+
+    public struct OutboundColumn: Sendable, Hashable {
+        public let column: String
+        public let field: CanonicalField
+        /// Canonical value → the system's value.
+        public let valueMap: [String: String]
+        /// For dates: `yyyy-MM-dd`, `yyyy/M/d`, `yyyyMMdd`, `yyyy年M月d日`…
+        public let dateFormat: String?
+    }
+
+    public struct Outbound: Sendable, Hashable {
+        public let format: Format
+        public let columns: [OutboundColumn]
+    }
+
+    /// The adapter's file name (`civil_affairs.yaml`).
+    public let fileName: String
+    public let system: String
+    public let name: LocalizedText
+    public let format: Format
+    public let sourceKey: Source
+    public let mappings: [FieldMapping]
+    public let outbound: Outbound?
+
+    /// The fields this system holds: write-back only ever sends these.
+    public var heldFields: Set<String> { Set(mappings.map(\.field.qualifiedName)) }
+
+    public func reader(for url: URL) -> any FeedReader {
+        switch format {
+        case .csv(let options): CSVReader(url: url, options: options)
+        case .xlsx(let sheet, let headerRow): XLSXReader(url: url, sheet: sheet, headerRow: headerRow)
+        case .xml(let element): XMLReader(url: url, recordElement: element)
+        case .jsonLines: JSONReader(url: url, layout: .lines)
+        case .json(let path): JSONReader(url: url, layout: .array(path: path))
+        }
+    }
+}
+
+/// A mistake in an adapter file: where (line, key) and what to do.
+public struct AdapterSpecError: UserFacingError, Hashable, CustomStringConvertible {
+    public let fileName: String
+    public let line: Int?
+    public let key: String?
+    public let problem: LocalizedText
+    public let fix: LocalizedText?
+
+    public var code: String { "adapter_invalid" }
+    public var exitCode: Int32 { ExitStatus.config }
+
+    public var message: LocalizedText {
+        let place = line.map { ":\($0)" } ?? ""
+        let keyEN = key.map { " (\($0))" } ?? ""
+        let keyZH = key.map { "（\($0)）" } ?? ""
+        return LocalizedText(en: "\(fileName)\(place)\(keyEN): \(problem.en)", zh: "\(fileName)\(place)\(keyZH)：\(problem.zh)")
+    }
+
+    public var remedy: LocalizedText? { fix }
+
+    public var description: String { message.en }
+}
