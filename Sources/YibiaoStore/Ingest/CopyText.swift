@@ -1,0 +1,48 @@
+import Foundation
+
+/// Builds rows for PostgreSQL's COPY text format: tab-separated, `\N` for NULL,
+/// backslash, tab, newline and carriage return escaped.
+struct CopyText {
+    private(set) var bytes: [UInt8] = []
+
+    init(reserving capacity: Int = 1 << 16) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func row(_ fields: [String?]) {
+        for (index, field) in fields.enumerated() {
+            if index > 0 { bytes.append(0x09) }
+            guard let field else {
+                bytes.append(contentsOf: [0x5C, 0x4E])
+                continue
+            }
+            for byte in field.utf8 {
+                switch byte {
+                case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
+                case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
+                case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
+                case 0x00: continue // PostgreSQL text cannot hold NUL
+                default: bytes.append(byte)
+                }
+            }
+        }
+        bytes.append(0x0A)
+    }
+
+    var isEmpty: Bool { bytes.isEmpty }
+}
+
+enum JSONText {
+    /// A JSON object of string values, keys sorted (stable output, stable hashes).
+    static func object(_ values: [String: String]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: values, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import PostgresNIO
+import YibiaoAdapters
+import YibiaoCore
+import YibiaoStore
+
+/// `--district`, else YIBIAO_DISTRICT: every record belongs to one district.
+struct DistrictOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(tr("The district (6-digit GB/T 2260 code; default: $YIBIAO_DISTRICT).",
+                                                "所属区县（6 位 GB/T 2260 代码；默认 $YIBIAO_DISTRICT）。"), valueName: "code"))
+    var district: String?
+
+    func resolved() throws -> String {
+        guard let code = district ?? CLI.environment["YIBIAO_DISTRICT"], !code.isEmpty else {
+            throw ValidationError(tr("Say which district with --district 110105 (or set YIBIAO_DISTRICT).",
+                                     "请用 --district 110105 指定区县（或设置 YIBIAO_DISTRICT）。"))
+        }
+        switch DivisionCodeTable.standard.validate(code) {
+        case .success(let valid): return valid
+        case .failure(let error): throw ValidationError("--district: " + tr(error.message))
+        }
+    }
+}
+
+struct Ingest: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(abstract: tr(
+            "Stage a feed file: read, normalise, quarantine bad rows, store new and changed records. Safe to run again.",
+            "导入数据文件：读取、规范化、隔离问题行、保存新增和变化的记录。可安全地重复执行。"))
+    }
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var districtOption: DistrictOption
+    @Argument(help: ArgumentHelp(tr("The adapter file.", "适配器文件。"), valueName: "adapter.yaml")) var adapter: String
+    @Argument(help: ArgumentHelp(tr("The feed file.", "数据文件。"), valueName: "feed")) var feed: String
+    @Flag(name: .long, help: ArgumentHelp(tr("Do not show a progress bar.", "不显示进度条。"))) var noProgress = false
+
+    func run() async throws {
+        let district = try districtOption.resolved()
+        let spec = try AdapterSpec.load(URL(fileURLWithPath: adapter))
+        let url = URL(fileURLWithPath: feed)
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            throw FeedIssue(code: "file_unreadable", message: LocalizedText(en: "cannot read \(feed)", zh: "无法读取 \(feed)"))
+        }
+        let actor = CLI.environment["USER"].map { "cli:\($0)" } ?? "cli"
+        let ingestor = Ingestor(spec: spec, district: district, actor: actor, today: todayInChina())
+        let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1, totalRows: ProgressBar.estimateRows(url, format: spec.format))
+        let summary = try await Database.withClient(try database.url()) { client in
+            try await ingestor.ingest(url, client: client) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
+        }
+        bar.finish()
+        printSummary(summary, spec: spec)
+        if let issue = summary.fileIssue { throw issue }
+    }
+
+    func printSummary(_ summary: Ingestor.Summary, spec: AdapterSpec) {
+        print(tr("\(spec.system) · batch \(summary.batchID) · \(feed)", "\(spec.system) · 批次 \(summary.batchID) · \(feed)"))
+        print(tr("  read \(summary.read) = staged \(summary.staged) (of which \(summary.newVersions) changed) + unchanged \(summary.unchanged) + quarantined \(summary.quarantined)",
+                 "  读取 \(summary.read) = 暂存 \(summary.staged)（其中变化 \(summary.newVersions)）+ 未变 \(summary.unchanged) + 隔离 \(summary.quarantined)"))
+        if !summary.quarantineReasons.isEmpty {
+            let reasons = summary.quarantineReasons.keys.sorted().map { "\($0) \(summary.quarantineReasons[$0]!)" }.joined(separator: ", ")
+            print(tr("  quarantined: \(reasons) — see `yibiao quarantine list --batch \(summary.batchID)`",
+                     "  隔离原因：\(reasons)——详见 `yibiao quarantine list --batch \(summary.batchID)`"))
+        }
+    }
+}
+
+/// Rows, rows/s and ETA on standard error, only when it is a terminal.
+final class ProgressBar: @unchecked Sendable {
+    private let enabled: Bool
+    private let totalRows: Int?
+    private let lock = NSLock()
+    private var lastDraw = ContinuousClock.now - .seconds(1)
+
+    init(enabled: Bool, totalRows: Int?) {
+        self.enabled = enabled
+        self.totalRows = totalRows
+    }
+
+    /// Line-based formats: count the lines once (fast) so that an ETA can be shown.
+    static func estimateRows(_ url: URL, format: AdapterSpec.Format) -> Int? {
+        switch format {
+        case .csv, .jsonLines: break
+        default: return nil
+        }
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
+        defer { try? handle.close() }
+        var lines = 0
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            lines += chunk.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        }
+        return max(lines - (format.isTabular ? 1 : 0), 1)
+    }
+
+    func update(_ rows: Int, elapsed: Duration) {
+        guard enabled else { return }
+        lock.withLock {
+            let now = ContinuousClock.now
+            guard now - lastDraw > .milliseconds(200) else { return }
+            lastDraw = now
+            let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
+            let rate = Double(rows) / seconds
+            var line = "\r"
+            if let total = totalRows {
+                let fraction = min(Double(rows) / Double(total), 1)
+                let filled = Int(fraction * 30)
+                let eta = rate > 0 ? Int(Double(max(total - rows, 0)) / rate) : 0
+                line += "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled) + "] "
+                line += String(format: "%3.0f%% ", fraction * 100)
+                line += tr("\(rows)/\(total) rows, \(Int(rate)) rows/s, ETA \(eta / 60)m\(eta % 60)s",
+                           "\(rows)/\(total) 行，\(Int(rate)) 行/秒，剩余约 \(eta / 60) 分 \(eta % 60) 秒")
+            } else {
+                line += tr("\(rows) rows, \(Int(rate)) rows/s", "\(rows) 行，\(Int(rate)) 行/秒")
+            }
+            FileHandle.standardError.write(Data((line + "   ").utf8))
+        }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
