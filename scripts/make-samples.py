@@ -140,10 +140,27 @@ def write_social_security():
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
         f.write('{"aac001": "3101000099", "aac003": "截断的记录"\n')
 
+
+def write_hukou():
+    """The fixed-width GBK export read by the Swift example adapter (swift:hukou-fixed-width)."""
+    def field(text, width):
+        raw = text.encode("gbk")
+        return raw + b" " * (width - len(raw))
+    lines = []
+    for i, (name, sex, birth, _, _) in enumerate(people[:6]):
+        book = "110105-00123" if i < 2 else "110105-00456" if i in (4, 5) else f"110105-0{i:04d}"
+        relation = "02" if i in (0, 4) else "12" if i in (1, 5) else "01"
+        lines.append(field(ids[i], 18) + field(name, 20) + str(sex).encode() + birth.encode() + field(book, 12)
+                     + relation.encode() + "北京市朝阳区".encode("gbk"))
+    lines.append(b"110105")  # a short line: quarantined
+    with open(os.path.join(OUT, "household_register.txt"), "wb") as f:
+        f.write(b"\r\n".join(lines) + b"\r\n")
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     write_civil_affairs()
     write_family_planning()
     write_party()
     write_social_security()
+    write_hukou()
     print("wrote", ", ".join(sorted(os.listdir(OUT))))

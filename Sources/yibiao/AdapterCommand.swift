@@ -62,7 +62,7 @@ extension Adapter {
         }
 
         @OptionGroup var global: GlobalOptions
-        @Argument(help: ArgumentHelp(tr("The adapter file.", "适配器文件。"), valueName: "adapter.yaml")) var adapter: String
+        @Argument(help: ArgumentHelp(tr("The adapter file, or swift:NAME.", "适配器文件，或 swift:名称。"), valueName: "adapter.yaml")) var adapter: String
         @Argument(help: ArgumentHelp(tr("The feed file.", "数据文件。"), valueName: "feed")) var feed: String
         @Option(name: .long, help: ArgumentHelp(tr("How many rows to show (0: all).", "显示的行数（0 表示全部）。"))) var rows = 10
         @Flag(name: .long, help: ArgumentHelp(tr("Show ID numbers in full (they are masked by default).", "完整显示身份证号（默认脱敏）。")))
@@ -73,12 +73,10 @@ extension Adapter {
         }
 
         func run() throws {
-            let spec = try AdapterSpec.load(URL(fileURLWithPath: adapter))
+            let adapter = try FeedAdapterRegistry.load(self.adapter)
             let url = URL(fileURLWithPath: feed)
-            let mapper = RecordMapper(spec: spec, today: todayInChina())
             var read = 0, mapped = 0, withProblems = 0, quarantined = 0
             var reasons: [String: Int] = [:]
-            var checkedHeader = false
             func show(_ issue: FeedIssue) {
                 quarantined += 1
                 reasons[issue.code, default: 0] += 1
@@ -88,37 +86,23 @@ extension Adapter {
                 print("✗ \(place): \(tr(issue.message)) [\(issue.code)]" + (issue.value.map { $0.isEmpty ? "" : " «\($0)»" } ?? ""))
             }
             do {
-                try spec.reader(for: url).read { event in
+                try adapter.read(url, today: todayInChina()) { outcome in
                     read += 1
-                    switch event {
-                    case .unreadable(let issue):
+                    switch outcome {
+                    case .quarantined(let issue):
                         show(issue)
-                    case .row(let row):
-                        if !checkedHeader {
-                            checkedHeader = true
-                            let missing = mapper.missingColumns(in: row)
-                            if !missing.isEmpty {
-                                throw FeedIssue(code: "column_missing", message: LocalizedText(
-                                    en: "the feed has no column \(missing.joined(separator: ", ")); it has: \(row.cells.keys.sorted().joined(separator: ", "))",
-                                    zh: "数据文件中没有列 \(missing.joined(separator: "、"))；现有列：\(row.cells.keys.sorted().joined(separator: "、"))"))
-                            }
-                        }
-                        switch mapper.map(row) {
-                        case .quarantined(let issue):
-                            show(issue)
-                        case .record(let record):
-                            mapped += 1
-                            if !record.problems.isEmpty { withProblems += 1 }
-                            guard rows == 0 || read <= rows else { return }
-                            let fields = record.fields.keys.sorted().map { "\($0)=\(display($0, record.fields[$0]!, unmasked: showIds))" }
-                            print(tr("row \(record.row)", "第 \(record.row) 行") + " · \(record.sourceKey) · " + fields.joined(separator: " "))
-                            for problem in record.problems {
-                                print("    ! \(problem.field)" + (problem.column.map { " (\($0))" } ?? "") + ": \(tr(problem.message)) [\(problem.code)]")
-                            }
+                    case .record(let record):
+                        mapped += 1
+                        if !record.problems.isEmpty { withProblems += 1 }
+                        guard rows == 0 || read <= rows else { return }
+                        let fields = record.fields.keys.sorted().map { "\($0)=\(display($0, record.fields[$0]!, unmasked: showIds))" }
+                        print(tr("row \(record.row)", "第 \(record.row) 行") + " · \(record.sourceKey) · " + fields.joined(separator: " "))
+                        for problem in record.problems {
+                            print("    ! \(problem.field)" + (problem.column.map { " (\($0))" } ?? "") + ": \(tr(problem.message)) [\(problem.code)]")
                         }
                     }
                 }
-            } catch let issue as FeedIssue where issue.code != "column_missing" {
+            } catch let issue as FeedIssue {
                 // A file-level problem: say how far we got, then fail.
                 print(tr("Stopped after \(read) rows.", "读取 \(read) 行后停止。"))
                 throw issue

@@ -33,30 +33,30 @@ struct Ingest: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var districtOption: DistrictOption
-    @Argument(help: ArgumentHelp(tr("The adapter file.", "适配器文件。"), valueName: "adapter.yaml")) var adapter: String
+    @Argument(help: ArgumentHelp(tr("The adapter file, or swift:NAME for an adapter written in Swift.", "适配器文件，或 swift:名称 表示 Swift 编写的适配器。"), valueName: "adapter.yaml")) var adapter: String
     @Argument(help: ArgumentHelp(tr("The feed file.", "数据文件。"), valueName: "feed")) var feed: String
     @Flag(name: .long, help: ArgumentHelp(tr("Do not show a progress bar.", "不显示进度条。"))) var noProgress = false
 
     func run() async throws {
         let district = try districtOption.resolved()
-        let spec = try AdapterSpec.load(URL(fileURLWithPath: adapter))
+        let adapter = try FeedAdapterRegistry.load(self.adapter)
         let url = URL(fileURLWithPath: feed)
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw FeedIssue(code: "file_unreadable", message: LocalizedText(en: "cannot read \(feed)", zh: "无法读取 \(feed)"))
         }
         let actor = CLI.environment["USER"].map { "cli:\($0)" } ?? "cli"
-        let ingestor = Ingestor(spec: spec, district: district, actor: actor, today: todayInChina())
-        let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1, totalRows: ProgressBar.estimateRows(url, format: spec.format))
+        let ingestor = Ingestor(adapter: adapter, district: district, actor: actor, today: todayInChina())
+        let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1, totalRows: ProgressBar.estimateRows(url, adapter: adapter))
         let summary = try await Database.withClient(try database.url()) { client in
             try await ingestor.ingest(url, client: client) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
         }
         bar.finish()
-        printSummary(summary, spec: spec)
+        printSummary(summary, system: adapter.system)
         if let issue = summary.fileIssue { throw issue }
     }
 
-    func printSummary(_ summary: Ingestor.Summary, spec: AdapterSpec) {
-        print(tr("\(spec.system) · batch \(summary.batchID) · \(feed)", "\(spec.system) · 批次 \(summary.batchID) · \(feed)"))
+    func printSummary(_ summary: Ingestor.Summary, system: String) {
+        print(tr("\(system) · batch \(summary.batchID) · \(feed)", "\(system) · 批次 \(summary.batchID) · \(feed)"))
         print(tr("  read \(summary.read) = staged \(summary.staged) (of which \(summary.newVersions) changed) + unchanged \(summary.unchanged) + quarantined \(summary.quarantined)",
                  "  读取 \(summary.read) = 暂存 \(summary.staged)（其中变化 \(summary.newVersions)）+ 未变 \(summary.unchanged) + 隔离 \(summary.quarantined)"))
         if !summary.quarantineReasons.isEmpty {
@@ -80,7 +80,8 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     /// Line-based formats: count the lines once (fast) so that an ETA can be shown.
-    static func estimateRows(_ url: URL, format: AdapterSpec.Format) -> Int? {
+    static func estimateRows(_ url: URL, adapter: any FeedAdapter) -> Int? {
+        guard let format = (adapter as? YAMLFeedAdapter)?.spec.format else { return nil }
         switch format {
         case .csv, .jsonLines: break
         default: return nil

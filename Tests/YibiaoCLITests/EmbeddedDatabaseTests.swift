@@ -10,6 +10,7 @@ import Glibc
 @Suite(.serialized) struct EmbeddedDatabaseTests {
     let home: URL
     let cli: CLIProcess
+    let latest = Migration.bundled.last!
 
     init() throws {
         home = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-cli")
@@ -45,7 +46,7 @@ import Glibc
         let running = try cli.run("db", "status")
         #expect(running.status == 0)
         #expect(running.stdout.contains("State: running"))
-        #expect(running.stdout.contains("Schema: migration 1 (0001_canonical_schema.sql); 0 pending"))
+        #expect(running.stdout.contains("Schema: migration \(latest.version) (\(latest.fileName)); 0 pending"))
 
         let url = try cli.run("db", "url")
         #expect(url.stdout.hasPrefix("postgresql://yibiao@/yibiao?host="))
@@ -86,7 +87,7 @@ import Glibc
         #expect(start.status == 0, "\(start.stderr)")
         #expect(start.stdout.contains("Removed a stale pid file"))
         let after = try cli.run("db", "status")
-        #expect(after.stdout.contains("Schema: migration 1 (0001_canonical_schema.sql); 0 pending"))
+        #expect(after.stdout.contains("Schema: migration \(latest.version) (\(latest.fileName)); 0 pending"))
     }
 
     @Test("missing PostgreSQL binaries: exit 69 naming the package to install")
@@ -115,6 +116,6 @@ import Glibc
         #expect(refused.stderr.contains("add --yes"))
         let done = try cli.run("db", "reset", "--yes")
         #expect(done.status == 0, "\(done.stderr)")
-        #expect(done.stdout.contains("applied 1 migrations to an empty database"))
+        #expect(done.stdout.contains("applied \(Migration.bundled.count) migrations to an empty database"))
     }
 }

@@ -14,6 +14,16 @@ public struct MappedRecord: Sendable, Hashable {
     public let problems: [FieldProblem]
     /// SHA-256 (hex) of the raw cells: the same row sent again is recognised.
     public let contentHash: String
+
+    public init(row: Int, sourceKey: String, fields: [String: String], raw: [String: String],
+                problems: [FieldProblem], contentHash: String) {
+        self.row = row
+        self.sourceKey = sourceKey
+        self.fields = fields
+        self.raw = raw
+        self.problems = problems
+        self.contentHash = contentHash
+    }
 }
 
 /// A value that could not be normalised, kept with the record.
@@ -25,6 +35,14 @@ public struct FieldProblem: Sendable, Hashable, Codable {
     public let messageZH: String
 
     public var message: LocalizedText { LocalizedText(en: messageEN, zh: messageZH) }
+
+    public init(field: String, column: String?, code: String, messageEN: String, messageZH: String) {
+        self.field = field
+        self.column = column
+        self.code = code
+        self.messageEN = messageEN
+        self.messageZH = messageZH
+    }
 }
 
 /// The outcome of mapping one row.
@@ -179,7 +197,7 @@ public struct RecordMapper: Sendable {
     }
 
     /// Canonical JSON of the cells (sorted keys), hashed.
-    static func hash(_ cells: [String: String]) -> String {
+    public static func hash(_ cells: [String: String]) -> String {
         var text = ""
         for key in cells.keys.sorted() {
             text += key.count.description + ":" + key + "=" + cells[key]!.count.description + ":" + cells[key]! + "\n"

@@ -29,15 +29,15 @@ public struct Ingestor: Sendable {
         public let elapsed: Duration
     }
 
-    public let spec: AdapterSpec
+    public let adapter: any FeedAdapter
     public let district: String
     public let actor: String
     public let today: CalendarDate
     public var chunkSize = 5_000
     public var logger = Logger(label: "yibiao.ingest", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    public init(spec: AdapterSpec, district: String, actor: String, today: CalendarDate) {
-        self.spec = spec
+    public init(adapter: any FeedAdapter, district: String, actor: String, today: CalendarDate) {
+        self.adapter = adapter
         self.district = district
         self.actor = actor
         self.today = today
@@ -51,8 +51,7 @@ public struct Ingestor: Sendable {
             var summary = Summary()
             summary.batchID = batchID
             let start = ContinuousClock.now
-            let chunks = ChunkProducer.start(reader: spec.reader(for: url), mapper: RecordMapper(spec: spec, today: today),
-                                             chunkSize: chunkSize)
+            let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize)
             for await chunk in chunks.stream {
                 try await write(chunk, batchID: batchID, fileName: url.lastPathComponent, connection: connection, summary: &summary)
                 chunks.consumed()
@@ -80,10 +79,9 @@ public struct Ingestor: Sendable {
     private func prepare(_ connection: PostgresConnection) async throws {
         let districtName = DivisionCodeTable.standard.fullName(district) ?? district
         try await connection.query("INSERT INTO district (district, name) VALUES (\(district), \(districtName)) ON CONFLICT DO NOTHING", logger: logger)
-        let domains = Set(spec.mappings.map(\.field.domain)).filter { $0 != .core }
-        let domain = domains.count == 1 ? domains.first!.rawValue : "other"
+        let domain = adapter.domain == .core ? "other" : adapter.domain.rawValue
         try await connection.query("""
-            INSERT INTO source_system (system_id, name_zh, name_en, domain) VALUES (\(spec.system), \(spec.name.zh), \(spec.name.en), \(domain))
+            INSERT INTO source_system (system_id, name_zh, name_en, domain) VALUES (\(adapter.system), \(adapter.name.zh), \(adapter.name.en), \(domain))
             ON CONFLICT (system_id) DO NOTHING
             """, logger: logger)
         try await connection.query("""
@@ -98,7 +96,7 @@ public struct Ingestor: Sendable {
     private func startBatch(_ connection: PostgresConnection, fileName: String, fileHash: String) async throws -> Int64 {
         let rows = try await connection.query("""
             INSERT INTO ingest_batch (district, system_id, adapter, file_name, file_sha256, actor)
-            VALUES (\(district), \(spec.system), \(spec.fileName), \(fileName), \(fileHash), \(actor))
+            VALUES (\(district), \(adapter.system), \(adapter.adapterName), \(fileName), \(fileHash), \(actor))
             RETURNING batch_id
             """, logger: logger)
         for try await id in rows.decode(Int64.self) { return id }
@@ -132,7 +130,7 @@ public struct Ingestor: Sendable {
                     WITH compared AS (
                         SELECT s.*, r.record_id AS current_id, r.version AS current_version, r.content_hash AS current_hash
                         FROM staging_record s
-                        LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(spec.system)
+                        LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(adapter.system)
                             AND r.source_key = s.source_key AND r.is_current
                     ),
                     retired AS (
@@ -155,13 +153,13 @@ public struct Ingestor: Sendable {
                     INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash,
                         raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
                         birth_date, phone, division_code, address)
-                    SELECT \(district), \(spec.system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number,
+                    SELECT \(district), \(adapter.system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number,
                         s.content_hash, s.raw, s.fields, s.facet, s.problems, s.national_id, s.national_id_raw, s.name,
                         s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address
                     FROM staging_record s
                     LEFT JOIN LATERAL (
                         SELECT r.version, r.content_hash, r.is_current FROM source_record r
-                        WHERE r.district = \(district) AND r.system_id = \(spec.system) AND r.source_key = s.source_key
+                        WHERE r.district = \(district) AND r.system_id = \(adapter.system) AND r.source_key = s.source_key
                         ORDER BY r.version DESC LIMIT 1
                     ) previous ON true
                     WHERE previous.version IS NULL OR NOT previous.is_current
@@ -255,47 +253,31 @@ final class ChunkProducer: @unchecked Sendable {
 
     func consumed() { slots.signal() }
 
-    static func start(reader: any FeedReader, mapper: RecordMapper, chunkSize: Int) -> ChunkProducer {
+    static func start(adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int) -> ChunkProducer {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
         let thread = Thread {
             var chunk = IngestChunk()
             var seenKeys: Set<Int> = []
-            var checkedHeader = false
             func emit() {
                 producer.slots.wait()
                 continuation.yield(chunk)
                 chunk = IngestChunk()
             }
             do {
-                try reader.read { event in
+                try adapter.read(url, today: today) { outcome in
                     chunk.read += 1
-                    switch event {
-                    case .unreadable(let issue):
+                    switch outcome {
+                    case .quarantined(let issue):
                         chunk.quarantined.append(issue)
-                    case .row(let row):
-                        if !checkedHeader {
-                            checkedHeader = true
-                            let missing = mapper.missingColumns(in: row)
-                            if !missing.isEmpty {
-                                chunk.read -= 1
-                                throw FeedIssue(code: "column_missing", message: LocalizedText(
-                                    en: "the feed has no column \(missing.joined(separator: ", ")); it has: \(row.cells.keys.sorted().joined(separator: ", "))",
-                                    zh: "数据文件中没有列 \(missing.joined(separator: "、"))；现有列：\(row.cells.keys.sorted().joined(separator: "、"))"))
-                            }
-                        }
-                        switch mapper.map(row) {
-                        case .quarantined(let issue):
-                            chunk.quarantined.append(issue)
-                        case .record(let record):
-                            // The same source key twice in one file: the first one counts.
-                            if !seenKeys.insert(record.sourceKey.hashValue).inserted {
-                                chunk.quarantined.append(FeedIssue(code: "duplicate_source_key", message: LocalizedText(
-                                    en: "the source key \(record.sourceKey) already appeared earlier in this file",
-                                    zh: "源系统主键 \(record.sourceKey) 在本文件中已出现过"), row: record.row, value: record.sourceKey))
-                            } else {
-                                chunk.records.append(record)
-                            }
+                    case .record(let record):
+                        // The same source key twice in one file: the first one counts.
+                        if !seenKeys.insert(record.sourceKey.hashValue).inserted {
+                            chunk.quarantined.append(FeedIssue(code: "duplicate_source_key", message: LocalizedText(
+                                en: "the source key \(record.sourceKey) already appeared earlier in this file",
+                                zh: "源系统主键 \(record.sourceKey) 在本文件中已出现过"), row: record.row, value: record.sourceKey))
+                        } else {
+                            chunk.records.append(record)
                         }
                     }
                     if chunk.read >= chunkSize { emit() }

@@ -1,0 +1,88 @@
+public import Foundation
+public import YibiaoCore
+
+/// A feed adapter: reads one system's export and yields mapped records or quarantined rows.
+///
+/// Most feeds need no Swift: a YAML spec (`YAMLFeedAdapter`) covers CSV, XLSX, XML and JSON.
+/// Implement this protocol for a feed the YAML cannot express — a fixed-width mainframe
+/// export, a format with records spread over several lines — and register it in
+/// `FeedAdapterRegistry` so that `yibiao ingest swift:NAME FILE` finds it
+/// (`FixedWidthHukouAdapter` is the worked example).
+public protocol FeedAdapter: Sendable {
+    /// The source system id (`civil_affairs`).
+    var system: String { get }
+    var name: LocalizedText { get }
+    /// A label stored with every batch (the YAML file name, or `swift:NAME`).
+    var adapterName: String { get }
+    /// The domain the system owns, for survivorship (`core` when it owns none).
+    var domain: CanonicalField.Domain { get }
+    /// Canonical fields the system holds: write-back only ever sends these.
+    var heldFields: Set<String> { get }
+
+    /// Streams the file: every row becomes exactly one outcome, in file order. Throws a
+    /// `FeedIssue` for problems that stop the whole file.
+    func read(_ url: URL, today: CalendarDate, _ body: (MappingOutcome) throws -> Void) throws
+}
+
+/// The YAML-declared adapter: a reader for the format, then `RecordMapper`.
+public struct YAMLFeedAdapter: FeedAdapter {
+    public let spec: AdapterSpec
+
+    public init(spec: AdapterSpec) {
+        self.spec = spec
+    }
+
+    public var system: String { spec.system }
+    public var name: LocalizedText { spec.name }
+    public var adapterName: String { spec.fileName }
+    public var heldFields: Set<String> { spec.heldFields }
+
+    public var domain: CanonicalField.Domain {
+        let domains = Set(spec.mappings.map(\.field.domain)).subtracting([.core])
+        return domains.count == 1 ? domains.first! : .core
+    }
+
+    public func read(_ url: URL, today: CalendarDate, _ body: (MappingOutcome) throws -> Void) throws {
+        let mapper = RecordMapper(spec: spec, today: today)
+        var checkedHeader = false
+        try spec.reader(for: url).read { event in
+            switch event {
+            case .unreadable(let issue):
+                try body(.quarantined(issue))
+            case .row(let row):
+                if !checkedHeader {
+                    checkedHeader = true
+                    let missing = mapper.missingColumns(in: row)
+                    if !missing.isEmpty {
+                        throw FeedIssue(code: "column_missing", message: LocalizedText(
+                            en: "the feed has no column \(missing.joined(separator: ", ")); it has: \(row.cells.keys.sorted().joined(separator: ", "))",
+                            zh: "数据文件中没有列 \(missing.joined(separator: "、"))；现有列：\(row.cells.keys.sorted().joined(separator: "、"))"))
+                    }
+                }
+                try body(mapper.map(row))
+            }
+        }
+    }
+}
+
+/// Adapters written in Swift, by the name used on the command line (`swift:NAME`).
+public enum FeedAdapterRegistry {
+    public static let custom: [String: any FeedAdapter] = [
+        FixedWidthHukouAdapter.registeredName: FixedWidthHukouAdapter(),
+    ]
+
+    /// `swift:NAME` → the registered adapter; a path → the YAML adapter in that file.
+    public static func load(_ reference: String) throws -> any FeedAdapter {
+        if reference.hasPrefix("swift:") {
+            let name = String(reference.dropFirst("swift:".count))
+            guard let adapter = custom[name] else {
+                let known = custom.keys.sorted().joined(separator: ", ")
+                throw AdapterSpecError(fileName: reference, line: nil, key: nil,
+                                       problem: LocalizedText(en: "no Swift adapter is registered as \(name)", zh: "没有注册名为 \(name) 的 Swift 适配器"),
+                                       fix: LocalizedText(en: "registered: \(known)", zh: "已注册：\(known)"))
+            }
+            return adapter
+        }
+        return YAMLFeedAdapter(spec: try AdapterSpec.load(URL(fileURLWithPath: reference)))
+    }
+}

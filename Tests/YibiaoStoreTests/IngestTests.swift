@@ -1,0 +1,138 @@
+import Foundation
+import PostgresNIO
+import Testing
+import YibiaoAdapters
+import YibiaoCore
+import YibiaoStore
+import YibiaoTestSupport
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+@Suite struct IngestTests {
+    let today = CalendarDate(year: 2026, month: 11, day: 21)!
+
+    func adapter(_ name: String) throws -> any FeedAdapter {
+        try FeedAdapterRegistry.load(repositoryRoot.appendingPathComponent("adapters/\(name).yaml").path)
+    }
+
+    func sample(_ file: String) -> URL { repositoryRoot.appendingPathComponent("adapters/samples/\(file)") }
+
+    func count(_ client: PostgresClient, _ sql: String) async throws -> Int {
+        for try await value in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { return value }
+        return -1
+    }
+
+    @Test("every shipped sample ingests; counts reconcile and are stored on the batch")
+    func samples() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let feeds = [("civil_affairs", "civil_affairs.csv", 9, 6, 3), ("family_planning", "family_planning.xlsx", 6, 6, 0),
+                         ("party", "party.xml", 4, 4, 0), ("social_security", "social_security.jsonl", 8, 7, 1)]
+            for (name, file, read, staged, quarantined) in feeds {
+                let summary = try await Ingestor(adapter: try adapter(name), district: "110105", actor: "test", today: today)
+                    .ingest(sample(file), client: client)
+                #expect(summary.read == read, "\(name)")
+                #expect(summary.staged == staged, "\(name)")
+                #expect(summary.quarantined == quarantined, "\(name)")
+                #expect(summary.reconciles)
+                #expect(summary.fileIssue == nil)
+            }
+            #expect(try await count(client, "SELECT count(*) FROM ingest_batch WHERE status = 'finished' AND rows_read = rows_staged + rows_unchanged + rows_quarantined") == 4)
+            #expect(try await count(client, "SELECT count(*) FROM source_record") == 23)
+            #expect(try await count(client, "SELECT count(*) FROM quarantine") == 4)
+            // The quarantine keeps file, row, column, value and reason.
+            #expect(try await count(client, """
+                SELECT count(*) FROM quarantine WHERE file_name = 'civil_affairs.csv' AND row_number = 10
+                  AND reason_code = 'ragged_row' AND raw_value LIKE 'MZ0011,孙强,%'
+                """) == 1)
+            // Matching columns are lifted out; an invalid ID stays raw with its problem.
+            #expect(try await count(client, """
+                SELECT count(*) FROM source_record WHERE system_id = 'civil_affairs' AND source_key = 'MZ0010'
+                  AND national_id IS NULL AND national_id_raw IS NOT NULL AND problems->0->>'code' = 'id_check_mismatch'
+                """) == 1)
+            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE name_key = '欧阳娜娜' AND pinyin_key = 'ouyangnana'") == 1)
+            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE facet->>'party.member_status' = 'probationary'") == 1)
+        }
+    }
+
+    @Test("ingesting the same file twice stages nothing the second time")
+    func idempotent() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today)
+            let first = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
+            let second = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
+            #expect(first.staged == 7)
+            #expect(second.staged == 0)
+            #expect(second.unchanged == 7)
+            #expect(second.quarantined == 1)
+            #expect(second.reconciles)
+            #expect(try await count(client, "SELECT count(*) FROM source_record") == 7)
+        }
+    }
+
+    @Test("a changed cell makes a new version; the old one is kept, no longer current")
+    func versions() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-ingest")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let original = try String(contentsOf: sample("social_security.jsonl"), encoding: .utf8)
+            let file = directory.appendingPathComponent("ss.jsonl")
+            try original.write(to: file, atomically: true, encoding: .utf8)
+            let ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today)
+            _ = try await ingestor.ingest(file, client: client)
+            try original.replacingOccurrences(of: "13812345678", with: "13812345679").write(to: file, atomically: true, encoding: .utf8)
+            let second = try await ingestor.ingest(file, client: client)
+            #expect(second.staged == 1)
+            #expect(second.newVersions == 1)
+            #expect(second.unchanged == 6)
+            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE source_key = '3101000001'") == 2)
+            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE source_key = '3101000001' AND is_current AND version = 2 AND phone = '13812345679'") == 1)
+        }
+    }
+
+    @Test("duplicate source keys in one file: the first counts, the rest are quarantined")
+    func duplicates() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-ingest")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let file = directory.appendingPathComponent("d.jsonl")
+            try """
+                {"aac001": "1", "aac003": "张伟"}
+                {"aac001": "1", "aac003": "张伟伟"}
+                {"aac001": "2", "aac003": "李娜"}
+                """.write(to: file, atomically: true, encoding: .utf8)
+            let summary = try await Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today)
+                .ingest(file, client: client)
+            #expect(summary.staged == 2)
+            #expect(summary.quarantineReasons == ["duplicate_source_key": 1])
+        }
+    }
+
+    @Test("a file that breaks part-way: earlier rows staged, batch failed with the reason")
+    func brokenFile() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-ingest")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let file = directory.appendingPathComponent("p.xml")
+            try "<r><党员 编号=\"1\"><姓名>张伟</姓名></党员><党员 编号=\"2\"><姓名>李娜</姓名></党员><党员 编号=\"3\"><姓名>x</wrong>"
+                .write(to: file, atomically: true, encoding: .utf8)
+            let summary = try await Ingestor(adapter: try adapter("party"), district: "110105", actor: "test", today: today)
+                .ingest(file, client: client)
+            #expect(summary.fileIssue?.code == "malformed_xml")
+            #expect(summary.staged >= 1)
+            #expect(summary.reconciles)
+            #expect(try await count(client, "SELECT count(*) FROM ingest_batch WHERE status = 'failed' AND error_code = 'malformed_xml'") == 1)
+        }
+    }
+
+    @Test("a custom Swift adapter ingests like a YAML one")
+    func customAdapter() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let summary = try await Ingestor(adapter: try FeedAdapterRegistry.load("swift:hukou-fixed-width"), district: "110105",
+                                             actor: "test", today: today)
+                .ingest(sample("household_register.txt"), client: client)
+            #expect(summary.staged == 6)
+            #expect(summary.quarantined == 1)
+            #expect(try await count(client, "SELECT count(*) FROM source_system WHERE system_id = 'household_register'") == 1)
+        }
+    }
+}
