@@ -33,7 +33,7 @@ demo: setup
 
 bench: setup
 	$(SWIFT) build -c release --product YibiaoBench
-	.build/release/YibiaoBench
+	.build/release/YibiaoBench $(BENCH_ARGS)
 
 clean:
 	-@[ -x $(YIBIAO) ] && $(YIBIAO) db stop || true

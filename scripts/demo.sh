@@ -3,18 +3,37 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 yibiao=.build/debug/yibiao
+export YIBIAO_DISTRICT=${YIBIAO_DISTRICT:-110105}
 say() { printf '\n\033[1m== %s\033[0m\n' "$1"; }
 
 say "Start the embedded database (under ${YIBIAO_HOME:-.yibiao})"
 $yibiao db start
 say "Apply the schema"
 $yibiao db migrate
-say "Status"
-$yibiao db status
+$yibiao db status | tail -2
+
 say "The normalisers at work (✗ marks a rejected value and says why)"
-$yibiao normalize id "11010519491231002x" "110105 491231 002" "４４０５２４１８８００１０１００１４" "1.10105E+17" "110105194912310021" || true
-$yibiao normalize name "歐陽 娜娜" "买买提・艾力" "  张 伟 " "O'Brien,  Mary" || true
-$yibiao normalize date "1985/3/2" "1985年3月2日" "85-03-02" "31108" "1985-03-01T16:00:00Z" "1985-02-30" || true
-$yibiao normalize phone "+86 138 1234 5678" "(0755)83456789" "021-62345678转123" "00000000000" || true
+$yibiao normalize id "11010519491231002x" "110105 491231 002" "1.10105E+17" "110105194912310021" || true
+$yibiao normalize name "歐陽 娜娜" "买买提・艾力" "单田芳" || true
+$yibiao normalize date "1985年3月2日" "85-03-02" "31108" "1985-03-01T16:00:00Z" "1985-02-30" || true
+
+say "Check the shipped adapters"
+$yibiao adapter check adapters/*.yaml
+
+say "Preview a feed without touching the database"
+$yibiao adapter preview adapters/civil_affairs.yaml adapters/samples/civil_affairs.csv --rows 4
+
+say "Ingest the sample feeds of district $YIBIAO_DISTRICT (CSV/GB18030, XLSX, XML, JSON Lines, fixed-width via a Swift adapter)"
+for feed in civil_affairs:civil_affairs.csv family_planning:family_planning.xlsx party:party.xml social_security:social_security.jsonl; do
+  $yibiao ingest --no-progress "adapters/${feed%%:*}.yaml" "adapters/samples/${feed#*:}"
+done
+$yibiao ingest --no-progress swift:hukou-fixed-width adapters/samples/household_register.txt
+
+say "Ingest one feed again: nothing is staged twice"
+$yibiao ingest --no-progress adapters/party.yaml adapters/samples/party.xml
+
+say "Quarantined rows: never lost, always explained"
+$yibiao quarantine list --limit 10
+
 say "Done"
-echo "The database keeps running: stop it with '$yibiao db stop'."
+echo "The database keeps running: stop it with '$yibiao db stop'; start over with '$yibiao db reset --yes'."

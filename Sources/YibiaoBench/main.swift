@@ -1,67 +1,207 @@
 import Foundation
+import YibiaoAdapters
 import YibiaoCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
-// `make bench`: throughput figures for the pure normalisers (values per second).
-// Later issues add readers, synthesis, matching and merge, each with its figures and ratios.
+// `make bench`: throughput figures (values or rows per second) and peak memory.
+//   YibiaoBench                 everything
+//   YibiaoBench normalisers     the pure normalisers
+//   YibiaoBench readers [N]     each reader on a generated N-row feed (default 1,000,000)
+//   YibiaoBench read KIND FILE  (internal) read one file in this process, print rows and peak memory
 
-struct Figure {
-    let name: String
-    let values: Int
-    let seconds: Double
-    var perSecond: Double { Double(values) / seconds }
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-func measure(_ name: String, inputs: [String], rounds: Int = 5, _ body: (String) -> Bool) -> Figure {
-    var accepted = 0
-    // Warm-up: builds the lazily computed tables outside the timed part.
-    for input in inputs.prefix(100) { _ = body(input) }
+func peakMemoryMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024 // kilobytes on Linux
+}
+
+switch arguments.first {
+case "read":
+    readOne(kind: arguments[1], path: arguments[2])
+case "normalisers":
+    benchNormalisers()
+case "readers":
+    benchReaders(rows: arguments.count > 1 ? Int(arguments[1]) ?? 1_000_000 : 1_000_000)
+default:
+    benchNormalisers()
+    benchReaders(rows: 1_000_000)
+}
+
+// MARK: Normalisers
+
+func benchNormalisers() {
+    struct Figure {
+        let name: String
+        let values: Int
+        let seconds: Double
+    }
+    func measure(_ name: String, inputs: [String], rounds: Int = 5, _ body: (String) -> Bool) -> Figure {
+        for input in inputs.prefix(100) { _ = body(input) } // builds lazy tables outside the timing
+        var accepted = 0
+        let start = ContinuousClock.now
+        for _ in 0..<rounds {
+            for input in inputs where body(input) { accepted += 1 }
+        }
+        precondition(accepted > 0, "\(name): nothing accepted, the inputs are wrong")
+        return Figure(name: name, values: inputs.count * rounds, seconds: seconds(ContinuousClock.now - start))
+    }
+    func digits(_ count: Int) -> String { String((0..<count).map { _ in Character(String(Int.random(in: 0...9))) }) }
+    let count = 200_000
+    let ids: [String] = (0..<count).map { i in
+        let body = "110105" + String(1940 + i % 70) + String(format: "%02d%02d", 1 + i % 12, 1 + i % 28) + digits(3)
+        let check = CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! })
+        return i % 10 == 0 ? String(body.prefix(6)) + String(body.dropFirst(8)) : body + String(check)
+    }
+    let surnames = ["王", "李", "張", "劉", "陈", "欧阳", "司马", "买买提·", "於"]
+    let given = ["伟", "芳", "娜", "敏", "靜", "麗", "强", "艾力", "軍"]
+    let names: [String] = (0..<count).map { i in surnames[i % surnames.count] + given[(i / 7) % given.count] + (i % 3 == 0 ? given[i % given.count] : "") }
+    let dates: [String] = (0..<count).map { i in
+        let y = 1930 + i % 90, m = 1 + i % 12, d = 1 + i % 28
+        switch i % 6 {
+        case 0: return String(format: "%04d-%02d-%02d", y, m, d)
+        case 1: return "\(y)/\(m)/\(d)"
+        case 2: return String(format: "%04d%02d%02d", y, m, d)
+        case 3: return "\(y)年\(m)月\(d)日"
+        case 4: return String(30000 + i % 10000)
+        default: return String(format: "%04d-%02d-%02dT00:00:00+08:00", y, m, d)
+        }
+    }
+    let phones: [String] = (0..<count).map { i in i % 4 == 0 ? "010-6" + digits(7) : (i % 4 == 1 ? "+86 139 " + digits(4) + " " + digits(4) : "13" + digits(9)) }
+    let parser = DateParser(referenceYear: 2026)
+    let today = CalendarDate(year: 2026, month: 11, day: 21)!
+    let figures = [
+        measure("citizen ID", inputs: ids) { if case .success = CitizenID.parse($0, today: today) { return true }; return false },
+        measure("name", inputs: names) { if case .success = NameNormalizer.normalize($0) { return true }; return false },
+        measure("date", inputs: dates) { if case .success = parser.parse($0) { return true }; return false },
+        measure("phone", inputs: phones) { if case .success = PhoneNumber.parse($0) { return true }; return false },
+        measure("sex code", inputs: (0..<count).map { ["1", "2", "男", "女", "M", "F"][$0 % 6] }) { if case .success = Sex.parse($0) { return true }; return false },
+    ]
+    print("normalisers (one core, \(count) distinct values × 5 rounds)")
+    print("  kind          values/s")
+    for figure in figures {
+        print("  " + figure.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%12.0f", Double(figure.values) / figure.seconds))
+    }
+}
+
+// MARK: Readers
+
+/// One process per reader, so that each peak-memory figure is that reader's own.
+func benchReaders(rows: Int) {
+    let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-bench-\(getpid())")
+    try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    print("\nreaders (\(rows) generated rows each; peak memory of a process that only reads)")
     let start = ContinuousClock.now
-    for _ in 0..<rounds {
-        for input in inputs where body(input) { accepted += 1 }
-    }
-    let elapsed = ContinuousClock.now - start
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    precondition(accepted > 0, "\(name): nothing accepted, the inputs are wrong")
-    return Figure(name: name, values: inputs.count * rounds, seconds: seconds)
-}
-
-var generator = SystemRandomNumberGenerator()
-func digits(_ count: Int) -> String { String((0..<count).map { _ in Character(String(Int.random(in: 0...9))) }) }
-
-let count = 200_000
-let ids: [String] = (0..<count).map { i in
-    let body = "110105" + String(1940 + i % 70) + String(format: "%02d%02d", 1 + i % 12, 1 + i % 28) + digits(3)
-    let check = CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! })
-    return i % 10 == 0 ? String(body.dropLast(8)) + String(body.suffix(7)) : body + String(check) // some 15-digit
-}
-let surnames = ["王", "李", "張", "劉", "陈", "欧阳", "司马", "买买提·", "於"]
-let given = ["伟", "芳", "娜", "敏", "靜", "麗", "强", "艾力", "軍"]
-let names: [String] = (0..<count).map { i in surnames[i % surnames.count] + given[(i / 7) % given.count] + (i % 3 == 0 ? given[i % given.count] : "") }
-let dates: [String] = (0..<count).map { i in
-    let y = 1930 + i % 90, m = 1 + i % 12, d = 1 + i % 28
-    switch i % 6 {
-    case 0: return String(format: "%04d-%02d-%02d", y, m, d)
-    case 1: return "\(y)/\(m)/\(d)"
-    case 2: return String(format: "%04d%02d%02d", y, m, d)
-    case 3: return "\(y)年\(m)月\(d)日"
-    case 4: return String(30000 + i % 10000)
-    default: return String(format: "%04d-%02d-%02dT00:00:00+08:00", y, m, d)
+    let files = generateFeeds(rows: rows, in: directory)
+    print(String(format: "  generated in %.1f s", seconds(ContinuousClock.now - start)))
+    print("  reader          file MB     rows/s   peak MB")
+    for (kind, url) in files {
+        let size = Double((try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0) / 1_048_576
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        process.arguments = ["read", kind, url.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try! process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let parts = output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard parts.count == 3 else { print("  \(kind): failed: \(output)"); continue }
+        let verdict = parts[2] < 200 ? "" : "  ← over the 200 MB target"
+        print("  " + kind.padding(toLength: 14, withPad: " ", startingAt: 0)
+              + String(format: "%9.1f %10.0f %9.1f", size, parts[0] / parts[1], parts[2]) + verdict)
+        if Int(parts[0]) != rows { print("    (read \(Int(parts[0])) rows, expected \(rows))") }
     }
 }
-let phones: [String] = (0..<count).map { i in i % 4 == 0 ? "010-6" + digits(7) : (i % 4 == 1 ? "+86 139 " + digits(4) + " " + digits(4) : "13" + digits(9)) }
-let parser = DateParser(referenceYear: 2026)
-let today = CalendarDate(year: 2026, month: 11, day: 21)!
 
-let figures = [
-    measure("citizen ID", inputs: ids) { if case .success = CitizenID.parse($0, today: today) { return true }; return false },
-    measure("name", inputs: names) { if case .success = NameNormalizer.normalize($0) { return true }; return false },
-    measure("date", inputs: dates) { if case .success = parser.parse($0) { return true }; return false },
-    measure("phone", inputs: phones) { if case .success = PhoneNumber.parse($0) { return true }; return false },
-    measure("sex code", inputs: (0..<count).map { ["1", "2", "男", "女", "M", "F"][$0 % 6] }) { if case .success = Sex.parse($0) { return true }; return false },
-]
+func readOne(kind: String, path: String) {
+    let url = URL(fileURLWithPath: path)
+    let reader: any FeedReader = switch kind {
+    case "csv-gb18030":
+        { var options = CSVReader.Options(); options.encoding = .gb18030; return CSVReader(url: url, options: options) }()
+    case "csv-utf8": CSVReader(url: url)
+    case "xlsx": XLSXReader(url: url)
+    case "xml": XMLReader(url: url, recordElement: "person")
+    case "jsonl": JSONReader(url: url, layout: .lines)
+    default: JSONReader(url: url, layout: .array(path: ["data"]))
+    }
+    var rows = 0
+    let start = ContinuousClock.now
+    try! reader.read { event in if case .row = event { rows += 1 } }
+    print("\(rows) \(seconds(ContinuousClock.now - start)) \(peakMemoryMB())")
+}
 
-print("normalisers (single core, \(count) distinct values × 5 rounds)")
-print("  kind          values/s")
-for figure in figures {
-    print("  " + figure.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%12.0f", figure.perSecond))
+func generateFeeds(rows: Int, in directory: URL) -> [(String, URL)] {
+    let surnames = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "欧阳", "吴"]
+    let given = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "艳", "勇", "杰", "娟"]
+    func person(_ i: Int) -> [String] {
+        let name = surnames[i % surnames.count] + given[(i / 10) % given.count] + (i % 3 == 0 ? given[(i / 7) % given.count] : "")
+        let body = "110105" + String(1930 + i % 90) + String(format: "%02d%02d", 1 + i % 12, 1 + i % 28) + String(format: "%03d", i % 1000)
+        let id = body + String(CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! }))
+        return [String(format: "P%08d", i), name, String(1 + i % 2), id, String(id.dropFirst(6).prefix(8)),
+                "1" + String(format: "%010d", (i * 7919) % 10_000_000_000), "北京市朝阳区幸福路\(i % 500)号院\(i % 20)号楼\(i % 6)单元\(i % 30)01"]
+    }
+    let header = ["编号", "姓名", "性别", "身份证号", "出生日期", "电话", "地址"]
+    func writeLines(_ url: URL, _ body: (_ write: (String) -> Void) -> Void) {
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        let handle = try! FileHandle(forWritingTo: url)
+        var buffer = ""
+        body { line in
+            buffer += line
+            if buffer.utf8.count > 1 << 20 { handle.write(Data(buffer.utf8)); buffer = "" }
+        }
+        handle.write(Data(buffer.utf8))
+        try! handle.close()
+    }
+    let utf8CSV = directory.appendingPathComponent("feed.csv")
+    writeLines(utf8CSV) { write in
+        write(header.joined(separator: ",") + "\r\n")
+        for i in 0..<rows { write(person(i).map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ",") + "\r\n") }
+    }
+    let gbCSV = directory.appendingPathComponent("feed-gb18030.csv")
+    let iconv = Process()
+    iconv.executableURL = URL(fileURLWithPath: "/bin/sh")
+    iconv.arguments = ["-c", "iconv -f UTF-8 -t GB18030 '\(utf8CSV.path)' > '\(gbCSV.path)'"]
+    try! iconv.run()
+    iconv.waitUntilExit()
+    let jsonl = directory.appendingPathComponent("feed.jsonl")
+    writeLines(jsonl) { write in
+        for i in 0..<rows {
+            let values = person(i)
+            let object = zip(header, values).map { "\"\($0)\": \"\($1)\"" }.joined(separator: ", ")
+            write("{" + object + "}\n")
+        }
+    }
+    let json = directory.appendingPathComponent("feed.json")
+    writeLines(json) { write in
+        write("{\"count\": \(rows), \"data\": [\n")
+        for i in 0..<rows {
+            let object = zip(header, person(i)).map { "\"\($0)\": \"\($1)\"" }.joined(separator: ", ")
+            write("{" + object + "}" + (i + 1 < rows ? ",\n" : "\n"))
+        }
+        write("]}\n")
+    }
+    let xml = directory.appendingPathComponent("feed.xml")
+    writeLines(xml) { write in
+        write("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<people>\n")
+        for i in 0..<rows {
+            let values = person(i)
+            write("<person id=\"\(values[0])\">" + zip(header.dropFirst(), values.dropFirst()).map { "<\($0)>\($1)</\($0)>" }.joined() + "</person>\n")
+        }
+        write("</people>\n")
+    }
+    let xlsx = directory.appendingPathComponent("feed.xlsx")
+    let writer = try! XLSXWriter(url: xlsx)
+    try! writer.append(header)
+    for i in 0..<rows { try! writer.append(person(i)) }
+    try! writer.finish()
+    return [("csv-utf8", utf8CSV), ("csv-gb18030", gbCSV), ("jsonl", jsonl), ("json-array", json), ("xml", xml), ("xlsx", xlsx)]
 }

@@ -320,6 +320,14 @@ private struct SpecParser {
                         throw fail(fieldNode, key: "outbound.columns.field", en: "`\(fieldName)` is not a canonical field", zh: "`\(fieldName)` 不是规范字段",
                                    fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
                     }
+                    if let formatNode = values["date_format"] {
+                        let pattern = try string(formatNode, key: "outbound.columns.date_format")
+                        let stripped = ["yyyy", "MM", "dd", "M", "d"].reduce(pattern) { $0.replacingOccurrences(of: $1, with: "") }
+                        guard pattern.contains("yyyy"), !stripped.contains(where: { $0.isLetter && $0.isASCII }) else {
+                            throw fail(formatNode, key: "outbound.columns.date_format", en: "a date format uses yyyy, MM, M, dd and d (e.g. yyyy/M/d)",
+                                       zh: "日期格式只能使用 yyyy、MM、M、dd、d（如 yyyy/M/d）")
+                        }
+                    }
                     columns.append(.init(column: try string(columnNode, key: "outbound.columns.column"), field: field,
                                          valueMap: try values["map"].map { try stringMap($0, key: "outbound.columns.map") } ?? [:],
                                          dateFormat: try values["date_format"].map { try string($0, key: "outbound.columns.date_format") }))

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import YibiaoStore
+import YibiaoTestSupport
+
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+@Suite struct AdapterCommandTests {
+    @Test("adapter check: OK lines for the shipped adapters, exit 78 with line, key and fix for a broken one")
+    func check() throws {
+        let shipped = ["civil_affairs", "family_planning", "party", "social_security"].map { root.appendingPathComponent("adapters/\($0).yaml").path }
+        let ok = try CLIProcess().run(["adapter", "check"] + shipped)
+        #expect(ok.status == 0)
+        #expect(ok.stdout.components(separatedBy: ": OK — ").count == 5)
+        let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-check")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let broken = directory.appendingPathComponent("broken.yaml")
+        try "system: x_system\nformat: {type: csv}\nsource_key: id\nfields:\n  nmae: 姓名\n".write(to: broken, atomically: true, encoding: .utf8)
+        let result = try CLIProcess().run("adapter", "check", broken.path)
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("error: broken.yaml:5 (fields.nmae): `nmae` is not a canonical field of core"))
+        #expect(result.stderr.contains("hint: did you mean `name`?"))
+        let chinese = try CLIProcess(environment: ["LANG": "zh_CN.UTF-8"]).run("adapter", "check", broken.path)
+        #expect(chinese.stderr.contains("错误：broken.yaml:5（fields.nmae）：`nmae` 不是 core 的规范字段"))
+    }
+
+    @Test("adapter preview shows normalised rows, problems, quarantine reasons and a reconciled total")
+    func preview() throws {
+        let result = try CLIProcess().run("adapter", "preview", root.appendingPathComponent("adapters/civil_affairs.yaml").path,
+                                          root.appendingPathComponent("adapters/samples/civil_affairs.csv").path, "--rows", "0")
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("row 2 · MZ0001 · "))
+        #expect(result.stdout.contains("name=张伟"))
+        #expect(result.stdout.contains("national_id=110105********0118"))
+        #expect(!result.stdout.contains("110105198503020118"))
+        #expect(result.stdout.contains("[id_check_mismatch]"))
+        #expect(result.stdout.contains("✗ row 10: the row has 7 cells but the header has 15 [ragged_row]"))
+        #expect(result.stdout.contains("9 rows read: 6 mapped (1 with problems), 3 would be quarantined"))
+    }
+}
+
+@Suite(.serialized) struct IngestCommandTests {
+    @Test("ingest twice: the second run stages nothing; quarantine list and show explain the rows")
+    func ingestTwice() throws {
+        let home = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-cli-ingest")
+        let cli = CLIProcess(environment: ["YIBIAO_HOME": home.path, "YIBIAO_DISTRICT": "110105"])
+        defer {
+            _ = try? cli.run("db", "stop")
+            try? FileManager.default.removeItem(at: home)
+        }
+        #expect(try cli.run("db", "start").status == 0)
+        #expect(try cli.run("db", "migrate").status == 0)
+        let adapter = root.appendingPathComponent("adapters/civil_affairs.yaml").path
+        let feed = root.appendingPathComponent("adapters/samples/civil_affairs.csv").path
+        let first = try cli.run("ingest", adapter, feed)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("read 9 = staged 6 (of which 0 changed) + unchanged 0 + quarantined 3"))
+        let second = try cli.run("ingest", adapter, feed)
+        #expect(second.stdout.contains("read 9 = staged 0 (of which 0 changed) + unchanged 6 + quarantined 3"))
+        let list = try cli.run("quarantine", "list", "--batch", "1")
+        #expect(list.stdout.contains("civil_affairs.csv row 8, column 人员编号: the row has no source key (人员编号) [missing_source_key]"))
+        let show = try CLIProcess(environment: ["YIBIAO_HOME": home.path, "YIBIAO_DISTRICT": "110105", "LANG": "zh_CN.UTF-8"])
+            .run("quarantine", "show", "3")
+        #expect(show.stdout.contains("MZ0011,孙强,男"))
+        #expect(show.stdout.contains("该行有 7 个单元格，而表头有 15 列"))
+        let noDistrict = try CLIProcess(environment: ["YIBIAO_HOME": home.path]).run("ingest", adapter, feed)
+        #expect(noDistrict.status == 64)
+        #expect(noDistrict.stderr.contains("--district 110105"))
+    }
+}
