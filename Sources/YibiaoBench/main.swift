@@ -1,6 +1,7 @@
 import Foundation
 import YibiaoAdapters
 import YibiaoCore
+import YibiaoSynth
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,10 +18,15 @@ func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
+/// VmHWM, the peak resident set of this process image. (getrusage's ru_maxrss survives exec
+/// on Linux, so a child would report its parent's peak.)
 func peakMemoryMB() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024 // kilobytes on Linux
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+        return kilobytes / 1024
+    }
+    return 0
 }
 
 switch arguments.first {
@@ -30,9 +36,26 @@ case "normalisers":
     benchNormalisers()
 case "readers":
     benchReaders(rows: arguments.count > 1 ? Int(arguments[1]) ?? 1_000_000 : 1_000_000)
+case "synth":
+    benchSynth(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000)
 default:
     benchNormalisers()
+    benchSynth(residents: 200_000)
     benchReaders(rows: 1_000_000)
+}
+
+// MARK: Synthetic district
+
+func benchSynth(residents: Int) {
+    let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-bench-synth-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let start = ContinuousClock.now
+    let summary = try! DistrictSynthesizer(configuration: .init(residents: residents, seed: 1), output: directory).run()
+    let elapsed = seconds(ContinuousClock.now - start)
+    let records = summary.records.values.reduce(0, +)
+    print("\nsynthetic district (\(residents) residents, \(records) feed records)")
+    print(String(format: "  %.1f s: %.0f residents/s, %.0f feed records/s; 1,000,000 residents ≈ %.0f s; peak %.0f MB",
+                 elapsed, Double(residents) / elapsed, Double(records) / elapsed, 1_000_000 / (Double(residents) / elapsed), peakMemoryMB()))
 }
 
 // MARK: Normalisers

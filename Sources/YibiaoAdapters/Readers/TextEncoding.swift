@@ -79,3 +79,43 @@ final class TextDecoder {
         return String(decoding: result, as: UTF8.self)
     }
 }
+
+/// Encodes Swift strings to GB18030 or GBK (for outbound files and synthetic feeds).
+public final class TextEncoder {
+    public let encoding: TextEncoding
+    private var converter: iconv_t?
+
+    public init(_ encoding: TextEncoding) {
+        self.encoding = encoding
+        if encoding != .utf8 {
+            let handle = iconv_open(encoding == .gb18030 ? "GB18030" : "GBK", "UTF-8")
+            converter = handle == iconv_t(bitPattern: -1) ? nil : handle
+        }
+    }
+
+    deinit {
+        if let converter { iconv_close(converter) }
+    }
+
+    /// Nil when a character has no representation (GBK lacks some; GB18030 covers all of Unicode).
+    public func encode(_ text: String) -> [UInt8]? {
+        if encoding == .utf8 { return Array(text.utf8) }
+        guard let converter else { return nil }
+        iconv(converter, nil, nil, nil, nil)
+        var input = Array(text.utf8)
+        if input.isEmpty { return [] }
+        var output = [UInt8](repeating: 0, count: input.count * 2 + 16)
+        var ok = true
+        let produced: Int = input.withUnsafeMutableBufferPointer { inBuffer in
+            output.withUnsafeMutableBufferPointer { outBuffer in
+                var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(inBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                var inLeft = inBuffer.count
+                var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(outBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                var outLeft = outBuffer.count
+                if iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft) == -1 { ok = false }
+                return outBuffer.count - outLeft
+            }
+        }
+        return ok ? Array(output[0..<produced]) : nil
+    }
+}

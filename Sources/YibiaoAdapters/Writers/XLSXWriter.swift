@@ -57,9 +57,12 @@ public final class XLSXWriter {
         defer { try? FileManager.default.removeItem(at: sheetFile) }
         try? FileManager.default.removeItem(at: url)
         let archive = try Archive(url: url, accessMode: .create)
+        // A fixed timestamp: the same rows give a byte-identical file (synthetic feeds rely on it).
+        let stamp = Date(timeIntervalSince1970: 1_704_067_200)
         func add(_ path: String, _ text: String) throws {
             let data = Data(text.utf8)
-            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), modificationDate: stamp,
+                                 compressionMethod: .deflate) { position, size in
                 data.subdata(in: Int(position)..<Int(position) + size)
             }
         }
@@ -67,7 +70,14 @@ public final class XLSXWriter {
         try add("_rels/.rels", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#)
         try add("xl/workbook.xml", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name=""# + Self.escape(sheetName) + #"" sheetId="1" r:id="rId1"/></sheets></workbook>"#)
         try add("xl/_rels/workbook.xml.rels", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#)
-        try archive.addEntry(with: "xl/worksheets/sheet1.xml", fileURL: sheetFile, compressionMethod: .deflate)
+        let sheet = try FileHandle(forReadingFrom: sheetFile)
+        defer { try? sheet.close() }
+        let size = try sheet.seekToEnd()
+        try archive.addEntry(with: "xl/worksheets/sheet1.xml", type: .file, uncompressedSize: Int64(size), modificationDate: stamp,
+                             compressionMethod: .deflate) { position, chunk in
+            try sheet.seek(toOffset: UInt64(position))
+            return try sheet.read(upToCount: chunk) ?? Data()
+        }
     }
 
     private func flush() throws {

@@ -1,4 +1,0 @@
-import YibiaoCore
-
-/// Namespace reserved for YibiaoSynth; see docs/architecture.md.
-public enum YibiaoSynthModule {}
