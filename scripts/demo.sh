@@ -35,5 +35,17 @@ $yibiao ingest --no-progress adapters/party.yaml adapters/samples/party.xml
 say "Quarantined rows: never lost, always explained"
 $yibiao quarantine list --limit 10
 
+district_dir=${YIBIAO_HOME:-.yibiao}/demo-district
+say "Generate a synthetic district of 20,000 residents (seed 2024) in $district_dir"
+$yibiao synth --residents 20000 --seed 2024 --out "$district_dir"
+
+say "Ingest its four feeds"
+for feed in civil_affairs:civil_affairs.csv family_planning:family_planning.xlsx party:party.xml social_security:social_security.jsonl; do
+  $yibiao ingest --no-progress "adapters/${feed%%:*}.yaml" "$district_dir/${feed#*:}"
+done
+echo
+echo "Staged records per system (current versions):"
+psql -X -q "$($yibiao db url)" -c "SELECT system_id AS system, count(*) AS records, count(*) FILTER (WHERE national_id IS NULL) AS without_valid_id, count(*) FILTER (WHERE jsonb_array_length(problems) > 0) AS with_problems FROM source_record WHERE is_current GROUP BY system_id ORDER BY system_id"
+
 say "Done"
 echo "The database keeps running: stop it with '$yibiao db stop'; start over with '$yibiao db reset --yes'."
