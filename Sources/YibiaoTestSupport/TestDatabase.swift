@@ -37,11 +37,13 @@ public enum TestDatabase {
 
     /// A new, empty directory under the system's temp directory, reachable by the `postgres`
     /// user when tests run as root.
+    /// Removed when the test process exits.
     public static func makeTemporaryDirectory(prefix: String = "yibiao-test") throws -> URL {
         let url = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
+        TemporaryDirectories.register(url)
         return url
     }
 
@@ -104,6 +106,30 @@ private enum SharedServerCleanup {
             if let home = SharedServerCleanup.server?.configuration.home {
                 try? FileManager.default.removeItem(at: home)
             }
+        }
+    }
+}
+
+/// Directories tests asked for, deleted at exit (after the shared cluster is stopped).
+private enum TemporaryDirectories {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var urls: [URL] = []
+    nonisolated(unsafe) private static var registered = false
+
+    static func register(_ url: URL) {
+        lock.withLock {
+            urls.append(url)
+            if !registered {
+                registered = true
+                atexit { TemporaryDirectories.removeAll() }
+            }
+        }
+    }
+
+    static func removeAll() {
+        let all = lock.withLock { urls }
+        for url in all where !url.lastPathComponent.hasPrefix("yibiao-testdb-") {
+            try? FileManager.default.removeItem(at: url)
         }
     }
 }
