@@ -67,10 +67,11 @@ let package = Package(
         // without pulling benchmark code into the shipped CLI.
         .executableTarget(
             name: "YibiaoBench",
-            dependencies: ["YibiaoCore", "YibiaoAdapters", "YibiaoSynth"]
+            dependencies: ["YibiaoCore", "YibiaoAdapters", "YibiaoSynth", "YibiaoMatching"]
         ),
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
         .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoStore", "YibiaoTestSupport"]),
+        .testTarget(name: "YibiaoMatchingTests", dependencies: ["YibiaoMatching", "YibiaoCore"]),
         .testTarget(name: "YibiaoSynthTests", dependencies: ["YibiaoSynth", "YibiaoAdapters", "YibiaoCore", "YibiaoTestSupport"]),
         .testTarget(
             name: "YibiaoStoreTests",

@@ -1,6 +1,7 @@
 import Foundation
 import YibiaoAdapters
 import YibiaoCore
+import YibiaoMatching
 import YibiaoSynth
 #if canImport(Glibc)
 import Glibc
@@ -38,10 +39,55 @@ case "readers":
     benchReaders(rows: arguments.count > 1 ? Int(arguments[1]) ?? 1_000_000 : 1_000_000)
 case "synth":
     benchSynth(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000)
+case "match":
+    benchMatching(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1)
 default:
     benchNormalisers()
     benchSynth(residents: 200_000)
+    benchMatching(residents: 200_000, seed: 1)
     benchReaders(rows: 1_000_000)
+}
+
+// MARK: Matching
+
+/// Matching quality against the synthetic ground truth, and speed (the pure engine, no database).
+func benchMatching(residents: Int, seed: UInt64) {
+    let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-bench-match-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    _ = try! DistrictSynthesizer(configuration: .init(residents: residents, seed: seed), output: directory).run()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var truthByKey: [String: Int] = [:]
+    for line in try! String(contentsOf: directory.appendingPathComponent("truth.csv"), encoding: .utf8).split(separator: "\n").dropFirst() {
+        let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+        truthByKey[fields[0] + "/" + fields[1]] = Int(fields[2])!
+    }
+    var records: [MatchRecord] = []
+    var truth: [Int64: Int] = [:]
+    let today = CalendarDate(year: 2026, month: 1, day: 1)!
+    for (feed, file) in [("civil_affairs", "civil_affairs.csv"), ("family_planning", "family_planning.xlsx"), ("party", "party.xml"), ("social_security", "social_security.jsonl")] {
+        let adapter = try! FeedAdapterRegistry.load(root.appendingPathComponent("adapters/\(feed).yaml").path)
+        try! adapter.read(directory.appendingPathComponent(file), today: today) { outcome in
+            guard case .record(let record) = outcome else { return }
+            let id = Int64(records.count + 1)
+            records.append(MatchRecord(id: id, fields: record.fields))
+            truth[id] = truthByKey[feed + "/" + record.sourceKey]
+        }
+    }
+    let start = ContinuousClock.now
+    let (engine, report) = MatchEngine().trained(on: records, seed: seed)
+    let trainedAt = ContinuousClock.now
+    let result = engine.match(records)
+    let end = ContinuousClock.now
+    let withoutID = Set(records.filter { $0.nationalID == nil }.map(\.id))
+    let overall = PairwiseQuality(predicted: result.clusters, truth: truth)
+    let noID = PairwiseQuality(predicted: result.clusters, truth: truth, focus: withoutID)
+    print("\nmatching (\(residents) residents, \(records.count) records, \(withoutID.count) without a valid ID)")
+    print("  candidate pairs \(result.candidatePairs): " + MatchEngine.blockingKeys.map { "\($0) \(result.pairsByBlockingKey[$0] ?? 0)" }.joined(separator: ", "))
+    print(String(format: "  overall:         precision %.4f  recall %.4f  F1 %.4f", overall.precision, overall.recall, overall.f1))
+    print(String(format: "  without an ID:   precision %.4f  recall %.4f  F1 %.4f", noID.precision, noID.recall, noID.f1))
+    print(String(format: "  review queue %d pairs (%.2f%% of records); %d links", result.review.count, 100 * Double(result.review.count) / Double(records.count), result.links.count))
+    print(String(format: "  training %.1f s (%d EM iterations); matching %.1f s: %.0f records/s (one core)",
+                 seconds(trainedAt - start), report.iterations, seconds(end - trainedAt), Double(records.count) / seconds(end - trainedAt)))
 }
 
 // MARK: Synthetic district

@@ -1,0 +1,124 @@
+import Foundation
+import YibiaoCore
+
+/// m and u probabilities per comparison level, the prior, and the two thresholds.
+/// Weights are log2(m/u); a pair's match probability follows from their sum and the prior.
+public struct MatchParameters: Sendable, Codable, Hashable {
+    /// m[comparison][level]: P(level | same person). Index 0 (missing) is unused.
+    public var m: [[Double]]
+    /// u[comparison][level]: P(level | different people).
+    public var u: [[Double]]
+    /// P(same person) among candidate pairs.
+    public var prior: Double
+    /// At or above: linked automatically.
+    public var linkThreshold = 0.99
+    /// At or above (and below the link threshold): sent to a person.
+    public var reviewThreshold = 0.5
+
+    static let floor = 1e-6
+
+    /// Starting values before training: plausible for any population, Chinese or not.
+    public static let initial = MatchParameters(
+        m: [
+            [0, 0.93, 0.03, 0.01, 0.03],          // id
+            [0, 0.85, 0.06, 0.03, 0.02, 0.04],    // name
+            [0, 0.95, 0.01, 0.02, 0.02],          // birth
+            [0, 0.98, 0.02],                      // sex
+            [0, 0.80, 0.20],                      // phone
+            [0, 0.60, 0.15, 0.10, 0.15],          // address
+        ],
+        u: [
+            [0, 0.00001, 0.0001, 0.00001, 0.99988],
+            [0, 0.001, 0.001, 0.005, 0.02, 0.973],
+            [0, 0.0003, 0.0001, 0.004, 0.9956],
+            [0, 0.5, 0.5],
+            [0, 0.0005, 0.9995],
+            [0, 0.0005, 0.005, 0.05, 0.9445],
+        ],
+        prior: 0.1)
+
+    /// Each comparison's contribution (log2 m/u) for a vector; `uOverride` supplies
+    /// term-frequency u values for the exact-agreement level.
+    public func contributions(_ vector: ComparisonVector, uOverride: [Double?] = []) -> [Double] {
+        Comparison.allCases.map { comparison in
+            let level = vector[comparison]
+            guard level > 0 else { return 0 }
+            let mValue = max(m[comparison.rawValue][level], Self.floor)
+            var uValue = u[comparison.rawValue][level]
+            if level == 1, comparison.rawValue < uOverride.count, let override = uOverride[comparison.rawValue] {
+                // Term frequency: agreeing on 王伟 is weaker evidence than agreeing on 欧阳娜娜.
+                uValue = max(override, uValue)
+            }
+            return log2(mValue / max(uValue, Self.floor))
+        }
+    }
+
+    public func probability(weight: Double) -> Double {
+        let priorWeight = log2(prior / (1 - prior))
+        return 1 / (1 + pow(2, -(weight + priorWeight)))
+    }
+}
+
+/// Unsupervised estimation. u comes from random record pairs (almost all are different
+/// people, and a large sample makes it stable); m and the prior come from EM over the
+/// candidate pairs, with pseudo-counts so that rare levels do not hinge on a few pairs.
+public enum ParameterTraining {
+    public struct Report: Sendable {
+        public let iterations: Int
+        public let candidatePairs: Int
+        public let randomPairs: Int
+    }
+
+    public static func estimateU(records: [MatchRecord], samplePairs: Int, seed: UInt64) -> [[Double]] {
+        var generator = SeededGenerator(seed: seed)
+        var counts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
+        guard records.count > 1 else { return MatchParameters.initial.u }
+        for _ in 0..<samplePairs {
+            let i = Int(generator.next() % UInt64(records.count))
+            var j = Int(generator.next() % UInt64(records.count))
+            if i == j { j = (j + 1) % records.count }
+            let vector = ComparisonVector.compare(records[i], records[j])
+            for comparison in Comparison.allCases { counts[comparison.rawValue][vector[comparison]] += 1 }
+        }
+        return normalise(counts, pseudo: 1)
+    }
+
+    /// EM over unique comparison vectors (with their counts), u held fixed.
+    public static func estimateM(vectors: [ComparisonVector: Int], u: [[Double]], start: MatchParameters,
+                                 maxIterations: Int = 60) -> (MatchParameters, Int) {
+        var parameters = start
+        parameters.u = u
+        let unique = Array(vectors)
+        var iteration = 0
+        while iteration < maxIterations {
+            iteration += 1
+            var mCounts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
+            var matchMass = 0.0
+            var total = 0.0
+            for (vector, count) in unique {
+                let weight = parameters.contributions(vector).reduce(0, +)
+                let p = parameters.probability(weight: weight)
+                let mass = p * Double(count)
+                matchMass += mass
+                total += Double(count)
+                for comparison in Comparison.allCases { mCounts[comparison.rawValue][vector[comparison]] += mass }
+            }
+            let newM = normalise(mCounts, pseudo: 2)
+            let newPrior = min(max(matchMass / max(total, 1), 1e-4), 0.9999)
+            let change = zip(newM.joined(), parameters.m.joined()).map { abs($0 - $1) }.max() ?? 0
+            parameters.m = newM
+            parameters.prior = newPrior
+            if change < 1e-6 { break }
+        }
+        return (parameters, iteration)
+    }
+
+    /// Level 0 is not a probability; the others sum to 1 with `pseudo` counts spread over them.
+    static func normalise(_ counts: [[Double]], pseudo: Double) -> [[Double]] {
+        counts.map { row in
+            let observed = row.dropFirst().reduce(0, +)
+            let levels = Double(row.count - 1)
+            return [0] + row.dropFirst().map { ($0 + pseudo / levels) / (observed + pseudo) }
+        }
+    }
+}

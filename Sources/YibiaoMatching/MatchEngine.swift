@@ -1,0 +1,241 @@
+import YibiaoCore
+
+/// One scored pair and why.
+public struct PairScore: Sendable, Hashable {
+    public enum Method: String, Sendable, Codable { case deterministic, probabilistic }
+
+    public let a: Int64
+    public let b: Int64
+    public let vector: ComparisonVector
+    /// log2(m/u) per comparison, in `Comparison` order.
+    public let contributions: [Double]
+    public let weight: Double
+    public let probability: Double
+    public let method: Method
+}
+
+/// The outcome of a matching run over a set of records.
+public struct MatchResult: Sendable {
+    /// Record ids grouped by person; singletons included.
+    public let clusters: [[Int64]]
+    public let links: [PairScore]
+    /// Pairs for a person to decide.
+    public let review: [PairScore]
+    public let candidatePairs: Int
+    /// Candidate pairs found by each blocking key.
+    public let pairsByBlockingKey: [String: Int]
+}
+
+/// Blocking, scoring, decisions and clustering: plain values in, plain values out.
+public struct MatchEngine: Sendable {
+    public var parameters: MatchParameters
+    /// Blocks larger than this are skipped (a shared placeholder phone must not make the
+    /// work quadratic); their records still meet through the other keys.
+    public var maximumBlockSize = 60
+
+    public init(parameters: MatchParameters = .initial) {
+        self.parameters = parameters
+    }
+
+    // MARK: Blocking
+
+    public static let blockingKeys = ["id", "name+birth", "pinyin+birth", "phone", "birth+sex+division"]
+
+    /// Candidate pairs (indices into `records`, i < j), each once, from every blocking key.
+    public func candidatePairs(_ records: [MatchRecord]) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
+        var seen = Set<UInt64>()
+        var pairs: [(Int32, Int32)] = []
+        var byKey: [String: Int] = [:]
+        func block(_ name: String, _ key: (MatchRecord) -> String?) {
+            var groups: [String: [Int32]] = [:]
+            for (index, record) in records.enumerated() {
+                if let value = key(record) { groups[value, default: []].append(Int32(index)) }
+            }
+            var added = 0
+            for (_, members) in groups where members.count > 1 && members.count <= maximumBlockSize {
+                for x in 0..<members.count {
+                    for y in (x + 1)..<members.count {
+                        let i = members[x], j = members[y]
+                        let code = UInt64(UInt32(i)) << 32 | UInt64(UInt32(j))
+                        if seen.insert(code).inserted {
+                            pairs.append((i, j))
+                            added += 1
+                        }
+                    }
+                }
+            }
+            byKey[name] = added
+        }
+        block("id") { $0.nationalID ?? $0.nationalIDRaw.flatMap { $0.count == 18 ? $0 : nil } }
+        block("name+birth") { record in record.birth.flatMap { birth in record.nameKey.map { $0 + "|" + birth.iso } } }
+        block("pinyin+birth") { record in record.birth.flatMap { birth in record.pinyinKey.map { $0 + "|" + birth.iso } } }
+        block("phone") { $0.phone }
+        block("birth+sex+division") { record in
+            guard let birth = record.birth, let sex = record.sex else { return nil }
+            return birth.iso + sex.rawValue + (record.division ?? record.nationalID.map { String($0.prefix(6)) } ?? "")
+        }
+        return (pairs, byKey)
+    }
+
+    // MARK: Training
+
+    /// Estimates u from random pairs and m and the prior by EM over the candidate pairs.
+    public func trained(on records: [MatchRecord], seed: UInt64 = 1, randomPairs: Int = 400_000) -> (MatchEngine, ParameterTraining.Report) {
+        let (pairs, _) = candidatePairs(records)
+        var vectors: [ComparisonVector: Int] = [:]
+        for (i, j) in pairs { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
+        let u = ParameterTraining.estimateU(records: records, samplePairs: randomPairs, seed: seed)
+        var start = parameters
+        start.prior = 0.3
+        let (trainedParameters, iterations) = ParameterTraining.estimateM(vectors: vectors, u: u, start: start)
+        var engine = self
+        engine.parameters = trainedParameters
+        engine.parameters.linkThreshold = parameters.linkThreshold
+        engine.parameters.reviewThreshold = parameters.reviewThreshold
+        return (engine, .init(iterations: iterations, candidatePairs: pairs.count, randomPairs: randomPairs))
+    }
+
+    // MARK: Matching
+
+    public func score(_ a: MatchRecord, _ b: MatchRecord, frequencies: TermFrequencies) -> PairScore {
+        let vector = ComparisonVector.compare(a, b)
+        var overrides: [Double?] = Array(repeating: nil, count: Comparison.allCases.count)
+        if vector[.name] == 1, let name = a.nameKey { overrides[Comparison.name.rawValue] = frequencies.nameShare(name) }
+        if vector[.phone] == 1, let phone = a.phone { overrides[Comparison.phone.rawValue] = frequencies.phoneShare(phone) }
+        let contributions = parameters.contributions(vector, uOverride: overrides)
+        let weight = contributions.reduce(0, +)
+        // The same valid ID number is the person — unless everything else disagrees.
+        if vector[.id] == 1, a.nationalID != nil, b.nationalID != nil {
+            let clearlyOther = vector[.sex] == 2 && vector[.birth] == 4 && vector[.name] == 5
+            return PairScore(a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
+                             probability: clearlyOther ? parameters.reviewThreshold : 1, method: .deterministic)
+        }
+        return PairScore(a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
+                         probability: parameters.probability(weight: weight), method: .probabilistic)
+    }
+
+    public func match(_ records: [MatchRecord]) -> MatchResult {
+        let frequencies = TermFrequencies(records)
+        let (pairs, byKey) = candidatePairs(records)
+        var scored: [(Int32, Int32, PairScore)] = []
+        for (i, j) in pairs {
+            let score = score(records[Int(i)], records[Int(j)], frequencies: frequencies)
+            if score.probability >= parameters.reviewThreshold { scored.append((i, j, score)) }
+        }
+        // Strongest evidence first, so that a weak edge cannot pre-empt a strong one.
+        scored.sort { ($0.2.probability, $0.2.weight) > ($1.2.probability, $1.2.weight) }
+        var clusters = ClusterSet(records)
+        var links: [PairScore] = []
+        var review: [PairScore] = []
+        for (i, j, score) in scored {
+            if clusters.same(Int(i), Int(j)) { continue }
+            if score.probability >= parameters.linkThreshold, clusters.union(Int(i), Int(j)) {
+                links.append(score)
+            } else {
+                review.append(score)
+            }
+        }
+        return MatchResult(clusters: clusters.groups(records), links: links, review: review,
+                           candidatePairs: pairs.count, pairsByBlockingKey: byKey)
+    }
+}
+
+/// How common a value is, for term-frequency adjustment.
+public struct TermFrequencies: Sendable {
+    private let names: [String: Int]
+    private let phones: [String: Int]
+    private let total: Double
+
+    public init(_ records: [MatchRecord]) {
+        var names: [String: Int] = [:]
+        var phones: [String: Int] = [:]
+        for record in records {
+            if let name = record.nameKey { names[name, default: 0] += 1 }
+            if let phone = record.phone { phones[phone, default: 0] += 1 }
+        }
+        self.names = names
+        self.phones = phones
+        total = Double(max(records.count, 1))
+    }
+
+    /// The chance that two different people share this name (its share of all records).
+    public func nameShare(_ name: String) -> Double { Double(names[name] ?? 1) / total }
+    public func phoneShare(_ phone: String) -> Double { Double(phones[phone] ?? 1) / total }
+}
+
+/// Union-find that refuses to join two groups holding different valid ID numbers: two valid
+/// IDs are two people, so a chain of weak links cannot merge them.
+struct ClusterSet {
+    private var parent: [Int32]
+    private var ids: [Set<String>]
+
+    init(_ records: [MatchRecord]) {
+        parent = (0..<records.count).map { Int32($0) }
+        ids = records.map { $0.nationalID.map { [$0] } ?? [] }
+    }
+
+    mutating func find(_ x: Int) -> Int {
+        var root = x
+        while parent[root] != Int32(root) { root = Int(parent[root]) }
+        var node = x
+        while parent[node] != Int32(root) {
+            let next = Int(parent[node])
+            parent[node] = Int32(root)
+            node = next
+        }
+        return root
+    }
+
+    mutating func same(_ a: Int, _ b: Int) -> Bool { find(a) == find(b) }
+
+    /// False when the groups hold conflicting ID numbers.
+    mutating func union(_ a: Int, _ b: Int) -> Bool {
+        let x = find(a), y = find(b)
+        if x == y { return true }
+        if !ids[x].isEmpty, !ids[y].isEmpty, ids[x].isDisjoint(with: ids[y]) { return false }
+        let (small, large) = ids[x].count < ids[y].count ? (x, y) : (y, x)
+        parent[small] = Int32(large)
+        ids[large].formUnion(ids[small])
+        ids[small] = []
+        return true
+    }
+
+    mutating func groups(_ records: [MatchRecord]) -> [[Int64]] {
+        var byRoot: [Int: [Int64]] = [:]
+        for index in records.indices { byRoot[find(index), default: []].append(records[index].id) }
+        return byRoot.values.map { $0.sorted() }.sorted { $0[0] < $1[0] }
+    }
+}
+
+/// Pairwise precision, recall and F1 of predicted clusters against the truth.
+public struct PairwiseQuality: Sendable {
+    public let precision: Double
+    public let recall: Double
+    public var f1: Double { precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall) }
+    public let truePairs: Int
+    public let predictedPairs: Int
+
+    /// `focus`: only pairs with at least one record in it (e.g. records without a valid ID).
+    public init(predicted: [[Int64]], truth: [Int64: Int], focus: Set<Int64>? = nil) {
+        func pairs(_ members: [Int64]) -> Int {
+            let n = members.count
+            guard let focus else { return n * (n - 1) / 2 }
+            let outside = members.filter { !focus.contains($0) }.count
+            return n * (n - 1) / 2 - outside * (outside - 1) / 2
+        }
+        var predictedPairs = 0, correct = 0
+        var byPerson: [Int: [Int64]] = [:]
+        for cluster in predicted {
+            predictedPairs += pairs(cluster)
+            var split: [Int: [Int64]] = [:]
+            for id in cluster { split[truth[id] ?? -Int(id), default: []].append(id) }
+            for members in split.values { correct += pairs(members) }
+        }
+        for (id, person) in truth { byPerson[person, default: []].append(id) }
+        let truePairs = byPerson.values.reduce(0) { $0 + pairs($1) }
+        self.truePairs = truePairs
+        self.predictedPairs = predictedPairs
+        precision = predictedPairs == 0 ? 1 : Double(correct) / Double(predictedPairs)
+        recall = truePairs == 0 ? 1 : Double(correct) / Double(truePairs)
+    }
+}

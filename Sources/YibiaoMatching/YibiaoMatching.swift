@@ -1,4 +1,0 @@
-import YibiaoCore
-
-/// Namespace reserved for YibiaoMatching; see docs/architecture.md.
-public enum YibiaoMatchingModule {}
