@@ -85,6 +85,22 @@ func benchMatching(residents: Int, seed: UInt64) {
     print("  candidate pairs \(result.candidatePairs): " + MatchEngine.blockingKeys.map { "\($0) \(result.pairsByBlockingKey[$0] ?? 0)" }.joined(separator: ", "))
     print(String(format: "  overall:         precision %.4f  recall %.4f  F1 %.4f", overall.precision, overall.recall, overall.f1))
     print(String(format: "  without an ID:   precision %.4f  recall %.4f  F1 %.4f", noID.precision, noID.recall, noID.f1))
+    if CommandLine.arguments.contains("--why") {
+        var byVector: [String: Int] = [:]
+        for pair in result.review {
+            let sameTruth = truth[pair.a] == truth[pair.b]
+            byVector["\(pair.vector.levels) same=\(sameTruth) p=\(String(format: "%.2f", pair.probability))", default: 0] += 1
+        }
+        for (key, count) in byVector.sorted(by: { $0.value > $1.value }).prefix(15) { print("    \(count)  \(key)") }
+        var wrong: [String: Int] = [:]
+        for pair in result.links where truth[pair.a] != truth[pair.b] {
+            wrong["\(pair.vector.levels) \(pair.method) p=\(String(format: "%.3f", pair.probability))", default: 0] += 1
+        }
+        print("  wrong links:")
+        for (key, count) in wrong.sorted(by: { $0.value > $1.value }).prefix(15) { print("    \(count)  \(key)") }
+        print("    m: \(engine.parameters.m.map { $0.map { String(format: "%.3f", $0) } })")
+        print("    u: \(engine.parameters.u.map { $0.map { String(format: "%.5f", $0) } })  prior \(engine.parameters.prior)")
+    }
     print(String(format: "  review queue %d pairs (%.2f%% of records); %d links", result.review.count, 100 * Double(result.review.count) / Double(records.count), result.links.count))
     print(String(format: "  training %.1f s (%d EM iterations); matching %.1f s: %.0f records/s (one core)",
                  seconds(trainedAt - start), report.iterations, seconds(end - trainedAt), Double(records.count) / seconds(end - trainedAt)))

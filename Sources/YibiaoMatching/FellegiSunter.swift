@@ -83,6 +83,50 @@ public enum ParameterTraining {
         return normalise(counts, pseudo: 1)
     }
 
+    /// m without labels and without EM's tendency to drift into a degenerate solution: for each
+    /// comparison, the level frequencies among candidate pairs that agree on evidence *other*
+    /// than that comparison (Splink's "blocked on another rule" estimate). Pairs sharing a valid
+    /// ID number are near-certain matches, so they give m for every other comparison; pairs
+    /// agreeing exactly on name, birth date and sex give m for the ID number.
+    public static func estimateMByIndependentEvidence(vectors: [ComparisonVector: Int], fallback: MatchParameters) -> [[Double]] {
+        var counts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
+        for (vector, count) in vectors {
+            if vector[.id] == 1 {
+                for comparison in Comparison.allCases where comparison != .id {
+                    counts[comparison.rawValue][vector[comparison]] += Double(count)
+                }
+            }
+            if vector[.name] == 1, vector[.birth] == 1, vector[.sex] == 1, vector[.phone] == 1 || vector[.address] == 1 {
+                counts[Comparison.id.rawValue][vector[.id]] += Double(count)
+            }
+        }
+        // Pseudo-counts drawn from the starting values: a level seen in a handful of pairs
+        // moves only as far as its evidence allows.
+        let pseudo = 50.0
+        return counts.enumerated().map { index, row in
+            let observed = row.dropFirst().reduce(0, +)
+            return [0] + row.indices.dropFirst().map { level in
+                (row[level] + pseudo * fallback.m[index][level]) / (observed + pseudo)
+            }
+        }
+    }
+
+    /// The share of candidate pairs that are matches, by EM with m and u held fixed.
+    public static func estimatePrior(vectors: [ComparisonVector: Int], parameters: MatchParameters, iterations: Int = 30) -> Double {
+        var current = parameters
+        for _ in 0..<iterations {
+            var mass = 0.0, total = 0.0
+            for (vector, count) in vectors {
+                mass += current.probability(weight: current.contributions(vector).reduce(0, +)) * Double(count)
+                total += Double(count)
+            }
+            let next = min(max(mass / max(total, 1), 1e-4), 0.999)
+            if abs(next - current.prior) < 1e-7 { break }
+            current.prior = next
+        }
+        return current.prior
+    }
+
     /// EM over unique comparison vectors (with their counts), u held fixed.
     public static func estimateM(vectors: [ComparisonVector: Int], u: [[Double]], start: MatchParameters,
                                  maxIterations: Int = 60) -> (MatchParameters, Int) {

@@ -84,10 +84,11 @@ public struct MatchEngine: Sendable {
         let (pairs, _) = candidatePairs(records)
         var vectors: [ComparisonVector: Int] = [:]
         for (i, j) in pairs { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
-        let u = ParameterTraining.estimateU(records: records, samplePairs: randomPairs, seed: seed)
-        var start = parameters
-        start.prior = 0.3
-        let (trainedParameters, iterations) = ParameterTraining.estimateM(vectors: vectors, u: u, start: start)
+        var trainedParameters = parameters
+        trainedParameters.u = ParameterTraining.estimateU(records: records, samplePairs: randomPairs, seed: seed)
+        trainedParameters.m = ParameterTraining.estimateMByIndependentEvidence(vectors: vectors, fallback: parameters)
+        trainedParameters.prior = ParameterTraining.estimatePrior(vectors: vectors, parameters: trainedParameters)
+        let iterations = 1
         var engine = self
         engine.parameters = trainedParameters
         engine.parameters.linkThreshold = parameters.linkThreshold
@@ -104,6 +105,11 @@ public struct MatchEngine: Sendable {
         if vector[.phone] == 1, let phone = a.phone { overrides[Comparison.phone.rawValue] = frequencies.phoneShare(phone) }
         let contributions = parameters.contributions(vector, uOverride: overrides)
         let weight = contributions.reduce(0, +)
+        // Two different valid ID numbers are two people: one typo always breaks the check character.
+        if vector[.id] == 4, a.nationalID != nil, b.nationalID != nil {
+            return PairScore(a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
+                             probability: 0, method: .deterministic)
+        }
         // The same valid ID number is the person — unless everything else disagrees.
         if vector[.id] == 1, a.nationalID != nil, b.nationalID != nil {
             let clearlyOther = vector[.sex] == 2 && vector[.birth] == 4 && vector[.name] == 5
@@ -124,12 +130,14 @@ public struct MatchEngine: Sendable {
         }
         // Strongest evidence first, so that a weak edge cannot pre-empt a strong one.
         scored.sort { ($0.2.probability, $0.2.weight) > ($1.2.probability, $1.2.weight) }
+        let ambiguous = ambiguousRecords(records, scored)
         var clusters = ClusterSet(records)
         var links: [PairScore] = []
         var review: [PairScore] = []
         for (i, j, score) in scored {
             if clusters.same(Int(i), Int(j)) { continue }
-            if score.probability >= parameters.linkThreshold, clusters.union(Int(i), Int(j)) {
+            let isAmbiguous = score.method == .probabilistic && (ambiguous.contains(i) || ambiguous.contains(j))
+            if score.probability >= parameters.linkThreshold, !isAmbiguous, clusters.union(Int(i), Int(j)) {
                 links.append(score)
             } else {
                 review.append(score)
@@ -137,6 +145,26 @@ public struct MatchEngine: Sendable {
         }
         return MatchResult(clusters: clusters.groups(records), links: links, review: review,
                            candidatePairs: pairs.count, pairsByBlockingKey: byKey)
+    }
+}
+
+extension MatchEngine {
+    /// A record without a valid ID that fits two people with different valid IDs about equally
+    /// well (namesakes born the same day) is a question for a person, not a coin toss.
+    func ambiguousRecords(_ records: [MatchRecord], _ scored: [(Int32, Int32, PairScore)]) -> Set<Int32> {
+        var best: [Int32: [String: Double]] = [:]
+        for (i, j, score) in scored where score.probability >= parameters.linkThreshold && score.method == .probabilistic {
+            for (loose, anchored) in [(i, j), (j, i)] {
+                guard records[Int(loose)].nationalID == nil, let id = records[Int(anchored)].nationalID else { continue }
+                best[loose, default: [:]][id] = max(best[loose]?[id] ?? -.infinity, score.weight)
+            }
+        }
+        var result: Set<Int32> = []
+        for (record, byID) in best where byID.count > 1 {
+            let weights = byID.values.sorted(by: >)
+            if weights[0] - weights[1] < 8 { result.insert(record) }
+        }
+        return result
     }
 }
 
