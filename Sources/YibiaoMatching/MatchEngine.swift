@@ -120,7 +120,20 @@ public struct MatchEngine: Sendable {
                          probability: parameters.probability(weight: weight), method: .probabilistic)
     }
 
-    public func match(_ records: [MatchRecord]) -> MatchResult {
+    /// What people decided, which no automatic run may undo.
+    public struct Constraints: Sendable {
+        /// Pairs of record ids a person declared the same person.
+        public var together: [(Int64, Int64)] = []
+        /// Pairs of record ids a person declared different people.
+        public var apart: [(Int64, Int64)] = []
+        /// Record id → the resident a person pinned it to: records pinned to different
+        /// residents never end up in one cluster.
+        public var pinned: [Int64: Int64] = [:]
+
+        public init() {}
+    }
+
+    public func match(_ records: [MatchRecord], constraints: Constraints = Constraints()) -> MatchResult {
         let frequencies = TermFrequencies(records)
         let (pairs, byKey) = candidatePairs(records)
         var scored: [(Int32, Int32, PairScore)] = []
@@ -131,11 +144,14 @@ public struct MatchEngine: Sendable {
         // Strongest evidence first, so that a weak edge cannot pre-empt a strong one.
         scored.sort { ($0.2.probability, $0.2.weight) > ($1.2.probability, $1.2.weight) }
         let ambiguous = ambiguousRecords(records, scored)
-        var clusters = ClusterSet(records)
+        var clusters = ClusterSet(records, constraints: constraints)
         var links: [PairScore] = []
         var review: [PairScore] = []
+        let apart = Set(constraints.apart.map { PairKey($0.0, $0.1) })
         for (i, j, score) in scored {
             if clusters.same(Int(i), Int(j)) { continue }
+            // A pair a person already judged is not asked again.
+            if apart.contains(PairKey(records[Int(i)].id, records[Int(j)].id)) { continue }
             let isAmbiguous = score.method == .probabilistic && (ambiguous.contains(i) || ambiguous.contains(j))
             if score.probability >= parameters.linkThreshold, !isAmbiguous, clusters.union(Int(i), Int(j)) {
                 links.append(score)
@@ -168,6 +184,16 @@ extension MatchEngine {
     }
 }
 
+/// An unordered pair of record ids.
+struct PairKey: Hashable {
+    let low: Int64
+    let high: Int64
+    init(_ a: Int64, _ b: Int64) {
+        low = min(a, b)
+        high = max(a, b)
+    }
+}
+
 /// How common a value is, for term-frequency adjustment.
 public struct TermFrequencies: Sendable {
     private let names: [String: Int]
@@ -195,11 +221,37 @@ public struct TermFrequencies: Sendable {
 /// IDs are two people, so a chain of weak links cannot merge them.
 struct ClusterSet {
     private var parent: [Int32]
+    /// Labels that must not meet: valid ID numbers, pinned residents, and one label per side of
+    /// each "different people" decision.
     private var ids: [Set<String>]
 
-    init(_ records: [MatchRecord]) {
+    init(_ records: [MatchRecord], constraints: MatchEngine.Constraints = .init()) {
         parent = (0..<records.count).map { Int32($0) }
         ids = records.map { $0.nationalID.map { [$0] } ?? [] }
+        var index: [Int64: Int] = [:]
+        for (position, record) in records.enumerated() { index[record.id] = position }
+        for (record, resident) in constraints.pinned {
+            if let position = index[record] { ids[position].insert("resident:\(resident)") }
+        }
+        for (a, b) in constraints.apart {
+            guard let x = index[a], let y = index[b] else { continue }
+            // Distinct labels on each side make a later union of the two refuse.
+            ids[x].insert("apart:\(a)-\(b):a")
+            ids[y].insert("apart:\(a)-\(b):b")
+        }
+        for (a, b) in constraints.together {
+            if let x = index[a], let y = index[b] { _ = forceUnion(x, y) }
+        }
+    }
+
+    /// A person's "same person": joined whatever the labels say.
+    mutating func forceUnion(_ a: Int, _ b: Int) -> Bool {
+        let x = find(a), y = find(b)
+        if x == y { return true }
+        parent[x] = Int32(y)
+        ids[y].formUnion(ids[x])
+        ids[x] = []
+        return true
     }
 
     mutating func find(_ x: Int) -> Int {
@@ -220,12 +272,26 @@ struct ClusterSet {
     mutating func union(_ a: Int, _ b: Int) -> Bool {
         let x = find(a), y = find(b)
         if x == y { return true }
-        if !ids[x].isEmpty, !ids[y].isEmpty, ids[x].isDisjoint(with: ids[y]) { return false }
+        if conflicts(ids[x], ids[y]) { return false }
         let (small, large) = ids[x].count < ids[y].count ? (x, y) : (y, x)
         parent[small] = Int32(large)
         ids[large].formUnion(ids[small])
         ids[small] = []
         return true
+    }
+
+    /// Two valid IDs, two pinned residents, or the two sides of an "apart" decision.
+    private func conflicts(_ a: Set<String>, _ b: Set<String>) -> Bool {
+        func kinds(_ labels: Set<String>, _ prefix: String) -> Set<String> { labels.filter { $0.hasPrefix(prefix) } }
+        let idsA = a.filter { !$0.contains(":") }, idsB = b.filter { !$0.contains(":") }
+        if !idsA.isEmpty, !idsB.isEmpty, idsA.isDisjoint(with: idsB) { return true }
+        let residentsA = kinds(a, "resident:"), residentsB = kinds(b, "resident:")
+        if !residentsA.isEmpty, !residentsB.isEmpty, residentsA.isDisjoint(with: residentsB) { return true }
+        for label in a where label.hasPrefix("apart:") {
+            let other = label.hasSuffix(":a") ? String(label.dropLast()) + "b" : String(label.dropLast()) + "a"
+            if b.contains(other) { return true }
+        }
+        return false
     }
 
     mutating func groups(_ records: [MatchRecord]) -> [[Int64]] {

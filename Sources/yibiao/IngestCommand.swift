@@ -36,6 +36,7 @@ struct Ingest: AsyncParsableCommand {
     @Argument(help: ArgumentHelp(tr("The adapter file, or swift:NAME for an adapter written in Swift.", "适配器文件，或 swift:名称 表示 Swift 编写的适配器。"), valueName: "adapter.yaml")) var adapter: String
     @Argument(help: ArgumentHelp(tr("The feed file.", "数据文件。"), valueName: "feed")) var feed: String
     @Flag(name: .long, help: ArgumentHelp(tr("Do not show a progress bar.", "不显示进度条。"))) var noProgress = false
+    @Flag(name: .long, help: ArgumentHelp(tr("Stage only; do not match (run `yibiao match` later).", "只暂存，不匹配（稍后执行 `yibiao match`）。"))) var noMatch = false
 
     func run() async throws {
         let district = try districtOption.resolved()
@@ -47,11 +48,15 @@ struct Ingest: AsyncParsableCommand {
         let actor = CLI.environment["USER"].map { "cli:\($0)" } ?? "cli"
         let ingestor = Ingestor(adapter: adapter, district: district, actor: actor, today: todayInChina())
         let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1, totalRows: ProgressBar.estimateRows(url, adapter: adapter))
-        let summary = try await Database.withClient(try database.url()) { client in
-            try await ingestor.ingest(url, client: client) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
+        let match = !noMatch
+        let (summary, matched) = try await Database.withClient(try database.url()) { client in
+            let summary = try await ingestor.ingest(url, client: client) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
+            bar.finish()
+            let matched = match && summary.staged > 0 ? try await ResidentLinker(district: district, actor: actor).run(client) : nil
+            return (summary, matched)
         }
-        bar.finish()
         printSummary(summary, system: adapter.system)
+        if let matched { printMatchSummary(matched) }
         if let issue = summary.fileIssue { throw issue }
     }
 

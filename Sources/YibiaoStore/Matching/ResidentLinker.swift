@@ -1,0 +1,324 @@
+import Foundation
+public import Logging
+public import PostgresNIO
+import YibiaoCore
+public import YibiaoMatching
+
+/// Links every current source record of a district to exactly one resident. Resident ids are
+/// stable: a cluster keeps the oldest id among its records' residents; clusters that join are a
+/// merge (the younger id is retired, pointing at the survivor); a resident whose records fall
+/// apart is a split (the larger part keeps the id). Links a person pinned, and pair decisions,
+/// are never undone by an automatic run.
+public struct ResidentLinker: Sendable {
+    public struct Summary: Sendable, Hashable {
+        public var records = 0
+        public var candidatePairs = 0
+        public var pairsByBlockingKey: [String: Int] = [:]
+        public var residents = 0
+        public var newResidents = 0
+        public var merges = 0
+        public var splits = 0
+        /// Records whose resident changed (or that got one for the first time).
+        public var relinked = 0
+        public var reviewItems = 0
+        public var parametersVersion = 0
+    }
+
+    public let district: String
+    public let actor: String
+    public var logger = Logger(label: "yibiao.match", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    public init(district: String, actor: String) {
+        self.district = district
+        self.actor = actor
+    }
+
+    /// Trains parameters on the district's current records and makes them the active version.
+    @discardableResult
+    public func train(_ client: PostgresClient, seed: UInt64 = 1) async throws -> (version: Int, MatchParameters) {
+        let records = try await loadRecords(client)
+        let (engine, _) = MatchEngine().trained(on: records, seed: seed)
+        let encoded = String(decoding: try JSONEncoder().encode(engine.parameters), as: UTF8.self)
+        let count = records.count
+        return try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                var version = 1
+                for try await next in try await connection.query(
+                    "SELECT coalesce(max(version), 0) + 1 FROM match_parameters WHERE district = \(district)", logger: logger).decode(Int.self) {
+                    version = next
+                }
+                try await connection.query("UPDATE match_parameters SET active = false WHERE district = \(district) AND active", logger: logger)
+                try await connection.query("""
+                    INSERT INTO match_parameters (district, version, parameters, trained_on, active, created_by)
+                    VALUES (\(district), \(version), \(encoded)::jsonb, \(count), true, \(actor))
+                    """, logger: logger)
+                try await connection.query("COMMIT", logger: logger)
+                return (version, engine.parameters)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// The active parameters. Trained once the district has enough records, and again automatically once it
+    /// has twice as many records as the active version was trained on (the first feed alone
+    /// says little about how the others agree); `yibiao match train` retrains at will.
+    public func activeParameters(_ client: PostgresClient) async throws -> (version: Int, MatchParameters) {
+        var current: (Int, MatchParameters, Int)?
+        for try await (version, json, trainedOn) in try await client.query(
+            "SELECT version, parameters::text, trained_on FROM match_parameters WHERE district = \(district) AND active").decode((Int, String, Int).self) {
+            current = (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)), trainedOn)
+        }
+        var records = 0
+        for try await count in try await client.query(
+            "SELECT count(*) FROM source_record WHERE district = \(district) AND is_current").decode(Int.self) { records = count }
+        if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters) }
+        // A few hundred records say too little to estimate from: the defaults (version 0) serve.
+        guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1) } ?? (0, .initial) }
+        return try await train(client)
+    }
+
+    public static let minimumRecordsToTrain = 1_000
+
+    /// Matches and writes the outcome. With `dryRun`, only reports what would change.
+    public func run(_ client: PostgresClient, dryRun: Bool = false) async throws -> Summary {
+        let (version, parameters) = try await activeParameters(client)
+        let records = try await loadRecords(client)
+        var constraints = MatchEngine.Constraints()
+        var existing: [Int64: Int64] = [:]
+        for try await (record, resident, pinned) in try await client.query(
+            "SELECT record_id, resident_id, pinned FROM link WHERE district = \(district)").decode((Int64, Int64, Bool).self) {
+            existing[record] = resident
+            if pinned { constraints.pinned[record] = resident }
+        }
+        for try await (a, b, same) in try await client.query(
+            "SELECT record_a, record_b, same_person FROM pair_decision WHERE district = \(district)").decode((Int64, Int64, Bool).self) {
+            if same { constraints.together.append((a, b)) } else { constraints.apart.append((a, b)) }
+        }
+        let result = MatchEngine(parameters: parameters).match(records, constraints: constraints)
+        var summary = Summary()
+        summary.records = records.count
+        summary.candidatePairs = result.candidatePairs
+        summary.pairsByBlockingKey = result.pairsByBlockingKey
+        summary.parametersVersion = version
+        summary.reviewItems = result.review.count
+        let plan = ResidentPlan(clusters: result.clusters, existing: existing)
+        summary.residents = result.clusters.count
+        summary.newResidents = plan.newClusters.count
+        summary.merges = plan.merges.count
+        summary.splits = plan.splits.count
+        summary.relinked = plan.relinked(result.clusters, existing: existing)
+        if dryRun { return summary }
+        try await write(plan, result: result, records: records, existing: existing, pinned: constraints.pinned, client: client)
+        return summary
+    }
+
+    // MARK: Reading
+
+    func loadRecords(_ client: PostgresClient) async throws -> [MatchRecord] {
+        var records: [MatchRecord] = []
+        let rows = try await client.query("""
+            SELECT record_id, national_id, national_id_raw, name_key, pinyin_key, sex, birth_date::text, phone, division_code, address
+            FROM source_record WHERE district = \(district) AND is_current ORDER BY record_id
+            """)
+        for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address) in rows.decode(
+            (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?).self) {
+            let date = birth.flatMap { text -> CalendarDate? in
+                let parts = text.split(separator: "-").compactMap { Int($0) }
+                return parts.count == 3 ? CalendarDate(year: parts[0], month: parts[1], day: parts[2]) : nil
+            }
+            records.append(MatchRecord(id: id, nationalID: nationalID, nationalIDRaw: raw.map(CitizenID.clean), nameKey: nameKey,
+                                       pinyinKey: pinyin, sex: sex.flatMap(Sex.init(rawValue:)), birth: date, phone: phone,
+                                       division: division, address: address))
+        }
+        return records
+    }
+
+    // MARK: Writing
+
+    private func write(_ plan: ResidentPlan, result: MatchResult, records: [MatchRecord], existing: [Int64: Int64],
+                       pinned: [Int64: Int64], client: PostgresClient) async throws {
+        // Each record's explanation: the strongest edge that brought it into its cluster.
+        var best: [Int64: PairScore] = [:]
+        for link in result.links {
+            for id in [link.a, link.b] where (best[id]?.probability ?? -1, best[id]?.weight ?? -.infinity) < (link.probability, link.weight) {
+                best[id] = link
+            }
+        }
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtext('yibiao:district:' || \(district)))", logger: logger)
+                // New residents for clusters with none.
+                var clusterResident = plan.assignments
+                let needed = plan.newClusters.count
+                if needed > 0 {
+                    var fresh: [Int64] = []
+                    for try await id in try await connection.query("""
+                        INSERT INTO resident (district) SELECT \(district) FROM generate_series(1, \(needed)) RETURNING resident_id
+                        """, logger: logger).decode(Int64.self) { fresh.append(id) }
+                    for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
+                }
+                // Links: one row per record, written with COPY, applied set-based.
+                try await connection.query("""
+                    CREATE TEMP TABLE IF NOT EXISTS staging_link (record_id bigint, resident_id bigint, method text, weight double precision,
+                        explanation jsonb) ON COMMIT DELETE ROWS
+                    """, logger: logger)
+                var copy = CopyText()
+                for (clusterIndex, cluster) in result.clusters.enumerated() {
+                    guard let resident = clusterResident[clusterIndex] else { continue }
+                    for record in cluster where pinned[record] == nil {
+                        let edge = best[record]
+                        let method = edge.map { $0.method.rawValue } ?? "new"
+                        copy.row([String(record), String(resident), method, edge.map { String($0.weight) },
+                                  Self.explanation(edge, record: record)])
+                    }
+                }
+                if !copy.isEmpty {
+                    try await connection.copyFrom(table: "staging_link", logger: logger) { writer in
+                        try await writer.write(ByteBuffer(bytes: copy.bytes))
+                    }
+                }
+                try await connection.query("""
+                    INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by)
+                    SELECT \(district), record_id, resident_id, method, weight, explanation, \(actor) FROM staging_link
+                    ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
+                        weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by, decided_at = now()
+                    WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
+                        IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
+                    """, logger: logger)
+                // Merges: the younger resident retires, pointing at the survivor.
+                for merge in plan.merges {
+                    let moved = merge.moved
+                    try await connection.query("""
+                        UPDATE resident SET status = 'retired', merged_into = \(merge.surviving), updated_at = now()
+                        WHERE district = \(district) AND resident_id = \(merge.retired) AND status = 'active'
+                        """, logger: logger)
+                    try await connection.query("""
+                        INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
+                        VALUES (\(district), 'merge', \(merge.surviving), \(merge.retired), \(moved), \(actor))
+                        """, logger: logger)
+                }
+                for split in plan.splits {
+                    guard let newID = clusterResident[split.cluster] else { continue }
+                    let moved = split.moved
+                    try await connection.query("""
+                        INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
+                        VALUES (\(district), 'split', \(split.original), \(newID), \(moved), \(actor))
+                        """, logger: logger)
+                }
+                // Review: uncertain pairs against the resident of the other record; decided pairs are not asked again.
+                var clusterOf: [Int64: Int] = [:]
+                for (index, cluster) in result.clusters.enumerated() { for record in cluster { clusterOf[record] = index } }
+                var reviewCopy = CopyText()
+                for pair in result.review {
+                    guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
+                    reviewCopy.row([String(pair.a), String(resident), String(pair.probability), Self.explanation(pair, record: pair.a)])
+                }
+                try await connection.query("""
+                    CREATE TEMP TABLE IF NOT EXISTS staging_review (record_id bigint, resident_id bigint, weight double precision,
+                        explanation jsonb) ON COMMIT DELETE ROWS
+                    """, logger: logger)
+                if !reviewCopy.isEmpty {
+                    try await connection.copyFrom(table: "staging_review", logger: logger) { writer in
+                        try await writer.write(ByteBuffer(bytes: reviewCopy.bytes))
+                    }
+                    try await connection.query("""
+                        INSERT INTO review_item (district, record_id, candidate_resident_id, weight, explanation)
+                        SELECT \(district), s.record_id, s.resident_id, s.weight, s.explanation FROM staging_review s
+                        JOIN link l ON l.district = \(district) AND l.record_id = s.record_id AND l.resident_id <> s.resident_id
+                        ON CONFLICT (district, record_id, candidate_resident_id) DO NOTHING
+                        """, logger: logger)
+                }
+                try await connection.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw StoreError(code: "match_write_failed",
+                                 message: LocalizedText(en: "writing the matching results failed: \(PostgresErrorText.message(error))",
+                                                        zh: "写入匹配结果失败：\(PostgresErrorText.message(error))"),
+                                 remedy: LocalizedText(en: "nothing was changed; run `yibiao match` again", zh: "未做任何更改；请重新执行 `yibiao match`"),
+                                 detail: String(reflecting: error))
+            }
+        }
+    }
+
+    /// What `yibiao explain` shows: the level and weight of every comparison, and the other record.
+    static func explanation(_ edge: PairScore?, record: Int64) -> String {
+        guard let edge else { return "{}" }
+        var object: [String: Any] = [
+            "method": edge.method.rawValue, "weight": edge.weight, "probability": edge.probability,
+            "other_record": edge.a == record ? edge.b : edge.a,
+        ]
+        var comparisons: [String: Any] = [:]
+        for comparison in Comparison.allCases {
+            comparisons[String(describing: comparison)] = ["level": edge.vector[comparison], "weight": edge.contributions[comparison.rawValue]]
+        }
+        object["comparisons"] = comparisons
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Which resident id each cluster gets, and the merges and splits that implies.
+struct ResidentPlan {
+    struct Merge {
+        let surviving: Int64
+        let retired: Int64
+        let moved: [Int64]
+    }
+
+    struct Split {
+        let original: Int64
+        let cluster: Int
+        let moved: [Int64]
+    }
+
+    /// Cluster index → resident id (clusters in `newClusters` get theirs on write).
+    var assignments: [Int: Int64] = [:]
+    var newClusters: [Int] = []
+    var merges: [Merge] = []
+    var splits: [Split] = []
+
+    init(clusters: [[Int64]], existing: [Int64: Int64]) {
+        // Which clusters hold records of each existing resident, and how many.
+        var holders: [Int64: [(cluster: Int, count: Int)]] = [:]
+        for (index, cluster) in clusters.enumerated() {
+            var counts: [Int64: Int] = [:]
+            for record in cluster { if let resident = existing[record] { counts[resident, default: 0] += 1 } }
+            for (resident, count) in counts { holders[resident, default: []].append((index, count)) }
+        }
+        // A resident's id stays with the cluster holding most of its records (ties: lowest index).
+        var owner: [Int64: Int] = [:]
+        for (resident, list) in holders {
+            owner[resident] = list.max { ($0.count, -$0.cluster) < ($1.count, -$1.cluster) }!.cluster
+        }
+        for (index, cluster) in clusters.enumerated() {
+            let owned = Set(cluster.compactMap { existing[$0] }).filter { owner[$0] == index }.sorted()
+            if let survivor = owned.first {
+                assignments[index] = survivor
+                for retired in owned.dropFirst() {
+                    merges.append(Merge(surviving: survivor, retired: retired, moved: cluster.filter { existing[$0] == retired }))
+                }
+            } else {
+                newClusters.append(index)
+                // Records that had a resident which stays elsewhere: a split.
+                let previous = Set(cluster.compactMap { existing[$0] })
+                for original in previous.sorted() {
+                    splits.append(Split(original: original, cluster: index, moved: cluster.filter { existing[$0] == original }))
+                }
+            }
+        }
+    }
+
+    /// Records that get a resident other than the one they had (or their first).
+    func relinked(_ clusters: [[Int64]], existing: [Int64: Int64]) -> Int {
+        var count = 0
+        for (index, cluster) in clusters.enumerated() {
+            let resident = assignments[index]
+            count += cluster.filter { resident == nil || existing[$0] != resident }.count
+        }
+        return count
+    }
+}

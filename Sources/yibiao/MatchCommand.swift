@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import PostgresNIO
+import YibiaoCore
+import YibiaoMatching
+import YibiaoStore
+
+struct Match: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(abstract: tr("Link every source record to one resident (runs after each ingest too).",
+                                          "将每条源记录关联到唯一的居民（每次导入后也会自动执行）。"),
+                             subcommands: [Run.self, Train.self], defaultSubcommand: Run.self)
+    }
+}
+
+func printMatchSummary(_ summary: ResidentLinker.Summary, dryRun: Bool = false) {
+    let keys = MatchEngine.blockingKeys.map { "\($0) \(summary.pairsByBlockingKey[$0] ?? 0)" }.joined(separator: ", ")
+    print(tr("matching (parameters v\(summary.parametersVersion)): \(summary.records) records, \(summary.candidatePairs) candidate pairs (\(keys))",
+             "匹配（参数版本 \(summary.parametersVersion)）：\(summary.records) 条记录，\(summary.candidatePairs) 个候选对（\(keys)）"))
+    let verb = dryRun ? tr("would give", "将得到") : tr("gave", "得到")
+    print(tr("  \(verb) \(summary.residents) residents: \(summary.newResidents) new, \(summary.merges) merges, \(summary.splits) splits, \(summary.relinked) records (re)linked, \(summary.reviewItems) pairs for review",
+             "  \(verb) \(summary.residents) 位居民：新增 \(summary.newResidents)，合并 \(summary.merges)，拆分 \(summary.splits)，\(summary.relinked) 条记录（重新）关联，\(summary.reviewItems) 对待人工审核"))
+}
+
+extension Match {
+    struct Run: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "run", abstract: tr(
+                "Match the district's records again (automatic decisions only; a person's decisions stay).",
+                "重新匹配本区县的记录（只重算自动决定；人工决定保持不变）。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var districtOption: DistrictOption
+        @Flag(name: .long, help: ArgumentHelp(tr("Report what would change, change nothing.", "只报告将发生的变化，不做修改。"))) var dryRun = false
+        @Flag(name: .long, help: ArgumentHelp(tr("Recompute every automatic decision (after a rule or threshold change).",
+                                                 "重算所有自动决定（规则或阈值变更后使用）。"))) var rerun = false
+
+        func run() async throws {
+            let linker = ResidentLinker(district: try districtOption.resolved(), actor: cliActor())
+            let dryRun = self.dryRun
+            let summary = try await Database.withClient(try database.url()) { client in
+                try await linker.run(client, dryRun: dryRun)
+            }
+            printMatchSummary(summary, dryRun: dryRun)
+        }
+    }
+
+    struct Train: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr("Estimate the m/u probabilities from the district's records (no labels) and store them as a new version.",
+                                              "根据本区县记录估计 m/u 概率（无需标注），并保存为新版本。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var districtOption: DistrictOption
+        @Option(name: .long, help: ArgumentHelp(tr("Seed of the random pair sample.", "随机抽样种子。"))) var seed: UInt64 = 1
+
+        func run() async throws {
+            let linker = ResidentLinker(district: try districtOption.resolved(), actor: cliActor())
+            let seed = self.seed
+            let (version, parameters) = try await Database.withClient(try database.url()) { client in
+                try await linker.train(client, seed: seed)
+            }
+            print(tr("Stored matching parameters version \(version) (prior \(String(format: "%.3f", parameters.prior))).",
+                     "已保存匹配参数版本 \(version)（先验 \(String(format: "%.3f", parameters.prior))）。"))
+            for comparison in Comparison.allCases {
+                let levels = (1..<comparison.levelCount).map { level -> String in
+                    let weight = log2(max(parameters.m[comparison.rawValue][level], 1e-6) / max(parameters.u[comparison.rawValue][level], 1e-6))
+                    return "\(tr(comparison.levelName(level))) \(String(format: "%+.1f", weight))"
+                }
+                print("  \(tr(comparison.label)): " + levels.joined(separator: ", "))
+            }
+        }
+    }
+}
+
+func cliActor() -> String {
+    CLI.environment["USER"].map { "cli:\($0)" } ?? "cli"
+}
+
+struct Explain: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(abstract: tr("Say why a record is linked to its resident, comparison by comparison.",
+                                          "逐项说明某条记录为何关联到其居民。"))
+    }
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var districtOption: DistrictOption
+    @Argument(help: ArgumentHelp(tr("The source system (civil_affairs, party, …).", "源系统（civil_affairs、party 等）。"))) var system: String
+    @Argument(help: ArgumentHelp(tr("The record's key in that system.", "该记录在源系统中的主键。"))) var key: String
+
+    func run() async throws {
+        let district = try districtOption.resolved()
+        let system = self.system, key = self.key
+        let found = try await Database.withClient(try database.url()) { client -> (Int64, String, Double?, String, String?, String?)? in
+            let query: PostgresQuery = """
+                SELECT l.resident_id, l.method, l.weight, l.explanation::text, o.system_id, o.source_key
+                FROM source_record r JOIN link l USING (district, record_id)
+                LEFT JOIN source_record o ON o.district = r.district AND o.record_id = (l.explanation->>'other_record')::bigint
+                WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = \(key) AND r.is_current
+                """
+            for try await row in try await client.query(query).decode((Int64, String, Double?, String, String?, String?).self) { return row }
+            return nil
+        }
+        guard let (resident, method, weight, explanation, otherSystem, otherKey) = found else {
+            print(tr("No linked current record \(system) \(key) in district \(district).", "区县 \(district) 中没有已关联的当前记录 \(system) \(key)。"))
+            throw ExitCode.failure
+        }
+        print(tr("\(system) \(key) → resident \(resident) (\(method))", "\(system) \(key) → 居民 \(resident)（\(method)）"))
+        guard let data = explanation.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let comparisons = object["comparisons"] as? [String: Any] else {
+            print(tr("  No other record matched it: it is the resident's only record.", "  没有其他记录与之匹配：它是该居民的唯一记录。"))
+            return
+        }
+        if let otherSystem, let otherKey {
+            print(tr("  strongest evidence: the record \(otherSystem) \(otherKey)", "  最强证据：记录 \(otherSystem) \(otherKey)"))
+        }
+        for comparison in Comparison.allCases {
+            guard let entry = comparisons[String(describing: comparison)] as? [String: Any],
+                  let level = (entry["level"] as? NSNumber)?.intValue, let contribution = (entry["weight"] as? NSNumber)?.doubleValue else { continue }
+            let effect = level == 0 ? tr("no evidence", "无证据") : String(format: "%+.1f", contribution)
+            print("  \(tr(comparison.label).padding(toLength: 14, withPad: " ", startingAt: 0)) \(tr(comparison.levelName(level))) (\(effect))")
+        }
+        if let weight, let probability = (object["probability"] as? NSNumber)?.doubleValue {
+            print(tr(String(format: "  total weight %+.1f → probability %.4f", weight, probability),
+                     String(format: "  总权重 %+.1f → 概率 %.4f", weight, probability)))
+        }
+        if method == "deterministic" {
+            print(tr("  The same valid ID number identifies the person.", "  相同的有效身份证号即可确定为同一人。"))
+        }
+    }
+}
+
+struct Xref: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(abstract: tr("Cross-references: which resident each system's record belongs to.", "交叉对照：各系统记录对应的居民。"),
+                             subcommands: [Export.self])
+    }
+
+    struct Export: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr("Write (system, source key, resident id) for every linked current record.",
+                                              "输出每条已关联当前记录的（系统，主键，居民编号）。"))
+        }
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var districtOption: DistrictOption
+        @Option(name: .long, help: ArgumentHelp(tr("Only this system.", "仅此系统。"))) var system: String?
+        @Option(name: .long, help: ArgumentHelp(tr("csv or jsonl.", "csv 或 jsonl。"))) var format: Format = .csv
+        @Option(name: .long, help: ArgumentHelp(tr("Write to this file instead of standard output.", "写入该文件而非标准输出。"), valueName: "file")) var out: String?
+
+        func run() async throws {
+            let district = try districtOption.resolved()
+            let system = self.system, format = self.format
+            let handle: FileHandle
+            if let out {
+                guard FileManager.default.createFile(atPath: out, contents: nil), let file = FileHandle(forWritingAtPath: out) else {
+                    throw ValidationError(tr("Cannot write \(out).", "无法写入 \(out)。"))
+                }
+                handle = file
+            } else {
+                handle = FileHandle.standardOutput
+            }
+            let count = try await Database.withClient(try database.url()) { client -> Int in
+                if format == .csv { handle.write(Data("system,source_key,resident_id\n".utf8)) }
+                let query: PostgresQuery = """
+                    SELECT r.system_id, r.source_key, l.resident_id FROM source_record r JOIN link l USING (district, record_id)
+                    WHERE r.district = \(district) AND r.is_current AND (\(system)::text IS NULL OR r.system_id = \(system))
+                    ORDER BY r.system_id, r.source_key
+                    """
+                var buffer = ""
+                var count = 0
+                for try await (systemID, key, resident) in try await client.query(query).decode((String, String, Int64).self) {
+                    count += 1
+                    switch format {
+                    case .csv:
+                        let quoted = key.contains(",") || key.contains("\"") ? "\"" + key.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : key
+                        buffer += "\(systemID),\(quoted),\(resident)\n"
+                    case .jsonl:
+                        let object: [String: Any] = ["system": systemID, "source_key": key, "resident_id": resident]
+                        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                        buffer += String(decoding: data, as: UTF8.self) + "\n"
+                    }
+                    if buffer.utf8.count > 1 << 16 {
+                        handle.write(Data(buffer.utf8))
+                        buffer = ""
+                    }
+                }
+                handle.write(Data(buffer.utf8))
+                return count
+            }
+            if out != nil {
+                try handle.close()
+                FileHandle.standardError.write(Data(tr("Wrote \(count) cross-references to \(out!).\n", "已将 \(count) 条交叉对照写入 \(out!)。\n").utf8))
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import PostgresNIO
+import Testing
+import YibiaoAdapters
+import YibiaoCore
+import YibiaoStore
+import YibiaoTestSupport
+
+@Suite struct ResidentLinkerTests {
+    let today = CalendarDate(year: 2026, month: 11, day: 21)!
+    let district = "110105"
+
+    func ingest(_ lines: [String], client: PostgresClient) async throws {
+        let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-link")
+        let file = directory.appendingPathComponent("ss-\(UUID().uuidString).jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let adapter = try FeedAdapterRegistry.load(repositoryRoot.appendingPathComponent("adapters/social_security.yaml").path)
+        _ = try await Ingestor(adapter: adapter, district: district, actor: "test", today: today).ingest(file, client: client)
+    }
+
+    func residents(_ client: PostgresClient) async throws -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for try await (key, resident) in try await client.query("""
+            SELECT r.source_key, l.resident_id FROM source_record r JOIN link l USING (district, record_id) WHERE r.is_current
+            """).decode((String, Int64).self) { result[key] = resident }
+        return result
+    }
+
+    func count(_ client: PostgresClient, _ sql: String) async throws -> Int {
+        for try await value in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { return value }
+        return -1
+    }
+
+    @Test("every record gets exactly one resident; a re-run changes nothing and keeps the ids")
+    func stable() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            try await ingest([
+                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                #"{"aac001": "2", "aac002": "110105198503020118", "aac003": "張偉", "aac004": "1", "aac006": "19850302"}"#,
+                #"{"aac001": "3", "aac002": "11010519870615022X", "aac003": "王芳", "aac004": "2", "aac006": "19870615"}"#,
+            ], client: client)
+            let linker = ResidentLinker(district: district, actor: "test")
+            let first = try await linker.run(client)
+            #expect(first.residents == 2)
+            #expect(first.newResidents == 2)
+            let ids = try await residents(client)
+            #expect(ids["1"] == ids["2"])
+            #expect(ids["1"] != ids["3"])
+            let second = try await linker.run(client)
+            #expect(second.relinked == 0)
+            #expect(second.newResidents == 0)
+            #expect(try await residents(client) == ids)
+            #expect(try await count(client, "SELECT count(*) FROM link WHERE method = 'deterministic'") >= 1)
+        }
+    }
+
+    @Test("a record that bridges two residents merges them: the older id survives, the event says what moved")
+    func merge() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let linker = ResidentLinker(district: district, actor: "test")
+            try await ingest([
+                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
+            ], client: client)
+            _ = try await linker.run(client)
+            let before = try await residents(client)
+            #expect(before["1"] != before["2"])
+            try await ingest([
+                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
+                #"{"aac001": "3", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
+            ], client: client)
+            let summary = try await linker.run(client)
+            let after = try await residents(client)
+            #expect(after["1"] == after["2"] && after["2"] == after["3"])
+            #expect(summary.merges == 1)
+            let survivor = min(before["1"]!, before["2"]!)
+            #expect(after["1"] == survivor)
+            let retired = max(before["1"]!, before["2"]!)
+            #expect(try await count(client, "SELECT count(*) FROM resident WHERE resident_id = \(retired) AND status = 'retired' AND merged_into = \(survivor)") == 1)
+            #expect(try await count(client, "SELECT count(*) FROM resident_event WHERE kind = 'merge' AND surviving_id = \(survivor) AND other_id = \(retired) AND cardinality(moved_records) = 1") == 1)
+        }
+    }
+
+    @Test("a person's pinned link and 'different people' decision survive automatic runs")
+    func decisionsStay() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let linker = ResidentLinker(district: district, actor: "test")
+            try await ingest([
+                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13812345678"}"#,
+                #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13812345678"}"#,
+            ], client: client)
+            _ = try await linker.run(client)
+            #expect(try await residents(client)["1"] == residents(client)["2"])
+            // A person says record 2 is someone else, and pins it to a resident of its own.
+            try await client.query("""
+                INSERT INTO pair_decision (district, record_a, record_b, same_person, author, reason)
+                SELECT '110105', min(record_id), max(record_id), false, 'worker:li', 'different person, checked in person' FROM source_record
+                """)
+            let ids = try await client.query("INSERT INTO resident (district) VALUES ('110105') RETURNING resident_id").decode(Int64.self)
+            var own: Int64 = 0
+            for try await id in ids { own = id }
+            try await client.query("""
+                UPDATE link SET resident_id = \(own), method = 'manual', pinned = true, reason = 'checked in person', decided_by = 'worker:li'
+                WHERE record_id = (SELECT record_id FROM source_record WHERE source_key = '2')
+                """)
+            let summary = try await linker.run(client)
+            let after = try await residents(client)
+            #expect(after["2"] == own)
+            #expect(after["1"] != own)
+            #expect(summary.reviewItems == 0)
+        }
+    }
+}
