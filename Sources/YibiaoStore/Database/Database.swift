@@ -19,7 +19,7 @@ public enum Database {
             }
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
-        configuration.options.maximumConnections = 8
+        configuration.options.maximumConnections = 4
         return configuration
     }
 

@@ -252,7 +252,7 @@ public struct EmbeddedPostgres: Sendable {
             # Added by yibiao: Unix socket only, in a private directory.
             listen_addresses = ''
             unix_socket_permissions = 0700
-            max_connections = 50
+            max_connections = \(configuration.fastUnsafe ? 300 : 100)
             shared_buffers = 128MB
             logging_collector = off
 
