@@ -39,10 +39,17 @@ district_dir=${YIBIAO_HOME:-.yibiao}/demo-district
 say "Generate a synthetic district of 20,000 residents (seed 2024) in $district_dir"
 $yibiao synth --residents 20000 --seed 2024 --out "$district_dir"
 
-say "Ingest its four feeds"
+say "Ingest its four feeds: each ingest stages, then links every record to one resident"
 for feed in civil_affairs:civil_affairs.csv family_planning:family_planning.xlsx party:party.xml social_security:social_security.jsonl; do
   $yibiao ingest --no-progress "adapters/${feed%%:*}.yaml" "$district_dir/${feed#*:}"
 done
+
+say "Why is a record linked where it is?"
+$yibiao explain social_security 3100000002
+$yibiao explain party DY0000003
+
+say "Cross-references: every system's key → one resident id (first lines)"
+$yibiao xref export --system party | head -5
 echo
 echo "Staged records per system (current versions):"
 psql -X -q "$($yibiao db url)" -c "SELECT system_id AS system, count(*) AS records, count(*) FILTER (WHERE national_id IS NULL) AS without_valid_id, count(*) FILTER (WHERE jsonb_array_length(problems) > 0) AS with_problems FROM source_record WHERE is_current GROUP BY system_id ORDER BY system_id"
