@@ -45,10 +45,7 @@ extension MatchRecord {
     /// From normalised canonical fields (`national_id`, `name`, `birth_date`…), as staging stores them.
     public init(id: Int64, fields: [String: String]) {
         let name = fields["name"].flatMap { try? NameNormalizer.normalize($0).get() }
-        let birth = fields["birth_date"].flatMap { text -> CalendarDate? in
-            let parts = text.split(separator: "-").compactMap { Int($0) }
-            return parts.count == 3 ? CalendarDate(year: parts[0], month: parts[1], day: parts[2]) : nil
-        }
+        let birth = fields["birth_date"].flatMap { CalendarDate(iso: $0) }
         let raw = fields["national_id_raw"].map(CitizenID.clean)
         self.init(id: id, nationalID: fields["national_id"], nationalIDRaw: raw, nameKey: name?.matchingKey,
                   pinyinKey: name?.pinyinKey, sex: fields["sex"].flatMap(Sex.init(rawValue:)), birth: birth,

@@ -11,14 +11,6 @@ struct Adapter: ParsableCommand {
     }
 }
 
-/// Today in China Standard Time: birth dates after it are impossible.
-func todayInChina() -> CalendarDate {
-    var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600)!
-    let parts = calendar.dateComponents([.year, .month, .day], from: Date())
-    return CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
-}
-
 /// Shows a value to a person: ID numbers masked unless asked otherwise.
 func display(_ field: String, _ value: String, unmasked: Bool) -> String {
     guard !unmasked, field == "national_id" || field == "national_id_raw", value.count >= 10 else { return value }

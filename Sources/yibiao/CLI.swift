@@ -84,3 +84,16 @@ func report(_ error: any UserFacingError) -> Int32 {
     FileHandle.standardError.write(Data((text + "\n").utf8))
     return error.exitCode
 }
+
+/// Today in China Standard Time: birth dates after it are impossible.
+func todayInChina() -> CalendarDate {
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600)!
+    let parts = calendar.dateComponents([.year, .month, .day], from: Date())
+    return CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+}
+
+/// Who acts, as recorded on batches, links and decisions.
+func cliActor() -> String {
+    CLI.environment["USER"].map { "cli:\($0)" } ?? "cli"
+}

@@ -45,7 +45,7 @@ struct Ingest: AsyncParsableCommand {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw FeedIssue(code: "file_unreadable", message: LocalizedText(en: "cannot read \(feed)", zh: "无法读取 \(feed)"))
         }
-        let actor = CLI.environment["USER"].map { "cli:\($0)" } ?? "cli"
+        let actor = cliActor()
         let ingestor = Ingestor(adapter: adapter, district: district, actor: actor, today: todayInChina())
         let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1, totalRows: ProgressBar.estimateRows(url, adapter: adapter))
         let match = !noMatch

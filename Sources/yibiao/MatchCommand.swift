@@ -77,9 +77,6 @@ extension Match {
     }
 }
 
-func cliActor() -> String {
-    CLI.environment["USER"].map { "cli:\($0)" } ?? "cli"
-}
 
 struct Explain: AsyncParsableCommand {
     static var configuration: CommandConfiguration {

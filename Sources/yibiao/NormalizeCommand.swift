@@ -36,11 +36,7 @@ struct Normalize: ParsableCommand {
     }
 
     func run() throws {
-        let now = Date()
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600)!
-        let parts = calendar.dateComponents([.year, .month, .day], from: now)
-        let today = CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+        let today = todayInChina()
         var anyInvalid = false
         for value in values {
             let outcome = normalise(value, today: today)

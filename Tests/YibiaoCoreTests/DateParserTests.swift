@@ -77,5 +77,8 @@ import Testing
         #expect(date(1950, 11, 22).years(until: date(2026, 11, 21)) == 75)
         #expect(CalendarDate(year: 2023, month: 2, day: 29) == nil)
         #expect(date(1985, 3, 2).compact == "19850302")
+        #expect(CalendarDate(iso: "1985-03-02") == date(1985, 3, 2))
+        #expect(CalendarDate(iso: "1985-02-30") == nil)
+        #expect(CalendarDate(iso: "19850302") == nil)
     }
 }

@@ -26,6 +26,13 @@ public struct CalendarDate: Sendable, Hashable, Comparable, Codable, CustomStrin
         }
     }
 
+    /// Parses exactly `YYYY-MM-DD` (what PostgreSQL and our own fields hold); nil otherwise.
+    public init?(iso text: String) {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
+
     /// `YYYY-MM-DD`.
     public var description: String { iso }
 

@@ -125,10 +125,7 @@ public struct ResidentLinker: Sendable {
             """)
         for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address) in rows.decode(
             (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?).self) {
-            let date = birth.flatMap { text -> CalendarDate? in
-                let parts = text.split(separator: "-").compactMap { Int($0) }
-                return parts.count == 3 ? CalendarDate(year: parts[0], month: parts[1], day: parts[2]) : nil
-            }
+            let date = birth.flatMap { CalendarDate(iso: $0) }
             records.append(MatchRecord(id: id, nationalID: nationalID, nationalIDRaw: raw.map(CitizenID.clean), nameKey: nameKey,
                                        pinyinKey: pinyin, sex: sex.flatMap(Sex.init(rawValue:)), birth: date, phone: phone,
                                        division: division, address: address))
