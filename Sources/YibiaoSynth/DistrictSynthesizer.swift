@@ -112,17 +112,17 @@ public final class DistrictSynthesizer {
     private func address(rng: inout SeededGenerator) -> String {
         let street = rng.pick(NameTables.streets)
         if rng.chance(0.2) { return "\(districtName)\(street)\(rng.int(1...200))号" }
-        return "\(districtName)\(street)\(rng.int(1...60))号\(rng.pick(NameTables.compounds))\(rng.int(1...30))号楼\(rng.int(1...6))单元\(rng.int(1...24))\(String(format: "%02d", rng.int(1...4)))"
+        return "\(districtName)\(street)\(rng.int(1...60))号\(rng.pick(NameTables.compounds))\(rng.int(1...30))号楼\(rng.int(1...6))单元\(rng.int(1...24))\((rng.int(1...4)).zeroPadded(2))"
     }
 
     private func mobile(rng: inout SeededGenerator) -> String {
-        rng.pick(["13", "15", "18", "17", "19"]) + String(rng.int(0...9)) + String(format: "%08d", rng.int(0...99_999_999))
+        rng.pick(["13", "15", "18", "17", "19"]) + String(rng.int(0...9)) + (rng.int(0...99_999_999)).zeroPadded(8)
     }
 
     private func makeID(birth: CalendarDate, sex: Sex, bornHere: Bool, rng: inout SeededGenerator, near: Int? = nil) -> (String, Int) {
         let division = bornHere ? configuration.district : rng.pick(NameTables.birthplaces)
         let sequence = ids.allocate(birth: birth, sex: sex, rng: &rng, near: near)
-        let body = division + birth.compact + String(format: "%03d", sequence)
+        let body = division + birth.compact + (sequence).zeroPadded(3)
         return (body + String(CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! })), sequence)
     }
 
@@ -182,11 +182,11 @@ public final class DistrictSynthesizer {
         let motherSurname = rng.weighted(NameTables.surnames)
         let grandmotherSurname = rng.weighted(NameTables.surnames)
         let fatherGiven = transliterated ? rng.pick(NameTables.transliteratedMale) : ""
-        let book = "\(configuration.district)-\(String(format: "%07d", index + 1))"
+        let book = "\(configuration.district)-\((index + 1).zeroPadded(7))"
         let homeAddress = address(rng: &rng)
         let moved = rng.chance(0.06)
         let oldAddress = moved ? address(rng: &rng) : nil
-        let landline = "010-" + String(rng.int(5...8)) + String(format: "%07d", rng.int(0...9_999_999))
+        let landline = "010-" + String(rng.int(5...8)) + (rng.int(0...9_999_999)).zeroPadded(7)
         let bornHere = rng.chance(0.8)
         let dibao = rng.chance(0.025)
 
@@ -429,14 +429,14 @@ public final class DistrictSynthesizer {
         let asOf = configuration.asOf
         switch feed {
         case "civil_affairs":
-            let key = String(format: "MZ%07d", nextKey(feed))
+            let key = "MZ" + (nextKey(feed)).zeroPadded(7)
             let elderly = person.age(on: asOf) >= 80
             try civil.append([
                 key, record.name, person.sex == .male ? "男" : "女", record.nationalID,
                 "\(record.birth.year)/\(record.birth.month)/\(record.birth.day)",
                 ["10": "未婚", "20": "已婚", "22": "再婚", "30": "丧偶", "40": "离异"][person.marital] ?? "未说明",
                 record.phone ?? "", record.address, person.dibao ? "是" : "否",
-                person.dibao ? String(format: "DB%06d", person.householdID) : "",
+                person.dibao ? "DB" + (person.householdID).zeroPadded(6) : "",
                 person.dibao ? String(format: "%.2f", Double(800 + person.householdID % 700)) : "",
                 person.disability.map { disability in person.nationalID + "\(disability.category)\(disability.grade)" } ?? "",
                 person.disability.map { String($0.category) } ?? "", person.disability.map { String($0.grade) } ?? "",
@@ -444,7 +444,7 @@ public final class DistrictSynthesizer {
             ])
             return key
         case "family_planning":
-            let key = String(format: "JS-%07d", nextKey(feed))
+            let key = "JS-" + (nextKey(feed)).zeroPadded(7)
             let serial = record.birth.daysSinceEpoch - CalendarDate(year: 1899, month: 12, day: 30)!.daysSinceEpoch
             let relationship = ["02": "户主", "12": "妻", "20": "子", "30": "女", "51": "父亲", "52": "母亲"][person.relationship] ?? "其他"
             let oneChild = person.childrenCount == 1 && person.age(on: asOf) >= 45
@@ -454,17 +454,17 @@ public final class DistrictSynthesizer {
                 .number(String(serial)), .text(["10": "未婚", "20": "初婚", "22": "再婚", "30": "丧偶", "40": "离婚"][person.marital] ?? "未说明"),
                 .text(person.householdBook), .text(relationship), .number(String(person.childrenCount)),
                 .number(String(person.sons)), .number(String(person.daughters)),
-                oneChild ? .text(String(format: "DS%07d", person.householdID)) : .empty,
+                oneChild ? .text("DS" + (person.householdID).zeroPadded(7)) : .empty,
                 oneChild ? .number(String(serial + 30 * 365)) : .empty, record.phone.map { .text($0) } ?? .empty,
             ])
             return key
         case "party":
-            let key = String(format: "DY%07d", nextKey(feed))
+            let key = "DY" + (nextKey(feed)).zeroPadded(7)
             let joined = person.partyJoined
             let confirmed = joined.flatMap { person.partyProbationary ? nil : CalendarDate(daysSinceEpoch: $0.daysSinceEpoch + 365) }
             func dotted(_ date: CalendarDate?) -> String {
                 guard let date else { return "" }
-                return String(format: "%04d.%02d.%02d", date.year, date.month, date.day)
+                return date.year.zeroPadded(4) + "." + date.month.zeroPadded(2) + "." + date.day.zeroPadded(2)
             }
             let dues = CalendarDate(year: asOf.year, month: rng.int(1...12), day: 1)!
             try party.append(key: key, fields: [
@@ -476,11 +476,11 @@ public final class DistrictSynthesizer {
             ])
             return key
         default:
-            let key = String(format: "31%08d", nextKey(feed))
+            let key = "31" + nextKey(feed).zeroPadded(8)
             let retired = person.age(on: asOf) >= 60
             let employer = person.employer
             let employerIndex = employer.flatMap { NameTables.employers.firstIndex(of: $0) } ?? 0
-            let employerCode = employer == nil ? "" : String(format: "91110105MA%02d", employerIndex)
+            let employerCode = employer == nil ? "" : "91110105MA" + employerIndex.zeroPadded(2)
             try socialSecurity.append([
                 ("aac001", key), ("aac002", record.nationalID), ("aac003", record.name), ("aac004", person.sex.rawValue),
                 ("aac006", record.birth.compact), ("aab001", employerCode),

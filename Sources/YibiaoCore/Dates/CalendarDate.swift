@@ -86,3 +86,11 @@ func pad(_ value: Int, _ width: Int) -> String {
     let digits = String(value)
     return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
 }
+
+extension BinaryInteger {
+    /// `7.zeroPadded(3)` → "007". Much cheaper than `String(format:)` in hot loops.
+    public func zeroPadded(_ width: Int) -> String {
+        let digits = String(self)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+}

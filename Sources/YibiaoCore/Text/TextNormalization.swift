@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Small, shared text clean-ups used by every normaliser.
 public enum TextNormalization {
