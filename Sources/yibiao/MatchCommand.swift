@@ -26,16 +26,14 @@ extension Match {
     struct Run: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
             CommandConfiguration(commandName: "run", abstract: tr(
-                "Match the district's records again (automatic decisions only; a person's decisions stay).",
-                "重新匹配本区县的记录（只重算自动决定；人工决定保持不变）。"))
+                "Match the district's records again: every automatic decision is recomputed, a person's decisions stay. Use --dry-run first to see what would change.",
+                "重新匹配本区县的记录：重算所有自动决定，人工决定保持不变。可先用 --dry-run 查看将发生的变化。"))
         }
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var districtOption: DistrictOption
         @Flag(name: .long, help: ArgumentHelp(tr("Report what would change, change nothing.", "只报告将发生的变化，不做修改。"))) var dryRun = false
-        @Flag(name: .long, help: ArgumentHelp(tr("Recompute every automatic decision (after a rule or threshold change).",
-                                                 "重算所有自动决定（规则或阈值变更后使用）。"))) var rerun = false
 
         func run() async throws {
             let linker = ResidentLinker(district: try districtOption.resolved(), actor: cliActor())
