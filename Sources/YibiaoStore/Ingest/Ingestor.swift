@@ -52,10 +52,16 @@ public struct Ingestor: Sendable {
             summary.batchID = batchID
             let start = ContinuousClock.now
             let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize)
-            for await chunk in chunks.stream {
-                try await write(chunk, batchID: batchID, fileName: url.lastPathComponent, connection: connection, summary: &summary)
-                chunks.consumed()
-                progress(Progress(rowsRead: summary.read, elapsed: ContinuousClock.now - start))
+            do {
+                for await chunk in chunks.stream {
+                    try await write(chunk, batchID: batchID, fileName: url.lastPathComponent, connection: connection, summary: &summary)
+                    chunks.consumed()
+                    progress(Progress(rowsRead: summary.read, elapsed: ContinuousClock.now - start))
+                }
+            } catch {
+                // Stop the reader thread instead of leaving it blocked on a full queue.
+                chunks.cancel()
+                throw error
             }
             if let issue = chunks.fileIssue {
                 summary.fileIssue = issue
@@ -253,6 +259,16 @@ final class ChunkProducer: @unchecked Sendable {
 
     func consumed() { slots.signal() }
 
+    private var _cancelled = false
+    var cancelled: Bool { lock.withLock { _cancelled } }
+
+    /// The consumer gave up: the reader stops at its next row.
+    func cancel() {
+        lock.withLock { _cancelled = true }
+        slots.signal()
+        slots.signal()
+    }
+
     static func start(adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int) -> ChunkProducer {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
@@ -266,6 +282,7 @@ final class ChunkProducer: @unchecked Sendable {
             }
             do {
                 try adapter.read(url, today: today) { outcome in
+                    if producer.cancelled { throw StopReading() }
                     chunk.read += 1
                     switch outcome {
                     case .quarantined(let issue):
@@ -282,6 +299,9 @@ final class ChunkProducer: @unchecked Sendable {
                     }
                     if chunk.read >= chunkSize { emit() }
                 }
+            } catch is StopReading {
+                continuation.finish()
+                return
             } catch let issue as FeedIssue {
                 producer.lock.withLock { producer._fileIssue = issue }
             } catch {
