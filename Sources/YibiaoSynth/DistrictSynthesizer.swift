@@ -123,7 +123,7 @@ public final class DistrictSynthesizer {
         let division = bornHere ? configuration.district : rng.pick(NameTables.birthplaces)
         let sequence = ids.allocate(birth: birth, sex: sex, rng: &rng, near: near)
         let body = division + birth.compact + (sequence).zeroPadded(3)
-        return (body + String(CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! })), sequence)
+        return (body + String(CitizenID.checkCharacter(forFirst17: body.utf8.map { Int($0) - 48 })), sequence)
     }
 
     private struct Member {
@@ -178,9 +178,9 @@ public final class DistrictSynthesizer {
         }
 
         let transliterated = rng.chance(0.015)
-        let familySurname = rng.weighted(NameTables.surnames)
-        let motherSurname = rng.weighted(NameTables.surnames)
-        let grandmotherSurname = rng.weighted(NameTables.surnames)
+        let familySurname = NameTables.surnameChoice.pick(using: &rng)
+        let motherSurname = NameTables.surnameChoice.pick(using: &rng)
+        let grandmotherSurname = NameTables.surnameChoice.pick(using: &rng)
         let fatherGiven = transliterated ? rng.pick(NameTables.transliteratedMale) : ""
         let book = "\(configuration.district)-\((index + 1).zeroPadded(7))"
         let homeAddress = address(rng: &rng)
@@ -384,7 +384,7 @@ public final class DistrictSynthesizer {
             record.injected.append("id_formatted")
         }
         // Name.
-        if record.name.contains("·") {
+        if record.name.unicodeScalars.contains("·") {
             if rng.chance(noise.middleDotVariant) {
                 record.name = record.name.replacingOccurrences(of: "·", with: rng.pick(["・", "•", ".", "", "．", "‧"]))
                 record.injected.append("name_dot_variant")

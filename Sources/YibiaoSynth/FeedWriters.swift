@@ -49,7 +49,7 @@ final class CivilAffairsWriter {
 
     func append(_ cells: [String]) throws {
         try lines.write(cells.map { cell in
-            cell.contains(",") || cell.contains("\"") || cell.contains("\n")
+            cell.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A })
                 ? "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : cell
         }.joined(separator: ",") + "\r\n")
     }
@@ -111,13 +111,16 @@ final class SocialSecurityWriter {
 
 enum XMLEscape {
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        // Almost no value needs escaping: check the bytes before building anything.
+        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) { return text }
+        return text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }
 
 enum JSONEscape {
     static func escape(_ text: String) -> String {
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return text }
         var result = ""
         for scalar in text.unicodeScalars {
             switch scalar {

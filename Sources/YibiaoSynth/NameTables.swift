@@ -1,5 +1,8 @@
+import YibiaoCore
+
 /// Frequencies and variants for realistic names. Surname shares are the NCIIC 2008 figures
 /// (percent of the Han population); the rest of the mass goes to a long tail.
+
 enum NameTables {
     static let surnames: [(String, Double)] = [
         ("王", 7.49), ("李", 7.37), ("张", 7.03), ("刘", 5.31), ("陈", 4.55), ("杨", 3.37), ("黄", 2.35), ("赵", 2.11),
@@ -16,6 +19,8 @@ enum NameTables {
         ("孟", 0.30), ("白", 0.29), ("万", 0.28), ("段", 0.28), ("雷", 0.28), ("钱", 0.27), ("汤", 0.27), ("尹", 0.26),
         ("黎", 0.25), ("易", 0.25), ("常", 0.24), ("武", 0.24), ("乔", 0.24), ("贺", 0.23), ("赖", 0.23), ("龚", 0.23),
     ]
+
+    static let surnameChoice = WeightedChoice(surnames)
 
     static let maleGiven: [String] = Array("伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆帅旭宁龙林欢阳建国志海峰亮成东文斌辉力永健锋")
         .map(String.init)

@@ -86,6 +86,7 @@ public final class XLSXWriter {
     }
 
     static func escape(_ text: String) -> String {
+        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count)
         for character in text {

@@ -34,7 +34,12 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         items[Int.random(in: 0..<items.count, using: &self)]
     }
 
-    /// Picks by weight (weights need not sum to 1).
+    /// A number in [0, 1).
+    public mutating func unit() -> Double {
+        Double(next() >> 11) / Double(1 << 53)
+    }
+
+    /// Picks by weight (weights need not sum to 1). For a list used often, `WeightedChoice` is faster.
     public mutating func weighted<T>(_ items: [(T, Double)]) -> T {
         let total = items.reduce(0) { $0 + $1.1 }
         var roll = Double(next() >> 11) / Double(1 << 53) * total
@@ -43,5 +48,27 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
             if roll < 0 { return item }
         }
         return items[items.count - 1].0
+    }
+}
+
+/// A weighted list prepared once (cumulative weights), picked from by binary search.
+public struct WeightedChoice<T: Sendable>: Sendable {
+    public let items: [T]
+    private let cumulative: [Double]
+
+    public init(_ pairs: [(T, Double)]) {
+        items = pairs.map(\.0)
+        var running = 0.0
+        cumulative = pairs.map { running += $0.1; return running }
+    }
+
+    public func pick(using generator: inout SeededGenerator) -> T {
+        let roll = generator.unit() * (cumulative.last ?? 0)
+        var low = 0, high = cumulative.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if cumulative[middle] > roll { high = middle } else { low = middle + 1 }
+        }
+        return items[low]
     }
 }
