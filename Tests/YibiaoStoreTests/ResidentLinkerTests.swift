@@ -111,4 +111,19 @@ import YibiaoTestSupport
             #expect(summary.reviewItems == 0)
         }
     }
+
+    @Test("a changed row (a new version) keeps its resident id")
+    func newVersionKeepsResident() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let linker = ResidentLinker(district: district, actor: "test")
+            try await ingest([#"{"aac001": "9", "aac003": "欧阳娜娜", "aac004": "2", "aac006": "19920101", "aae005": "13712345671"}"#], client: client)
+            _ = try await linker.run(client)
+            let before = try await residents(client)["9"]
+            try await ingest([#"{"aac001": "9", "aac003": "欧阳娜娜", "aac004": "2", "aac006": "19920101", "aae005": "13712345679"}"#], client: client)
+            let summary = try await linker.run(client)
+            #expect(try await residents(client)["9"] == before)
+            #expect(summary.newResidents == 0)
+            #expect(try await count(client, "SELECT count(*) FROM resident") == 1)
+        }
+    }
 }

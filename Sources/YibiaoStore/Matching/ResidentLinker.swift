@@ -88,10 +88,24 @@ public struct ResidentLinker: Sendable {
         let records = try await loadRecords(client)
         var constraints = MatchEngine.Constraints()
         var existing: [Int64: Int64] = [:]
-        for try await (record, resident, pinned) in try await client.query(
-            "SELECT record_id, resident_id, pinned FROM link WHERE district = \(district)").decode((Int64, Int64, Bool).self) {
+        // Links of current records; a new version of a row inherits its previous version's
+        // resident (and a person's pin), so a changed cell never changes a resident's id.
+        var inheritedPins: Set<Int64> = []
+        for try await (record, resident, pinned, inherited) in try await client.query("""
+            SELECT r.record_id, coalesce(l.resident_id, previous.resident_id), coalesce(l.pinned, previous.pinned, false),
+                   l.record_id IS NULL
+            FROM source_record r
+            LEFT JOIN link l ON l.district = r.district AND l.record_id = r.record_id
+            LEFT JOIN LATERAL (
+                SELECT pl.resident_id, pl.pinned FROM source_record p JOIN link pl USING (district, record_id)
+                WHERE p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key AND p.version < r.version
+                ORDER BY p.version DESC LIMIT 1
+            ) previous ON l.record_id IS NULL
+            WHERE r.district = \(district) AND r.is_current AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
+            """).decode((Int64, Int64, Bool, Bool).self) {
             existing[record] = resident
             if pinned { constraints.pinned[record] = resident }
+            if pinned, inherited { inheritedPins.insert(record) }
         }
         for try await (a, b, same) in try await client.query(
             "SELECT record_a, record_b, same_person FROM pair_decision WHERE district = \(district)").decode((Int64, Int64, Bool).self) {
@@ -111,7 +125,8 @@ public struct ResidentLinker: Sendable {
         summary.splits = plan.splits.count
         summary.relinked = plan.relinked(result.clusters, existing: existing)
         if dryRun { return summary }
-        try await write(plan, result: result, records: records, existing: existing, pinned: constraints.pinned, client: client)
+        try await write(plan, result: result, records: records, existing: existing, pinned: constraints.pinned,
+                        inheritedPins: inheritedPins, client: client)
         return summary
     }
 
@@ -136,7 +151,7 @@ public struct ResidentLinker: Sendable {
     // MARK: Writing
 
     private func write(_ plan: ResidentPlan, result: MatchResult, records: [MatchRecord], existing: [Int64: Int64],
-                       pinned: [Int64: Int64], client: PostgresClient) async throws {
+                       pinned: [Int64: Int64], inheritedPins: Set<Int64>, client: PostgresClient) async throws {
         // Each record's explanation: the strongest edge that brought it into its cluster.
         var best: [Int64: PairScore] = [:]
         for link in result.links {
@@ -161,16 +176,23 @@ public struct ResidentLinker: Sendable {
                 // Links: one row per record, written with COPY, applied set-based.
                 try await connection.query("""
                     CREATE TEMP TABLE IF NOT EXISTS staging_link (record_id bigint, resident_id bigint, method text, weight double precision,
-                        explanation jsonb) ON COMMIT DELETE ROWS
+                        explanation jsonb, pinned boolean, reason text) ON COMMIT DELETE ROWS
                     """, logger: logger)
                 var copy = CopyText()
                 for (clusterIndex, cluster) in result.clusters.enumerated() {
                     guard let resident = clusterResident[clusterIndex] else { continue }
-                    for record in cluster where pinned[record] == nil {
+                    for record in cluster {
+                        if inheritedPins.contains(record), let pinnedResident = pinned[record] {
+                            // A person's decision carries over to the row's new version.
+                            copy.row([String(record), String(pinnedResident), "manual", nil, "{}", "true",
+                                      "carried over from the previous version of this row"])
+                            continue
+                        }
+                        guard pinned[record] == nil else { continue }
                         let edge = best[record]
                         let method = edge.map { $0.method.rawValue } ?? "new"
                         copy.row([String(record), String(resident), method, edge.map { String($0.weight) },
-                                  Self.explanation(edge, record: record)])
+                                  Self.explanation(edge, record: record), "false", nil])
                     }
                 }
                 if !copy.isEmpty {
@@ -179,8 +201,8 @@ public struct ResidentLinker: Sendable {
                     }
                 }
                 try await connection.query("""
-                    INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by)
-                    SELECT \(district), record_id, resident_id, method, weight, explanation, \(actor) FROM staging_link
+                    INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
+                    SELECT \(district), record_id, resident_id, method, weight, explanation, \(actor), pinned, reason FROM staging_link
                     ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
                         weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by, decided_at = now()
                     WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
