@@ -61,6 +61,7 @@ import Testing
         #expect(reason("   ") == .empty)
         #expect(reason("1.10105E+17") == .excelScientific)
         #expect(reason("1.10105194912E+17") == .excelScientific)
+        #expect(reason("1.10105e+17") == .excelScientific)
         #expect(reason("11010519491231002") == .wrongLength(17))
         #expect(reason("1101051949123100211") == .wrongLength(19))
         #expect(reason("1101051949A231002X") == .invalidCharacter(position: 11))

@@ -42,6 +42,7 @@ public struct CitizenID: Sendable, Hashable, Codable, CustomStringConvertible {
             if TextNormalization.isSpace(scalar) || "-‐‑–—_".unicodeScalars.contains(scalar) { continue }
             switch scalar {
             case "x", "×", "✕", "Х", "х", "Ⅹ", "ⅹ": result.append("X")
+            case "a"..."z": result.append(Unicode.Scalar(scalar.value - 32)!)
             default: result.append(scalar)
             }
         }
