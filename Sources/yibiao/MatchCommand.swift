@@ -198,3 +198,76 @@ struct Xref: AsyncParsableCommand {
         }
     }
 }
+
+/// Shared by `merge` and `split`: a person's reason is required.
+struct ReasonOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(tr("Why (kept with the decision).", "原因（随决定一并保存）。")))
+    var reason: String
+
+    func validate() throws {
+        if reason.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError(tr("Give a reason with --reason.", "请用 --reason 说明原因。"))
+        }
+    }
+}
+
+struct MergeRecords: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "merge", abstract: tr(
+            "Declare two records the same person (kept with author and reason; never undone automatically).",
+            "声明两条记录属于同一人（连同操作人和原因保存；自动匹配不会撤销）。"))
+    }
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var districtOption: DistrictOption
+    @OptionGroup var reasonOption: ReasonOption
+    @Argument(help: ArgumentHelp(tr("SYSTEM KEY SYSTEM KEY: the two records.", "系统 主键 系统 主键：两条记录。"))) var records: [String]
+
+    func validate() throws {
+        if records.count != 4 { throw ValidationError(tr("Give two records: SYSTEM KEY SYSTEM KEY.", "请给出两条记录：系统 主键 系统 主键。")) }
+    }
+
+    func run() async throws {
+        let district = try districtOption.resolved()
+        let decisions = ManualDecisions(district: district, author: cliActor())
+        let records = self.records, reason = reasonOption.reason
+        let summary = try await Database.withClient(try database.url()) { client in
+            let a = try await decisions.record(client, system: records[0], key: records[1])
+            let b = try await decisions.record(client, system: records[2], key: records[3])
+            try await decisions.merge(client, a, b, reason: reason)
+            return try await ResidentLinker(district: district, actor: cliActor()).run(client)
+        }
+        print(tr("Recorded: \(records[0]) \(records[1]) and \(records[2]) \(records[3]) are the same person.",
+                 "已记录：\(records[0]) \(records[1]) 与 \(records[2]) \(records[3]) 为同一人。"))
+        printMatchSummary(summary)
+    }
+}
+
+struct SplitRecord: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "split", abstract: tr(
+            "Take a record away from its resident: it becomes a resident of its own, pinned (kept with author and reason).",
+            "将一条记录从其居民中分出：成为单独的居民并固定（连同操作人和原因保存）。"))
+    }
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var districtOption: DistrictOption
+    @OptionGroup var reasonOption: ReasonOption
+    @Argument(help: ArgumentHelp(tr("The source system.", "源系统。"))) var system: String
+    @Argument(help: ArgumentHelp(tr("The record's key.", "记录主键。"))) var key: String
+
+    func run() async throws {
+        let district = try districtOption.resolved()
+        let decisions = ManualDecisions(district: district, author: cliActor())
+        let system = self.system, key = self.key, reason = reasonOption.reason
+        let (resident, summary) = try await Database.withClient(try database.url()) { client in
+            let record = try await decisions.record(client, system: system, key: key)
+            let resident = try await decisions.split(client, record: record, reason: reason)
+            return (resident, try await ResidentLinker(district: district, actor: cliActor()).run(client))
+        }
+        print(tr("Recorded: \(system) \(key) is now resident \(resident), pinned.", "已记录：\(system) \(key) 现为居民 \(resident)，已固定。"))
+        printMatchSummary(summary)
+    }
+}

@@ -126,4 +126,38 @@ import YibiaoTestSupport
             #expect(try await count(client, "SELECT count(*) FROM resident") == 1)
         }
     }
+
+    @Test("split and merge commands' decisions hold across runs, with author and reason")
+    func splitAndMerge() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let linker = ResidentLinker(district: district, actor: "test")
+            let decisions = ManualDecisions(district: district, author: "worker:wang")
+            try await ingest([
+                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                #"{"aac001": "2", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                #"{"aac001": "3", "aac003": "赵磊", "aac004": "1", "aac006": "19830707"}"#,
+            ], client: client)
+            _ = try await linker.run(client)
+            #expect(try await residents(client)["1"] == residents(client)["2"])
+            // Record 2 shares the ID by a data-entry mistake: a person splits it off.
+            let two = try await decisions.record(client, system: "social_security", key: "2")
+            let own = try await decisions.split(client, record: two, reason: "ID typed from the wrong form")
+            _ = try await linker.run(client)
+            var ids = try await residents(client)
+            #expect(ids["2"] == own)
+            #expect(ids["1"] != own)
+            #expect(try await count(client, "SELECT count(*) FROM resident_event WHERE kind = 'split' AND actor = 'worker:wang' AND reason = 'ID typed from the wrong form'") == 1)
+            // Records 1 and 3 are declared the same person (a name change, say).
+            let one = try await decisions.record(client, system: "social_security", key: "1")
+            let three = try await decisions.record(client, system: "social_security", key: "3")
+            try await decisions.merge(client, one, three, reason: "name changed in 2020, checked the household register")
+            _ = try await linker.run(client)
+            ids = try await residents(client)
+            #expect(ids["1"] == ids["3"])
+            #expect(ids["2"] == own)
+            _ = try await linker.run(client)
+            #expect(try await residents(client) == ids)
+            await #expect(throws: StoreError.self) { try await decisions.record(client, system: "social_security", key: "404") }
+        }
+    }
 }
