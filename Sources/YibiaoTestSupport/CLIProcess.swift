@@ -31,7 +31,13 @@ public struct CLIProcess: Sendable {
         try run(arguments)
     }
 
-    public func run(_ arguments: [String]) throws -> ProcessRunner.Output {
-        try ProcessRunner().run(Self.executable, arguments, environment: environment, inheritEnvironment: false)
+    public func run(_ arguments: [String], input: String? = nil) throws -> ProcessRunner.Output {
+        guard let input else {
+            return try ProcessRunner().run(Self.executable, arguments, environment: environment, inheritEnvironment: false)
+        }
+        let file = NSTemporaryDirectory() + "yibiao-stdin-\(UUID().uuidString)"
+        try input.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        return try ProcessRunner().run(Self.executable, arguments, environment: environment, inheritEnvironment: false, input: file)
     }
 }

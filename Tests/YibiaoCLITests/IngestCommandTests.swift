@@ -69,6 +69,19 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
         let split = try cli.run("split", "civil_affairs", "MZ0001", "--reason", "checked in person")
         #expect(split.status == 0, "\(split.stderr)")
         #expect(split.stdout.contains("Recorded: civil_affairs MZ0001 is now resident"))
+        // Review: one uncertain pair, decided by a keystroke on standard input.
+        let url = try cli.run("db", "url").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let insert = try ProcessRunner().run("/usr/bin/psql", ["-X", "-q", url, "-c", """
+            INSERT INTO review_item (district, record_id, candidate_resident_id, weight)
+            SELECT '110105', a.record_id, l.resident_id, 0.7 FROM source_record a, source_record b JOIN link l USING (district, record_id)
+            WHERE a.source_key = 'MZ0004' AND b.source_key = 'MZ0002'
+            """])
+        #expect(insert.succeeded, "\(insert.stderr)")
+        let review = try cli.run(["review"], input: "d\n")
+        #expect(review.status == 0, "\(review.stderr)")
+        #expect(review.stdout.contains("Pair 1 of 1 (probability 0.70)"))
+        #expect(review.stdout.contains("1 decisions recorded."))
+        #expect(try cli.run("review").stdout.contains("Nothing to review."))
         let second = try cli.run("ingest", adapter, feed)
         #expect(second.stdout.contains("read 9 = staged 0 (of which 0 changed) + unchanged 6 + quarantined 3"))
         let list = try cli.run("quarantine", "list", "--batch", "1")

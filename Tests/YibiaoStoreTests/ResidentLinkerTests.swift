@@ -160,4 +160,34 @@ import YibiaoTestSupport
             await #expect(throws: StoreError.self) { try await decisions.record(client, system: "social_security", key: "404") }
         }
     }
+
+    @Test("review: open items show both sides; a decision is kept and the item is not asked again")
+    func review() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            try await ingest([
+                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                #"{"aac001": "3", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13900000001"}"#,
+            ], client: client)
+            _ = try await ResidentLinker(district: district, actor: "test").run(client)
+            try await client.query("DELETE FROM review_item")
+            try await client.query("""
+                INSERT INTO review_item (district, record_id, candidate_resident_id, weight)
+                SELECT '110105', r3.record_id, l1.resident_id, 0.7
+                FROM source_record r3, source_record r1 JOIN link l1 USING (district, record_id)
+                WHERE r3.source_key = '3' AND r1.source_key = '1'
+                """)
+            let queue = ReviewQueue(district: district, author: "worker:li")
+            let items = try await queue.openItems(client)
+            try #require(items.count == 1)
+            #expect(items[0].record.key == "3")
+            #expect(items[0].candidate.map(\.key) == ["1"])
+            #expect(items[0].record.fields["name"] == "张伟")
+            try await queue.decide(client, items[0], .different, reason: "different mothers' names on file")
+            #expect(try await queue.openItems(client).isEmpty)
+            #expect(try await count(client, "SELECT count(*) FROM pair_decision WHERE NOT same_person AND author = 'worker:li'") == 1)
+            _ = try await ResidentLinker(district: district, actor: "test").run(client)
+            let ids = try await residents(client)
+            #expect(ids["1"] != ids["3"])
+        }
+    }
 }

@@ -24,8 +24,9 @@ public struct ProcessRunner: Sendable {
         self.runAsUser = runAsUser
     }
 
+    /// `input`: a file to use as standard input (default: /dev/null).
     public func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                    inheritEnvironment: Bool = true) throws -> Output {
+                    inheritEnvironment: Bool = true, input: String? = nil) throws -> Output {
         var argv: [String]
         if let user = runAsUser {
             let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].first {
@@ -49,7 +50,7 @@ public struct ProcessRunner: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, input ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
 

@@ -31,6 +31,11 @@ public struct ManualDecisions: Sendable {
         try await decide(client, a, b, same: true, reason: reason)
     }
 
+    /// "These two records are different people."
+    public func separate(_ client: PostgresClient, _ a: Int64, _ b: Int64, reason: String) async throws {
+        try await decide(client, a, b, same: false, reason: reason)
+    }
+
     /// "This record is someone else": it gets a resident of its own, pinned.
     @discardableResult
     public func split(_ client: PostgresClient, record: Int64, reason: String) async throws -> Int64 {
