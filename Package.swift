@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
         .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoStore", "YibiaoTestSupport"]),
         .testTarget(name: "YibiaoMatchingTests", dependencies: ["YibiaoMatching", "YibiaoCore"]),
-        .testTarget(name: "YibiaoSynthTests", dependencies: ["YibiaoSynth", "YibiaoAdapters", "YibiaoCore", "YibiaoTestSupport"]),
+        .testTarget(name: "YibiaoSynthTests", dependencies: ["YibiaoSynth", "YibiaoAdapters", "YibiaoMatching", "YibiaoCore", "YibiaoTestSupport"]),
         .testTarget(
             name: "YibiaoStoreTests",
             dependencies: [

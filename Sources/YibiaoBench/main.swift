@@ -102,6 +102,9 @@ func benchMatching(residents: Int, seed: UInt64) {
         print("    u: \(engine.parameters.u.map { $0.map { String(format: "%.5f", $0) } })  prior \(engine.parameters.prior)")
     }
     print(String(format: "  review queue %d pairs (%.2f%% of records); %d links", result.review.count, 100 * Double(result.review.count) / Double(records.count), result.links.count))
+    let (other, _) = MatchEngine().trained(on: records, seed: seed + 1000)
+    let otherF1 = PairwiseQuality(predicted: other.match(records).clusters, truth: truth).f1
+    print(String(format: "  stability: F1 with another training sample %.5f (change %.5f; target < 0.001)", otherF1, abs(otherF1 - overall.f1)))
     print(String(format: "  training %.1f s (%d EM iterations); matching %.1f s: %.0f records/s (one core)",
                  seconds(trainedAt - start), report.iterations, seconds(end - trainedAt), Double(records.count) / seconds(end - trainedAt)))
 }

@@ -58,7 +58,17 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
     }
 
     static func idLevel(_ a: MatchRecord, _ b: MatchRecord) -> Int {
-        guard let x = a.comparableID, let y = b.comparableID, x.count == y.count else { return 0 }
+        guard let x = a.comparableID, let y = b.comparableID, x.count == y.count else {
+            // Other identifier schemes: the same scheme with the same value agrees, another value differs.
+            let shared = Set(a.identifiers.keys).intersection(b.identifiers.keys)
+            guard !shared.isEmpty else { return 0 }
+            if shared.contains(where: { a.identifiers[$0] == b.identifiers[$0] }) { return 1 }
+            let close = shared.contains { scheme in
+                let p = Array(a.identifiers[scheme]!.unicodeScalars), q = Array(b.identifiers[scheme]!.unicodeScalars)
+                return p.count == q.count && zip(p, q).filter { $0 != $1 }.count == 1
+            }
+            return close ? 2 : 4
+        }
         if x == y { return 1 }
         // Two valid IDs that differ are two people: a single typo always breaks the check character.
         if a.nationalID != nil, b.nationalID != nil { return 4 }

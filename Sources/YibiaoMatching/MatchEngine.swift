@@ -66,7 +66,7 @@ public struct MatchEngine: Sendable {
             }
             byKey[name] = added
         }
-        block("id") { $0.nationalID ?? $0.nationalIDRaw.flatMap { $0.count == 18 ? $0 : nil } }
+        block("id") { $0.nationalID ?? $0.nationalIDRaw.flatMap { $0.count == 18 ? $0 : nil } ?? $0.otherIdentifier }
         block("name+birth") { record in record.birth.flatMap { birth in record.nameKey.map { $0 + "|" + birth.iso } } }
         block("pinyin+birth") { record in record.birth.flatMap { birth in record.pinyinKey.map { $0 + "|" + birth.iso } } }
         block("phone") { $0.phone }

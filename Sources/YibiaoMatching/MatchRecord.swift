@@ -39,6 +39,12 @@ public struct MatchRecord: Sendable, Hashable {
         if let raw = nationalIDRaw, raw.utf8.count == 18 { return Array(raw.utf8) }
         return nil
     }
+
+    /// The identifier to block and compare on when there is no citizen ID: `scheme:value`
+    /// of the first other identifier (passport, residence permit, another country's number).
+    var otherIdentifier: String? {
+        identifiers.keys.sorted().first.map { "\($0):\(identifiers[$0]!)" }
+    }
 }
 
 extension MatchRecord {

@@ -120,3 +120,27 @@ import YibiaoCore
         #expect(abs(merged.precision - 0.4) < 1e-9)
     }
 }
+
+@Suite struct GeneralEngineTests {
+    func traveller(_ id: Int64, _ name: String, _ birth: String, passport: String?, phone: String? = nil) -> MatchRecord {
+        var record = MatchRecord(id: id, fields: ["name": name, "birth_date": birth, "sex": "2"].merging(phone.map { ["phone": $0] } ?? [:]) { $1 })
+        if let passport { record.identifiers["passport"] = passport }
+        return record
+    }
+
+    @Test("Latin-script names and another identifier scheme work without any citizen ID")
+    func latinAndPassports() {
+        let records = [
+            traveller(1, "Maria García", "1990-04-12", passport: "PAB123456"),
+            traveller(2, "MARIA GARCIA", "1990-04-12", passport: "PAB123456"),
+            traveller(3, "María Garcia", "1990-12-04", passport: "PAB123456"),   // day and month swapped
+            traveller(4, "Maria Garcia", "1990-04-12", passport: "XYZ987654", phone: "+33 6 12 34 56 78"),
+        ]
+        #expect(ComparisonVector.compare(records[0], records[1])[.id] == 1)
+        #expect(ComparisonVector.compare(records[0], records[3])[.id] == 4)
+        #expect(ComparisonVector.compare(records[0], traveller(9, "x", "1990-01-01", passport: "PAB123457"))[.id] == 2)
+        let result = MatchEngine().match(records)
+        #expect(result.clusters.contains([1, 2, 3]), "\(result.clusters)")
+        #expect(!result.clusters.contains { $0.contains(4) && $0.contains(1) })
+    }
+}
