@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(
             name: "YibiaoStoreTests",
             dependencies: [
-                "YibiaoCore", "YibiaoAdapters", "YibiaoStore", "YibiaoTestSupport",
+                "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoStore", "YibiaoTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

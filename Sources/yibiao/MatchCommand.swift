@@ -55,15 +55,28 @@ extension Match {
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var districtOption: DistrictOption
         @Option(name: .long, help: ArgumentHelp(tr("Seed of the random pair sample.", "随机抽样种子。"))) var seed: UInt64 = 1
+        @Option(name: .long, help: ArgumentHelp(tr("Link automatically at or above this probability (default 0.99, or the active version's).",
+                                                    "概率不低于此值时自动关联（默认 0.99，或沿用当前版本）。"))) var linkThreshold: Double?
+        @Option(name: .long, help: ArgumentHelp(tr("Send to review at or above this probability (default 0.5, or the active version's).",
+                                                    "概率不低于此值时送人工审核（默认 0.5，或沿用当前版本）。"))) var reviewThreshold: Double?
+
+        func validate() throws {
+            for value in [linkThreshold, reviewThreshold].compactMap({ $0 }) where !(value > 0 && value <= 1) {
+                throw ValidationError(tr("Thresholds are probabilities above 0 and at most 1.", "阈值应为大于 0 且不大于 1 的概率。"))
+            }
+            if let link = linkThreshold, let review = reviewThreshold, review > link {
+                throw ValidationError(tr("--review-threshold cannot be above --link-threshold.", "--review-threshold 不能高于 --link-threshold。"))
+            }
+        }
 
         func run() async throws {
             let linker = ResidentLinker(district: try districtOption.resolved(), actor: cliActor())
-            let seed = self.seed
+            let seed = self.seed, link = linkThreshold, review = reviewThreshold
             let (version, parameters) = try await Database.withClient(try database.url()) { client in
-                try await linker.train(client, seed: seed)
+                try await linker.train(client, seed: seed, linkThreshold: link, reviewThreshold: review)
             }
-            print(tr("Stored matching parameters version \(version) (prior \(String(format: "%.3f", parameters.prior))).",
-                     "已保存匹配参数版本 \(version)（先验 \(String(format: "%.3f", parameters.prior))）。"))
+            print(tr("Stored matching parameters version \(version) (prior \(String(format: "%.3f", parameters.prior)), link ≥ \(parameters.linkThreshold), review ≥ \(parameters.reviewThreshold)). See the effect with `yibiao match --dry-run`.",
+                     "已保存匹配参数版本 \(version)（先验 \(String(format: "%.3f", parameters.prior))，关联阈值 \(parameters.linkThreshold)，审核阈值 \(parameters.reviewThreshold)）。可用 `yibiao match --dry-run` 查看影响。"))
             for comparison in Comparison.allCases {
                 let levels = (1..<comparison.levelCount).map { level -> String in
                     let weight = log2(max(parameters.m[comparison.rawValue][level], 1e-6) / max(parameters.u[comparison.rawValue][level], 1e-6))

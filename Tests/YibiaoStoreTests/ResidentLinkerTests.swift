@@ -3,6 +3,7 @@ import PostgresNIO
 import Testing
 import YibiaoAdapters
 import YibiaoCore
+import YibiaoMatching
 import YibiaoStore
 import YibiaoTestSupport
 
@@ -51,6 +52,12 @@ import YibiaoTestSupport
             #expect(second.newResidents == 0)
             #expect(try await residents(client) == ids)
             #expect(try await count(client, "SELECT count(*) FROM link WHERE method = 'deterministic'") >= 1)
+            #expect(try await count(client, "SELECT count(*) FROM resident_identifier WHERE scheme = 'cn_citizen_id'") == 2)
+            #expect(try await count(client, "SELECT count(*) FROM resident_identifier WHERE scheme = 'local_social_security'") == 3)
+            let (version, parameters) = try await linker.train(client, linkThreshold: 0.995, reviewThreshold: 0.6)
+            #expect(version == 1)
+            #expect(parameters.linkThreshold == 0.995 && parameters.reviewThreshold == 0.6)
+            #expect(try await linker.train(client).1.linkThreshold == 0.995)
         }
     }
 

@@ -35,9 +35,18 @@ public struct ResidentLinker: Sendable {
 
     /// Trains parameters on the district's current records and makes them the active version.
     @discardableResult
-    public func train(_ client: PostgresClient, seed: UInt64 = 1) async throws -> (version: Int, MatchParameters) {
+    public func train(_ client: PostgresClient, seed: UInt64 = 1, linkThreshold: Double? = nil,
+                      reviewThreshold: Double? = nil) async throws -> (version: Int, MatchParameters) {
         let records = try await loadRecords(client)
-        let (engine, _) = MatchEngine().trained(on: records, seed: seed)
+        var base = MatchEngine()
+        // Thresholds carry over from the active version unless new ones are given.
+        if let (_, active) = try? await storedParameters(client) {
+            base.parameters.linkThreshold = active.linkThreshold
+            base.parameters.reviewThreshold = active.reviewThreshold
+        }
+        if let linkThreshold { base.parameters.linkThreshold = linkThreshold }
+        if let reviewThreshold { base.parameters.reviewThreshold = reviewThreshold }
+        let (engine, _) = base.trained(on: records, seed: seed)
         let encoded = String(decoding: try JSONEncoder().encode(engine.parameters), as: UTF8.self)
         let count = records.count
         return try await client.withConnection { connection in
@@ -62,6 +71,14 @@ public struct ResidentLinker: Sendable {
         }
     }
 
+    func storedParameters(_ client: PostgresClient) async throws -> (Int, MatchParameters)? {
+        for try await (version, json) in try await client.query(
+            "SELECT version, parameters::text FROM match_parameters WHERE district = \(district) AND active").decode((Int, String).self) {
+            return (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)))
+        }
+        return nil
+    }
+
     /// The active parameters. Trained once the district has enough records, and again automatically once it
     /// has twice as many records as the active version was trained on (the first feed alone
     /// says little about how the others agree); `yibiao match train` retrains at will.
@@ -81,6 +98,8 @@ public struct ResidentLinker: Sendable {
     }
 
     public static let minimumRecordsToTrain = 1_000
+    /// `local_<system>`: a system's own key for the person, kept as an identifier for cross-references.
+    static let localKeyScheme = "local_"
 
     /// Matches and writes the outcome. With `dryRun`, only reports what would change.
     public func run(_ client: PostgresClient, dryRun: Bool = false) async throws -> Summary {
@@ -135,15 +154,17 @@ public struct ResidentLinker: Sendable {
     func loadRecords(_ client: PostgresClient) async throws -> [MatchRecord] {
         var records: [MatchRecord] = []
         let rows = try await client.query("""
-            SELECT record_id, national_id, national_id_raw, name_key, pinyin_key, sex, birth_date::text, phone, division_code, address
+            SELECT record_id, national_id, national_id_raw, name_key, pinyin_key, sex, birth_date::text, phone, division_code, address,
+                   fields->>'passport_no'
             FROM source_record WHERE district = \(district) AND is_current ORDER BY record_id
             """)
-        for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address) in rows.decode(
-            (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?).self) {
+        for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address, passport) in rows.decode(
+            (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?).self) {
             let date = birth.flatMap { CalendarDate(iso: $0) }
             records.append(MatchRecord(id: id, nationalID: nationalID, nationalIDRaw: raw.map(CitizenID.clean), nameKey: nameKey,
                                        pinyinKey: pinyin, sex: sex.flatMap(Sex.init(rawValue:)), birth: date, phone: phone,
-                                       division: division, address: address))
+                                       division: division, address: address,
+                                       identifiers: passport.map { ["passport": $0] } ?? [:]))
         }
         return records
     }
@@ -207,6 +228,16 @@ public struct ResidentLinker: Sendable {
                         weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by, decided_at = now()
                     WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
                         IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
+                    """, logger: logger)
+                // Every identifier a resident is known by, with the record it came from.
+                try await connection.query("""
+                    INSERT INTO resident_identifier (district, resident_id, scheme, value, record_id)
+                    SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
+                    FROM link l JOIN source_record r USING (district, record_id)
+                    CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
+                                               (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
+                    WHERE l.district = \(district) AND r.is_current AND i.value IS NOT NULL AND i.value <> ''
+                    ON CONFLICT DO NOTHING
                     """, logger: logger)
                 // Merges: the younger resident retires, pointing at the survivor.
                 for merge in plan.merges {
