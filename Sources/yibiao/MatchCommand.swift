@@ -34,6 +34,8 @@ extension Match {
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var districtOption: DistrictOption
         @Flag(name: .long, help: ArgumentHelp(tr("Report what would change, change nothing.", "只报告将发生的变化，不做修改。"))) var dryRun = false
+        @Flag(name: .long, help: ArgumentHelp(tr("Recompute every automatic decision, e.g. after a threshold change (every run does; the flag says so explicitly).",
+                                                 "重算所有自动决定，如阈值变更后（每次运行都会如此；此参数仅作明确表示）。"))) var rerun = false
 
         func run() async throws {
             let linker = ResidentLinker(district: try districtOption.resolved(), actor: cliActor())
