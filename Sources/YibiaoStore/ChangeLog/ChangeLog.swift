@@ -1,0 +1,151 @@
+import Foundation
+import Crypto
+import Logging
+public import PostgresNIO
+public import YibiaoCore
+
+/// The per-district change log: gap-free sequence numbers handed out under the lock of the
+/// district's `change_log_head` row — so sequence order is commit order and a consumer reading
+/// up to N never misses an entry committed later with a smaller number — and a SHA-256 chain
+/// over the previous entry's hash, so that tampering is visible (`yibiao log verify`).
+public enum ChangeLog {
+    public struct Entry: Sendable, Hashable {
+        public let residentID: Int64
+        /// batch, entry, link, split, merge, resolution
+        public let cause: String
+        public let causeRef: String?
+        public let actor: String
+        /// field → (old, new); nil is "no value".
+        public let changes: [String: Change]
+
+        public init(residentID: Int64, cause: String, causeRef: String?, actor: String, changes: [String: Change]) {
+            self.residentID = residentID
+            self.cause = cause
+            self.causeRef = causeRef
+            self.actor = actor
+            self.changes = changes
+        }
+    }
+
+    public struct Change: Sendable, Hashable, Codable {
+        public let old: String?
+        public let new: String?
+
+        public init(old: String?, new: String?) {
+            self.old = old
+            self.new = new
+        }
+    }
+
+    public static let genesisHash = String(repeating: "0", count: 64)
+    static let logger = Logger(label: "yibiao.changelog", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Appends entries inside the caller's open transaction; returns their sequence numbers.
+    /// The head row stays locked until that transaction ends.
+    @discardableResult
+    public static func append(_ entries: [Entry], district: String, on connection: PostgresConnection) async throws -> [Int64] {
+        guard !entries.isEmpty else { return [] }
+        try await connection.query("""
+            INSERT INTO change_log_head (district) VALUES (\(district)) ON CONFLICT (district) DO NOTHING
+            """, logger: logger)
+        var last: (Int64, String) = (0, genesisHash)
+        for try await row in try await connection.query("""
+            SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district) FOR UPDATE
+            """, logger: logger).decode((Int64, String).self) { last = row }
+        // Microsecond precision, as PostgreSQL stores it, so that the hash can be recomputed from the row.
+        let changedAt = timestamp(Date())
+        var sequences: [Int64] = []
+        var copy = CopyText()
+        var (seq, previous) = last
+        for entry in entries {
+            seq += 1
+            let changes = canonicalChanges(entry.changes)
+            let hash = entryHash(previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
+                                 causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes)
+            copy.row([district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes, previous, hash])
+            sequences.append(seq)
+            previous = hash
+        }
+        try await connection.copyFrom(table: "change_log", columns: [
+            "district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "prev_hash", "hash",
+        ], logger: logger) { writer in
+            try await writer.write(ByteBuffer(bytes: copy.bytes))
+        }
+        try await connection.query("""
+            UPDATE change_log_head SET last_seq = \(seq), last_hash = \(previous) WHERE district = \(district)
+            """, logger: logger)
+        return sequences
+    }
+
+    /// The first entry whose chain is broken, or nil when every entry checks out.
+    public struct Break: Sendable, Hashable {
+        public let seq: Int64
+        public let reason: LocalizedText
+    }
+
+    public static func verify(_ client: PostgresClient, district: String) async throws -> (checked: Int, firstBreak: Break?) {
+        var previous = genesisHash
+        var expectedSeq: Int64 = 1
+        var checked = 0
+        let rows = try await client.query("""
+            SELECT seq, resident_id, cause, cause_ref, actor, to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                   changes::text, prev_hash, hash
+            FROM change_log WHERE district = \(district) ORDER BY seq
+            """)
+        for try await (seq, resident, cause, causeRef, actor, changedAt, changes, prevHash, hash) in rows.decode(
+            (Int64, Int64, String, String?, String, String, String, String, String).self) {
+            checked += 1
+            if seq != expectedSeq {
+                return (checked, Break(seq: seq, reason: LocalizedText(en: "sequence \(expectedSeq) is missing", zh: "缺少序号 \(expectedSeq)")))
+            }
+            if prevHash != previous {
+                return (checked, Break(seq: seq, reason: LocalizedText(en: "it does not point at the previous entry's hash", zh: "其前序哈希与上一条记录不符")))
+            }
+            let recomputed = entryHash(previous: prevHash, district: district, seq: seq, residentID: resident, cause: cause,
+                                       causeRef: causeRef, actor: actor, changedAt: changedAt, changes: canonicalJSON(changes))
+            if recomputed != hash {
+                return (checked, Break(seq: seq, reason: LocalizedText(en: "its content does not match its hash (edited after it was written)",
+                                                                    zh: "内容与哈希不符（写入后被修改过）")))
+            }
+            previous = hash
+            expectedSeq += 1
+        }
+        return (checked, nil)
+    }
+
+    // MARK: Hashing
+
+    static func entryHash(previous: String, district: String, seq: Int64, residentID: Int64, cause: String, causeRef: String?,
+                          actor: String, changedAt: String, changes: String) -> String {
+        // Length-prefixed fields: no two different entries serialise alike.
+        var text = ""
+        for field in [previous, district, String(seq), String(residentID), cause, causeRef ?? "\u{0}", actor, changedAt, changes] {
+            text += String(field.utf8.count) + ":" + field + ";"
+        }
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func canonicalChanges(_ changes: [String: Change]) -> String {
+        var object: [String: Any] = [:]
+        for (field, change) in changes {
+            object[field] = ["old": change.old.map { $0 as Any } ?? NSNull(), "new": change.new.map { $0 as Any } ?? NSNull()]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// jsonb reorders keys and spacing: re-serialise what the database returns the same way.
+    static func canonicalJSON(_ text: String) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
+              let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return text }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let seconds = micros / 1_000_000, fraction = micros % 1_000_000
+        let day = CalendarDate(daysSinceEpoch: Int(seconds / 86_400))!
+        let secondOfDay = Int(seconds % 86_400)
+        return "\(day.iso)T\((secondOfDay / 3600).zeroPadded(2)):\((secondOfDay / 60 % 60).zeroPadded(2)):\((secondOfDay % 60).zeroPadded(2)).\(fraction.zeroPadded(6))Z"
+    }
+}

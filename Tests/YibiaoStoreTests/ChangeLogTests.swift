@@ -1,0 +1,98 @@
+import Foundation
+import PostgresNIO
+import Testing
+import YibiaoCore
+import YibiaoStore
+import YibiaoTestSupport
+
+@Suite struct ChangeLogTests {
+    let district = "110105"
+
+    func prepare(_ client: PostgresClient) async throws -> Int64 {
+        try await client.query("INSERT INTO district (district, name) VALUES ('110105', '朝阳区')")
+        for try await id in try await client.query("INSERT INTO resident (district) VALUES ('110105') RETURNING resident_id").decode(Int64.self) {
+            return id
+        }
+        return 0
+    }
+
+    func entry(_ resident: Int64, _ value: String) -> ChangeLog.Entry {
+        ChangeLog.Entry(residentID: resident, cause: "batch", causeRef: "batch:1", actor: "test",
+                        changes: ["phone": .init(old: nil, new: value), "name": .init(old: "张伟", new: "張偉/x")])
+    }
+
+    func appendInTransaction(_ client: PostgresClient, _ entries: [ChangeLog.Entry]) async throws -> [Int64] {
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: Logger(label: "test"))
+            let sequences = try await ChangeLog.append(entries, district: district, on: connection)
+            try await connection.query("COMMIT", logger: Logger(label: "test"))
+            return sequences
+        }
+    }
+
+    @Test("appended entries chain; verify finds them intact")
+    func intact() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let resident = try await prepare(client)
+            #expect(try await appendInTransaction(client, [entry(resident, "1"), entry(resident, "2")]) == [1, 2])
+            #expect(try await appendInTransaction(client, [entry(resident, "3")]) == [3])
+            let (checked, broken) = try await ChangeLog.verify(client, district: district)
+            #expect(checked == 3)
+            #expect(broken == nil)
+        }
+    }
+
+    @Test("an entry edited with SQL is reported, with its sequence number")
+    func tampering() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let resident = try await prepare(client)
+            _ = try await appendInTransaction(client, (1...5).map { entry(resident, String($0)) })
+            // The append-only trigger stops ordinary edits; a superuser can get round it.
+            try await client.query("ALTER TABLE change_log DISABLE TRIGGER change_log_append_only")
+            try await client.query("UPDATE change_log SET actor = 'someone else' WHERE seq = 3")
+            let (_, broken) = try await ChangeLog.verify(client, district: district)
+            #expect(broken?.seq == 3)
+            #expect(broken?.reason.en.contains("edited after it was written") == true)
+            try await client.query("DELETE FROM change_log WHERE seq = 4")
+            #expect(try await ChangeLog.verify(client, district: district).firstBreak?.seq == 3)
+        }
+    }
+
+    @Test("concurrent appenders: the sequence is gap-free, strictly increasing and in commit order")
+    func concurrent() async throws {
+        try await TestDatabase.withFreshDatabase { url, client in
+            let resident = try await prepare(client)
+            // Each transaction notes its numbers just before COMMIT, while it still holds the head
+            // row's lock: the order of the notes is the order of the commits.
+            let order = CommitOrder()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<6 {
+                    group.addTask {
+                        try await Database.withClient(url) { own in
+                            for round in 0..<5 {
+                                try await own.withConnection { connection in
+                                    try await connection.query("BEGIN", logger: Logger(label: "test"))
+                                    let sequences = try await ChangeLog.append(
+                                        [entry(resident, "\(worker)-\(round)"), entry(resident, "x")], district: district, on: connection)
+                                    await order.note(sequences)
+                                    try await connection.query("COMMIT", logger: Logger(label: "test"))
+                                }
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            var stored: [Int64] = []
+            for try await seq in try await client.query("SELECT seq FROM change_log ORDER BY seq").decode(Int64.self) { stored.append(seq) }
+            #expect(stored == Array(1...60))
+            #expect(await order.sequences == Array(1...60))
+            #expect(try await ChangeLog.verify(client, district: district).firstBreak == nil)
+        }
+    }
+}
+
+actor CommitOrder {
+    private(set) var sequences: [Int64] = []
+    func note(_ values: [Int64]) { sequences += values }
+}
