@@ -299,8 +299,8 @@ public struct EmbeddedPostgres: Sendable {
         guard isRoot else { return }
         var path = url.deletingLastPathComponent()
         while path.path != "/" {
-            var info = stat()
-            if stat(path.path, &info) == 0, info.st_mode & 0o001 == 0 {
+            let permissions = (try? FileManager.default.attributesOfItem(atPath: path.path))?[.posixPermissions] as? Int
+            if let permissions, permissions & 0o001 == 0 {
                 throw StoreError(
                     code: "db_dir_unreachable",
                     message: LocalizedText(en: "the postgres user cannot enter \(path.path), so it cannot run the database in \(url.path)",
