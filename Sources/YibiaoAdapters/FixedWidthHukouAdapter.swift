@@ -36,20 +36,20 @@ public struct FixedWidthHukouAdapter: FeedAdapter {
 
     public func read(_ url: URL, today: CalendarDate, _ body: (MappingOutcome) throws -> Void) throws {
         let lines = LineReader(url: url)
-        let decoder = GBKLineDecoder()
+        let decoder = TextDecoder(.gbk)
         let dates = DateParser(referenceYear: today.year)
         try lines.forEachLine { number, bytes in
             if bytes.allSatisfy({ $0 == 0x20 }) { return }
             guard bytes.count >= 61 else {
                 try body(.quarantined(FeedIssue(code: "short_line", message: LocalizedText(
                     en: "the line has \(bytes.count) bytes; at least 61 are needed", zh: "该行只有 \(bytes.count) 个字节，至少需要 61 个"),
-                    row: number, value: decoder.decode(bytes) ?? FeedIssue.escapedBytes(bytes))))
+                    row: number, value: decoder.decode(bytes[...]) ?? FeedIssue.escapedBytes(bytes))))
                 return
             }
             var raw: [String: String] = [:]
             for (name, range) in Self.columns {
                 let slice = bytes[range.lowerBound..<min(range.upperBound, bytes.count)]
-                guard let text = decoder.decode(Array(slice)) else {
+                guard let text = decoder.decode(slice) else {
                     try body(.quarantined(FeedIssue(code: "invalid_encoding", message: LocalizedText(
                         en: "the bytes are not valid GBK (a character cut by the column width?)", zh: "字节不是有效的 GBK 编码（字符被列宽截断？）"),
                         row: number, column: name, value: FeedIssue.escapedBytes(slice))))
@@ -126,10 +126,4 @@ struct LineReader {
         if !pending.isEmpty { try body(number + 1, pending) }
         if !sawByte { throw FeedIssue.emptyFile(url) }
     }
-}
-
-/// GBK decoding for whole lines or fields.
-final class GBKLineDecoder: @unchecked Sendable {
-    private let decoder = TextDecoder(.gbk)
-    func decode(_ bytes: [UInt8]) -> String? { decoder.decode(bytes[...]) }
 }

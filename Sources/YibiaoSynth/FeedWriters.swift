@@ -82,8 +82,8 @@ final class PartyWriter {
     }
 
     func append(key: String, fields: [(String, String)]) throws {
-        var text = "  <党员 编号=\"\(XMLEscape.escape(key))\">"
-        for (tag, value) in fields { text += "<\(tag)>\(XMLEscape.escape(value))</\(tag)>" }
+        var text = "  <党员 编号=\"\(XMLText.escape(key))\">"
+        for (tag, value) in fields { text += "<\(tag)>\(XMLText.escape(value))</\(tag)>" }
         try lines.write(text + "</党员>\n")
     }
 
@@ -107,15 +107,6 @@ final class SocialSecurityWriter {
     }
 
     func finish() throws { try lines.finish() }
-}
-
-enum XMLEscape {
-    static func escape(_ text: String) -> String {
-        // Almost no value needs escaping: check the bytes before building anything.
-        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) { return text }
-        return text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
 }
 
 enum JSONEscape {

@@ -23,15 +23,7 @@ public final class XLSXWriter {
 
     /// Appends a row. A `nil` cell is left empty (no element), as Excel does.
     public func append(_ cells: [String?]) throws {
-        rowNumber += 1
-        buffer += "<row r=\"\(rowNumber)\">"
-        for (index, cell) in cells.enumerated() {
-            guard let cell, !cell.isEmpty else { continue }
-            let reference = Self.columnName(index) + String(rowNumber)
-            buffer += "<c r=\"\(reference)\" t=\"inlineStr\"><is><t xml:space=\"preserve\">\(Self.escape(cell))</t></is></c>"
-        }
-        buffer += "</row>"
-        if buffer.utf8.count > 1 << 20 { try flush() }
+        try append(mixed: cells.map { cell in cell.map { $0.isEmpty ? .empty : .text($0) } ?? .empty })
     }
 
     /// Appends a numeric cell row: each cell either text or a number (written as `n`).
@@ -42,8 +34,8 @@ public final class XLSXWriter {
             let reference = Self.columnName(index) + String(rowNumber)
             switch cell {
             case .empty: continue
-            case .text(let text): buffer += "<c r=\"\(reference)\" t=\"inlineStr\"><is><t xml:space=\"preserve\">\(Self.escape(text))</t></is></c>"
-            case .number(let text): buffer += "<c r=\"\(reference)\"><v>\(Self.escape(text))</v></c>"
+            case .text(let text): buffer += "<c r=\"\(reference)\" t=\"inlineStr\"><is><t xml:space=\"preserve\">\(XMLText.escape(text))</t></is></c>"
+            case .number(let text): buffer += "<c r=\"\(reference)\"><v>\(XMLText.escape(text))</v></c>"
             }
         }
         buffer += "</row>"
@@ -68,7 +60,7 @@ public final class XLSXWriter {
         }
         try add("[Content_Types].xml", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#)
         try add("_rels/.rels", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#)
-        try add("xl/workbook.xml", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name=""# + Self.escape(sheetName) + #"" sheetId="1" r:id="rId1"/></sheets></workbook>"#)
+        try add("xl/workbook.xml", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name=""# + XMLText.escape(sheetName) + #"" sheetId="1" r:id="rId1"/></sheets></workbook>"#)
         try add("xl/_rels/workbook.xml.rels", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#)
         let sheet = try FileHandle(forReadingFrom: sheetFile)
         defer { try? sheet.close() }
@@ -83,22 +75,6 @@ public final class XLSXWriter {
     private func flush() throws {
         try handle.write(contentsOf: Data(buffer.utf8))
         buffer = ""
-    }
-
-    static func escape(_ text: String) -> String {
-        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) { return text }
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            default: result.append(character)
-            }
-        }
-        return result
     }
 
     static func columnName(_ index: Int) -> String {
@@ -118,4 +94,24 @@ public enum XLSXCell: Sendable, Hashable {
     case text(String)
     /// A number cell, as Excel stores dates (serials) and numbers.
     case number(String)
+}
+
+/// Escaping for XML text and attribute values, shared by every XML writer.
+public enum XMLText {
+    public static func escape(_ text: String) -> String {
+        // Almost no value needs escaping: check the bytes before building anything.
+        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) { return text }
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
 }
