@@ -22,7 +22,7 @@ let package = Package(
         // Pure logic: no I/O.
         .target(name: "YibiaoCore"),
         .target(name: "YibiaoMatching", dependencies: ["YibiaoCore"]),
-        .target(name: "YibiaoMerge", dependencies: ["YibiaoCore"]),
+        .target(name: "YibiaoMerge", dependencies: ["YibiaoCore", .product(name: "Yams", package: "Yams")]),
         // Edges.
         .target(
             name: "YibiaoAdapters",
@@ -72,6 +72,7 @@ let package = Package(
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
         .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoStore", "YibiaoTestSupport"]),
         .testTarget(name: "YibiaoMatchingTests", dependencies: ["YibiaoMatching", "YibiaoCore"]),
+        .testTarget(name: "YibiaoMergeTests", dependencies: ["YibiaoMerge", "YibiaoCore"]),
         .testTarget(name: "YibiaoSynthTests", dependencies: ["YibiaoSynth", "YibiaoAdapters", "YibiaoMatching", "YibiaoCore", "YibiaoTestSupport"]),
         .testTarget(
             name: "YibiaoStoreTests",

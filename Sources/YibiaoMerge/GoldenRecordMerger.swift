@@ -1,0 +1,228 @@
+import YibiaoCore
+
+/// One source record of a resident, as the merge sees it.
+public struct Observation: Sendable, Hashable {
+    public let recordID: Int64
+    public let system: String
+    /// When it was received, in microseconds since 1970; later is more recent.
+    public let receivedAt: Int64
+    /// Qualified field name → canonical text (`phone`, `party.branch`).
+    public let values: [String: String]
+
+    public init(recordID: Int64, system: String, receivedAt: Int64, values: [String: String]) {
+        self.recordID = recordID
+        self.system = system
+        self.receivedAt = receivedAt
+        self.values = values
+    }
+}
+
+/// A person's resolution of a field: it holds until a source sends a newer, different value.
+public struct Override: Sendable, Hashable {
+    public let field: String
+    /// nil: the person decided the field has no value.
+    public let value: String?
+    public let createdAt: Int64
+
+    public init(field: String, value: String?, createdAt: Int64) {
+        self.field = field
+        self.value = value
+        self.createdAt = createdAt
+    }
+}
+
+/// A golden value and where it came from.
+public struct FieldValue: Sendable, Hashable, Codable {
+    public let value: String?
+    public let recordID: Int64?
+    public let system: String?
+    /// The strategy that chose it, or `override`.
+    public let rule: String
+
+    public init(value: String?, recordID: Int64?, system: String?, rule: String) {
+        self.value = value
+        self.recordID = recordID
+        self.system = system
+        self.rule = rule
+    }
+}
+
+/// A disagreement the rules do not settle: a person decides.
+public struct FieldConflict: Sendable, Hashable {
+    public enum Reason: String, Sendable, Hashable, Codable {
+        case trustedSourcesDisagree = "trusted_sources_disagree"
+        case sourcesDisagree = "sources_disagree"
+        /// A source sent a value newer than a person's resolution, and different from it.
+        case newerThanOverride = "newer_than_override"
+    }
+
+    public struct Candidate: Sendable, Hashable, Codable {
+        public let value: String?
+        /// `override` for a person's earlier resolution.
+        public let systems: [String]
+        public let records: [Int64]
+    }
+
+    public let field: String
+    public let reason: Reason
+    /// Ordered by value, so that the same disagreement is recognised again.
+    public let candidates: [Candidate]
+
+    /// What makes two conflicts on a field the same disagreement.
+    public var identity: [String?] { [reason.rawValue] + candidates.map(\.value) }
+}
+
+/// The golden record of one resident: the chosen value of every field, and the open conflicts.
+public struct MergeOutcome: Sendable, Hashable {
+    public var values: [String: FieldValue] = [:]
+    public var conflicts: [String: FieldConflict] = [:]
+}
+
+/// Assembles golden records from source records under survivorship rules. Pure and deterministic:
+/// the same records, rules and overrides always give the same record.
+public struct GoldenRecordMerger: Sendable {
+    public let rules: SurvivorshipRules
+
+    public init(rules: SurvivorshipRules = .standard) {
+        self.rules = rules
+    }
+
+    /// The fields a golden record holds: every canonical field (helpers such as the raw ID text are not).
+    public static let goldenFields: Set<String> = Set(CanonicalField.all.map(\.qualifiedName))
+
+    public func merge(_ observations: [Observation], overrides: [String: Override] = [:]) -> MergeOutcome {
+        var byField: [String: [(observation: Observation, value: String)]] = [:]
+        for observation in observations {
+            for (field, value) in observation.values where !value.isEmpty && Self.goldenFields.contains(field) {
+                byField[field, default: []].append((observation, value))
+            }
+        }
+        var outcome = MergeOutcome()
+        for field in Set(byField.keys).union(overrides.keys) {
+            let candidates = byField[field] ?? []
+            let rule = rules.rule(for: field)
+            if let override = overrides[field] {
+                outcome.values[field] = FieldValue(value: override.value, recordID: nil, system: nil, rule: "override")
+                let newer = candidates.filter { $0.observation.receivedAt > override.createdAt && $0.value != override.value }
+                if !newer.isEmpty {
+                    var listed = Self.candidates(newer)
+                    listed.append(FieldConflict.Candidate(value: override.value, systems: ["override"], records: []))
+                    outcome.conflicts[field] = FieldConflict(field: field, reason: .newerThanOverride, candidates: Self.sorted(listed))
+                }
+                continue
+            }
+            guard !candidates.isEmpty else { continue }
+            let ranked = rank(candidates, field: field, rule: rule)
+            let winner = ranked[0]
+            outcome.values[field] = FieldValue(value: winner.value, recordID: winner.observation.recordID,
+                                               system: winner.observation.system, rule: rule.strategy.rawValue)
+            switch rule.conflict {
+            case .none: break
+            case .trusted:
+                let trusted = candidates.filter { rules.trusted.contains($0.observation.system) }
+                if Set(trusted.map(\.value)).count > 1 {
+                    outcome.conflicts[field] = FieldConflict(field: field, reason: .trustedSourcesDisagree,
+                                                             candidates: Self.sorted(Self.candidates(candidates)))
+                }
+            case .any:
+                if Set(candidates.map(\.value)).count > 1 {
+                    outcome.conflicts[field] = FieldConflict(field: field, reason: .sourcesDisagree,
+                                                             candidates: Self.sorted(Self.candidates(candidates)))
+                }
+            }
+        }
+        return outcome
+    }
+
+    /// Candidates best first under the rule; every tie is broken (trust, recency, record id) so
+    /// that the outcome never depends on the order records were read in.
+    func rank(_ candidates: [(observation: Observation, value: String)], field: String,
+              rule: SurvivorshipRules.Rule) -> [(observation: Observation, value: String)] {
+        let order = rule.priority ?? rules.priority
+        func trust(_ system: String) -> Int { order.firstIndex(of: system) ?? order.count }
+        let domain = rule.domain ?? CanonicalField.named(field).map { $0.domain.rawValue } ?? "core"
+        let owners = Set(rules.owners[domain] ?? [])
+        var frequency: [String: Int] = [:]
+        for candidate in candidates { frequency[candidate.value, default: 0] += 1 }
+        // Smaller keys rank first: the strategy's own key, then trust (systems outside the order
+        // alphabetically), then recency, then record id.
+        func key(_ candidate: (observation: Observation, value: String)) -> (strategy: Int64, trust: Int, system: String, recency: Int64, record: Int64) {
+            let system = candidate.observation.system
+            let rank = trust(system)
+            let strategy: Int64 = switch rule.strategy {
+            case .priority: 0
+            case .domainOwner: owners.contains(system) ? 0 : 1
+            case .mostRecent: -candidate.observation.receivedAt
+            case .mostFrequent: -Int64(frequency[candidate.value]!)
+            case .mostComplete: -Int64(candidate.value.count)
+            }
+            return (strategy, rank, rank == order.count ? system : "", -candidate.observation.receivedAt, candidate.observation.recordID)
+        }
+        return candidates.sorted { key($0) < key($1) }
+    }
+
+    static func candidates(_ observed: [(observation: Observation, value: String)]) -> [FieldConflict.Candidate] {
+        var grouped: [String: (systems: Set<String>, records: [Int64])] = [:]
+        for (observation, value) in observed {
+            grouped[value, default: ([], [])].systems.insert(observation.system)
+            grouped[value, default: ([], [])].records.append(observation.recordID)
+        }
+        return grouped.map { FieldConflict.Candidate(value: $0.key, systems: $0.value.systems.sorted(), records: $0.value.records.sorted()) }
+    }
+
+    static func sorted(_ candidates: [FieldConflict.Candidate]) -> [FieldConflict.Candidate] {
+        candidates.sorted { ($0.value ?? "", $0.systems.joined()) < ($1.value ?? "", $1.systems.joined()) }
+    }
+}
+
+/// What a merge changes against the stored golden record.
+public struct GoldenDiff: Sendable, Hashable {
+    public struct Change: Sendable, Hashable {
+        public let old: String?
+        public let new: String?
+
+        public init(old: String?, new: String?) {
+            self.old = old
+            self.new = new
+        }
+    }
+
+    /// Fields whose value changed: these are what the change log records.
+    public var changes: [String: Change] = [:]
+    /// Fields whose value or provenance must be written.
+    public var upserts: [String: FieldValue] = [:]
+    /// Fields the record no longer has.
+    public var removals: [String] = []
+    /// Conflicts to raise (new disagreements).
+    public var raise: [FieldConflict] = []
+    /// Fields whose open conflict is over (the sources now agree, or it changed into another).
+    public var supersede: [String] = []
+
+    public var isEmpty: Bool { changes.isEmpty && upserts.isEmpty && removals.isEmpty && raise.isEmpty && supersede.isEmpty }
+
+    public init(stored: [String: FieldValue], openConflicts: [String: FieldConflict], outcome: MergeOutcome) {
+        for field in Set(stored.keys).union(outcome.values.keys).sorted() {
+            let old = stored[field], new = outcome.values[field]
+            if old?.value != new?.value { changes[field] = Change(old: old?.value, new: new?.value) }
+            if let new, new != old { upserts[field] = new }
+            if new == nil, old != nil { removals.append(field) }
+        }
+        for field in Set(openConflicts.keys).union(outcome.conflicts.keys).sorted() {
+            let old = openConflicts[field], new = outcome.conflicts[field]
+            if old?.identity == new?.identity { continue }
+            if old != nil { supersede.append(field) }
+            if let new { raise.append(new) }
+        }
+    }
+}
+
+/// The golden record at a past time, replayed from change-log entries (oldest first).
+public enum GoldenHistory {
+    public static func state(replaying changes: some Sequence<[String: GoldenDiff.Change]>) -> [String: String] {
+        var state: [String: String] = [:]
+        for entry in changes {
+            for (field, change) in entry { state[field] = change.new }
+        }
+        return state
+    }
+}

@@ -1,0 +1,231 @@
+public import YibiaoCore
+import Yams
+
+/// How each golden field is chosen, and which disagreements need a person
+/// (`schemas/survivorship.yaml`, documented in docs/merge.md).
+public struct SurvivorshipRules: Sendable, Hashable {
+    public enum Strategy: String, Sendable, Hashable, CaseIterable {
+        /// The most trusted source (the rule's own order, else the global one).
+        case priority
+        /// The system owning the field's domain, then the priority order.
+        case domainOwner = "domain_owner"
+        /// The value received last.
+        case mostRecent = "most_recent"
+        /// The value most records agree on.
+        case mostFrequent = "most_frequent"
+        /// The longest value (the fullest address).
+        case mostComplete = "most_complete"
+    }
+
+    public enum ConflictPolicy: String, Sendable, Hashable, CaseIterable {
+        case none
+        /// Two trusted sources disagree.
+        case trusted
+        /// Any two sources disagree.
+        case any
+    }
+
+    public struct Rule: Sendable, Hashable {
+        public var strategy: Strategy
+        public var conflict: ConflictPolicy
+        /// Replaces the global order for this field.
+        public var priority: [String]?
+        /// For `domain_owner` on a core field: whose domain it is.
+        public var domain: String?
+
+        public init(strategy: Strategy, conflict: ConflictPolicy = .none, priority: [String]? = nil, domain: String? = nil) {
+            self.strategy = strategy
+            self.conflict = conflict
+            self.priority = priority
+            self.domain = domain
+        }
+    }
+
+    public var priority: [String]
+    public var owners: [String: [String]]
+    public var trusted: Set<String>
+    public var defaultRule: Rule
+    public var facetDefault: Rule
+    public var fields: [String: Rule]
+
+    public init(priority: [String], owners: [String: [String]] = [:], trusted: Set<String> = [],
+                defaultRule: Rule = Rule(strategy: .priority), facetDefault: Rule = Rule(strategy: .domainOwner),
+                fields: [String: Rule] = [:]) {
+        self.priority = priority
+        self.owners = owners
+        self.trusted = trusted
+        self.defaultRule = defaultRule
+        self.facetDefault = facetDefault
+        self.fields = fields
+    }
+
+    /// The rule for a qualified field name (`phone`, `party.branch`).
+    public func rule(for field: String) -> Rule {
+        if let rule = fields[field] { return rule }
+        return field.contains(".") ? facetDefault : defaultRule
+    }
+
+    /// The rules shipped in `schemas/survivorship.yaml`.
+    public static let standard: SurvivorshipRules = {
+        do { return try parse(EmbeddedSurvivorshipRules.yaml, fileName: "survivorship.yaml") } catch {
+            preconditionFailure("the embedded survivorship rules do not parse: \(error)")
+        }
+    }()
+}
+
+/// A mistake in a rules file: which line and key, and what to do.
+public struct SurvivorshipRulesError: UserFacingError, Hashable {
+    public let fileName: String
+    public let line: Int?
+    public let key: String?
+    public let problem: LocalizedText
+    public let fix: LocalizedText?
+
+    public var code: String { "survivorship_invalid" }
+    public var exitCode: Int32 { ExitStatus.config }
+    public var remedy: LocalizedText? { fix }
+
+    public var message: LocalizedText {
+        let place = line.map { ":\($0)" } ?? ""
+        let keyEN = key.map { " (\($0))" } ?? ""
+        let keyZH = key.map { "（\($0)）" } ?? ""
+        return LocalizedText(en: "\(fileName)\(place)\(keyEN): \(problem.en)", zh: "\(fileName)\(place)\(keyZH)：\(problem.zh)")
+    }
+}
+
+extension SurvivorshipRules {
+    /// Parses and checks a rules file; every mistake names its line and key.
+    public static func parse(_ text: String, fileName: String) throws -> SurvivorshipRules {
+        let parser = RulesParser(fileName: fileName)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw parser.fail(nil, key: nil, en: "the file is empty", zh: "文件为空")
+            }
+            root = node
+        } catch let error as YamlError {
+            throw parser.fail(nil, key: nil, en: "not valid YAML: \(error)", zh: "不是有效的 YAML：\(error)")
+        }
+        return try parser.rules(root)
+    }
+}
+
+private struct RulesParser {
+    let fileName: String
+
+    func fail(_ node: Node?, key: String?, en: String, zh: String, fixEN: String? = nil, fixZH: String? = nil) -> SurvivorshipRulesError {
+        SurvivorshipRulesError(fileName: fileName, line: node?.mark?.line, key: key, problem: LocalizedText(en: en, zh: zh),
+                               fix: fixEN.map { LocalizedText(en: $0, zh: fixZH ?? $0) })
+    }
+
+    func entries(_ node: Node, path: String, allowed: [String]) throws -> [(String, Node, Node)] {
+        guard let mapping = node.mapping else {
+            throw fail(node, key: path, en: "expected a mapping of keys to values", zh: "此处应为“键: 值”的映射")
+        }
+        return try mapping.map { keyNode, value in
+            let key = keyNode.string ?? ""
+            if !allowed.isEmpty, !allowed.contains(key) {
+                let hint = Suggestion.nearest(to: key, in: allowed)
+                throw fail(keyNode, key: path.isEmpty ? key : "\(path).\(key)", en: "unknown key `\(key)`", zh: "未知的键 `\(key)`",
+                           fixEN: hint.map { "did you mean `\($0)`?" } ?? "allowed keys: \(allowed.joined(separator: ", "))",
+                           fixZH: hint.map { "是否应为 `\($0)`？" } ?? "可用的键：\(allowed.joined(separator: "、"))")
+            }
+            return (key, keyNode, value)
+        }
+    }
+
+    func string(_ node: Node, key: String) throws -> String {
+        guard case .scalar = node, let value = node.string else {
+            throw fail(node, key: key, en: "expected a single value", zh: "此处应为单个取值")
+        }
+        return value
+    }
+
+    func systems(_ node: Node, key: String) throws -> [String] {
+        guard let sequence = node.sequence else {
+            throw fail(node, key: key, en: "expected a list of system ids, e.g. [civil_affairs, party]",
+                       zh: "此处应为系统标识列表，如 [civil_affairs, party]")
+        }
+        return try sequence.map { try string($0, key: key) }
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ node: Node, key: String, as: T.Type) throws -> T where T.RawValue == String {
+        let text = try string(node, key: key)
+        if let value = T(rawValue: text) { return value }
+        let options = T.allCases.map(\.rawValue)
+        let hint = Suggestion.nearest(to: text, in: options)
+        throw fail(node, key: key, en: "`\(text)` is not one of \(options.joined(separator: ", "))",
+                   zh: "`\(text)` 不是以下之一：\(options.joined(separator: "、"))",
+                   fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
+    }
+
+    func rule(_ node: Node, key: String) throws -> SurvivorshipRules.Rule {
+        var rule = SurvivorshipRules.Rule(strategy: .priority)
+        var sawStrategy = false
+        for (name, _, value) in try entries(node, path: key, allowed: ["strategy", "conflict", "priority", "domain"]) {
+            switch name {
+            case "strategy":
+                rule.strategy = try choice(value, key: "\(key).strategy", as: SurvivorshipRules.Strategy.self)
+                sawStrategy = true
+            case "conflict": rule.conflict = try choice(value, key: "\(key).conflict", as: SurvivorshipRules.ConflictPolicy.self)
+            case "priority": rule.priority = try systems(value, key: "\(key).priority")
+            default:
+                let domain = try string(value, key: "\(key).domain")
+                guard CanonicalField.Domain(rawValue: domain) != nil, domain != "core" else {
+                    throw fail(value, key: "\(key).domain", en: "`\(domain)` is not a facet domain",
+                               zh: "`\(domain)` 不是专题领域",
+                               fixEN: "one of civil_affairs, family_planning, party, social_security")
+                }
+                rule.domain = domain
+            }
+        }
+        guard sawStrategy else {
+            throw fail(node, key: key, en: "the rule has no strategy", zh: "该规则缺少 strategy",
+                       fixEN: "add strategy: priority (or domain_owner, most_recent, most_frequent, most_complete)",
+                       fixZH: "请添加 strategy: priority（或 domain_owner、most_recent、most_frequent、most_complete）")
+        }
+        return rule
+    }
+
+    func rules(_ root: Node) throws -> SurvivorshipRules {
+        var rules = SurvivorshipRules(priority: [])
+        var sawPriority = false
+        for (key, _, value) in try entries(root, path: "", allowed: [
+            "version", "priority", "owners", "trusted", "default", "facet_default", "fields",
+        ]) {
+            switch key {
+            case "version":
+                guard try string(value, key: key) == "1" else {
+                    throw fail(value, key: key, en: "only version 1 is known", zh: "仅支持 version 1")
+                }
+            case "priority":
+                rules.priority = try systems(value, key: key)
+                sawPriority = true
+            case "owners":
+                for (domain, _, list) in try entries(value, path: key, allowed: CanonicalField.Domain.allCases.filter { $0 != .core }.map(\.rawValue)) {
+                    rules.owners[domain] = try systems(list, key: "owners.\(domain)")
+                }
+            case "trusted": rules.trusted = Set(try systems(value, key: key))
+            case "default": rules.defaultRule = try rule(value, key: key)
+            case "facet_default": rules.facetDefault = try rule(value, key: key)
+            default:
+                let known = CanonicalField.all.map(\.qualifiedName)
+                for (field, fieldNode, ruleNode) in try entries(value, path: key, allowed: []) {
+                    guard CanonicalField.named(field) != nil else {
+                        let hint = Suggestion.nearest(to: field, in: known)
+                        throw fail(fieldNode, key: "fields.\(field)", en: "`\(field)` is not a canonical field",
+                                   zh: "`\(field)` 不是标准字段",
+                                   fixEN: hint.map { "did you mean `\($0)`?" } ?? "facet fields are written domain.field, e.g. party.branch",
+                                   fixZH: hint.map { "是否应为 `\($0)`？" } ?? "专题字段写作 领域.字段，如 party.branch")
+                    }
+                    rules.fields[field] = try rule(ruleNode, key: "fields.\(field)")
+                }
+            }
+        }
+        guard sawPriority, !rules.priority.isEmpty else {
+            throw fail(root, key: "priority", en: "the rules need a priority list of sources", zh: "规则需要来源优先级列表 priority",
+                       fixEN: "e.g. priority: [community_entry, civil_affairs, social_security]")
+        }
+        return rules
+    }
+}

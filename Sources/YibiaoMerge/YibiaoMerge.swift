@@ -1,4 +1,0 @@
-import YibiaoCore
-
-/// Namespace reserved for YibiaoMerge; see docs/architecture.md.
-public enum YibiaoMergeModule {}
