@@ -54,6 +54,8 @@ public struct FieldConflict: Sendable, Hashable {
         case sourcesDisagree = "sources_disagree"
         /// A source sent a value newer than a person's resolution, and different from it.
         case newerThanOverride = "newer_than_override"
+        /// The chosen date of death lies before the chosen date of birth.
+        case deathBeforeBirth = "death_before_birth"
     }
 
     public struct Candidate: Sendable, Hashable, Codable {
@@ -61,12 +63,24 @@ public struct FieldConflict: Sendable, Hashable {
         /// `override` for a person's earlier resolution.
         public let systems: [String]
         public let records: [Int64]
+
+        public init(value: String?, systems: [String], records: [Int64]) {
+            self.value = value
+            self.systems = systems
+            self.records = records
+        }
     }
 
     public let field: String
     public let reason: Reason
     /// Ordered by value, so that the same disagreement is recognised again.
     public let candidates: [Candidate]
+
+    public init(field: String, reason: Reason, candidates: [Candidate]) {
+        self.field = field
+        self.reason = reason
+        self.candidates = candidates
+    }
 
     /// What makes two conflicts on a field the same disagreement.
     public var identity: [String?] { [reason.rawValue] + candidates.map(\.value) }
@@ -130,6 +144,12 @@ public struct GoldenRecordMerger: Sendable {
                                                              candidates: Self.sorted(Self.candidates(candidates)))
                 }
             }
+        }
+        // Dates are ISO text: a date of death before the date of birth cannot both be right.
+        if let death = outcome.values["death_date"]?.value, let birth = outcome.values["birth_date"]?.value, death < birth,
+           outcome.conflicts["death_date"] == nil {
+            outcome.conflicts["death_date"] = FieldConflict(field: "death_date", reason: .deathBeforeBirth,
+                                                            candidates: Self.sorted(Self.candidates(byField["death_date"] ?? [])))
         }
         return outcome
     }

@@ -65,6 +65,9 @@ public struct SurvivorshipRules: Sendable, Hashable {
         return field.contains(".") ? facetDefault : defaultRule
     }
 
+    /// The text of `schemas/survivorship.yaml` as shipped.
+    public static var standardYAML: String { EmbeddedSurvivorshipRules.yaml }
+
     /// The rules shipped in `schemas/survivorship.yaml`.
     public static let standard: SurvivorshipRules = {
         do { return try parse(EmbeddedSurvivorshipRules.yaml, fileName: "survivorship.yaml") } catch {

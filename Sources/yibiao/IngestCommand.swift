@@ -49,14 +49,23 @@ struct Ingest: AsyncParsableCommand {
         let ingestor = Ingestor(adapter: adapter, district: district, actor: actor, today: todayInChina())
         let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1, totalRows: ProgressBar.estimateRows(url, adapter: adapter))
         let match = !noMatch
-        let (summary, matched) = try await Database.withClient(try database.url()) { client in
+        let (summary, matched, caughtUp) = try await Database.withClient(try database.url()) { client in
             let summary = try await ingestor.ingest(url, client: client) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
             bar.finish()
-            let matched = match && summary.staged > 0 ? try await ResidentLinker(district: district, actor: actor).run(client) : nil
-            return (summary, matched)
+            guard match else { return (summary, nil as ResidentLinker.Summary?, nil as GoldenRecords.Summary?) }
+            let linker = ResidentLinker(district: district, actor: actor)
+            // Records left unlinked by an earlier run that stopped half-way are matched now too.
+            let unlinked = summary.staged > 0 ? true : try await linker.hasUnlinkedRecords(client)
+            if unlinked {
+                return (summary, try await linker.run(client, cause: .batch(summary.batchID)), nil)
+            }
+            // Nothing new: golden records that an interrupted run left stale are brought up to date.
+            let golden = try await GoldenRecords(district: district).refresh(client, cause: .batch(summary.batchID), actor: actor)
+            return (summary, nil, golden)
         }
         printSummary(summary, system: adapter.system)
         if let matched { printMatchSummary(matched) }
+        if let caughtUp, caughtUp.recomputed > 0 { printGoldenSummary(caughtUp) }
         if let issue = summary.fileIssue { throw issue }
     }
 

@@ -20,6 +20,12 @@ func printMatchSummary(_ summary: ResidentLinker.Summary, dryRun: Bool = false) 
     let verb = dryRun ? tr("would give", "将得到") : tr("gave", "得到")
     print(tr("  \(verb) \(summary.residents) residents: \(summary.newResidents) new, \(summary.merges) merges, \(summary.splits) splits, \(summary.relinked) records (re)linked, \(summary.reviewItems) pairs for review",
              "  \(verb) \(summary.residents) 位居民：新增 \(summary.newResidents)，合并 \(summary.merges)，拆分 \(summary.splits)，\(summary.relinked) 条记录（重新）关联，\(summary.reviewItems) 对待人工审核"))
+    if !dryRun { printGoldenSummary(summary.golden) }
+}
+
+func printGoldenSummary(_ golden: GoldenRecords.Summary) {
+    print(tr("golden records: \(golden.recomputed) recomputed, \(golden.changed) changed, \(golden.retired) retired by merges; \(golden.entries) change-log entries; conflicts \(golden.conflictsRaised) raised, \(golden.conflictsSuperseded) settled by the sources",
+             "黄金记录：重算 \(golden.recomputed)，变化 \(golden.changed)，因合并停用 \(golden.retired)；变更日志 \(golden.entries) 条；冲突新增 \(golden.conflictsRaised)，由数据源自行消除 \(golden.conflictsSuperseded)"))
 }
 
 extension Match {

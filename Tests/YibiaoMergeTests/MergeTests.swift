@@ -163,6 +163,14 @@ import YibiaoCore
                               obs(2, "social_security", at: 2, ["phone": "13800000002"])]).conflicts.isEmpty)
     }
 
+    @Test("a date of death before the date of birth is a conflict")
+    func deathBeforeBirth() {
+        let outcome = merger.merge([obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02", "death_date": "1979-05-01"])])
+        #expect(outcome.conflicts["death_date"]?.reason == .deathBeforeBirth)
+        #expect(outcome.conflicts["death_date"]?.candidates.map(\.value) == ["1979-05-01"])
+        #expect(merger.merge([obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02", "death_date": "2020-05-01"])]).conflicts.isEmpty)
+    }
+
     @Test("an override holds against older values and against equal newer ones; a newer different value raises a conflict")
     func overrides() throws {
         let records = [obs(1, "civil_affairs", at: 10, ["birth_date": "1980-01-02"]), obs(2, "social_security", at: 20, ["birth_date": "1980-02-01"])]

@@ -42,6 +42,7 @@ public struct ManualDecisions: Sendable {
         try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: Self.logger)
             do {
+                try await GoldenRecords.lockDistrict(district, on: connection, logger: Self.logger)
                 var old: Int64?
                 for try await id in try await connection.query(
                     "SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(record)", logger: Self.logger).decode(Int64.self) { old = id }
@@ -61,6 +62,11 @@ public struct ManualDecisions: Sendable {
                         VALUES (\(district), 'split', \(old), \(fresh), \(moved), \(author), \(reason))
                         """, logger: Self.logger)
                 }
+                // Both golden records change now, logged as a split.
+                var causes = [fresh: ChangeCause("split", ref: old.map { "resident:\($0)" })]
+                if let old { causes[old] = ChangeCause("split", ref: "resident:\(fresh)") }
+                try await GoldenRecords(district: district).refresh(on: connection, cause: ChangeCause("split"), actor: author, causes: causes,
+                                                                    residents: Array(causes.keys))
                 try await connection.query("COMMIT", logger: Self.logger)
                 return fresh
             } catch {

@@ -22,6 +22,8 @@ public struct ResidentLinker: Sendable {
         public var relinked = 0
         public var reviewItems = 0
         public var parametersVersion = 0
+        /// The golden records this run recomputed and changed.
+        public var golden = GoldenRecords.Summary()
     }
 
     public let district: String
@@ -97,12 +99,22 @@ public struct ResidentLinker: Sendable {
         return try await train(client)
     }
 
+    /// Whether some current record has no resident yet (staged without matching, or a run stopped).
+    public func hasUnlinkedRecords(_ client: PostgresClient) async throws -> Bool {
+        for try await exists in try await client.query("""
+            SELECT EXISTS (SELECT 1 FROM source_record r WHERE r.district = \(district) AND r.is_current
+                AND NOT EXISTS (SELECT 1 FROM link l WHERE l.district = r.district AND l.record_id = r.record_id))
+            """).decode(Bool.self) { return exists }
+        return false
+    }
+
     public static let minimumRecordsToTrain = 1_000
     /// `local_<system>`: a system's own key for the person, kept as an identifier for cross-references.
     static let localKeyScheme = "local_"
 
-    /// Matches and writes the outcome. With `dryRun`, only reports what would change.
-    public func run(_ client: PostgresClient, dryRun: Bool = false) async throws -> Summary {
+    /// Matches and writes the outcome, and brings the golden records of every resident it touched
+    /// up to date in the same transaction. With `dryRun`, only reports what would change.
+    public func run(_ client: PostgresClient, dryRun: Bool = false, cause: ChangeCause = .link) async throws -> Summary {
         let (version, parameters) = try await activeParameters(client)
         let records = try await loadRecords(client)
         var constraints = MatchEngine.Constraints()
@@ -144,8 +156,8 @@ public struct ResidentLinker: Sendable {
         summary.splits = plan.splits.count
         summary.relinked = plan.relinked(result.clusters, existing: existing)
         if dryRun { return summary }
-        try await write(plan, result: result, records: records, existing: existing, pinned: constraints.pinned,
-                        inheritedPins: inheritedPins, client: client)
+        summary.golden = try await write(plan, result: result, records: records, existing: existing, pinned: constraints.pinned,
+                                         inheritedPins: inheritedPins, cause: cause, client: client)
         return summary
     }
 
@@ -172,7 +184,8 @@ public struct ResidentLinker: Sendable {
     // MARK: Writing
 
     private func write(_ plan: ResidentPlan, result: MatchResult, records: [MatchRecord], existing: [Int64: Int64],
-                       pinned: [Int64: Int64], inheritedPins: Set<Int64>, client: PostgresClient) async throws {
+                       pinned: [Int64: Int64], inheritedPins: Set<Int64>, cause: ChangeCause,
+                       client: PostgresClient) async throws -> GoldenRecords.Summary {
         // Each record's explanation: the strongest edge that brought it into its cluster.
         var best: [Int64: PairScore] = [:]
         for link in result.links {
@@ -180,10 +193,10 @@ public struct ResidentLinker: Sendable {
                 best[id] = link
             }
         }
-        try await client.withConnection { connection in
+        return try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: logger)
             do {
-                try await connection.query("SELECT pg_advisory_xact_lock(hashtext('yibiao:district:' || \(district)))", logger: logger)
+                try await GoldenRecords.lockDistrict(district, on: connection, logger: logger)
                 // New residents for clusters with none.
                 var clusterResident = plan.assignments
                 let needed = plan.newClusters.count
@@ -282,7 +295,17 @@ public struct ResidentLinker: Sendable {
                         ON CONFLICT (district, record_id, candidate_resident_id) DO NOTHING
                         """, logger: logger)
                 }
+                // Golden records of every resident whose records changed, in this transaction.
+                var causes: [Int64: ChangeCause] = [:]
+                for merge in plan.merges { causes[merge.surviving] = ChangeCause("merge", ref: "resident:\(merge.retired)") }
+                for split in plan.splits {
+                    guard let newID = clusterResident[split.cluster] else { continue }
+                    causes[split.original] = ChangeCause("split", ref: "resident:\(newID)")
+                    causes[newID] = ChangeCause("split", ref: "resident:\(split.original)")
+                }
+                let golden = try await GoldenRecords(district: district).refresh(on: connection, cause: cause, actor: actor, causes: causes)
                 try await connection.query("COMMIT", logger: logger)
+                return golden
             } catch {
                 _ = try? await connection.query("ROLLBACK", logger: logger)
                 throw StoreError(code: "match_write_failed",

@@ -1,0 +1,314 @@
+import Foundation
+import Crypto
+public import Logging
+public import PostgresNIO
+import YibiaoCore
+public import YibiaoMerge
+
+/// Why a golden record changed, as the change log records it.
+public struct ChangeCause: Sendable, Hashable {
+    /// batch, entry, link, split, merge, resolution
+    public let kind: String
+    public let ref: String?
+
+    public init(_ kind: String, ref: String? = nil) {
+        self.kind = kind
+        self.ref = ref
+    }
+
+    public static func batch(_ id: Int64) -> ChangeCause { ChangeCause("batch", ref: "batch:\(id)") }
+    public static let link = ChangeCause("link")
+}
+
+/// Keeps golden records in step with their inputs. A resident whose current records, overrides
+/// or rules differ from what its golden record was computed from is merged again (in memory,
+/// `YibiaoMerge`), and only what changed is written: field values with provenance, the resident's
+/// columns, conflicts, households and one change-log entry per resident whose values changed, all
+/// in the caller's transaction. Re-running is harmless: unchanged inputs are not even loaded.
+public struct GoldenRecords: Sendable {
+    public struct Summary: Sendable, Hashable {
+        public var recomputed = 0
+        public var changed = 0
+        public var retired = 0
+        public var entries = 0
+        public var conflictsRaised = 0
+        public var conflictsSuperseded = 0
+    }
+
+    public let district: String
+    public let merger: GoldenRecordMerger
+    /// Part of every resident's input digest: other rules, other golden records.
+    public let rulesFingerprint: String
+    public var logger = Logger(label: "yibiao.golden", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    public init(district: String, rules: SurvivorshipRules = .standard, rulesText: String? = nil) {
+        self.district = district
+        self.merger = GoldenRecordMerger(rules: rules)
+        let text = rulesText ?? (rules == .standard ? SurvivorshipRules.standardYAML : String(describing: rules))
+        self.rulesFingerprint = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Recomputes every stale resident of the district (or only `residents`) inside the caller's
+    /// open transaction, which must hold the district lock (`lockDistrict`).
+    @discardableResult
+    public func refresh(on connection: PostgresConnection, cause: ChangeCause, actor: String,
+                        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil) async throws -> Summary {
+        let stale = try await staleResidents(connection, only: residents)
+        var summary = Summary()
+        guard !stale.isEmpty else { return summary }
+        summary.recomputed = stale.count
+        let active = stale.filter { $0.mergedInto == nil }.map(\.id)
+        let observations = try await loadObservations(connection, residents: active)
+        let overrides = try await loadOverrides(connection, residents: active)
+        let stored = try await loadStoredFields(connection, residents: active)
+        let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
+
+        var fieldRows = CopyText(), residentRows = CopyText(), closeRows = CopyText(), raiseRows = CopyText()
+        var entries: [ChangeLog.Entry] = []
+        var changedResidents: [Int64] = []
+        for resident in stale {
+            let entryCause = causes[resident.id] ?? cause
+            if let survivor = resident.mergedInto {
+                // Retired into another resident: its conflicts are the survivor's now.
+                summary.retired += 1
+                for field in (open[resident.id] ?? [:]).keys.sorted() { closeRows.row([String(resident.id), field]) }
+                residentRows.row(Self.residentRow(resident.id, values: nil, changed: false, hash: resident.hash))
+                entries.append(ChangeLog.Entry(residentID: resident.id, cause: "merge", causeRef: "resident:\(survivor)", actor: actor,
+                                               changes: ["status": .init(old: "active", new: "retired"),
+                                                         "merged_into": .init(old: nil, new: String(survivor))]))
+                continue
+            }
+            let outcome = merger.merge(observations[resident.id] ?? [], overrides: overrides[resident.id] ?? [:])
+            let diff = GoldenDiff(stored: stored[resident.id] ?? [:], openConflicts: open[resident.id] ?? [:], outcome: outcome)
+            for (field, value) in diff.upserts.sorted(by: { $0.key < $1.key }) {
+                fieldRows.row([String(resident.id), field, value.value, value.recordID.map(String.init), value.system, value.rule, "false"])
+            }
+            for field in diff.removals { fieldRows.row([String(resident.id), field, nil, nil, nil, "none", "true"]) }
+            for field in diff.supersede { closeRows.row([String(resident.id), field]) }
+            for conflict in diff.raise {
+                raiseRows.row([String(resident.id), conflict.field, conflict.reason.rawValue, JSONText.encode(conflict.candidates)])
+            }
+            summary.conflictsRaised += diff.raise.count
+            summary.conflictsSuperseded += diff.supersede.count
+            let changed = !diff.changes.isEmpty
+            residentRows.row(Self.residentRow(resident.id, values: outcome.values.mapValues(\.value), changed: changed, hash: resident.hash))
+            if changed {
+                summary.changed += 1
+                changedResidents.append(resident.id)
+                entries.append(ChangeLog.Entry(residentID: resident.id, cause: entryCause.kind, causeRef: entryCause.ref, actor: actor,
+                                               changes: diff.changes.mapValues { ChangeLog.Change(old: $0.old, new: $0.new) }))
+            }
+        }
+        try await write(connection, fields: fieldRows, residents: residentRows, close: closeRows, raise: raiseRows)
+        try await Households(district: district).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))
+        summary.entries = try await ChangeLog.append(entries, district: district, on: connection).count
+        return summary
+    }
+
+    /// Recomputes what is stale in a transaction of its own (after a crash, or on demand).
+    @discardableResult
+    public func refresh(_ client: PostgresClient, cause: ChangeCause, actor: String, residents: [Int64]? = nil) async throws -> Summary {
+        try await client.withConnection { connection in
+            try await connection.transaction(logger: logger) {
+                try await Self.lockDistrict(district, on: connection, logger: logger)
+                return try await refresh(on: connection, cause: cause, actor: actor, residents: residents)
+            }
+        }
+    }
+
+    /// One writer per district at a time: ingest chunks, matching, entries and resolutions queue here.
+    public static func lockDistrict(_ district: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtext('yibiao:district:' || \(district)))", logger: logger)
+    }
+
+    // MARK: Reading
+
+    struct StaleResident {
+        let id: Int64
+        let mergedInto: Int64?
+        let hash: String
+    }
+
+    func staleResidents(_ connection: PostgresConnection, only: [Int64]?) async throws -> [StaleResident] {
+        let restrict = only != nil
+        let ids = only ?? []
+        var stale: [StaleResident] = []
+        // The digest: current records (id and content) and overrides, and the rules.
+        let rows = try await connection.query("""
+            SELECT resident_id, merged_into, digest FROM (
+                SELECT res.resident_id, res.merged_into, res.inputs_hash,
+                    CASE WHEN res.status = 'retired' THEN 'retired:' || res.merged_into::text ELSE md5(
+                        \(rulesFingerprint) || '|' ||
+                        coalesce(string_agg(r.record_id::text || ':' || r.content_hash, ',' ORDER BY r.record_id), '') || '|' ||
+                        coalesce((SELECT string_agg(o.field || '=' || coalesce(o.value::text, 'null') || '@' || o.created_at::text, ',' ORDER BY o.field)
+                                  FROM override o WHERE o.district = res.district AND o.resident_id = res.resident_id), ''))
+                    END AS digest
+                FROM resident res
+                LEFT JOIN link l ON l.district = res.district AND l.resident_id = res.resident_id
+                LEFT JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
+                WHERE res.district = \(district) AND (NOT \(restrict) OR res.resident_id = ANY(\(ids)))
+                GROUP BY res.district, res.resident_id
+            ) inputs
+            WHERE digest IS DISTINCT FROM inputs_hash
+            ORDER BY resident_id
+            """, logger: logger)
+        for try await (id, mergedInto, digest) in rows.decode((Int64, Int64?, String).self) {
+            stale.append(StaleResident(id: id, mergedInto: mergedInto, hash: digest))
+        }
+        return stale
+    }
+
+    func loadObservations(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [Observation]] {
+        var result: [Int64: [Observation]] = [:]
+        guard !residents.isEmpty else { return result }
+        let rows = try await connection.query("""
+            SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
+                   r.fields::text, r.facet::text, r.name
+            FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
+            WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
+            """, logger: logger)
+        let decoder = JSONDecoder()
+        for try await (resident, record, system, receivedAt, fields, facet, name) in rows.decode(
+            (Int64, Int64, String, Int64, String, String, String?).self) {
+            var values = (try? decoder.decode([String: String].self, from: Data(fields.utf8))) ?? [:]
+            values.merge((try? decoder.decode([String: String].self, from: Data(facet.utf8))) ?? [:]) { $1 }
+            // The normalised display form, not the feed's spelling.
+            values["name"] = name
+            result[resident, default: []].append(Observation(recordID: record, system: system, receivedAt: receivedAt, values: values))
+        }
+        return result
+    }
+
+    func loadOverrides(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: Override]] {
+        var result: [Int64: [String: Override]] = [:]
+        guard !residents.isEmpty else { return result }
+        for try await (resident, field, value, createdAt) in try await connection.query("""
+            SELECT resident_id, field, value #>> '{}', (extract(epoch FROM created_at) * 1000000)::bigint
+            FROM override WHERE district = \(district) AND resident_id = ANY(\(residents))
+            """, logger: logger).decode((Int64, String, String?, Int64).self) {
+            result[resident, default: [:]][field] = Override(field: field, value: value, createdAt: createdAt)
+        }
+        return result
+    }
+
+    func loadStoredFields(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldValue]] {
+        var result: [Int64: [String: FieldValue]] = [:]
+        guard !residents.isEmpty else { return result }
+        for try await (resident, field, value, record, system, rule) in try await connection.query("""
+            SELECT resident_id, field, value #>> '{}', record_id, system_id, rule
+            FROM resident_field WHERE district = \(district) AND resident_id = ANY(\(residents))
+            """, logger: logger).decode((Int64, String, String?, Int64?, String?, String).self) {
+            result[resident, default: [:]][field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
+        }
+        return result
+    }
+
+    func loadOpenConflicts(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldConflict]] {
+        var result: [Int64: [String: FieldConflict]] = [:]
+        guard !residents.isEmpty else { return result }
+        let decoder = JSONDecoder()
+        for try await (resident, field, reason, candidates) in try await connection.query("""
+            SELECT resident_id, field, reason_code, candidates::text
+            FROM conflict WHERE district = \(district) AND status = 'open' AND resident_id = ANY(\(residents))
+            """, logger: logger).decode((Int64, String, String, String).self) {
+            let list = (try? decoder.decode([FieldConflict.Candidate].self, from: Data(candidates.utf8))) ?? []
+            result[resident, default: [:]][field] = FieldConflict(field: field, reason: FieldConflict.Reason(rawValue: reason) ?? .sourcesDisagree,
+                                                                  candidates: list)
+        }
+        return result
+    }
+
+    // MARK: Writing
+
+    /// The resident's columns (core fields), or only its digest when `values` is nil.
+    static func residentRow(_ id: Int64, values: [String: String?]?, changed: Bool, hash: String) -> [String?] {
+        guard let values else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: 12) }
+        func value(_ field: String) -> String? { values[field] ?? nil }
+        let name = value("name").flatMap { try? NameNormalizer.normalize($0).get() }
+        var death = value("death_date")
+        // The column refuses a death before birth; the conflict says so and a person decides.
+        if let date = death, let birth = value("birth_date"), date < birth { death = nil }
+        return [String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
+                value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
+                value("marital_status"), value("political_status")]
+    }
+
+    private func write(_ connection: PostgresConnection, fields: CopyText, residents: CopyText, close: CopyText, raise: CopyText) async throws {
+        try await connection.query("""
+            CREATE TEMP TABLE IF NOT EXISTS staging_golden_field (resident_id bigint, field text, value text, record_id bigint,
+                system_id text, rule text, remove boolean) ON COMMIT DELETE ROWS
+            """, logger: logger)
+        try await connection.query("""
+            CREATE TEMP TABLE IF NOT EXISTS staging_golden_resident (resident_id bigint, retired boolean, changed boolean, inputs_hash text,
+                name text, name_key text, pinyin_key text, sex char(1), birth_date date, death_date date, national_id text, phone text,
+                division_code char(6), address text, marital_status char(2), political_status char(2)) ON COMMIT DELETE ROWS
+            """, logger: logger)
+        try await connection.query("""
+            CREATE TEMP TABLE IF NOT EXISTS staging_golden_conflict (resident_id bigint, field text, reason_code text, candidates jsonb)
+            ON COMMIT DELETE ROWS
+            """, logger: logger)
+        try await copy(fields, into: "staging_golden_field", connection)
+        try await copy(residents, into: "staging_golden_resident", connection)
+        try await connection.query("""
+            DELETE FROM resident_field f USING staging_golden_field s
+            WHERE f.district = \(district) AND f.resident_id = s.resident_id AND f.field = s.field AND s.remove
+            """, logger: logger)
+        try await connection.query("""
+            INSERT INTO resident_field (district, resident_id, field, value, record_id, system_id, rule)
+            SELECT \(district), resident_id, field, to_jsonb(value), record_id, system_id, rule FROM staging_golden_field WHERE NOT remove
+            ON CONFLICT (district, resident_id, field) DO UPDATE SET value = excluded.value, record_id = excluded.record_id,
+                system_id = excluded.system_id, rule = excluded.rule, updated_at = now()
+            """, logger: logger)
+        try await connection.query("""
+            UPDATE resident r SET inputs_hash = s.inputs_hash,
+                name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
+                death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
+                address = s.address, marital_status = s.marital_status, political_status = s.political_status,
+                version = r.version + CASE WHEN s.changed THEN 1 ELSE 0 END,
+                updated_at = CASE WHEN s.changed THEN now() ELSE r.updated_at END
+            FROM staging_golden_resident s
+            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND NOT s.retired
+            """, logger: logger)
+        try await connection.query("""
+            UPDATE resident r SET inputs_hash = s.inputs_hash FROM staging_golden_resident s
+            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND s.retired
+            """, logger: logger)
+        if !close.isEmpty {
+            try await connection.query("CREATE TEMP TABLE IF NOT EXISTS staging_golden_close (resident_id bigint, field text) ON COMMIT DELETE ROWS", logger: logger)
+            try await copy(close, into: "staging_golden_close", connection)
+            try await connection.query("""
+                UPDATE conflict c SET status = 'superseded', resolved_at = now() FROM staging_golden_close s
+                WHERE c.district = \(district) AND c.resident_id = s.resident_id AND c.field = s.field AND c.status = 'open'
+                """, logger: logger)
+        }
+        if !raise.isEmpty {
+            try await copy(raise, into: "staging_golden_conflict", connection)
+            try await connection.query("""
+                INSERT INTO conflict (district, resident_id, field, candidates, reason_code)
+                SELECT \(district), resident_id, field, candidates, reason_code FROM staging_golden_conflict
+                """, logger: logger)
+        }
+    }
+
+    private func copy(_ rows: CopyText, into table: String, _ connection: PostgresConnection) async throws {
+        guard !rows.isEmpty else { return }
+        try await connection.copyFrom(table: table, logger: logger) { writer in
+            try await writer.write(ByteBuffer(bytes: rows.bytes))
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    func transaction<Result: Sendable>(logger: Logger, _ body: () async throws -> Result) async throws -> Result {
+        try await query("BEGIN", logger: logger)
+        do {
+            let result = try await body()
+            try await query("COMMIT", logger: logger)
+            return result
+        } catch {
+            _ = try? await query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Households (户) and their members, assembled from golden records: the household register
+/// number and the GB/T 4761 relationship to the head. A member who moves to another register,
+/// dies, or is merged into another resident leaves with a date and a reason; the row stays, so
+/// the household's past is kept. A record that stops naming a register moves nobody.
+struct Households {
+    let district: String
+    let logger = Logger(label: "yibiao.households", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    func update(_ connection: PostgresConnection, residents: [Int64]) async throws {
+        guard !residents.isEmpty else { return }
+        try await connection.query("""
+            CREATE TEMP TABLE IF NOT EXISTS wanted_membership (resident_id bigint, book text, relationship char(2), death_date date,
+                retired boolean, household_id bigint) ON COMMIT DELETE ROWS
+            """, logger: logger)
+        try await connection.query("""
+            INSERT INTO wanted_membership (resident_id, book, relationship, death_date, retired)
+            SELECT r.resident_id, book.value #>> '{}', coalesce(rel.value #>> '{}', '99'), r.death_date, r.status = 'retired'
+            FROM resident r
+            LEFT JOIN resident_field book ON book.district = r.district AND book.resident_id = r.resident_id AND book.field = 'household_book_no'
+            LEFT JOIN resident_field rel ON rel.district = r.district AND rel.resident_id = r.resident_id AND rel.field = 'relationship_to_head'
+            WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
+            """, logger: logger)
+        try await connection.query("""
+            INSERT INTO household (district, household_book_no)
+            SELECT DISTINCT \(district), book FROM wanted_membership WHERE book IS NOT NULL AND NOT retired AND death_date IS NULL
+            ON CONFLICT (district, household_book_no) WHERE household_book_no IS NOT NULL DO NOTHING
+            """, logger: logger)
+        try await connection.query("""
+            UPDATE wanted_membership w SET household_id = h.household_id FROM household h
+            WHERE h.district = \(district) AND h.household_book_no = w.book
+            """, logger: logger)
+        // Leaving: death, merge, or another register.
+        try await connection.query("""
+            UPDATE household_member m SET
+                until = greatest(coalesce(w.death_date, current_date), coalesce(m.since, '-infinity'::date)),
+                left_because = CASE WHEN w.retired THEN 'merged' WHEN w.death_date IS NOT NULL THEN 'died' ELSE 'moved' END
+            FROM wanted_membership w
+            WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL
+              AND (w.retired OR w.death_date IS NOT NULL OR (w.household_id IS NOT NULL AND m.household_id <> w.household_id))
+            """, logger: logger)
+        try await connection.query("""
+            UPDATE household_member m SET relationship = w.relationship FROM wanted_membership w
+            WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
+              AND m.relationship <> w.relationship
+            """, logger: logger)
+        try await connection.query("""
+            INSERT INTO household_member (district, household_id, resident_id, relationship, since)
+            SELECT \(district), w.household_id, w.resident_id, w.relationship, current_date FROM wanted_membership w
+            WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL
+              AND NOT EXISTS (SELECT 1 FROM household_member m WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL)
+            """, logger: logger)
+        // The household's address is its head's.
+        try await connection.query("""
+            UPDATE household h SET address = r.address, division_code = r.division_code
+            FROM household_member m JOIN resident r ON r.district = m.district AND r.resident_id = m.resident_id
+            WHERE h.district = \(district) AND m.district = h.district AND m.household_id = h.household_id AND m.until IS NULL
+              AND m.relationship IN ('01', '02') AND m.resident_id = ANY(\(residents))
+              AND (h.address, h.division_code) IS DISTINCT FROM (r.address, r.division_code)
+            """, logger: logger)
+    }
+}
