@@ -197,7 +197,7 @@ public struct GoldenRecordMerger: Sendable {
 
 /// What a merge changes against the stored golden record.
 public struct GoldenDiff: Sendable, Hashable {
-    public struct Change: Sendable, Hashable {
+    public struct Change: Sendable, Hashable, Codable {
         public let old: String?
         public let new: String?
 

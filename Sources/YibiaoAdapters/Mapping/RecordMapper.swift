@@ -55,12 +55,12 @@ public enum MappingOutcome: Sendable {
 public struct RecordMapper: Sendable {
     public let spec: AdapterSpec
     public let today: CalendarDate
-    private let dates: DateParser
+    private let normalizer: FieldNormalizer
 
     public init(spec: AdapterSpec, today: CalendarDate) {
         self.spec = spec
         self.today = today
-        self.dates = DateParser(referenceYear: today.year)
+        self.normalizer = FieldNormalizer(today: today)
     }
 
     /// Columns the adapter reads that a tabular file's header lacks (checked on the first row).
@@ -95,7 +95,7 @@ public struct RecordMapper: Sendable {
                 }
                 continue
             }
-            switch normalise(text, as: mapping.field) {
+            switch normalizer.normalise(text, as: mapping.field) {
             case .success(let normalised):
                 fields[mapping.field.qualifiedName] = normalised
             case .failure(let problem):
@@ -115,12 +115,48 @@ public struct RecordMapper: Sendable {
                                     problems: problems, contentHash: Self.hash(row.cells)))
     }
 
-    private struct Problem: Error {
-        let code: String
-        let message: LocalizedText
+    private func value(of source: AdapterSpec.Source, in row: RawRow) -> String? {
+        switch source {
+        case .column(let name):
+            return row.cells[name]
+        case .concat(let names, let separator):
+            let parts = names.compactMap { row.cells[$0]?.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return parts.isEmpty ? nil : parts.joined(separator: separator)
+        case .split(let name, let separator, let index):
+            guard let cell = row.cells[name] else { return nil }
+            let parts = cell.components(separatedBy: separator)
+            return index < parts.count ? parts[index] : nil
+        case .constant(let value):
+            return value
+        }
     }
 
-    private func normalise(_ text: String, as field: CanonicalField) -> Result<String, Problem> {
+    /// Canonical JSON of the cells (sorted keys), hashed.
+    public static func hash(_ cells: [String: String]) -> String {
+        var text = ""
+        for key in cells.keys.sorted() {
+            text += key.count.description + ":" + key + "=" + cells[key]!.count.description + ":" + cells[key]! + "\n"
+        }
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Normalises one value for a canonical field: what a feed cell and a person's entry both go through.
+public struct FieldNormalizer: Sendable {
+    public struct Problem: Error, Sendable, Hashable {
+        public let code: String
+        public let message: LocalizedText
+    }
+
+    public let today: CalendarDate
+    private let dates: DateParser
+
+    public init(today: CalendarDate) {
+        self.today = today
+        self.dates = DateParser(referenceYear: today.year)
+    }
+
+    public func normalise(_ text: String, as field: CanonicalField) -> Result<String, Problem> {
         switch field.kind {
         case .text:
             return .success(TextNormalization.nfkc(text))
@@ -178,30 +214,5 @@ public struct RecordMapper: Sendable {
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return .success(parts.joined(separator: ";"))
         }
-    }
-
-    private func value(of source: AdapterSpec.Source, in row: RawRow) -> String? {
-        switch source {
-        case .column(let name):
-            return row.cells[name]
-        case .concat(let names, let separator):
-            let parts = names.compactMap { row.cells[$0]?.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            return parts.isEmpty ? nil : parts.joined(separator: separator)
-        case .split(let name, let separator, let index):
-            guard let cell = row.cells[name] else { return nil }
-            let parts = cell.components(separatedBy: separator)
-            return index < parts.count ? parts[index] : nil
-        case .constant(let value):
-            return value
-        }
-    }
-
-    /// Canonical JSON of the cells (sorted keys), hashed.
-    public static func hash(_ cells: [String: String]) -> String {
-        var text = ""
-        for key in cells.keys.sorted() {
-            text += key.count.description + ":" + key + "=" + cells[key]!.count.description + ":" + cells[key]! + "\n"
-        }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -49,7 +49,11 @@ struct Households {
             """, logger: logger)
         try await connection.query("""
             INSERT INTO household_member (district, household_id, resident_id, relationship, since)
-            SELECT \(district), w.household_id, w.resident_id, w.relationship, current_date FROM wanted_membership w
+            SELECT \(district), w.household_id, w.resident_id, w.relationship,
+                -- Since when is unknown for the household a person is first seen in; a move we saw happen is dated.
+                CASE WHEN EXISTS (SELECT 1 FROM household_member p WHERE p.district = \(district) AND p.resident_id = w.resident_id)
+                     THEN current_date END
+            FROM wanted_membership w
             WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL
               AND NOT EXISTS (SELECT 1 FROM household_member m WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL)
             """, logger: logger)

@@ -115,6 +115,23 @@ public struct ResidentLinker: Sendable {
     /// Matches and writes the outcome, and brings the golden records of every resident it touched
     /// up to date in the same transaction. With `dryRun`, only reports what would change.
     public func run(_ client: PostgresClient, dryRun: Bool = false, cause: ChangeCause = .link) async throws -> Summary {
+        if dryRun { return try await match(client, dryRun: true, cause: cause) }
+        // One matching run per district at a time, from reading to commit: a run that read the
+        // links before another one committed would undo that one's work.
+        return try await client.withConnection { lock in
+            try await lock.query("SELECT pg_advisory_lock(hashtext('yibiao:match:' || \(district)))", logger: logger)
+            do {
+                let summary = try await match(client, dryRun: false, cause: cause)
+                try await lock.query("SELECT pg_advisory_unlock(hashtext('yibiao:match:' || \(district)))", logger: logger)
+                return summary
+            } catch {
+                _ = try? await lock.query("SELECT pg_advisory_unlock(hashtext('yibiao:match:' || \(district)))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    private func match(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause) async throws -> Summary {
         let (version, parameters) = try await activeParameters(client)
         let records = try await loadRecords(client)
         var constraints = MatchEngine.Constraints()
