@@ -54,5 +54,38 @@ echo
 echo "Staged records per system (current versions):"
 psql -X -q "$($yibiao db url)" -c "SELECT system_id AS system, count(*) AS records, count(*) FILTER (WHERE national_id IS NULL) AS without_valid_id, count(*) FILTER (WHERE jsonb_array_length(problems) > 0) AS with_problems FROM source_record WHERE is_current GROUP BY system_id ORDER BY system_id"
 
+sql() { psql -X -q -tA "$($yibiao db url)" -c "$1"; }
+
+say "Golden records: one per resident, every value with its source"
+psql -X -q "$($yibiao db url)" -c "SELECT count(*) FILTER (WHERE status = 'active') AS residents, count(*) FILTER (WHERE status = 'retired') AS merged_away, (SELECT count(*) FROM resident_field) AS field_values, (SELECT count(*) FROM change_log) AS change_log_entries, (SELECT count(*) FROM household) AS households FROM resident"
+echo "Where the golden values came from (source system · rule):"
+psql -X -q "$($yibiao db url)" -c "SELECT field, system_id AS source, rule, count(*) FROM resident_field WHERE field IN ('name', 'birth_date', 'phone', 'address', 'political_status') GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC"
+
+busy=$(sql "SELECT l.resident_id FROM link l JOIN source_record r USING (district, record_id) JOIN resident res ON res.district = l.district AND res.resident_id = l.resident_id WHERE r.is_current AND r.district = '$YIBIAO_DISTRICT' AND res.status = 'active' AND res.birth_date > '1950-01-01' GROUP BY l.resident_id HAVING count(DISTINCT r.system_id) >= 4 ORDER BY l.resident_id LIMIT 1")
+say "A resident known to four systems: the golden record, its sources, its timeline"
+$yibiao history "$busy"
+
+say "Conflicts the rules leave to a person"
+$yibiao conflicts list --limit 8
+conflict=$(sql "SELECT conflict_id FROM conflict WHERE status = 'open' AND district = '$YIBIAO_DISTRICT' ORDER BY field = 'birth_date' DESC, conflict_id LIMIT 1")
+if [ -n "$conflict" ]; then
+  $yibiao conflicts show "$conflict"
+  say "Resolve it: the choice holds until a source sends a newer value"
+  $yibiao conflicts resolve "$conflict" --choose 1 --reason "demo: checked against the household register"
+  $yibiao history "$(sql "SELECT resident_id FROM conflict WHERE conflict_id = $conflict")" | tail -6
+fi
+
+say "A community worker enters a verified phone number once"
+$yibiao enter "$busy" phone=13912345678 --worker demo.li
+$yibiao history "$busy" | grep -E "联系电话|phone|entry" || true
+
+say "The same feed again: nothing changes, nothing is logged"
+before=$(sql "SELECT count(*) FROM change_log")
+$yibiao ingest --no-progress adapters/social_security.yaml "$district_dir/social_security.jsonl"
+echo "change-log entries before: $before, after: $(sql "SELECT count(*) FROM change_log")"
+
+say "The change log's hash chain is intact"
+$yibiao log verify
+
 say "Done"
 echo "The database keeps running: stop it with '$yibiao db stop'; start over with '$yibiao db reset --yes'."
