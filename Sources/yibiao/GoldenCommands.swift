@@ -13,6 +13,13 @@ func fieldLabel(_ field: String) -> String {
 func displayValue(_ field: String, _ value: String?, unmasked: Bool) -> String {
     guard let value else { return tr("(none)", "（无）") }
     if field == "national_id", !unmasked, value.count == 18 { return value.prefix(6) + "********" + value.suffix(4) }
+    // Codes with their meaning: 20 已婚.
+    let table: String? = switch CanonicalField.named(field)?.kind {
+    case .code(let name): name
+    case .sex: "sex"
+    default: nil
+    }
+    if let table, let entry = CodeTable.shipped[table]?.entry(code: value) { return "\(value) " + tr(entry.labelEN, entry.label) }
     return value
 }
 
@@ -33,7 +40,7 @@ func provenance(_ value: FieldValue) -> String {
 }
 
 struct ShowIDsFlag: ParsableArguments {
-    @Flag(name: .long, help: ArgumentHelp(tr("Show ID numbers in full (they are masked by default).", "完整显示身份证号（默认遮盖）。")))
+    @Flag(name: .customLong("show-ids"), help: ArgumentHelp(tr("Show ID numbers in full (they are masked by default).", "完整显示身份证号（默认遮盖）。")))
     var showIDs = false
 }
 
@@ -76,7 +83,7 @@ extension ConflictsCommand {
                 }.joined(separator: tr(" vs ", " 与 "))
                 let state = item.status == "open" ? "" : " [\(item.status)]"
                 print("#\(item.id)\(state)  " + tr("resident \(item.residentID)", "居民 \(item.residentID)") + " \(item.residentName ?? "")  "
-                      + "\(fieldLabel(item.field)): \(values) — \(conflictReason(item.reason))")
+                      + fieldLabel(item.field) + tr(": ", "：") + "\(values) — \(conflictReason(item.reason))")
             }
             let total = counts.reduce(0) { $0 + $1.count }
             let byField = counts.map { "\(fieldLabel($0.field)) \($0.count)" }.joined(separator: tr(", ", "，"))
