@@ -67,7 +67,8 @@ let package = Package(
         // without pulling benchmark code into the shipped CLI.
         .executableTarget(
             name: "YibiaoBench",
-            dependencies: ["YibiaoCore", "YibiaoAdapters", "YibiaoSynth", "YibiaoMatching"]
+            dependencies: ["YibiaoCore", "YibiaoAdapters", "YibiaoSynth", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
         .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoStore", "YibiaoTestSupport"]),

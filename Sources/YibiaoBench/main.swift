@@ -11,6 +11,7 @@ import Glibc
 //   YibiaoBench                 everything
 //   YibiaoBench normalisers     the pure normalisers
 //   YibiaoBench readers [N]     each reader on a generated N-row feed (default 1,000,000)
+//   YibiaoBench golden [N]      merge, golden records in PostgreSQL and change-log appends (default 200,000)
 //   YibiaoBench read KIND FILE  (internal) read one file in this process, print rows and peak memory
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -39,12 +40,15 @@ case "readers":
     benchReaders(rows: arguments.count > 1 ? Int(arguments[1]) ?? 1_000_000 : 1_000_000)
 case "synth":
     benchSynth(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000)
+case "golden":
+    try await benchGolden(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: 1)
 case "match":
     benchMatching(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1)
 default:
     benchNormalisers()
     benchSynth(residents: 200_000)
     benchMatching(residents: 200_000, seed: 1)
+    try await benchGolden(residents: 200_000, seed: 1)
     benchReaders(rows: 1_000_000)
 }
 

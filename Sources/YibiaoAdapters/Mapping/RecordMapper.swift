@@ -137,7 +137,7 @@ public struct RecordMapper: Sendable {
         for key in cells.keys.sorted() {
             text += key.count.description + ":" + key + "=" + cells[key]!.count.description + ":" + cells[key]! + "\n"
         }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: Data(text.utf8)).hexString
     }
 }
 

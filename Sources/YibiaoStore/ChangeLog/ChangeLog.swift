@@ -50,7 +50,7 @@ public enum ChangeLog {
             """, logger: logger)
         var last: (Int64, String) = (0, genesisHash)
         for try await row in try await connection.query("""
-            SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district) FOR UPDATE
+            SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district)::bpchar FOR UPDATE
             """, logger: logger).decode((Int64, String).self) { last = row }
         // Microsecond precision, as PostgreSQL stores it, so that the hash can be recomputed from the row.
         let changedAt = timestamp(Date())
@@ -72,7 +72,7 @@ public enum ChangeLog {
             try await writer.write(ByteBuffer(bytes: copy.bytes))
         }
         try await connection.query("""
-            UPDATE change_log_head SET last_seq = \(seq), last_hash = \(previous) WHERE district = \(district)
+            UPDATE change_log_head SET last_seq = \(seq), last_hash = \(previous) WHERE district = \(district)::bpchar
             """, logger: logger)
         return sequences
     }
@@ -90,7 +90,7 @@ public enum ChangeLog {
         let rows = try await client.query("""
             SELECT seq, resident_id, cause, cause_ref, actor, to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                    changes::text, prev_hash, hash
-            FROM change_log WHERE district = \(district) ORDER BY seq
+            FROM change_log WHERE district = \(district)::bpchar ORDER BY seq
             """)
         for try await (seq, resident, cause, causeRef, actor, changedAt, changes, prevHash, hash) in rows.decode(
             (Int64, Int64, String, String?, String, String, String, String, String).self) {
@@ -122,23 +122,18 @@ public enum ChangeLog {
         for field in [previous, district, String(seq), String(residentID), cause, causeRef ?? "\u{0}", actor, changedAt, changes] {
             text += String(field.utf8.count) + ":" + field + ";"
         }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: Data(text.utf8)).hexString
     }
 
+    /// The changes in canonical JSON (docs/merge.md): what the hash covers.
     static func canonicalChanges(_ changes: [String: Change]) -> String {
-        var object: [String: Any] = [:]
-        for (field, change) in changes {
-            object[field] = ["old": change.old.map { $0 as Any } ?? NSNull(), "new": change.new.map { $0 as Any } ?? NSNull()]
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        CanonicalJSON.object(changes.mapValues { .object(["old": .optional($0.old), "new": .optional($0.new)]) }).text
     }
 
     /// jsonb reorders keys and spacing: re-serialise what the database returns the same way.
     static func canonicalJSON(_ text: String) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
-              let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return text }
-        return String(decoding: data, as: UTF8.self)
+        guard let changes = try? JSONDecoder().decode([String: Change].self, from: Data(text.utf8)) else { return text }
+        return canonicalChanges(changes)
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -33,6 +33,9 @@ public struct GoldenRecords: Sendable {
         public var entries = 0
         public var conflictsRaised = 0
         public var conflictsSuperseded = 0
+        /// Wall time of the refresh, and of its change-log append alone.
+        public var elapsed: Duration = .zero
+        public var appendElapsed: Duration = .zero
     }
 
     public let district: String
@@ -45,7 +48,7 @@ public struct GoldenRecords: Sendable {
         self.district = district
         self.merger = GoldenRecordMerger(rules: rules)
         let text = rulesText ?? (rules == .standard ? SurvivorshipRules.standardYAML : String(describing: rules))
-        self.rulesFingerprint = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.rulesFingerprint = SHA256.hash(data: Data(text.utf8)).hexString
     }
 
     /// Recomputes every stale resident of the district (or only `residents`) inside the caller's
@@ -53,9 +56,13 @@ public struct GoldenRecords: Sendable {
     @discardableResult
     public func refresh(on connection: PostgresConnection, cause: ChangeCause, actor: String,
                         causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil) async throws -> Summary {
+        let started = ContinuousClock.now
         let stale = try await staleResidents(connection, only: residents)
         var summary = Summary()
-        guard !stale.isEmpty else { return summary }
+        guard !stale.isEmpty else {
+            summary.elapsed = ContinuousClock.now - started
+            return summary
+        }
         summary.recomputed = stale.count
         let active = stale.filter { $0.mergedInto == nil }.map(\.id)
         let observations = try await loadObservations(connection, residents: active)
@@ -66,6 +73,7 @@ public struct GoldenRecords: Sendable {
         var fieldRows = CopyText(), residentRows = CopyText(), closeRows = CopyText(), raiseRows = CopyText()
         var entries: [ChangeLog.Entry] = []
         var changedResidents: [Int64] = []
+        var fieldCount = 0
         for resident in stale {
             let entryCause = causes[resident.id] ?? cause
             if let survivor = resident.mergedInto {
@@ -80,6 +88,7 @@ public struct GoldenRecords: Sendable {
             }
             let outcome = merger.merge(observations[resident.id] ?? [], overrides: overrides[resident.id] ?? [:])
             let diff = GoldenDiff(stored: stored[resident.id] ?? [:], openConflicts: open[resident.id] ?? [:], outcome: outcome)
+            fieldCount += diff.upserts.count + diff.removals.count
             for (field, value) in diff.upserts.sorted(by: { $0.key < $1.key }) {
                 fieldRows.row([String(resident.id), field, value.value, value.recordID.map(String.init), value.system, value.rule, "false"])
             }
@@ -99,9 +108,12 @@ public struct GoldenRecords: Sendable {
                                                changes: diff.changes.mapValues { ChangeLog.Change(old: $0.old, new: $0.new) }))
             }
         }
-        try await write(connection, fields: fieldRows, residents: residentRows, close: closeRows, raise: raiseRows)
+        try await write(connection, fields: fieldRows, fieldCount: fieldCount, residents: residentRows, close: closeRows, raise: raiseRows)
         try await Households(district: district).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))
+        let appending = ContinuousClock.now
         summary.entries = try await ChangeLog.append(entries, district: district, on: connection).count
+        summary.appendElapsed = ContinuousClock.now - appending
+        summary.elapsed = ContinuousClock.now - started
         return summary
     }
 
@@ -146,7 +158,7 @@ public struct GoldenRecords: Sendable {
                 FROM resident res
                 LEFT JOIN link l ON l.district = res.district AND l.resident_id = res.resident_id
                 LEFT JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
-                WHERE res.district = \(district) AND (NOT \(restrict) OR res.resident_id = ANY(\(ids)))
+                WHERE res.district = \(district)::bpchar AND (NOT \(restrict) OR res.resident_id = ANY(\(ids)))
                 GROUP BY res.district, res.resident_id
             ) inputs
             WHERE digest IS DISTINCT FROM inputs_hash
@@ -165,7 +177,7 @@ public struct GoldenRecords: Sendable {
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
                    r.fields::text, r.facet::text, r.name
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
-            WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
+            WHERE l.district = \(district)::bpchar AND l.resident_id = ANY(\(residents))
             """, logger: logger)
         let decoder = JSONDecoder()
         for try await (resident, record, system, receivedAt, fields, facet, name) in rows.decode(
@@ -184,7 +196,7 @@ public struct GoldenRecords: Sendable {
         guard !residents.isEmpty else { return result }
         for try await (resident, field, value, createdAt) in try await connection.query("""
             SELECT resident_id, field, value #>> '{}', (extract(epoch FROM created_at) * 1000000)::bigint
-            FROM override WHERE district = \(district) AND resident_id = ANY(\(residents))
+            FROM override WHERE district = \(district)::bpchar AND resident_id = ANY(\(residents))
             """, logger: logger).decode((Int64, String, String?, Int64).self) {
             result[resident, default: [:]][field] = Override(field: field, value: value, createdAt: createdAt)
         }
@@ -196,7 +208,7 @@ public struct GoldenRecords: Sendable {
         guard !residents.isEmpty else { return result }
         for try await (resident, field, value, record, system, rule) in try await connection.query("""
             SELECT resident_id, field, value #>> '{}', record_id, system_id, rule
-            FROM resident_field WHERE district = \(district) AND resident_id = ANY(\(residents))
+            FROM resident_field WHERE district = \(district)::bpchar AND resident_id = ANY(\(residents))
             """, logger: logger).decode((Int64, String, String?, Int64?, String?, String).self) {
             result[resident, default: [:]][field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
         }
@@ -209,7 +221,7 @@ public struct GoldenRecords: Sendable {
         let decoder = JSONDecoder()
         for try await (resident, field, reason, candidates) in try await connection.query("""
             SELECT resident_id, field, reason_code, candidates::text
-            FROM conflict WHERE district = \(district) AND status = 'open' AND resident_id = ANY(\(residents))
+            FROM conflict WHERE district = \(district)::bpchar AND status = 'open' AND resident_id = ANY(\(residents))
             """, logger: logger).decode((Int64, String, String, String).self) {
             let list = (try? decoder.decode([FieldConflict.Candidate].self, from: Data(candidates.utf8))) ?? []
             result[resident, default: [:]][field] = FieldConflict(field: field, reason: FieldConflict.Reason(rawValue: reason) ?? .sourcesDisagree,
@@ -233,7 +245,8 @@ public struct GoldenRecords: Sendable {
                 value("marital_status"), value("political_status")]
     }
 
-    private func write(_ connection: PostgresConnection, fields: CopyText, residents: CopyText, close: CopyText, raise: CopyText) async throws {
+    private func write(_ connection: PostgresConnection, fields: CopyText, fieldCount: Int, residents: CopyText, close: CopyText,
+                       raise: CopyText) async throws {
         try await connection.query("""
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_field (resident_id bigint, field text, value text, record_id bigint,
                 system_id text, rule text, remove boolean) ON COMMIT DELETE ROWS
@@ -251,7 +264,7 @@ public struct GoldenRecords: Sendable {
         try await copy(residents, into: "staging_golden_resident", connection)
         try await connection.query("""
             DELETE FROM resident_field f USING staging_golden_field s
-            WHERE f.district = \(district) AND f.resident_id = s.resident_id AND f.field = s.field AND s.remove
+            WHERE f.district = \(district)::bpchar AND f.resident_id = s.resident_id AND f.field = s.field AND s.remove
             """, logger: logger)
         try await connection.query("""
             INSERT INTO resident_field (district, resident_id, field, value, record_id, system_id, rule)
@@ -259,6 +272,7 @@ public struct GoldenRecords: Sendable {
             ON CONFLICT (district, resident_id, field) DO UPDATE SET value = excluded.value, record_id = excluded.record_id,
                 system_id = excluded.system_id, rule = excluded.rule, updated_at = now()
             """, logger: logger)
+        try await connection.analyzeAfterBulk(["resident_field"], rows: fieldCount, logger: logger)
         try await connection.query("""
             UPDATE resident r SET inputs_hash = s.inputs_hash,
                 name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
@@ -267,18 +281,18 @@ public struct GoldenRecords: Sendable {
                 version = r.version + CASE WHEN s.changed THEN 1 ELSE 0 END,
                 updated_at = CASE WHEN s.changed THEN now() ELSE r.updated_at END
             FROM staging_golden_resident s
-            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND NOT s.retired
+            WHERE r.district = \(district)::bpchar AND r.resident_id = s.resident_id AND NOT s.retired
             """, logger: logger)
         try await connection.query("""
             UPDATE resident r SET inputs_hash = s.inputs_hash FROM staging_golden_resident s
-            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND s.retired
+            WHERE r.district = \(district)::bpchar AND r.resident_id = s.resident_id AND s.retired
             """, logger: logger)
         if !close.isEmpty {
             try await connection.query("CREATE TEMP TABLE IF NOT EXISTS staging_golden_close (resident_id bigint, field text) ON COMMIT DELETE ROWS", logger: logger)
             try await copy(close, into: "staging_golden_close", connection)
             try await connection.query("""
                 UPDATE conflict c SET status = 'superseded', resolved_at = now() FROM staging_golden_close s
-                WHERE c.district = \(district) AND c.resident_id = s.resident_id AND c.field = s.field AND c.status = 'open'
+                WHERE c.district = \(district)::bpchar AND c.resident_id = s.resident_id AND c.field = s.field AND c.status = 'open'
                 """, logger: logger)
         }
         if !raise.isEmpty {
@@ -295,10 +309,25 @@ public struct GoldenRecords: Sendable {
         try await connection.copyFrom(table: table, logger: logger) { writer in
             try await writer.write(ByteBuffer(bytes: rows.bytes))
         }
+        try await connection.analyzeStaging(table, logger: logger)
     }
 }
 
 extension PostgresConnection {
+    /// Temporary tables have no statistics until analysed: the planner then guesses a handful of
+    /// rows and joins them to the big tables by nested loops, which turns a 10,000-row statement
+    /// from milliseconds into seconds.
+    func analyzeStaging(_ table: String, logger: Logger) async throws {
+        try await query(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
+    }
+
+    /// The same for a table that just grew by many rows (a district's first ingest): its
+    /// statistics still describe it as nearly empty until autovacuum catches up, minutes later.
+    func analyzeAfterBulk(_ tables: [String], rows: Int, logger: Logger) async throws {
+        guard rows >= 2_000 else { return }
+        for table in tables { try await analyzeStaging(table, logger: logger) }
+    }
+
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     func transaction<Result: Sendable>(logger: Logger, _ body: () async throws -> Result) async throws -> Result {
         try await query("BEGIN", logger: logger)

@@ -1,4 +1,5 @@
 import Foundation
+import YibiaoCore
 
 /// Builds rows for PostgreSQL's COPY text format: tab-separated, `\N` for NULL,
 /// backslash, tab, newline and carriage return escaped.
@@ -36,8 +37,7 @@ struct CopyText {
 enum JSONText {
     /// A JSON object of string values, keys sorted (stable output, stable hashes).
     static func object(_ values: [String: String]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: values, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        CanonicalJSON.strings(values).text
     }
 
     static func encode<T: Encodable>(_ value: T) -> String {

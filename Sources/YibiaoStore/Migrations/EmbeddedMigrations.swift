@@ -541,6 +541,13 @@ enum EmbeddedMigrations {
     ALTER TABLE household_member ADD PRIMARY KEY (district, member_id);
     CREATE UNIQUE INDEX household_member_current ON household_member (district, resident_id) WHERE until IS NULL;
     ALTER TABLE household_member ADD COLUMN left_because text CHECK (left_because IN ('moved', 'died', 'merged'));
+
+    -- resident_field is derived: rewritten in bulk by every merge from the links and records the
+    -- same transaction has just read. Checking its record and system references row by row cost
+    -- more than writing the rows (tens of thousands of key-share locks per batch); the change
+    -- log, not this table, is the record of what happened.
+    ALTER TABLE resident_field DROP CONSTRAINT resident_field_district_record_id_fkey;
+    ALTER TABLE resident_field DROP CONSTRAINT resident_field_system_id_fkey;
     """#),
     ]
 }

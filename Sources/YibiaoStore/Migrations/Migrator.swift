@@ -18,7 +18,7 @@ public struct Migration: Sendable, Hashable {
 
     /// SHA-256 of the file's text, hex: a changed applied file is caught by it.
     public var checksum: String {
-        SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(sql.utf8)).hexString
     }
 
     /// The migrations compiled into this binary (generated from schemas/migrations/).
