@@ -14,7 +14,7 @@ struct Households {
         guard !residents.isEmpty else { return }
         try await connection.query("""
             CREATE TEMP TABLE IF NOT EXISTS wanted_membership (resident_id bigint, book text, relationship char(2), death_date date,
-                retired boolean, household_id bigint) ON COMMIT DELETE ROWS
+                retired boolean, household_id bigint, has_open boolean, seen_before boolean) ON COMMIT DELETE ROWS
             """, logger: logger)
         try await connection.query("""
             INSERT INTO wanted_membership (resident_id, book, relationship, death_date, retired)
@@ -49,15 +49,19 @@ struct Households {
             WHERE m.district = \(district)::bpchar AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
               AND m.relationship <> w.relationship
             """, logger: logger)
+        // Looked up before the insert: a statement that inserts into household_member while
+        // probing it would rescan its own new rows.
+        try await connection.query("""
+            UPDATE wanted_membership w SET
+                has_open = EXISTS (SELECT 1 FROM household_member m WHERE m.district = \(district)::bpchar AND m.resident_id = w.resident_id AND m.until IS NULL),
+                seen_before = EXISTS (SELECT 1 FROM household_member p WHERE p.district = \(district)::bpchar AND p.resident_id = w.resident_id)
+            """, logger: logger)
         try await connection.query("""
             INSERT INTO household_member (district, household_id, resident_id, relationship, since)
-            SELECT \(district), w.household_id, w.resident_id, w.relationship,
-                -- Since when is unknown for the household a person is first seen in; a move we saw happen is dated.
-                CASE WHEN EXISTS (SELECT 1 FROM household_member p WHERE p.district = \(district)::bpchar AND p.resident_id = w.resident_id)
-                     THEN current_date END
+            -- Since when is unknown for the household a person is first seen in; a move we saw happen is dated.
+            SELECT \(district), w.household_id, w.resident_id, w.relationship, CASE WHEN w.seen_before THEN current_date END
             FROM wanted_membership w
-            WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL
-              AND NOT EXISTS (SELECT 1 FROM household_member m WHERE m.district = \(district)::bpchar AND m.resident_id = w.resident_id AND m.until IS NULL)
+            WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL AND NOT w.has_open
             """, logger: logger)
         try await connection.analyzeAfterBulk(["household", "household_member"], rows: residents.count, logger: logger)
         // The household's address is its head's.
