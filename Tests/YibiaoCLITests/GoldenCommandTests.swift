@@ -57,5 +57,16 @@ import YibiaoTestSupport
         #expect(try cli.run("history", id, "--as-of", "someday").status == 64)
         #expect(try cli.run("history", "99999").status == 1)
         #expect(try cli.run("log", "verify").stdout.contains("intact"))
+        // A golden value edited behind the log's back, with SQL: log verify names the entry.
+        let url = try cli.run("db", "url").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let tamper = try ProcessRunner().run("/usr/bin/psql", ["-X", "-q", url, "-c", """
+            ALTER TABLE change_log DISABLE TRIGGER change_log_append_only;
+            UPDATE change_log SET changes = changes || '{"phone": {"old": null, "new": "13800000000"}}' WHERE seq = 2;
+            """])
+        #expect(tamper.succeeded, "\(tamper.stderr)")
+        let broken = try cli.run("log", "verify")
+        #expect(broken.status == 1)
+        #expect(broken.stdout.contains("BROKEN at entry 2: its content does not match its hash"), "\(broken.stdout)")
+        #expect(try zh.run("log", "verify").stdout.contains("第 2 条记录处损坏"))
     }
 }
