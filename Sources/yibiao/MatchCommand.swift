@@ -117,7 +117,7 @@ struct Explain: AsyncParsableCommand {
                 SELECT l.resident_id, l.method, l.weight, l.explanation::text, o.system_id, o.source_key
                 FROM source_record r JOIN link l USING (district, record_id)
                 LEFT JOIN source_record o ON o.district = r.district AND o.record_id = (l.explanation->>'other_record')::bigint
-                WHERE r.district = \(district)::bpchar AND r.system_id = \(system) AND r.source_key = \(key) AND r.is_current
+                WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = \(key) AND r.is_current
                 """
             for try await row in try await client.query(query).decode((Int64, String, Double?, String, String?, String?).self) { return row }
             return nil
@@ -188,7 +188,7 @@ struct Xref: AsyncParsableCommand {
                 if format == .csv { handle.write(Data("system,source_key,resident_id\n".utf8)) }
                 let query: PostgresQuery = """
                     SELECT r.system_id, r.source_key, l.resident_id FROM source_record r JOIN link l USING (district, record_id)
-                    WHERE r.district = \(district)::bpchar AND r.is_current AND (\(system)::text IS NULL OR r.system_id = \(system))
+                    WHERE r.district = \(district) AND r.is_current AND (\(system)::text IS NULL OR r.system_id = \(system))
                     ORDER BY r.system_id, r.source_key
                     """
                 var buffer = ""

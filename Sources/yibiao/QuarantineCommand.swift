@@ -33,7 +33,7 @@ extension Quarantine {
                 var result: [(Int64, Int64, String, Int64, String?, String, String, String)] = []
                 let query: PostgresQuery = """
                     SELECT quarantine_id, batch_id, file_name, row_number, column_name, reason_code, message_en, message_zh
-                    FROM quarantine WHERE district = \(district)::bpchar
+                    FROM quarantine WHERE district = \(district)
                       AND (\(batch)::bigint IS NULL OR batch_id = \(batch))
                       AND (\(reason)::text IS NULL OR reason_code = \(reason))
                     ORDER BY batch_id DESC, row_number LIMIT \(limit)
@@ -72,7 +72,7 @@ extension Quarantine {
                     SELECT q.batch_id::text, b.system_id, q.file_name, q.row_number::text, coalesce(q.column_name, ''),
                            coalesce(q.raw_value, ''), q.reason_code, q.message_en, q.message_zh, q.created_at::text
                     FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
-                    WHERE q.district = \(district)::bpchar AND q.quarantine_id = \(id)
+                    WHERE q.district = \(district) AND q.quarantine_id = \(id)
                     """
                 for try await row in try await client.query(query).decode((String, String, String, String, String, String, String, String, String, String).self) {
                     return [row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9]

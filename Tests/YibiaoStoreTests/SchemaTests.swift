@@ -94,4 +94,27 @@ import YibiaoTestSupport
             #expect(offending.isEmpty)
         }
     }
+
+    @Test("a district given as a query parameter narrows the district-led indexes (no cast on the column)")
+    func districtParameterUsesIndexes() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            var plan: [String] = []
+            try await client.withConnection { connection in
+                try await connection.query("SET enable_seqscan = off", logger: .init(label: "test"))
+                for try await line in try await connection.query("""
+                    EXPLAIN SELECT record_id FROM source_record
+                    WHERE district = \("110105") AND system_id = \("party") AND source_key = \("DY0001") AND version = 1
+                    """, logger: .init(label: "test")).decode(String.self) { plan.append(line) }
+            }
+            // Before, the text parameter met a char(6) column: district ended up in a Filter,
+            // checked row by row after scanning the index on the other columns.
+            #expect(plan.filter { $0.contains("Index Cond") }.joined().contains("district"), "\(plan)")
+            #expect(!plan.filter { $0.contains("Filter") }.joined().contains("district"), "\(plan)")
+            var types: [String] = []
+            for try await type in try await client.query("""
+                SELECT DISTINCT data_type FROM information_schema.columns WHERE column_name = 'district' AND table_schema = 'public'
+                """).decode(String.self) { types.append(type) }
+            #expect(types == ["text"])
+        }
+    }
 }

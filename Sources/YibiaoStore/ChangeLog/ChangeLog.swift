@@ -50,7 +50,7 @@ public enum ChangeLog {
             """, logger: logger)
         var last: (Int64, String) = (0, genesisHash)
         for try await row in try await connection.query("""
-            SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district)::bpchar FOR UPDATE
+            SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district) FOR UPDATE
             """, logger: logger).decode((Int64, String).self) { last = row }
         // Microsecond precision, as PostgreSQL stores it, so that the hash can be recomputed from the row.
         let changedAt = timestamp(Date())
@@ -72,7 +72,7 @@ public enum ChangeLog {
             try await writer.write(ByteBuffer(bytes: copy.bytes))
         }
         try await connection.query("""
-            UPDATE change_log_head SET last_seq = \(seq), last_hash = \(previous) WHERE district = \(district)::bpchar
+            UPDATE change_log_head SET last_seq = \(seq), last_hash = \(previous) WHERE district = \(district)
             """, logger: logger)
         return sequences
     }
@@ -90,7 +90,7 @@ public enum ChangeLog {
         let rows = try await client.query("""
             SELECT seq, resident_id, cause, cause_ref, actor, to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                    changes::text, prev_hash, hash
-            FROM change_log WHERE district = \(district)::bpchar ORDER BY seq
+            FROM change_log WHERE district = \(district) ORDER BY seq
             """)
         for try await (seq, resident, cause, causeRef, actor, changedAt, changes, prevHash, hash) in rows.decode(
             (Int64, Int64, String, String?, String, String, String, String, String).self) {

@@ -38,12 +38,12 @@ public struct Conflicts: Sendable {
     }
 
     public func list(_ client: PostgresClient, status: String? = "open", field: String? = nil, limit: Int = 50) async throws -> [Item] {
-        try await items(client, where: "c.district = $1::bpchar AND ($2::text IS NULL OR c.status = $2) AND ($3::text IS NULL OR c.field = $3)",
+        try await items(client, where: "c.district = $1 AND ($2::text IS NULL OR c.status = $2) AND ($3::text IS NULL OR c.field = $3)",
                         bindings: [district, status, field], limit: limit)
     }
 
     public func show(_ client: PostgresClient, id: Int64) async throws -> Item {
-        guard let item = try await items(client, where: "c.district = $1::bpchar AND c.conflict_id = $2", bindings: [district, id], limit: 1).first else {
+        guard let item = try await items(client, where: "c.district = $1 AND c.conflict_id = $2", bindings: [district, id], limit: 1).first else {
             throw notFound(id)
         }
         return item
@@ -53,7 +53,7 @@ public struct Conflicts: Sendable {
     public func openCounts(_ client: PostgresClient) async throws -> [(field: String, reason: String, count: Int)] {
         var result: [(String, String, Int)] = []
         for try await row in try await client.query("""
-            SELECT field, reason_code, count(*)::bigint FROM conflict WHERE district = \(district)::bpchar AND status = 'open'
+            SELECT field, reason_code, count(*)::bigint FROM conflict WHERE district = \(district) AND status = 'open'
             GROUP BY field, reason_code ORDER BY count(*) DESC, field
             """).decode((String, String, Int).self) { result.append(row) }
         return result.map { (field: $0.0, reason: $0.1, count: $0.2) }
@@ -74,7 +74,7 @@ public struct Conflicts: Sendable {
                 var found: (Int64, String, String, String)?
                 for try await row in try await connection.query("""
                     SELECT resident_id, field, status, candidates::text FROM conflict
-                    WHERE district = \(district)::bpchar AND conflict_id = \(id) FOR UPDATE
+                    WHERE district = \(district) AND conflict_id = \(id) FOR UPDATE
                     """, logger: logger).decode((Int64, String, String, String).self) { found = row }
                 guard let (resident, field, status, candidatesText) = found else { throw notFound(id) }
                 guard status == "open" else {
@@ -95,7 +95,7 @@ public struct Conflicts: Sendable {
                 try await connection.query("""
                     UPDATE conflict SET status = 'resolved', resolved_at = now(), resolved_by = \(author), reason = \(trimmed),
                         resolution = \(resolutionJSON)::jsonb
-                    WHERE district = \(district)::bpchar AND conflict_id = \(id)
+                    WHERE district = \(district) AND conflict_id = \(id)
                     """, logger: logger)
                 return try await GoldenRecords(district: district).refresh(
                     on: connection, cause: ChangeCause("resolution", ref: "conflict:\(id)"), actor: author, residents: [resident])

@@ -158,7 +158,7 @@ public struct GoldenRecords: Sendable {
                 FROM resident res
                 LEFT JOIN link l ON l.district = res.district AND l.resident_id = res.resident_id
                 LEFT JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
-                WHERE res.district = \(district)::bpchar AND (NOT \(restrict) OR res.resident_id = ANY(\(ids)))
+                WHERE res.district = \(district) AND (NOT \(restrict) OR res.resident_id = ANY(\(ids)))
                 GROUP BY res.district, res.resident_id
             ) inputs
             WHERE digest IS DISTINCT FROM inputs_hash
@@ -177,7 +177,7 @@ public struct GoldenRecords: Sendable {
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
                    r.fields::text, r.facet::text, r.name
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
-            WHERE l.district = \(district)::bpchar AND l.resident_id = ANY(\(residents))
+            WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
         let decoder = JSONDecoder()
         for try await (resident, record, system, receivedAt, fields, facet, name) in rows.decode(
@@ -196,7 +196,7 @@ public struct GoldenRecords: Sendable {
         guard !residents.isEmpty else { return result }
         for try await (resident, field, value, createdAt) in try await connection.query("""
             SELECT resident_id, field, value #>> '{}', (extract(epoch FROM created_at) * 1000000)::bigint
-            FROM override WHERE district = \(district)::bpchar AND resident_id = ANY(\(residents))
+            FROM override WHERE district = \(district) AND resident_id = ANY(\(residents))
             """, logger: logger).decode((Int64, String, String?, Int64).self) {
             result[resident, default: [:]][field] = Override(field: field, value: value, createdAt: createdAt)
         }
@@ -208,7 +208,7 @@ public struct GoldenRecords: Sendable {
         guard !residents.isEmpty else { return result }
         for try await (resident, field, value, record, system, rule) in try await connection.query("""
             SELECT resident_id, field, value #>> '{}', record_id, system_id, rule
-            FROM resident_field WHERE district = \(district)::bpchar AND resident_id = ANY(\(residents))
+            FROM resident_field WHERE district = \(district) AND resident_id = ANY(\(residents))
             """, logger: logger).decode((Int64, String, String?, Int64?, String?, String).self) {
             result[resident, default: [:]][field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
         }
@@ -221,7 +221,7 @@ public struct GoldenRecords: Sendable {
         let decoder = JSONDecoder()
         for try await (resident, field, reason, candidates) in try await connection.query("""
             SELECT resident_id, field, reason_code, candidates::text
-            FROM conflict WHERE district = \(district)::bpchar AND status = 'open' AND resident_id = ANY(\(residents))
+            FROM conflict WHERE district = \(district) AND status = 'open' AND resident_id = ANY(\(residents))
             """, logger: logger).decode((Int64, String, String, String).self) {
             let list = (try? decoder.decode([FieldConflict.Candidate].self, from: Data(candidates.utf8))) ?? []
             result[resident, default: [:]][field] = FieldConflict(field: field, reason: FieldConflict.Reason(rawValue: reason) ?? .sourcesDisagree,
@@ -264,7 +264,7 @@ public struct GoldenRecords: Sendable {
         try await copy(residents, into: "staging_golden_resident", connection)
         try await connection.query("""
             DELETE FROM resident_field f USING staging_golden_field s
-            WHERE f.district = \(district)::bpchar AND f.resident_id = s.resident_id AND f.field = s.field AND s.remove
+            WHERE f.district = \(district) AND f.resident_id = s.resident_id AND f.field = s.field AND s.remove
             """, logger: logger)
         try await connection.query("""
             INSERT INTO resident_field (district, resident_id, field, value, record_id, system_id, rule)
@@ -281,18 +281,18 @@ public struct GoldenRecords: Sendable {
                 version = r.version + CASE WHEN s.changed THEN 1 ELSE 0 END,
                 updated_at = CASE WHEN s.changed THEN now() ELSE r.updated_at END
             FROM staging_golden_resident s
-            WHERE r.district = \(district)::bpchar AND r.resident_id = s.resident_id AND NOT s.retired
+            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND NOT s.retired
             """, logger: logger)
         try await connection.query("""
             UPDATE resident r SET inputs_hash = s.inputs_hash FROM staging_golden_resident s
-            WHERE r.district = \(district)::bpchar AND r.resident_id = s.resident_id AND s.retired
+            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND s.retired
             """, logger: logger)
         if !close.isEmpty {
             try await connection.query("CREATE TEMP TABLE IF NOT EXISTS staging_golden_close (resident_id bigint, field text) ON COMMIT DELETE ROWS", logger: logger)
             try await copy(close, into: "staging_golden_close", connection)
             try await connection.query("""
                 UPDATE conflict c SET status = 'superseded', resolved_at = now() FROM staging_golden_close s
-                WHERE c.district = \(district)::bpchar AND c.resident_id = s.resident_id AND c.field = s.field AND c.status = 'open'
+                WHERE c.district = \(district) AND c.resident_id = s.resident_id AND c.field = s.field AND c.status = 'open'
                 """, logger: logger)
         }
         if !raise.isEmpty {

@@ -22,7 +22,7 @@ struct Households {
             FROM resident r
             LEFT JOIN resident_field book ON book.district = r.district AND book.resident_id = r.resident_id AND book.field = 'household_book_no'
             LEFT JOIN resident_field rel ON rel.district = r.district AND rel.resident_id = r.resident_id AND rel.field = 'relationship_to_head'
-            WHERE r.district = \(district)::bpchar AND r.resident_id = ANY(\(residents))
+            WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
             """, logger: logger)
         try await connection.analyzeStaging("wanted_membership", logger: logger)
         try await connection.analyzeAfterBulk(["household", "household_member"], rows: residents.count, logger: logger)
@@ -33,7 +33,7 @@ struct Households {
             """, logger: logger)
         try await connection.query("""
             UPDATE wanted_membership w SET household_id = h.household_id FROM household h
-            WHERE h.district = \(district)::bpchar AND h.household_book_no = w.book
+            WHERE h.district = \(district) AND h.household_book_no = w.book
             """, logger: logger)
         // Leaving: death, merge, or another register.
         try await connection.query("""
@@ -41,20 +41,20 @@ struct Households {
                 until = greatest(coalesce(w.death_date, current_date), coalesce(m.since, '-infinity'::date)),
                 left_because = CASE WHEN w.retired THEN 'merged' WHEN w.death_date IS NOT NULL THEN 'died' ELSE 'moved' END
             FROM wanted_membership w
-            WHERE m.district = \(district)::bpchar AND m.resident_id = w.resident_id AND m.until IS NULL
+            WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL
               AND (w.retired OR w.death_date IS NOT NULL OR (w.household_id IS NOT NULL AND m.household_id <> w.household_id))
             """, logger: logger)
         try await connection.query("""
             UPDATE household_member m SET relationship = w.relationship FROM wanted_membership w
-            WHERE m.district = \(district)::bpchar AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
+            WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
               AND m.relationship <> w.relationship
             """, logger: logger)
         // Looked up before the insert: a statement that inserts into household_member while
         // probing it would rescan its own new rows.
         try await connection.query("""
             UPDATE wanted_membership w SET
-                has_open = EXISTS (SELECT 1 FROM household_member m WHERE m.district = \(district)::bpchar AND m.resident_id = w.resident_id AND m.until IS NULL),
-                seen_before = EXISTS (SELECT 1 FROM household_member p WHERE p.district = \(district)::bpchar AND p.resident_id = w.resident_id)
+                has_open = EXISTS (SELECT 1 FROM household_member m WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL),
+                seen_before = EXISTS (SELECT 1 FROM household_member p WHERE p.district = \(district) AND p.resident_id = w.resident_id)
             """, logger: logger)
         try await connection.query("""
             INSERT INTO household_member (district, household_id, resident_id, relationship, since)
@@ -68,7 +68,7 @@ struct Households {
         try await connection.query("""
             UPDATE household h SET address = r.address, division_code = r.division_code
             FROM household_member m JOIN resident r ON r.district = m.district AND r.resident_id = m.resident_id
-            WHERE h.district = \(district)::bpchar AND m.district = h.district AND m.household_id = h.household_id AND m.until IS NULL
+            WHERE h.district = \(district) AND m.district = h.district AND m.household_id = h.household_id AND m.until IS NULL
               AND m.relationship IN ('01', '02') AND m.resident_id = ANY(\(residents))
               AND (h.address, h.division_code) IS DISTINCT FROM (r.address, r.division_code)
             """, logger: logger)

@@ -40,11 +40,11 @@ public struct ResidentHistory: Sendable {
         let text = reference.trimmingCharacters(in: .whitespaces)
         if let id = Int64(text), text.count < 15 {
             for try await found in try await client.query(
-                "SELECT resident_id FROM resident WHERE district = \(district)::bpchar AND resident_id = \(id)").decode(Int64.self) { return found }
+                "SELECT resident_id FROM resident WHERE district = \(district) AND resident_id = \(id)").decode(Int64.self) { return found }
         } else {
             let cleaned = CitizenID.clean(text)
             for try await found in try await client.query("""
-                SELECT resident_id FROM resident_identifier WHERE district = \(district)::bpchar AND scheme = 'cn_citizen_id' AND value = \(cleaned)
+                SELECT resident_id FROM resident_identifier WHERE district = \(district) AND scheme = 'cn_citizen_id' AND value = \(cleaned)
                 ORDER BY resident_id LIMIT 1
                 """).decode(Int64.self) { return found }
         }
@@ -57,19 +57,19 @@ public struct ResidentHistory: Sendable {
     public func current(_ client: PostgresClient, resident: Int64) async throws -> Resident {
         var status = "active", mergedInto: Int64?
         for try await (state, target) in try await client.query(
-            "SELECT status, merged_into FROM resident WHERE district = \(district)::bpchar AND resident_id = \(resident)").decode((String, Int64?).self) {
+            "SELECT status, merged_into FROM resident WHERE district = \(district) AND resident_id = \(resident)").decode((String, Int64?).self) {
             (status, mergedInto) = (state, target)
         }
         var fields: [String: FieldValue] = [:]
         for try await (field, value, record, system, rule) in try await client.query("""
-            SELECT field, value #>> '{}', record_id, system_id, rule FROM resident_field WHERE district = \(district)::bpchar AND resident_id = \(resident)
+            SELECT field, value #>> '{}', record_id, system_id, rule FROM resident_field WHERE district = \(district) AND resident_id = \(resident)
             """).decode((String, String?, Int64?, String?, String).self) {
             fields[field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
         }
         var records: [(String, String, Int64)] = []
         for try await row in try await client.query("""
             SELECT r.system_id, r.source_key, r.record_id FROM link l JOIN source_record r USING (district, record_id)
-            WHERE l.district = \(district)::bpchar AND l.resident_id = \(resident) AND r.is_current ORDER BY r.system_id, r.source_key
+            WHERE l.district = \(district) AND l.resident_id = \(resident) AND r.is_current ORDER BY r.system_id, r.source_key
             """).decode((String, String, Int64).self) { records.append(row) }
         return Resident(id: resident, status: status, mergedInto: mergedInto, fields: fields,
                         records: records.map { (system: $0.0, key: $0.1, recordID: $0.2) })
@@ -84,7 +84,7 @@ public struct ResidentHistory: Sendable {
                    b.system_id || ' ' || b.file_name, c.actor, c.changes::text
             FROM change_log c
             LEFT JOIN ingest_batch b ON b.district = c.district AND c.cause_ref = 'batch:' || b.batch_id::text
-            WHERE c.district = \(district)::bpchar AND c.resident_id = \(resident) AND (\(asOf)::timestamptz IS NULL OR c.changed_at <= \(asOf)::timestamptz)
+            WHERE c.district = \(district) AND c.resident_id = \(resident) AND (\(asOf)::timestamptz IS NULL OR c.changed_at <= \(asOf)::timestamptz)
             ORDER BY c.seq
             """, logger: logger)
         for try await (seq, at, cause, ref, source, actor, changes) in rows.decode((Int64, String, String, String?, String?, String, String).self) {

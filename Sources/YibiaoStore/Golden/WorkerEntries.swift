@@ -59,7 +59,7 @@ public struct WorkerEntries: Sendable {
                 try await GoldenRecords.lockDistrict(district, on: connection, logger: logger)
                 var status: String?, mergedInto: Int64?
                 for try await (state, target) in try await connection.query(
-                    "SELECT status, merged_into FROM resident WHERE district = \(district)::bpchar AND resident_id = \(resident)",
+                    "SELECT status, merged_into FROM resident WHERE district = \(district) AND resident_id = \(resident)",
                     logger: logger).decode((String, Int64?).self) { (status, mergedInto) = (state, target) }
                 guard let status else {
                     throw StoreError(code: "resident_not_found", message: LocalizedText(en: "there is no resident \(resident) in district \(district)",
@@ -76,7 +76,7 @@ public struct WorkerEntries: Sendable {
                 var previous: (Int64, Int, String, String)?
                 for try await row in try await connection.query("""
                     SELECT record_id, version, fields::text, facet::text FROM source_record
-                    WHERE district = \(district)::bpchar AND system_id = \(Self.system) AND source_key = \(key) AND is_current
+                    WHERE district = \(district) AND system_id = \(Self.system) AND source_key = \(key) AND is_current
                     """, logger: logger).decode((Int64, Int, String, String).self) { previous = row }
                 var merged: [String: String] = [:]
                 if let (_, _, fields, facet) = previous {
@@ -96,7 +96,7 @@ public struct WorkerEntries: Sendable {
                     RETURNING batch_id
                     """, logger: logger).decode(Int64.self) { batch = id }
                 if let (old, _, _, _) = previous {
-                    try await connection.query("UPDATE source_record SET is_current = false WHERE district = \(district)::bpchar AND record_id = \(old)",
+                    try await connection.query("UPDATE source_record SET is_current = false WHERE district = \(district) AND record_id = \(old)",
                                                logger: logger)
                 }
                 let row = Ingestor.stagingRow(record)

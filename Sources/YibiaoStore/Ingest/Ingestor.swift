@@ -79,7 +79,7 @@ public struct Ingestor: Sendable {
             } else {
                 try await connection.query("""
                     UPDATE ingest_batch SET status = 'finished', finished_at = now()
-                    WHERE district = \(district)::bpchar AND batch_id = \(batchID)
+                    WHERE district = \(district) AND batch_id = \(batchID)
                     """, logger: logger)
             }
             return summary
@@ -119,7 +119,7 @@ public struct Ingestor: Sendable {
         try await connection.query("""
             UPDATE ingest_batch SET status = 'failed', finished_at = now(), error_code = \(issue.code),
                 error_message = \(issue.message.en)
-            WHERE district = \(district)::bpchar AND batch_id = \(batchID)
+            WHERE district = \(district) AND batch_id = \(batchID)
             """, logger: logger)
     }
 
@@ -143,12 +143,12 @@ public struct Ingestor: Sendable {
                     WITH compared AS (
                         SELECT s.*, r.record_id AS current_id, r.version AS current_version, r.content_hash AS current_hash
                         FROM staging_record s
-                        LEFT JOIN source_record r ON r.district = \(district)::bpchar AND r.system_id = \(adapter.system)
+                        LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(adapter.system)
                             AND r.source_key = s.source_key AND r.is_current
                     ),
                     retired AS (
                         UPDATE source_record r SET is_current = false FROM compared c
-                        WHERE r.district = \(district)::bpchar AND r.record_id = c.current_id AND c.current_hash <> c.content_hash
+                        WHERE r.district = \(district) AND r.record_id = c.current_id AND c.current_hash <> c.content_hash
                         RETURNING r.record_id
                     )
                     SELECT count(*) FILTER (WHERE current_hash = content_hash),
@@ -172,7 +172,7 @@ public struct Ingestor: Sendable {
                     FROM staging_record s
                     LEFT JOIN LATERAL (
                         SELECT r.version, r.content_hash, r.is_current FROM source_record r
-                        WHERE r.district = \(district)::bpchar AND r.system_id = \(adapter.system) AND r.source_key = s.source_key
+                        WHERE r.district = \(district) AND r.system_id = \(adapter.system) AND r.source_key = s.source_key
                         ORDER BY r.version DESC LIMIT 1
                     ) previous ON true
                     WHERE previous.version IS NULL OR NOT previous.is_current
@@ -195,7 +195,7 @@ public struct Ingestor: Sendable {
             try await connection.query("""
                 UPDATE ingest_batch SET rows_read = rows_read + \(read), rows_staged = rows_staged + \(staged),
                     rows_unchanged = rows_unchanged + \(unchanged), rows_quarantined = rows_quarantined + \(quarantined)
-                WHERE district = \(district)::bpchar AND batch_id = \(batchID)
+                WHERE district = \(district) AND batch_id = \(batchID)
                 """, logger: logger)
             try await connection.query("COMMIT", logger: logger)
             summary.read += read

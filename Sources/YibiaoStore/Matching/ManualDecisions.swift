@@ -17,7 +17,7 @@ public struct ManualDecisions: Sendable {
     /// The current record of (system, key), or a clear error.
     public func record(_ client: PostgresClient, system: String, key: String) async throws -> Int64 {
         for try await id in try await client.query("""
-            SELECT record_id FROM source_record WHERE district = \(district)::bpchar AND system_id = \(system) AND source_key = \(key) AND is_current
+            SELECT record_id FROM source_record WHERE district = \(district) AND system_id = \(system) AND source_key = \(key) AND is_current
             """).decode(Int64.self) { return id }
         throw StoreError(code: "record_not_found",
                          message: LocalizedText(en: "there is no current record \(system) \(key) in district \(district)",
@@ -45,7 +45,7 @@ public struct ManualDecisions: Sendable {
                 try await GoldenRecords.lockDistrict(district, on: connection, logger: Self.logger)
                 var old: Int64?
                 for try await id in try await connection.query(
-                    "SELECT resident_id FROM link WHERE district = \(district)::bpchar AND record_id = \(record)", logger: Self.logger).decode(Int64.self) { old = id }
+                    "SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(record)", logger: Self.logger).decode(Int64.self) { old = id }
                 var fresh: Int64 = 0
                 for try await id in try await connection.query(
                     "INSERT INTO resident (district) VALUES (\(district)) RETURNING resident_id", logger: Self.logger).decode(Int64.self) { fresh = id }
@@ -88,9 +88,9 @@ public struct ManualDecisions: Sendable {
         // The pair is decided: it leaves the review queue.
         try await client.query("""
             UPDATE review_item r SET status = \(same ? "same" : "different"), decided_by = \(author), decided_at = now()
-            WHERE r.district = \(district)::bpchar AND r.status = 'open' AND (
-                (r.record_id = \(low) AND r.candidate_resident_id = (SELECT resident_id FROM link WHERE district = \(district)::bpchar AND record_id = \(high)))
-                OR (r.record_id = \(high) AND r.candidate_resident_id = (SELECT resident_id FROM link WHERE district = \(district)::bpchar AND record_id = \(low))))
+            WHERE r.district = \(district) AND r.status = 'open' AND (
+                (r.record_id = \(low) AND r.candidate_resident_id = (SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(high)))
+                OR (r.record_id = \(high) AND r.candidate_resident_id = (SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(low))))
             """)
     }
 

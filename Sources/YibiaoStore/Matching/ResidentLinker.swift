@@ -56,10 +56,10 @@ public struct ResidentLinker: Sendable {
             do {
                 var version = 1
                 for try await next in try await connection.query(
-                    "SELECT coalesce(max(version), 0) + 1 FROM match_parameters WHERE district = \(district)::bpchar", logger: logger).decode(Int.self) {
+                    "SELECT coalesce(max(version), 0) + 1 FROM match_parameters WHERE district = \(district)", logger: logger).decode(Int.self) {
                     version = next
                 }
-                try await connection.query("UPDATE match_parameters SET active = false WHERE district = \(district)::bpchar AND active", logger: logger)
+                try await connection.query("UPDATE match_parameters SET active = false WHERE district = \(district) AND active", logger: logger)
                 try await connection.query("""
                     INSERT INTO match_parameters (district, version, parameters, trained_on, active, created_by)
                     VALUES (\(district), \(version), \(encoded)::jsonb, \(count), true, \(actor))
@@ -75,7 +75,7 @@ public struct ResidentLinker: Sendable {
 
     func storedParameters(_ client: PostgresClient) async throws -> (Int, MatchParameters)? {
         for try await (version, json) in try await client.query(
-            "SELECT version, parameters::text FROM match_parameters WHERE district = \(district)::bpchar AND active").decode((Int, String).self) {
+            "SELECT version, parameters::text FROM match_parameters WHERE district = \(district) AND active").decode((Int, String).self) {
             return (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)))
         }
         return nil
@@ -87,12 +87,12 @@ public struct ResidentLinker: Sendable {
     public func activeParameters(_ client: PostgresClient) async throws -> (version: Int, MatchParameters) {
         var current: (Int, MatchParameters, Int)?
         for try await (version, json, trainedOn) in try await client.query(
-            "SELECT version, parameters::text, trained_on FROM match_parameters WHERE district = \(district)::bpchar AND active").decode((Int, String, Int).self) {
+            "SELECT version, parameters::text, trained_on FROM match_parameters WHERE district = \(district) AND active").decode((Int, String, Int).self) {
             current = (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)), trainedOn)
         }
         var records = 0
         for try await count in try await client.query(
-            "SELECT count(*) FROM source_record WHERE district = \(district)::bpchar AND is_current").decode(Int.self) { records = count }
+            "SELECT count(*) FROM source_record WHERE district = \(district) AND is_current").decode(Int.self) { records = count }
         if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters) }
         // A few hundred records say too little to estimate from: the defaults (version 0) serve.
         guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1) } ?? (0, .initial) }
@@ -102,7 +102,7 @@ public struct ResidentLinker: Sendable {
     /// Whether some current record has no resident yet (staged without matching, or a run stopped).
     public func hasUnlinkedRecords(_ client: PostgresClient) async throws -> Bool {
         for try await exists in try await client.query("""
-            SELECT EXISTS (SELECT 1 FROM source_record r WHERE r.district = \(district)::bpchar AND r.is_current
+            SELECT EXISTS (SELECT 1 FROM source_record r WHERE r.district = \(district) AND r.is_current
                 AND NOT EXISTS (SELECT 1 FROM link l WHERE l.district = r.district AND l.record_id = r.record_id))
             """).decode(Bool.self) { return exists }
         return false
@@ -149,14 +149,14 @@ public struct ResidentLinker: Sendable {
                 WHERE p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key AND p.version < r.version
                 ORDER BY p.version DESC LIMIT 1
             ) previous ON l.record_id IS NULL
-            WHERE r.district = \(district)::bpchar AND r.is_current AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
+            WHERE r.district = \(district) AND r.is_current AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
             """).decode((Int64, Int64, Bool, Bool).self) {
             existing[record] = resident
             if pinned { constraints.pinned[record] = resident }
             if pinned, inherited { inheritedPins.insert(record) }
         }
         for try await (a, b, same) in try await client.query(
-            "SELECT record_a, record_b, same_person FROM pair_decision WHERE district = \(district)::bpchar").decode((Int64, Int64, Bool).self) {
+            "SELECT record_a, record_b, same_person FROM pair_decision WHERE district = \(district)").decode((Int64, Int64, Bool).self) {
             if same { constraints.together.append((a, b)) } else { constraints.apart.append((a, b)) }
         }
         let result = MatchEngine(parameters: parameters).match(records, constraints: constraints)
@@ -185,7 +185,7 @@ public struct ResidentLinker: Sendable {
         let rows = try await client.query("""
             SELECT record_id, national_id, national_id_raw, name_key, pinyin_key, sex, birth_date::text, phone, division_code, address,
                    fields->>'passport_no'
-            FROM source_record WHERE district = \(district)::bpchar AND is_current ORDER BY record_id
+            FROM source_record WHERE district = \(district) AND is_current ORDER BY record_id
             """)
         for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address, passport) in rows.decode(
             (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?).self) {
@@ -268,7 +268,7 @@ public struct ResidentLinker: Sendable {
                     FROM link l JOIN source_record r USING (district, record_id)
                     CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
                                                (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
-                    WHERE l.district = \(district)::bpchar AND r.is_current AND i.value IS NOT NULL AND i.value <> ''
+                    WHERE l.district = \(district) AND r.is_current AND i.value IS NOT NULL AND i.value <> ''
                     ON CONFLICT DO NOTHING
                     """, logger: logger)
                 // Merges: the younger resident retires, pointing at the survivor.
@@ -276,7 +276,7 @@ public struct ResidentLinker: Sendable {
                     let moved = merge.moved
                     try await connection.query("""
                         UPDATE resident SET status = 'retired', merged_into = \(merge.surviving), updated_at = now()
-                        WHERE district = \(district)::bpchar AND resident_id = \(merge.retired) AND status = 'active'
+                        WHERE district = \(district) AND resident_id = \(merge.retired) AND status = 'active'
                         """, logger: logger)
                     try await connection.query("""
                         INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
@@ -311,7 +311,7 @@ public struct ResidentLinker: Sendable {
                     try await connection.query("""
                         INSERT INTO review_item (district, record_id, candidate_resident_id, weight, explanation)
                         SELECT \(district), s.record_id, s.resident_id, s.weight, s.explanation FROM staging_review s
-                        JOIN link l ON l.district = \(district)::bpchar AND l.record_id = s.record_id AND l.resident_id <> s.resident_id
+                        JOIN link l ON l.district = \(district) AND l.record_id = s.record_id AND l.resident_id <> s.resident_id
                         ON CONFLICT (district, record_id, candidate_resident_id) DO NOTHING
                         """, logger: logger)
                 }

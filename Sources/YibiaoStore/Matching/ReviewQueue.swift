@@ -37,7 +37,7 @@ public struct ReviewQueue: Sendable {
         let rows = try await client.query("""
             SELECT q.review_id, q.weight, q.candidate_resident_id, r.record_id, r.system_id, r.source_key, r.fields::text
             FROM review_item q JOIN source_record r ON r.district = q.district AND r.record_id = q.record_id
-            WHERE q.district = \(district)::bpchar AND q.status = 'open' ORDER BY q.weight DESC, q.review_id LIMIT \(limit)
+            WHERE q.district = \(district) AND q.status = 'open' ORDER BY q.weight DESC, q.review_id LIMIT \(limit)
             """)
         var heads: [(Int64, Double, Int64, Side)] = []
         for try await (id, probability, resident, record, system, key, fields) in rows.decode((Int64, Double, Int64, Int64, String, String, String).self) {
@@ -48,7 +48,7 @@ public struct ReviewQueue: Sendable {
             for try await (record, system, key, fields) in try await client.query("""
                 SELECT r.record_id, r.system_id, r.source_key, r.fields::text FROM link l
                 JOIN source_record r USING (district, record_id)
-                WHERE l.district = \(district)::bpchar AND l.resident_id = \(resident) AND r.is_current AND r.record_id <> \(side.recordID)
+                WHERE l.district = \(district) AND l.resident_id = \(resident) AND r.is_current AND r.record_id <> \(side.recordID)
                 ORDER BY r.record_id LIMIT 3
                 """).decode((Int64, String, String, String).self) {
                 candidate.append(Side(recordID: record, system: system, key: key, fields: Self.decode(fields)))
@@ -64,7 +64,7 @@ public struct ReviewQueue: Sendable {
         case .skip:
             try await client.query("""
                 UPDATE review_item SET status = 'skipped', decided_by = \(author), decided_at = now()
-                WHERE district = \(district)::bpchar AND review_id = \(item.reviewID)
+                WHERE district = \(district) AND review_id = \(item.reviewID)
                 """)
         case .same, .different:
             guard let other = item.candidate.first else { return }
@@ -79,7 +79,7 @@ public struct ReviewQueue: Sendable {
             }
             try await client.query("""
                 UPDATE review_item SET status = \(decision == .same ? "same" : "different"), decided_by = \(author), decided_at = now()
-                WHERE district = \(district)::bpchar AND review_id = \(item.reviewID)
+                WHERE district = \(district) AND review_id = \(item.reviewID)
                 """)
         }
     }
