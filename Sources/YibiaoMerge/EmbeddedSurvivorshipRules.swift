@@ -4,8 +4,8 @@ enum EmbeddedSurvivorshipRules {
     static let yaml = #"""
     # Survivorship rules: how Yibiao chooses each value of a resident's golden record from the
     # records the feeds sent for that person, and which disagreements need a person to decide.
-    # docs/merge.md explains every key. `yibiao` embeds this file; `--rules FILE` (or
-    # $YIBIAO_SURVIVORSHIP) uses another one.
+    # docs/merge.md explains every key. `yibiao` embeds this file when it is built: edit it and
+    # rebuild (`make build`); golden records are recomputed once under the new rules.
     version: 1
 
     # Sources in order of trust, most trusted first. `community_entry` is a community worker's

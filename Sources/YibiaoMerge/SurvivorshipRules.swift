@@ -65,8 +65,20 @@ public struct SurvivorshipRules: Sendable, Hashable {
         return field.contains(".") ? facetDefault : defaultRule
     }
 
-    /// The text of `schemas/survivorship.yaml` as shipped.
-    public static var standardYAML: String { EmbeddedSurvivorshipRules.yaml }
+    /// The rules in one canonical JSON form: equal rules, equal text (comments and layout of the
+    /// file do not count). Golden records remember it, so that other rules recompute them.
+    public var canonicalText: String {
+        func json(_ rule: Rule) -> CanonicalJSON {
+            .object(["strategy": .string(rule.strategy.rawValue), "conflict": .string(rule.conflict.rawValue),
+                     "priority": rule.priority.map { .array($0.map(CanonicalJSON.string)) } ?? .null, "domain": .optional(rule.domain)])
+        }
+        return CanonicalJSON.object([
+            "priority": .array(priority.map(CanonicalJSON.string)),
+            "owners": .object(owners.mapValues { .array($0.map(CanonicalJSON.string)) }),
+            "trusted": .array(trusted.sorted().map(CanonicalJSON.string)),
+            "default": json(defaultRule), "facet_default": json(facetDefault), "fields": .object(fields.mapValues(json)),
+        ]).text
+    }
 
     /// The rules shipped in `schemas/survivorship.yaml`.
     public static let standard: SurvivorshipRules = {

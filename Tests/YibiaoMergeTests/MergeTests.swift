@@ -40,6 +40,16 @@ import YibiaoCore
         }
     }
 
+    @Test("the canonical text: the same rules give the same text, other rules another; comments do not count")
+    func canonicalText() throws {
+        let reparsed = try SurvivorshipRules.parse("# a comment\n" + EmbeddedSurvivorshipRules.yaml, fileName: "r.yaml")
+        #expect(reparsed.canonicalText == SurvivorshipRules.standard.canonicalText)
+        var changed = SurvivorshipRules.standard
+        changed.fields["phone"]?.strategy = .priority
+        #expect(changed.canonicalText != SurvivorshipRules.standard.canonicalText)
+        #expect(SurvivorshipRules.standard.canonicalText.hasPrefix(#"{"default":{"conflict":"none","domain":null,"priority":null,"strategy":"priority"}"#))
+    }
+
     @Test("a line number comes with errors inside the document")
     func lineNumbers() throws {
         #expect(throws: SurvivorshipRulesError.self) { try SurvivorshipRules.parse("priority: [a]\n\nfields:\n  phone: {strategy: nope}\n", fileName: "r.yaml") }

@@ -44,11 +44,10 @@ public struct GoldenRecords: Sendable {
     public let rulesFingerprint: String
     public var logger = Logger(label: "yibiao.golden", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    public init(district: String, rules: SurvivorshipRules = .standard, rulesText: String? = nil) {
+    public init(district: String, rules: SurvivorshipRules = .standard) {
         self.district = district
         self.merger = GoldenRecordMerger(rules: rules)
-        let text = rulesText ?? (rules == .standard ? SurvivorshipRules.standardYAML : String(describing: rules))
-        self.rulesFingerprint = SHA256.hash(data: Data(text.utf8)).hexString
+        self.rulesFingerprint = SHA256.hash(data: Data(rules.canonicalText.utf8)).hexString
     }
 
     /// Recomputes every stale resident of the district (or only `residents`) inside the caller's
