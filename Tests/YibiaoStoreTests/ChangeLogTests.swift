@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import Testing
 import YibiaoCore
+import YibiaoMerge
 import YibiaoStore
 import YibiaoTestSupport
 

@@ -3,6 +3,7 @@ import Crypto
 import Logging
 public import PostgresNIO
 public import YibiaoCore
+public import YibiaoMerge
 
 /// The per-district change log: gap-free sequence numbers handed out under the lock of the
 /// district's `change_log_head` row — so sequence order is commit order and a consumer reading
@@ -27,15 +28,8 @@ public enum ChangeLog {
         }
     }
 
-    public struct Change: Sendable, Hashable, Codable {
-        public let old: String?
-        public let new: String?
-
-        public init(old: String?, new: String?) {
-            self.old = old
-            self.new = new
-        }
-    }
+    /// Old → new of one field; nil is "no value". The merge's diff produces them as they are logged.
+    public typealias Change = GoldenDiff.Change
 
     public static let genesisHash = String(repeating: "0", count: 64)
     static let logger = Logger(label: "yibiao.changelog", factory: { _ in SwiftLogNoOpLogHandler() })

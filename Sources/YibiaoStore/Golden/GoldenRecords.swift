@@ -104,7 +104,7 @@ public struct GoldenRecords: Sendable {
                 summary.changed += 1
                 changedResidents.append(resident.id)
                 entries.append(ChangeLog.Entry(residentID: resident.id, cause: entryCause.kind, causeRef: entryCause.ref, actor: actor,
-                                               changes: diff.changes.mapValues { ChangeLog.Change(old: $0.old, new: $0.new) }))
+                                               changes: diff.changes))
             }
         }
         try await write(connection, fields: fieldRows, fieldCount: fieldCount, residents: residentRows, close: closeRows, raise: raiseRows)
