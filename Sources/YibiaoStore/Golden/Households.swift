@@ -25,7 +25,6 @@ struct Households {
             WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
             """, logger: logger)
         try await connection.analyzeStaging("wanted_membership", logger: logger)
-        try await connection.analyzeAfterBulk(["household", "household_member"], rows: residents.count, logger: logger)
         try await connection.query("""
             INSERT INTO household (district, household_book_no)
             SELECT DISTINCT \(district), book FROM wanted_membership WHERE book IS NOT NULL AND NOT retired AND death_date IS NULL
@@ -35,6 +34,7 @@ struct Households {
             UPDATE wanted_membership w SET household_id = h.household_id FROM household h
             WHERE h.district = \(district) AND h.household_book_no = w.book
             """, logger: logger)
+        try await connection.analyzeAfterBulk(["household"], rows: residents.count, logger: logger)
         // Leaving: death, merge, or another register.
         try await connection.query("""
             UPDATE household_member m SET
@@ -63,7 +63,7 @@ struct Households {
             FROM wanted_membership w
             WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL AND NOT w.has_open
             """, logger: logger)
-        try await connection.analyzeAfterBulk(["household", "household_member"], rows: residents.count, logger: logger)
+        try await connection.analyzeAfterBulk(["household_member"], rows: residents.count, logger: logger)
         // The household's address is its head's.
         try await connection.query("""
             UPDATE household h SET address = r.address, division_code = r.division_code
