@@ -70,7 +70,7 @@ public struct Conflicts: Sendable {
         }
         return try await client.withConnection { connection in
             try await connection.transaction(logger: logger) {
-                try await GoldenRecords.lockDistrict(district, on: connection, logger: logger)
+                try await connection.lockDistrict(district, logger: logger)
                 var found: (Int64, String, String, String)?
                 for try await row in try await connection.query("""
                     SELECT resident_id, field, status, candidates::text FROM conflict

@@ -51,7 +51,7 @@ public struct GoldenRecords: Sendable {
     }
 
     /// Recomputes every stale resident of the district (or only `residents`) inside the caller's
-    /// open transaction, which must hold the district lock (`lockDistrict`).
+    /// open transaction, which must hold the district lock (`PostgresConnection.lockDistrict`).
     @discardableResult
     public func refresh(on connection: PostgresConnection, cause: ChangeCause, actor: String,
                         causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil) async throws -> Summary {
@@ -121,15 +121,10 @@ public struct GoldenRecords: Sendable {
     public func refresh(_ client: PostgresClient, cause: ChangeCause, actor: String, residents: [Int64]? = nil) async throws -> Summary {
         try await client.withConnection { connection in
             try await connection.transaction(logger: logger) {
-                try await Self.lockDistrict(district, on: connection, logger: logger)
+                try await connection.lockDistrict(district, logger: logger)
                 return try await refresh(on: connection, cause: cause, actor: actor, residents: residents)
             }
         }
-    }
-
-    /// One writer per district at a time: ingest chunks, matching, entries and resolutions queue here.
-    public static func lockDistrict(_ district: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(hashtext('yibiao:district:' || \(district)))", logger: logger)
     }
 
     // MARK: Reading
@@ -309,34 +304,5 @@ public struct GoldenRecords: Sendable {
             try await writer.write(ByteBuffer(bytes: rows.bytes))
         }
         try await connection.analyzeStaging(table, logger: logger)
-    }
-}
-
-extension PostgresConnection {
-    /// Temporary tables have no statistics until analysed: the planner then guesses a handful of
-    /// rows and joins them to the big tables by nested loops, which turns a 10,000-row statement
-    /// from milliseconds into seconds.
-    func analyzeStaging(_ table: String, logger: Logger) async throws {
-        try await query(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
-    }
-
-    /// The same for a table that just grew by many rows (a district's first ingest): its
-    /// statistics still describe it as nearly empty until autovacuum catches up, minutes later.
-    func analyzeAfterBulk(_ tables: [String], rows: Int, logger: Logger) async throws {
-        guard rows >= 2_000 else { return }
-        for table in tables { try await analyzeStaging(table, logger: logger) }
-    }
-
-    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    func transaction<Result: Sendable>(logger: Logger, _ body: () async throws -> Result) async throws -> Result {
-        try await query("BEGIN", logger: logger)
-        do {
-            let result = try await body()
-            try await query("COMMIT", logger: logger)
-            return result
-        } catch {
-            _ = try? await query("ROLLBACK", logger: logger)
-            throw error
-        }
     }
 }

@@ -56,7 +56,7 @@ public struct WorkerEntries: Sendable {
         guard !normalised.isEmpty else { return GoldenRecords.Summary() }
         return try await client.withConnection { connection in
             try await connection.transaction(logger: logger) {
-                try await GoldenRecords.lockDistrict(district, on: connection, logger: logger)
+                try await connection.lockDistrict(district, logger: logger)
                 var status: String?, mergedInto: Int64?
                 for try await (state, target) in try await connection.query(
                     "SELECT status, merged_into FROM resident WHERE district = \(district) AND resident_id = \(resident)",

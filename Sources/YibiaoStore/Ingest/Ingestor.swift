@@ -128,7 +128,7 @@ public struct Ingestor: Sendable {
         try await connection.query("BEGIN", logger: logger)
         do {
             // One writer per district at a time, per chunk: worker entries interleave with a long ingest.
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtext('yibiao:district:' || \(district)))", logger: logger)
+            try await connection.lockDistrict(district, logger: logger)
             var staged = 0, newVersions = 0, unchanged = 0
             if !chunk.records.isEmpty {
                 var copy = CopyText()

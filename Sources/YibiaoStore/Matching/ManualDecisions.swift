@@ -40,9 +40,8 @@ public struct ManualDecisions: Sendable {
     @discardableResult
     public func split(_ client: PostgresClient, record: Int64, reason: String) async throws -> Int64 {
         try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: Self.logger)
-            do {
-                try await GoldenRecords.lockDistrict(district, on: connection, logger: Self.logger)
+            try await connection.transaction(logger: Self.logger) {
+                try await connection.lockDistrict(district, logger: Self.logger)
                 var old: Int64?
                 for try await id in try await connection.query(
                     "SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(record)", logger: Self.logger).decode(Int64.self) { old = id }
@@ -67,11 +66,7 @@ public struct ManualDecisions: Sendable {
                 if let old { causes[old] = ChangeCause("split", ref: "resident:\(fresh)") }
                 try await GoldenRecords(district: district).refresh(on: connection, cause: ChangeCause("split"), actor: author, causes: causes,
                                                                     residents: Array(causes.keys))
-                try await connection.query("COMMIT", logger: Self.logger)
                 return fresh
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: Self.logger)
-                throw error
             }
         }
     }

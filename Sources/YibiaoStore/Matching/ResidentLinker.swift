@@ -52,8 +52,7 @@ public struct ResidentLinker: Sendable {
         let encoded = String(decoding: try JSONEncoder().encode(engine.parameters), as: UTF8.self)
         let count = records.count
         return try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
-            do {
+            try await connection.transaction(logger: logger) {
                 var version = 1
                 for try await next in try await connection.query(
                     "SELECT coalesce(max(version), 0) + 1 FROM match_parameters WHERE district = \(district)", logger: logger).decode(Int.self) {
@@ -64,11 +63,7 @@ public struct ResidentLinker: Sendable {
                     INSERT INTO match_parameters (district, version, parameters, trained_on, active, created_by)
                     VALUES (\(district), \(version), \(encoded)::jsonb, \(count), true, \(actor))
                     """, logger: logger)
-                try await connection.query("COMMIT", logger: logger)
                 return (version, engine.parameters)
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
             }
         }
     }
@@ -211,123 +206,121 @@ public struct ResidentLinker: Sendable {
             }
         }
         return try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
             do {
-                try await GoldenRecords.lockDistrict(district, on: connection, logger: logger)
-                // New residents for clusters with none.
-                var clusterResident = plan.assignments
-                let needed = plan.newClusters.count
-                if needed > 0 {
-                    var fresh: [Int64] = []
-                    for try await id in try await connection.query("""
-                        INSERT INTO resident (district) SELECT \(district) FROM generate_series(1, \(needed)) RETURNING resident_id
-                        """, logger: logger).decode(Int64.self) { fresh.append(id) }
-                    for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
-                }
-                // Links: one row per record, written with COPY, applied set-based.
-                try await connection.query("""
-                    CREATE TEMP TABLE IF NOT EXISTS staging_link (record_id bigint, resident_id bigint, method text, weight double precision,
-                        explanation jsonb, pinned boolean, reason text) ON COMMIT DELETE ROWS
-                    """, logger: logger)
-                var copy = CopyText()
-                for (clusterIndex, cluster) in result.clusters.enumerated() {
-                    guard let resident = clusterResident[clusterIndex] else { continue }
-                    for record in cluster {
-                        if inheritedPins.contains(record), let pinnedResident = pinned[record] {
-                            // A person's decision carries over to the row's new version.
-                            copy.row([String(record), String(pinnedResident), "manual", nil, "{}", "true",
-                                      "carried over from the previous version of this row"])
-                            continue
+                return try await connection.transaction(logger: logger) {
+                    try await connection.lockDistrict(district, logger: logger)
+                    // New residents for clusters with none.
+                    var clusterResident = plan.assignments
+                    let needed = plan.newClusters.count
+                    if needed > 0 {
+                        var fresh: [Int64] = []
+                        for try await id in try await connection.query("""
+                            INSERT INTO resident (district) SELECT \(district) FROM generate_series(1, \(needed)) RETURNING resident_id
+                            """, logger: logger).decode(Int64.self) { fresh.append(id) }
+                        for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
+                    }
+                    // Links: one row per record, written with COPY, applied set-based.
+                    try await connection.query("""
+                        CREATE TEMP TABLE IF NOT EXISTS staging_link (record_id bigint, resident_id bigint, method text, weight double precision,
+                            explanation jsonb, pinned boolean, reason text) ON COMMIT DELETE ROWS
+                        """, logger: logger)
+                    var copy = CopyText()
+                    for (clusterIndex, cluster) in result.clusters.enumerated() {
+                        guard let resident = clusterResident[clusterIndex] else { continue }
+                        for record in cluster {
+                            if inheritedPins.contains(record), let pinnedResident = pinned[record] {
+                                // A person's decision carries over to the row's new version.
+                                copy.row([String(record), String(pinnedResident), "manual", nil, "{}", "true",
+                                          "carried over from the previous version of this row"])
+                                continue
+                            }
+                            guard pinned[record] == nil else { continue }
+                            let edge = best[record]
+                            let method = edge.map { $0.method.rawValue } ?? "new"
+                            copy.row([String(record), String(resident), method, edge.map { String($0.weight) },
+                                      Self.explanation(edge, record: record), "false", nil])
                         }
-                        guard pinned[record] == nil else { continue }
-                        let edge = best[record]
-                        let method = edge.map { $0.method.rawValue } ?? "new"
-                        copy.row([String(record), String(resident), method, edge.map { String($0.weight) },
-                                  Self.explanation(edge, record: record), "false", nil])
                     }
-                }
-                if !copy.isEmpty {
-                    try await connection.copyFrom(table: "staging_link", logger: logger) { writer in
-                        try await writer.write(ByteBuffer(bytes: copy.bytes))
+                    if !copy.isEmpty {
+                        try await connection.copyFrom(table: "staging_link", logger: logger) { writer in
+                            try await writer.write(ByteBuffer(bytes: copy.bytes))
+                        }
+                        try await connection.analyzeStaging("staging_link", logger: logger)
                     }
-                    try await connection.analyzeStaging("staging_link", logger: logger)
-                }
-                try await connection.query("""
-                    INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
-                    SELECT \(district), record_id, resident_id, method, weight, explanation, \(actor), pinned, reason FROM staging_link
-                    ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
-                        weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by, decided_at = now()
-                    WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
-                        IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
-                    """, logger: logger)
-                try await connection.analyzeAfterBulk(["resident", "link"], rows: records.count - existing.count, logger: logger)
-                // Every identifier a resident is known by, with the record it came from.
-                try await connection.query("""
-                    INSERT INTO resident_identifier (district, resident_id, scheme, value, record_id)
-                    SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
-                    FROM link l JOIN source_record r USING (district, record_id)
-                    CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
-                                               (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
-                    WHERE l.district = \(district) AND r.is_current AND i.value IS NOT NULL AND i.value <> ''
-                    ON CONFLICT DO NOTHING
-                    """, logger: logger)
-                // Merges: the younger resident retires, pointing at the survivor.
-                for merge in plan.merges {
-                    let moved = merge.moved
                     try await connection.query("""
-                        UPDATE resident SET status = 'retired', merged_into = \(merge.surviving), updated_at = now()
-                        WHERE district = \(district) AND resident_id = \(merge.retired) AND status = 'active'
+                        INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
+                        SELECT \(district), record_id, resident_id, method, weight, explanation, \(actor), pinned, reason FROM staging_link
+                        ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
+                            weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by, decided_at = now()
+                        WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
+                            IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
                         """, logger: logger)
+                    try await connection.analyzeAfterBulk(["resident", "link"], rows: records.count - existing.count, logger: logger)
+                    // Every identifier a resident is known by, with the record it came from.
                     try await connection.query("""
-                        INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
-                        VALUES (\(district), 'merge', \(merge.surviving), \(merge.retired), \(moved), \(actor))
+                        INSERT INTO resident_identifier (district, resident_id, scheme, value, record_id)
+                        SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
+                        FROM link l JOIN source_record r USING (district, record_id)
+                        CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
+                                                   (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
+                        WHERE l.district = \(district) AND r.is_current AND i.value IS NOT NULL AND i.value <> ''
+                        ON CONFLICT DO NOTHING
                         """, logger: logger)
-                }
-                for split in plan.splits {
-                    guard let newID = clusterResident[split.cluster] else { continue }
-                    let moved = split.moved
-                    try await connection.query("""
-                        INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
-                        VALUES (\(district), 'split', \(split.original), \(newID), \(moved), \(actor))
-                        """, logger: logger)
-                }
-                // Review: uncertain pairs against the resident of the other record; decided pairs are not asked again.
-                var clusterOf: [Int64: Int] = [:]
-                for (index, cluster) in result.clusters.enumerated() { for record in cluster { clusterOf[record] = index } }
-                var reviewCopy = CopyText()
-                for pair in result.review {
-                    guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
-                    reviewCopy.row([String(pair.a), String(resident), String(pair.probability), Self.explanation(pair, record: pair.a)])
-                }
-                try await connection.query("""
-                    CREATE TEMP TABLE IF NOT EXISTS staging_review (record_id bigint, resident_id bigint, weight double precision,
-                        explanation jsonb) ON COMMIT DELETE ROWS
-                    """, logger: logger)
-                if !reviewCopy.isEmpty {
-                    try await connection.copyFrom(table: "staging_review", logger: logger) { writer in
-                        try await writer.write(ByteBuffer(bytes: reviewCopy.bytes))
+                    // Merges: the younger resident retires, pointing at the survivor.
+                    for merge in plan.merges {
+                        let moved = merge.moved
+                        try await connection.query("""
+                            UPDATE resident SET status = 'retired', merged_into = \(merge.surviving), updated_at = now()
+                            WHERE district = \(district) AND resident_id = \(merge.retired) AND status = 'active'
+                            """, logger: logger)
+                        try await connection.query("""
+                            INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
+                            VALUES (\(district), 'merge', \(merge.surviving), \(merge.retired), \(moved), \(actor))
+                            """, logger: logger)
                     }
-                    try await connection.analyzeStaging("staging_review", logger: logger)
+                    for split in plan.splits {
+                        guard let newID = clusterResident[split.cluster] else { continue }
+                        let moved = split.moved
+                        try await connection.query("""
+                            INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
+                            VALUES (\(district), 'split', \(split.original), \(newID), \(moved), \(actor))
+                            """, logger: logger)
+                    }
+                    // Review: uncertain pairs against the resident of the other record; decided pairs are not asked again.
+                    var clusterOf: [Int64: Int] = [:]
+                    for (index, cluster) in result.clusters.enumerated() { for record in cluster { clusterOf[record] = index } }
+                    var reviewCopy = CopyText()
+                    for pair in result.review {
+                        guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
+                        reviewCopy.row([String(pair.a), String(resident), String(pair.probability), Self.explanation(pair, record: pair.a)])
+                    }
                     try await connection.query("""
-                        INSERT INTO review_item (district, record_id, candidate_resident_id, weight, explanation)
-                        SELECT \(district), s.record_id, s.resident_id, s.weight, s.explanation FROM staging_review s
-                        JOIN link l ON l.district = \(district) AND l.record_id = s.record_id AND l.resident_id <> s.resident_id
-                        ON CONFLICT (district, record_id, candidate_resident_id) DO NOTHING
+                        CREATE TEMP TABLE IF NOT EXISTS staging_review (record_id bigint, resident_id bigint, weight double precision,
+                            explanation jsonb) ON COMMIT DELETE ROWS
                         """, logger: logger)
+                    if !reviewCopy.isEmpty {
+                        try await connection.copyFrom(table: "staging_review", logger: logger) { writer in
+                            try await writer.write(ByteBuffer(bytes: reviewCopy.bytes))
+                        }
+                        try await connection.analyzeStaging("staging_review", logger: logger)
+                        try await connection.query("""
+                            INSERT INTO review_item (district, record_id, candidate_resident_id, weight, explanation)
+                            SELECT \(district), s.record_id, s.resident_id, s.weight, s.explanation FROM staging_review s
+                            JOIN link l ON l.district = \(district) AND l.record_id = s.record_id AND l.resident_id <> s.resident_id
+                            ON CONFLICT (district, record_id, candidate_resident_id) DO NOTHING
+                            """, logger: logger)
+                    }
+                    // Golden records of every resident whose records changed, in this transaction.
+                    var causes: [Int64: ChangeCause] = [:]
+                    for merge in plan.merges { causes[merge.surviving] = ChangeCause("merge", ref: "resident:\(merge.retired)") }
+                    for split in plan.splits {
+                        guard let newID = clusterResident[split.cluster] else { continue }
+                        causes[split.original] = ChangeCause("split", ref: "resident:\(newID)")
+                        causes[newID] = ChangeCause("split", ref: "resident:\(split.original)")
+                    }
+                    return try await GoldenRecords(district: district).refresh(on: connection, cause: cause, actor: actor, causes: causes)
                 }
-                // Golden records of every resident whose records changed, in this transaction.
-                var causes: [Int64: ChangeCause] = [:]
-                for merge in plan.merges { causes[merge.surviving] = ChangeCause("merge", ref: "resident:\(merge.retired)") }
-                for split in plan.splits {
-                    guard let newID = clusterResident[split.cluster] else { continue }
-                    causes[split.original] = ChangeCause("split", ref: "resident:\(newID)")
-                    causes[newID] = ChangeCause("split", ref: "resident:\(split.original)")
-                }
-                let golden = try await GoldenRecords(district: district).refresh(on: connection, cause: cause, actor: actor, causes: causes)
-                try await connection.query("COMMIT", logger: logger)
-                return golden
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
                 throw StoreError(code: "match_write_failed",
                                  message: LocalizedText(en: "writing the matching results failed: \(PostgresErrorText.message(error))",
                                                         zh: "写入匹配结果失败：\(PostgresErrorText.message(error))"),

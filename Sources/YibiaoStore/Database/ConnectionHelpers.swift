@@ -1,0 +1,37 @@
+import Logging
+public import PostgresNIO
+
+extension PostgresConnection {
+    /// One writer per district at a time, to the end of the transaction: ingest chunks, matching,
+    /// worker entries and resolutions queue here.
+    public func lockDistrict(_ district: String, logger: Logger) async throws {
+        try await query("SELECT pg_advisory_xact_lock(hashtext('yibiao:district:' || \(district)))", logger: logger)
+    }
+
+    /// Temporary tables have no statistics until analysed: the planner then guesses a handful of
+    /// rows and joins them to the big tables by nested loops, which turns a 10,000-row statement
+    /// from milliseconds into seconds.
+    func analyzeStaging(_ table: String, logger: Logger) async throws {
+        try await query(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
+    }
+
+    /// The same for a table that just grew by many rows (a district's first ingest): its
+    /// statistics still describe it as nearly empty until autovacuum catches up, minutes later.
+    func analyzeAfterBulk(_ tables: [String], rows: Int, logger: Logger) async throws {
+        guard rows >= 2_000 else { return }
+        for table in tables { try await analyzeStaging(table, logger: logger) }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    func transaction<Result: Sendable>(logger: Logger, _ body: () async throws -> Result) async throws -> Result {
+        try await query("BEGIN", logger: logger)
+        do {
+            let result = try await body()
+            try await query("COMMIT", logger: logger)
+            return result
+        } catch {
+            _ = try? await query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+}
