@@ -29,9 +29,9 @@ public struct WorkerEntries: Sendable {
         var problems: [LocalizedText] = []
         for (name, text) in values.sorted(by: { $0.key < $1.key }) {
             guard let field = CanonicalField.named(name) else {
-                let hint = Suggestion.nearest(to: name, in: CanonicalField.all.map(\.qualifiedName)).map { " (did you mean \($0)?)" } ?? ""
-                let hintZH = Suggestion.nearest(to: name, in: CanonicalField.all.map(\.qualifiedName)).map { "（是否应为 \($0)？）" } ?? ""
-                problems.append(LocalizedText(en: "\(name) is not a field\(hint)", zh: "\(name) 不是字段\(hintZH)"))
+                let nearest = Suggestion.nearest(to: name, in: CanonicalField.all.map(\.qualifiedName))
+                problems.append(LocalizedText(en: "\(name) is not a field" + (nearest.map { " (did you mean \($0)?)" } ?? ""),
+                                              zh: "\(name) 不是字段" + (nearest.map { "（是否应为 \($0)？）" } ?? "")))
                 continue
             }
             switch normalizer.normalise(text, as: field) {
