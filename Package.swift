@@ -22,12 +22,14 @@ let package = Package(
         // Pure logic: no I/O.
         .target(name: "YibiaoCore"),
         .target(name: "YibiaoMatching", dependencies: ["YibiaoCore"]),
-        .target(name: "YibiaoMerge", dependencies: ["YibiaoCore", .product(name: "Yams", package: "Yams")]),
+        // Reading the YAML files people write (adapters, rules): positions, one error shape.
+        .target(name: "YibiaoYAML", dependencies: ["YibiaoCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "YibiaoMerge", dependencies: ["YibiaoCore", "YibiaoYAML", .product(name: "Yams", package: "Yams")]),
         // Edges.
         .target(
             name: "YibiaoAdapters",
             dependencies: [
-                "YibiaoCore",
+                "YibiaoCore", "YibiaoYAML",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -43,7 +45,16 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .target(name: "YibiaoServer", dependencies: ["YibiaoStore"]),
+        // The application layer: one call per use case, under every front end.
+        .target(
+            name: "YibiaoApplication",
+            dependencies: [
+                "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoYAML",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "YibiaoServer", dependencies: ["YibiaoApplication"]),
         .target(name: "YibiaoSynth", dependencies: ["YibiaoCore", "YibiaoAdapters"]),
         .target(
             name: "YibiaoTestSupport",
@@ -57,9 +68,8 @@ let package = Package(
             name: "yibiao",
             dependencies: [
                 "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoMerge",
-                "YibiaoStore", "YibiaoServer", "YibiaoSynth",
+                "YibiaoStore", "YibiaoApplication", "YibiaoServer", "YibiaoSynth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -71,14 +81,14 @@ let package = Package(
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
-        .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoStore", "YibiaoTestSupport"]),
+        .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoYAML", "YibiaoStore", "YibiaoTestSupport"]),
         .testTarget(name: "YibiaoMatchingTests", dependencies: ["YibiaoMatching", "YibiaoCore"]),
-        .testTarget(name: "YibiaoMergeTests", dependencies: ["YibiaoMerge", "YibiaoCore"]),
+        .testTarget(name: "YibiaoMergeTests", dependencies: ["YibiaoMerge", "YibiaoCore", "YibiaoYAML"]),
         .testTarget(name: "YibiaoSynthTests", dependencies: ["YibiaoSynth", "YibiaoAdapters", "YibiaoMatching", "YibiaoCore", "YibiaoTestSupport"]),
         .testTarget(
             name: "YibiaoStoreTests",
             dependencies: [
-                "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoStore", "YibiaoTestSupport",
+                "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

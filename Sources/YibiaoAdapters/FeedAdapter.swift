@@ -1,5 +1,6 @@
 public import Foundation
 public import YibiaoCore
+import YibiaoYAML
 
 /// A feed adapter: reads one system's export and yields mapped records or quarantined rows.
 ///
@@ -77,7 +78,7 @@ public enum FeedAdapterRegistry {
             let name = String(reference.dropFirst("swift:".count))
             guard let adapter = custom[name] else {
                 let known = custom.keys.sorted().joined(separator: ", ")
-                throw AdapterSpecError(fileName: reference, line: nil, key: nil,
+                throw AdapterSpecError(.adapter, fileName: reference,
                                        problem: LocalizedText(en: "no Swift adapter is registered as \(name)", zh: "没有注册名为 \(name) 的 Swift 适配器"),
                                        fix: LocalizedText(en: "registered: \(known)", zh: "已注册：\(known)"))
             }

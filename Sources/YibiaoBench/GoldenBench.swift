@@ -55,11 +55,11 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
         let stageStart = ContinuousClock.now
         for (system, file) in feeds {
             let adapter = try FeedAdapterRegistry.load(root.appendingPathComponent("adapters/\(system).yaml").path)
-            staged += try await Ingestor(adapter: adapter, district: district, actor: "bench", today: today)
+            staged += try await Ingestor(adapter: adapter, district: district, actor: "bench", today: today, logger: .silent)
                 .ingest(directory.appendingPathComponent(file), client: client).staged
         }
         let stageSeconds = seconds(ContinuousClock.now - stageStart)
-        let linker = ResidentLinker(district: district, actor: "bench")
+        let linker = ResidentLinker(district: district, actor: "bench", rules: .standard, logger: .silent)
         let matchStart = ContinuousClock.now
         let first = try await linker.run(client)
         let matchSeconds = seconds(ContinuousClock.now - matchStart)
@@ -91,7 +91,7 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
         try await client.withConnection { connection in
             for offset in stride(from: 0, to: bulkTotal, by: bulkChunk) {
                 try await connection.query("BEGIN", logger: logger)
-                try await ChangeLog.append(entries(min(bulkChunk, bulkTotal - offset), offset: offset), district: district, on: connection)
+                try await ChangeLog.append(entries(min(bulkChunk, bulkTotal - offset), offset: offset), district: district, on: connection, logger: .silent)
                 try await connection.query("COMMIT", logger: logger)
             }
         }
@@ -101,7 +101,7 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
         try await client.withConnection { connection in
             for offset in 0..<singleTotal {
                 try await connection.query("BEGIN", logger: logger)
-                try await ChangeLog.append(entries(1, offset: offset), district: district, on: connection)
+                try await ChangeLog.append(entries(1, offset: offset), district: district, on: connection, logger: .silent)
                 try await connection.query("COMMIT", logger: logger)
             }
         }
@@ -109,7 +109,7 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
         print(String(format: "  change-log append: %d entries in transactions of %d: %.0f entries/s; %d one-entry transactions: %.0f entries/s",
                      bulkTotal, bulkChunk, Double(bulkTotal) / bulkSeconds, singleTotal, Double(singleTotal) / singleSeconds))
         let verifyStart = ContinuousClock.now
-        let (checked, broken) = try await ChangeLog.verify(client, district: district)
+        let (checked, broken) = try await ChangeLog.verify(client, district: district, logger: .silent)
         print(String(format: "  log verify: %d entries in %.1f s: %.0f entries/s%@", checked, seconds(ContinuousClock.now - verifyStart),
                      Double(checked) / seconds(ContinuousClock.now - verifyStart), broken == nil ? "" : " — BROKEN"))
         print("  (the benchmark cluster runs with fsync off: durable appends on real disks are slower per commit)")

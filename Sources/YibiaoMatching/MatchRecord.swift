@@ -50,7 +50,7 @@ public struct MatchRecord: Sendable, Hashable {
 extension MatchRecord {
     /// From normalised canonical fields (`national_id`, `name`, `birth_date`…), as staging stores them.
     public init(id: Int64, fields: [String: String]) {
-        let name = fields["name"].flatMap { try? NameNormalizer.normalize($0).get() }
+        let name = fields["name"].flatMap(PersonName.init(normalizing:))
         let birth = fields["birth_date"].flatMap { CalendarDate(iso: $0) }
         let raw = fields["national_id_raw"].map(CitizenID.clean)
         self.init(id: id, nationalID: fields["national_id"], nationalIDRaw: raw, nameKey: name?.matchingKey,

@@ -1,5 +1,6 @@
 public import YibiaoCore
 import Yams
+public import YibiaoYAML
 
 /// How each golden field is chosen, and which disagreements need a person
 /// (`schemas/survivorship.yaml`, documented in docs/merge.md).
@@ -89,105 +90,37 @@ public struct SurvivorshipRules: Sendable, Hashable {
 }
 
 /// A mistake in a rules file: which line and key, and what to do.
-public struct SurvivorshipRulesError: UserFacingError, Hashable {
-    public let fileName: String
-    public let line: Int?
-    public let key: String?
-    public let problem: LocalizedText
-    public let fix: LocalizedText?
-
-    public var code: String { "survivorship_invalid" }
-    public var exitCode: Int32 { ExitStatus.config }
-    public var remedy: LocalizedText? { fix }
-
-    public var message: LocalizedText {
-        let place = line.map { ":\($0)" } ?? ""
-        let keyEN = key.map { " (\($0))" } ?? ""
-        let keyZH = key.map { "（\($0)）" } ?? ""
-        return LocalizedText(en: "\(fileName)\(place)\(keyEN): \(problem.en)", zh: "\(fileName)\(place)\(keyZH)：\(problem.zh)")
-    }
-}
+public typealias SurvivorshipRulesError = SpecFileError
 
 extension SurvivorshipRules {
     /// Parses and checks a rules file; every mistake names its line and key.
     public static func parse(_ text: String, fileName: String) throws -> SurvivorshipRules {
-        let parser = RulesParser(fileName: fileName)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw parser.fail(nil, key: nil, en: "the file is empty", zh: "文件为空")
-            }
-            root = node
-        } catch let error as YamlError {
-            throw parser.fail(nil, key: nil, en: "not valid YAML: \(error)", zh: "不是有效的 YAML：\(error)")
-        }
-        return try parser.rules(root)
+        let yaml = YAMLWalker(fileName: fileName, kind: .rules)
+        return try RulesParser(yaml: yaml).rules(try yaml.root(of: text))
     }
 }
 
 private struct RulesParser {
-    let fileName: String
-
-    func fail(_ node: Node?, key: String?, en: String, zh: String, fixEN: String? = nil, fixZH: String? = nil) -> SurvivorshipRulesError {
-        SurvivorshipRulesError(fileName: fileName, line: node?.mark?.line, key: key, problem: LocalizedText(en: en, zh: zh),
-                               fix: fixEN.map { LocalizedText(en: $0, zh: fixZH ?? $0) })
-    }
-
-    func entries(_ node: Node, path: String, allowed: [String]) throws -> [(String, Node, Node)] {
-        guard let mapping = node.mapping else {
-            throw fail(node, key: path, en: "expected a mapping of keys to values", zh: "此处应为“键: 值”的映射")
-        }
-        return try mapping.map { keyNode, value in
-            let key = keyNode.string ?? ""
-            if !allowed.isEmpty, !allowed.contains(key) {
-                let hint = Suggestion.nearest(to: key, in: allowed)
-                throw fail(keyNode, key: path.isEmpty ? key : "\(path).\(key)", en: "unknown key `\(key)`", zh: "未知的键 `\(key)`",
-                           fixEN: hint.map { "did you mean `\($0)`?" } ?? "allowed keys: \(allowed.joined(separator: ", "))",
-                           fixZH: hint.map { "是否应为 `\($0)`？" } ?? "可用的键：\(allowed.joined(separator: "、"))")
-            }
-            return (key, keyNode, value)
-        }
-    }
-
-    func string(_ node: Node, key: String) throws -> String {
-        guard case .scalar = node, let value = node.string else {
-            throw fail(node, key: key, en: "expected a single value", zh: "此处应为单个取值")
-        }
-        return value
-    }
+    let yaml: YAMLWalker
 
     func systems(_ node: Node, key: String) throws -> [String] {
-        guard let sequence = node.sequence else {
-            throw fail(node, key: key, en: "expected a list of system ids, e.g. [civil_affairs, party]",
-                       zh: "此处应为系统标识列表，如 [civil_affairs, party]")
-        }
-        return try sequence.map { try string($0, key: key) }
-    }
-
-    func choice<T: RawRepresentable & CaseIterable>(_ node: Node, key: String, as: T.Type) throws -> T where T.RawValue == String {
-        let text = try string(node, key: key)
-        if let value = T(rawValue: text) { return value }
-        let options = T.allCases.map(\.rawValue)
-        let hint = Suggestion.nearest(to: text, in: options)
-        throw fail(node, key: key, en: "`\(text)` is not one of \(options.joined(separator: ", "))",
-                   zh: "`\(text)` 不是以下之一：\(options.joined(separator: "、"))",
-                   fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
+        try yaml.strings(node, key: key, example: "[civil_affairs, party]")
     }
 
     func rule(_ node: Node, key: String) throws -> SurvivorshipRules.Rule {
         var rule = SurvivorshipRules.Rule(strategy: .priority)
         var sawStrategy = false
-        for (name, _, value) in try entries(node, path: key, allowed: ["strategy", "conflict", "priority", "domain"]) {
+        for (name, _, value) in try yaml.entries(node, path: key, allowed: ["strategy", "conflict", "priority", "domain"]) {
             switch name {
             case "strategy":
-                rule.strategy = try choice(value, key: "\(key).strategy", as: SurvivorshipRules.Strategy.self)
+                rule.strategy = try yaml.choice(value, key: "\(key).strategy", as: SurvivorshipRules.Strategy.self)
                 sawStrategy = true
-            case "conflict": rule.conflict = try choice(value, key: "\(key).conflict", as: SurvivorshipRules.ConflictPolicy.self)
+            case "conflict": rule.conflict = try yaml.choice(value, key: "\(key).conflict", as: SurvivorshipRules.ConflictPolicy.self)
             case "priority": rule.priority = try systems(value, key: "\(key).priority")
             default:
-                let domain = try string(value, key: "\(key).domain")
+                let domain = try yaml.string(value, key: "\(key).domain")
                 guard CanonicalField.Domain(rawValue: domain) != nil, domain != "core" else {
-                    throw fail(value, key: "\(key).domain", en: "`\(domain)` is not a facet domain",
+                    throw yaml.fail(value, key: "\(key).domain", en: "`\(domain)` is not a facet domain",
                                zh: "`\(domain)` 不是专题领域",
                                fixEN: "one of civil_affairs, family_planning, party, social_security")
                 }
@@ -195,7 +128,7 @@ private struct RulesParser {
             }
         }
         guard sawStrategy else {
-            throw fail(node, key: key, en: "the rule has no strategy", zh: "该规则缺少 strategy",
+            throw yaml.fail(node, key: key, en: "the rule has no strategy", zh: "该规则缺少 strategy",
                        fixEN: "add strategy: priority (or domain_owner, most_recent, most_frequent, most_complete)",
                        fixZH: "请添加 strategy: priority（或 domain_owner、most_recent、most_frequent、most_complete）")
         }
@@ -205,19 +138,19 @@ private struct RulesParser {
     func rules(_ root: Node) throws -> SurvivorshipRules {
         var rules = SurvivorshipRules(priority: [])
         var sawPriority = false
-        for (key, _, value) in try entries(root, path: "", allowed: [
+        for (key, _, value) in try yaml.entries(root, path: "", allowed: [
             "version", "priority", "owners", "trusted", "default", "facet_default", "fields",
         ]) {
             switch key {
             case "version":
-                guard try string(value, key: key) == "1" else {
-                    throw fail(value, key: key, en: "only version 1 is known", zh: "仅支持 version 1")
+                guard try yaml.string(value, key: key) == "1" else {
+                    throw yaml.fail(value, key: key, en: "only version 1 is known", zh: "仅支持 version 1")
                 }
             case "priority":
                 rules.priority = try systems(value, key: key)
                 sawPriority = true
             case "owners":
-                for (domain, _, list) in try entries(value, path: key, allowed: CanonicalField.Domain.allCases.filter { $0 != .core }.map(\.rawValue)) {
+                for (domain, _, list) in try yaml.entries(value, path: key, allowed: CanonicalField.Domain.allCases.filter { $0 != .core }.map(\.rawValue)) {
                     rules.owners[domain] = try systems(list, key: "owners.\(domain)")
                 }
             case "trusted": rules.trusted = Set(try systems(value, key: key))
@@ -225,10 +158,10 @@ private struct RulesParser {
             case "facet_default": rules.facetDefault = try rule(value, key: key)
             default:
                 let known = CanonicalField.all.map(\.qualifiedName)
-                for (field, fieldNode, ruleNode) in try entries(value, path: key, allowed: []) {
+                for (field, fieldNode, ruleNode) in try yaml.entries(value, path: key, allowed: []) {
                     guard CanonicalField.named(field) != nil else {
                         let hint = Suggestion.nearest(to: field, in: known)
-                        throw fail(fieldNode, key: "fields.\(field)", en: "`\(field)` is not a canonical field",
+                        throw yaml.fail(fieldNode, key: "fields.\(field)", en: "`\(field)` is not a canonical field",
                                    zh: "`\(field)` 不是标准字段",
                                    fixEN: hint.map { "did you mean `\($0)`?" } ?? "facet fields are written domain.field, e.g. party.branch",
                                    fixZH: hint.map { "是否应为 `\($0)`？" } ?? "专题字段写作 领域.字段，如 party.branch")
@@ -238,7 +171,7 @@ private struct RulesParser {
             }
         }
         guard sawPriority, !rules.priority.isEmpty else {
-            throw fail(root, key: "priority", en: "the rules need a priority list of sources", zh: "规则需要来源优先级列表 priority",
+            throw yaml.fail(root, key: "priority", en: "the rules need a priority list of sources", zh: "规则需要来源优先级列表 priority",
                        fixEN: "e.g. priority: [community_entry, civil_affairs, social_security]")
         }
         return rules

@@ -1,17 +1,60 @@
 public import YibiaoCore
 
 /// Errors of the storage layer, each with a message, a remedy and the CLI's exit status.
+/// The message never quotes the database server: its text can contain personal data (a
+/// duplicate key names the value), so it goes to `detail`, shown only in debug output.
 public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugStringConvertible {
-    public let code: String
+    /// What went wrong, as a front end decides on it (an HTTP status, an exit code); opaque so
+    /// that new codes can be added without breaking a `switch`.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        public let rawValue: String
+
+        private init(_ rawValue: String) { self.rawValue = rawValue }
+
+        public var description: String { rawValue }
+
+        public static let databaseUnreachable = Code("db_unreachable")
+        public static let databaseLost = Code("db_connection_lost")
+        public static let databaseURLInvalid = Code("db_url_invalid")
+        public static let databaseOwnership = Code("db_chown_failed")
+        public static let postgresMissing = Code("db_binaries_missing")
+        public static let databaseDirectoryUnreachable = Code("db_dir_unreachable")
+        public static let initdbFailed = Code("db_initdb_failed")
+        public static let noPostgresUser = Code("db_no_postgres_user")
+        public static let startFailed = Code("db_start_failed")
+        public static let stopFailed = Code("db_stop_failed")
+        public static let migrationChanged = Code("migration_changed")
+        public static let migrationFailed = Code("migration_failed")
+        public static let migrationUnknown = Code("migration_unknown")
+        public static let batchNotCreated = Code("batch_not_created")
+        public static let ingestWriteFailed = Code("ingest_write_failed")
+        public static let matchWriteFailed = Code("match_write_failed")
+        public static let writeFailed = Code("write_failed")
+        public static let entryInvalid = Code("entry_invalid")
+        public static let invalidValue = Code("invalid_value")
+        public static let reasonRequired = Code("reason_required")
+        public static let residentNotFound = Code("resident_not_found")
+        public static let residentRetired = Code("resident_retired")
+        public static let recordNotFound = Code("record_not_found")
+        public static let conflictNotFound = Code("conflict_not_found")
+        public static let conflictNotOpen = Code("conflict_not_open")
+        public static let noSuchCandidate = Code("no_such_candidate")
+        public static let quarantineNotFound = Code("quarantine_not_found")
+        public static let rulesInvalid = Code("rules_invalid")
+    }
+
+    public let errorCode: Code
     public let message: LocalizedText
     public let remedy: LocalizedText?
     public let exitCode: Int32
     /// Debug detail (server output, SQL state); may be long, never shown by default.
     public let detail: String?
 
-    public init(code: String, message: LocalizedText, remedy: LocalizedText? = nil,
+    public var code: String { errorCode.rawValue }
+
+    public init(_ code: Code, message: LocalizedText, remedy: LocalizedText? = nil,
                 exitCode: Int32 = ExitStatus.failure, detail: String? = nil) {
-        self.code = code
+        self.errorCode = code
         self.message = message
         self.remedy = remedy
         self.exitCode = exitCode

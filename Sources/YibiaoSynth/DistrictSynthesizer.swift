@@ -40,12 +40,12 @@ public final class DistrictSynthesizer {
     private var recentAdults: [SynthPerson] = []
     private let districtName: String
 
-    private var civil: CivilAffairsWriter!
-    private var familyPlanning: FamilyPlanningWriter!
-    private var party: PartyWriter!
-    private var socialSecurity: SocialSecurityWriter!
-    private var truth: LineWriter!
-    private var population: LineWriter!
+    private var civil: CSVWriter!
+    private var familyPlanning: XLSXWriter!
+    private var party: XMLRecordWriter!
+    private var socialSecurity: JSONLinesWriter!
+    private var truth: TextOutput!
+    private var population: TextOutput!
 
     public init(configuration: Configuration, output: URL) {
         self.configuration = configuration
@@ -57,12 +57,14 @@ public final class DistrictSynthesizer {
     /// Writes everything to the output directory; `progress` gets the residents done so far.
     public func run(progress: (Int) -> Void = { _ in }) throws -> Summary {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        civil = try CivilAffairsWriter(url: output.appendingPathComponent("civil_affairs.csv"))
-        familyPlanning = try FamilyPlanningWriter(url: output.appendingPathComponent("family_planning.xlsx"))
-        party = try PartyWriter(url: output.appendingPathComponent("party.xml"))
-        socialSecurity = try SocialSecurityWriter(url: output.appendingPathComponent("social_security.jsonl"))
-        truth = try LineWriter(url: output.appendingPathComponent("truth.csv"))
-        population = try LineWriter(url: output.appendingPathComponent("population.csv"))
+        civil = try CSVWriter(url: output.appendingPathComponent("civil_affairs.csv"), columns: FeedLayout.civilAffairs, encoding: .gb18030)
+        familyPlanning = try XLSXWriter(url: output.appendingPathComponent("family_planning.xlsx"), sheetName: "育龄妇女及家庭")
+        try familyPlanning.append(FeedLayout.familyPlanning)
+        party = try XMLRecordWriter(output: TextOutput(url: output.appendingPathComponent("party.xml")), rootElement: "党员信息",
+                                    rootAttributes: [("导出单位", "党工委")], recordElement: "党员", columns: FeedLayout.party)
+        socialSecurity = try JSONLinesWriter(url: output.appendingPathComponent("social_security.jsonl"), columns: FeedLayout.socialSecurity)
+        truth = try TextOutput(url: output.appendingPathComponent("truth.csv"))
+        population = try TextOutput(url: output.appendingPathComponent("population.csv"))
         try truth.write("feed,source_key,person_id,noise\n")
         try population.write("person_id,household_id,name,sex,birth_date,national_id,relationship,household_book,alive,death_date\n")
 
@@ -448,7 +450,7 @@ public final class DistrictSynthesizer {
             let serial = record.birth.daysSinceEpoch - CalendarDate(year: 1899, month: 12, day: 30)!.daysSinceEpoch
             let relationship = ["02": "户主", "12": "妻", "20": "子", "30": "女", "51": "父亲", "52": "母亲"][person.relationship] ?? "其他"
             let oneChild = person.childrenCount == 1 && person.age(on: asOf) >= 45
-            try familyPlanning.append([
+            try familyPlanning.append(mixed: [
                 .text(key), .text(record.name), .text(person.sex == .male ? "男" : "女"),
                 record.nationalID.isEmpty ? .empty : (record.injected.contains("id_excel_damaged") ? .number(record.nationalID) : .text(record.nationalID)),
                 .number(String(serial)), .text(["10": "未婚", "20": "初婚", "22": "再婚", "30": "丧偶", "40": "离婚"][person.marital] ?? "未说明"),
@@ -467,12 +469,11 @@ public final class DistrictSynthesizer {
                 return date.year.zeroPadded(4) + "." + date.month.zeroPadded(2) + "." + date.day.zeroPadded(2)
             }
             let dues = CalendarDate(year: asOf.year, month: rng.int(1...12), day: 1)!
-            try party.append(key: key, fields: [
-                ("姓名", record.name), ("性别", person.sex.rawValue), ("公民身份号码", record.nationalID), ("出生日期", dotted(record.birth)),
-                ("政治面貌", person.partyProbationary ? "中共预备党员" : "中共党员"), ("所在支部", person.partyBranch),
-                ("党员状态", person.partyProbationary ? "预备党员" : "正式党员"), ("入党时间", joined?.iso ?? ""),
-                ("转正时间", confirmed?.iso ?? ""), ("组织关系", person.partyMobile ? "流动" : "正常"), ("党费缴至", dues.iso),
-                ("联系电话", record.phone ?? ""),
+            try party.append([
+                key, record.name, person.sex.rawValue, record.nationalID, dotted(record.birth),
+                person.partyProbationary ? "中共预备党员" : "中共党员", person.partyBranch,
+                person.partyProbationary ? "预备党员" : "正式党员", joined?.iso ?? "",
+                confirmed?.iso ?? "", person.partyMobile ? "流动" : "正常", dues.iso, record.phone ?? "",
             ])
             return key
         default:
@@ -482,11 +483,11 @@ public final class DistrictSynthesizer {
             let employerIndex = employer.flatMap { NameTables.employers.firstIndex(of: $0) } ?? 0
             let employerCode = employer == nil ? "" : "91110105MA" + employerIndex.zeroPadded(2)
             try socialSecurity.append([
-                ("aac001", key), ("aac002", record.nationalID), ("aac003", record.name), ("aac004", person.sex.rawValue),
-                ("aac006", record.birth.compact), ("aab001", employerCode),
-                ("aab004", employer ?? ""), ("aac008", person.isAlive ? "1" : "2"),
-                ("aac031", retired ? "3" : (employer == nil ? "2" : "1")), ("aae140", retired ? "110,310" : (employer == nil ? "110" : "110,210,310,410,510")),
-                ("aac049", CalendarDate(daysSinceEpoch: person.birth.daysSinceEpoch + min(22, max(person.age(on: asOf), 18)) * 365)!.compact), ("aae005", record.phone ?? ""),
+                key, record.nationalID, record.name, person.sex.rawValue, record.birth.compact, employerCode, employer ?? "",
+                person.isAlive ? "1" : "2", retired ? "3" : (employer == nil ? "2" : "1"),
+                retired ? "110,310" : (employer == nil ? "110" : "110,210,310,410,510"),
+                CalendarDate(daysSinceEpoch: person.birth.daysSinceEpoch + min(22, max(person.age(on: asOf), 18)) * 365)!.compact,
+                record.phone ?? "",
             ])
             return key
         }

@@ -13,8 +13,8 @@ struct Adapter: ParsableCommand {
 
 /// Shows a value to a person: ID numbers masked unless asked otherwise.
 func display(_ field: String, _ value: String, unmasked: Bool) -> String {
-    guard !unmasked, field == "national_id" || field == "national_id_raw", value.count >= 10 else { return value }
-    return String(value.prefix(6)) + String(repeating: "*", count: value.count - 10) + String(value.suffix(4))
+    guard !unmasked, field == "national_id" || field == "national_id_raw" else { return value }
+    return Masking.identifier(value)
 }
 
 extension Adapter {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import YibiaoCore
+import Logging
+import YibiaoApplication
 import YibiaoStore
 
 /// Process-wide facts every command needs: the language and where the database is.
@@ -18,6 +20,15 @@ enum CLI {
     }()
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// Log lines go to standard error at YIBIAO_LOG_LEVEL (default: error). They never carry
+    /// personal data; the database's own messages appear at debug level only.
+    static let logger: Logger = {
+        let level = environment["YIBIAO_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .error
+        var logger = Logger(label: "yibiao", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = level
+        return logger
+    }()
 }
 
 /// The text in the user's language.
@@ -43,7 +54,8 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Where the database is: YIBIAO_DATABASE_URL, else the embedded cluster under the home directory.
+/// Where the database is (YIBIAO_DATABASE_URL, else the embedded cluster under the home
+/// directory) and which survivorship rules are in force.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         tr("Directory of the embedded database and other local state (default: $YIBIAO_HOME, else ./.yibiao).",
@@ -51,28 +63,25 @@ struct DatabaseOptions: ParsableArguments {
         valueName: "dir"))
     var dataDir: String?
 
-    var home: URL {
-        if let dataDir { return URL(fileURLWithPath: dataDir) }
-        if let env = CLI.environment["YIBIAO_HOME"], !env.isEmpty { return URL(fileURLWithPath: env) }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".yibiao")
+    @Option(name: .long, help: ArgumentHelp(
+        tr("Survivorship rules file (default: $YIBIAO_RULES, else the rules built in; see `yibiao rules check`).",
+           "主记录取值规则文件（默认：$YIBIAO_RULES，否则使用内置规则；见 `yibiao rules check`）。"),
+        valueName: "file"))
+    var rules: String?
+
+    /// The hub's configuration: database, rules and the CLI's logger.
+    func configuration() throws -> HubConfiguration {
+        try HubConfiguration.fromEnvironment(CLI.environment, dataDirectory: dataDir, rulesFile: rules, logger: CLI.logger)
     }
 
-    var embedded: EmbeddedPostgres {
-        var configuration = EmbeddedPostgres.Configuration(home: home)
-        if let bin = CLI.environment["YIBIAO_PG_BINDIR"], !bin.isEmpty { configuration.binDirectory = bin }
-        return EmbeddedPostgres(configuration: configuration)
+    /// Where the database is, without loading the rules (for `db` commands).
+    func database() throws -> DatabaseConfiguration {
+        try DatabaseConfiguration.fromEnvironment(CLI.environment, dataDirectory: dataDir)
     }
 
-    /// The external server's URL, when YIBIAO_DATABASE_URL is set.
-    func externalURL() throws -> DatabaseURL? {
-        guard let text = CLI.environment["YIBIAO_DATABASE_URL"], !text.isEmpty else { return nil }
-        return try DatabaseURL(parsing: text)
-    }
-
-    /// The URL every data command connects to.
-    func url() throws -> DatabaseURL {
-        if let external = try externalURL() { return external }
-        return try DatabaseURL(parsing: embedded.url)
+    /// Runs `body` with the hub open.
+    func withHub<Result: Sendable>(_ body: @Sendable (Hub) async throws -> Result) async throws -> Result {
+        try await Hub.withHub(try configuration(), body)
     }
 }
 
@@ -86,12 +95,7 @@ func report(_ error: any UserFacingError) -> Int32 {
 }
 
 /// Today in China Standard Time: birth dates after it are impossible.
-func todayInChina() -> CalendarDate {
-    var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600)!
-    let parts = calendar.dateComponents([.year, .month, .day], from: Date())
-    return CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
-}
+func todayInChina() -> CalendarDate { .todayInChina() }
 
 /// Who acts, as recorded on batches, links and decisions.
 func cliActor() -> String {

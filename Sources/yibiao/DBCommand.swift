@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import PostgresNIO
 import YibiaoCore
+import YibiaoApplication
 import YibiaoStore
 
 struct DB: AsyncParsableCommand {
@@ -27,15 +27,15 @@ extension DB {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            if let external = try database.externalURL() {
-                try await Database.withClient(external) { _ in }
+            let configuration = try database.configuration()
+            if let external = configuration.database.externalURL {
+                try await Hub.withHub(configuration) { _ in }
                 print(tr("YIBIAO_DATABASE_URL is set: using \(external); nothing to start.",
                          "已设置 YIBIAO_DATABASE_URL：使用 \(external)，无需启动。"))
                 return
             }
-            let server = database.embedded
+            let server = configuration.database.embedded
             let outcome = try server.start()
-            let url = try database.url()
             switch outcome {
             case .alreadyRunning(let pid):
                 print(tr("The embedded database is already running (pid \(pid)).", "内置数据库已在运行（进程号 \(pid)）。"))
@@ -50,7 +50,7 @@ extension DB {
                 }
                 print(tr("Started the embedded database.", "内置数据库已启动。"))
             }
-            try await Database.createDatabaseIfMissing(url)
+            try await Hub.createDatabaseIfMissing(configuration)
             print(tr("Connect with: psql \"\(server.url)\"", "连接方式：psql \"\(server.url)\""))
         }
     }
@@ -64,12 +64,13 @@ extension DB {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            if try database.externalURL() != nil {
+            let configuration = try database.database()
+            if configuration.externalURL != nil {
                 print(tr("YIBIAO_DATABASE_URL is set: that server is not managed by yibiao; nothing to stop.",
                          "已设置 YIBIAO_DATABASE_URL：该服务器不由 yibiao 管理，无需停止。"))
                 return
             }
-            switch try database.embedded.stop() {
+            switch try configuration.embedded.stop() {
             case .stopped: print(tr("Stopped the embedded database.", "内置数据库已停止。"))
             case .notRunning: print(tr("The embedded database is not running.", "内置数据库未在运行。"))
             }
@@ -87,14 +88,12 @@ extension DB {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let url: DatabaseURL
-            if let external = try database.externalURL() {
-                url = external
+            let configuration = try database.configuration()
+            if let external = configuration.database.externalURL {
                 print(tr("Database: external server \(external) (YIBIAO_DATABASE_URL)",
                          "数据库：外部服务器 \(external)（YIBIAO_DATABASE_URL）"))
             } else {
-                let server = database.embedded
-                url = try database.url()
+                let server = configuration.database.embedded
                 print(tr("Database: embedded, in \(server.dataDirectory.path)", "数据库：内置，位于 \(server.dataDirectory.path)"))
                 switch try server.status() {
                 case .notInitialised:
@@ -112,17 +111,12 @@ extension DB {
                     print(tr("Socket: \(server.socketPath)", "套接字：\(server.socketPath)"))
                 }
             }
-            let summary = try await Database.withClient(url) { client -> (String, [Migrator.AppliedMigration], [Migration]) in
-                var version = ""
-                for try await (text) in try await client.query("SHOW server_version").decode(String.self) { version = text }
-                let migrator = Migrator()
-                return (version, try await migrator.applied(client), try await migrator.pending(client))
-            }
-            print(tr("PostgreSQL: \(summary.0)", "PostgreSQL 版本：\(summary.0)"))
-            let schema = summary.1.last.map { "\($0.version) (\($0.fileName))" } ?? tr("none", "无")
-            print(tr("Schema: migration \(schema); \(summary.2.count) pending",
-                     "数据库结构：迁移 \(schema)；待应用 \(summary.2.count) 个"))
-            if !summary.2.isEmpty {
+            let status = try await Hub.withHub(configuration) { hub in try await hub.schemaStatus() }
+            print(tr("PostgreSQL: \(status.serverVersion)", "PostgreSQL 版本：\(status.serverVersion)"))
+            let schema = status.applied.last.map { "\($0.version) (\($0.fileName))" } ?? tr("none", "无")
+            print(tr("Schema: migration \(schema); \(status.pending.count) pending",
+                     "数据库结构：迁移 \(schema)；待应用 \(status.pending.count) 个"))
+            if !status.pending.isEmpty {
                 print(tr("Run `yibiao db migrate` to apply the pending migrations.", "请执行 `yibiao db migrate` 应用待处理的迁移。"))
             }
         }
@@ -139,11 +133,8 @@ extension DB {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            if let external = try database.externalURL() {
-                print(external)
-            } else {
-                print(database.embedded.url)
-            }
+            let configuration = try database.database()
+            print(configuration.externalURL.map(String.init(describing:)) ?? configuration.embedded.url)
         }
     }
 
@@ -158,9 +149,7 @@ extension DB {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let applied = try await Database.withClient(try database.url()) { client in
-                try await Migrator().migrate(client)
-            }
+            let applied = try await database.withHub { hub in try await hub.migrate() }
             if applied.isEmpty {
                 print(tr("The schema is up to date.", "数据库结构已是最新。"))
             }
@@ -183,7 +172,8 @@ extension DB {
         var yes = false
 
         func run() async throws {
-            let url = try database.url()
+            let configuration = try database.configuration()
+            let url = try configuration.database.url()
             if !yes {
                 guard isatty(STDIN_FILENO) == 1 else {
                     throw ValidationError(tr("`db reset` deletes all data; add --yes to confirm when not at a terminal.",
@@ -196,9 +186,7 @@ extension DB {
                     throw ExitCode.failure
                 }
             }
-            try await Database.dropDatabase(url)
-            try await Database.createDatabaseIfMissing(url)
-            let applied = try await Database.withClient(url) { client in try await Migrator().migrate(client) }
+            let applied = try await Hub.resetDatabase(configuration)
             print(tr("Reset \(url.database): applied \(applied.count) migrations to an empty database.",
                      "已重置 \(url.database)：在空数据库上应用了 \(applied.count) 个迁移。"))
         }

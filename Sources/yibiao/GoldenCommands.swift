@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import YibiaoCore
 import YibiaoMerge
+import YibiaoApplication
 import YibiaoStore
 
 /// A field's name in the user's language.
@@ -12,7 +13,7 @@ func fieldLabel(_ field: String) -> String {
 /// ID numbers on screen show the first 6 and last 4 characters unless asked otherwise.
 func displayValue(_ field: String, _ value: String?, unmasked: Bool) -> String {
     guard let value else { return tr("(none)", "（无）") }
-    if field == "national_id", !unmasked, value.count == 18 { return value.prefix(6) + "********" + value.suffix(4) }
+    if field == "national_id" || field == "national_id_raw", !unmasked { return Masking.identifier(value) }
     // Codes with their meaning: 20 已婚.
     let table: String? = switch CanonicalField.named(field)?.kind {
     case .code(let name): name
@@ -68,10 +69,11 @@ extension ConflictsCommand {
         @Option(name: .long, help: ArgumentHelp(tr("At most this many.", "最多显示条数。"))) var limit = 50
 
         func run() async throws {
-            let conflicts = Conflicts(district: try districtOption.resolved())
+            let district = try districtOption.resolved()
             let (status, field, limit) = (all ? nil : "open", self.field, self.limit)
-            let (items, counts) = try await Database.withClient(try database.url()) { client in
-                (try await conflicts.list(client, status: status, field: field, limit: limit), try await conflicts.openCounts(client))
+            let (items, counts) = try await database.withHub { hub in
+                (try await hub.conflicts(district: district, status: status, field: field, limit: limit),
+                 try await hub.openConflictCounts(district: district))
             }
             if items.isEmpty {
                 print(tr("No conflicts.", "没有冲突。"))
@@ -105,9 +107,9 @@ extension ConflictsCommand {
         @Argument(help: ArgumentHelp(tr("The conflict number.", "冲突编号。"))) var id: Int64
 
         func run() async throws {
-            let conflicts = Conflicts(district: try districtOption.resolved())
+            let district = try districtOption.resolved()
             let id = self.id
-            let item = try await Database.withClient(try database.url()) { client in try await conflicts.show(client, id: id) }
+            let item = try await database.withHub { hub in try await hub.conflict(district: district, id: id) }
             print(tr("Conflict #\(item.id) (\(item.status)), raised \(item.createdAt)", "冲突 #\(item.id)（\(item.status)），产生于 \(item.createdAt)"))
             print(tr("  resident \(item.residentID) \(item.residentName ?? ""), field \(fieldLabel(item.field)) (\(item.field))",
                      "  居民 \(item.residentID) \(item.residentName ?? "")，字段 \(fieldLabel(item.field))（\(item.field)）"))
@@ -152,11 +154,11 @@ extension ConflictsCommand {
         }
 
         func run() async throws {
-            let conflicts = Conflicts(district: try districtOption.resolved())
+            let district = try districtOption.resolved()
             let resolution: Conflicts.Resolution = if let choose { .candidate(choose) } else { .value(value) }
             let (id, reason) = (self.id, reasonOption.reason)
-            let summary = try await Database.withClient(try database.url()) { client in
-                try await conflicts.resolve(client, id: id, resolution: resolution, author: cliActor(), reason: reason, today: todayInChina())
+            let summary = try await database.withHub { hub in
+                try await hub.resolve(district: district, conflict: id, resolution, author: cliActor(), reason: reason)
             }
             print(tr("Conflict #\(id) resolved; \(summary.entries) change-log entries.", "冲突 #\(id) 已处理；变更日志 \(summary.entries) 条。"))
         }
@@ -187,16 +189,13 @@ struct History: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let history = ResidentHistory(district: try districtOption.resolved())
+        let district = try districtOption.resolved()
         let reference = resident, time = asOf.flatMap(ResidentHistory.parseTime)
-        let (id, current, timeline) = try await Database.withClient(try database.url()) { client in
-            let id = try await history.find(client, reference)
-            return (id, try await history.current(client, resident: id), try await history.timeline(client, resident: id, asOf: time))
-        }
+        let view = try await database.withHub { hub in try await hub.history(district: district, resident: reference, asOf: time) }
+        let (id, current, timeline) = (view.id, view.current, view.timeline)
         let unmasked = ids.showIDs
-        if time != nil, let asOf {
+        if let state = view.asOf, let asOf {
             print(tr("Resident \(id) as of \(asOf):", "居民 \(id) 在 \(asOf) 时："))
-            let state = GoldenHistory.state(replaying: timeline.map(\.changes))
             if state.isEmpty { print(tr("  (no record yet)", "  （当时尚无记录）")) }
             for field in state.keys.sorted() { print("  \(fieldLabel(field)): \(displayValue(field, state[field], unmasked: unmasked))") }
         } else {
@@ -243,7 +242,11 @@ struct Enter: AsyncParsableCommand {
             guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
                 throw ValidationError(tr("\(assignment): write field=value, e.g. phone=13912345678.", "\(assignment)：请写作 字段=值，如 phone=13912345678。"))
             }
-            values[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+            let field = String(assignment[..<equals])
+            guard values[field] == nil else {
+                throw ValidationError(tr("\(field) is given twice; say it once.", "\(field) 出现了两次；请只写一次。"))
+            }
+            values[field] = String(assignment[assignment.index(after: equals)...])
         }
         return values
     }
@@ -256,10 +259,9 @@ struct Enter: AsyncParsableCommand {
     func run() async throws {
         let district = try districtOption.resolved()
         let values = try values(), reference = resident
-        let entries = WorkerEntries(district: district, worker: worker.map { "worker:\($0)" } ?? cliActor())
-        let (id, summary) = try await Database.withClient(try database.url()) { client in
-            let id = try await ResidentHistory(district: district).find(client, reference)
-            return (id, try await entries.enter(client, resident: id, values: values, today: todayInChina()))
+        let worker = self.worker.map { "worker:\($0)" } ?? cliActor()
+        let (id, summary) = try await database.withHub { hub in
+            try await hub.enter(district: district, resident: reference, values: values, worker: worker)
         }
         print(summary.changed > 0
               ? tr("Saved for resident \(id): the golden record changed (\(summary.entries) change-log entry).", "已为居民 \(id) 保存：主记录已更新（变更日志 \(summary.entries) 条）。")

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import PostgresNIO
 import YibiaoAdapters
 import YibiaoCore
+import YibiaoApplication
 import YibiaoStore
 
 /// `--district`, else YIBIAO_DISTRICT: every record belongs to one district.
@@ -39,34 +39,18 @@ struct Ingest: AsyncParsableCommand {
     @Flag(name: .long, help: ArgumentHelp(tr("Stage only; do not match (run `yibiao match` later).", "只暂存，不匹配（稍后执行 `yibiao match`）。"))) var noMatch = false
 
     func run() async throws {
-        let district = try districtOption.resolved()
-        let adapter = try FeedAdapterRegistry.load(self.adapter)
-        let url = URL(fileURLWithPath: feed)
-        guard FileManager.default.isReadableFile(atPath: url.path) else {
-            throw FeedIssue(code: "file_unreadable", message: LocalizedText(en: "cannot read \(feed)", zh: "无法读取 \(feed)"))
+        let request = IngestRequest(adapter: try FeedAdapterRegistry.load(adapter), file: URL(fileURLWithPath: feed),
+                                    district: try districtOption.resolved(), actor: cliActor(), match: !noMatch)
+        let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1,
+                              totalRows: ProgressBar.estimateRows(request.file, adapter: request.adapter))
+        let outcome = try await database.withHub { hub in
+            defer { bar.finish() }
+            return try await hub.ingest(request) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
         }
-        let actor = cliActor()
-        let ingestor = Ingestor(adapter: adapter, district: district, actor: actor, today: todayInChina())
-        let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1, totalRows: ProgressBar.estimateRows(url, adapter: adapter))
-        let match = !noMatch
-        let (summary, matched, caughtUp) = try await Database.withClient(try database.url()) { client in
-            let summary = try await ingestor.ingest(url, client: client) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
-            bar.finish()
-            guard match else { return (summary, nil as ResidentLinker.Summary?, nil as GoldenRecords.Summary?) }
-            let linker = ResidentLinker(district: district, actor: actor)
-            // Records left unlinked by an earlier run that stopped half-way are matched now too.
-            let unlinked = summary.staged > 0 ? true : try await linker.hasUnlinkedRecords(client)
-            if unlinked {
-                return (summary, try await linker.run(client, cause: .batch(summary.batchID)), nil)
-            }
-            // Nothing new: golden records that an interrupted run left stale are brought up to date.
-            let golden = try await GoldenRecords(district: district).refresh(client, cause: .batch(summary.batchID), actor: actor)
-            return (summary, nil, golden)
-        }
-        printSummary(summary, system: adapter.system)
-        if let matched { printMatchSummary(matched) }
-        if let caughtUp, caughtUp.recomputed > 0 { printGoldenSummary(caughtUp) }
-        if let issue = summary.fileIssue { throw issue }
+        printSummary(outcome.staging, system: request.adapter.system)
+        if let matched = outcome.matching { printMatchSummary(matched) }
+        if let caughtUp = outcome.caughtUp, caughtUp.recomputed > 0 { printGoldenSummary(caughtUp) }
+        if let issue = outcome.staging.fileIssue { throw issue }
     }
 
     func printSummary(_ summary: Ingestor.Summary, system: String) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import YibiaoCore
+import YibiaoApplication
 import YibiaoStore
 
 struct Log: AsyncParsableCommand {
@@ -20,9 +21,7 @@ struct Log: AsyncParsableCommand {
 
         func run() async throws {
             let district = try districtOption.resolved()
-            let (checked, broken) = try await Database.withClient(try database.url()) { client in
-                try await ChangeLog.verify(client, district: district)
-            }
+            let (checked, broken) = try await database.withHub { hub in try await hub.verifyLog(district: district) }
             if let broken {
                 print(tr("BROKEN at entry \(broken.seq): \(broken.reason.en). \(checked) entries read.",
                          "第 \(broken.seq) 条记录处损坏：\(broken.reason.zh)。共读取 \(checked) 条。"))

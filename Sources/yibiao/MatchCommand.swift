@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-import PostgresNIO
 import YibiaoCore
 import YibiaoMatching
+import YibiaoAdapters
+import YibiaoApplication
 import YibiaoStore
 
 struct Match: AsyncParsableCommand {
@@ -44,11 +45,8 @@ extension Match {
                                                  "重算所有自动决定，如阈值变更后（每次运行都会如此；此参数仅作明确表示）。"))) var rerun = false
 
         func run() async throws {
-            let linker = ResidentLinker(district: try districtOption.resolved(), actor: cliActor())
-            let dryRun = self.dryRun
-            let summary = try await Database.withClient(try database.url()) { client in
-                try await linker.run(client, dryRun: dryRun)
-            }
+            let (district, dryRun) = (try districtOption.resolved(), self.dryRun)
+            let summary = try await database.withHub { hub in try await hub.match(district: district, actor: cliActor(), dryRun: dryRun) }
             printMatchSummary(summary, dryRun: dryRun)
         }
     }
@@ -78,10 +76,10 @@ extension Match {
         }
 
         func run() async throws {
-            let linker = ResidentLinker(district: try districtOption.resolved(), actor: cliActor())
+            let district = try districtOption.resolved()
             let seed = self.seed, link = linkThreshold, review = reviewThreshold
-            let (version, parameters) = try await Database.withClient(try database.url()) { client in
-                try await linker.train(client, seed: seed, linkThreshold: link, reviewThreshold: review)
+            let (version, parameters) = try await database.withHub { hub in
+                try await hub.train(district: district, actor: cliActor(), seed: seed, linkThreshold: link, reviewThreshold: review)
             }
             print(tr("Stored matching parameters version \(version) (prior \(String(format: "%.3f", parameters.prior)), link ≥ \(parameters.linkThreshold), review ≥ \(parameters.reviewThreshold)). See the effect with `yibiao match --dry-run`.",
                      "已保存匹配参数版本 \(version)（先验 \(String(format: "%.3f", parameters.prior))，关联阈值 \(parameters.linkThreshold)，审核阈值 \(parameters.reviewThreshold)）。可用 `yibiao match --dry-run` 查看影响。"))
@@ -112,40 +110,28 @@ struct Explain: AsyncParsableCommand {
     func run() async throws {
         let district = try districtOption.resolved()
         let system = self.system, key = self.key
-        let found = try await Database.withClient(try database.url()) { client -> (Int64, String, Double?, String, String?, String?)? in
-            let query: PostgresQuery = """
-                SELECT l.resident_id, l.method, l.weight, l.explanation::text, o.system_id, o.source_key
-                FROM source_record r JOIN link l USING (district, record_id)
-                LEFT JOIN source_record o ON o.district = r.district AND o.record_id = (l.explanation->>'other_record')::bigint
-                WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = \(key) AND r.is_current
-                """
-            for try await row in try await client.query(query).decode((Int64, String, Double?, String, String?, String?).self) { return row }
-            return nil
-        }
-        guard let (resident, method, weight, explanation, otherSystem, otherKey) = found else {
+        guard let link = try await database.withHub({ hub in try await hub.explain(district: district, system: system, key: key) }) else {
             print(tr("No linked current record \(system) \(key) in district \(district).", "区县 \(district) 中没有已关联的当前记录 \(system) \(key)。"))
             throw ExitCode.failure
         }
-        print(tr("\(system) \(key) → resident \(resident) (\(method))", "\(system) \(key) → 居民 \(resident)（\(method)）"))
-        guard let data = explanation.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let comparisons = object["comparisons"] as? [String: Any] else {
+        print(tr("\(system) \(key) → resident \(link.residentID) (\(link.method))", "\(system) \(key) → 居民 \(link.residentID)（\(link.method)）"))
+        guard let explanation = link.explanation else {
             print(tr("  No other record matched it: it is the resident's only record.", "  没有其他记录与之匹配：它是该居民的唯一记录。"))
             return
         }
-        if let otherSystem, let otherKey {
-            print(tr("  strongest evidence: the record \(otherSystem) \(otherKey)", "  最强证据：记录 \(otherSystem) \(otherKey)"))
+        if let other = link.other {
+            print(tr("  strongest evidence: the record \(other.system) \(other.key)", "  最强证据：记录 \(other.system) \(other.key)"))
         }
         for comparison in Comparison.allCases {
-            guard let entry = comparisons[String(describing: comparison)] as? [String: Any],
-                  let level = (entry["level"] as? NSNumber)?.intValue, let contribution = (entry["weight"] as? NSNumber)?.doubleValue else { continue }
-            let effect = level == 0 ? tr("no evidence", "无证据") : String(format: "%+.1f", contribution)
-            print("  \(tr(comparison.label).padding(toLength: 14, withPad: " ", startingAt: 0)) \(tr(comparison.levelName(level))) (\(effect))")
+            guard let evidence = explanation.evidence(comparison) else { continue }
+            let effect = evidence.level == 0 ? tr("no evidence", "无证据") : String(format: "%+.1f", evidence.weight)
+            print("  \(tr(comparison.label).padding(toLength: 14, withPad: " ", startingAt: 0)) \(tr(comparison.levelName(evidence.level))) (\(effect))")
         }
-        if let weight, let probability = (object["probability"] as? NSNumber)?.doubleValue {
-            print(tr(String(format: "  total weight %+.1f → probability %.4f", weight, probability),
-                     String(format: "  总权重 %+.1f → 概率 %.4f", weight, probability)))
+        if let weight = link.weight {
+            print(tr(String(format: "  total weight %+.1f → probability %.4f", weight, explanation.probability),
+                     String(format: "  总权重 %+.1f → 概率 %.4f", weight, explanation.probability)))
         }
-        if method == "deterministic" {
+        if link.method == "deterministic" {
             print(tr("  The same valid ID number identifies the person.", "  相同的有效身份证号即可确定为同一人。"))
         }
     }
@@ -184,34 +170,11 @@ struct Xref: AsyncParsableCommand {
             } else {
                 handle = FileHandle.standardOutput
             }
-            let count = try await Database.withClient(try database.url()) { client -> Int in
-                if format == .csv { handle.write(Data("system,source_key,resident_id\n".utf8)) }
-                let query: PostgresQuery = """
-                    SELECT r.system_id, r.source_key, l.resident_id FROM source_record r JOIN link l USING (district, record_id)
-                    WHERE r.district = \(district) AND r.is_current AND (\(system)::text IS NULL OR r.system_id = \(system))
-                    ORDER BY r.system_id, r.source_key
-                    """
-                var buffer = ""
-                var count = 0
-                for try await (systemID, key, resident) in try await client.query(query).decode((String, String, Int64).self) {
-                    count += 1
-                    switch format {
-                    case .csv:
-                        let quoted = key.contains(",") || key.contains("\"") ? "\"" + key.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : key
-                        buffer += "\(systemID),\(quoted),\(resident)\n"
-                    case .jsonl:
-                        let object: [String: Any] = ["system": systemID, "source_key": key, "resident_id": resident]
-                        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                        buffer += String(decoding: data, as: UTF8.self) + "\n"
-                    }
-                    if buffer.utf8.count > 1 << 16 {
-                        handle.write(Data(buffer.utf8))
-                        buffer = ""
-                    }
-                }
-                handle.write(Data(buffer.utf8))
-                return count
+            let writer = try CrossReferenceWriter(handle: handle, format: format)
+            let count = try await database.withHub { hub in
+                try await hub.crossReferences(district: district, system: system) { try writer.write($0) }
             }
+            try writer.finish()
             if out != nil {
                 try handle.close()
                 FileHandle.standardError.write(Data(tr("Wrote \(count) cross-references to \(out!).\n", "已将 \(count) 条交叉对照写入 \(out!)。\n").utf8))
@@ -251,13 +214,10 @@ struct MergeRecords: AsyncParsableCommand {
 
     func run() async throws {
         let district = try districtOption.resolved()
-        let decisions = ManualDecisions(district: district, author: cliActor())
         let records = self.records, reason = reasonOption.reason
-        let summary = try await Database.withClient(try database.url()) { client in
-            let a = try await decisions.record(client, system: records[0], key: records[1])
-            let b = try await decisions.record(client, system: records[2], key: records[3])
-            try await decisions.merge(client, a, b, reason: reason)
-            return try await ResidentLinker(district: district, actor: cliActor()).run(client)
+        let summary = try await database.withHub { hub in
+            try await hub.merge(district: district, author: cliActor(), .init(system: records[0], key: records[1]),
+                                .init(system: records[2], key: records[3]), reason: reason)
         }
         print(tr("Recorded: \(records[0]) \(records[1]) and \(records[2]) \(records[3]) are the same person.",
                  "已记录：\(records[0]) \(records[1]) 与 \(records[2]) \(records[3]) 为同一人。"))
@@ -281,14 +241,30 @@ struct SplitRecord: AsyncParsableCommand {
 
     func run() async throws {
         let district = try districtOption.resolved()
-        let decisions = ManualDecisions(district: district, author: cliActor())
         let system = self.system, key = self.key, reason = reasonOption.reason
-        let (resident, summary) = try await Database.withClient(try database.url()) { client in
-            let record = try await decisions.record(client, system: system, key: key)
-            let resident = try await decisions.split(client, record: record, reason: reason)
-            return (resident, try await ResidentLinker(district: district, actor: cliActor()).run(client))
+        let (resident, summary) = try await database.withHub { hub in
+            try await hub.split(district: district, author: cliActor(), .init(system: system, key: key), reason: reason)
         }
         print(tr("Recorded: \(system) \(key) is now resident \(resident), pinned.", "已记录：\(system) \(key) 现为居民 \(resident)，已固定。"))
         printMatchSummary(summary)
     }
+}
+
+/// `xref export` rows: CSV through the feed writer, JSON Lines as canonical JSON (resident ids as numbers).
+final class CrossReferenceWriter: @unchecked Sendable {
+    private let output: TextOutput
+    private let csv: CSVWriter?
+
+    init(handle: FileHandle, format: Xref.Export.Format) throws {
+        output = TextOutput(handle: handle)
+        csv = format == .csv ? try CSVWriter(output: output, columns: ["system", "source_key", "resident_id"], lineEnding: "\n") : nil
+    }
+
+    func write(_ reference: CrossReferences.Reference) throws {
+        if let csv { return try csv.append([reference.system, reference.sourceKey, String(reference.residentID)]) }
+        try output.write(CanonicalJSON.object(["system": .string(reference.system), "source_key": .string(reference.sourceKey),
+                                               "resident_id": .integer(reference.residentID)]).text + "\n")
+    }
+
+    func finish() throws { try output.finish() }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import PostgresNIO
+import YibiaoApplication
 import YibiaoCore
 import YibiaoStore
 
@@ -26,67 +26,50 @@ extension Quarantine {
 
         func run() async throws {
             let district = try districtOption.resolved()
-            let batch = self.batch
-            let reason = self.reason
-            let limit = self.limit
-            let rows = try await Database.withClient(try database.url()) { client in
-                var result: [(Int64, Int64, String, Int64, String?, String, String, String)] = []
-                let query: PostgresQuery = """
-                    SELECT quarantine_id, batch_id, file_name, row_number, column_name, reason_code, message_en, message_zh
-                    FROM quarantine WHERE district = \(district)
-                      AND (\(batch)::bigint IS NULL OR batch_id = \(batch))
-                      AND (\(reason)::text IS NULL OR reason_code = \(reason))
-                    ORDER BY batch_id DESC, row_number LIMIT \(limit)
-                    """
-                for try await row in try await client.query(query).decode((Int64, Int64, String, Int64, String?, String, String, String).self) {
-                    result.append(row)
-                }
-                return result
+            let (batch, reason, limit) = (self.batch, self.reason, self.limit)
+            let rows = try await database.withHub { hub in
+                try await hub.quarantine(district: district, batch: batch, reason: reason, limit: limit)
             }
             if rows.isEmpty {
                 print(tr("No quarantined rows.", "没有被隔离的行。"))
                 return
             }
-            for (id, batchID, file, row, column, code, en, zh) in rows {
-                let place = tr("batch \(batchID) · \(file) row \(row)", "批次 \(batchID) · \(file) 第 \(row) 行") + (column.map { tr(", column \($0)", "，列 \($0)") } ?? "")
-                print("#\(id)  \(place): \(CLI.language == .zh ? zh : en) [\(code)]")
+            for row in rows {
+                let place = tr("batch \(row.batchID) · \(row.fileName) row \(row.rowNumber)", "批次 \(row.batchID) · \(row.fileName) 第 \(row.rowNumber) 行")
+                    + (row.column.map { tr(", column \($0)", "，列 \($0)") } ?? "")
+                print("#\(row.id)  \(place): \(CLI.language == .zh ? row.messageZH : row.messageEN) [\(row.reasonCode)]")
             }
         }
     }
 
     struct Show: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("Show one quarantined row in full, with its raw value.", "完整显示一条被隔离的行及其原始值。"))
+            CommandConfiguration(abstract: tr("Show one quarantined row in full, with its raw value (masked unless --show-values).",
+                                              "完整显示一条被隔离的行及其原始值（除非指定 --show-values，否则遮盖）。"))
         }
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var districtOption: DistrictOption
+        @Flag(name: .customLong("show-values"), help: ArgumentHelp(tr("Show the raw value in full (it can be personal data).",
+                                                                     "完整显示原始值（可能含个人信息）。")))
+        var showValues = false
         @Argument(help: ArgumentHelp(tr("The quarantine id (#N in the list).", "隔离编号（列表中的 #N）。"))) var id: Int64
 
         func run() async throws {
             let district = try districtOption.resolved()
             let id = self.id
-            let found = try await Database.withClient(try database.url()) { client -> [String]? in
-                let query: PostgresQuery = """
-                    SELECT q.batch_id::text, b.system_id, q.file_name, q.row_number::text, coalesce(q.column_name, ''),
-                           coalesce(q.raw_value, ''), q.reason_code, q.message_en, q.message_zh, q.created_at::text
-                    FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
-                    WHERE q.district = \(district) AND q.quarantine_id = \(id)
-                    """
-                for try await row in try await client.query(query).decode((String, String, String, String, String, String, String, String, String, String).self) {
-                    return [row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9]
-                }
-                return nil
-            }
-            guard let f = found else {
+            let found = try await database.withHub { hub in try await hub.quarantinedRow(district: district, id: id) }
+            guard let row = found else {
                 print(tr("No quarantined row #\(id) in district \(district).", "区县 \(district) 中没有编号为 #\(id) 的隔离行。"))
                 throw ExitCode.failure
             }
+            let raw = row.rawValue.map { showValues ? $0 : Masking.cell($0) } ?? ""
             let labels = CLI.language == .zh
                 ? ["批次", "系统", "文件", "行", "列", "原始值", "原因代码", "说明", "时间"]
                 : ["batch", "system", "file", "row", "column", "raw value", "reason", "message", "at"]
-            let values = [f[0], f[1], f[2], f[3], f[4], f[5], f[6], CLI.language == .zh ? f[8] : f[7], f[9]]
+            let values = [String(row.batchID), row.system, row.fileName, String(row.rowNumber), row.column ?? "", raw, row.reasonCode,
+                          CLI.language == .zh ? row.messageZH : row.messageEN, row.createdAt]
             for (label, value) in zip(labels, values) { print(label.padding(toLength: 10, withPad: " ", startingAt: 0) + value) }
         }
     }

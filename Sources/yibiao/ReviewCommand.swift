@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import YibiaoCore
+import YibiaoApplication
 import YibiaoStore
 #if canImport(Glibc)
 import Glibc
@@ -17,14 +18,14 @@ struct Review: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var districtOption: DistrictOption
+    @OptionGroup var ids: ShowIDsFlag
     @Option(name: .long, help: ArgumentHelp(tr("At most this many pairs in this session.", "本次最多审核的对数。"))) var limit = 50
 
     func run() async throws {
         let district = try districtOption.resolved()
-        let queue = ReviewQueue(district: district, author: cliActor())
-        let limit = self.limit
-        let decided = try await Database.withClient(try database.url()) { client -> Int in
-            let items = try await queue.openItems(client, limit: limit)
+        let limit = self.limit, showIDs = ids.showIDs
+        let decided = try await database.withHub { hub -> Int in
+            let items = try await hub.reviewItems(district: district, limit: limit)
             if items.isEmpty {
                 print(tr("Nothing to review.", "没有待审核的记录对。"))
                 return 0
@@ -33,27 +34,27 @@ struct Review: AsyncParsableCommand {
             defer { keys.restore() }
             var decided = 0
             for (index, item) in items.enumerated() {
-                show(item, number: index + 1, of: items.count)
+                show(item, number: index + 1, of: items.count, showIDs: showIDs)
                 print(tr("[s] same person  [d] different people  [k] skip  [q] quit > ", "[s] 同一人  [d] 不同人  [k] 跳过  [q] 退出 > "), terminator: "")
                 fflush(nil)
                 guard let decision = keys.next() else { break }
                 print(decision)
                 switch decision {
-                case "s": try await queue.decide(client, item, .same, reason: "review"); decided += 1
-                case "d": try await queue.decide(client, item, .different, reason: "review"); decided += 1
-                case "k": try await queue.decide(client, item, .skip, reason: "review")
+                case "s": try await hub.decide(district: district, author: cliActor(), item, .same, reason: "review"); decided += 1
+                case "d": try await hub.decide(district: district, author: cliActor(), item, .different, reason: "review"); decided += 1
+                case "k": try await hub.decide(district: district, author: cliActor(), item, .skip, reason: "review")
                 default: return decided
                 }
             }
             if decided > 0 {
-                printMatchSummary(try await ResidentLinker(district: district, actor: cliActor()).run(client))
+                printMatchSummary(try await hub.match(district: district, actor: cliActor()))
             }
             return decided
         }
         print(tr("\(decided) decisions recorded.", "已记录 \(decided) 个决定。"))
     }
 
-    private func show(_ item: ReviewQueue.Item, number: Int, of total: Int) {
+    private func show(_ item: ReviewQueue.Item, number: Int, of total: Int, showIDs: Bool) {
         let fields = ["name", "national_id", "national_id_raw", "sex", "birth_date", "phone", "address"]
         print("\n" + tr("Pair \(number) of \(total) (probability \(String(format: "%.2f", item.probability)))",
                         "第 \(number)/\(total) 对（概率 \(String(format: "%.2f", item.probability))）"))
@@ -63,7 +64,7 @@ struct Review: AsyncParsableCommand {
               + tr("resident \(item.candidateResident): ", "居民 \(item.candidateResident)：") + "\(right.system) \(right.key)")
         let colour = isatty(STDOUT_FILENO) == 1
         for field in fields {
-            let a = left.fields[field] ?? "", b = right.fields[field] ?? ""
+            let a = display(field, left.fields[field] ?? "", unmasked: showIDs), b = display(field, right.fields[field] ?? "", unmasked: showIDs)
             if a.isEmpty && b.isEmpty { continue }
             let differs = !a.isEmpty && !b.isEmpty && a != b
             let mark = differs ? (colour ? "\u{1B}[31m≠\u{1B}[0m" : "≠") : " "

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import YibiaoYAML
 import YibiaoCore
 @testable import YibiaoMerge
 

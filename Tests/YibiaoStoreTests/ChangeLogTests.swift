@@ -25,7 +25,7 @@ import YibiaoTestSupport
     func appendInTransaction(_ client: PostgresClient, _ entries: [ChangeLog.Entry]) async throws -> [Int64] {
         try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: Logger(label: "test"))
-            let sequences = try await ChangeLog.append(entries, district: district, on: connection)
+            let sequences = try await ChangeLog.append(entries, district: district, on: connection, logger: .silent)
             try await connection.query("COMMIT", logger: Logger(label: "test"))
             return sequences
         }
@@ -37,7 +37,7 @@ import YibiaoTestSupport
             let resident = try await prepare(client)
             #expect(try await appendInTransaction(client, [entry(resident, "1"), entry(resident, "2")]) == [1, 2])
             #expect(try await appendInTransaction(client, [entry(resident, "3")]) == [3])
-            let (checked, broken) = try await ChangeLog.verify(client, district: district)
+            let (checked, broken) = try await ChangeLog.verify(client, district: district, logger: .silent)
             #expect(checked == 3)
             #expect(broken == nil)
         }
@@ -51,11 +51,11 @@ import YibiaoTestSupport
             // The append-only trigger stops ordinary edits; a superuser can get round it.
             try await client.query("ALTER TABLE change_log DISABLE TRIGGER change_log_append_only")
             try await client.query("UPDATE change_log SET actor = 'someone else' WHERE seq = 3")
-            let (_, broken) = try await ChangeLog.verify(client, district: district)
+            let (_, broken) = try await ChangeLog.verify(client, district: district, logger: .silent)
             #expect(broken?.seq == 3)
             #expect(broken?.reason.en.contains("edited after it was written") == true)
             try await client.query("DELETE FROM change_log WHERE seq = 4")
-            #expect(try await ChangeLog.verify(client, district: district).firstBreak?.seq == 3)
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak?.seq == 3)
         }
     }
 
@@ -74,7 +74,7 @@ import YibiaoTestSupport
                                 try await own.withConnection { connection in
                                     try await connection.query("BEGIN", logger: Logger(label: "test"))
                                     let sequences = try await ChangeLog.append(
-                                        [entry(resident, "\(worker)-\(round)"), entry(resident, "x")], district: district, on: connection)
+                                        [entry(resident, "\(worker)-\(round)"), entry(resident, "x")], district: district, on: connection, logger: .silent)
                                     await order.note(sequences)
                                     try await connection.query("COMMIT", logger: Logger(label: "test"))
                                 }
@@ -88,7 +88,7 @@ import YibiaoTestSupport
             for try await seq in try await client.query("SELECT seq FROM change_log ORDER BY seq").decode(Int64.self) { stored.append(seq) }
             #expect(stored == Array(1...60))
             #expect(await order.sequences == Array(1...60))
-            #expect(try await ChangeLog.verify(client, district: district).firstBreak == nil)
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
         }
     }
 }

@@ -45,9 +45,9 @@ import YibiaoTestSupport
         let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-golden")
         let file = directory.appendingPathComponent("\(system).jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
-        let summary = try await Ingestor(adapter: try adapter(system, directory: directory), district: district, actor: "test", today: today)
+        let summary = try await Ingestor(adapter: try adapter(system, directory: directory), district: district, actor: "test", today: today, logger: .silent)
             .ingest(file, client: client)
-        return try await ResidentLinker(district: district, actor: "test").run(client, cause: .batch(summary.batchID))
+        return try await ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent).run(client, cause: .batch(summary.batchID))
     }
 
     func count(_ client: PostgresClient, _ sql: String) async throws -> Int {
@@ -77,7 +77,7 @@ import YibiaoTestSupport
             let zhang = try await resident(client, system: "civil_affairs", key: "c1")
             #expect(try await resident(client, system: "social_security", key: "s1") == zhang)
 
-            let record = try await ResidentHistory(district: district).current(client, resident: zhang)
+            let record = try await ResidentHistory(district: district, logger: .silent).current(client, resident: zhang)
             #expect(record.fields["name"]?.value == "张伟")
             #expect(record.fields["birth_date"]?.value == "1985-03-02")
             #expect(record.fields["phone"]?.system == "civil_affairs")
@@ -91,7 +91,7 @@ import YibiaoTestSupport
             // The same feeds again: nothing changes, nothing is logged.
             try await ingest("civil_affairs", [Self.zhang, Self.wang], client: client)
             try await ingest("social_security", [Self.zhangSS], client: client)
-            let again = try await GoldenRecords(district: district).refresh(client, cause: .link, actor: "test")
+            let again = try await GoldenRecords(district: district, rules: .standard, logger: .silent).refresh(client, cause: .link, actor: "test")
             #expect(again.recomputed == 0)
             #expect(try await count(client, "SELECT count(*) FROM change_log") == entries)
 
@@ -100,13 +100,13 @@ import YibiaoTestSupport
             let summary = try await ingest("civil_affairs", [changed, Self.wang], client: client)
             #expect(summary.golden.entries == 1)
             #expect(try await count(client, "SELECT count(*) FROM change_log") == entries + 1)
-            let timeline = try await ResidentHistory(district: district).timeline(client, resident: zhang)
+            let timeline = try await ResidentHistory(district: district, logger: .silent).timeline(client, resident: zhang)
             let last = try #require(timeline.last)
             #expect(last.changes == ["phone": GoldenDiff.Change(old: "13812345678", new: "13987654321")])
             #expect(last.cause == "batch")
             #expect(last.source?.hasPrefix("civil_affairs civil_affairs.jsonl") == true)
             #expect(try await count(client, "SELECT count(*) FROM resident WHERE phone = '13987654321' AND version = 4") == 1)
-            #expect(try await ChangeLog.verify(client, district: district).firstBreak == nil)
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
         }
     }
 
@@ -119,7 +119,7 @@ import YibiaoTestSupport
             for try await time in try await client.query("SELECT (max(changed_at) + interval '1 millisecond')::text FROM change_log").decode(String.self) { between = time }
             try await Task.sleep(for: .milliseconds(20))
             try await ingest("civil_affairs", [Self.zhang.replacingOccurrences(of: "13812345678", with: "13987654321")], client: client)
-            let history = ResidentHistory(district: district)
+            let history = ResidentHistory(district: district, logger: .silent)
             #expect(try await history.asOf(client, resident: zhang, time: between)["phone"] == "13812345678")
             #expect(try await history.asOf(client, resident: zhang, time: "2100-01-01 00:00+08")["phone"] == "13987654321")
             #expect(try await history.asOf(client, resident: zhang, time: "2000-01-01 00:00+08").isEmpty)
@@ -139,7 +139,7 @@ import YibiaoTestSupport
             let otherBirth = Self.zhangSS.replacingOccurrences(of: #""aac006": "19850302""#, with: #""aac006": "19850320""#)
             try await ingest("social_security", [otherBirth], client: client)
             let zhang = try await resident(client, system: "civil_affairs", key: "c1")
-            let conflicts = Conflicts(district: district)
+            let conflicts = Conflicts(district: district, rules: .standard, logger: .silent)
             let open = try await conflicts.list(client)
             #expect(open.count == 1)
             let conflict = try #require(open.first)
@@ -157,9 +157,9 @@ import YibiaoTestSupport
                                                        reason: "household register checked", today: today)
             #expect(resolved.entries == 1)
             #expect(try await conflicts.list(client).isEmpty)
-            let after = try await ResidentHistory(district: district).current(client, resident: zhang)
+            let after = try await ResidentHistory(district: district, logger: .silent).current(client, resident: zhang)
             #expect(after.fields["birth_date"] == FieldValue(value: "1985-03-20", recordID: nil, system: nil, rule: "override"))
-            let timeline = try await ResidentHistory(district: district).timeline(client, resident: zhang)
+            let timeline = try await ResidentHistory(district: district, logger: .silent).timeline(client, resident: zhang)
             #expect(timeline.last?.cause == "resolution" && timeline.last?.actor == "reviewer")
             await #expect(throws: StoreError.self) {
                 try await conflicts.resolve(client, id: conflict.id, resolution: .candidate(1), author: "reviewer", reason: "again", today: today)
@@ -181,7 +181,7 @@ import YibiaoTestSupport
             }
             try await conflicts.resolve(client, id: raised[0].id, resolution: .value("1985年3月12日"), author: "reviewer", reason: "register", today: today)
             #expect(try await count(client, "SELECT count(*) FROM resident WHERE birth_date = '1985-03-12'") == 1)
-            #expect(try await ChangeLog.verify(client, district: district).firstBreak == nil)
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
         }
     }
 
@@ -190,7 +190,7 @@ import YibiaoTestSupport
         try await TestDatabase.withFreshDatabase { _, client in
             try await ingest("civil_affairs", [Self.zhang], client: client)
             let zhang = try await resident(client, system: "civil_affairs", key: "c1")
-            let entries = WorkerEntries(district: district, worker: "worker:li")
+            let entries = WorkerEntries(district: district, worker: "worker:li", rules: .standard, logger: .silent)
             await #expect(throws: StoreError.self) {
                 try await entries.enter(client, resident: zhang, values: ["phone": "12", "phnoe": "1"], today: today)
             }
@@ -198,15 +198,15 @@ import YibiaoTestSupport
             let summary = try await entries.enter(client, resident: zhang, values: ["phone": "139 1234 5678", "marital_status": "已婚"], today: today)
             #expect(summary.entries == 1)
             try await entries.enter(client, resident: zhang, values: ["address": "朝阳区幸福路1号院3号楼201"], today: today)
-            let record = try await ResidentHistory(district: district).current(client, resident: zhang)
+            let record = try await ResidentHistory(district: district, logger: .silent).current(client, resident: zhang)
             #expect(record.fields["phone"]?.value == "13912345678")
             #expect(record.fields["phone"]?.system == "community_entry")
             #expect(record.fields["marital_status"]?.value == "20")
             #expect(record.fields["address"]?.value == "朝阳区幸福路1号院3号楼201")
-            let timeline = try await ResidentHistory(district: district).timeline(client, resident: zhang)
+            let timeline = try await ResidentHistory(district: district, logger: .silent).timeline(client, resident: zhang)
             #expect(timeline.suffix(2).map(\.cause) == ["entry", "entry"])
             // Matching again keeps the entry with its resident (pinned).
-            _ = try await ResidentLinker(district: district, actor: "test").run(client)
+            _ = try await ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent).run(client)
             #expect(try await resident(client, system: "community_entry", key: "resident:\(zhang)") == zhang)
             #expect(try await count(client, "SELECT count(*) FROM source_record WHERE system_id = 'community_entry' AND is_current") == 1)
         }
@@ -242,20 +242,20 @@ import YibiaoTestSupport
             let a = try await resident(client, system: "civil_affairs", key: "c1")
             let b = try await resident(client, system: "social_security", key: "s9")
             #expect(a != b)
-            let decisions = ManualDecisions(district: district, author: "reviewer")
+            let decisions = ManualDecisions(district: district, author: "reviewer", logger: .silent)
             let ra = try await decisions.record(client, system: "civil_affairs", key: "c1")
             let rb = try await decisions.record(client, system: "social_security", key: "s9")
             try await decisions.merge(client, ra, rb, reason: "same person, checked")
-            let merged = try await ResidentLinker(district: district, actor: "reviewer").run(client)
+            let merged = try await ResidentLinker(district: district, actor: "reviewer", rules: .standard, logger: .silent).run(client)
             #expect(merged.merges == 1 && merged.golden.retired == 1)
-            let history = ResidentHistory(district: district)
+            let history = ResidentHistory(district: district, logger: .silent)
             #expect(try await history.timeline(client, resident: b).last?.changes["merged_into"]?.new == String(a))
             #expect(try await history.timeline(client, resident: a).last?.cause == "merge")
-            let fresh = try await decisions.split(client, record: rb, reason: "not the same after all")
+            let fresh = try await decisions.split(client, record: rb, reason: "not the same after all", rules: .standard)
             #expect(try await history.timeline(client, resident: fresh).map(\.cause) == ["split"])
             #expect(try await history.timeline(client, resident: a).last?.cause == "split")
             #expect(try await history.current(client, resident: a).fields["phone"]?.value == "13812345678")
-            #expect(try await ChangeLog.verify(client, district: district).firstBreak == nil)
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
         }
     }
 
@@ -281,7 +281,7 @@ import YibiaoTestSupport
                     group.addTask {
                         try await Database.withClient(url) { own in
                             for round in 0..<4 {
-                                try await WorkerEntries(district: district, worker: "worker:\(worker)").enter(
+                                try await WorkerEntries(district: district, worker: "worker:\(worker)", rules: .standard, logger: .silent).enter(
                                     own, resident: zhang, values: ["phone": "1391234\(worker)\(round)00"], today: today)
                             }
                         }
@@ -300,7 +300,7 @@ import YibiaoTestSupport
             #expect(sequences.count == 2 + 60 + 12)
             // Times are taken under the head row's lock: in sequence order they never go back.
             #expect(times == times.sorted())
-            #expect(try await ChangeLog.verify(client, district: district).firstBreak == nil)
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
         }
     }
 }

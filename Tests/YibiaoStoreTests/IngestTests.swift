@@ -28,7 +28,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let feeds = [("civil_affairs", "civil_affairs.csv", 9, 6, 3), ("family_planning", "family_planning.xlsx", 6, 6, 0),
                          ("party", "party.xml", 4, 4, 0), ("social_security", "social_security.jsonl", 8, 7, 1)]
             for (name, file, read, staged, quarantined) in feeds {
-                let summary = try await Ingestor(adapter: try adapter(name), district: "110105", actor: "test", today: today)
+                let summary = try await Ingestor(adapter: try adapter(name), district: "110105", actor: "test", today: today, logger: .silent)
                     .ingest(sample(file), client: client)
                 #expect(summary.read == read, "\(name)")
                 #expect(summary.staged == staged, "\(name)")
@@ -57,7 +57,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     @Test("ingesting the same file twice stages nothing the second time")
     func idempotent() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            let ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today)
+            let ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today, logger: .silent)
             let first = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
             let second = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
             #expect(first.staged == 7)
@@ -77,7 +77,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let original = try String(contentsOf: sample("social_security.jsonl"), encoding: .utf8)
             let file = directory.appendingPathComponent("ss.jsonl")
             try original.write(to: file, atomically: true, encoding: .utf8)
-            let ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today)
+            let ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today, logger: .silent)
             _ = try await ingestor.ingest(file, client: client)
             try original.replacingOccurrences(of: "13812345678", with: "13812345679").write(to: file, atomically: true, encoding: .utf8)
             let second = try await ingestor.ingest(file, client: client)
@@ -100,7 +100,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 {"aac001": "1", "aac003": "张伟伟"}
                 {"aac001": "2", "aac003": "李娜"}
                 """.write(to: file, atomically: true, encoding: .utf8)
-            let summary = try await Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today)
+            let summary = try await Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today, logger: .silent)
                 .ingest(file, client: client)
             #expect(summary.staged == 2)
             #expect(summary.quarantineReasons == ["duplicate_source_key": 1])
@@ -115,7 +115,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let file = directory.appendingPathComponent("p.xml")
             try "<r><党员 编号=\"1\"><姓名>张伟</姓名></党员><党员 编号=\"2\"><姓名>李娜</姓名></党员><党员 编号=\"3\"><姓名>x</wrong>"
                 .write(to: file, atomically: true, encoding: .utf8)
-            let summary = try await Ingestor(adapter: try adapter("party"), district: "110105", actor: "test", today: today)
+            let summary = try await Ingestor(adapter: try adapter("party"), district: "110105", actor: "test", today: today, logger: .silent)
                 .ingest(file, client: client)
             #expect(summary.fileIssue?.code == "malformed_xml")
             #expect(summary.staged >= 1)
@@ -128,7 +128,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     func customAdapter() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
             let summary = try await Ingestor(adapter: try FeedAdapterRegistry.load("swift:hukou-fixed-width"), district: "110105",
-                                             actor: "test", today: today)
+                                             actor: "test", today: today, logger: .silent)
                 .ingest(sample("household_register.txt"), client: client)
             #expect(summary.staged == 6)
             #expect(summary.quarantined == 1)

@@ -4,6 +4,7 @@ import Testing
 import YibiaoAdapters
 import YibiaoCore
 import YibiaoMatching
+import YibiaoMerge
 import YibiaoStore
 import YibiaoTestSupport
 
@@ -16,7 +17,7 @@ import YibiaoTestSupport
         let file = directory.appendingPathComponent("ss-\(UUID().uuidString).jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
         let adapter = try FeedAdapterRegistry.load(repositoryRoot.appendingPathComponent("adapters/social_security.yaml").path)
-        _ = try await Ingestor(adapter: adapter, district: district, actor: "test", today: today).ingest(file, client: client)
+        _ = try await Ingestor(adapter: adapter, district: district, actor: "test", today: today, logger: .silent).ingest(file, client: client)
     }
 
     func residents(_ client: PostgresClient) async throws -> [String: Int64] {
@@ -40,7 +41,7 @@ import YibiaoTestSupport
                 #"{"aac001": "2", "aac002": "110105198503020118", "aac003": "張偉", "aac004": "1", "aac006": "19850302"}"#,
                 #"{"aac001": "3", "aac002": "11010519870615022X", "aac003": "王芳", "aac004": "2", "aac006": "19870615"}"#,
             ], client: client)
-            let linker = ResidentLinker(district: district, actor: "test")
+            let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
             let first = try await linker.run(client)
             #expect(first.residents == 2)
             #expect(first.newResidents == 2)
@@ -64,7 +65,7 @@ import YibiaoTestSupport
     @Test("a record that bridges two residents merges them: the older id survives, the event says what moved")
     func merge() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            let linker = ResidentLinker(district: district, actor: "test")
+            let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
             try await ingest([
                 #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
                 #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
@@ -92,7 +93,7 @@ import YibiaoTestSupport
     @Test("a person's pinned link and 'different people' decision survive automatic runs")
     func decisionsStay() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            let linker = ResidentLinker(district: district, actor: "test")
+            let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
             try await ingest([
                 #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13812345678"}"#,
                 #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13812345678"}"#,
@@ -122,7 +123,7 @@ import YibiaoTestSupport
     @Test("a changed row (a new version) keeps its resident id")
     func newVersionKeepsResident() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            let linker = ResidentLinker(district: district, actor: "test")
+            let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
             try await ingest([#"{"aac001": "9", "aac003": "欧阳娜娜", "aac004": "2", "aac006": "19920101", "aae005": "13712345671"}"#], client: client)
             _ = try await linker.run(client)
             let before = try await residents(client)["9"]
@@ -137,8 +138,8 @@ import YibiaoTestSupport
     @Test("split and merge commands' decisions hold across runs, with author and reason")
     func splitAndMerge() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            let linker = ResidentLinker(district: district, actor: "test")
-            let decisions = ManualDecisions(district: district, author: "worker:wang")
+            let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
+            let decisions = ManualDecisions(district: district, author: "worker:wang", logger: .silent)
             try await ingest([
                 #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
                 #"{"aac001": "2", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
@@ -148,7 +149,7 @@ import YibiaoTestSupport
             #expect(try await residents(client)["1"] == residents(client)["2"])
             // Record 2 shares the ID by a data-entry mistake: a person splits it off.
             let two = try await decisions.record(client, system: "social_security", key: "2")
-            let own = try await decisions.split(client, record: two, reason: "ID typed from the wrong form")
+            let own = try await decisions.split(client, record: two, reason: "ID typed from the wrong form", rules: .standard)
             _ = try await linker.run(client)
             var ids = try await residents(client)
             #expect(ids["2"] == own)
@@ -175,7 +176,7 @@ import YibiaoTestSupport
                 #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
                 #"{"aac001": "3", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13900000001"}"#,
             ], client: client)
-            _ = try await ResidentLinker(district: district, actor: "test").run(client)
+            _ = try await ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent).run(client)
             try await client.query("DELETE FROM review_item")
             try await client.query("""
                 INSERT INTO review_item (district, record_id, candidate_resident_id, weight)
@@ -183,7 +184,7 @@ import YibiaoTestSupport
                 FROM source_record r3, source_record r1 JOIN link l1 USING (district, record_id)
                 WHERE r3.source_key = '3' AND r1.source_key = '1'
                 """)
-            let queue = ReviewQueue(district: district, author: "worker:li")
+            let queue = ReviewQueue(district: district, author: "worker:li", logger: .silent)
             let items = try await queue.openItems(client)
             try #require(items.count == 1)
             #expect(items[0].record.key == "3")
@@ -192,7 +193,7 @@ import YibiaoTestSupport
             try await queue.decide(client, items[0], .different, reason: "different mothers' names on file")
             #expect(try await queue.openItems(client).isEmpty)
             #expect(try await count(client, "SELECT count(*) FROM pair_decision WHERE NOT same_person AND author = 'worker:li'") == 1)
-            _ = try await ResidentLinker(district: district, actor: "test").run(client)
+            _ = try await ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent).run(client)
             let ids = try await residents(client)
             #expect(ids["1"] != ids["3"])
         }

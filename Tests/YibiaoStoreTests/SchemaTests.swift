@@ -10,7 +10,7 @@ import YibiaoTestSupport
             try await client.query(PostgresQuery(unsafeSQL: sql))
             Issue.record("accepted: \(sql)")
         } catch {
-            #expect(PostgresErrorText.sqlState(error) == state, "\(PostgresErrorText.message(error))")
+            #expect(PostgresErrorText.sqlState(error) == state, "\(PostgresErrorText.serverMessage(error))")
         }
     }
 

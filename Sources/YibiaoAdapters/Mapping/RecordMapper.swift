@@ -14,6 +14,8 @@ public struct MappedRecord: Sendable, Hashable {
     public let problems: [FieldProblem]
     /// SHA-256 (hex) of the raw cells: the same row sent again is recognised.
     public let contentHash: String
+    /// The name with its matching keys, computed once here for staging, matching and display.
+    public let name: PersonName?
 
     public init(row: Int, sourceKey: String, fields: [String: String], raw: [String: String],
                 problems: [FieldProblem], contentHash: String) {
@@ -23,7 +25,12 @@ public struct MappedRecord: Sendable, Hashable {
         self.raw = raw
         self.problems = problems
         self.contentHash = contentHash
+        self.name = fields["name"].flatMap(PersonName.init(normalizing:))
     }
+
+    /// Core fields (`name`) and facet fields (`party.branch`) apart, as staging stores them.
+    public var coreFields: [String: String] { fields.filter { !$0.key.contains(".") } }
+    public var facetFields: [String: String] { fields.filter { $0.key.contains(".") } }
 }
 
 /// A value that could not be normalised, kept with the record.

@@ -1,6 +1,7 @@
 public import Foundation
 import YibiaoCore
 import Yams
+import YibiaoYAML
 
 extension AdapterSpec {
     /// Reads and checks an adapter file. Every mistake names the line and key and says what to do.
@@ -9,104 +10,25 @@ extension AdapterSpec {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw AdapterSpecError(fileName: url.lastPathComponent, line: nil, key: nil,
-                                   problem: LocalizedText(en: "cannot read the file: \(error.localizedDescription)", zh: "无法读取文件：\(error.localizedDescription)"),
-                                   fix: nil)
+            throw SpecFileError(.adapter, fileName: url.lastPathComponent,
+                                problem: LocalizedText(en: "cannot read the file: \(error.localizedDescription)", zh: "无法读取文件：\(error.localizedDescription)"))
         }
         return try parse(text, fileName: url.lastPathComponent)
     }
 
     public static func parse(_ text: String, fileName: String) throws -> AdapterSpec {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw AdapterSpecError(fileName: fileName, line: nil, key: nil,
-                                       problem: LocalizedText(en: "the file is empty", zh: "文件为空"),
-                                       fix: LocalizedText(en: "start from one of the shipped adapters in adapters/", zh: "请参照 adapters/ 中自带的适配器编写"))
-            }
-            root = node
-        } catch let error as YamlError {
-            throw AdapterSpecError(fileName: fileName, line: yamlLine(error), key: nil,
-                                   problem: LocalizedText(en: "not valid YAML: \(yamlProblem(error))", zh: "不是有效的 YAML：\(yamlProblem(error))"),
-                                   fix: LocalizedText(en: "check indentation and quoting around that line", zh: "请检查该行附近的缩进和引号"))
-        }
-        return try SpecParser(fileName: fileName).spec(root)
-    }
-
-    private static func yamlLine(_ error: YamlError) -> Int? {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
-        default: nil
-        }
-    }
-
-    private static func yamlProblem(_ error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
-        default: "\(error)"
-        }
+        let yaml = YAMLWalker(fileName: fileName, kind: .adapter)
+        let root = try yaml.root(of: text, emptyFix: LocalizedText(en: "start from one of the shipped adapters in adapters/",
+                                                                   zh: "请参照 adapters/ 中自带的适配器编写"))
+        return try SpecParser(yaml: yaml).spec(root)
     }
 }
 
 /// Walks the YAML tree with positions; unknown keys are errors with a suggestion.
 private struct SpecParser {
-    let fileName: String
+    let yaml: YAMLWalker
 
-    func fail(_ node: Node?, key: String?, en: String, zh: String, fixEN: String? = nil, fixZH: String? = nil) -> AdapterSpecError {
-        AdapterSpecError(fileName: fileName, line: node?.mark?.line, key: key,
-                         problem: LocalizedText(en: en, zh: zh),
-                         fix: fixEN.map { LocalizedText(en: $0, zh: fixZH ?? $0) })
-    }
-
-    /// The mapping's entries, checked against the allowed keys.
-    func entries(_ node: Node, path: String, allowed: [String]) throws -> [(String, Node, Node)] {
-        guard let mapping = node.mapping else {
-            throw fail(node, key: path, en: "expected a mapping of keys to values", zh: "此处应为“键: 值”的映射")
-        }
-        var result: [(String, Node, Node)] = []
-        for (keyNode, value) in mapping {
-            let key = keyNode.string ?? ""
-            if !allowed.isEmpty, !allowed.contains(key) {
-                let hint = Suggestion.nearest(to: key, in: allowed)
-                throw fail(keyNode, key: path.isEmpty ? key : "\(path).\(key)",
-                           en: "unknown key `\(key)`", zh: "未知的键 `\(key)`",
-                           fixEN: hint.map { "did you mean `\($0)`?" } ?? "allowed keys: \(allowed.joined(separator: ", "))",
-                           fixZH: hint.map { "是否应为 `\($0)`？" } ?? "可用的键：\(allowed.joined(separator: "、"))")
-            }
-            result.append((key, keyNode, value))
-        }
-        return result
-    }
-
-    func string(_ node: Node, key: String) throws -> String {
-        guard case .scalar = node, let value = node.string else {
-            throw fail(node, key: key, en: "expected a single value", zh: "此处应为单个取值")
-        }
-        return value
-    }
-
-    func int(_ node: Node, key: String) throws -> Int {
-        guard let value = Int(try string(node, key: key)) else {
-            throw fail(node, key: key, en: "expected a whole number", zh: "此处应为整数")
-        }
-        return value
-    }
-
-    func bool(_ node: Node, key: String) throws -> Bool {
-        switch try string(node, key: key).lowercased() {
-        case "true", "yes": return true
-        case "false", "no": return false
-        default: throw fail(node, key: key, en: "expected true or false", zh: "此处应为 true 或 false")
-        }
-    }
-
-    func stringMap(_ node: Node, key: String) throws -> [String: String] {
-        var map: [String: String] = [:]
-        for (name, _, value) in try entries(node, path: key, allowed: []) {
-            map[name] = try string(value, key: "\(key).\(name)")
-        }
-        return map
-    }
+    var fileName: String { yaml.fileName }
 
     func spec(_ root: Node) throws -> AdapterSpec {
         var system: String?
@@ -115,19 +37,19 @@ private struct SpecParser {
         var sourceKey: AdapterSpec.Source?
         var mappings: [AdapterSpec.FieldMapping] = []
         var outbound: AdapterSpec.Outbound?
-        for (key, keyNode, value) in try entries(root, path: "", allowed: ["system", "name", "format", "source_key", "fields", "facets", "outbound"]) {
+        for (key, keyNode, value) in try yaml.entries(root, path: "", allowed: ["system", "name", "format", "source_key", "fields", "facets", "outbound"]) {
             switch key {
             case "system":
-                let id = try string(value, key: key)
+                let id = try yaml.string(value, key: key)
                 guard id.range(of: "^[a-z][a-z0-9_]{1,62}$", options: .regularExpression) != nil else {
-                    throw fail(value, key: key, en: "a system id is lower-case letters, digits and _ (e.g. civil_affairs)",
+                    throw yaml.fail(value, key: key, en: "a system id is lower-case letters, digits and _ (e.g. civil_affairs)",
                                zh: "系统标识只能由小写字母、数字和下划线组成（如 civil_affairs）")
                 }
                 system = id
             case "name":
-                let names = try stringMap(value, key: key)
+                let names = try yaml.stringMap(value, key: key)
                 guard let zh = names["zh"], let en = names["en"] else {
-                    throw fail(value, key: key, en: "give the name in both languages: {zh: …, en: …}", zh: "请同时给出中英文名称：{zh: …, en: …}")
+                    throw yaml.fail(value, key: key, en: "give the name in both languages: {zh: …, en: …}", zh: "请同时给出中英文名称：{zh: …, en: …}")
                 }
                 name = LocalizedText(en: en, zh: zh)
             case "format":
@@ -135,14 +57,14 @@ private struct SpecParser {
             case "source_key":
                 sourceKey = try source(value, key: key)
             case "fields":
-                for (fieldName, fieldKey, mapping) in try entries(value, path: key, allowed: []) {
+                for (fieldName, fieldKey, mapping) in try yaml.entries(value, path: key, allowed: []) {
                     mappings.append(try fieldMapping(fieldName, domain: .core, keyNode: fieldKey, value: mapping))
                 }
             case "facets":
                 let domains = CanonicalField.Domain.allCases.filter { $0 != .core }.map(\.rawValue)
-                for (domainName, _, fields) in try entries(value, path: key, allowed: domains) {
+                for (domainName, _, fields) in try yaml.entries(value, path: key, allowed: domains) {
                     let domain = CanonicalField.Domain(rawValue: domainName)!
-                    for (fieldName, fieldKey, mapping) in try entries(fields, path: "facets.\(domainName)", allowed: []) {
+                    for (fieldName, fieldKey, mapping) in try yaml.entries(fields, path: "facets.\(domainName)", allowed: []) {
                         mappings.append(try fieldMapping(fieldName, domain: domain, keyNode: fieldKey, value: mapping))
                     }
                 }
@@ -153,7 +75,7 @@ private struct SpecParser {
             }
         }
         func missing(_ key: String, _ example: String) -> AdapterSpecError {
-            fail(root, key: key, en: "the required key `\(key)` is missing", zh: "缺少必需的键 `\(key)`",
+            yaml.fail(root, key: key, en: "the required key `\(key)` is missing", zh: "缺少必需的键 `\(key)`",
                  fixEN: "add e.g. `\(example)`", fixZH: "请添加，例如 `\(example)`")
         }
         guard let system else { throw missing("system", "system: civil_affairs") }
@@ -162,12 +84,12 @@ private struct SpecParser {
         if mappings.isEmpty { throw missing("fields", "fields: {name: {column: 姓名}}") }
         var seen: Set<String> = []
         for mapping in mappings where !seen.insert(mapping.field.qualifiedName).inserted {
-            throw AdapterSpecError(fileName: fileName, line: mapping.line, key: mapping.field.qualifiedName,
-                                   problem: LocalizedText(en: "the field is mapped twice", zh: "该字段被映射了两次"), fix: nil)
+            throw SpecFileError(.adapter, fileName: fileName, line: mapping.line, key: mapping.field.qualifiedName,
+                                problem: LocalizedText(en: "the field is mapped twice", zh: "该字段被映射了两次"))
         }
         // A system only ever receives fields it already holds (DESIGN.md, write-back).
         for column in outbound?.columns ?? [] where !seen.contains(column.field.qualifiedName) {
-            throw fail(root, key: "outbound.columns.\(column.column)",
+            throw yaml.fail(root, key: "outbound.columns.\(column.column)",
                        en: "`\(column.field.qualifiedName)` would be sent to \(system), which does not hold it (it is not mapped under fields or facets)",
                        zh: "`\(column.field.qualifiedName)` 将被写回 \(system)，但该系统并不持有此字段（fields 或 facets 中没有映射）",
                        fixEN: "remove the column, or map the field inbound first", fixZH: "请删除该列，或先在入站映射中加入该字段")
@@ -178,21 +100,21 @@ private struct SpecParser {
 
     func format(_ node: Node) throws -> AdapterSpec.Format {
         let allowed = ["type", "encoding", "delimiter", "quote", "header_row", "allow_short_rows", "sheet", "record_element", "json_path"]
-        let items = try entries(node, path: "format", allowed: allowed)
+        let items = try yaml.entries(node, path: "format", allowed: allowed)
         var values: [String: (Node, String)] = [:]
-        for (key, _, value) in items { values[key] = (value, try string(value, key: "format.\(key)")) }
+        for (key, _, value) in items { values[key] = (value, try yaml.string(value, key: "format.\(key)")) }
         guard let (typeNode, type) = values["type"] else {
-            throw fail(node, key: "format.type", en: "say which format: csv, xlsx, xml, jsonl or json", zh: "请指明格式：csv、xlsx、xml、jsonl 或 json")
+            throw yaml.fail(node, key: "format.type", en: "say which format: csv, xlsx, xml, jsonl or json", zh: "请指明格式：csv、xlsx、xml、jsonl 或 json")
         }
-        let headerRow = try values["header_row"].map { try int($0.0, key: "format.header_row") } ?? 1
-        if headerRow < 1 { throw fail(values["header_row"]?.0, key: "format.header_row", en: "the header row is 1 or more", zh: "表头行号应不小于 1") }
+        let headerRow = try values["header_row"].map { try yaml.int($0.0, key: "format.header_row") } ?? 1
+        if headerRow < 1 { throw yaml.fail(values["header_row"]?.0, key: "format.header_row", en: "the header row is 1 or more", zh: "表头行号应不小于 1") }
         switch type {
         case "csv":
             var options = CSVReader.Options()
             options.headerRow = headerRow
             if let (encodingNode, encoding) = values["encoding"] {
                 guard let value = TextEncoding(name: encoding) else {
-                    throw fail(encodingNode, key: "format.encoding", en: "unknown encoding \(encoding)", zh: "未知的编码 \(encoding)",
+                    throw yaml.fail(encodingNode, key: "format.encoding", en: "unknown encoding \(encoding)", zh: "未知的编码 \(encoding)",
                                fixEN: "use utf-8, gb18030 or gbk", fixZH: "请使用 utf-8、gb18030 或 gbk")
                 }
                 options.encoding = value
@@ -201,23 +123,23 @@ private struct SpecParser {
                 guard let (valueNode, text) = values[key] else { continue }
                 let resolved = text == "\\t" ? "\t" : text
                 guard resolved.utf8.count == 1, let byte = resolved.utf8.first, byte < 0x80 else {
-                    throw fail(valueNode, key: "format.\(key)", en: "the \(key) is one ASCII character", zh: "\(key) 应为一个 ASCII 字符")
+                    throw yaml.fail(valueNode, key: "format.\(key)", en: "the \(key) is one ASCII character", zh: "\(key) 应为一个 ASCII 字符")
                 }
                 if options.encoding.canBeTrailByte(byte) {
-                    throw fail(valueNode, key: "format.\(key)", en: "`\(resolved)` can be part of a \(options.encoding.rawValue) character, so it cannot separate cells",
+                    throw yaml.fail(valueNode, key: "format.\(key)", en: "`\(resolved)` can be part of a \(options.encoding.rawValue) character, so it cannot separate cells",
                                zh: "`\(resolved)` 可能是 \(options.encoding.rawValue) 字符的一部分，不能用作分隔符",
                                fixEN: "use , ; or a tab, or convert the file to UTF-8", fixZH: "请使用 , ; 或制表符，或将文件转为 UTF-8")
                 }
                 if key == "delimiter" { options.delimiter = byte } else { options.quote = byte }
                 _ = defaultValue
             }
-            if let (flagNode, _) = values["allow_short_rows"] { options.allowShortRows = try bool(flagNode, key: "format.allow_short_rows") }
+            if let (flagNode, _) = values["allow_short_rows"] { options.allowShortRows = try yaml.bool(flagNode, key: "format.allow_short_rows") }
             return .csv(options)
         case "xlsx":
             return .xlsx(sheet: values["sheet"]?.1, headerRow: headerRow)
         case "xml":
             guard let element = values["record_element"]?.1 else {
-                throw fail(node, key: "format.record_element", en: "an XML feed needs `record_element`: the element of one record",
+                throw yaml.fail(node, key: "format.record_element", en: "an XML feed needs `record_element`: the element of one record",
                            zh: "XML 数据需要 `record_element`：表示一条记录的元素名")
             }
             return .xml(recordElement: element)
@@ -228,7 +150,7 @@ private struct SpecParser {
             return .json(path: path.isEmpty || path == "$" ? [] : path.split(separator: ".").map(String.init))
         default:
             let hint = Suggestion.nearest(to: type, in: ["csv", "xlsx", "xml", "jsonl", "json"])
-            throw fail(typeNode, key: "format.type", en: "unknown format \(type)", zh: "未知的格式 \(type)",
+            throw yaml.fail(typeNode, key: "format.type", en: "unknown format \(type)", zh: "未知的格式 \(type)",
                        fixEN: hint.map { "did you mean \($0)?" } ?? "use csv, xlsx, xml, jsonl or json",
                        fixZH: hint.map { "是否应为 \($0)？" } ?? "请使用 csv、xlsx、xml、jsonl 或 json")
         }
@@ -236,30 +158,30 @@ private struct SpecParser {
 
     /// `列名`, `{column: 列名}`, `{concat: [a, b], separator: " "}`, `{split: 列名, separator: "/", index: 0}`, `{constant: x}`.
     func source(_ node: Node, key: String) throws -> AdapterSpec.Source {
-        if case .scalar = node { return .column(try string(node, key: key)) }
-        let items = try entries(node, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant"])
+        if case .scalar = node { return .column(try yaml.string(node, key: key)) }
+        let items = try yaml.entries(node, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant"])
         var values: [String: Node] = [:]
         for (name, _, value) in items { values[name] = value }
         return try source(values, node: node, key: key)
     }
 
     func source(_ values: [String: Node], node: Node, key: String) throws -> AdapterSpec.Source {
-        if let column = values["column"] { return .column(try string(column, key: "\(key).column")) }
+        if let column = values["column"] { return .column(try yaml.string(column, key: "\(key).column")) }
         if let concat = values["concat"] {
             guard let parts = concat.sequence?.map({ $0.string ?? "" }), !parts.isEmpty else {
-                throw fail(concat, key: "\(key).concat", en: "concat takes a list of columns: [省, 市, 区]", zh: "concat 的值应为列名列表：[省, 市, 区]")
+                throw yaml.fail(concat, key: "\(key).concat", en: "concat takes a list of columns: [省, 市, 区]", zh: "concat 的值应为列名列表：[省, 市, 区]")
             }
-            return .concat(parts, separator: try values["separator"].map { try string($0, key: "\(key).separator") } ?? "")
+            return .concat(parts, separator: try values["separator"].map { try yaml.string($0, key: "\(key).separator") } ?? "")
         }
         if let split = values["split"] {
-            guard let separator = try values["separator"].map({ try string($0, key: "\(key).separator") }), !separator.isEmpty else {
-                throw fail(split, key: "\(key).separator", en: "split needs a separator", zh: "split 需要 separator")
+            guard let separator = try values["separator"].map({ try yaml.string($0, key: "\(key).separator") }), !separator.isEmpty else {
+                throw yaml.fail(split, key: "\(key).separator", en: "split needs a separator", zh: "split 需要 separator")
             }
-            return .split(try string(split, key: "\(key).split"), separator: separator,
-                          index: try values["index"].map { try int($0, key: "\(key).index") } ?? 0)
+            return .split(try yaml.string(split, key: "\(key).split"), separator: separator,
+                          index: try values["index"].map { try yaml.int($0, key: "\(key).index") } ?? 0)
         }
-        if let constant = values["constant"] { return .constant(try string(constant, key: "\(key).constant")) }
-        throw fail(node, key: key, en: "say where the value comes from: column, concat, split or constant",
+        if let constant = values["constant"] { return .constant(try yaml.string(constant, key: "\(key).constant")) }
+        throw yaml.fail(node, key: key, en: "say where the value comes from: column, concat, split or constant",
                    zh: "请指明取值来源：column、concat、split 或 constant")
     }
 
@@ -269,73 +191,73 @@ private struct SpecParser {
             let candidates = CanonicalField.fields(in: domain).map(\.name)
             let hint = Suggestion.nearest(to: name, in: candidates)
             let place = domain == .core ? "fields" : "facets.\(domain.rawValue)"
-            throw fail(keyNode, key: "\(place).\(name)", en: "`\(name)` is not a canonical field of \(domain.rawValue)",
+            throw yaml.fail(keyNode, key: "\(place).\(name)", en: "`\(name)` is not a canonical field of \(domain.rawValue)",
                        zh: "`\(name)` 不是 \(domain.rawValue) 的规范字段",
                        fixEN: hint.map { "did you mean `\($0)`?" } ?? "known fields: \(candidates.joined(separator: ", "))",
                        fixZH: hint.map { "是否应为 `\($0)`？" } ?? "可用字段：\(candidates.joined(separator: "、"))")
         }
         let key = domain == .core ? "fields.\(name)" : "facets.\(domain.rawValue).\(name)"
         if case .scalar = value {
-            return .init(field: field, source: .column(try string(value, key: key)), valueMap: [:], defaultValue: nil,
+            return .init(field: field, source: .column(try yaml.string(value, key: key)), valueMap: [:], defaultValue: nil,
                          required: false, line: keyNode.mark?.line ?? 0)
         }
-        let items = try entries(value, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant", "map", "default", "required"])
+        let items = try yaml.entries(value, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant", "map", "default", "required"])
         var values: [String: Node] = [:]
         for (itemKey, _, itemValue) in items { values[itemKey] = itemValue }
-        let valueMap = try values["map"].map { try stringMap($0, key: "\(key).map") } ?? [:]
+        let valueMap = try values["map"].map { try yaml.stringMap($0, key: "\(key).map") } ?? [:]
         if case .code(let table) = field.kind, let shipped = CodeTable.shipped[table] {
             for (raw, target) in valueMap where shipped.lookup(target) == nil {
-                throw fail(values["map"], key: "\(key).map.\(raw)", en: "\(target) is not a code of \(table)", zh: "\(target) 不是代码表 \(table) 中的代码",
+                throw yaml.fail(values["map"], key: "\(key).map.\(raw)", en: "\(target) is not a code of \(table)", zh: "\(target) 不是代码表 \(table) 中的代码",
                            fixEN: "codes: \(shipped.entries.map(\.code).joined(separator: ", "))",
                            fixZH: "可用代码：\(shipped.entries.map(\.code).joined(separator: "、"))")
             }
         }
         return .init(field: field, source: try source(values, node: value, key: key), valueMap: valueMap,
-                     defaultValue: try values["default"].map { try string($0, key: "\(key).default") },
-                     required: try values["required"].map { try bool($0, key: "\(key).required") } ?? false,
+                     defaultValue: try values["default"].map { try yaml.string($0, key: "\(key).default") },
+                     required: try values["required"].map { try yaml.bool($0, key: "\(key).required") } ?? false,
                      line: keyNode.mark?.line ?? 0)
     }
 
     func outbound(_ node: Node) throws -> AdapterSpec.Outbound {
         var format: AdapterSpec.Format?
         var columns: [AdapterSpec.OutboundColumn] = []
-        for (key, _, value) in try entries(node, path: "outbound", allowed: ["format", "columns"]) {
+        for (key, _, value) in try yaml.entries(node, path: "outbound", allowed: ["format", "columns"]) {
             switch key {
             case "format": format = try self.format(value)
             default:
                 guard let list = value.sequence else {
-                    throw fail(value, key: "outbound.columns", en: "columns is a list: - {column: 姓名, field: name}", zh: "columns 应为列表：- {column: 姓名, field: name}")
+                    throw yaml.fail(value, key: "outbound.columns", en: "columns is a list: - {column: 姓名, field: name}", zh: "columns 应为列表：- {column: 姓名, field: name}")
                 }
                 for item in list {
                     var values: [String: Node] = [:]
-                    for (itemKey, _, itemValue) in try entries(item, path: "outbound.columns", allowed: ["column", "field", "map", "date_format"]) {
+                    for (itemKey, _, itemValue) in try yaml.entries(item, path: "outbound.columns", allowed: ["column", "field", "map", "date_format"]) {
                         values[itemKey] = itemValue
                     }
                     guard let columnNode = values["column"], let fieldNode = values["field"] else {
-                        throw fail(item, key: "outbound.columns", en: "each column needs `column` and `field`", zh: "每一列都需要 `column` 和 `field`")
+                        throw yaml.fail(item, key: "outbound.columns", en: "each column needs `column` and `field`", zh: "每一列都需要 `column` 和 `field`")
                     }
-                    let fieldName = try string(fieldNode, key: "outbound.columns.field")
+                    let fieldName = try yaml.string(fieldNode, key: "outbound.columns.field")
                     guard let field = CanonicalField.named(fieldName) else {
                         let hint = Suggestion.nearest(to: fieldName, in: CanonicalField.all.map(\.qualifiedName))
-                        throw fail(fieldNode, key: "outbound.columns.field", en: "`\(fieldName)` is not a canonical field", zh: "`\(fieldName)` 不是规范字段",
+                        throw yaml.fail(fieldNode, key: "outbound.columns.field", en: "`\(fieldName)` is not a canonical field", zh: "`\(fieldName)` 不是规范字段",
                                    fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
                     }
                     if let formatNode = values["date_format"] {
-                        let pattern = try string(formatNode, key: "outbound.columns.date_format")
+                        let pattern = try yaml.string(formatNode, key: "outbound.columns.date_format")
                         let stripped = ["yyyy", "MM", "dd", "M", "d"].reduce(pattern) { $0.replacingOccurrences(of: $1, with: "") }
                         guard pattern.contains("yyyy"), !stripped.contains(where: { $0.isLetter && $0.isASCII }) else {
-                            throw fail(formatNode, key: "outbound.columns.date_format", en: "a date format uses yyyy, MM, M, dd and d (e.g. yyyy/M/d)",
+                            throw yaml.fail(formatNode, key: "outbound.columns.date_format", en: "a date format uses yyyy, MM, M, dd and d (e.g. yyyy/M/d)",
                                        zh: "日期格式只能使用 yyyy、MM、M、dd、d（如 yyyy/M/d）")
                         }
                     }
-                    columns.append(.init(column: try string(columnNode, key: "outbound.columns.column"), field: field,
-                                         valueMap: try values["map"].map { try stringMap($0, key: "outbound.columns.map") } ?? [:],
-                                         dateFormat: try values["date_format"].map { try string($0, key: "outbound.columns.date_format") }))
+                    columns.append(.init(column: try yaml.string(columnNode, key: "outbound.columns.column"), field: field,
+                                         valueMap: try values["map"].map { try yaml.stringMap($0, key: "outbound.columns.map") } ?? [:],
+                                         dateFormat: try values["date_format"].map { try yaml.string($0, key: "outbound.columns.date_format") }))
                 }
             }
         }
         guard let format else {
-            throw fail(node, key: "outbound.format", en: "outbound needs a format", zh: "outbound 需要 format")
+            throw yaml.fail(node, key: "outbound.format", en: "outbound needs a format", zh: "outbound 需要 format")
         }
         return .init(format: format, columns: columns)
     }

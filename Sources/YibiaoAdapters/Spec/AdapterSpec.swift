@@ -1,5 +1,6 @@
 public import Foundation
 public import YibiaoCore
+public import YibiaoYAML
 
 /// A feed adapter, declared in YAML (see adapters/README.md): how to read a system's export
 /// and map it to canonical fields, and how to write canonical values back in its format.
@@ -98,24 +99,4 @@ public struct AdapterSpec: Sendable {
 }
 
 /// A mistake in an adapter file: where (line, key) and what to do.
-public struct AdapterSpecError: UserFacingError, Hashable, CustomStringConvertible {
-    public let fileName: String
-    public let line: Int?
-    public let key: String?
-    public let problem: LocalizedText
-    public let fix: LocalizedText?
-
-    public var code: String { "adapter_invalid" }
-    public var exitCode: Int32 { ExitStatus.config }
-
-    public var message: LocalizedText {
-        let place = line.map { ":\($0)" } ?? ""
-        let keyEN = key.map { " (\($0))" } ?? ""
-        let keyZH = key.map { "（\($0)）" } ?? ""
-        return LocalizedText(en: "\(fileName)\(place)\(keyEN): \(problem.en)", zh: "\(fileName)\(place)\(keyZH)：\(problem.zh)")
-    }
-
-    public var remedy: LocalizedText? { fix }
-
-    public var description: String { message.en }
-}
+public typealias AdapterSpecError = SpecFileError

@@ -115,3 +115,5 @@ public enum XMLText {
         return result
     }
 }
+
+extension XLSXWriter: RecordWriter {}

@@ -15,6 +15,14 @@ public struct PersonName: Sendable, Hashable, Codable, CustomStringConvertible {
     public var description: String { "PersonName(\(display.count) characters)" }
 }
 
+extension PersonName {
+    /// The normalised name, or nil when the text is not a usable name.
+    public init?(normalizing text: String) {
+        guard case .success(let name) = NameNormalizer.normalize(text) else { return nil }
+        self = name
+    }
+}
+
 public struct PersonNameError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Reason: String, Sendable, Hashable {
         case empty = "name_empty"

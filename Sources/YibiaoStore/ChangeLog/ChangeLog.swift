@@ -1,6 +1,6 @@
 import Foundation
 import Crypto
-import Logging
+public import Logging
 public import PostgresNIO
 public import YibiaoCore
 public import YibiaoMerge
@@ -32,12 +32,11 @@ public enum ChangeLog {
     public typealias Change = GoldenDiff.Change
 
     public static let genesisHash = String(repeating: "0", count: 64)
-    static let logger = Logger(label: "yibiao.changelog", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Appends entries inside the caller's open transaction; returns their sequence numbers.
     /// The head row stays locked until that transaction ends.
     @discardableResult
-    public static func append(_ entries: [Entry], district: String, on connection: PostgresConnection) async throws -> [Int64] {
+    public static func append(_ entries: [Entry], district: String, on connection: PostgresConnection, logger: Logger) async throws -> [Int64] {
         guard !entries.isEmpty else { return [] }
         try await connection.query("""
             INSERT INTO change_log_head (district) VALUES (\(district)) ON CONFLICT (district) DO NOTHING
@@ -77,7 +76,7 @@ public enum ChangeLog {
         public let reason: LocalizedText
     }
 
-    public static func verify(_ client: PostgresClient, district: String) async throws -> (checked: Int, firstBreak: Break?) {
+    public static func verify(_ client: PostgresClient, district: String, logger: Logger) async throws -> (checked: Int, firstBreak: Break?) {
         var previous = genesisHash
         var expectedSeq: Int64 = 1
         var checked = 0
@@ -85,7 +84,7 @@ public enum ChangeLog {
             SELECT seq, resident_id, cause, cause_ref, actor, to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                    changes::text, prev_hash, hash
             FROM change_log WHERE district = \(district) ORDER BY seq
-            """)
+            """, logger: logger)
         for try await (seq, resident, cause, causeRef, actor, changedAt, changes, prevHash, hash) in rows.decode(
             (Int64, Int64, String, String?, String, String, String, String, String).self) {
             checked += 1

@@ -6,7 +6,16 @@ import YibiaoCore
 
 /// Opens a connection pool for the length of a piece of work.
 public enum Database {
-    public static func clientConfiguration(for url: DatabaseURL) -> PostgresClient.Configuration {
+    /// Runs `body` with a pool for the configured database.
+    @discardableResult
+    public static func withClient<Result: Sendable>(
+        _ configuration: DatabaseConfiguration, logger: Logger,
+        _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        try await withClient(try configuration.url(), logger: logger, maximumConnections: configuration.maximumConnections, body)
+    }
+
+    public static func clientConfiguration(for url: DatabaseURL, maximumConnections: Int = 4) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         switch url.endpoint {
         case .unixSocket(let path):
@@ -19,7 +28,7 @@ public enum Database {
             }
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
-        configuration.options.maximumConnections = 4
+        configuration.options.maximumConnections = maximumConnections
         return configuration
     }
 
@@ -27,10 +36,11 @@ public enum Database {
     @discardableResult
     public static func withClient<Result: Sendable>(
         _ url: DatabaseURL,
-        logger: Logger = Logger(label: "yibiao.db", factory: { _ in SwiftLogNoOpLogHandler() }),
+        logger: Logger = .silent,
+        maximumConnections: Int = 4,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        let client = PostgresClient(configuration: clientConfiguration(for: url), backgroundLogger: logger)
+        let client = PostgresClient(configuration: clientConfiguration(for: url, maximumConnections: maximumConnections), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
@@ -64,8 +74,7 @@ public enum Database {
     }
 
     static func unreachable(_ url: DatabaseURL, _ error: any Error) -> StoreError {
-        StoreError(
-            code: "db_unreachable",
+        StoreError(.databaseUnreachable,
             message: LocalizedText(en: "cannot connect to the database \(url)", zh: "无法连接数据库 \(url)"),
             remedy: LocalizedText(en: "start the embedded database with `yibiao db start`, or check YIBIAO_DATABASE_URL",
                                   zh: "请用 `yibiao db start` 启动内置数据库，或检查 YIBIAO_DATABASE_URL"),
@@ -74,7 +83,7 @@ public enum Database {
     }
 
     /// Creates the database on the server when it does not exist yet (needs CREATEDB).
-    public static func createDatabaseIfMissing(_ url: DatabaseURL, logger: Logger = Logger(label: "yibiao.db", factory: { _ in SwiftLogNoOpLogHandler() })) async throws {
+    public static func createDatabaseIfMissing(_ url: DatabaseURL, logger: Logger = .silent) async throws {
         let name = url.database
         try await withClient(url.with(database: "postgres"), logger: logger) { client in
             let rows = try await client.query("SELECT 1 FROM pg_database WHERE datname = \(name)")
@@ -87,14 +96,25 @@ public enum Database {
     }
 
     /// Drops the database (used by `db reset` and the test harness).
-    public static func dropDatabase(_ url: DatabaseURL, logger: Logger = Logger(label: "yibiao.db", factory: { _ in SwiftLogNoOpLogHandler() })) async throws {
+    public static func dropDatabase(_ url: DatabaseURL, logger: Logger = .silent) async throws {
         let name = url.database
         try await withClient(url.with(database: "postgres"), logger: logger) { client in
             try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(quoteIdentifier(name)) WITH (FORCE)"))
         }
     }
 
+    /// The server's version, as `SHOW server_version` says it.
+    public static func serverVersion(_ client: PostgresClient, logger: Logger) async throws -> String {
+        for try await text in try await client.query("SHOW server_version", logger: logger).decode(String.self) { return text }
+        return ""
+    }
+
     public static func quoteIdentifier(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+}
+
+extension Logger {
+    /// For callers that have nothing to log to (tests, one-off tools).
+    public static let silent = Logger(label: "yibiao", factory: { _ in SwiftLogNoOpLogHandler() })
 }

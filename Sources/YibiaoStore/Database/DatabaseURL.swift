@@ -84,7 +84,7 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func invalid(_ text: String, _ reason: LocalizedText) -> StoreError {
-        StoreError(code: "db_url_invalid",
+        StoreError(.databaseURLInvalid,
                    message: LocalizedText(en: "the database URL is not valid: \(reason.en)",
                                           zh: "数据库 URL 无效：\(reason.zh)"),
                    remedy: LocalizedText(en: "use the form postgresql://user:password@host:5432/database",

@@ -98,7 +98,7 @@ public struct EmbeddedPostgres: Sendable {
             return directory
         }
         throw StoreError(
-            code: "db_binaries_missing",
+            .postgresMissing,
             message: LocalizedText(en: "PostgreSQL server programs (initdb, pg_ctl, postgres) were not found in \(candidates.joined(separator: ", "))",
                                    zh: "在 \(candidates.joined(separator: "、")) 中未找到 PostgreSQL 服务器程序（initdb、pg_ctl、postgres）"),
             remedy: LocalizedText(en: "install them with `sudo apt-get install postgresql` (Debian/Ubuntu), or set YIBIAO_DATABASE_URL to use an existing server",
@@ -184,7 +184,7 @@ public struct EmbeddedPostgres: Sendable {
             Thread.sleep(forTimeInterval: 0.5 * Double(attempt + 1))
         }
         throw StoreError(
-            code: "db_start_failed",
+            .startFailed,
             message: LocalizedText(en: "the embedded PostgreSQL did not start", zh: "内置 PostgreSQL 未能启动"),
             remedy: LocalizedText(en: "see the server log at \(logFile.path)", zh: "请查看服务器日志 \(logFile.path)"),
             exitCode: ExitStatus.unavailable,
@@ -207,7 +207,7 @@ public struct EmbeddedPostgres: Sendable {
         let output = try runServerTool("\(bin)/pg_ctl", ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "60", "-s"])
         if !output.succeeded, case .running = try status() {
             throw StoreError(
-                code: "db_stop_failed",
+                .stopFailed,
                 message: LocalizedText(en: "the embedded PostgreSQL did not stop", zh: "内置 PostgreSQL 未能停止"),
                 remedy: LocalizedText(en: "see the server log at \(logFile.path)", zh: "请查看服务器日志 \(logFile.path)"),
                 detail: output.stderr)
@@ -241,7 +241,7 @@ public struct EmbeddedPostgres: Sendable {
         ])
         guard output.succeeded else {
             throw StoreError(
-                code: "db_initdb_failed",
+                .initdbFailed,
                 message: LocalizedText(en: "initdb could not create the database cluster", zh: "initdb 未能创建数据库集群"),
                 remedy: LocalizedText(en: "check that \(clusterDirectory.path) is writable and has free space",
                                       zh: "请检查 \(clusterDirectory.path) 是否可写且有剩余空间"),
@@ -280,7 +280,7 @@ public struct EmbeddedPostgres: Sendable {
         guard isRoot else { return }
         guard let entry = getpwnam("postgres") else {
             throw StoreError(
-                code: "db_no_postgres_user",
+                .noPostgresUser,
                 message: LocalizedText(en: "running as root, but there is no `postgres` system user to run the server as",
                                        zh: "以 root 身份运行，但系统中没有可用于运行服务器的 `postgres` 用户"),
                 remedy: LocalizedText(en: "install the `postgresql` package (it creates the user) or run yibiao as an ordinary user",
@@ -288,7 +288,7 @@ public struct EmbeddedPostgres: Sendable {
                 exitCode: ExitStatus.unavailable)
         }
         if chown(url.path, entry.pointee.pw_uid, entry.pointee.pw_gid) != 0 {
-            throw StoreError(code: "db_chown_failed",
+            throw StoreError(.databaseOwnership,
                              message: LocalizedText(en: "could not hand \(url.path) to the postgres user",
                                                     zh: "无法将 \(url.path) 的所有者改为 postgres 用户"))
         }
@@ -302,7 +302,7 @@ public struct EmbeddedPostgres: Sendable {
             let permissions = (try? FileManager.default.attributesOfItem(atPath: path.path))?[.posixPermissions] as? Int
             if let permissions, permissions & 0o001 == 0 {
                 throw StoreError(
-                    code: "db_dir_unreachable",
+                    .databaseDirectoryUnreachable,
                     message: LocalizedText(en: "the postgres user cannot enter \(path.path), so it cannot run the database in \(url.path)",
                                            zh: "postgres 用户无法进入 \(path.path)，因此无法在 \(url.path) 中运行数据库"),
                     remedy: LocalizedText(en: "choose another place with --data-dir or YIBIAO_HOME (e.g. /var/lib/yibiao), or run yibiao as an ordinary user",

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 public import PostgresNIO
 import YibiaoAdapters
 public import YibiaoCore
@@ -31,9 +31,12 @@ public struct Conflicts: Sendable {
     }
 
     public let district: String
-    let logger = Logger(label: "yibiao.conflicts", factory: { _ in SwiftLogNoOpLogHandler() })
+    public let rules: SurvivorshipRules
+    public let logger: Logger
 
-    public init(district: String) {
+    public init(district: String, rules: SurvivorshipRules, logger: Logger) {
+        self.rules = rules
+        self.logger = logger
         self.district = district
     }
 
@@ -65,7 +68,7 @@ public struct Conflicts: Sendable {
                         today: CalendarDate) async throws -> GoldenRecords.Summary {
         let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else {
-            throw StoreError(code: "reason_required", message: LocalizedText(en: "a resolution needs a reason", zh: "处理冲突须说明原因"),
+            throw StoreError(.reasonRequired, message: LocalizedText(en: "a resolution needs a reason", zh: "处理冲突须说明原因"),
                              remedy: LocalizedText(en: "add --reason \"checked the household register\"", zh: "请添加 --reason \"已核对户口簿\""))
         }
         return try await client.withConnection { connection in
@@ -78,7 +81,7 @@ public struct Conflicts: Sendable {
                     """, logger: logger).decode((Int64, String, String, String).self) { found = row }
                 guard let (resident, field, status, candidatesText) = found else { throw notFound(id) }
                 guard status == "open" else {
-                    throw StoreError(code: "conflict_not_open",
+                    throw StoreError(.conflictNotOpen,
                                      message: LocalizedText(en: "conflict \(id) is \(status), not open", zh: "冲突 \(id) 的状态为 \(status)，并非待处理"),
                                      remedy: LocalizedText(en: "`yibiao conflicts list` shows the open ones", zh: "`yibiao conflicts list` 列出待处理的冲突"))
                 }
@@ -97,7 +100,7 @@ public struct Conflicts: Sendable {
                         resolution = \(resolutionJSON)::jsonb
                     WHERE district = \(district) AND conflict_id = \(id)
                     """, logger: logger)
-                return try await GoldenRecords(district: district).refresh(
+                return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
                     on: connection, cause: ChangeCause("resolution", ref: "conflict:\(id)"), actor: author, residents: [resident])
             }
         }
@@ -107,7 +110,7 @@ public struct Conflicts: Sendable {
         switch resolution {
         case .candidate(let number):
             guard candidates.indices.contains(number - 1) else {
-                throw StoreError(code: "no_such_candidate",
+                throw StoreError(.noSuchCandidate,
                                  message: LocalizedText(en: "there is no candidate \(number); the conflict has \(candidates.count)",
                                                         zh: "没有第 \(number) 个候选值；该冲突共有 \(candidates.count) 个"),
                                  remedy: LocalizedText(en: "`yibiao conflicts show` numbers them", zh: "`yibiao conflicts show` 列出了编号"))
@@ -120,7 +123,7 @@ public struct Conflicts: Sendable {
             switch FieldNormalizer(today: today).normalise(text, as: canonical) {
             case .success(let normalised): return normalised
             case .failure(let problem):
-                throw StoreError(code: "invalid_value",
+                throw StoreError(.invalidValue,
                                  message: LocalizedText(en: "\(text) is not a valid \(canonical.label.en): \(problem.message.en)",
                                                         zh: "\(text) 不是有效的\(canonical.label.zh)：\(problem.message.zh)"))
             }
@@ -128,7 +131,7 @@ public struct Conflicts: Sendable {
     }
 
     private func notFound(_ id: Int64) -> StoreError {
-        StoreError(code: "conflict_not_found", message: LocalizedText(en: "there is no conflict \(id) in district \(district)",
+        StoreError(.conflictNotFound, message: LocalizedText(en: "there is no conflict \(id) in district \(district)",
                                                                       zh: "区县 \(district) 中没有冲突 \(id)"),
                    remedy: LocalizedText(en: "`yibiao conflicts list` shows them", zh: "`yibiao conflicts list` 可列出冲突"))
     }

@@ -33,6 +33,10 @@ public struct GoldenRecords: Sendable {
         public var entries = 0
         public var conflictsRaised = 0
         public var conflictsSuperseded = 0
+        /// Per field: golden values changed, conflicts raised, conflicts settled by the sources.
+        public var valuesChangedByField: [String: Int] = [:]
+        public var conflictsRaisedByField: [String: Int] = [:]
+        public var conflictsSupersededByField: [String: Int] = [:]
         /// Wall time of the refresh, and of its change-log append alone.
         public var elapsed: Duration = .zero
         public var appendElapsed: Duration = .zero
@@ -42,9 +46,10 @@ public struct GoldenRecords: Sendable {
     public let merger: GoldenRecordMerger
     /// Part of every resident's input digest: other rules, other golden records.
     public let rulesFingerprint: String
-    public var logger = Logger(label: "yibiao.golden", factory: { _ in SwiftLogNoOpLogHandler() })
+    public let logger: Logger
 
-    public init(district: String, rules: SurvivorshipRules = .standard) {
+    public init(district: String, rules: SurvivorshipRules, logger: Logger) {
+        self.logger = logger
         self.district = district
         self.merger = GoldenRecordMerger(rules: rules)
         self.rulesFingerprint = SHA256.hash(data: Data(rules.canonicalText.utf8)).hexString
@@ -53,8 +58,9 @@ public struct GoldenRecords: Sendable {
     /// Recomputes every stale resident of the district (or only `residents`) inside the caller's
     /// open transaction, which must hold the district lock (`PostgresConnection.lockDistrict`).
     @discardableResult
+    /// With `dryRun`, computes the same and writes nothing (`yibiao rules diff`).
     public func refresh(on connection: PostgresConnection, cause: ChangeCause, actor: String,
-                        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil) async throws -> Summary {
+                        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, dryRun: Bool = false) async throws -> Summary {
         let started = ContinuousClock.now
         let stale = try await staleResidents(connection, only: residents)
         var summary = Summary()
@@ -98,6 +104,9 @@ public struct GoldenRecords: Sendable {
             }
             summary.conflictsRaised += diff.raise.count
             summary.conflictsSuperseded += diff.supersede.count
+            for field in diff.changes.keys { summary.valuesChangedByField[field, default: 0] += 1 }
+            for conflict in diff.raise { summary.conflictsRaisedByField[conflict.field, default: 0] += 1 }
+            for field in diff.supersede { summary.conflictsSupersededByField[field, default: 0] += 1 }
             let changed = !diff.changes.isEmpty
             residentRows.row(Self.residentRow(resident.id, values: outcome.values.mapValues(\.value), changed: changed, hash: resident.hash))
             if changed {
@@ -107,10 +116,15 @@ public struct GoldenRecords: Sendable {
                                                changes: diff.changes))
             }
         }
+        if dryRun {
+            summary.entries = entries.count
+            summary.elapsed = ContinuousClock.now - started
+            return summary
+        }
         try await write(connection, fields: fieldRows, fieldCount: fieldCount, residents: residentRows, close: closeRows, raise: raiseRows)
-        try await Households(district: district).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))
+        try await Households(district: district, logger: logger).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))
         let appending = ContinuousClock.now
-        summary.entries = try await ChangeLog.append(entries, district: district, on: connection).count
+        summary.entries = try await ChangeLog.append(entries, district: district, on: connection, logger: logger).count
         summary.appendElapsed = ContinuousClock.now - appending
         summary.elapsed = ContinuousClock.now - started
         return summary
@@ -118,11 +132,12 @@ public struct GoldenRecords: Sendable {
 
     /// Recomputes what is stale in a transaction of its own (after a crash, or on demand).
     @discardableResult
-    public func refresh(_ client: PostgresClient, cause: ChangeCause, actor: String, residents: [Int64]? = nil) async throws -> Summary {
+    public func refresh(_ client: PostgresClient, cause: ChangeCause, actor: String, residents: [Int64]? = nil,
+                        dryRun: Bool = false) async throws -> Summary {
         try await client.withConnection { connection in
             try await connection.transaction(logger: logger) {
                 try await connection.lockDistrict(district, logger: logger)
-                return try await refresh(on: connection, cause: cause, actor: actor, residents: residents)
+                return try await refresh(on: connection, cause: cause, actor: actor, residents: residents, dryRun: dryRun)
             }
         }
     }
@@ -230,7 +245,7 @@ public struct GoldenRecords: Sendable {
     static func residentRow(_ id: Int64, values: [String: String?]?, changed: Bool, hash: String) -> [String?] {
         guard let values else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: 12) }
         func value(_ field: String) -> String? { values[field] ?? nil }
-        let name = value("name").flatMap { try? NameNormalizer.normalize($0).get() }
+        let name = value("name").flatMap(PersonName.init(normalizing:))
         var death = value("death_date")
         // The column refuses a death before birth; the conflict says so and a person decides.
         if let date = death, let birth = value("birth_date"), date < birth { death = nil }

@@ -8,7 +8,7 @@ import PostgresNIO
 /// the household's past is kept. A record that stops naming a register moves nobody.
 struct Households {
     let district: String
-    let logger = Logger(label: "yibiao.households", factory: { _ in SwiftLogNoOpLogHandler() })
+    let logger: Logger
 
     func update(_ connection: PostgresConnection, residents: [Int64]) async throws {
         guard !residents.isEmpty else { return }

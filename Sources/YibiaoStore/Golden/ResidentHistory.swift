@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 public import PostgresNIO
 import YibiaoCore
 public import YibiaoMerge
@@ -29,9 +29,10 @@ public struct ResidentHistory: Sendable {
     }
 
     public let district: String
-    let logger = Logger(label: "yibiao.history", factory: { _ in SwiftLogNoOpLogHandler() })
+    public let logger: Logger
 
-    public init(district: String) {
+    public init(district: String, logger: Logger) {
+        self.logger = logger
         self.district = district
     }
 
@@ -48,7 +49,7 @@ public struct ResidentHistory: Sendable {
                 ORDER BY resident_id LIMIT 1
                 """).decode(Int64.self) { return found }
         }
-        throw StoreError(code: "resident_not_found",
+        throw StoreError(.residentNotFound,
                          message: LocalizedText(en: "there is no resident \(text) in district \(district)", zh: "区县 \(district) 中没有居民 \(text)"),
                          remedy: LocalizedText(en: "give the resident id (yibiao explain shows it) or a citizen ID number",
                                                zh: "请给出居民编号（yibiao explain 可查看）或公民身份号码"))

@@ -34,20 +34,25 @@ public struct Ingestor: Sendable {
     public let actor: String
     public let today: CalendarDate
     public var chunkSize = 5_000
-    public var logger = Logger(label: "yibiao.ingest", factory: { _ in SwiftLogNoOpLogHandler() })
+    public let logger: Logger
 
-    public init(adapter: any FeedAdapter, district: String, actor: String, today: CalendarDate) {
+    public init(adapter: any FeedAdapter, district: String, actor: String, today: CalendarDate, logger: Logger) {
         self.adapter = adapter
         self.district = district
         self.actor = actor
         self.today = today
+        self.logger = logger
     }
+
+    var writer: SourceRecordWriter { SourceRecordWriter(district: district, system: adapter.system, logger: logger) }
 
     public func ingest(_ url: URL, client: PostgresClient, progress: @escaping @Sendable (Progress) -> Void = { _ in }) async throws -> Summary {
         let fileHash = try Self.sha256(of: url)
+        let writer = self.writer
+        let fileName = url.lastPathComponent
         return try await client.withConnection { connection in
-            try await prepare(connection)
-            let batchID = try await startBatch(connection, fileName: url.lastPathComponent, fileHash: fileHash)
+            try await writer.prepare(connection, systemName: adapter.name, domain: adapter.domain == .core ? "other" : adapter.domain.rawValue)
+            let batchID = try await writer.startBatch(connection, adapter: adapter.adapterName, fileName: fileName, fileHash: fileHash, actor: actor)
             var summary = Summary()
             summary.batchID = batchID
             let start = ContinuousClock.now
@@ -55,7 +60,7 @@ public struct Ingestor: Sendable {
             do {
                 var analyzedAt = 0
                 for await chunk in chunks.stream {
-                    try await write(chunk, batchID: batchID, fileName: url.lastPathComponent, connection: connection, summary: &summary)
+                    try await write(chunk, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
                     // A first ingest grows the table many times over: statistics follow at each doubling.
                     if summary.staged >= max(4_096, 2 * analyzedAt) {
                         try await connection.analyzeStaging("source_record", logger: logger)
@@ -71,163 +76,42 @@ public struct Ingestor: Sendable {
             }
             if let issue = chunks.fileIssue {
                 summary.fileIssue = issue
-                try await failBatch(connection, batchID: batchID, issue: issue)
+                try await writer.fail(connection, batchID: batchID, code: issue.code, message: issue.message.en)
             } else if let error = chunks.otherError {
-                try await failBatch(connection, batchID: batchID, issue: FeedIssue(
-                    code: "read_failed", message: LocalizedText(en: "reading stopped: \(error)", zh: "读取中断：\(error)")))
+                try await writer.fail(connection, batchID: batchID, code: "read_failed", message: "reading stopped: \(type(of: error))")
                 throw error
             } else {
-                try await connection.query("""
-                    UPDATE ingest_batch SET status = 'finished', finished_at = now()
-                    WHERE district = \(district) AND batch_id = \(batchID)
-                    """, logger: logger)
+                try await writer.finish(connection, batchID: batchID)
             }
             return summary
         }
     }
 
-    // MARK: Steps
-
-    private func prepare(_ connection: PostgresConnection) async throws {
-        let districtName = DivisionCodeTable.standard.fullName(district) ?? district
-        try await connection.query("INSERT INTO district (district, name) VALUES (\(district), \(districtName)) ON CONFLICT DO NOTHING", logger: logger)
-        let domain = adapter.domain == .core ? "other" : adapter.domain.rawValue
-        try await connection.query("""
-            INSERT INTO source_system (system_id, name_zh, name_en, domain) VALUES (\(adapter.system), \(adapter.name.zh), \(adapter.name.en), \(domain))
-            ON CONFLICT (system_id) DO NOTHING
-            """, logger: logger)
-        try await connection.query("""
-            CREATE TEMP TABLE IF NOT EXISTS staging_record (
-                source_key text, row_number bigint, content_hash text, raw jsonb, fields jsonb, facet jsonb, problems jsonb,
-                national_id text, national_id_raw text, name text, name_key text, pinyin_key text, sex char(1),
-                birth_date date, phone text, division_code char(6), address text
-            ) ON COMMIT DELETE ROWS
-            """, logger: logger)
-    }
-
-    private func startBatch(_ connection: PostgresConnection, fileName: String, fileHash: String) async throws -> Int64 {
-        let rows = try await connection.query("""
-            INSERT INTO ingest_batch (district, system_id, adapter, file_name, file_sha256, actor)
-            VALUES (\(district), \(adapter.system), \(adapter.adapterName), \(fileName), \(fileHash), \(actor))
-            RETURNING batch_id
-            """, logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
-        throw StoreError(code: "batch_not_created", message: LocalizedText(en: "the batch was not created", zh: "未能创建批次"))
-    }
-
-    private func failBatch(_ connection: PostgresConnection, batchID: Int64, issue: FeedIssue) async throws {
-        try await connection.query("""
-            UPDATE ingest_batch SET status = 'failed', finished_at = now(), error_code = \(issue.code),
-                error_message = \(issue.message.en)
-            WHERE district = \(district) AND batch_id = \(batchID)
-            """, logger: logger)
-    }
-
+    /// One chunk, one transaction holding the district lock: worker entries interleave with a long ingest.
     private func write(_ chunk: IngestChunk, batchID: Int64, fileName: String, connection: PostgresConnection,
                        summary: inout Summary) async throws {
-        try await connection.query("BEGIN", logger: logger)
+        let counts: SourceRecordWriter.Counts
         do {
-            // One writer per district at a time, per chunk: worker entries interleave with a long ingest.
-            try await connection.lockDistrict(district, logger: logger)
-            var staged = 0, newVersions = 0, unchanged = 0
-            if !chunk.records.isEmpty {
-                var copy = CopyText()
-                for record in chunk.records { copy.row(Self.stagingRow(record)) }
-                try await connection.copyFrom(table: "staging_record", logger: logger) { writer in
-                    try await writer.write(ByteBuffer(bytes: copy.bytes))
-                }
-                try await connection.analyzeStaging("staging_record", logger: logger)
-                // Unchanged rows are counted; changed rows retire their current version; new and
-                // changed rows are inserted with the next version number.
-                let counts = try await connection.query("""
-                    WITH compared AS (
-                        SELECT s.*, r.record_id AS current_id, r.version AS current_version, r.content_hash AS current_hash
-                        FROM staging_record s
-                        LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(adapter.system)
-                            AND r.source_key = s.source_key AND r.is_current
-                    ),
-                    retired AS (
-                        UPDATE source_record r SET is_current = false FROM compared c
-                        WHERE r.district = \(district) AND r.record_id = c.current_id AND c.current_hash <> c.content_hash
-                        RETURNING r.record_id
-                    )
-                    SELECT count(*) FILTER (WHERE current_hash = content_hash),
-                           count(*) FILTER (WHERE current_id IS NULL),
-                           count(*) FILTER (WHERE current_hash <> content_hash),
-                           (SELECT count(*) FROM retired)
-                    FROM compared
-                    """, logger: logger)
-                for try await (same, new, changed, _) in counts.decode((Int, Int, Int, Int).self) {
-                    unchanged = same
-                    staged = new + changed
-                    newVersions = changed
-                }
-                try await connection.query("""
-                    INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash,
-                        raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
-                        birth_date, phone, division_code, address)
-                    SELECT \(district), \(adapter.system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number,
-                        s.content_hash, s.raw, s.fields, s.facet, s.problems, s.national_id, s.national_id_raw, s.name,
-                        s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address
-                    FROM staging_record s
-                    LEFT JOIN LATERAL (
-                        SELECT r.version, r.content_hash, r.is_current FROM source_record r
-                        WHERE r.district = \(district) AND r.system_id = \(adapter.system) AND r.source_key = s.source_key
-                        ORDER BY r.version DESC LIMIT 1
-                    ) previous ON true
-                    WHERE previous.version IS NULL OR NOT previous.is_current
-                    """, logger: logger)
+            counts = try await connection.transaction(logger: logger) {
+                try await connection.lockDistrict(district, logger: logger)
+                return try await writer.write(connection, batchID: batchID, fileName: fileName, records: chunk.records,
+                                              quarantined: chunk.quarantined, read: chunk.read)
             }
-            if !chunk.quarantined.isEmpty {
-                var copy = CopyText()
-                for issue in chunk.quarantined {
-                    copy.row([district, String(batchID), fileName, String(issue.row ?? 0), issue.column, issue.value,
-                              issue.code, issue.message.en, issue.message.zh])
-                }
-                try await connection.copyFrom(table: "quarantine", columns: [
-                    "district", "batch_id", "file_name", "row_number", "column_name", "raw_value", "reason_code", "message_en", "message_zh",
-                ], logger: logger) { writer in
-                    try await writer.write(ByteBuffer(bytes: copy.bytes))
-                }
-            }
-            let read = chunk.read
-            let quarantined = chunk.quarantined.count
-            try await connection.query("""
-                UPDATE ingest_batch SET rows_read = rows_read + \(read), rows_staged = rows_staged + \(staged),
-                    rows_unchanged = rows_unchanged + \(unchanged), rows_quarantined = rows_quarantined + \(quarantined)
-                WHERE district = \(district) AND batch_id = \(batchID)
-                """, logger: logger)
-            try await connection.query("COMMIT", logger: logger)
-            summary.read += read
-            summary.staged += staged
-            summary.newVersions += newVersions
-            summary.unchanged += unchanged
-            summary.quarantined += quarantined
-            for issue in chunk.quarantined { summary.quarantineReasons[issue.code, default: 0] += 1 }
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
-            throw StoreError(code: "ingest_write_failed",
-                             message: LocalizedText(en: "writing rows to the database failed: \(PostgresErrorText.message(error))",
-                                                    zh: "写入数据库失败：\(PostgresErrorText.message(error))"),
+            logger.debug("ingest chunk failed", metadata: ["error": "\(String(reflecting: error))"])
+            throw StoreError(.ingestWriteFailed,
+                             message: LocalizedText(en: "writing rows to the database failed: \(PostgresErrorText.summary(error).en)",
+                                                    zh: "写入数据库失败：\(PostgresErrorText.summary(error).zh)"),
                              remedy: LocalizedText(en: "run the same ingest again: rows already staged are recognised and not staged twice",
                                                    zh: "请重新执行同一导入：已暂存的行会被识别，不会重复暂存"),
                              detail: String(reflecting: error))
         }
-    }
-
-    static func stagingRow(_ record: MappedRecord) -> [String?] {
-        var core: [String: String] = [:]
-        var facet: [String: String] = [:]
-        for (name, value) in record.fields {
-            if name.contains(".") { facet[name] = value } else { core[name] = value }
-        }
-        let name = core["name"].flatMap { try? NameNormalizer.normalize($0).get() }
-        return [
-            record.sourceKey, String(record.row), record.contentHash, JSONText.object(record.raw), JSONText.object(core),
-            JSONText.object(facet), JSONText.encode(record.problems),
-            core["national_id"], core["national_id_raw"], name?.display, name?.matchingKey, name?.pinyinKey, core["sex"],
-            core["birth_date"], core["phone"], core["division_code"], core["address"],
-        ]
+        summary.read += chunk.read
+        summary.staged += counts.staged
+        summary.newVersions += counts.newVersions
+        summary.unchanged += counts.unchanged
+        summary.quarantined += chunk.quarantined.count
+        for issue in chunk.quarantined { summary.quarantineReasons[issue.code, default: 0] += 1 }
     }
 
     public static func sha256(of url: URL) throws -> String {

@@ -1,7 +1,8 @@
 import Foundation
-import Logging
+public import Logging
 public import PostgresNIO
 import YibiaoCore
+public import YibiaoMerge
 
 /// A person's corrections: recorded with author and reason, and never undone by a later
 /// automatic run (they become constraints of every `ResidentLinker` run).
@@ -9,7 +10,10 @@ public struct ManualDecisions: Sendable {
     public let district: String
     public let author: String
 
-    public init(district: String, author: String) {
+    public let logger: Logger
+
+    public init(district: String, author: String, logger: Logger) {
+        self.logger = logger
         self.district = district
         self.author = author
     }
@@ -19,7 +23,7 @@ public struct ManualDecisions: Sendable {
         for try await id in try await client.query("""
             SELECT record_id FROM source_record WHERE district = \(district) AND system_id = \(system) AND source_key = \(key) AND is_current
             """).decode(Int64.self) { return id }
-        throw StoreError(code: "record_not_found",
+        throw StoreError(.recordNotFound,
                          message: LocalizedText(en: "there is no current record \(system) \(key) in district \(district)",
                                                 zh: "区县 \(district) 中没有当前记录 \(system) \(key)"),
                          remedy: LocalizedText(en: "check the system id and the key (yibiao xref export lists them)",
@@ -38,33 +42,33 @@ public struct ManualDecisions: Sendable {
 
     /// "This record is someone else": it gets a resident of its own, pinned.
     @discardableResult
-    public func split(_ client: PostgresClient, record: Int64, reason: String) async throws -> Int64 {
+    public func split(_ client: PostgresClient, record: Int64, reason: String, rules: SurvivorshipRules) async throws -> Int64 {
         try await client.withConnection { connection in
-            try await connection.transaction(logger: Self.logger) {
-                try await connection.lockDistrict(district, logger: Self.logger)
+            try await connection.transaction(logger: logger) {
+                try await connection.lockDistrict(district, logger: logger)
                 var old: Int64?
                 for try await id in try await connection.query(
-                    "SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(record)", logger: Self.logger).decode(Int64.self) { old = id }
+                    "SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(record)", logger: logger).decode(Int64.self) { old = id }
                 var fresh: Int64 = 0
                 for try await id in try await connection.query(
-                    "INSERT INTO resident (district) VALUES (\(district)) RETURNING resident_id", logger: Self.logger).decode(Int64.self) { fresh = id }
+                    "INSERT INTO resident (district) VALUES (\(district)) RETURNING resident_id", logger: logger).decode(Int64.self) { fresh = id }
                 try await connection.query("""
                     INSERT INTO link (district, record_id, resident_id, method, decided_by, reason, pinned)
                     VALUES (\(district), \(record), \(fresh), 'manual', \(author), \(reason), true)
                     ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = 'manual',
                         decided_by = excluded.decided_by, reason = excluded.reason, pinned = true, decided_at = now(), weight = NULL
-                    """, logger: Self.logger)
+                    """, logger: logger)
                 if let old {
                     let moved = [record]
                     try await connection.query("""
                         INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor, reason)
                         VALUES (\(district), 'split', \(old), \(fresh), \(moved), \(author), \(reason))
-                        """, logger: Self.logger)
+                        """, logger: logger)
                 }
                 // Both golden records change now, logged as a split.
                 var causes = [fresh: ChangeCause("split", ref: old.map { "resident:\($0)" })]
                 if let old { causes[old] = ChangeCause("split", ref: "resident:\(fresh)") }
-                try await GoldenRecords(district: district).refresh(on: connection, cause: ChangeCause("split"), actor: author, causes: causes,
+                try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(on: connection, cause: ChangeCause("split"), actor: author, causes: causes,
                                                                     residents: Array(causes.keys))
                 return fresh
             }
@@ -89,5 +93,4 @@ public struct ManualDecisions: Sendable {
             """)
     }
 
-    static let logger = Logger(label: "yibiao.decisions", factory: { _ in SwiftLogNoOpLogHandler() })
 }

@@ -3,6 +3,7 @@ public import Logging
 public import PostgresNIO
 import YibiaoCore
 public import YibiaoMatching
+public import YibiaoMerge
 
 /// Links every current source record of a district to exactly one resident. Resident ids are
 /// stable: a cluster keeps the oldest id among its records' residents; clusters that join are a
@@ -28,9 +29,12 @@ public struct ResidentLinker: Sendable {
 
     public let district: String
     public let actor: String
-    public var logger = Logger(label: "yibiao.match", factory: { _ in SwiftLogNoOpLogHandler() })
+    public let rules: SurvivorshipRules
+    public let logger: Logger
 
-    public init(district: String, actor: String) {
+    public init(district: String, actor: String, rules: SurvivorshipRules, logger: Logger) {
+        self.rules = rules
+        self.logger = logger
         self.district = district
         self.actor = actor
     }
@@ -238,7 +242,7 @@ public struct ResidentLinker: Sendable {
                             let edge = best[record]
                             let method = edge.map { $0.method.rawValue } ?? "new"
                             copy.row([String(record), String(resident), method, edge.map { String($0.weight) },
-                                      Self.explanation(edge, record: record), "false", nil])
+                                      edge.map { MatchExplanation($0, record: record).json } ?? "{}", "false", nil])
                         }
                     }
                     if !copy.isEmpty {
@@ -292,7 +296,7 @@ public struct ResidentLinker: Sendable {
                     var reviewCopy = CopyText()
                     for pair in result.review {
                         guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
-                        reviewCopy.row([String(pair.a), String(resident), String(pair.probability), Self.explanation(pair, record: pair.a)])
+                        reviewCopy.row([String(pair.a), String(resident), String(pair.probability), MatchExplanation(pair, record: pair.a).json])
                     }
                     try await connection.query("""
                         CREATE TEMP TABLE IF NOT EXISTS staging_review (record_id bigint, resident_id bigint, weight double precision,
@@ -318,92 +322,15 @@ public struct ResidentLinker: Sendable {
                         causes[split.original] = ChangeCause("split", ref: "resident:\(newID)")
                         causes[newID] = ChangeCause("split", ref: "resident:\(split.original)")
                     }
-                    return try await GoldenRecords(district: district).refresh(on: connection, cause: cause, actor: actor, causes: causes)
+                    return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(on: connection, cause: cause, actor: actor, causes: causes)
                 }
             } catch {
-                throw StoreError(code: "match_write_failed",
-                                 message: LocalizedText(en: "writing the matching results failed: \(PostgresErrorText.message(error))",
-                                                        zh: "写入匹配结果失败：\(PostgresErrorText.message(error))"),
+                throw StoreError(.matchWriteFailed,
+                                 message: LocalizedText(en: "writing the matching results failed: \(PostgresErrorText.summary(error).en)",
+                                                        zh: "写入匹配结果失败：\(PostgresErrorText.summary(error).zh)"),
                                  remedy: LocalizedText(en: "nothing was changed; run `yibiao match` again", zh: "未做任何更改；请重新执行 `yibiao match`"),
                                  detail: String(reflecting: error))
             }
         }
-    }
-
-    /// What `yibiao explain` shows: the level and weight of every comparison, and the other record.
-    static func explanation(_ edge: PairScore?, record: Int64) -> String {
-        guard let edge else { return "{}" }
-        var comparisons: [String: CanonicalJSON] = [:]
-        for comparison in Comparison.allCases {
-            comparisons[String(describing: comparison)] = .object([
-                "level": .integer(Int64(edge.vector[comparison])), "weight": .number(edge.contributions[comparison.rawValue]),
-            ])
-        }
-        return CanonicalJSON.object([
-            "method": .string(edge.method.rawValue), "weight": .number(edge.weight), "probability": .number(edge.probability),
-            "other_record": .integer(edge.a == record ? edge.b : edge.a), "comparisons": .object(comparisons),
-        ]).text
-    }
-}
-
-/// Which resident id each cluster gets, and the merges and splits that implies.
-struct ResidentPlan {
-    struct Merge {
-        let surviving: Int64
-        let retired: Int64
-        let moved: [Int64]
-    }
-
-    struct Split {
-        let original: Int64
-        let cluster: Int
-        let moved: [Int64]
-    }
-
-    /// Cluster index → resident id (clusters in `newClusters` get theirs on write).
-    var assignments: [Int: Int64] = [:]
-    var newClusters: [Int] = []
-    var merges: [Merge] = []
-    var splits: [Split] = []
-
-    init(clusters: [[Int64]], existing: [Int64: Int64]) {
-        // Which clusters hold records of each existing resident, and how many.
-        var holders: [Int64: [(cluster: Int, count: Int)]] = [:]
-        for (index, cluster) in clusters.enumerated() {
-            var counts: [Int64: Int] = [:]
-            for record in cluster { if let resident = existing[record] { counts[resident, default: 0] += 1 } }
-            for (resident, count) in counts { holders[resident, default: []].append((index, count)) }
-        }
-        // A resident's id stays with the cluster holding most of its records (ties: lowest index).
-        var owner: [Int64: Int] = [:]
-        for (resident, list) in holders {
-            owner[resident] = list.max { ($0.count, -$0.cluster) < ($1.count, -$1.cluster) }!.cluster
-        }
-        for (index, cluster) in clusters.enumerated() {
-            let owned = Set(cluster.compactMap { existing[$0] }).filter { owner[$0] == index }.sorted()
-            if let survivor = owned.first {
-                assignments[index] = survivor
-                for retired in owned.dropFirst() {
-                    merges.append(Merge(surviving: survivor, retired: retired, moved: cluster.filter { existing[$0] == retired }))
-                }
-            } else {
-                newClusters.append(index)
-                // Records that had a resident which stays elsewhere: a split.
-                let previous = Set(cluster.compactMap { existing[$0] })
-                for original in previous.sorted() {
-                    splits.append(Split(original: original, cluster: index, moved: cluster.filter { existing[$0] == original }))
-                }
-            }
-        }
-    }
-
-    /// Records that get a resident other than the one they had (or their first).
-    func relinked(_ clusters: [[Int64]], existing: [Int64: Int64]) -> Int {
-        var count = 0
-        for (index, cluster) in clusters.enumerated() {
-            let resident = assignments[index]
-            count += cluster.filter { resident == nil || existing[$0] != resident }.count
-        }
-        return count
     }
 }

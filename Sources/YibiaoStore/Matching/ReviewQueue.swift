@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 public import PostgresNIO
 
 /// Uncertain pairs waiting for a person, and the decisions taken on them.
@@ -27,7 +28,10 @@ public struct ReviewQueue: Sendable {
     public let district: String
     public let author: String
 
-    public init(district: String, author: String) {
+    public let logger: Logger
+
+    public init(district: String, author: String, logger: Logger) {
+        self.logger = logger
         self.district = district
         self.author = author
     }
@@ -68,7 +72,7 @@ public struct ReviewQueue: Sendable {
                 """)
         case .same, .different:
             guard let other = item.candidate.first else { return }
-            let decisions = ManualDecisions(district: district, author: author)
+            let decisions = ManualDecisions(district: district, author: author, logger: logger)
             if decision == .same {
                 try await decisions.merge(client, item.record.recordID, other.recordID, reason: reason)
             } else {

@@ -2,7 +2,7 @@ public import Foundation
 public import Logging
 public import PostgresNIO
 import Crypto
-import YibiaoCore
+public import YibiaoCore
 
 /// One numbered SQL file of `schemas/migrations/` (`0001_canonical_schema.sql`).
 public struct Migration: Sendable, Hashable {
@@ -101,7 +101,7 @@ public struct Migrator: Sendable {
         for record in applied {
             guard let migration = known[record.version] else {
                 throw StoreError(
-                    code: "migration_unknown",
+                    .migrationUnknown,
                     message: LocalizedText(en: "the database has migration \(record.fileName), which this yibiao does not know",
                                            zh: "数据库已应用迁移 \(record.fileName)，但当前 yibiao 版本不认识它"),
                     remedy: LocalizedText(en: "use the yibiao version that migrated this database, or a newer one",
@@ -110,7 +110,7 @@ public struct Migrator: Sendable {
             }
             if migration.checksum != record.checksum {
                 throw StoreError(
-                    code: "migration_changed",
+                    .migrationChanged,
                     message: LocalizedText(en: "migration \(migration.fileName) was changed after it was applied to this database",
                                            zh: "迁移文件 \(migration.fileName) 在应用到该数据库之后被修改过"),
                     remedy: LocalizedText(en: "restore the file as it was and put the change in a new, higher-numbered migration",
@@ -130,10 +130,10 @@ public struct Migrator: Sendable {
                     try await connection.query(PostgresQuery(unsafeSQL: statement.text), logger: logger)
                 } catch {
                     throw StoreError(
-                        code: "migration_failed",
+                        .migrationFailed,
                         message: LocalizedText(
-                            en: "migration \(migration.fileName) failed at line \(statement.line): \(PostgresErrorText.message(error))",
-                            zh: "迁移 \(migration.fileName) 在第 \(statement.line) 行失败：\(PostgresErrorText.message(error))"),
+                            en: "migration \(migration.fileName) failed at line \(statement.line): \(PostgresErrorText.serverMessage(error))",
+                            zh: "迁移 \(migration.fileName) 在第 \(statement.line) 行失败：\(PostgresErrorText.serverMessage(error))"),
                         remedy: LocalizedText(en: "nothing of this migration was applied; fix the file and run `yibiao db migrate` again",
                                               zh: "该迁移未做任何更改；请修正文件后重新执行 `yibiao db migrate`"),
                         detail: String(reflecting: error))
@@ -167,14 +167,36 @@ public struct Migrator: Sendable {
     }
 }
 
-/// The server's own words for a failed query (PSQLError hides them from `description`).
+/// What a failed query may say to a person.
 public enum PostgresErrorText {
-    public static func message(_ error: any Error) -> String {
+    /// The server's own words. Only for schema statements (migrations), which quote no personal
+    /// data; on the data path use `summary`, since a server message can quote a row's values.
+    public static func serverMessage(_ error: any Error) -> String {
         if let psql = error as? PSQLError, let info = psql.serverInfo {
             let text = info[.message] ?? "\(psql.code)"
             return info[.sqlState].map { "\(text) (SQLSTATE \($0))" } ?? text
         }
         return "\(error)"
+    }
+
+    /// The kind of failure and its SQLSTATE, never the server's text.
+    public static func summary(_ error: any Error) -> LocalizedText {
+        guard let psql = error as? PSQLError else {
+            return LocalizedText(en: "an unexpected error (\(type(of: error)))", zh: "意外错误（\(type(of: error))）")
+        }
+        guard let state = psql.serverInfo?[.sqlState] else {
+            return LocalizedText(en: "the connection to the database was lost", zh: "与数据库的连接已断开")
+        }
+        let kind: LocalizedText = switch state.prefix(2) {
+        case "08", "57": LocalizedText(en: "the database server went away", zh: "数据库服务器已不可用")
+        case "53": state == "53100" ? LocalizedText(en: "the database disk is full", zh: "数据库磁盘已满")
+                                    : LocalizedText(en: "the database server ran out of resources", zh: "数据库服务器资源不足")
+        case "54": LocalizedText(en: "a value is too large for the database", zh: "某个值超出数据库的限制")
+        case "23": LocalizedText(en: "the data broke a rule of the schema", zh: "数据违反了数据库结构的约束")
+        case "40": LocalizedText(en: "the transaction collided with another one", zh: "事务与其他事务冲突")
+        default: LocalizedText(en: "the database refused the statement", zh: "数据库拒绝执行该语句")
+        }
+        return LocalizedText(en: "\(kind.en) (SQLSTATE \(state))", zh: "\(kind.zh)（SQLSTATE \(state)）")
     }
 
     public static func sqlState(_ error: any Error) -> String? {

@@ -1,0 +1,75 @@
+public import Foundation
+public import YibiaoAdapters
+import YibiaoCore
+public import YibiaoStore
+
+/// One feed file for one district.
+public struct IngestRequest: Sendable {
+    public var adapter: any FeedAdapter
+    public var file: URL
+    public var district: String
+    public var actor: String
+    /// Match and refresh golden records after staging (the default); false stages only.
+    public var match = true
+
+    public init(adapter: any FeedAdapter, file: URL, district: String, actor: String, match: Bool = true) {
+        self.adapter = adapter
+        self.file = file
+        self.district = district
+        self.actor = actor
+        self.match = match
+    }
+}
+
+/// What an ingest did: staging always; matching when there was something to match; the golden
+/// records an earlier, interrupted run left stale, when nothing new came in.
+public struct IngestOutcome: Sendable {
+    public let staging: Ingestor.Summary
+    public let matching: ResidentLinker.Summary?
+    public let caughtUp: GoldenRecords.Summary?
+}
+
+extension Hub {
+    /// Stages a feed, matches what it brought, and brings golden records and the change log up to
+    /// date — each step safe to run again after a crash.
+    public func ingest(_ request: IngestRequest, progress: @escaping @Sendable (Ingestor.Progress) -> Void = { _ in }) async throws -> IngestOutcome {
+        try Self.checkReadable(request.file)
+        let ingestor = Ingestor(adapter: request.adapter, district: request.district, actor: request.actor, today: .todayInChina(), logger: logger)
+        let summary = try await ingestor.ingest(request.file, client: client, progress: progress)
+        guard request.match else { return IngestOutcome(staging: summary, matching: nil, caughtUp: nil) }
+        let linker = linker(request.district, actor: request.actor)
+        // Records left unlinked by an earlier run that stopped half-way are matched now too.
+        let unlinked = summary.staged > 0 ? true : try await linker.hasUnlinkedRecords(client)
+        if unlinked {
+            return IngestOutcome(staging: summary, matching: try await linker.run(client, cause: .batch(summary.batchID)), caughtUp: nil)
+        }
+        // Nothing new: golden records that an interrupted run left stale are brought up to date.
+        let golden = try await golden(request.district).refresh(client, cause: .batch(summary.batchID), actor: request.actor)
+        return IngestOutcome(staging: summary, matching: nil, caughtUp: golden)
+    }
+
+    /// A feed path that is not a readable file says so, before a batch is opened.
+    static func checkReadable(_ url: URL) throws {
+        var isDirectory: ObjCBool = false
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FeedIssue(code: "file_missing", message: LocalizedText(en: "there is no file \(path)", zh: "文件 \(path) 不存在"))
+        }
+        if isDirectory.boolValue {
+            throw FeedIssue(code: "file_is_directory", message: LocalizedText(en: "\(path) is a directory, not a feed file",
+                                                                             zh: "\(path) 是目录，不是数据文件"))
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw FeedIssue(code: "file_unreadable", message: LocalizedText(en: "cannot read \(path): permission denied",
+                                                                           zh: "无法读取 \(path)：没有权限"))
+        }
+    }
+
+    func linker(_ district: String, actor: String) -> ResidentLinker {
+        ResidentLinker(district: district, actor: actor, rules: rules, logger: logger)
+    }
+
+    func golden(_ district: String) -> GoldenRecords {
+        GoldenRecords(district: district, rules: rules, logger: logger)
+    }
+}

@@ -1,0 +1,61 @@
+/// Which resident id each cluster gets, and the merges and splits that implies.
+public struct ResidentPlan: Sendable, Hashable {
+    public struct Merge: Sendable, Hashable {
+        public let surviving: Int64
+        public let retired: Int64
+        public let moved: [Int64]
+    }
+
+    public struct Split: Sendable, Hashable {
+        public let original: Int64
+        public let cluster: Int
+        public let moved: [Int64]
+    }
+
+    /// Cluster index → resident id (clusters in `newClusters` get theirs on write).
+    public var assignments: [Int: Int64] = [:]
+    public var newClusters: [Int] = []
+    public var merges: [Merge] = []
+    public var splits: [Split] = []
+
+    public init(clusters: [[Int64]], existing: [Int64: Int64]) {
+        // Which clusters hold records of each existing resident, and how many.
+        var holders: [Int64: [(cluster: Int, count: Int)]] = [:]
+        for (index, cluster) in clusters.enumerated() {
+            var counts: [Int64: Int] = [:]
+            for record in cluster { if let resident = existing[record] { counts[resident, default: 0] += 1 } }
+            for (resident, count) in counts { holders[resident, default: []].append((index, count)) }
+        }
+        // A resident's id stays with the cluster holding most of its records (ties: lowest index).
+        var owner: [Int64: Int] = [:]
+        for (resident, list) in holders {
+            owner[resident] = list.max { ($0.count, -$0.cluster) < ($1.count, -$1.cluster) }!.cluster
+        }
+        for (index, cluster) in clusters.enumerated() {
+            let owned = Set(cluster.compactMap { existing[$0] }).filter { owner[$0] == index }.sorted()
+            if let survivor = owned.first {
+                assignments[index] = survivor
+                for retired in owned.dropFirst() {
+                    merges.append(Merge(surviving: survivor, retired: retired, moved: cluster.filter { existing[$0] == retired }))
+                }
+            } else {
+                newClusters.append(index)
+                // Records that had a resident which stays elsewhere: a split.
+                let previous = Set(cluster.compactMap { existing[$0] })
+                for original in previous.sorted() {
+                    splits.append(Split(original: original, cluster: index, moved: cluster.filter { existing[$0] == original }))
+                }
+            }
+        }
+    }
+
+    /// Records that get a resident other than the one they had (or their first).
+    public func relinked(_ clusters: [[Int64]], existing: [Int64: Int64]) -> Int {
+        var count = 0
+        for (index, cluster) in clusters.enumerated() {
+            let resident = assignments[index]
+            count += cluster.filter { resident == nil || existing[$0] != resident }.count
+        }
+        return count
+    }
+}

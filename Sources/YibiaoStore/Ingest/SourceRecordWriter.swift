@@ -1,0 +1,163 @@
+public import Foundation
+public import Logging
+public import PostgresNIO
+public import YibiaoAdapters
+public import YibiaoCore
+
+/// The one inbound path into `source_record`: a feed's chunks and a worker's one-record entry
+/// are both written here, inside the caller's transaction (which holds the district lock).
+/// A row whose source key and content hash are already current is counted unchanged; a changed
+/// row retires its current version and is inserted as the next one.
+public struct SourceRecordWriter: Sendable {
+    /// What one `write` did.
+    public struct Counts: Sendable, Hashable {
+        public var staged = 0
+        public var newVersions = 0
+        public var unchanged = 0
+    }
+
+    public let district: String
+    public let system: String
+    public let logger: Logger
+
+    public init(district: String, system: String, logger: Logger) {
+        self.district = district
+        self.system = system
+        self.logger = logger
+    }
+
+    /// The district and the system exist; the session's staging table is there.
+    public func prepare(_ connection: PostgresConnection, systemName: LocalizedText, domain: String) async throws {
+        let districtName = DivisionCodeTable.standard.fullName(district) ?? district
+        try await connection.query("INSERT INTO district (district, name) VALUES (\(district), \(districtName)) ON CONFLICT DO NOTHING", logger: logger)
+        try await connection.query("""
+            INSERT INTO source_system (system_id, name_zh, name_en, domain) VALUES (\(system), \(systemName.zh), \(systemName.en), \(domain))
+            ON CONFLICT (system_id) DO NOTHING
+            """, logger: logger)
+        try await connection.query("""
+            CREATE TEMP TABLE IF NOT EXISTS staging_record (
+                source_key text, row_number bigint, content_hash text, raw jsonb, fields jsonb, facet jsonb, problems jsonb,
+                national_id text, national_id_raw text, name text, name_key text, pinyin_key text, sex char(1),
+                birth_date date, phone text, division_code char(6), address text
+            ) ON COMMIT DELETE ROWS
+            """, logger: logger)
+    }
+
+    /// A new batch, `running` until `finish` or `fail`.
+    public func startBatch(_ connection: PostgresConnection, adapter: String, fileName: String, fileHash: String,
+                           actor: String) async throws -> Int64 {
+        let rows = try await connection.query("""
+            INSERT INTO ingest_batch (district, system_id, adapter, file_name, file_sha256, actor)
+            VALUES (\(district), \(system), \(adapter), \(fileName), \(fileHash), \(actor))
+            RETURNING batch_id
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw StoreError(.batchNotCreated, message: LocalizedText(en: "the batch was not created", zh: "未能创建批次"))
+    }
+
+    public func finish(_ connection: PostgresConnection, batchID: Int64) async throws {
+        try await connection.query("""
+            UPDATE ingest_batch SET status = 'finished', finished_at = now()
+            WHERE district = \(district) AND batch_id = \(batchID)
+            """, logger: logger)
+    }
+
+    public func fail(_ connection: PostgresConnection, batchID: Int64, code: String, message: String) async throws {
+        try await connection.query("""
+            UPDATE ingest_batch SET status = 'failed', finished_at = now(), error_code = \(code), error_message = \(message)
+            WHERE district = \(district) AND batch_id = \(batchID)
+            """, logger: logger)
+    }
+
+    /// Writes records and quarantined rows of one batch, and adds them to its counters.
+    public func write(_ connection: PostgresConnection, batchID: Int64, fileName: String, records: [MappedRecord],
+                      quarantined: [FeedIssue], read: Int) async throws -> Counts {
+        var counts = Counts()
+        if !records.isEmpty {
+            var copy = CopyText()
+            for record in records { copy.row(Self.stagingRow(record)) }
+            try await connection.copyFrom(table: "staging_record", logger: logger) { writer in
+                try await writer.write(ByteBuffer(bytes: copy.bytes))
+            }
+            try await connection.analyzeStaging("staging_record", logger: logger)
+            // Unchanged rows are counted; changed rows retire their current version; new and
+            // changed rows are inserted with the next version number.
+            let rows = try await connection.query("""
+                WITH compared AS (
+                    SELECT s.*, r.record_id AS current_id, r.version AS current_version, r.content_hash AS current_hash
+                    FROM staging_record s
+                    LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(system)
+                        AND r.source_key = s.source_key AND r.is_current
+                ),
+                retired AS (
+                    UPDATE source_record r SET is_current = false FROM compared c
+                    WHERE r.district = \(district) AND r.record_id = c.current_id AND c.current_hash <> c.content_hash
+                    RETURNING r.record_id
+                )
+                SELECT count(*) FILTER (WHERE current_hash = content_hash),
+                       count(*) FILTER (WHERE current_id IS NULL),
+                       count(*) FILTER (WHERE current_hash <> content_hash),
+                       (SELECT count(*) FROM retired)
+                FROM compared
+                """, logger: logger)
+            for try await (same, new, changed, _) in rows.decode((Int, Int, Int, Int).self) {
+                counts.unchanged = same
+                counts.staged = new + changed
+                counts.newVersions = changed
+            }
+            try await connection.query("""
+                INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash,
+                    raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
+                    birth_date, phone, division_code, address)
+                SELECT \(district), \(system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number,
+                    s.content_hash, s.raw, s.fields, s.facet, s.problems, s.national_id, s.national_id_raw, s.name,
+                    s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address
+                FROM staging_record s
+                LEFT JOIN LATERAL (
+                    SELECT r.version, r.content_hash, r.is_current FROM source_record r
+                    WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = s.source_key
+                    ORDER BY r.version DESC LIMIT 1
+                ) previous ON true
+                WHERE previous.version IS NULL OR NOT previous.is_current
+                """, logger: logger)
+        }
+        if !quarantined.isEmpty {
+            var copy = CopyText()
+            for issue in quarantined {
+                copy.row([district, String(batchID), fileName, String(issue.row ?? 0), issue.column, issue.value,
+                          issue.code, issue.message.en, issue.message.zh])
+            }
+            try await connection.copyFrom(table: "quarantine", columns: [
+                "district", "batch_id", "file_name", "row_number", "column_name", "raw_value", "reason_code", "message_en", "message_zh",
+            ], logger: logger) { writer in
+                try await writer.write(ByteBuffer(bytes: copy.bytes))
+            }
+        }
+        let quarantinedCount = quarantined.count
+        try await connection.query("""
+            UPDATE ingest_batch SET rows_read = rows_read + \(read), rows_staged = rows_staged + \(counts.staged),
+                rows_unchanged = rows_unchanged + \(counts.unchanged), rows_quarantined = rows_quarantined + \(quarantinedCount)
+            WHERE district = \(district) AND batch_id = \(batchID)
+            """, logger: logger)
+        return counts
+    }
+
+    /// The current record of a source key, after a write.
+    public func currentRecord(_ connection: PostgresConnection, sourceKey: String) async throws -> Int64? {
+        for try await id in try await connection.query("""
+            SELECT record_id FROM source_record
+            WHERE district = \(district) AND system_id = \(system) AND source_key = \(sourceKey) AND is_current
+            """, logger: logger).decode(Int64.self) { return id }
+        return nil
+    }
+
+    static func stagingRow(_ record: MappedRecord) -> [String?] {
+        let core = record.coreFields
+        return [
+            record.sourceKey, String(record.row), record.contentHash, JSONText.object(record.raw), JSONText.object(core),
+            JSONText.object(record.facetFields), JSONText.encode(record.problems),
+            core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
+            core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
+        ]
+    }
+}
