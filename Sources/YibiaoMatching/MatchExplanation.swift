@@ -1,5 +1,5 @@
 import Foundation
-public import YibiaoCore
+import YibiaoCore
 
 /// Why a record is linked to its resident: the strongest pair that brought it into its cluster,
 /// comparison by comparison. Stored with the link (`link.explanation`) and read back as this

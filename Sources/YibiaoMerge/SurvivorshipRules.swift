@@ -1,4 +1,4 @@
-public import YibiaoCore
+import YibiaoCore
 import Yams
 public import YibiaoYAML
 

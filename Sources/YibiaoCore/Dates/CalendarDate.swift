@@ -94,3 +94,37 @@ extension BinaryInteger {
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }
+
+extension CalendarDate {
+    /// The date in a system's own pattern: `yyyy`, `MM` (two digits), `M`, `dd`, `d`; anything
+    /// else is copied (`yyyy年M月d日`, `yyyy/M/d`, `yyyyMMdd`).
+    public func formatted(_ pattern: String) -> String {
+        var result = ""
+        var rest = Substring(pattern)
+        while !rest.isEmpty {
+            if rest.hasPrefix("yyyy") {
+                result += String(year).leftPadded(4)
+                rest = rest.dropFirst(4)
+            } else if rest.hasPrefix("MM") {
+                result += String(month).leftPadded(2)
+                rest = rest.dropFirst(2)
+            } else if rest.hasPrefix("dd") {
+                result += String(day).leftPadded(2)
+                rest = rest.dropFirst(2)
+            } else if rest.hasPrefix("M") {
+                result += String(month)
+                rest = rest.dropFirst()
+            } else if rest.hasPrefix("d") {
+                result += String(day)
+                rest = rest.dropFirst()
+            } else {
+                result.append(rest.removeFirst())
+            }
+        }
+        return result
+    }
+}
+
+private extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}
