@@ -92,6 +92,11 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
+        .testTarget(
+            name: "YibiaoApplicationTests",
+            dependencies: ["YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport", "YibiaoYAML",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoStore", "YibiaoCore"]),
     ]
 )

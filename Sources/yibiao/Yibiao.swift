@@ -30,7 +30,7 @@ struct Yibiao: AsyncParsableCommand {
                 69 数据库或 PostgreSQL 不可用；78 配置错误。
                 """),
             version: "0.1.0",
-            subcommands: [DB.self, Adapter.self, Ingest.self, Quarantine.self, Match.self, Explain.self, Review.self, MergeRecords.self, SplitRecord.self, ConflictsCommand.self, History.self, Enter.self, Xref.self, Log.self, Synth.self, Normalize.self]
+            subcommands: [DB.self, Adapter.self, Rules.self, Ingest.self, Quarantine.self, Match.self, Explain.self, Review.self, MergeRecords.self, SplitRecord.self, ConflictsCommand.self, History.self, Enter.self, Xref.self, Log.self, Synth.self, Normalize.self]
         )
     }
 

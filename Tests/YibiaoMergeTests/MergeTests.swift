@@ -258,3 +258,35 @@ import YibiaoCore
         #expect(GoldenHistory.state(replaying: []) == [:])
     }
 }
+
+@Suite struct FreeSystemNamesTests {
+    @Test("a district's own system ids own domains: party_membership owns the party domain by its rules")
+    func ownersByName() throws {
+        let rules = try SurvivorshipRules.parse("""
+            version: 1
+            priority: [civil_affairs, party_membership]
+            owners: {party: [party_membership]}
+            fields:
+              political_status: {strategy: domain_owner, domain: party}
+            """, fileName: "district.yaml")
+        let merger = GoldenRecordMerger(rules: rules)
+        let outcome = merger.merge([
+            Observation(recordID: 1, system: "civil_affairs", receivedAt: 20, values: ["political_status": "13", "party.branch": "旧支部"]),
+            Observation(recordID: 2, system: "party_membership", receivedAt: 10, values: ["political_status": "01", "party.branch": "第一党支部"]),
+        ])
+        #expect(outcome.values["political_status"]?.value == "01")
+        #expect(outcome.values["political_status"]?.system == "party_membership")
+        #expect(outcome.values["party.branch"]?.system == "party_membership", "facets default to their domain's owner")
+    }
+}
+
+@Suite struct MaskingTests {
+    @Test("identifiers keep 6 + 4; short values and other text keep only their first character")
+    func masking() {
+        #expect(Masking.identifier("110105198503020118") == "110105********0118")
+        #expect(Masking.identifier("12345") == "1****")
+        #expect(Masking.cell("MZ0011,孙强,男") == "M" + String(repeating: "*", count: 10))
+        #expect(Masking.cell("11010519850302011X") == "110105********011X")
+        #expect(Masking.cell("") == "")
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import Testing
+import YibiaoAdapters
+import YibiaoApplication
+import YibiaoCore
+import YibiaoMerge
+import YibiaoStore
+import YibiaoTestSupport
+import YibiaoYAML
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A hub on a fresh test database.
+private func withHub(rules: SurvivorshipRules = .standard, rulesFile: String? = nil,
+                     _ body: @Sendable (Hub, HubConfiguration) async throws -> Void) async throws {
+    try await TestDatabase.withFreshDatabase { url, _ in
+        var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
+        database.maximumConnections = 2
+        let configuration = HubConfiguration(database: database, rules: rules, rulesFile: rulesFile, logger: .silent)
+        try await Hub.withHub(configuration) { hub in try await body(hub, configuration) }
+    }
+}
+
+private func ingest(_ hub: Hub, _ adapter: String, _ sample: String) async throws -> IngestOutcome {
+    try await hub.ingest(IngestRequest(adapter: try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/\(adapter)").path),
+                                       file: repository.appendingPathComponent("adapters/samples/\(sample)"), district: "110105", actor: "test"))
+}
+
+private func entryCount(_ hub: Hub) async throws -> Int {
+    try await hub.verifyLog(district: "110105").checked
+}
+
+@Suite struct HubTests {
+    @Test("ingest in one call: stage, match, golden records and the log; an unchanged re-run logs nothing")
+    func ingestOneCall() async throws {
+        try await withHub { hub, _ in
+            let first = try await ingest(hub, "civil_affairs.yaml", "civil_affairs.csv")
+            #expect(first.staging.reconciles)
+            #expect(first.staging.staged == 6)
+            #expect(first.matching?.golden.entries == 6)
+            let again = try await ingest(hub, "civil_affairs.yaml", "civil_affairs.csv")
+            #expect(again.staging.staged == 0)
+            #expect(again.matching == nil)
+            #expect(again.caughtUp?.entries == 0)
+            #expect(try await entryCount(hub) == 6)
+            let explanation = try await hub.explain(district: "110105", system: "civil_affairs", key: "MZ0001")
+            #expect(explanation?.residentID != nil)
+            var references = 0
+            try await hub.crossReferences(district: "110105") { reference in
+                #expect(reference.system == "civil_affairs")
+                references += 1
+            }
+            #expect(references == 6)
+        }
+    }
+
+    @Test("a feed path that is a directory or missing fails before a batch is opened")
+    func unreadableFeeds() async throws {
+        try await withHub { hub, _ in
+            let adapter = try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/civil_affairs.yaml").path)
+            for (path, code) in [(repository.appendingPathComponent("adapters"), "file_is_directory"), (URL(fileURLWithPath: "/nonexistent.csv"), "file_missing")] {
+                do {
+                    _ = try await hub.ingest(IngestRequest(adapter: adapter, file: path, district: "110105", actor: "test"))
+                    Issue.record("accepted \(path.path)")
+                } catch let issue as FeedIssue {
+                    #expect(issue.code == code)
+                    #expect(issue.exitCode == ExitStatus.dataError)
+                }
+            }
+            #expect(try await hub.quarantine(district: "110105").isEmpty)
+        }
+    }
+
+    @Test("rules diff says what other rules would change, per field, and writes nothing; the same rules loaded at run time then do it")
+    func rulesDiff() async throws {
+        let text = try String(contentsOf: repository.appendingPathComponent("schemas/survivorship.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "  name: {strategy: most_frequent, conflict: none}",
+                                  with: "  name: {strategy: priority, priority: [social_security, civil_affairs], conflict: none}")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("yibiao-rules-\(UUID().uuidString).yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let proposed = try SurvivorshipRules.load(file)
+        #expect(proposed != .standard)
+        let counts: (entries: Int, names: Int) = try await { () async throws -> (Int, Int) in
+            nonisolated(unsafe) var result = (0, 0)
+            try await withHub { hub, _ in
+                _ = try await ingest(hub, "civil_affairs.yaml", "civil_affairs.csv")
+                _ = try await ingest(hub, "social_security.yaml", "social_security.jsonl")
+                let before = try await entryCount(hub)
+                let same = try await hub.rulesDiff(district: "110105", proposed: .standard)
+                #expect(same.recomputed == 0 && same.entries == 0)
+                let impact = try await hub.rulesDiff(district: "110105", proposed: proposed)
+                #expect(impact.recomputed > 0)
+                #expect(impact.entries > 0)
+                #expect(Set(impact.valuesChangedByField.keys) == ["name"], "only names follow another rule")
+                #expect(try await entryCount(hub) == before, "a dry run writes nothing")
+                result = (impact.entries, impact.valuesChangedByField["name"] ?? 0)
+            }
+            return result
+        }()
+        // The same feeds under the file's rules, loaded as a district would at run time.
+        let configuration = try HubConfiguration.fromEnvironment(["YIBIAO_RULES": file.path], logger: .silent)
+        #expect(configuration.rules == proposed)
+        #expect(configuration.rulesFile == file.path)
+        try await withHub(rules: configuration.rules, rulesFile: configuration.rulesFile) { hub, _ in
+            _ = try await ingest(hub, "civil_affairs.yaml", "civil_affairs.csv")
+            _ = try await ingest(hub, "social_security.yaml", "social_security.jsonl")
+            let underStandard = try await hub.rulesDiff(district: "110105", proposed: .standard)
+            #expect(underStandard.valuesChangedByField["name"] == counts.names, "the diff is symmetric")
+            #expect(underStandard.entries == counts.entries)
+        }
+    }
+
+    @Test("a rules file that does not parse stops the configuration with its line")
+    func badRulesFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("yibiao-rules-\(UUID().uuidString).yaml")
+        try "version: 1\npriority: [a]\nfields:\n  phnoe: {strategy: priority}\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        do {
+            _ = try HubConfiguration.fromEnvironment(["YIBIAO_RULES": file.path], logger: .silent)
+            Issue.record("accepted")
+        } catch let error as SurvivorshipRulesError {
+            #expect(error.line == 4)
+            #expect(error.remedy?.en.contains("phone") == true)
+        }
+        #expect(throws: SurvivorshipRulesError.self) { try HubConfiguration.fromEnvironment(["YIBIAO_RULES": "/nonexistent.yaml"], logger: .silent) }
+    }
+
+    @Test("a worker's entry goes through the feeds' writer: a one-record batch, pinned, logged; the same entry again changes nothing")
+    func entry() async throws {
+        try await withHub { hub, _ in
+            _ = try await ingest(hub, "civil_affairs.yaml", "civil_affairs.csv")
+            let (resident, golden) = try await hub.enter(district: "110105", resident: "110105198503020118", values: ["phone": "13912345678"], worker: "worker:li")
+            #expect(golden.entries == 1)
+            let again = try await hub.enter(district: "110105", resident: String(resident), values: ["phone": "13912345678"], worker: "worker:li")
+            #expect(again.golden.entries == 0)
+            let view = try await hub.history(district: "110105", resident: String(resident))
+            #expect(view.current.fields["phone"]?.value == "13912345678")
+            #expect(view.current.fields["phone"]?.system == "community_entry")
+            #expect(view.current.records.filter { $0.system == "community_entry" }.count == 1)
+            do {
+                _ = try await hub.enter(district: "110105", resident: String(resident), values: ["national_id": "110105198503020119"], worker: "worker:li")
+                Issue.record("accepted a wrong check character")
+            } catch let error as StoreError {
+                #expect(error.errorCode == .entryInvalid)
+                #expect(!error.message.en.contains("110105198503020119"), "no ID number in the message")
+            }
+        }
+    }
+}
