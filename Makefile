@@ -4,7 +4,7 @@ YIBIAO := .build/debug/yibiao
 # Tests and the demo run their own PostgreSQL; nothing else on the machine is touched.
 export YIBIAO_HOME ?= $(CURDIR)/.yibiao
 
-.PHONY: all setup build embed test demo bench clean help
+.PHONY: all setup build embed test demo bench clean help format format-check
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make test   build and run every test against a real, throwaway PostgreSQL"
 	@echo "make bench  release build and benchmarks (figures and ratios)"
 	@echo "make setup  install missing Debian packages and build"
+	@echo "make format apply .swift-format to Sources and Tests (CI checks it)"
 	@echo "make clean  remove build output and local state (.yibiao)"
 
 setup:
@@ -25,8 +26,15 @@ embed:
 build: embed
 	$(SWIFT) build --build-tests
 
-test: setup
+test: setup format-check
 	$(SWIFT) test --skip-build
+
+# The toolchain's swift-format with the committed .swift-format; generated files opt out.
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
+
+format-check:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 
 demo: setup
 	@scripts/demo.sh

@@ -77,8 +77,10 @@ let package = Package(
         // without pulling benchmark code into the shipped CLI.
         .executableTarget(
             name: "YibiaoBench",
-            dependencies: ["YibiaoCore", "YibiaoAdapters", "YibiaoSynth", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport",
-                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "YibiaoCore", "YibiaoAdapters", "YibiaoSynth", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
         .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoYAML", "YibiaoStore", "YibiaoTestSupport"]),
@@ -94,8 +96,10 @@ let package = Package(
         ),
         .testTarget(
             name: "YibiaoApplicationTests",
-            dependencies: ["YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport", "YibiaoYAML",
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport", "YibiaoYAML",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoStore", "YibiaoCore"]),
     ]

@@ -55,9 +55,11 @@ public struct YAMLFeedAdapter: FeedAdapter {
                     checkedHeader = true
                     let missing = mapper.missingColumns(in: row)
                     if !missing.isEmpty {
-                        throw FeedIssue(code: "column_missing", message: LocalizedText(
-                            en: "the feed has no column \(missing.joined(separator: ", ")); it has: \(row.cells.keys.sorted().joined(separator: ", "))",
-                            zh: "数据文件中没有列 \(missing.joined(separator: "、"))；现有列：\(row.cells.keys.sorted().joined(separator: "、"))"))
+                        throw FeedIssue(
+                            code: "column_missing",
+                            message: LocalizedText(
+                                en: "the feed has no column \(missing.joined(separator: ", ")); it has: \(row.cells.keys.sorted().joined(separator: ", "))",
+                                zh: "数据文件中没有列 \(missing.joined(separator: "、"))；现有列：\(row.cells.keys.sorted().joined(separator: "、"))"))
                     }
                 }
                 try body(mapper.map(row))
@@ -69,7 +71,7 @@ public struct YAMLFeedAdapter: FeedAdapter {
 /// Adapters written in Swift, by the name used on the command line (`swift:NAME`).
 public enum FeedAdapterRegistry {
     public static let custom: [String: any FeedAdapter] = [
-        FixedWidthHukouAdapter.registeredName: FixedWidthHukouAdapter(),
+        FixedWidthHukouAdapter.registeredName: FixedWidthHukouAdapter()
     ]
 
     /// `swift:NAME` → the registered adapter; a path → the YAML adapter in that file.
@@ -78,9 +80,10 @@ public enum FeedAdapterRegistry {
             let name = String(reference.dropFirst("swift:".count))
             guard let adapter = custom[name] else {
                 let known = custom.keys.sorted().joined(separator: ", ")
-                throw AdapterSpecError(.adapter, fileName: reference,
-                                       problem: LocalizedText(en: "no Swift adapter is registered as \(name)", zh: "没有注册名为 \(name) 的 Swift 适配器"),
-                                       fix: LocalizedText(en: "registered: \(known)", zh: "已注册：\(known)"))
+                throw AdapterSpecError(
+                    .adapter, fileName: reference,
+                    problem: LocalizedText(en: "no Swift adapter is registered as \(name)", zh: "没有注册名为 \(name) 的 Swift 适配器"),
+                    fix: LocalizedText(en: "registered: \(known)", zh: "已注册：\(known)"))
             }
             return adapter
         }

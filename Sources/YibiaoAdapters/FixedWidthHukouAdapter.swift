@@ -41,18 +41,26 @@ public struct FixedWidthHukouAdapter: FeedAdapter {
         try lines.forEachLine { number, bytes in
             if bytes.allSatisfy({ $0 == 0x20 }) { return }
             guard bytes.count >= 61 else {
-                try body(.quarantined(FeedIssue(code: "short_line", message: LocalizedText(
-                    en: "the line has \(bytes.count) bytes; at least 61 are needed", zh: "该行只有 \(bytes.count) 个字节，至少需要 61 个"),
-                    row: number, value: decoder.decode(bytes[...]) ?? FeedIssue.escapedBytes(bytes))))
+                try body(
+                    .quarantined(
+                        FeedIssue(
+                            code: "short_line",
+                            message: LocalizedText(
+                                en: "the line has \(bytes.count) bytes; at least 61 are needed", zh: "该行只有 \(bytes.count) 个字节，至少需要 61 个"),
+                            row: number, value: decoder.decode(bytes[...]) ?? FeedIssue.escapedBytes(bytes))))
                 return
             }
             var raw: [String: String] = [:]
             for (name, range) in Self.columns {
                 let slice = bytes[range.lowerBound..<min(range.upperBound, bytes.count)]
                 guard let text = decoder.decode(slice) else {
-                    try body(.quarantined(FeedIssue(code: "invalid_encoding", message: LocalizedText(
-                        en: "the bytes are not valid GBK (a character cut by the column width?)", zh: "字节不是有效的 GBK 编码（字符被列宽截断？）"),
-                        row: number, column: name, value: FeedIssue.escapedBytes(slice))))
+                    try body(
+                        .quarantined(
+                            FeedIssue(
+                                code: "invalid_encoding",
+                                message: LocalizedText(
+                                    en: "the bytes are not valid GBK (a character cut by the column width?)", zh: "字节不是有效的 GBK 编码（字符被列宽截断？）"),
+                                row: number, column: name, value: FeedIssue.escapedBytes(slice))))
                     return
                 }
                 raw[name] = text.trimmingCharacters(in: .whitespaces)
@@ -90,11 +98,16 @@ public struct FixedWidthHukouAdapter: FeedAdapter {
         if let address = raw["address"], !address.isEmpty { fields["address"] = address }
         let key = (raw["household_book_no"] ?? "") + "/" + (raw["national_id"] ?? "")
         guard key.count > 1 else {
-            return .quarantined(FeedIssue(code: "missing_source_key", message: LocalizedText(
-                en: "the line has neither a household register number nor an ID number", zh: "该行既无户口簿号也无身份证号"), row: row))
+            return .quarantined(
+                FeedIssue(
+                    code: "missing_source_key",
+                    message: LocalizedText(
+                        en: "the line has neither a household register number nor an ID number", zh: "该行既无户口簿号也无身份证号"), row: row))
         }
-        return .record(MappedRecord(row: row, sourceKey: key, fields: fields, raw: raw, problems: problems,
-                                    contentHash: RecordMapper.hash(raw)))
+        return .record(
+            MappedRecord(
+                row: row, sourceKey: key, fields: fields, raw: raw, problems: problems,
+                contentHash: RecordMapper.hash(raw)))
     }
 }
 

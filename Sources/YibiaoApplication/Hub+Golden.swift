@@ -25,8 +25,10 @@ extension Hub {
     }
 
     /// A person's resolution becomes an override; the golden record and the log follow.
-    public func resolve(district: String, conflict id: Int64, _ resolution: Conflicts.Resolution, author: String,
-                        reason: String) async throws -> GoldenRecords.Summary {
+    public func resolve(
+        district: String, conflict id: Int64, _ resolution: Conflicts.Resolution, author: String,
+        reason: String
+    ) async throws -> GoldenRecords.Summary {
         try await conflictStore(district).resolve(client, id: id, resolution: resolution, author: author, reason: reason, today: .todayInChina())
     }
 
@@ -41,8 +43,10 @@ extension Hub {
     }
 
     /// A worker's verified entry for a resident (by id or citizen ID number).
-    public func enter(district: String, resident reference: String, values: [String: String],
-                      worker: String) async throws -> (resident: Int64, golden: GoldenRecords.Summary) {
+    public func enter(
+        district: String, resident reference: String, values: [String: String],
+        worker: String
+    ) async throws -> (resident: Int64, golden: GoldenRecords.Summary) {
         let id = try await ResidentHistory(district: district, logger: logger).find(client, reference)
         let entries = WorkerEntries(district: district, worker: worker, rules: rules, logger: logger)
         return (id, try await entries.enter(client, resident: id, values: values, today: .todayInChina()))

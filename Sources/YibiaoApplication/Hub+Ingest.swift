@@ -56,12 +56,18 @@ extension Hub {
             throw FeedIssue(code: "file_missing", message: LocalizedText(en: "there is no file \(path)", zh: "文件 \(path) 不存在"))
         }
         if isDirectory.boolValue {
-            throw FeedIssue(code: "file_is_directory", message: LocalizedText(en: "\(path) is a directory, not a feed file",
-                                                                             zh: "\(path) 是目录，不是数据文件"))
+            throw FeedIssue(
+                code: "file_is_directory",
+                message: LocalizedText(
+                    en: "\(path) is a directory, not a feed file",
+                    zh: "\(path) 是目录，不是数据文件"))
         }
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw FeedIssue(code: "file_unreadable", message: LocalizedText(en: "cannot read \(path): permission denied",
-                                                                           zh: "无法读取 \(path)：没有权限"))
+            throw FeedIssue(
+                code: "file_unreadable",
+                message: LocalizedText(
+                    en: "cannot read \(path): permission denied",
+                    zh: "无法读取 \(path)：没有权限"))
         }
     }
 

@@ -8,8 +8,10 @@ extension Hub {
     }
 
     /// Estimates m/u from the district's records and stores them as the active version.
-    public func train(district: String, actor: String, seed: UInt64 = 1, linkThreshold: Double? = nil,
-                      reviewThreshold: Double? = nil) async throws -> (version: Int, parameters: MatchParameters) {
+    public func train(
+        district: String, actor: String, seed: UInt64 = 1, linkThreshold: Double? = nil,
+        reviewThreshold: Double? = nil
+    ) async throws -> (version: Int, parameters: MatchParameters) {
         try await linker(district, actor: actor).train(client, seed: seed, linkThreshold: linkThreshold, reviewThreshold: reviewThreshold)
     }
 
@@ -20,14 +22,18 @@ extension Hub {
 
     /// Every linked current record (of one system), streamed in order.
     @discardableResult
-    public func crossReferences(district: String, system: String? = nil,
-                                _ body: (CrossReferences.Reference) throws -> Void) async throws -> Int {
+    public func crossReferences(
+        district: String, system: String? = nil,
+        _ body: (CrossReferences.Reference) throws -> Void
+    ) async throws -> Int {
         try await CrossReferences(district: district, logger: logger).each(client, system: system, body)
     }
 
     /// A person says two records are the same person; matching runs again to honour it.
-    public func merge(district: String, author: String, _ a: CrossReferences.RecordKey, _ b: CrossReferences.RecordKey,
-                      reason: String) async throws -> ResidentLinker.Summary {
+    public func merge(
+        district: String, author: String, _ a: CrossReferences.RecordKey, _ b: CrossReferences.RecordKey,
+        reason: String
+    ) async throws -> ResidentLinker.Summary {
         let decisions = decisions(district, author: author)
         let first = try await decisions.record(client, system: a.system, key: a.key)
         let second = try await decisions.record(client, system: b.system, key: b.key)
@@ -36,8 +42,10 @@ extension Hub {
     }
 
     /// A person takes a record away from its resident: it becomes a pinned resident of its own.
-    public func split(district: String, author: String, _ record: CrossReferences.RecordKey,
-                      reason: String) async throws -> (resident: Int64, matching: ResidentLinker.Summary) {
+    public func split(
+        district: String, author: String, _ record: CrossReferences.RecordKey,
+        reason: String
+    ) async throws -> (resident: Int64, matching: ResidentLinker.Summary) {
         let decisions = decisions(district, author: author)
         let id = try await decisions.record(client, system: record.system, key: record.key)
         let resident = try await decisions.split(client, record: id, reason: reason, rules: rules)
@@ -49,8 +57,10 @@ extension Hub {
         try await ReviewQueue(district: district, author: "", logger: logger).openItems(client, limit: limit)
     }
 
-    public func decide(district: String, author: String, _ item: ReviewQueue.Item, _ decision: ReviewQueue.Decision,
-                       reason: String) async throws {
+    public func decide(
+        district: String, author: String, _ item: ReviewQueue.Item, _ decision: ReviewQueue.Decision,
+        reason: String
+    ) async throws {
         try await ReviewQueue(district: district, author: author, logger: logger).decide(client, item, decision, reason: reason)
     }
 

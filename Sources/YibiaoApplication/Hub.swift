@@ -24,8 +24,10 @@ public struct HubConfiguration: Sendable {
 
     /// `YIBIAO_DATABASE_URL` / `YIBIAO_HOME` / `YIBIAO_PG_BINDIR` for the database, `--rules` or
     /// `YIBIAO_RULES` for the survivorship rules (the embedded file when neither is given).
-    public static func fromEnvironment(_ environment: [String: String], dataDirectory: String? = nil, rulesFile: String? = nil,
-                                       logger: Logger) throws -> HubConfiguration {
+    public static func fromEnvironment(
+        _ environment: [String: String], dataDirectory: String? = nil, rulesFile: String? = nil,
+        logger: Logger
+    ) throws -> HubConfiguration {
         let database = try DatabaseConfiguration.fromEnvironment(environment, dataDirectory: dataDirectory)
         let file = rulesFile ?? environment["YIBIAO_RULES"].flatMap { $0.isEmpty ? nil : $0 }
         let rules = try file.map { try SurvivorshipRules.load(URL(fileURLWithPath: $0)) } ?? .standard
@@ -46,8 +48,10 @@ public struct Hub: Sendable {
     /// Opens the pool (failing at once, with a clear message, when the server is not there),
     /// runs `body`, and closes the pool.
     @discardableResult
-    public static func withHub<Result: Sendable>(_ configuration: HubConfiguration,
-                                                 _ body: @Sendable (Hub) async throws -> Result) async throws -> Result {
+    public static func withHub<Result: Sendable>(
+        _ configuration: HubConfiguration,
+        _ body: @Sendable (Hub) async throws -> Result
+    ) async throws -> Result {
         try await Database.withClient(configuration.database, logger: configuration.logger) { client in
             try await body(Hub(configuration: configuration, client: client))
         }
@@ -61,9 +65,10 @@ extension SurvivorshipRules {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw SurvivorshipRulesError(.rules, fileName: url.lastPathComponent,
-                                         problem: LocalizedText(en: "cannot read the rules file \(url.path)", zh: "无法读取规则文件 \(url.path)"),
-                                         fix: LocalizedText(en: "check the path given to --rules or YIBIAO_RULES", zh: "请检查 --rules 或 YIBIAO_RULES 给出的路径"))
+            throw SurvivorshipRulesError(
+                .rules, fileName: url.lastPathComponent,
+                problem: LocalizedText(en: "cannot read the rules file \(url.path)", zh: "无法读取规则文件 \(url.path)"),
+                fix: LocalizedText(en: "check the path given to --rules or YIBIAO_RULES", zh: "请检查 --rules 或 YIBIAO_RULES 给出的路径"))
         }
         return try parse(text, fileName: url.lastPathComponent)
     }

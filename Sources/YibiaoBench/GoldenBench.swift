@@ -15,8 +15,10 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
     defer { try? FileManager.default.removeItem(at: directory) }
     _ = try DistrictSynthesizer(configuration: .init(residents: residents, seed: seed), output: directory).run()
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let feeds = [("civil_affairs", "civil_affairs.csv"), ("family_planning", "family_planning.xlsx"), ("party", "party.xml"),
-                 ("social_security", "social_security.jsonl")]
+    let feeds = [
+        ("civil_affairs", "civil_affairs.csv"), ("family_planning", "family_planning.xlsx"), ("party", "party.xml"),
+        ("social_security", "social_security.jsonl"),
+    ]
     let today = CalendarDate(year: 2026, month: 1, day: 1)!
     print("\ngolden records (\(residents) residents)")
 
@@ -46,8 +48,10 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
         conflicts += outcome.conflicts.count
     }
     let mergeSeconds = seconds(ContinuousClock.now - mergeStart)
-    print(String(format: "  pure merge: %d residents (%d records) in %.2f s: %.0f residents/s (one core); %d values, %d conflicts",
-                 groups.count, Int(recordID), mergeSeconds, Double(groups.count) / mergeSeconds, values, conflicts))
+    print(
+        String(
+            format: "  pure merge: %d residents (%d records) in %.2f s: %.0f residents/s (one core); %d values, %d conflicts",
+            groups.count, Int(recordID), mergeSeconds, Double(groups.count) / mergeSeconds, values, conflicts))
 
     try await TestDatabase.withFreshDatabase { _, client in
         let district = "110105"
@@ -65,14 +69,20 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
         let matchSeconds = seconds(ContinuousClock.now - matchStart)
         let golden = first.golden
         let goldenSeconds = seconds(golden.elapsed), appendSeconds = seconds(golden.appendElapsed)
-        print(String(format: "  in PostgreSQL: staging %d records %.1f s; matching and golden records %.1f s, of which golden %.1f s",
-                     staged, stageSeconds, matchSeconds, goldenSeconds))
-        print(String(format: "    merge and write: %d residents in %.1f s: %.0f residents/s; %d change-log entries appended in %.2f s: %.0f entries/s",
-                     golden.recomputed, goldenSeconds, Double(golden.recomputed) / goldenSeconds, golden.entries, appendSeconds,
-                     Double(golden.entries) / max(appendSeconds, 1e-9)))
+        print(
+            String(
+                format: "  in PostgreSQL: staging %d records %.1f s; matching and golden records %.1f s, of which golden %.1f s",
+                staged, stageSeconds, matchSeconds, goldenSeconds))
+        print(
+            String(
+                format: "    merge and write: %d residents in %.1f s: %.0f residents/s; %d change-log entries appended in %.2f s: %.0f entries/s",
+                golden.recomputed, goldenSeconds, Double(golden.recomputed) / goldenSeconds, golden.entries, appendSeconds,
+                Double(golden.entries) / max(appendSeconds, 1e-9)))
         let again = try await linker.run(client)
-        print(String(format: "    an unchanged re-run: %d recomputed, %d entries; the staleness check takes %.2f s",
-                     again.golden.recomputed, again.golden.entries, seconds(again.golden.elapsed)))
+        print(
+            String(
+                format: "    an unchanged re-run: %d recomputed, %d entries; the staleness check takes %.2f s",
+                again.golden.recomputed, again.golden.entries, seconds(again.golden.elapsed)))
 
         // Appends on their own: large transactions (a batch) and one-entry transactions (a worker's entry).
         var ids: [Int64] = []
@@ -82,8 +92,9 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
         let logger = Logger(label: "bench")
         func entries(_ count: Int, offset: Int) -> [ChangeLog.Entry] {
             (0..<count).map { index in
-                ChangeLog.Entry(residentID: ids[(offset + index) % ids.count], cause: "batch", causeRef: "bench", actor: "bench",
-                                changes: ["phone": .init(old: "1380000\(String(format: "%04d", index % 10000))", new: "1390000\(String(format: "%04d", index % 10000))")])
+                ChangeLog.Entry(
+                    residentID: ids[(offset + index) % ids.count], cause: "batch", causeRef: "bench", actor: "bench",
+                    changes: ["phone": .init(old: "1380000\(String(format: "%04d", index % 10000))", new: "1390000\(String(format: "%04d", index % 10000))")])
             }
         }
         let bulkTotal = residents, bulkChunk = 10_000
@@ -106,12 +117,16 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
             }
         }
         let singleSeconds = seconds(ContinuousClock.now - singleStart)
-        print(String(format: "  change-log append: %d entries in transactions of %d: %.0f entries/s; %d one-entry transactions: %.0f entries/s",
-                     bulkTotal, bulkChunk, Double(bulkTotal) / bulkSeconds, singleTotal, Double(singleTotal) / singleSeconds))
+        print(
+            String(
+                format: "  change-log append: %d entries in transactions of %d: %.0f entries/s; %d one-entry transactions: %.0f entries/s",
+                bulkTotal, bulkChunk, Double(bulkTotal) / bulkSeconds, singleTotal, Double(singleTotal) / singleSeconds))
         let verifyStart = ContinuousClock.now
         let (checked, broken) = try await ChangeLog.verify(client, district: district, logger: .silent)
-        print(String(format: "  log verify: %d entries in %.1f s: %.0f entries/s%@", checked, seconds(ContinuousClock.now - verifyStart),
-                     Double(checked) / seconds(ContinuousClock.now - verifyStart), broken == nil ? "" : " — BROKEN"))
+        print(
+            String(
+                format: "  log verify: %d entries in %.1f s: %.0f entries/s%@", checked, seconds(ContinuousClock.now - verifyStart),
+                Double(checked) / seconds(ContinuousClock.now - verifyStart), broken == nil ? "" : " — BROKEN"))
         print("  (the benchmark cluster runs with fsync off: durable appends on real disks are slower per commit)")
     }
 }

@@ -4,7 +4,7 @@ import YibiaoCore
 import YibiaoMatching
 import YibiaoSynth
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // `make bench`: throughput figures (values or rows per second) and peak memory.
@@ -109,8 +109,10 @@ func benchMatching(residents: Int, seed: UInt64) {
     let (other, _) = MatchEngine().trained(on: records, seed: seed + 1000)
     let otherF1 = PairwiseQuality(predicted: other.match(records).clusters, truth: truth).f1
     print(String(format: "  stability: F1 with another training sample %.5f (change %.5f; target < 0.001)", otherF1, abs(otherF1 - overall.f1)))
-    print(String(format: "  training %.1f s (%d EM iterations); matching %.1f s: %.0f records/s (one core)",
-                 seconds(trainedAt - start), report.iterations, seconds(end - trainedAt), Double(records.count) / seconds(end - trainedAt)))
+    print(
+        String(
+            format: "  training %.1f s (%d EM iterations); matching %.1f s: %.0f records/s (one core)",
+            seconds(trainedAt - start), report.iterations, seconds(end - trainedAt), Double(records.count) / seconds(end - trainedAt)))
 }
 
 // MARK: Synthetic district
@@ -123,8 +125,10 @@ func benchSynth(residents: Int) {
     let elapsed = seconds(ContinuousClock.now - start)
     let records = summary.records.values.reduce(0, +)
     print("\nsynthetic district (\(residents) residents, \(records) feed records)")
-    print(String(format: "  %.1f s: %.0f residents/s, %.0f feed records/s; 1,000,000 residents ≈ %.0f s; peak %.0f MB",
-                 elapsed, Double(residents) / elapsed, Double(records) / elapsed, 1_000_000 / (Double(residents) / elapsed), peakMemoryMB()))
+    print(
+        String(
+            format: "  %.1f s: %.0f residents/s, %.0f feed records/s; 1,000,000 residents ≈ %.0f s; peak %.0f MB",
+            elapsed, Double(residents) / elapsed, Double(records) / elapsed, 1_000_000 / (Double(residents) / elapsed), peakMemoryMB()))
 }
 
 // MARK: Normalisers
@@ -170,11 +174,26 @@ func benchNormalisers() {
     let parser = DateParser(referenceYear: 2026)
     let today = CalendarDate(year: 2026, month: 11, day: 21)!
     let figures = [
-        measure("citizen ID", inputs: ids) { if case .success = CitizenID.parse($0, today: today) { return true }; return false },
-        measure("name", inputs: names) { if case .success = NameNormalizer.normalize($0) { return true }; return false },
-        measure("date", inputs: dates) { if case .success = parser.parse($0) { return true }; return false },
-        measure("phone", inputs: phones) { if case .success = PhoneNumber.parse($0) { return true }; return false },
-        measure("sex code", inputs: (0..<count).map { ["1", "2", "男", "女", "M", "F"][$0 % 6] }) { if case .success = Sex.parse($0) { return true }; return false },
+        measure("citizen ID", inputs: ids) {
+            if case .success = CitizenID.parse($0, today: today) { return true }
+            return false
+        },
+        measure("name", inputs: names) {
+            if case .success = NameNormalizer.normalize($0) { return true }
+            return false
+        },
+        measure("date", inputs: dates) {
+            if case .success = parser.parse($0) { return true }
+            return false
+        },
+        measure("phone", inputs: phones) {
+            if case .success = PhoneNumber.parse($0) { return true }
+            return false
+        },
+        measure("sex code", inputs: (0..<count).map { ["1", "2", "男", "女", "M", "F"][$0 % 6] }) {
+            if case .success = Sex.parse($0) { return true }
+            return false
+        },
     ]
     print("normalisers (one core, \(count) distinct values × 5 rounds)")
     print("  kind          values/s")
@@ -206,25 +225,34 @@ func benchReaders(rows: Int) {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         let parts = output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        guard parts.count == 3 else { print("  \(kind): failed: \(output)"); continue }
+        guard parts.count == 3 else {
+            print("  \(kind): failed: \(output)")
+            continue
+        }
         let verdict = parts[2] < 200 ? "" : "  ← over the 200 MB target"
-        print("  " + kind.padding(toLength: 14, withPad: " ", startingAt: 0)
-              + String(format: "%9.1f %10.0f %9.1f", size, parts[0] / parts[1], parts[2]) + verdict)
+        print(
+            "  " + kind.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + String(format: "%9.1f %10.0f %9.1f", size, parts[0] / parts[1], parts[2]) + verdict)
         if Int(parts[0]) != rows { print("    (read \(Int(parts[0])) rows, expected \(rows))") }
     }
 }
 
 func readOne(kind: String, path: String) {
     let url = URL(fileURLWithPath: path)
-    let reader: any FeedReader = switch kind {
-    case "csv-gb18030":
-        { var options = CSVReader.Options(); options.encoding = .gb18030; return CSVReader(url: url, options: options) }()
-    case "csv-utf8": CSVReader(url: url)
-    case "xlsx": XLSXReader(url: url)
-    case "xml": XMLReader(url: url, recordElement: "person")
-    case "jsonl": JSONReader(url: url, layout: .lines)
-    default: JSONReader(url: url, layout: .array(path: ["data"]))
-    }
+    let reader: any FeedReader =
+        switch kind {
+        case "csv-gb18030":
+            {
+                var options = CSVReader.Options()
+                options.encoding = .gb18030
+                return CSVReader(url: url, options: options)
+            }()
+        case "csv-utf8": CSVReader(url: url)
+        case "xlsx": XLSXReader(url: url)
+        case "xml": XMLReader(url: url, recordElement: "person")
+        case "jsonl": JSONReader(url: url, layout: .lines)
+        default: JSONReader(url: url, layout: .array(path: ["data"]))
+        }
     var rows = 0
     let start = ContinuousClock.now
     try! reader.read { event in if case .row = event { rows += 1 } }
@@ -238,8 +266,10 @@ func generateFeeds(rows: Int, in directory: URL) -> [(String, URL)] {
         let name = surnames[i % surnames.count] + given[(i / 10) % given.count] + (i % 3 == 0 ? given[(i / 7) % given.count] : "")
         let body = "110105" + String(1930 + i % 90) + String(format: "%02d%02d", 1 + i % 12, 1 + i % 28) + String(format: "%03d", i % 1000)
         let id = body + String(CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! }))
-        return [String(format: "P%08d", i), name, String(1 + i % 2), id, String(id.dropFirst(6).prefix(8)),
-                "1" + String(format: "%010d", (i * 7919) % 10_000_000_000), "北京市朝阳区幸福路\(i % 500)号院\(i % 20)号楼\(i % 6)单元\(i % 30)01"]
+        return [
+            String(format: "P%08d", i), name, String(1 + i % 2), id, String(id.dropFirst(6).prefix(8)),
+            "1" + String(format: "%010d", (i * 7919) % 10_000_000_000), "北京市朝阳区幸福路\(i % 500)号院\(i % 20)号楼\(i % 6)单元\(i % 30)01",
+        ]
     }
     let header = ["编号", "姓名", "性别", "身份证号", "出生日期", "电话", "地址"]
     func writeLines(_ url: URL, _ body: (_ write: (String) -> Void) -> Void) {
@@ -248,7 +278,10 @@ func generateFeeds(rows: Int, in directory: URL) -> [(String, URL)] {
         var buffer = ""
         body { line in
             buffer += line
-            if buffer.utf8.count > 1 << 20 { handle.write(Data(buffer.utf8)); buffer = "" }
+            if buffer.utf8.count > 1 << 20 {
+                handle.write(Data(buffer.utf8))
+                buffer = ""
+            }
         }
         handle.write(Data(buffer.utf8))
         try! handle.close()

@@ -20,12 +20,12 @@ public struct MatchParameters: Sendable, Codable, Hashable {
     /// Starting values before training: plausible for any population, Chinese or not.
     public static let initial = MatchParameters(
         m: [
-            [0, 0.93, 0.03, 0.01, 0.03],          // id
-            [0, 0.85, 0.06, 0.03, 0.02, 0.04],    // name
-            [0, 0.95, 0.01, 0.02, 0.02],          // birth
-            [0, 0.98, 0.02],                      // sex
-            [0, 0.80, 0.20],                      // phone
-            [0, 0.60, 0.15, 0.10, 0.15],          // address
+            [0, 0.93, 0.03, 0.01, 0.03], // id
+            [0, 0.85, 0.06, 0.03, 0.02, 0.04], // name
+            [0, 0.95, 0.01, 0.02, 0.02], // birth
+            [0, 0.98, 0.02], // sex
+            [0, 0.80, 0.20], // phone
+            [0, 0.60, 0.15, 0.10, 0.15], // address
         ],
         u: [
             [0, 0.00001, 0.0001, 0.00001, 0.99988],
@@ -105,9 +105,10 @@ public enum ParameterTraining {
         let pseudo = 50.0
         return counts.enumerated().map { index, row in
             let observed = row.dropFirst().reduce(0, +)
-            return [0] + row.indices.dropFirst().map { level in
-                (row[level] + pseudo * fallback.m[index][level]) / (observed + pseudo)
-            }
+            return [0]
+                + row.indices.dropFirst().map { level in
+                    (row[level] + pseudo * fallback.m[index][level]) / (observed + pseudo)
+                }
         }
     }
 
@@ -128,8 +129,10 @@ public enum ParameterTraining {
     }
 
     /// EM over unique comparison vectors (with their counts), u held fixed.
-    public static func estimateM(vectors: [ComparisonVector: Int], u: [[Double]], start: MatchParameters,
-                                 maxIterations: Int = 60) -> (MatchParameters, Int) {
+    public static func estimateM(
+        vectors: [ComparisonVector: Int], u: [[Double]], start: MatchParameters,
+        maxIterations: Int = 60
+    ) -> (MatchParameters, Int) {
         var parameters = start
         parameters.u = u
         let unique = Array(vectors)

@@ -107,17 +107,20 @@ public struct MatchEngine: Sendable {
         let weight = contributions.reduce(0, +)
         // Two different valid ID numbers are two people: one typo always breaks the check character.
         if vector[.id] == 4, a.nationalID != nil, b.nationalID != nil {
-            return PairScore(a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
-                             probability: 0, method: .deterministic)
+            return PairScore(
+                a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
+                probability: 0, method: .deterministic)
         }
         // The same valid ID number is the person — unless everything else disagrees.
         if vector[.id] == 1, a.nationalID != nil, b.nationalID != nil {
             let clearlyOther = vector[.sex] == 2 && vector[.birth] == 4 && vector[.name] == 5
-            return PairScore(a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
-                             probability: clearlyOther ? parameters.reviewThreshold : 1, method: .deterministic)
+            return PairScore(
+                a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
+                probability: clearlyOther ? parameters.reviewThreshold : 1, method: .deterministic)
         }
-        return PairScore(a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
-                         probability: parameters.probability(weight: weight), method: .probabilistic)
+        return PairScore(
+            a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
+            probability: parameters.probability(weight: weight), method: .probabilistic)
     }
 
     /// What people decided, which no automatic run may undo.
@@ -159,8 +162,9 @@ public struct MatchEngine: Sendable {
                 review.append(score)
             }
         }
-        return MatchResult(clusters: clusters.groups(records), links: links, review: review,
-                           candidatePairs: pairs.count, pairsByBlockingKey: byKey)
+        return MatchResult(
+            clusters: clusters.groups(records), links: links, review: review,
+            candidatePairs: pairs.count, pairsByBlockingKey: byKey)
     }
 }
 

@@ -43,8 +43,9 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
         for comparison in Comparison.allCases {
             comparisons[comparison.name] = Evidence(level: Int(score.vector[comparison]), weight: score.contributions[comparison.rawValue])
         }
-        self.init(method: score.method, weight: score.weight, probability: score.probability,
-                  otherRecord: score.a == record ? score.b : score.a, comparisons: comparisons)
+        self.init(
+            method: score.method, weight: score.weight, probability: score.probability,
+            otherRecord: score.a == record ? score.b : score.a, comparisons: comparisons)
     }
 
     public func evidence(_ comparison: Comparison) -> Evidence? { comparisons[comparison.name] }

@@ -17,9 +17,11 @@ public struct MatchRecord: Sendable, Hashable {
     /// Other identifiers (scheme → value): passports, residence permits, other countries' schemes.
     public var identifiers: [String: String]
 
-    public init(id: Int64, nationalID: String? = nil, nationalIDRaw: String? = nil, nameKey: String? = nil,
-                pinyinKey: String? = nil, sex: Sex? = nil, birth: CalendarDate? = nil, phone: String? = nil,
-                division: String? = nil, address: String? = nil, identifiers: [String: String] = [:]) {
+    public init(
+        id: Int64, nationalID: String? = nil, nationalIDRaw: String? = nil, nameKey: String? = nil,
+        pinyinKey: String? = nil, sex: Sex? = nil, birth: CalendarDate? = nil, phone: String? = nil,
+        division: String? = nil, address: String? = nil, identifiers: [String: String] = [:]
+    ) {
         self.id = id
         self.nationalID = nationalID
         self.nationalIDRaw = nationalIDRaw
@@ -53,8 +55,9 @@ extension MatchRecord {
         let name = fields["name"].flatMap(PersonName.init(normalizing:))
         let birth = fields["birth_date"].flatMap { CalendarDate(iso: $0) }
         let raw = fields["national_id_raw"].map(CitizenID.clean)
-        self.init(id: id, nationalID: fields["national_id"], nationalIDRaw: raw, nameKey: name?.matchingKey,
-                  pinyinKey: name?.pinyinKey, sex: fields["sex"].flatMap(Sex.init(rawValue:)), birth: birth,
-                  phone: fields["phone"], division: fields["division_code"], address: fields["address"])
+        self.init(
+            id: id, nationalID: fields["national_id"], nationalIDRaw: raw, nameKey: name?.matchingKey,
+            pinyinKey: name?.pinyinKey, sex: fields["sex"].flatMap(Sex.init(rawValue:)), birth: birth,
+            phone: fields["phone"], division: fields["division_code"], address: fields["address"])
     }
 }

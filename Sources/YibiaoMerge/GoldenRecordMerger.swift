@@ -128,36 +128,43 @@ public struct GoldenRecordMerger: Sendable {
             guard !candidates.isEmpty else { continue }
             let ranked = rank(candidates, field: field, rule: rule)
             let winner = ranked[0]
-            outcome.values[field] = FieldValue(value: winner.value, recordID: winner.observation.recordID,
-                                               system: winner.observation.system, rule: rule.strategy.rawValue)
+            outcome.values[field] = FieldValue(
+                value: winner.value, recordID: winner.observation.recordID,
+                system: winner.observation.system, rule: rule.strategy.rawValue)
             switch rule.conflict {
             case .none: break
             case .trusted:
                 let trusted = candidates.filter { rules.trusted.contains($0.observation.system) }
                 if Set(trusted.map(\.value)).count > 1 {
-                    outcome.conflicts[field] = FieldConflict(field: field, reason: .trustedSourcesDisagree,
-                                                             candidates: Self.sorted(Self.candidates(candidates)))
+                    outcome.conflicts[field] = FieldConflict(
+                        field: field, reason: .trustedSourcesDisagree,
+                        candidates: Self.sorted(Self.candidates(candidates)))
                 }
             case .any:
                 if Set(candidates.map(\.value)).count > 1 {
-                    outcome.conflicts[field] = FieldConflict(field: field, reason: .sourcesDisagree,
-                                                             candidates: Self.sorted(Self.candidates(candidates)))
+                    outcome.conflicts[field] = FieldConflict(
+                        field: field, reason: .sourcesDisagree,
+                        candidates: Self.sorted(Self.candidates(candidates)))
                 }
             }
         }
         // Dates are ISO text: a date of death before the date of birth cannot both be right.
         if let death = outcome.values["death_date"]?.value, let birth = outcome.values["birth_date"]?.value, death < birth,
-           outcome.conflicts["death_date"] == nil {
-            outcome.conflicts["death_date"] = FieldConflict(field: "death_date", reason: .deathBeforeBirth,
-                                                            candidates: Self.sorted(Self.candidates(byField["death_date"] ?? [])))
+            outcome.conflicts["death_date"] == nil
+        {
+            outcome.conflicts["death_date"] = FieldConflict(
+                field: "death_date", reason: .deathBeforeBirth,
+                candidates: Self.sorted(Self.candidates(byField["death_date"] ?? [])))
         }
         return outcome
     }
 
     /// Candidates best first under the rule; every tie is broken (trust, recency, record id) so
     /// that the outcome never depends on the order records were read in.
-    func rank(_ candidates: [(observation: Observation, value: String)], field: String,
-              rule: SurvivorshipRules.Rule) -> [(observation: Observation, value: String)] {
+    func rank(
+        _ candidates: [(observation: Observation, value: String)], field: String,
+        rule: SurvivorshipRules.Rule
+    ) -> [(observation: Observation, value: String)] {
         let order = rule.priority ?? rules.priority
         func trust(_ system: String) -> Int { order.firstIndex(of: system) ?? order.count }
         let domain = rule.domain ?? CanonicalField.named(field).map { $0.domain.rawValue } ?? "core"
@@ -169,13 +176,14 @@ public struct GoldenRecordMerger: Sendable {
         func key(_ candidate: (observation: Observation, value: String)) -> (strategy: Int64, trust: Int, system: String, recency: Int64, record: Int64) {
             let system = candidate.observation.system
             let rank = trust(system)
-            let strategy: Int64 = switch rule.strategy {
-            case .priority: 0
-            case .domainOwner: owners.contains(system) ? 0 : 1
-            case .mostRecent: -candidate.observation.receivedAt
-            case .mostFrequent: -Int64(frequency[candidate.value]!)
-            case .mostComplete: -Int64(candidate.value.count)
-            }
+            let strategy: Int64 =
+                switch rule.strategy {
+                case .priority: 0
+                case .domainOwner: owners.contains(system) ? 0 : 1
+                case .mostRecent: -candidate.observation.receivedAt
+                case .mostFrequent: -Int64(frequency[candidate.value]!)
+                case .mostComplete: -Int64(candidate.value.count)
+                }
             return (strategy, rank, rank == order.count ? system : "", -candidate.observation.receivedAt, candidate.observation.recordID)
         }
         return candidates.sorted { key($0) < key($1) }

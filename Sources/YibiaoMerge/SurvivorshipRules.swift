@@ -49,9 +49,11 @@ public struct SurvivorshipRules: Sendable, Hashable {
     public var facetDefault: Rule
     public var fields: [String: Rule]
 
-    public init(priority: [String], owners: [String: [String]] = [:], trusted: Set<String> = [],
-                defaultRule: Rule = Rule(strategy: .priority), facetDefault: Rule = Rule(strategy: .domainOwner),
-                fields: [String: Rule] = [:]) {
+    public init(
+        priority: [String], owners: [String: [String]] = [:], trusted: Set<String> = [],
+        defaultRule: Rule = Rule(strategy: .priority), facetDefault: Rule = Rule(strategy: .domainOwner),
+        fields: [String: Rule] = [:]
+    ) {
         self.priority = priority
         self.owners = owners
         self.trusted = trusted
@@ -70,8 +72,10 @@ public struct SurvivorshipRules: Sendable, Hashable {
     /// file do not count). Golden records remember it, so that other rules recompute them.
     public var canonicalText: String {
         func json(_ rule: Rule) -> CanonicalJSON {
-            .object(["strategy": .string(rule.strategy.rawValue), "conflict": .string(rule.conflict.rawValue),
-                     "priority": rule.priority.map { .array($0.map(CanonicalJSON.string)) } ?? .null, "domain": .optional(rule.domain)])
+            .object([
+                "strategy": .string(rule.strategy.rawValue), "conflict": .string(rule.conflict.rawValue),
+                "priority": rule.priority.map { .array($0.map(CanonicalJSON.string)) } ?? .null, "domain": .optional(rule.domain),
+            ])
         }
         return CanonicalJSON.object([
             "priority": .array(priority.map(CanonicalJSON.string)),
@@ -120,17 +124,19 @@ private struct RulesParser {
             default:
                 let domain = try yaml.string(value, key: "\(key).domain")
                 guard CanonicalField.Domain(rawValue: domain) != nil, domain != "core" else {
-                    throw yaml.fail(value, key: "\(key).domain", en: "`\(domain)` is not a facet domain",
-                               zh: "`\(domain)` 不是专题领域",
-                               fixEN: "one of civil_affairs, family_planning, party, social_security")
+                    throw yaml.fail(
+                        value, key: "\(key).domain", en: "`\(domain)` is not a facet domain",
+                        zh: "`\(domain)` 不是专题领域",
+                        fixEN: "one of civil_affairs, family_planning, party, social_security")
                 }
                 rule.domain = domain
             }
         }
         guard sawStrategy else {
-            throw yaml.fail(node, key: key, en: "the rule has no strategy", zh: "该规则缺少 strategy",
-                       fixEN: "add strategy: priority (or domain_owner, most_recent, most_frequent, most_complete)",
-                       fixZH: "请添加 strategy: priority（或 domain_owner、most_recent、most_frequent、most_complete）")
+            throw yaml.fail(
+                node, key: key, en: "the rule has no strategy", zh: "该规则缺少 strategy",
+                fixEN: "add strategy: priority (or domain_owner, most_recent, most_frequent, most_complete)",
+                fixZH: "请添加 strategy: priority（或 domain_owner、most_recent、most_frequent、most_complete）")
         }
         return rule
     }
@@ -138,9 +144,12 @@ private struct RulesParser {
     func rules(_ root: Node) throws -> SurvivorshipRules {
         var rules = SurvivorshipRules(priority: [])
         var sawPriority = false
-        for (key, _, value) in try yaml.entries(root, path: "", allowed: [
-            "version", "priority", "owners", "trusted", "default", "facet_default", "fields",
-        ]) {
+        for (key, _, value) in try yaml.entries(
+            root, path: "",
+            allowed: [
+                "version", "priority", "owners", "trusted", "default", "facet_default", "fields",
+            ])
+        {
             switch key {
             case "version":
                 guard try yaml.string(value, key: key) == "1" else {
@@ -161,18 +170,20 @@ private struct RulesParser {
                 for (field, fieldNode, ruleNode) in try yaml.entries(value, path: key, allowed: []) {
                     guard CanonicalField.named(field) != nil else {
                         let hint = Suggestion.nearest(to: field, in: known)
-                        throw yaml.fail(fieldNode, key: "fields.\(field)", en: "`\(field)` is not a canonical field",
-                                   zh: "`\(field)` 不是标准字段",
-                                   fixEN: hint.map { "did you mean `\($0)`?" } ?? "facet fields are written domain.field, e.g. party.branch",
-                                   fixZH: hint.map { "是否应为 `\($0)`？" } ?? "专题字段写作 领域.字段，如 party.branch")
+                        throw yaml.fail(
+                            fieldNode, key: "fields.\(field)", en: "`\(field)` is not a canonical field",
+                            zh: "`\(field)` 不是标准字段",
+                            fixEN: hint.map { "did you mean `\($0)`?" } ?? "facet fields are written domain.field, e.g. party.branch",
+                            fixZH: hint.map { "是否应为 `\($0)`？" } ?? "专题字段写作 领域.字段，如 party.branch")
                     }
                     rules.fields[field] = try rule(ruleNode, key: "fields.\(field)")
                 }
             }
         }
         guard sawPriority, !rules.priority.isEmpty else {
-            throw yaml.fail(root, key: "priority", en: "the rules need a priority list of sources", zh: "规则需要来源优先级列表 priority",
-                       fixEN: "e.g. priority: [community_entry, civil_affairs, social_security]")
+            throw yaml.fail(
+                root, key: "priority", en: "the rules need a priority list of sources", zh: "规则需要来源优先级列表 priority",
+                fixEN: "e.g. priority: [community_entry, civil_affairs, social_security]")
         }
         return rules
     }

@@ -52,8 +52,10 @@ public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugS
 
     public var code: String { errorCode.rawValue }
 
-    public init(_ code: Code, message: LocalizedText, remedy: LocalizedText? = nil,
-                exitCode: Int32 = ExitStatus.failure, detail: String? = nil) {
+    public init(
+        _ code: Code, message: LocalizedText, remedy: LocalizedText? = nil,
+        exitCode: Int32 = ExitStatus.failure, detail: String? = nil
+    ) {
         self.errorCode = code
         self.message = message
         self.remedy = remedy

@@ -60,8 +60,9 @@ public final class DistrictSynthesizer {
         civil = try CSVWriter(url: output.appendingPathComponent("civil_affairs.csv"), columns: FeedLayout.civilAffairs, encoding: .gb18030)
         familyPlanning = try XLSXWriter(url: output.appendingPathComponent("family_planning.xlsx"), sheetName: "育龄妇女及家庭")
         try familyPlanning.append(FeedLayout.familyPlanning)
-        party = try XMLRecordWriter(output: TextOutput(url: output.appendingPathComponent("party.xml")), rootElement: "党员信息",
-                                    rootAttributes: [("导出单位", "党工委")], recordElement: "党员", columns: FeedLayout.party)
+        party = try XMLRecordWriter(
+            output: TextOutput(url: output.appendingPathComponent("party.xml")), rootElement: "党员信息",
+            rootAttributes: [("导出单位", "党工委")], recordElement: "党员", columns: FeedLayout.party)
         socialSecurity = try JSONLinesWriter(url: output.appendingPathComponent("social_security.jsonl"), columns: FeedLayout.socialSecurity)
         truth = try TextOutput(url: output.appendingPathComponent("truth.csv"))
         population = try TextOutput(url: output.appendingPathComponent("population.csv"))
@@ -78,9 +79,12 @@ public final class DistrictSynthesizer {
             for person in members {
                 summary.residents += 1
                 if !person.isAlive { summary.deceased += 1 }
-                try population.write([String(person.id), String(person.householdID), person.name, person.sex.rawValue,
-                                      person.birth.iso, person.nationalID, person.relationship, person.householdBook,
-                                      person.isAlive ? "1" : "0", person.deathDate?.iso ?? ""].joined(separator: ",") + "\n")
+                try population.write(
+                    [
+                        String(person.id), String(person.householdID), person.name, person.sex.rawValue,
+                        person.birth.iso, person.nationalID, person.relationship, person.householdBook,
+                        person.isAlive ? "1" : "0", person.deathDate?.iso ?? "",
+                    ].joined(separator: ",") + "\n")
                 try writeFeeds(for: person, household: members, rng: &rng)
             }
             if summary.residents - lastReported >= 10_000 {
@@ -206,12 +210,13 @@ public final class DistrictSynthesizer {
                 let given = member.sex == .male ? rng.pick(NameTables.transliteratedMale) : rng.pick(NameTables.transliteratedFemale)
                 name = given + "·" + (member.relationship == "20" || member.relationship == "30" ? fatherGiven : rng.pick(NameTables.transliteratedMale))
             } else {
-                let surname: String = switch member.relationship {
-                case "12": motherSurname
-                case "52": grandmotherSurname
-                case "20", "30": rng.chance(0.01) ? familySurname + motherSurname : familySurname
-                default: familySurname
-                }
+                let surname: String =
+                    switch member.relationship {
+                    case "12": motherSurname
+                    case "52": grandmotherSurname
+                    case "20", "30": rng.chance(0.01) ? familySurname + motherSurname : familySurname
+                    default: familySurname
+                    }
                 name = surname + givenName(member.sex, rng: &rng)
             }
             let born = member.relationship == "20" || member.relationship == "30" ? (bornHere || rng.chance(0.5)) : rng.chance(0.75)
@@ -271,10 +276,11 @@ public final class DistrictSynthesizer {
             let model = rng.pick(recentAdults)
             if model.sex == first.sex {
                 let (id, _) = makeID(birth: model.birth, sex: model.sex, bornHere: rng.chance(0.5), rng: &rng)
-                people[0] = SynthPerson(id: first.id, householdID: first.householdID, name: model.name, sex: model.sex,
-                                        birth: model.birth, nationalID: id, relationship: first.relationship,
-                                        householdBook: first.householdBook, address: first.address, phone: first.phone,
-                                        marital: first.marital)
+                people[0] = SynthPerson(
+                    id: first.id, householdID: first.householdID, name: model.name, sex: model.sex,
+                    birth: model.birth, nationalID: id, relationship: first.relationship,
+                    householdBook: first.householdBook, address: first.address, phone: first.phone,
+                    marital: first.marital)
             }
         }
         for person in people where person.age(on: asOf) >= 18 {
@@ -356,14 +362,24 @@ public final class DistrictSynthesizer {
         if roll < threshold {
             record.nationalID = ""
             record.injected.append("id_missing")
-        } else if roll < { threshold += noise.mistypedID; return threshold }() {
+        } else if roll
+            < {
+                threshold += noise.mistypedID
+                return threshold
+            }()
+        {
             var digits = Array(record.nationalID)
             let position = rng.int(0...16)
             let original = digits[position]
             repeat { digits[position] = Character(String(rng.int(0...9))) } while digits[position] == original
             record.nationalID = String(digits)
             record.injected.append("id_mistyped")
-        } else if roll < { threshold += noise.transposedID; return threshold }() {
+        } else if roll
+            < {
+                threshold += noise.transposedID
+                return threshold
+            }()
+        {
             var digits = Array(record.nationalID)
             let candidates = (6...15).filter { digits[$0] != digits[$0 + 1] }
             if let position = candidates.isEmpty ? nil : rng.pick(candidates) {
@@ -408,7 +424,8 @@ public final class DistrictSynthesizer {
         }
         // Birth date: day and month swapped where both could be months.
         if person.birth.day <= 12, person.birth.day != person.birth.month, rng.chance(noise.swappedDayMonth),
-           let swapped = CalendarDate(year: person.birth.year, month: person.birth.day, day: person.birth.month) {
+            let swapped = CalendarDate(year: person.birth.year, month: person.birth.day, day: person.birth.month)
+        {
             record.birth = swapped
             record.birthSwapped = true
             record.injected.append("birth_swapped")
@@ -503,8 +520,9 @@ public final class DistrictSynthesizer {
             let noiseRates: NoiseProfile
             let summary: Summary
         }
-        let manifest = Manifest(residents: configuration.residents, seed: configuration.seed, noise: configuration.noise,
-                                district: configuration.district, asOf: configuration.asOf.iso, noiseRates: noise, summary: summary)
+        let manifest = Manifest(
+            residents: configuration.residents, seed: configuration.seed, noise: configuration.noise,
+            district: configuration.district, asOf: configuration.asOf.iso, noiseRates: noise, summary: summary)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(manifest).write(to: output.appendingPathComponent("manifest.json"))

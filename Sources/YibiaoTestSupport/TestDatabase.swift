@@ -2,7 +2,7 @@ public import Foundation
 public import PostgresNIO
 public import YibiaoStore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real PostgreSQL for tests: YIBIAO_TEST_DATABASE_URL when set, otherwise one throwaway
@@ -41,8 +41,9 @@ public enum TestDatabase {
     public static func makeTemporaryDirectory(prefix: String = "yibiao-test") throws -> URL {
         let url = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            at: url, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
         TemporaryDirectories.register(url)
         return url
     }

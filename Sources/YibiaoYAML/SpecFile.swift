@@ -58,19 +58,22 @@ public struct YAMLWalker: Sendable {
             }
             return node
         } catch let error as YamlError {
-            let (line, problem): (Int?, String) = switch error {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                (mark.line, problem)
-            default: (nil, "\(error)")
-            }
-            throw SpecFileError(kind, fileName: fileName, line: line, problem: LocalizedText(en: "not valid YAML: \(problem)", zh: "不是有效的 YAML：\(problem)"),
-                                fix: LocalizedText(en: "check indentation and quoting around that line", zh: "请检查该行附近的缩进和引号"))
+            let (line, problem): (Int?, String) =
+                switch error {
+                case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+                    (mark.line, problem)
+                default: (nil, "\(error)")
+                }
+            throw SpecFileError(
+                kind, fileName: fileName, line: line, problem: LocalizedText(en: "not valid YAML: \(problem)", zh: "不是有效的 YAML：\(problem)"),
+                fix: LocalizedText(en: "check indentation and quoting around that line", zh: "请检查该行附近的缩进和引号"))
         }
     }
 
     public func fail(_ node: Node?, key: String?, en: String, zh: String, fixEN: String? = nil, fixZH: String? = nil) -> SpecFileError {
-        SpecFileError(kind, fileName: fileName, line: node?.mark?.line, key: key, problem: LocalizedText(en: en, zh: zh),
-                      fix: fixEN.map { LocalizedText(en: $0, zh: fixZH ?? $0) })
+        SpecFileError(
+            kind, fileName: fileName, line: node?.mark?.line, key: key, problem: LocalizedText(en: en, zh: zh),
+            fix: fixEN.map { LocalizedText(en: $0, zh: fixZH ?? $0) })
     }
 
     /// The mapping's entries (key, key node, value), checked against `allowed` unless it is empty.
@@ -82,9 +85,10 @@ public struct YAMLWalker: Sendable {
             let key = keyNode.string ?? ""
             if !allowed.isEmpty, !allowed.contains(key) {
                 let hint = Suggestion.nearest(to: key, in: allowed)
-                throw fail(keyNode, key: path.isEmpty ? key : "\(path).\(key)", en: "unknown key `\(key)`", zh: "未知的键 `\(key)`",
-                           fixEN: hint.map { "did you mean `\($0)`?" } ?? "allowed keys: \(allowed.joined(separator: ", "))",
-                           fixZH: hint.map { "是否应为 `\($0)`？" } ?? "可用的键：\(allowed.joined(separator: "、"))")
+                throw fail(
+                    keyNode, key: path.isEmpty ? key : "\(path).\(key)", en: "unknown key `\(key)`", zh: "未知的键 `\(key)`",
+                    fixEN: hint.map { "did you mean `\($0)`?" } ?? "allowed keys: \(allowed.joined(separator: ", "))",
+                    fixZH: hint.map { "是否应为 `\($0)`？" } ?? "可用的键：\(allowed.joined(separator: "、"))")
             }
             return (key, keyNode, value)
         }
@@ -134,8 +138,9 @@ public struct YAMLWalker: Sendable {
         if let value = T(rawValue: text) { return value }
         let options = T.allCases.map(\.rawValue)
         let hint = Suggestion.nearest(to: text, in: options)
-        throw fail(node, key: key, en: "`\(text)` is not one of \(options.joined(separator: ", "))",
-                   zh: "`\(text)` 不是以下之一：\(options.joined(separator: "、"))",
-                   fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
+        throw fail(
+            node, key: key, en: "`\(text)` is not one of \(options.joined(separator: ", "))",
+            zh: "`\(text)` 不是以下之一：\(options.joined(separator: "、"))",
+            fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
     }
 }

@@ -20,8 +20,10 @@ func display(_ field: String, _ value: String, unmasked: Bool) -> String {
 extension Adapter {
     struct Check: ParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("Validate adapter files; errors name the line and key and suggest a fix.",
-                                              "校验适配器文件；错误会指出行号和键名并给出修改建议。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Validate adapter files; errors name the line and key and suggest a fix.",
+                    "校验适配器文件；错误会指出行号和键名并给出修改建议。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -34,10 +36,12 @@ extension Adapter {
                 do {
                     let spec = try AdapterSpec.load(URL(fileURLWithPath: file))
                     let facets = Set(spec.mappings.map(\.field.domain)).filter { $0 != .core }.map(\.rawValue).sorted()
-                    print(tr("\(file): OK — \(spec.system), \(spec.format.typeName), \(spec.mappings.count) fields",
-                             "\(file)：通过——\(spec.system)，\(spec.format.typeName)，\(spec.mappings.count) 个字段")
-                          + (facets.isEmpty ? "" : tr(" (facets: \(facets.joined(separator: ", ")))", "（分面：\(facets.joined(separator: "、"))）"))
-                          + (spec.outbound == nil ? tr("; no write-back", "；无回写") : tr("; write-back: \(spec.outbound!.columns.count) columns", "；回写 \(spec.outbound!.columns.count) 列")))
+                    print(
+                        tr(
+                            "\(file): OK — \(spec.system), \(spec.format.typeName), \(spec.mappings.count) fields",
+                            "\(file)：通过——\(spec.system)，\(spec.format.typeName)，\(spec.mappings.count) 个字段")
+                            + (facets.isEmpty ? "" : tr(" (facets: \(facets.joined(separator: ", ")))", "（分面：\(facets.joined(separator: "、"))）"))
+                            + (spec.outbound == nil ? tr("; no write-back", "；无回写") : tr("; write-back: \(spec.outbound!.columns.count) columns", "；回写 \(spec.outbound!.columns.count) 列")))
                 } catch let error as AdapterSpecError {
                     failed = true
                     _ = report(error)
@@ -49,8 +53,10 @@ extension Adapter {
 
     struct Preview: ParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("Show the first rows of a feed as normalised records, with each row's problems. No database needed.",
-                                              "显示数据文件前几行规范化后的记录及每行的问题。无需数据库。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Show the first rows of a feed as normalised records, with each row's problems. No database needed.",
+                    "显示数据文件前几行规范化后的记录及每行的问题。无需数据库。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -99,9 +105,11 @@ extension Adapter {
                 print(tr("Stopped after \(read) rows.", "读取 \(read) 行后停止。"))
                 throw issue
             }
-            print(tr("\(read) rows read: \(mapped) mapped (\(withProblems) with problems), \(quarantined) would be quarantined",
-                     "共读取 \(read) 行：映射 \(mapped) 行（其中 \(withProblems) 行有问题），\(quarantined) 行将被隔离")
-                  + (reasons.isEmpty ? "" : " (" + reasons.keys.sorted().map { "\($0) \(reasons[$0]!)" }.joined(separator: ", ") + ")"))
+            print(
+                tr(
+                    "\(read) rows read: \(mapped) mapped (\(withProblems) with problems), \(quarantined) would be quarantined",
+                    "共读取 \(read) 行：映射 \(mapped) 行（其中 \(withProblems) 行有问题），\(quarantined) 行将被隔离")
+                    + (reasons.isEmpty ? "" : " (" + reasons.keys.sorted().map { "\($0) \(reasons[$0]!)" }.joined(separator: ", ") + ")"))
         }
     }
 }

@@ -42,9 +42,13 @@ func tr(_ text: LocalizedText) -> String {
 
 /// Options every command accepts.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(tr("Language of messages: zh or en (default: from LANG).",
-                                                "消息语言：zh 或 en（默认按 LANG 环境变量）。"),
-                                             valueName: "zh|en"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            tr(
+                "Language of messages: zh or en (default: from LANG).",
+                "消息语言：zh 或 en（默认按 LANG 环境变量）。"),
+            valueName: "zh|en"))
     var lang: String?
 
     func validate() throws {
@@ -57,16 +61,22 @@ struct GlobalOptions: ParsableArguments {
 /// Where the database is (YIBIAO_DATABASE_URL, else the embedded cluster under the home
 /// directory) and which survivorship rules are in force.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        tr("Directory of the embedded database and other local state (default: $YIBIAO_HOME, else ./.yibiao).",
-           "内置数据库及本地状态的目录（默认：$YIBIAO_HOME，否则 ./.yibiao）。"),
-        valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            tr(
+                "Directory of the embedded database and other local state (default: $YIBIAO_HOME, else ./.yibiao).",
+                "内置数据库及本地状态的目录（默认：$YIBIAO_HOME，否则 ./.yibiao）。"),
+            valueName: "dir"))
     var dataDir: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        tr("Survivorship rules file (default: $YIBIAO_RULES, else the rules built in; see `yibiao rules check`).",
-           "主记录取值规则文件（默认：$YIBIAO_RULES，否则使用内置规则；见 `yibiao rules check`）。"),
-        valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            tr(
+                "Survivorship rules file (default: $YIBIAO_RULES, else the rules built in; see `yibiao rules check`).",
+                "主记录取值规则文件（默认：$YIBIAO_RULES，否则使用内置规则；见 `yibiao rules check`）。"),
+            valueName: "file"))
     var rules: String?
 
     /// The hub's configuration: database, rules and the CLI's logger.

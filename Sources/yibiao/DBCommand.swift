@@ -8,8 +8,9 @@ struct DB: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "db",
-            abstract: tr("Manage the database: the embedded PostgreSQL, or the server in YIBIAO_DATABASE_URL.",
-                         "管理数据库：内置的 PostgreSQL，或 YIBIAO_DATABASE_URL 指向的服务器。"),
+            abstract: tr(
+                "Manage the database: the embedded PostgreSQL, or the server in YIBIAO_DATABASE_URL.",
+                "管理数据库：内置的 PostgreSQL，或 YIBIAO_DATABASE_URL 指向的服务器。"),
             subcommands: [Start.self, Stop.self, Status.self, URLCommand.self, Migrate.self, Reset.self]
         )
     }
@@ -18,9 +19,10 @@ struct DB: AsyncParsableCommand {
 extension DB {
     struct Start: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr(
-                "Start the embedded PostgreSQL (initialising it on first use) and create the database.",
-                "启动内置 PostgreSQL（首次使用时自动初始化）并创建数据库。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Start the embedded PostgreSQL (initialising it on first use) and create the database.",
+                    "启动内置 PostgreSQL（首次使用时自动初始化）并创建数据库。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -30,8 +32,10 @@ extension DB {
             let configuration = try database.configuration()
             if let external = configuration.database.externalURL {
                 try await Hub.withHub(configuration) { _ in }
-                print(tr("YIBIAO_DATABASE_URL is set: using \(external); nothing to start.",
-                         "已设置 YIBIAO_DATABASE_URL：使用 \(external)，无需启动。"))
+                print(
+                    tr(
+                        "YIBIAO_DATABASE_URL is set: using \(external); nothing to start.",
+                        "已设置 YIBIAO_DATABASE_URL：使用 \(external)，无需启动。"))
                 return
             }
             let server = configuration.database.embedded
@@ -41,12 +45,16 @@ extension DB {
                 print(tr("The embedded database is already running (pid \(pid)).", "内置数据库已在运行（进程号 \(pid)）。"))
             case .started(let initialised, let removedStale):
                 if removedStale {
-                    print(tr("Removed a stale pid file: the server had not been shut down cleanly.",
-                             "已删除残留的 pid 文件：服务器上次未正常关闭。"))
+                    print(
+                        tr(
+                            "Removed a stale pid file: the server had not been shut down cleanly.",
+                            "已删除残留的 pid 文件：服务器上次未正常关闭。"))
                 }
                 if initialised {
-                    print(tr("Initialised a new database cluster in \(server.dataDirectory.path).",
-                             "已在 \(server.dataDirectory.path) 初始化新的数据库集群。"))
+                    print(
+                        tr(
+                            "Initialised a new database cluster in \(server.dataDirectory.path).",
+                            "已在 \(server.dataDirectory.path) 初始化新的数据库集群。"))
                 }
                 print(tr("Started the embedded database.", "内置数据库已启动。"))
             }
@@ -66,8 +74,10 @@ extension DB {
         func run() async throws {
             let configuration = try database.database()
             if configuration.externalURL != nil {
-                print(tr("YIBIAO_DATABASE_URL is set: that server is not managed by yibiao; nothing to stop.",
-                         "已设置 YIBIAO_DATABASE_URL：该服务器不由 yibiao 管理，无需停止。"))
+                print(
+                    tr(
+                        "YIBIAO_DATABASE_URL is set: that server is not managed by yibiao; nothing to stop.",
+                        "已设置 YIBIAO_DATABASE_URL：该服务器不由 yibiao 管理，无需停止。"))
                 return
             }
             switch try configuration.embedded.stop() {
@@ -79,9 +89,10 @@ extension DB {
 
     struct Status: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr(
-                "Show whether the database is running, where it is, and its migrations. Exit status 3 when it is not running.",
-                "显示数据库是否在运行、所在位置及迁移情况。未运行时退出码为 3。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Show whether the database is running, where it is, and its migrations. Exit status 3 when it is not running.",
+                    "显示数据库是否在运行、所在位置及迁移情况。未运行时退出码为 3。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -90,8 +101,10 @@ extension DB {
         func run() async throws {
             let configuration = try database.configuration()
             if let external = configuration.database.externalURL {
-                print(tr("Database: external server \(external) (YIBIAO_DATABASE_URL)",
-                         "数据库：外部服务器 \(external)（YIBIAO_DATABASE_URL）"))
+                print(
+                    tr(
+                        "Database: external server \(external) (YIBIAO_DATABASE_URL)",
+                        "数据库：外部服务器 \(external)（YIBIAO_DATABASE_URL）"))
             } else {
                 let server = configuration.database.embedded
                 print(tr("Database: embedded, in \(server.dataDirectory.path)", "数据库：内置，位于 \(server.dataDirectory.path)"))
@@ -103,8 +116,10 @@ extension DB {
                     print(tr("State: stopped — run `yibiao db start`", "状态：已停止——请执行 `yibiao db start`"))
                     throw ExitCode(3)
                 case .stalePidFile(let pid):
-                    print(tr("State: stopped (stale pid file of process \(pid); `yibiao db start` will clean it up)",
-                             "状态：已停止（残留进程 \(pid) 的 pid 文件；`yibiao db start` 会清理）"))
+                    print(
+                        tr(
+                            "State: stopped (stale pid file of process \(pid); `yibiao db start` will clean it up)",
+                            "状态：已停止（残留进程 \(pid) 的 pid 文件；`yibiao db start` 会清理）"))
                     throw ExitCode(3)
                 case .running(let pid):
                     print(tr("State: running (pid \(pid))", "状态：运行中（进程号 \(pid)）"))
@@ -114,8 +129,10 @@ extension DB {
             let status = try await Hub.withHub(configuration) { hub in try await hub.schemaStatus() }
             print(tr("PostgreSQL: \(status.serverVersion)", "PostgreSQL 版本：\(status.serverVersion)"))
             let schema = status.applied.last.map { "\($0.version) (\($0.fileName))" } ?? tr("none", "无")
-            print(tr("Schema: migration \(schema); \(status.pending.count) pending",
-                     "数据库结构：迁移 \(schema)；待应用 \(status.pending.count) 个"))
+            print(
+                tr(
+                    "Schema: migration \(schema); \(status.pending.count) pending",
+                    "数据库结构：迁移 \(schema)；待应用 \(status.pending.count) 个"))
             if !status.pending.isEmpty {
                 print(tr("Run `yibiao db migrate` to apply the pending migrations.", "请执行 `yibiao db migrate` 应用待处理的迁移。"))
             }
@@ -124,9 +141,11 @@ extension DB {
 
     struct URLCommand: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(commandName: "url", abstract: tr(
-                "Print the connection URL (for psql and other tools; passwords are not printed).",
-                "输出数据库连接 URL（供 psql 等工具使用；不输出密码）。"))
+            CommandConfiguration(
+                commandName: "url",
+                abstract: tr(
+                    "Print the connection URL (for psql and other tools; passwords are not printed).",
+                    "输出数据库连接 URL（供 psql 等工具使用；不输出密码）。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -140,9 +159,10 @@ extension DB {
 
     struct Migrate: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr(
-                "Apply pending schema migrations, each in its own transaction.",
-                "应用待处理的数据库结构迁移，每个迁移在单独的事务中执行。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Apply pending schema migrations, each in its own transaction.",
+                    "应用待处理的数据库结构迁移，每个迁移在单独的事务中执行。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -161,9 +181,10 @@ extension DB {
 
     struct Reset: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr(
-                "Delete every record in the database and recreate the schema. Asks first unless --yes.",
-                "删除数据库中的全部数据并重建结构。除非指定 --yes，否则会先确认。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Delete every record in the database and recreate the schema. Asks first unless --yes.",
+                    "删除数据库中的全部数据并重建结构。除非指定 --yes，否则会先确认。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -176,19 +197,25 @@ extension DB {
             let url = try configuration.database.url()
             if !yes {
                 guard isatty(STDIN_FILENO) == 1 else {
-                    throw ValidationError(tr("`db reset` deletes all data; add --yes to confirm when not at a terminal.",
-                                             "`db reset` 会删除全部数据；在非交互环境中请加 --yes 确认。"))
+                    throw ValidationError(
+                        tr(
+                            "`db reset` deletes all data; add --yes to confirm when not at a terminal.",
+                            "`db reset` 会删除全部数据；在非交互环境中请加 --yes 确认。"))
                 }
-                print(tr("This deletes ALL data in \(url). Type the database name (\(url.database)) to confirm: ",
-                         "此操作将删除 \(url) 中的全部数据。请输入数据库名（\(url.database)）确认："), terminator: "")
+                print(
+                    tr(
+                        "This deletes ALL data in \(url). Type the database name (\(url.database)) to confirm: ",
+                        "此操作将删除 \(url) 中的全部数据。请输入数据库名（\(url.database)）确认："), terminator: "")
                 guard readLine()?.trimmingCharacters(in: .whitespaces) == url.database else {
                     print(tr("Not confirmed; nothing was changed.", "未确认，未做任何更改。"))
                     throw ExitCode.failure
                 }
             }
             let applied = try await Hub.resetDatabase(configuration)
-            print(tr("Reset \(url.database): applied \(applied.count) migrations to an empty database.",
-                     "已重置 \(url.database)：在空数据库上应用了 \(applied.count) 个迁移。"))
+            print(
+                tr(
+                    "Reset \(url.database): applied \(applied.count) migrations to an empty database.",
+                    "已重置 \(url.database)：在空数据库上应用了 \(applied.count) 个迁移。"))
         }
     }
 }

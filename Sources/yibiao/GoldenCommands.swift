@@ -15,11 +15,12 @@ func displayValue(_ field: String, _ value: String?, unmasked: Bool) -> String {
     guard let value else { return tr("(none)", "（无）") }
     if field == "national_id" || field == "national_id_raw", !unmasked { return Masking.identifier(value) }
     // Codes with their meaning: 20 已婚.
-    let table: String? = switch CanonicalField.named(field)?.kind {
-    case .code(let name): name
-    case .sex: "sex"
-    default: nil
-    }
+    let table: String? =
+        switch CanonicalField.named(field)?.kind {
+        case .code(let name): name
+        case .sex: "sex"
+        default: nil
+        }
     if let table, let entry = CodeTable.shipped[table]?.entry(code: value) { return "\(value) " + tr(entry.labelEN, entry.label) }
     return value
 }
@@ -47,17 +48,21 @@ struct ShowIDsFlag: ParsableArguments {
 
 struct ConflictsCommand: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "conflicts", abstract: tr(
-            "Disagreements between sources that need a person: list, show, resolve.", "需要人工判断的数据源分歧：列出、查看、处理。"),
-                             subcommands: [List.self, Show.self, Resolve.self])
+        CommandConfiguration(
+            commandName: "conflicts",
+            abstract: tr(
+                "Disagreements between sources that need a person: list, show, resolve.", "需要人工判断的数据源分歧：列出、查看、处理。"),
+            subcommands: [List.self, Show.self, Resolve.self])
     }
 }
 
 extension ConflictsCommand {
     struct List: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("List open conflicts (or all with --all), oldest first, with counts by field.",
-                                              "列出待处理的冲突（--all 列出全部），最早的在前，并按字段统计。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "List open conflicts (or all with --all), oldest first, with counts by field.",
+                    "列出待处理的冲突（--all 列出全部），最早的在前，并按字段统计。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -72,8 +77,10 @@ extension ConflictsCommand {
             let district = try districtOption.resolved()
             let (status, field, limit) = (all ? nil : "open", self.field, self.limit)
             let (items, counts) = try await database.withHub { hub in
-                (try await hub.conflicts(district: district, status: status, field: field, limit: limit),
-                 try await hub.openConflictCounts(district: district))
+                (
+                    try await hub.conflicts(district: district, status: status, field: field, limit: limit),
+                    try await hub.openConflictCounts(district: district)
+                )
             }
             if items.isEmpty {
                 print(tr("No conflicts.", "没有冲突。"))
@@ -84,20 +91,25 @@ extension ConflictsCommand {
                     displayValue(item.field, candidate.value, unmasked: ids.showIDs) + " (" + candidate.systems.joined(separator: ", ") + ")"
                 }.joined(separator: tr(" vs ", " 与 "))
                 let state = item.status == "open" ? "" : " [\(item.status)]"
-                print("#\(item.id)\(state)  " + tr("resident \(item.residentID)", "居民 \(item.residentID)") + " \(item.residentName ?? "")  "
-                      + fieldLabel(item.field) + tr(": ", "：") + "\(values) — \(conflictReason(item.reason))")
+                print(
+                    "#\(item.id)\(state)  " + tr("resident \(item.residentID)", "居民 \(item.residentID)") + " \(item.residentName ?? "")  "
+                        + fieldLabel(item.field) + tr(": ", "：") + "\(values) — \(conflictReason(item.reason))")
             }
             let total = counts.reduce(0) { $0 + $1.count }
             let byField = counts.map { "\(fieldLabel($0.field)) \($0.count)" }.joined(separator: tr(", ", "，"))
-            print(tr("\(total) open: \(byField). Resolve with `yibiao conflicts resolve ID --choose N --reason …`.",
-                     "共 \(total) 条待处理：\(byField)。处理方式：`yibiao conflicts resolve 编号 --choose N --reason …`。"))
+            print(
+                tr(
+                    "\(total) open: \(byField). Resolve with `yibiao conflicts resolve ID --choose N --reason …`.",
+                    "共 \(total) 条待处理：\(byField)。处理方式：`yibiao conflicts resolve 编号 --choose N --reason …`。"))
         }
     }
 
     struct Show: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("Show one conflict: each candidate value, which systems and records sent it, and the value in use now.",
-                                              "查看一条冲突：各候选值、来自哪些系统和记录，以及当前采用的值。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Show one conflict: each candidate value, which systems and records sent it, and the value in use now.",
+                    "查看一条冲突：各候选值、来自哪些系统和记录，以及当前采用的值。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -111,17 +123,22 @@ extension ConflictsCommand {
             let id = self.id
             let item = try await database.withHub { hub in try await hub.conflict(district: district, id: id) }
             print(tr("Conflict #\(item.id) (\(item.status)), raised \(item.createdAt)", "冲突 #\(item.id)（\(item.status)），产生于 \(item.createdAt)"))
-            print(tr("  resident \(item.residentID) \(item.residentName ?? ""), field \(fieldLabel(item.field)) (\(item.field))",
-                     "  居民 \(item.residentID) \(item.residentName ?? "")，字段 \(fieldLabel(item.field))（\(item.field)）"))
+            print(
+                tr(
+                    "  resident \(item.residentID) \(item.residentName ?? ""), field \(fieldLabel(item.field)) (\(item.field))",
+                    "  居民 \(item.residentID) \(item.residentName ?? "")，字段 \(fieldLabel(item.field))（\(item.field)）"))
             print(tr("  why: \(conflictReason(item.reason))", "  原因：\(conflictReason(item.reason))"))
             for (index, candidate) in item.candidates.enumerated() {
                 let records = candidate.records.map(String.init).joined(separator: ", ")
-                print("  [\(index + 1)] \(displayValue(item.field, candidate.value, unmasked: ids.showIDs))  ← \(candidate.systems.joined(separator: ", "))"
-                      + (records.isEmpty ? "" : tr(" (records \(records))", "（记录 \(records)）")))
+                print(
+                    "  [\(index + 1)] \(displayValue(item.field, candidate.value, unmasked: ids.showIDs))  ← \(candidate.systems.joined(separator: ", "))"
+                        + (records.isEmpty ? "" : tr(" (records \(records))", "（记录 \(records)）")))
             }
             if let current = item.current {
-                print(tr("  in use now: \(displayValue(item.field, current.value, unmasked: ids.showIDs)) from \(provenance(current))",
-                         "  当前采用：\(displayValue(item.field, current.value, unmasked: ids.showIDs))，来自 \(provenance(current))"))
+                print(
+                    tr(
+                        "  in use now: \(displayValue(item.field, current.value, unmasked: ids.showIDs)) from \(provenance(current))",
+                        "  当前采用：\(displayValue(item.field, current.value, unmasked: ids.showIDs))，来自 \(provenance(current))"))
             }
             if let by = item.resolvedBy {
                 print(tr("  resolved by \(by): \(item.resolutionReason ?? "")", "  由 \(by) 处理：\(item.resolutionReason ?? "")"))
@@ -131,9 +148,10 @@ extension ConflictsCommand {
 
     struct Resolve: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr(
-                "Resolve a conflict: choose a candidate or enter the right value, with a reason. It holds until a source sends a newer value (then a new conflict is raised).",
-                "处理冲突：选择一个候选值或录入正确值，并说明原因。该结果一直有效，直到数据源发来更新的值（届时产生新的冲突）。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Resolve a conflict: choose a candidate or enter the right value, with a reason. It holds until a source sends a newer value (then a new conflict is raised).",
+                    "处理冲突：选择一个候选值或录入正确值，并说明原因。该结果一直有效，直到数据源发来更新的值（届时产生新的冲突）。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -148,8 +166,10 @@ extension ConflictsCommand {
 
         func validate() throws {
             if [choose != nil, value != nil, noValue].filter({ $0 }).count != 1 {
-                throw ValidationError(tr("Say what the value is: exactly one of --choose N, --value V or --no-value.",
-                                         "请指明取值：--choose N、--value V、--no-value 三者选其一。"))
+                throw ValidationError(
+                    tr(
+                        "Say what the value is: exactly one of --choose N, --value V or --no-value.",
+                        "请指明取值：--choose N、--value V、--no-value 三者选其一。"))
             }
         }
 
@@ -167,9 +187,10 @@ extension ConflictsCommand {
 
 struct History: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(abstract: tr(
-            "A resident's golden record with the source of every value, and its timeline from the change log; --as-of shows it as it stood then.",
-            "查看居民的主记录及每个值的来源，以及变更日志中的时间线；--as-of 显示其在某一时刻的状态。"))
+        CommandConfiguration(
+            abstract: tr(
+                "A resident's golden record with the source of every value, and its timeline from the change log; --as-of shows it as it stood then.",
+                "查看居民的主记录及每个值的来源，以及变更日志中的时间线；--as-of 显示其在某一时刻的状态。"))
     }
 
     @OptionGroup var global: GlobalOptions
@@ -177,14 +198,20 @@ struct History: AsyncParsableCommand {
     @OptionGroup var districtOption: DistrictOption
     @OptionGroup var ids: ShowIDsFlag
     @Argument(help: ArgumentHelp(tr("The resident id, or a citizen ID number.", "居民编号或公民身份号码。"), valueName: "resident")) var resident: String
-    @Option(name: .long, help: ArgumentHelp(tr("A past time: 2026-11-01, \"2026-11-01 09:30\" (China time) or ISO 8601 with an offset.",
-                                                "过去的某一时刻：2026-11-01、\"2026-11-01 09:30\"（北京时间）或带时区的 ISO 8601。"), valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            tr(
+                "A past time: 2026-11-01, \"2026-11-01 09:30\" (China time) or ISO 8601 with an offset.",
+                "过去的某一时刻：2026-11-01、\"2026-11-01 09:30\"（北京时间）或带时区的 ISO 8601。"), valueName: "time"))
     var asOf: String?
 
     func validate() throws {
         if let asOf, ResidentHistory.parseTime(asOf) == nil {
-            throw ValidationError(tr("--as-of: \(asOf) is not a time; write 2026-11-01 or \"2026-11-01 09:30\".",
-                                     "--as-of：\(asOf) 不是时间；请写作 2026-11-01 或 \"2026-11-01 09:30\"。"))
+            throw ValidationError(
+                tr(
+                    "--as-of: \(asOf) is not a time; write 2026-11-01 or \"2026-11-01 09:30\".",
+                    "--as-of：\(asOf) 不是时间；请写作 2026-11-01 或 \"2026-11-01 09:30\"。"))
         }
     }
 
@@ -222,11 +249,13 @@ struct History: AsyncParsableCommand {
 
 struct Enter: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(abstract: tr(
-            "Enter values for a resident, verified in person (e.g. phone=13912345678): they fill the golden record and every system that holds the field.",
-            "为居民录入经当面核实的信息（如 phone=13912345678）：写入主记录，并同步到持有该字段的所有系统。"),
-                             discussion: tr("Fields: \(CanonicalField.all.map(\.qualifiedName).joined(separator: ", "))",
-                                            "可录入字段：\(CanonicalField.all.map(\.qualifiedName).joined(separator: "、"))"))
+        CommandConfiguration(
+            abstract: tr(
+                "Enter values for a resident, verified in person (e.g. phone=13912345678): they fill the golden record and every system that holds the field.",
+                "为居民录入经当面核实的信息（如 phone=13912345678）：写入主记录，并同步到持有该字段的所有系统。"),
+            discussion: tr(
+                "Fields: \(CanonicalField.all.map(\.qualifiedName).joined(separator: ", "))",
+                "可录入字段：\(CanonicalField.all.map(\.qualifiedName).joined(separator: "、"))"))
     }
 
     @OptionGroup var global: GlobalOptions
@@ -263,8 +292,9 @@ struct Enter: AsyncParsableCommand {
         let (id, summary) = try await database.withHub { hub in
             try await hub.enter(district: district, resident: reference, values: values, worker: worker)
         }
-        print(summary.changed > 0
-              ? tr("Saved for resident \(id): the golden record changed (\(summary.entries) change-log entry).", "已为居民 \(id) 保存：主记录已更新（变更日志 \(summary.entries) 条）。")
-              : tr("Saved for resident \(id): the golden record already had these values.", "已为居民 \(id) 保存：主记录中已是这些值。"))
+        print(
+            summary.changed > 0
+                ? tr("Saved for resident \(id): the golden record changed (\(summary.entries) change-log entry).", "已为居民 \(id) 保存：主记录已更新（变更日志 \(summary.entries) 条）。")
+                : tr("Saved for resident \(id): the golden record already had these values.", "已为居民 \(id) 保存：主记录中已是这些值。"))
     }
 }

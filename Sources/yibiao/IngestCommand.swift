@@ -7,14 +7,20 @@ import YibiaoStore
 
 /// `--district`, else YIBIAO_DISTRICT: every record belongs to one district.
 struct DistrictOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(tr("The district (6-digit GB/T 2260 code; default: $YIBIAO_DISTRICT).",
-                                                "所属区县（6 位 GB/T 2260 代码；默认 $YIBIAO_DISTRICT）。"), valueName: "code"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            tr(
+                "The district (6-digit GB/T 2260 code; default: $YIBIAO_DISTRICT).",
+                "所属区县（6 位 GB/T 2260 代码；默认 $YIBIAO_DISTRICT）。"), valueName: "code"))
     var district: String?
 
     func resolved() throws -> String {
         guard let code = district ?? CLI.environment["YIBIAO_DISTRICT"], !code.isEmpty else {
-            throw ValidationError(tr("Say which district with --district 110105 (or set YIBIAO_DISTRICT).",
-                                     "请用 --district 110105 指定区县（或设置 YIBIAO_DISTRICT）。"))
+            throw ValidationError(
+                tr(
+                    "Say which district with --district 110105 (or set YIBIAO_DISTRICT).",
+                    "请用 --district 110105 指定区县（或设置 YIBIAO_DISTRICT）。"))
         }
         switch DivisionCodeTable.standard.validate(code) {
         case .success(let valid): return valid
@@ -25,9 +31,10 @@ struct DistrictOption: ParsableArguments {
 
 struct Ingest: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(abstract: tr(
-            "Stage a feed file: read, normalise, quarantine bad rows, store new and changed records. Safe to run again.",
-            "导入数据文件：读取、规范化、隔离问题行、保存新增和变化的记录。可安全地重复执行。"))
+        CommandConfiguration(
+            abstract: tr(
+                "Stage a feed file: read, normalise, quarantine bad rows, store new and changed records. Safe to run again.",
+                "导入数据文件：读取、规范化、隔离问题行、保存新增和变化的记录。可安全地重复执行。"))
     }
 
     @OptionGroup var global: GlobalOptions
@@ -39,10 +46,12 @@ struct Ingest: AsyncParsableCommand {
     @Flag(name: .long, help: ArgumentHelp(tr("Stage only; do not match (run `yibiao match` later).", "只暂存，不匹配（稍后执行 `yibiao match`）。"))) var noMatch = false
 
     func run() async throws {
-        let request = IngestRequest(adapter: try FeedAdapterRegistry.load(adapter), file: URL(fileURLWithPath: feed),
-                                    district: try districtOption.resolved(), actor: cliActor(), match: !noMatch)
-        let bar = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1,
-                              totalRows: ProgressBar.estimateRows(request.file, adapter: request.adapter))
+        let request = IngestRequest(
+            adapter: try FeedAdapterRegistry.load(adapter), file: URL(fileURLWithPath: feed),
+            district: try districtOption.resolved(), actor: cliActor(), match: !noMatch)
+        let bar = ProgressBar(
+            enabled: !noProgress && isatty(STDERR_FILENO) == 1,
+            totalRows: ProgressBar.estimateRows(request.file, adapter: request.adapter))
         let outcome = try await database.withHub { hub in
             defer { bar.finish() }
             return try await hub.ingest(request) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
@@ -55,12 +64,16 @@ struct Ingest: AsyncParsableCommand {
 
     func printSummary(_ summary: Ingestor.Summary, system: String) {
         print(tr("\(system) · batch \(summary.batchID) · \(feed)", "\(system) · 批次 \(summary.batchID) · \(feed)"))
-        print(tr("  read \(summary.read) = staged \(summary.staged) (of which \(summary.newVersions) changed) + unchanged \(summary.unchanged) + quarantined \(summary.quarantined)",
-                 "  读取 \(summary.read) = 暂存 \(summary.staged)（其中变化 \(summary.newVersions)）+ 未变 \(summary.unchanged) + 隔离 \(summary.quarantined)"))
+        print(
+            tr(
+                "  read \(summary.read) = staged \(summary.staged) (of which \(summary.newVersions) changed) + unchanged \(summary.unchanged) + quarantined \(summary.quarantined)",
+                "  读取 \(summary.read) = 暂存 \(summary.staged)（其中变化 \(summary.newVersions)）+ 未变 \(summary.unchanged) + 隔离 \(summary.quarantined)"))
         if !summary.quarantineReasons.isEmpty {
             let reasons = summary.quarantineReasons.keys.sorted().map { "\($0) \(summary.quarantineReasons[$0]!)" }.joined(separator: ", ")
-            print(tr("  quarantined: \(reasons) — see `yibiao quarantine list --batch \(summary.batchID)`",
-                     "  隔离原因：\(reasons)——详见 `yibiao quarantine list --batch \(summary.batchID)`"))
+            print(
+                tr(
+                    "  quarantined: \(reasons) — see `yibiao quarantine list --batch \(summary.batchID)`",
+                    "  隔离原因：\(reasons)——详见 `yibiao quarantine list --batch \(summary.batchID)`"))
         }
     }
 }
@@ -108,8 +121,9 @@ final class ProgressBar: @unchecked Sendable {
                 let eta = rate > 0 ? Int(Double(max(total - rows, 0)) / rate) : 0
                 line += "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled) + "] "
                 line += String(format: "%3.0f%% ", fraction * 100)
-                line += tr("\(rows)/\(total) rows, \(Int(rate)) rows/s, ETA \(eta / 60)m\(eta % 60)s",
-                           "\(rows)/\(total) 行，\(Int(rate)) 行/秒，剩余约 \(eta / 60) 分 \(eta % 60) 秒")
+                line += tr(
+                    "\(rows)/\(total) rows, \(Int(rate)) rows/s, ETA \(eta / 60)m\(eta % 60)s",
+                    "\(rows)/\(total) 行，\(Int(rate)) 行/秒，剩余约 \(eta / 60) 分 \(eta % 60) 秒")
             } else {
                 line += tr("\(rows) rows, \(Int(rate)) rows/s", "\(rows) 行，\(Int(rate)) 行/秒")
             }

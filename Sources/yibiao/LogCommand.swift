@@ -11,8 +11,10 @@ struct Log: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("Check the district's hash chain; name the first broken entry. Exit 1 when broken.",
-                                              "校验本区县的哈希链，指出第一条损坏的记录。损坏时退出码为 1。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Check the district's hash chain; name the first broken entry. Exit 1 when broken.",
+                    "校验本区县的哈希链，指出第一条损坏的记录。损坏时退出码为 1。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -23,8 +25,10 @@ struct Log: AsyncParsableCommand {
             let district = try districtOption.resolved()
             let (checked, broken) = try await database.withHub { hub in try await hub.verifyLog(district: district) }
             if let broken {
-                print(tr("BROKEN at entry \(broken.seq): \(broken.reason.en). \(checked) entries read.",
-                         "第 \(broken.seq) 条记录处损坏：\(broken.reason.zh)。共读取 \(checked) 条。"))
+                print(
+                    tr(
+                        "BROKEN at entry \(broken.seq): \(broken.reason.en). \(checked) entries read.",
+                        "第 \(broken.seq) 条记录处损坏：\(broken.reason.zh)。共读取 \(checked) 条。"))
                 throw ExitCode.failure
             }
             print(tr("The change log of \(district) is intact: \(checked) entries.", "\(district) 的变更日志完好：共 \(checked) 条。"))

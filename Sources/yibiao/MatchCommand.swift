@@ -8,41 +8,55 @@ import YibiaoStore
 
 struct Match: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(abstract: tr("Link every source record to one resident (runs after each ingest too).",
-                                          "将每条源记录关联到唯一的居民（每次导入后也会自动执行）。"),
-                             subcommands: [Run.self, Train.self], defaultSubcommand: Run.self)
+        CommandConfiguration(
+            abstract: tr(
+                "Link every source record to one resident (runs after each ingest too).",
+                "将每条源记录关联到唯一的居民（每次导入后也会自动执行）。"),
+            subcommands: [Run.self, Train.self], defaultSubcommand: Run.self)
     }
 }
 
 func printMatchSummary(_ summary: ResidentLinker.Summary, dryRun: Bool = false) {
     let keys = MatchEngine.blockingKeys.map { "\($0) \(summary.pairsByBlockingKey[$0] ?? 0)" }.joined(separator: ", ")
-    print(tr("matching (parameters v\(summary.parametersVersion)): \(summary.records) records, \(summary.candidatePairs) candidate pairs (\(keys))",
-             "匹配（参数版本 \(summary.parametersVersion)）：\(summary.records) 条记录，\(summary.candidatePairs) 个候选对（\(keys)）"))
+    print(
+        tr(
+            "matching (parameters v\(summary.parametersVersion)): \(summary.records) records, \(summary.candidatePairs) candidate pairs (\(keys))",
+            "匹配（参数版本 \(summary.parametersVersion)）：\(summary.records) 条记录，\(summary.candidatePairs) 个候选对（\(keys)）"))
     let verb = dryRun ? tr("would give", "将得到") : tr("gave", "得到")
-    print(tr("  \(verb) \(summary.residents) residents: \(summary.newResidents) new, \(summary.merges) merges, \(summary.splits) splits, \(summary.relinked) records (re)linked, \(summary.reviewItems) pairs for review",
-             "  \(verb) \(summary.residents) 位居民：新增 \(summary.newResidents)，合并 \(summary.merges)，拆分 \(summary.splits)，\(summary.relinked) 条记录（重新）关联，\(summary.reviewItems) 对待人工审核"))
+    print(
+        tr(
+            "  \(verb) \(summary.residents) residents: \(summary.newResidents) new, \(summary.merges) merges, \(summary.splits) splits, \(summary.relinked) records (re)linked, \(summary.reviewItems) pairs for review",
+            "  \(verb) \(summary.residents) 位居民：新增 \(summary.newResidents)，合并 \(summary.merges)，拆分 \(summary.splits)，\(summary.relinked) 条记录（重新）关联，\(summary.reviewItems) 对待人工审核"))
     if !dryRun { printGoldenSummary(summary.golden) }
 }
 
 func printGoldenSummary(_ golden: GoldenRecords.Summary) {
-    print(tr("golden records: \(golden.recomputed) recomputed, \(golden.changed) changed, \(golden.retired) retired by merges; \(golden.entries) change-log entries; conflicts \(golden.conflictsRaised) raised, \(golden.conflictsSuperseded) settled by the sources",
-             "黄金记录：重算 \(golden.recomputed)，变化 \(golden.changed)，因合并停用 \(golden.retired)；变更日志 \(golden.entries) 条；冲突新增 \(golden.conflictsRaised)，由数据源自行消除 \(golden.conflictsSuperseded)"))
+    print(
+        tr(
+            "golden records: \(golden.recomputed) recomputed, \(golden.changed) changed, \(golden.retired) retired by merges; \(golden.entries) change-log entries; conflicts \(golden.conflictsRaised) raised, \(golden.conflictsSuperseded) settled by the sources",
+            "黄金记录：重算 \(golden.recomputed)，变化 \(golden.changed)，因合并停用 \(golden.retired)；变更日志 \(golden.entries) 条；冲突新增 \(golden.conflictsRaised)，由数据源自行消除 \(golden.conflictsSuperseded)"))
 }
 
 extension Match {
     struct Run: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(commandName: "run", abstract: tr(
-                "Match the district's records again: every automatic decision is recomputed, a person's decisions stay. Use --dry-run first to see what would change.",
-                "重新匹配本区县的记录：重算所有自动决定，人工决定保持不变。可先用 --dry-run 查看将发生的变化。"))
+            CommandConfiguration(
+                commandName: "run",
+                abstract: tr(
+                    "Match the district's records again: every automatic decision is recomputed, a person's decisions stay. Use --dry-run first to see what would change.",
+                    "重新匹配本区县的记录：重算所有自动决定，人工决定保持不变。可先用 --dry-run 查看将发生的变化。"))
         }
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var districtOption: DistrictOption
         @Flag(name: .long, help: ArgumentHelp(tr("Report what would change, change nothing.", "只报告将发生的变化，不做修改。"))) var dryRun = false
-        @Flag(name: .long, help: ArgumentHelp(tr("Recompute every automatic decision, e.g. after a threshold change (every run does; the flag says so explicitly).",
-                                                 "重算所有自动决定，如阈值变更后（每次运行都会如此；此参数仅作明确表示）。"))) var rerun = false
+        @Flag(
+            name: .long,
+            help: ArgumentHelp(
+                tr(
+                    "Recompute every automatic decision, e.g. after a threshold change (every run does; the flag says so explicitly).",
+                    "重算所有自动决定，如阈值变更后（每次运行都会如此；此参数仅作明确表示）。"))) var rerun = false
 
         func run() async throws {
             let (district, dryRun) = (try districtOption.resolved(), self.dryRun)
@@ -53,18 +67,28 @@ extension Match {
 
     struct Train: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("Estimate the m/u probabilities from the district's records (no labels) and store them as a new version.",
-                                              "根据本区县记录估计 m/u 概率（无需标注），并保存为新版本。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Estimate the m/u probabilities from the district's records (no labels) and store them as a new version.",
+                    "根据本区县记录估计 m/u 概率（无需标注），并保存为新版本。"))
         }
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var districtOption: DistrictOption
         @Option(name: .long, help: ArgumentHelp(tr("Seed of the random pair sample.", "随机抽样种子。"))) var seed: UInt64 = 1
-        @Option(name: .long, help: ArgumentHelp(tr("Link automatically at or above this probability (default 0.99, or the active version's).",
-                                                    "概率不低于此值时自动关联（默认 0.99，或沿用当前版本）。"))) var linkThreshold: Double?
-        @Option(name: .long, help: ArgumentHelp(tr("Send to review at or above this probability (default 0.5, or the active version's).",
-                                                    "概率不低于此值时送人工审核（默认 0.5，或沿用当前版本）。"))) var reviewThreshold: Double?
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                tr(
+                    "Link automatically at or above this probability (default 0.99, or the active version's).",
+                    "概率不低于此值时自动关联（默认 0.99，或沿用当前版本）。"))) var linkThreshold: Double?
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                tr(
+                    "Send to review at or above this probability (default 0.5, or the active version's).",
+                    "概率不低于此值时送人工审核（默认 0.5，或沿用当前版本）。"))) var reviewThreshold: Double?
 
         func validate() throws {
             for value in [linkThreshold, reviewThreshold].compactMap({ $0 }) where !(value > 0 && value <= 1) {
@@ -81,8 +105,10 @@ extension Match {
             let (version, parameters) = try await database.withHub { hub in
                 try await hub.train(district: district, actor: cliActor(), seed: seed, linkThreshold: link, reviewThreshold: review)
             }
-            print(tr("Stored matching parameters version \(version) (prior \(String(format: "%.3f", parameters.prior)), link ≥ \(parameters.linkThreshold), review ≥ \(parameters.reviewThreshold)). See the effect with `yibiao match --dry-run`.",
-                     "已保存匹配参数版本 \(version)（先验 \(String(format: "%.3f", parameters.prior))，关联阈值 \(parameters.linkThreshold)，审核阈值 \(parameters.reviewThreshold)）。可用 `yibiao match --dry-run` 查看影响。"))
+            print(
+                tr(
+                    "Stored matching parameters version \(version) (prior \(String(format: "%.3f", parameters.prior)), link ≥ \(parameters.linkThreshold), review ≥ \(parameters.reviewThreshold)). See the effect with `yibiao match --dry-run`.",
+                    "已保存匹配参数版本 \(version)（先验 \(String(format: "%.3f", parameters.prior))，关联阈值 \(parameters.linkThreshold)，审核阈值 \(parameters.reviewThreshold)）。可用 `yibiao match --dry-run` 查看影响。"))
             for comparison in Comparison.allCases {
                 let levels = (1..<comparison.levelCount).map { level -> String in
                     let weight = log2(max(parameters.m[comparison.rawValue][level], 1e-6) / max(parameters.u[comparison.rawValue][level], 1e-6))
@@ -94,11 +120,12 @@ extension Match {
     }
 }
 
-
 struct Explain: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(abstract: tr("Say why a record is linked to its resident, comparison by comparison.",
-                                          "逐项说明某条记录为何关联到其居民。"))
+        CommandConfiguration(
+            abstract: tr(
+                "Say why a record is linked to its resident, comparison by comparison.",
+                "逐项说明某条记录为何关联到其居民。"))
     }
 
     @OptionGroup var global: GlobalOptions
@@ -128,8 +155,10 @@ struct Explain: AsyncParsableCommand {
             print("  \(tr(comparison.label).padding(toLength: 14, withPad: " ", startingAt: 0)) \(tr(comparison.levelName(evidence.level))) (\(effect))")
         }
         if let weight = link.weight {
-            print(tr(String(format: "  total weight %+.1f → probability %.4f", weight, explanation.probability),
-                     String(format: "  总权重 %+.1f → 概率 %.4f", weight, explanation.probability)))
+            print(
+                tr(
+                    String(format: "  total weight %+.1f → probability %.4f", weight, explanation.probability),
+                    String(format: "  总权重 %+.1f → 概率 %.4f", weight, explanation.probability)))
         }
         if link.method == "deterministic" {
             print(tr("  The same valid ID number identifies the person.", "  相同的有效身份证号即可确定为同一人。"))
@@ -139,14 +168,17 @@ struct Explain: AsyncParsableCommand {
 
 struct Xref: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(abstract: tr("Cross-references: which resident each system's record belongs to.", "交叉对照：各系统记录对应的居民。"),
-                             subcommands: [Export.self])
+        CommandConfiguration(
+            abstract: tr("Cross-references: which resident each system's record belongs to.", "交叉对照：各系统记录对应的居民。"),
+            subcommands: [Export.self])
     }
 
     struct Export: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("Write (system, source key, resident id) for every linked current record.",
-                                              "输出每条已关联当前记录的（系统，主键，居民编号）。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Write (system, source key, resident id) for every linked current record.",
+                    "输出每条已关联当前记录的（系统，主键，居民编号）。"))
         }
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
@@ -197,9 +229,11 @@ struct ReasonOption: ParsableArguments {
 
 struct MergeRecords: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "merge", abstract: tr(
-            "Declare two records the same person (kept with author and reason; never undone automatically).",
-            "声明两条记录属于同一人（连同操作人和原因保存；自动匹配不会撤销）。"))
+        CommandConfiguration(
+            commandName: "merge",
+            abstract: tr(
+                "Declare two records the same person (kept with author and reason; never undone automatically).",
+                "声明两条记录属于同一人（连同操作人和原因保存；自动匹配不会撤销）。"))
     }
 
     @OptionGroup var global: GlobalOptions
@@ -216,20 +250,25 @@ struct MergeRecords: AsyncParsableCommand {
         let district = try districtOption.resolved()
         let records = self.records, reason = reasonOption.reason
         let summary = try await database.withHub { hub in
-            try await hub.merge(district: district, author: cliActor(), .init(system: records[0], key: records[1]),
-                                .init(system: records[2], key: records[3]), reason: reason)
+            try await hub.merge(
+                district: district, author: cliActor(), .init(system: records[0], key: records[1]),
+                .init(system: records[2], key: records[3]), reason: reason)
         }
-        print(tr("Recorded: \(records[0]) \(records[1]) and \(records[2]) \(records[3]) are the same person.",
-                 "已记录：\(records[0]) \(records[1]) 与 \(records[2]) \(records[3]) 为同一人。"))
+        print(
+            tr(
+                "Recorded: \(records[0]) \(records[1]) and \(records[2]) \(records[3]) are the same person.",
+                "已记录：\(records[0]) \(records[1]) 与 \(records[2]) \(records[3]) 为同一人。"))
         printMatchSummary(summary)
     }
 }
 
 struct SplitRecord: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "split", abstract: tr(
-            "Take a record away from its resident: it becomes a resident of its own, pinned (kept with author and reason).",
-            "将一条记录从其居民中分出：成为单独的居民并固定（连同操作人和原因保存）。"))
+        CommandConfiguration(
+            commandName: "split",
+            abstract: tr(
+                "Take a record away from its resident: it becomes a resident of its own, pinned (kept with author and reason).",
+                "将一条记录从其居民中分出：成为单独的居民并固定（连同操作人和原因保存）。"))
     }
 
     @OptionGroup var global: GlobalOptions
@@ -262,8 +301,11 @@ final class CrossReferenceWriter: @unchecked Sendable {
 
     func write(_ reference: CrossReferences.Reference) throws {
         if let csv { return try csv.append([reference.system, reference.sourceKey, String(reference.residentID)]) }
-        try output.write(CanonicalJSON.object(["system": .string(reference.system), "source_key": .string(reference.sourceKey),
-                                               "resident_id": .integer(reference.residentID)]).text + "\n")
+        try output.write(
+            CanonicalJSON.object([
+                "system": .string(reference.system), "source_key": .string(reference.sourceKey),
+                "resident_id": .integer(reference.residentID),
+            ]).text + "\n")
     }
 
     func finish() throws { try output.finish() }

@@ -10,12 +10,15 @@ struct Normalize: ParsableCommand {
 
     static var configuration: CommandConfiguration {
         CommandConfiguration(
-            abstract: tr("Show how values are normalised, and why invalid ones are rejected.",
-                         "显示取值如何被规范化，以及无效取值被拒绝的原因。"),
-            discussion: tr("""
+            abstract: tr(
+                "Show how values are normalised, and why invalid ones are rejected.",
+                "显示取值如何被规范化，以及无效取值被拒绝的原因。"),
+            discussion: tr(
+                """
                 Kinds: id (citizen ID number), name, date, sex, phone, division (GB/T 2260 code), \
                 marital, political, relationship (GB/T code tables). Exit status 1 when any value is invalid.
-                """, """
+                """,
+                """
                 类型：id（公民身份号码）、name（姓名）、date（日期）、sex（性别）、phone（电话）、\
                 division（行政区划代码）、marital、political、relationship（国标代码表）。有无效值时退出码为 1。
                 """))

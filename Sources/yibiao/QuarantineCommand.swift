@@ -6,8 +6,9 @@ import YibiaoStore
 
 struct Quarantine: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(abstract: tr("List and show rows that could not be read or mapped.", "列出并查看无法读取或映射的行。"),
-                             subcommands: [List.self, Show.self])
+        CommandConfiguration(
+            abstract: tr("List and show rows that could not be read or mapped.", "列出并查看无法读取或映射的行。"),
+            subcommands: [List.self, Show.self])
     }
 }
 
@@ -35,7 +36,8 @@ extension Quarantine {
                 return
             }
             for row in rows {
-                let place = tr("batch \(row.batchID) · \(row.fileName) row \(row.rowNumber)", "批次 \(row.batchID) · \(row.fileName) 第 \(row.rowNumber) 行")
+                let place =
+                    tr("batch \(row.batchID) · \(row.fileName) row \(row.rowNumber)", "批次 \(row.batchID) · \(row.fileName) 第 \(row.rowNumber) 行")
                     + (row.column.map { tr(", column \($0)", "，列 \($0)") } ?? "")
                 print("#\(row.id)  \(place): \(CLI.language == .zh ? row.messageZH : row.messageEN) [\(row.reasonCode)]")
             }
@@ -44,15 +46,21 @@ extension Quarantine {
 
     struct Show: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
-            CommandConfiguration(abstract: tr("Show one quarantined row in full, with its raw value (masked unless --show-values).",
-                                              "完整显示一条被隔离的行及其原始值（除非指定 --show-values，否则遮盖）。"))
+            CommandConfiguration(
+                abstract: tr(
+                    "Show one quarantined row in full, with its raw value (masked unless --show-values).",
+                    "完整显示一条被隔离的行及其原始值（除非指定 --show-values，否则遮盖）。"))
         }
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var districtOption: DistrictOption
-        @Flag(name: .customLong("show-values"), help: ArgumentHelp(tr("Show the raw value in full (it can be personal data).",
-                                                                     "完整显示原始值（可能含个人信息）。")))
+        @Flag(
+            name: .customLong("show-values"),
+            help: ArgumentHelp(
+                tr(
+                    "Show the raw value in full (it can be personal data).",
+                    "完整显示原始值（可能含个人信息）。")))
         var showValues = false
         @Argument(help: ArgumentHelp(tr("The quarantine id (#N in the list).", "隔离编号（列表中的 #N）。"))) var id: Int64
 
@@ -65,11 +73,14 @@ extension Quarantine {
                 throw ExitCode.failure
             }
             let raw = row.rawValue.map { showValues ? $0 : Masking.cell($0) } ?? ""
-            let labels = CLI.language == .zh
+            let labels =
+                CLI.language == .zh
                 ? ["批次", "系统", "文件", "行", "列", "原始值", "原因代码", "说明", "时间"]
                 : ["batch", "system", "file", "row", "column", "raw value", "reason", "message", "at"]
-            let values = [String(row.batchID), row.system, row.fileName, String(row.rowNumber), row.column ?? "", raw, row.reasonCode,
-                          CLI.language == .zh ? row.messageZH : row.messageEN, row.createdAt]
+            let values = [
+                String(row.batchID), row.system, row.fileName, String(row.rowNumber), row.column ?? "", raw, row.reasonCode,
+                CLI.language == .zh ? row.messageZH : row.messageEN, row.createdAt,
+            ]
             for (label, value) in zip(labels, values) { print(label.padding(toLength: 10, withPad: " ", startingAt: 0) + value) }
         }
     }

@@ -4,15 +4,16 @@ import YibiaoCore
 import YibiaoApplication
 import YibiaoStore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `yibiao review`: uncertain pairs side by side, one keystroke per decision.
 struct Review: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(abstract: tr(
-            "Decide uncertain pairs: s = same person, d = different people, k = skip, q = quit. Decisions are kept and not asked again.",
-            "审核不确定的记录对：s = 同一人，d = 不同人，k = 跳过，q = 退出。决定会被保存，不再重复询问。"))
+        CommandConfiguration(
+            abstract: tr(
+                "Decide uncertain pairs: s = same person, d = different people, k = skip, q = quit. Decisions are kept and not asked again.",
+                "审核不确定的记录对：s = 同一人，d = 不同人，k = 跳过，q = 退出。决定会被保存，不再重复询问。"))
     }
 
     @OptionGroup var global: GlobalOptions
@@ -40,8 +41,12 @@ struct Review: AsyncParsableCommand {
                 guard let decision = keys.next() else { break }
                 print(decision)
                 switch decision {
-                case "s": try await hub.decide(district: district, author: cliActor(), item, .same, reason: "review"); decided += 1
-                case "d": try await hub.decide(district: district, author: cliActor(), item, .different, reason: "review"); decided += 1
+                case "s":
+                    try await hub.decide(district: district, author: cliActor(), item, .same, reason: "review")
+                    decided += 1
+                case "d":
+                    try await hub.decide(district: district, author: cliActor(), item, .different, reason: "review")
+                    decided += 1
                 case "k": try await hub.decide(district: district, author: cliActor(), item, .skip, reason: "review")
                 default: return decided
                 }
@@ -56,12 +61,16 @@ struct Review: AsyncParsableCommand {
 
     private func show(_ item: ReviewQueue.Item, number: Int, of total: Int, showIDs: Bool) {
         let fields = ["name", "national_id", "national_id_raw", "sex", "birth_date", "phone", "address"]
-        print("\n" + tr("Pair \(number) of \(total) (probability \(String(format: "%.2f", item.probability)))",
-                        "第 \(number)/\(total) 对（概率 \(String(format: "%.2f", item.probability))）"))
+        print(
+            "\n"
+                + tr(
+                    "Pair \(number) of \(total) (probability \(String(format: "%.2f", item.probability)))",
+                    "第 \(number)/\(total) 对（概率 \(String(format: "%.2f", item.probability))）"))
         let left = item.record
         guard let right = item.candidate.first else { return }
-        print("  " + "".padding(toLength: 16, withPad: " ", startingAt: 0) + "\(left.system) \(left.key)".padding(toLength: 34, withPad: " ", startingAt: 0)
-              + tr("resident \(item.candidateResident): ", "居民 \(item.candidateResident)：") + "\(right.system) \(right.key)")
+        print(
+            "  " + "".padding(toLength: 16, withPad: " ", startingAt: 0) + "\(left.system) \(left.key)".padding(toLength: 34, withPad: " ", startingAt: 0)
+                + tr("resident \(item.candidateResident): ", "居民 \(item.candidateResident)：") + "\(right.system) \(right.key)")
         let colour = isatty(STDOUT_FILENO) == 1
         for field in fields {
             let a = display(field, left.fields[field] ?? "", unmasked: showIDs), b = display(field, right.fields[field] ?? "", unmasked: showIDs)

@@ -7,9 +7,11 @@ struct Yibiao: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "yibiao",
-            abstract: tr("Yibiao (一表通): one resident record for every district system.",
-                         "一表通：为区里的每个业务系统维护同一份居民信息。"),
-            discussion: tr("""
+            abstract: tr(
+                "Yibiao (一表通): one resident record for every district system.",
+                "一表通：为区里的每个业务系统维护同一份居民信息。"),
+            discussion: tr(
+                """
                 Data entered once fills every system: feeds from civil affairs, family planning, \
                 party membership and social security are normalised, matched to one resident, \
                 merged into a golden record and logged.
@@ -19,7 +21,8 @@ struct Yibiao: AsyncParsableCommand {
 
                 Exit status: 0 success; 1 the command failed; 64 wrong command line; \
                 65 input data unreadable; 69 database or PostgreSQL unavailable; 78 configuration error.
-                """, """
+                """,
+                """
                 数据录入一次，即可填入所有系统：民政、计生、党员、社保等系统的数据经过规范化、\
                 匹配到同一位居民、合并为一份主记录，并记入变更日志。
 
@@ -30,7 +33,10 @@ struct Yibiao: AsyncParsableCommand {
                 69 数据库或 PostgreSQL 不可用；78 配置错误。
                 """),
             version: "0.1.0",
-            subcommands: [DB.self, Adapter.self, Rules.self, Ingest.self, Quarantine.self, Match.self, Explain.self, Review.self, MergeRecords.self, SplitRecord.self, ConflictsCommand.self, History.self, Enter.self, Xref.self, Log.self, Synth.self, Normalize.self]
+            subcommands: [
+                DB.self, Adapter.self, Rules.self, Ingest.self, Quarantine.self, Match.self, Explain.self, Review.self, MergeRecords.self, SplitRecord.self, ConflictsCommand.self, History.self, Enter.self, Xref.self,
+                Log.self, Synth.self, Normalize.self,
+            ]
         )
     }
 

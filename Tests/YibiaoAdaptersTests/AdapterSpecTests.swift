@@ -37,7 +37,10 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
             for column in spec.outbound?.columns ?? [] { #expect(spec.heldFields.contains(column.field.qualifiedName)) }
         }
         let civil = try AdapterSpec.load(packageRoot.appendingPathComponent("adapters/civil_affairs.yaml"))
-        guard case .csv(let options) = civil.format else { Issue.record("not csv"); return }
+        guard case .csv(let options) = civil.format else {
+            Issue.record("not csv")
+            return
+        }
         #expect(options.encoding == .gb18030)
         // Party data never flows to social security: the social-security adapter holds no party field.
         let social = try AdapterSpec.load(packageRoot.appendingPathComponent("adapters/social_security.yaml"))
@@ -111,7 +114,8 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 
     @Test("normalises every kind and keeps invalid IDs raw as a problem, not a quarantine")
     func normalising() throws {
-        let mapper = try mapper("""
+        let mapper = try mapper(
+            """
               name: {column: 姓名, required: true}
               national_id: 证件号
               birth_date: 生日
@@ -121,11 +125,16 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
               address: {concat: [省, 市], separator: ""}
               division_code: {split: 区划, separator: "/", index: 1}
             """)
-        let row = RawRow(number: 5, cells: [
-            "区": "110105", "号": "7", "姓名": " 歐陽 娜娜 ", "证件号": "110105199201010420", "生日": "1992年1月1日",
-            "性别": "B", "婚姻": "初婚", "电话": "+86 137 1234 5671", "省": "北京市", "市": "朝阳区", "区划": "x/110105",
-        ])
-        guard case .record(let record) = mapper.map(row) else { Issue.record("quarantined"); return }
+        let row = RawRow(
+            number: 5,
+            cells: [
+                "区": "110105", "号": "7", "姓名": " 歐陽 娜娜 ", "证件号": "110105199201010420", "生日": "1992年1月1日",
+                "性别": "B", "婚姻": "初婚", "电话": "+86 137 1234 5671", "省": "北京市", "市": "朝阳区", "区划": "x/110105",
+            ])
+        guard case .record(let record) = mapper.map(row) else {
+            Issue.record("quarantined")
+            return
+        }
         #expect(record.sourceKey == "110105-7")
         #expect(record.fields["name"] == "欧阳娜娜")
         #expect(record.fields["national_id"] == nil)
@@ -173,10 +182,16 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
                 insurance_types: e
             """
         let spec = try AdapterSpec.parse(yaml, fileName: "t.yaml")
-        let outcome = RecordMapper(spec: spec, today: today).map(RawRow(number: 2, cells: [
-            "k": "1", "n": "", "a": "是", "b": "1,320.50", "c": "2.0", "d": "正式", "e": "110，310;410",
-        ]))
-        guard case .record(let record) = outcome else { Issue.record("quarantined"); return }
+        let outcome = RecordMapper(spec: spec, today: today).map(
+            RawRow(
+                number: 2,
+                cells: [
+                    "k": "1", "n": "", "a": "是", "b": "1,320.50", "c": "2.0", "d": "正式", "e": "110，310;410",
+                ]))
+        guard case .record(let record) = outcome else {
+            Issue.record("quarantined")
+            return
+        }
         #expect(record.fields["name"] == "无名")
         #expect(record.fields["civil_affairs.subsistence_allowance"] == "true")
         #expect(record.fields["civil_affairs.subsistence_amount"] == "1320.5")
@@ -184,7 +199,10 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(record.fields["party.member_status"] == "full")
         #expect(record.fields["social_security.insurance_types"] == "110;310;410")
         let bad = RecordMapper(spec: spec, today: today).map(RawRow(number: 3, cells: ["k": "2", "n": "x", "a": "maybe", "d": "预备"]))
-        guard case .record(let flagged) = bad else { Issue.record("quarantined"); return }
+        guard case .record(let flagged) = bad else {
+            Issue.record("quarantined")
+            return
+        }
         #expect(flagged.problems.map(\.code).sorted() == ["not_a_boolean", "not_a_choice"])
     }
 
@@ -202,8 +220,10 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         let adapter = try FeedAdapterRegistry.load("swift:hukou-fixed-width")
         var records: [MappedRecord] = []
         var issues: [FeedIssue] = []
-        try adapter.read(packageRoot.appendingPathComponent("adapters/samples/household_register.txt"),
-                         today: CalendarDate(year: 2026, month: 11, day: 21)!) { outcome in
+        try adapter.read(
+            packageRoot.appendingPathComponent("adapters/samples/household_register.txt"),
+            today: CalendarDate(year: 2026, month: 11, day: 21)!
+        ) { outcome in
             switch outcome {
             case .record(let record): records.append(record)
             case .quarantined(let issue): issues.append(issue)

@@ -16,11 +16,14 @@ private func records(_ spec: AdapterSpec, _ url: URL) throws -> [String: MappedR
 }
 
 @Suite struct OutboundRoundTripTests {
-    static let samples = ["civil_affairs": "civil_affairs.csv", "family_planning": "family_planning.xlsx",
-                          "party": "party.xml", "social_security": "social_security.jsonl"]
+    static let samples = [
+        "civil_affairs": "civil_affairs.csv", "family_planning": "family_planning.xlsx",
+        "party": "party.xml", "social_security": "social_security.jsonl",
+    ]
 
-    @Test("canonical → outbound row → the system's file → read back through the same adapter → the same values",
-          arguments: ["civil_affairs", "family_planning", "party", "social_security"])
+    @Test(
+        "canonical → outbound row → the system's file → read back through the same adapter → the same values",
+        arguments: ["civil_affairs", "family_planning", "party", "social_security"])
     func roundTrip(system: String) throws {
         let spec = try AdapterSpec.load(repository.appendingPathComponent("adapters/\(system).yaml"))
         let mapper = try #require(OutboundMapper(spec: spec))
@@ -60,7 +63,8 @@ private func records(_ spec: AdapterSpec, _ url: URL) throws -> [String: MappedR
     func noOutbound() throws {
         let none = try AdapterSpec.parse("system: sx\nformat: {type: jsonl}\nsource_key: id\nfields: {name: n}\n", fileName: "x.yaml")
         #expect(OutboundMapper(spec: none) == nil)
-        let composite = try AdapterSpec.parse("""
+        let composite = try AdapterSpec.parse(
+            """
             system: sx
             format: {type: jsonl}
             source_key: {concat: [a, b]}

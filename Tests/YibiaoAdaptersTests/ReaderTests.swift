@@ -169,8 +169,11 @@ func gb18030(_ text: String) throws -> [UInt8] {
         let (rows, bad, error) = collect(JSONReader(url: try temporaryFile("a.jsonl", text), layout: .lines))
         #expect(error == nil)
         #expect(rows.count == 2)
-        #expect(rows[0].cells == ["aac002": "11010519491231002X", "aac003": "张伟", "info.city": "北京", "n": "3",
-                                  "big": "110105194912310021", "ok": "true"])
+        #expect(
+            rows[0].cells == [
+                "aac002": "11010519491231002X", "aac003": "张伟", "info.city": "北京", "n": "3",
+                "big": "110105194912310021", "ok": "true",
+            ])
         #expect(rows[1].number == 5)
         #expect(bad.map(\.code) == ["invalid_json", "not_an_object"])
         #expect(bad.map(\.row) == [3, 4])
@@ -260,12 +263,13 @@ func gb18030(_ text: String) throws -> [UInt8] {
 
     @Test("header, inline strings, numbers and empty cells")
     func wellFormed() throws {
-        let url = try workbook([
-            [.text("姓名"), .text("出生日期"), .text("子女数")],
-            [.text("张伟"), .number("31108"), .number("2")],
-            [.text("李娜"), .empty, .number("1")],
-            [.empty, .empty, .empty],
-        ], sheet: "计生")
+        let url = try workbook(
+            [
+                [.text("姓名"), .text("出生日期"), .text("子女数")],
+                [.text("张伟"), .number("31108"), .number("2")],
+                [.text("李娜"), .empty, .number("1")],
+                [.empty, .empty, .empty],
+            ], sheet: "计生")
         let (rows, bad, error) = collect(XLSXReader(url: url, sheet: "计生"))
         #expect(error == nil && bad.isEmpty)
         #expect(rows.map(\.cells) == [["姓名": "张伟", "出生日期": "31108", "子女数": "2"], ["姓名": "李娜", "出生日期": "", "子女数": "1"]])

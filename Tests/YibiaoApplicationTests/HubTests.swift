@@ -12,8 +12,10 @@ import YibiaoYAML
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A hub on a fresh test database.
-private func withHub(rules: SurvivorshipRules = .standard, rulesFile: String? = nil,
-                     _ body: @Sendable (Hub, HubConfiguration) async throws -> Void) async throws {
+private func withHub(
+    rules: SurvivorshipRules = .standard, rulesFile: String? = nil,
+    _ body: @Sendable (Hub, HubConfiguration) async throws -> Void
+) async throws {
     try await TestDatabase.withFreshDatabase { url, _ in
         var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
         database.maximumConnections = 2
@@ -23,8 +25,10 @@ private func withHub(rules: SurvivorshipRules = .standard, rulesFile: String? = 
 }
 
 private func ingest(_ hub: Hub, _ adapter: String, _ sample: String) async throws -> IngestOutcome {
-    try await hub.ingest(IngestRequest(adapter: try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/\(adapter)").path),
-                                       file: repository.appendingPathComponent("adapters/samples/\(sample)"), district: "110105", actor: "test"))
+    try await hub.ingest(
+        IngestRequest(
+            adapter: try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/\(adapter)").path),
+            file: repository.appendingPathComponent("adapters/samples/\(sample)"), district: "110105", actor: "test"))
 }
 
 private func entryCount(_ hub: Hub) async throws -> Int {
@@ -75,8 +79,9 @@ private func entryCount(_ hub: Hub) async throws -> Int {
     @Test("rules diff says what other rules would change, per field, and writes nothing; the same rules loaded at run time then do it")
     func rulesDiff() async throws {
         let text = try String(contentsOf: repository.appendingPathComponent("schemas/survivorship.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "  name: {strategy: most_frequent, conflict: none}",
-                                  with: "  name: {strategy: priority, priority: [social_security, civil_affairs], conflict: none}")
+            .replacingOccurrences(
+                of: "  name: {strategy: most_frequent, conflict: none}",
+                with: "  name: {strategy: priority, priority: [social_security, civil_affairs], conflict: none}")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("yibiao-rules-\(UUID().uuidString).yaml")
         try text.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }

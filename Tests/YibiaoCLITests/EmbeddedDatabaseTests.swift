@@ -3,7 +3,7 @@ import Testing
 import YibiaoStore
 import YibiaoTestSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `yibiao db …` against real clusters, each test in a home of its own.

@@ -15,8 +15,9 @@ import YibiaoTestSupport
         }
         #expect(try cli.run("db", "start").status == 0)
         #expect(try cli.run("db", "migrate").status == 0)
-        let ingest = try cli.run("ingest", root.appendingPathComponent("adapters/civil_affairs.yaml").path,
-                                 root.appendingPathComponent("adapters/samples/civil_affairs.csv").path)
+        let ingest = try cli.run(
+            "ingest", root.appendingPathComponent("adapters/civil_affairs.yaml").path,
+            root.appendingPathComponent("adapters/samples/civil_affairs.csv").path)
         #expect(ingest.stdout.contains("golden records: 6 recomputed, 6 changed"), "\(ingest.stdout)")
         let id = "110105198503020118"
 
@@ -59,10 +60,15 @@ import YibiaoTestSupport
         #expect(try cli.run("log", "verify").stdout.contains("intact"))
         // A golden value edited behind the log's back, with SQL: log verify names the entry.
         let url = try cli.run("db", "url").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let tamper = try ProcessRunner().run("/usr/bin/psql", ["-X", "-q", url, "-c", """
-            ALTER TABLE change_log DISABLE TRIGGER change_log_append_only;
-            UPDATE change_log SET changes = changes || '{"phone": {"old": null, "new": "13800000000"}}' WHERE seq = 2;
-            """])
+        let tamper = try ProcessRunner().run(
+            "/usr/bin/psql",
+            [
+                "-X", "-q", url, "-c",
+                """
+                ALTER TABLE change_log DISABLE TRIGGER change_log_append_only;
+                UPDATE change_log SET changes = changes || '{"phone": {"old": null, "new": "13800000000"}}' WHERE seq = 2;
+                """,
+            ])
         #expect(tamper.succeeded, "\(tamper.stderr)")
         let broken = try cli.run("log", "verify")
         #expect(broken.status == 1)

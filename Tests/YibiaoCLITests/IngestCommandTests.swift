@@ -26,8 +26,9 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 
     @Test("adapter preview shows normalised rows, problems, quarantine reasons and a reconciled total")
     func preview() throws {
-        let result = try CLIProcess().run("adapter", "preview", root.appendingPathComponent("adapters/civil_affairs.yaml").path,
-                                          root.appendingPathComponent("adapters/samples/civil_affairs.csv").path, "--rows", "0")
+        let result = try CLIProcess().run(
+            "adapter", "preview", root.appendingPathComponent("adapters/civil_affairs.yaml").path,
+            root.appendingPathComponent("adapters/samples/civil_affairs.csv").path, "--rows", "0")
         #expect(result.status == 0)
         #expect(result.stdout.contains("row 2 · MZ0001 · "))
         #expect(result.stdout.contains("name=张伟"))
@@ -71,11 +72,16 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
         #expect(split.stdout.contains("Recorded: civil_affairs MZ0001 is now resident"))
         // Review: one uncertain pair, decided by a keystroke on standard input.
         let url = try cli.run("db", "url").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let insert = try ProcessRunner().run("/usr/bin/psql", ["-X", "-q", url, "-c", """
-            INSERT INTO review_item (district, record_id, candidate_resident_id, weight)
-            SELECT '110105', a.record_id, l.resident_id, 0.7 FROM source_record a, source_record b JOIN link l USING (district, record_id)
-            WHERE a.source_key = 'MZ0004' AND b.source_key = 'MZ0002'
-            """])
+        let insert = try ProcessRunner().run(
+            "/usr/bin/psql",
+            [
+                "-X", "-q", url, "-c",
+                """
+                INSERT INTO review_item (district, record_id, candidate_resident_id, weight)
+                SELECT '110105', a.record_id, l.resident_id, 0.7 FROM source_record a, source_record b JOIN link l USING (district, record_id)
+                WHERE a.source_key = 'MZ0004' AND b.source_key = 'MZ0002'
+                """,
+            ])
         #expect(insert.succeeded, "\(insert.stderr)")
         let review = try cli.run(["review"], input: "d\n")
         #expect(review.status == 0, "\(review.stderr)")

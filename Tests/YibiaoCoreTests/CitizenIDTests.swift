@@ -26,22 +26,26 @@ import Testing
         #expect(second.birthDate == CalendarDate(year: 1880, month: 1, day: 1))
     }
 
-    @Test("check character table", arguments: [
-        ("11010519491231002", Character("X")), ("44052418800101001", "4"), ("11010119900307001", "1"),
-    ])
+    @Test(
+        "check character table",
+        arguments: [
+            ("11010519491231002", Character("X")), ("44052418800101001", "4"), ("11010119900307001", "1"),
+        ])
     func checkCharacter(body: String, expected: Character) {
         #expect(CitizenID.checkCharacter(forFirst17: body.map { $0.wholeNumberValue! }) == expected)
     }
 
-    @Test("entry noise is cleaned", arguments: [
-        "11010519491231002x",                // lowercase x
-        "１１０１０５１９４９１２３１００２Ｘ", // full-width digits and X
-        "11010519491231002Ⅹ",                // Roman numeral ten
-        "11010519491231002×",                // multiplication sign
-        " 110105 19491231 002X ",            // spaces
-        "110105\u{00A0}19491231\u{3000}002X", // NBSP and ideographic space
-        "110105-19491231-002X",              // hyphens
-    ])
+    @Test(
+        "entry noise is cleaned",
+        arguments: [
+            "11010519491231002x", // lowercase x
+            "１１０１０５１９４９１２３１００２Ｘ", // full-width digits and X
+            "11010519491231002Ⅹ", // Roman numeral ten
+            "11010519491231002×", // multiplication sign
+            " 110105 19491231 002X ", // spaces
+            "110105\u{00A0}19491231\u{3000}002X", // NBSP and ideographic space
+            "110105-19491231-002X", // hyphens
+        ])
     func cleaned(raw: String) throws {
         #expect(try valid(raw).value == "11010519491231002X")
     }

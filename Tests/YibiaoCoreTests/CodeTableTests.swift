@@ -3,10 +3,12 @@ import Testing
 @testable import YibiaoCore
 
 @Suite struct CodeTableTests {
-    @Test("sex codes, labels and letters", arguments: [
-        ("1", Sex.male), ("2", .female), ("0", .unknown), ("9", .unspecified), ("男", .male), ("女", .female),
-        ("M", .male), ("f", .female), ("Male", .male), ("FEMALE", .female), ("１", .male), (" 男性 ", .male),
-    ])
+    @Test(
+        "sex codes, labels and letters",
+        arguments: [
+            ("1", Sex.male), ("2", .female), ("0", .unknown), ("9", .unspecified), ("男", .male), ("女", .female),
+            ("M", .male), ("f", .female), ("Male", .male), ("FEMALE", .female), ("１", .male), (" 男性 ", .male),
+        ])
     func sex(raw: String, expected: Sex) throws {
         #expect(try Sex.parse(raw).get() == expected)
     }
@@ -62,9 +64,15 @@ import Testing
         #expect(!table.existed("999999"))
         #expect(table.existed("330101"))
         #expect(try table.validate("１１０１０５").get() == "110105")
-        guard case .failure(let malformed) = table.validate("11010") else { Issue.record("accepted"); return }
+        guard case .failure(let malformed) = table.validate("11010") else {
+            Issue.record("accepted")
+            return
+        }
         #expect(malformed.code == .malformed)
-        guard case .failure(let unknown) = table.validate("999999") else { Issue.record("accepted"); return }
+        guard case .failure(let unknown) = table.validate("999999") else {
+            Issue.record("accepted")
+            return
+        }
         #expect(unknown.code == .unknown)
     }
 

@@ -6,19 +6,21 @@ import Testing
 
     func date(_ y: Int, _ m: Int, _ d: Int) -> CalendarDate { CalendarDate(year: y, month: m, day: d)! }
 
-    @Test("accepted formats", arguments: [
-        ("1985-03-02", 1985, 3, 2), ("1985/3/2", 1985, 3, 2), ("19850302", 1985, 3, 2),
-        ("1985年3月2日", 1985, 3, 2), ("1985年03月02号", 1985, 3, 2), ("1985.03.02", 1985, 3, 2),
-        ("85-03-02", 1985, 3, 2), ("850302", 1985, 3, 2), ("1985-3-2", 1985, 3, 2),
-        ("１９８５－０３－０２", 1985, 3, 2), (" 1985/03/02 ", 1985, 3, 2),
-        ("31108", 1985, 3, 2), ("31108.0", 1985, 3, 2), ("31108.75", 1985, 3, 2),
-        ("1985-03-02T00:00:00", 1985, 3, 2), ("1985-03-02 10:30:00", 1985, 3, 2),
-        ("1985-03-02T00:00:00+08:00", 1985, 3, 2), ("1985-03-02T00:00:00.000+0800", 1985, 3, 2),
-        // Midnight in Beijing exported as UTC: the day before at 16:00Z.
-        ("1985-03-01T16:00:00Z", 1985, 3, 2), ("1985-03-01T16:00:00.000Z", 1985, 3, 2),
-        ("1985-03-02T07:59:59Z", 1985, 3, 2), ("1985-03-02T20:00:00-05:00", 1985, 3, 3),
-        ("2000-02-29", 2000, 2, 29),
-    ])
+    @Test(
+        "accepted formats",
+        arguments: [
+            ("1985-03-02", 1985, 3, 2), ("1985/3/2", 1985, 3, 2), ("19850302", 1985, 3, 2),
+            ("1985年3月2日", 1985, 3, 2), ("1985年03月02号", 1985, 3, 2), ("1985.03.02", 1985, 3, 2),
+            ("85-03-02", 1985, 3, 2), ("850302", 1985, 3, 2), ("1985-3-2", 1985, 3, 2),
+            ("１９８５－０３－０２", 1985, 3, 2), (" 1985/03/02 ", 1985, 3, 2),
+            ("31108", 1985, 3, 2), ("31108.0", 1985, 3, 2), ("31108.75", 1985, 3, 2),
+            ("1985-03-02T00:00:00", 1985, 3, 2), ("1985-03-02 10:30:00", 1985, 3, 2),
+            ("1985-03-02T00:00:00+08:00", 1985, 3, 2), ("1985-03-02T00:00:00.000+0800", 1985, 3, 2),
+            // Midnight in Beijing exported as UTC: the day before at 16:00Z.
+            ("1985-03-01T16:00:00Z", 1985, 3, 2), ("1985-03-01T16:00:00.000Z", 1985, 3, 2),
+            ("1985-03-02T07:59:59Z", 1985, 3, 2), ("1985-03-02T20:00:00-05:00", 1985, 3, 3),
+            ("2000-02-29", 2000, 2, 29),
+        ])
     func accepted(raw: String, year: Int, month: Int, day: Int) throws {
         #expect(try parser.parse(raw).get() == date(year, month, day))
     }
@@ -42,14 +44,16 @@ import Testing
         if case .failure(let error) = parser.parse("60") { #expect(error.code == .impossibleDate) }
     }
 
-    @Test("rejections with reasons", arguments: [
-        ("", DateParseError.Code.empty), ("   ", .empty),
-        ("1985-02-30", .impossibleDate), ("1985-13-01", .impossibleDate), ("1985-00-10", .impossibleDate),
-        ("1900-02-29", .impossibleDate), ("19850230", .impossibleDate), ("1985年2月30日", .impossibleDate),
-        ("March 2, 1985", .unrecognisedFormat), ("1985-03", .unrecognisedFormat), ("1985-03-02-01", .unrecognisedFormat),
-        ("123456789", .unrecognisedFormat), ("1985-03-02T25:00:00", .unrecognisedFormat),
-        ("0985-03-02", .outOfRange), ("abc", .unrecognisedFormat), ("1985/003/02", .unrecognisedFormat),
-    ])
+    @Test(
+        "rejections with reasons",
+        arguments: [
+            ("", DateParseError.Code.empty), ("   ", .empty),
+            ("1985-02-30", .impossibleDate), ("1985-13-01", .impossibleDate), ("1985-00-10", .impossibleDate),
+            ("1900-02-29", .impossibleDate), ("19850230", .impossibleDate), ("1985年2月30日", .impossibleDate),
+            ("March 2, 1985", .unrecognisedFormat), ("1985-03", .unrecognisedFormat), ("1985-03-02-01", .unrecognisedFormat),
+            ("123456789", .unrecognisedFormat), ("1985-03-02T25:00:00", .unrecognisedFormat),
+            ("0985-03-02", .outOfRange), ("abc", .unrecognisedFormat), ("1985/003/02", .unrecognisedFormat),
+        ])
     func rejected(raw: String, code: DateParseError.Code) {
         guard case .failure(let error) = parser.parse(raw) else {
             Issue.record("\(raw) was accepted")

@@ -28,9 +28,11 @@ import Testing
         #expect(try name("乾隆").display == "乾隆")
     }
 
-    @Test("every middle-dot variant gives the same name", arguments: [
-        "买买提·艾力", "买买提・艾力", "买买提･艾力", "买买提•艾力", "买买提‧艾力", "买买提⋅艾力", "买买提.艾力", "买买提 · 艾力", "买买提．艾力",
-    ])
+    @Test(
+        "every middle-dot variant gives the same name",
+        arguments: [
+            "买买提·艾力", "买买提・艾力", "买买提･艾力", "买买提•艾力", "买买提‧艾力", "买买提⋅艾力", "买买提.艾力", "买买提 · 艾力", "买买提．艾力",
+        ])
     func middleDots(raw: String) throws {
         let normalised = try name(raw)
         #expect(normalised.display == "买买提·艾力")

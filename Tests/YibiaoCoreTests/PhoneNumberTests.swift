@@ -2,22 +2,26 @@ import Testing
 @testable import YibiaoCore
 
 @Suite struct PhoneNumberTests {
-    @Test("mobiles", arguments: [
-        "13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "+8613812345678",
-        "0086-13812345678", "8613812345678", "１３８１２３４５６７８", "(+86) 138 1234 5678",
-    ])
+    @Test(
+        "mobiles",
+        arguments: [
+            "13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "+8613812345678",
+            "0086-13812345678", "8613812345678", "１３８１２３４５６７８", "(+86) 138 1234 5678",
+        ])
     func mobile(raw: String) throws {
         let phone = try PhoneNumber.parse(raw).get()
         #expect(phone.kind == .mobile)
         #expect(phone.value == "13812345678")
     }
 
-    @Test("landlines", arguments: [
-        ("010-62345678", "010-62345678"), ("(010)62345678", "010-62345678"), ("01062345678", "010-62345678"),
-        ("0755 8345 6789", "0755-83456789"), ("（0755）83456789", "0755-83456789"), ("0571-8765432", "0571-8765432"),
-        ("021-62345678转123", "021-62345678-123"), ("021-62345678-123", "021-62345678"),
-        ("021 6234 5678 #8", "021-62345678-8"), ("+86 10 6234 5678", "010-62345678"), ("62345678", "62345678"),
-    ])
+    @Test(
+        "landlines",
+        arguments: [
+            ("010-62345678", "010-62345678"), ("(010)62345678", "010-62345678"), ("01062345678", "010-62345678"),
+            ("0755 8345 6789", "0755-83456789"), ("（0755）83456789", "0755-83456789"), ("0571-8765432", "0571-8765432"),
+            ("021-62345678转123", "021-62345678-123"), ("021-62345678-123", "021-62345678"),
+            ("021 6234 5678 #8", "021-62345678-8"), ("+86 10 6234 5678", "010-62345678"), ("62345678", "62345678"),
+        ])
     func landline(raw: String, expected: String) throws {
         // "021-62345678-123" has no extension mark: the trailing group is read as part of the number
         // and the result is rejected; the expectation below covers that case separately.
@@ -30,12 +34,14 @@ import Testing
         #expect(phone.value == expected)
     }
 
-    @Test("rejections with reasons", arguments: [
-        ("", PhoneNumberError.Reason.empty), ("  ", .empty), ("1381234567a", .invalidCharacter),
-        ("12345", .unrecognised), ("1381234567", .unrecognised), ("138123456789", .unrecognised),
-        ("12812345678", .unrecognised), ("010-0234567", .unrecognised), ("00000000000", .placeholder),
-        ("13800000000", .placeholder), ("88888888", .placeholder), ("021-62345678转", .unrecognised),
-    ])
+    @Test(
+        "rejections with reasons",
+        arguments: [
+            ("", PhoneNumberError.Reason.empty), ("  ", .empty), ("1381234567a", .invalidCharacter),
+            ("12345", .unrecognised), ("1381234567", .unrecognised), ("138123456789", .unrecognised),
+            ("12812345678", .unrecognised), ("010-0234567", .unrecognised), ("00000000000", .placeholder),
+            ("13800000000", .placeholder), ("88888888", .placeholder), ("021-62345678转", .unrecognised),
+        ])
     func rejected(raw: String, reason: PhoneNumberError.Reason) {
         guard case .failure(let error) = PhoneNumber.parse(raw) else {
             Issue.record("\(raw) accepted")

@@ -96,14 +96,17 @@ import YibiaoCore
     func placeholderPhone() {
         var records: [MatchRecord] = []
         for index in 0..<40 {
-            records.append(person(Int64(index + 1), "居民\(Character(UnicodeScalar(0x4E00 + index)!))", "19\(50 + index)-01-01",
-                                  sex: "1", phone: "010-65012345"))
+            records.append(
+                person(
+                    Int64(index + 1), "居民\(Character(UnicodeScalar(0x4E00 + index)!))", "19\(50 + index)-01-01",
+                    sex: "1", phone: "010-65012345"))
         }
         let frequencies = TermFrequencies(records)
         let engine = MatchEngine()
         let shared = engine.score(records[0], records[1], frequencies: frequencies)
-        let rare = engine.score(person(100, "甲", "1950-01-01", sex: "1", phone: "13800000001"),
-                                person(101, "乙", "1951-01-01", sex: "1", phone: "13800000001"), frequencies: frequencies)
+        let rare = engine.score(
+            person(100, "甲", "1950-01-01", sex: "1", phone: "13800000001"),
+            person(101, "乙", "1951-01-01", sex: "1", phone: "13800000001"), frequencies: frequencies)
         #expect(shared.contributions[Comparison.phone.rawValue] < rare.contributions[Comparison.phone.rawValue])
     }
 
@@ -133,7 +136,7 @@ import YibiaoCore
         let records = [
             traveller(1, "Maria García", "1990-04-12", passport: "PAB123456"),
             traveller(2, "MARIA GARCIA", "1990-04-12", passport: "PAB123456"),
-            traveller(3, "María Garcia", "1990-12-04", passport: "PAB123456"),   // day and month swapped
+            traveller(3, "María Garcia", "1990-12-04", passport: "PAB123456"), // day and month swapped
             traveller(4, "Maria Garcia", "1990-04-12", passport: "XYZ987654", phone: "+33 6 12 34 56 78"),
         ]
         #expect(ComparisonVector.compare(records[0], records[1])[.id] == 1)

@@ -6,10 +6,12 @@ import YibiaoMatching
 @Suite struct MatchExplanationTests {
     @Test("the stored JSON reads back as the same explanation; a lone record has none")
     func roundTrip() throws {
-        let a = MatchRecord(id: 10, nationalID: "11010519850302011X", nameKey: "张伟", pinyinKey: "zhangwei", sex: .male,
-                            birth: CalendarDate(year: 1985, month: 3, day: 2), phone: "13812345678")
-        let b = MatchRecord(id: 20, nameKey: "张伟", pinyinKey: "zhangwei", sex: .male, birth: CalendarDate(year: 1985, month: 3, day: 2),
-                            phone: "13812345678")
+        let a = MatchRecord(
+            id: 10, nationalID: "11010519850302011X", nameKey: "张伟", pinyinKey: "zhangwei", sex: .male,
+            birth: CalendarDate(year: 1985, month: 3, day: 2), phone: "13812345678")
+        let b = MatchRecord(
+            id: 20, nameKey: "张伟", pinyinKey: "zhangwei", sex: .male, birth: CalendarDate(year: 1985, month: 3, day: 2),
+            phone: "13812345678")
         let score = MatchEngine().score(a, b, frequencies: TermFrequencies([a, b]))
         let explanation = MatchExplanation(score, record: 20)
         #expect(explanation.otherRecord == 10)

@@ -19,15 +19,17 @@ import YibiaoCore
         #expect(rules.owners["party"] == ["party"])
     }
 
-    @Test("mistakes name the line and key and suggest a fix", arguments: [
-        ("version: 1\nfields: {phone: {strategy: priority}}", "priority", nil as String?),
-        ("priority: [a]\nfields:\n  phone: {strategy: most_recnt}", "fields.phone.strategy", "most_recent"),
-        ("priority: [a]\nfields:\n  phnoe: {strategy: priority}", "fields.phnoe", "phone"),
-        ("priority: [a]\nfeilds: {}", "feilds", "fields"),
-        ("priority: [a]\nfields:\n  phone: {conflict: any}", "fields.phone", nil),
-        ("priority: a", "priority", nil),
-        ("priority: [a]\nfields:\n  political_status: {strategy: domain_owner, domain: core}", "fields.political_status.domain", nil),
-    ])
+    @Test(
+        "mistakes name the line and key and suggest a fix",
+        arguments: [
+            ("version: 1\nfields: {phone: {strategy: priority}}", "priority", nil as String?),
+            ("priority: [a]\nfields:\n  phone: {strategy: most_recnt}", "fields.phone.strategy", "most_recent"),
+            ("priority: [a]\nfields:\n  phnoe: {strategy: priority}", "fields.phnoe", "phone"),
+            ("priority: [a]\nfeilds: {}", "feilds", "fields"),
+            ("priority: [a]\nfields:\n  phone: {conflict: any}", "fields.phone", nil),
+            ("priority: a", "priority", nil),
+            ("priority: [a]\nfields:\n  political_status: {strategy: domain_owner, domain: core}", "fields.political_status.domain", nil),
+        ])
     func mistakes(text: String, key: String, hint: String?) {
         do {
             _ = try SurvivorshipRules.parse(text, fileName: "rules.yaml")
@@ -84,8 +86,10 @@ import YibiaoCore
 
     @Test("priority: the most trusted source wins, whatever order the records come in")
     func priority() {
-        let records = [obs(1, "party", at: 30, ["sex": "1"]), obs(2, "civil_affairs", at: 10, ["sex": "2"]),
-                       obs(3, "social_security", at: 20, ["sex": "1"])]
+        let records = [
+            obs(1, "party", at: 30, ["sex": "1"]), obs(2, "civil_affairs", at: 10, ["sex": "2"]),
+            obs(3, "social_security", at: 20, ["sex": "1"]),
+        ]
         for permutation in [records, records.reversed(), [records[1], records[2], records[0]]] {
             let outcome = merger.merge(permutation)
             #expect(outcome.values["sex"] == FieldValue(value: "2", recordID: 2, system: "civil_affairs", rule: "priority"))
@@ -113,16 +117,24 @@ import YibiaoCore
 
     @Test("most recent: the latest received wins; a tie goes to the more trusted source")
     func mostRecent() {
-        #expect(merger.merge([obs(1, "civil_affairs", at: 10, ["phone": "13800000001"]),
-                              obs(2, "party", at: 20, ["phone": "13800000002"])]).values["phone"]?.value == "13800000002")
-        #expect(merger.merge([obs(1, "party", at: 10, ["phone": "13800000002"]),
-                              obs(2, "civil_affairs", at: 10, ["phone": "13800000001"])]).values["phone"]?.value == "13800000001")
+        #expect(
+            merger.merge([
+                obs(1, "civil_affairs", at: 10, ["phone": "13800000001"]),
+                obs(2, "party", at: 20, ["phone": "13800000002"]),
+            ]).values["phone"]?.value == "13800000002")
+        #expect(
+            merger.merge([
+                obs(1, "party", at: 10, ["phone": "13800000002"]),
+                obs(2, "civil_affairs", at: 10, ["phone": "13800000001"]),
+            ]).values["phone"]?.value == "13800000001")
     }
 
     @Test("most frequent: a typo in one feed does not win; a tie goes to the more trusted source")
     func mostFrequent() {
-        let outcome = merger.merge([obs(1, "civil_affairs", at: 1, ["name": "张伟"]), obs(2, "party", at: 1, ["name": "张玮"]),
-                                    obs(3, "social_security", at: 1, ["name": "张玮"])])
+        let outcome = merger.merge([
+            obs(1, "civil_affairs", at: 1, ["name": "张伟"]), obs(2, "party", at: 1, ["name": "张玮"]),
+            obs(3, "social_security", at: 1, ["name": "张玮"]),
+        ])
         #expect(outcome.values["name"]?.value == "张玮")
         #expect(outcome.values["name"]?.recordID == 3)
         let tie = merger.merge([obs(1, "party", at: 1, ["name": "张玮"]), obs(2, "civil_affairs", at: 1, ["name": "张伟"])])
@@ -131,15 +143,19 @@ import YibiaoCore
 
     @Test("most complete: the fullest address")
     func mostComplete() {
-        let outcome = merger.merge([obs(1, "civil_affairs", at: 1, ["address": "朝阳区幸福路1号"]),
-                                    obs(2, "party", at: 1, ["address": "北京市朝阳区幸福路1号3单元201"])])
+        let outcome = merger.merge([
+            obs(1, "civil_affairs", at: 1, ["address": "朝阳区幸福路1号"]),
+            obs(2, "party", at: 1, ["address": "北京市朝阳区幸福路1号3单元201"]),
+        ])
         #expect(outcome.values["address"]?.system == "party")
     }
 
     @Test("unknown systems rank after the listed ones, alphabetically; empty values are no values")
     func unknownSystems() {
-        let outcome = merger.merge([obs(1, "zeta", at: 1, ["sex": "1"]), obs(2, "alpha", at: 1, ["sex": "2"]),
-                                    obs(3, "civil_affairs", at: 1, ["sex": ""])])
+        let outcome = merger.merge([
+            obs(1, "zeta", at: 1, ["sex": "1"]), obs(2, "alpha", at: 1, ["sex": "2"]),
+            obs(3, "civil_affairs", at: 1, ["sex": ""]),
+        ])
         #expect(outcome.values["sex"]?.system == "alpha")
     }
 
@@ -151,9 +167,11 @@ import YibiaoCore
 
     @Test("conflict policy trusted: two trusted sources disagree → a conflict; an untrusted one alone → none")
     func trustedConflict() throws {
-        let disagree = merger.merge([obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02"]),
-                                     obs(2, "social_security", at: 1, ["birth_date": "1980-02-01"]),
-                                     obs(3, "party", at: 1, ["birth_date": "1980-01-02"])])
+        let disagree = merger.merge([
+            obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02"]),
+            obs(2, "social_security", at: 1, ["birth_date": "1980-02-01"]),
+            obs(3, "party", at: 1, ["birth_date": "1980-01-02"]),
+        ])
         let conflict = try #require(disagree.conflicts["birth_date"])
         #expect(conflict.reason == .trustedSourcesDisagree)
         #expect(conflict.candidates.map(\.value) == ["1980-01-02", "1980-02-01"])
@@ -161,17 +179,25 @@ import YibiaoCore
         #expect(conflict.candidates[0].records == [1, 3])
         // The rules still give a provisional value.
         #expect(disagree.values["birth_date"]?.value == "1980-01-02")
-        let untrusted = merger.merge([obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02"]),
-                                      obs(2, "party", at: 1, ["birth_date": "1980-02-01"])])
+        let untrusted = merger.merge([
+            obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02"]),
+            obs(2, "party", at: 1, ["birth_date": "1980-02-01"]),
+        ])
         #expect(untrusted.conflicts.isEmpty)
     }
 
     @Test("conflict policy any: any disagreement; none: never")
     func anyAndNone() {
-        #expect(merger.merge([obs(1, "civil_affairs", at: 1, ["death_date": "2020-01-01"]),
-                              obs(2, "party", at: 1, ["death_date": "2020-01-02"])]).conflicts["death_date"]?.reason == .sourcesDisagree)
-        #expect(merger.merge([obs(1, "civil_affairs", at: 1, ["phone": "13800000001"]),
-                              obs(2, "social_security", at: 2, ["phone": "13800000002"])]).conflicts.isEmpty)
+        #expect(
+            merger.merge([
+                obs(1, "civil_affairs", at: 1, ["death_date": "2020-01-01"]),
+                obs(2, "party", at: 1, ["death_date": "2020-01-02"]),
+            ]).conflicts["death_date"]?.reason == .sourcesDisagree)
+        #expect(
+            merger.merge([
+                obs(1, "civil_affairs", at: 1, ["phone": "13800000001"]),
+                obs(2, "social_security", at: 2, ["phone": "13800000002"]),
+            ]).conflicts.isEmpty)
     }
 
     @Test("a date of death before the date of birth is a conflict")
@@ -188,11 +214,13 @@ import YibiaoCore
         let resolved = merger.merge(records, overrides: ["birth_date": Override(field: "birth_date", value: "1980-02-01", createdAt: 30)])
         #expect(resolved.values["birth_date"] == FieldValue(value: "1980-02-01", recordID: nil, system: nil, rule: "override"))
         #expect(resolved.conflicts.isEmpty)
-        let echoed = merger.merge(records + [obs(3, "civil_affairs", at: 40, ["birth_date": "1980-02-01"])],
-                                  overrides: ["birth_date": Override(field: "birth_date", value: "1980-02-01", createdAt: 30)])
+        let echoed = merger.merge(
+            records + [obs(3, "civil_affairs", at: 40, ["birth_date": "1980-02-01"])],
+            overrides: ["birth_date": Override(field: "birth_date", value: "1980-02-01", createdAt: 30)])
         #expect(echoed.conflicts.isEmpty)
-        let newer = merger.merge(records + [obs(3, "civil_affairs", at: 40, ["birth_date": "1979-12-31"])],
-                                 overrides: ["birth_date": Override(field: "birth_date", value: "1980-02-01", createdAt: 30)])
+        let newer = merger.merge(
+            records + [obs(3, "civil_affairs", at: 40, ["birth_date": "1979-12-31"])],
+            overrides: ["birth_date": Override(field: "birth_date", value: "1980-02-01", createdAt: 30)])
         #expect(newer.values["birth_date"]?.value == "1980-02-01", "not silently overwritten")
         let conflict = try #require(newer.conflicts["birth_date"])
         #expect(conflict.reason == .newerThanOverride)
@@ -212,17 +240,24 @@ import YibiaoCore
             "phone": FieldValue(value: "13800000001", recordID: 1, system: "civil_affairs", rule: "most_recent"),
             "address": FieldValue(value: "幸福路1号", recordID: 1, system: "civil_affairs", rule: "most_complete"),
         ]
-        let outcome = merger.merge([obs(1, "civil_affairs", at: 1, ["name": "张伟", "phone": "13800000001"]),
-                                    obs(7, "social_security", at: 2, ["name": "张伟", "phone": "13800000002",
-                                                                       "birth_date": "1980-01-01"]),
-                                    obs(8, "civil_affairs", at: 3, ["birth_date": "1981-01-01"])])
+        let outcome = merger.merge([
+            obs(1, "civil_affairs", at: 1, ["name": "张伟", "phone": "13800000001"]),
+            obs(
+                7, "social_security", at: 2,
+                [
+                    "name": "张伟", "phone": "13800000002",
+                    "birth_date": "1980-01-01",
+                ]),
+            obs(8, "civil_affairs", at: 3, ["birth_date": "1981-01-01"]),
+        ])
         let old = FieldConflict(field: "sex", reason: .trustedSourcesDisagree, candidates: [])
         let diff = GoldenDiff(stored: stored, openConflicts: ["sex": old], outcome: outcome)
-        #expect(diff.changes == [
-            "phone": .init(old: "13800000001", new: "13800000002"),
-            "address": .init(old: "幸福路1号", new: nil),
-            "birth_date": .init(old: nil, new: "1981-01-01"),
-        ])
+        #expect(
+            diff.changes == [
+                "phone": .init(old: "13800000001", new: "13800000002"),
+                "address": .init(old: "幸福路1号", new: nil),
+                "birth_date": .init(old: nil, new: "1981-01-01"),
+            ])
         #expect(Set(diff.upserts.keys) == ["phone", "birth_date"])
         #expect(diff.removals == ["address"])
         #expect(diff.supersede == ["sex"])
@@ -262,7 +297,8 @@ import YibiaoCore
 @Suite struct FreeSystemNamesTests {
     @Test("a district's own system ids own domains: party_membership owns the party domain by its rules")
     func ownersByName() throws {
-        let rules = try SurvivorshipRules.parse("""
+        let rules = try SurvivorshipRules.parse(
+            """
             version: 1
             priority: [civil_affairs, party_membership]
             owners: {party: [party_membership]}

@@ -18,8 +18,9 @@ import YibiaoTestSupport
     }
 
     func entry(_ resident: Int64, _ value: String) -> ChangeLog.Entry {
-        ChangeLog.Entry(residentID: resident, cause: "batch", causeRef: "batch:1", actor: "test",
-                        changes: ["phone": .init(old: nil, new: value), "name": .init(old: "张伟", new: "張偉/x")])
+        ChangeLog.Entry(
+            residentID: resident, cause: "batch", causeRef: "batch:1", actor: "test",
+            changes: ["phone": .init(old: nil, new: value), "name": .init(old: "张伟", new: "張偉/x")])
     }
 
     func appendInTransaction(_ client: PostgresClient, _ entries: [ChangeLog.Entry]) async throws -> [Int64] {

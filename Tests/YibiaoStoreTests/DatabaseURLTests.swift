@@ -27,9 +27,11 @@ import YibiaoStore
         #expect(url.with(database: "other").database == "other")
     }
 
-    @Test("invalid URLs say what is wrong", arguments: [
-        "mysql://x@y/z", "not a url", "postgresql://x@y/z?sslmode=bogus", "postgresql://x@/z?host=/tmp&port=abc",
-    ])
+    @Test(
+        "invalid URLs say what is wrong",
+        arguments: [
+            "mysql://x@y/z", "not a url", "postgresql://x@y/z?sslmode=bogus", "postgresql://x@/z?host=/tmp&port=abc",
+        ])
     func invalid(text: String) {
         #expect(throws: StoreError.self) { try DatabaseURL(parsing: text) }
         do {

@@ -56,10 +56,12 @@ import YibiaoTestSupport
     }
 
     func resident(_ client: PostgresClient, system: String, key: String) async throws -> Int64 {
-        for try await id in try await client.query("""
+        for try await id in try await client.query(
+            """
             SELECT l.resident_id FROM source_record r JOIN link l USING (district, record_id)
             WHERE r.system_id = \(system) AND r.source_key = \(key) AND r.is_current
-            """).decode(Int64.self) { return id }
+            """
+        ).decode(Int64.self) { return id }
         Issue.record("no resident for \(system) \(key)")
         return -1
     }
@@ -153,8 +155,9 @@ import YibiaoTestSupport
             await #expect(throws: StoreError.self) {
                 try await conflicts.resolve(client, id: conflict.id, resolution: .candidate(2), author: "reviewer", reason: " ", today: today)
             }
-            let resolved = try await conflicts.resolve(client, id: conflict.id, resolution: .candidate(2), author: "reviewer",
-                                                       reason: "household register checked", today: today)
+            let resolved = try await conflicts.resolve(
+                client, id: conflict.id, resolution: .candidate(2), author: "reviewer",
+                reason: "household register checked", today: today)
             #expect(resolved.entries == 1)
             #expect(try await conflicts.list(client).isEmpty)
             let after = try await ResidentHistory(district: district, logger: .silent).current(client, resident: zhang)
@@ -224,10 +227,13 @@ import YibiaoTestSupport
             try await ingest("civil_affairs", [deadZhang, movedWang], client: client)
             #expect(try await count(client, "SELECT count(*) FROM household_member WHERE left_because = 'moved' AND until IS NOT NULL") == 1)
             #expect(try await count(client, "SELECT count(*) FROM household_member WHERE left_because = 'died' AND until = '2026-10-01'") == 1)
-            #expect(try await count(client, """
-                SELECT count(*) FROM household_member m JOIN household h USING (district, household_id)
-                WHERE h.household_book_no = 'B002' AND m.until IS NULL AND m.relationship = '12'
-                """) == 1)
+            #expect(
+                try await count(
+                    client,
+                    """
+                    SELECT count(*) FROM household_member m JOIN household h USING (district, household_id)
+                    WHERE h.household_book_no = 'B002' AND m.until IS NULL AND m.relationship = '12'
+                    """) == 1)
             #expect(try await count(client, "SELECT count(*) FROM resident WHERE death_date = '2026-10-01'") == 1)
         }
     }
@@ -271,7 +277,8 @@ import YibiaoTestSupport
                             let lines = (0..<20).map { index in
                                 let body = "1101051990\(String(format: "%02d", feed + 1))\(String(format: "%02d", index + 1))\(100 + feed)"
                                 let id = body + String(CitizenID.checkCharacter(forFirst17: body.compactMap(\.wholeNumberValue)))
-                                return #"{"aac001": "f\#(feed)-\#(index)", "aac002": "\#(id)", "aac003": "\#(["周杰", "吴敏", "郑洁"][feed])", "aac004": "1", "aac006": "1990\#(String(format: "%02d", feed + 1))\#(String(format: "%02d", index + 1))"}"#
+                                return
+                                    #"{"aac001": "f\#(feed)-\#(index)", "aac002": "\#(id)", "aac003": "\#(["周杰", "吴敏", "郑洁"][feed])", "aac004": "1", "aac006": "1990\#(String(format: "%02d", feed + 1))\#(String(format: "%02d", index + 1))"}"#
                             }
                             try await ingest("social_security", lines, client: own)
                         }
@@ -292,7 +299,8 @@ import YibiaoTestSupport
             var sequences: [Int64] = []
             var times: [String] = []
             for try await (seq, time) in try await client.query(
-                "SELECT seq, to_char(changed_at, 'YYYY-MM-DD HH24:MI:SS.US') FROM change_log ORDER BY seq").decode((Int64, String).self) {
+                "SELECT seq, to_char(changed_at, 'YYYY-MM-DD HH24:MI:SS.US') FROM change_log ORDER BY seq"
+            ).decode((Int64, String).self) {
                 sequences.append(seq)
                 times.append(time)
             }

@@ -25,8 +25,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     @Test("every shipped sample ingests; counts reconcile and are stored on the batch")
     func samples() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            let feeds = [("civil_affairs", "civil_affairs.csv", 9, 6, 3), ("family_planning", "family_planning.xlsx", 6, 6, 0),
-                         ("party", "party.xml", 4, 4, 0), ("social_security", "social_security.jsonl", 8, 7, 1)]
+            let feeds = [
+                ("civil_affairs", "civil_affairs.csv", 9, 6, 3), ("family_planning", "family_planning.xlsx", 6, 6, 0),
+                ("party", "party.xml", 4, 4, 0), ("social_security", "social_security.jsonl", 8, 7, 1),
+            ]
             for (name, file, read, staged, quarantined) in feeds {
                 let summary = try await Ingestor(adapter: try adapter(name), district: "110105", actor: "test", today: today, logger: .silent)
                     .ingest(sample(file), client: client)
@@ -40,15 +42,21 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             #expect(try await count(client, "SELECT count(*) FROM source_record") == 23)
             #expect(try await count(client, "SELECT count(*) FROM quarantine") == 4)
             // The quarantine keeps file, row, column, value and reason.
-            #expect(try await count(client, """
-                SELECT count(*) FROM quarantine WHERE file_name = 'civil_affairs.csv' AND row_number = 10
-                  AND reason_code = 'ragged_row' AND raw_value LIKE 'MZ0011,孙强,%'
-                """) == 1)
+            #expect(
+                try await count(
+                    client,
+                    """
+                    SELECT count(*) FROM quarantine WHERE file_name = 'civil_affairs.csv' AND row_number = 10
+                      AND reason_code = 'ragged_row' AND raw_value LIKE 'MZ0011,孙强,%'
+                    """) == 1)
             // Matching columns are lifted out; an invalid ID stays raw with its problem.
-            #expect(try await count(client, """
-                SELECT count(*) FROM source_record WHERE system_id = 'civil_affairs' AND source_key = 'MZ0010'
-                  AND national_id IS NULL AND national_id_raw IS NOT NULL AND problems->0->>'code' = 'id_check_mismatch'
-                """) == 1)
+            #expect(
+                try await count(
+                    client,
+                    """
+                    SELECT count(*) FROM source_record WHERE system_id = 'civil_affairs' AND source_key = 'MZ0010'
+                      AND national_id IS NULL AND national_id_raw IS NOT NULL AND problems->0->>'code' = 'id_check_mismatch'
+                    """) == 1)
             #expect(try await count(client, "SELECT count(*) FROM source_record WHERE name_key = '欧阳娜娜' AND pinyin_key = 'ouyangnana'") == 1)
             #expect(try await count(client, "SELECT count(*) FROM source_record WHERE facet->>'party.member_status' = 'probationary'") == 1)
         }
@@ -96,10 +104,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             defer { try? FileManager.default.removeItem(at: directory) }
             let file = directory.appendingPathComponent("d.jsonl")
             try """
-                {"aac001": "1", "aac003": "张伟"}
-                {"aac001": "1", "aac003": "张伟伟"}
-                {"aac001": "2", "aac003": "李娜"}
-                """.write(to: file, atomically: true, encoding: .utf8)
+            {"aac001": "1", "aac003": "张伟"}
+            {"aac001": "1", "aac003": "张伟伟"}
+            {"aac001": "2", "aac003": "李娜"}
+            """.write(to: file, atomically: true, encoding: .utf8)
             let summary = try await Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today, logger: .silent)
                 .ingest(file, client: client)
             #expect(summary.staged == 2)
@@ -127,9 +135,11 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     @Test("a custom Swift adapter ingests like a YAML one")
     func customAdapter() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            let summary = try await Ingestor(adapter: try FeedAdapterRegistry.load("swift:hukou-fixed-width"), district: "110105",
-                                             actor: "test", today: today, logger: .silent)
-                .ingest(sample("household_register.txt"), client: client)
+            let summary = try await Ingestor(
+                adapter: try FeedAdapterRegistry.load("swift:hukou-fixed-width"), district: "110105",
+                actor: "test", today: today, logger: .silent
+            )
+            .ingest(sample("household_register.txt"), client: client)
             #expect(summary.staged == 6)
             #expect(summary.quarantined == 1)
             #expect(try await count(client, "SELECT count(*) FROM source_system WHERE system_id = 'household_register'") == 1)

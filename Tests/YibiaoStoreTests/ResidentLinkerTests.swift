@@ -22,9 +22,11 @@ import YibiaoTestSupport
 
     func residents(_ client: PostgresClient) async throws -> [String: Int64] {
         var result: [String: Int64] = [:]
-        for try await (key, resident) in try await client.query("""
+        for try await (key, resident) in try await client.query(
+            """
             SELECT r.source_key, l.resident_id FROM source_record r JOIN link l USING (district, record_id) WHERE r.is_current
-            """).decode((String, Int64).self) { result[key] = resident }
+            """
+        ).decode((String, Int64).self) { result[key] = resident }
         return result
     }
 
@@ -36,11 +38,12 @@ import YibiaoTestSupport
     @Test("every record gets exactly one resident; a re-run changes nothing and keeps the ids")
     func stable() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            try await ingest([
-                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
-                #"{"aac001": "2", "aac002": "110105198503020118", "aac003": "張偉", "aac004": "1", "aac006": "19850302"}"#,
-                #"{"aac001": "3", "aac002": "11010519870615022X", "aac003": "王芳", "aac004": "2", "aac006": "19870615"}"#,
-            ], client: client)
+            try await ingest(
+                [
+                    #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                    #"{"aac001": "2", "aac002": "110105198503020118", "aac003": "張偉", "aac004": "1", "aac006": "19850302"}"#,
+                    #"{"aac001": "3", "aac002": "11010519870615022X", "aac003": "王芳", "aac004": "2", "aac006": "19870615"}"#,
+                ], client: client)
             let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
             let first = try await linker.run(client)
             #expect(first.residents == 2)
@@ -66,18 +69,20 @@ import YibiaoTestSupport
     func merge() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
             let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
-            try await ingest([
-                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
-                #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
-            ], client: client)
+            try await ingest(
+                [
+                    #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                    #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
+                ], client: client)
             _ = try await linker.run(client)
             let before = try await residents(client)
             #expect(before["1"] != before["2"])
-            try await ingest([
-                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
-                #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
-                #"{"aac001": "3", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
-            ], client: client)
+            try await ingest(
+                [
+                    #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                    #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
+                    #"{"aac001": "3", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13812345678"}"#,
+                ], client: client)
             let summary = try await linker.run(client)
             let after = try await residents(client)
             #expect(after["1"] == after["2"] && after["2"] == after["3"])
@@ -94,21 +99,24 @@ import YibiaoTestSupport
     func decisionsStay() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
             let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
-            try await ingest([
-                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13812345678"}"#,
-                #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13812345678"}"#,
-            ], client: client)
+            try await ingest(
+                [
+                    #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13812345678"}"#,
+                    #"{"aac001": "2", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13812345678"}"#,
+                ], client: client)
             _ = try await linker.run(client)
             #expect(try await residents(client)["1"] == residents(client)["2"])
             // A person says record 2 is someone else, and pins it to a resident of its own.
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO pair_decision (district, record_a, record_b, same_person, author, reason)
                 SELECT '110105', min(record_id), max(record_id), false, 'worker:li', 'different person, checked in person' FROM source_record
                 """)
             let ids = try await client.query("INSERT INTO resident (district) VALUES ('110105') RETURNING resident_id").decode(Int64.self)
             var own: Int64 = 0
             for try await id in ids { own = id }
-            try await client.query("""
+            try await client.query(
+                """
                 UPDATE link SET resident_id = \(own), method = 'manual', pinned = true, reason = 'checked in person', decided_by = 'worker:li'
                 WHERE record_id = (SELECT record_id FROM source_record WHERE source_key = '2')
                 """)
@@ -140,11 +148,12 @@ import YibiaoTestSupport
         try await TestDatabase.withFreshDatabase { _, client in
             let linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
             let decisions = ManualDecisions(district: district, author: "worker:wang", logger: .silent)
-            try await ingest([
-                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
-                #"{"aac001": "2", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
-                #"{"aac001": "3", "aac003": "赵磊", "aac004": "1", "aac006": "19830707"}"#,
-            ], client: client)
+            try await ingest(
+                [
+                    #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                    #"{"aac001": "2", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                    #"{"aac001": "3", "aac003": "赵磊", "aac004": "1", "aac006": "19830707"}"#,
+                ], client: client)
             _ = try await linker.run(client)
             #expect(try await residents(client)["1"] == residents(client)["2"])
             // Record 2 shares the ID by a data-entry mistake: a person splits it off.
@@ -172,13 +181,15 @@ import YibiaoTestSupport
     @Test("review: open items show both sides; a decision is kept and the item is not asked again")
     func review() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            try await ingest([
-                #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
-                #"{"aac001": "3", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13900000001"}"#,
-            ], client: client)
+            try await ingest(
+                [
+                    #"{"aac001": "1", "aac002": "110105198503020118", "aac003": "张伟", "aac004": "1", "aac006": "19850302"}"#,
+                    #"{"aac001": "3", "aac003": "张伟", "aac004": "1", "aac006": "19860302", "aae005": "13900000001"}"#,
+                ], client: client)
             _ = try await ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent).run(client)
             try await client.query("DELETE FROM review_item")
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO review_item (district, record_id, candidate_resident_id, weight)
                 SELECT '110105', r3.record_id, l1.resident_id, 0.7
                 FROM source_record r3, source_record r1 JOIN link l1 USING (district, record_id)

@@ -35,8 +35,10 @@ final class SharedDistrict: @unchecked Sendable {
 
     func records(_ feed: String) throws -> [MappedRecord] {
         let adapter = try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/\(feed).yaml").path)
-        let file = ["civil_affairs": "civil_affairs.csv", "family_planning": "family_planning.xlsx",
-                    "party": "party.xml", "social_security": "social_security.jsonl"][feed]!
+        let file = [
+            "civil_affairs": "civil_affairs.csv", "family_planning": "family_planning.xlsx",
+            "party": "party.xml", "social_security": "social_security.jsonl",
+        ][feed]!
         var records: [MappedRecord] = []
         try adapter.read(directory.appendingPathComponent(file), today: CalendarDate(year: 2026, month: 1, day: 1)!) { outcome in
             switch outcome {

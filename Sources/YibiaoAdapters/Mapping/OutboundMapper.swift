@@ -43,27 +43,33 @@ public struct OutboundMapper: Sendable {
 
     /// The system's row for canonical `values` (qualified field → normalised value).
     public func row(sourceKey: String, values: [String: String]) throws -> OutboundRow {
-        OutboundRow(sourceKey: sourceKey, cells: try outbound.columns.map { column in
-            guard let value = values[column.field.qualifiedName], !value.isEmpty else { return nil }
-            return try cell(value, column)
-        })
+        OutboundRow(
+            sourceKey: sourceKey,
+            cells: try outbound.columns.map { column in
+                guard let value = values[column.field.qualifiedName], !value.isEmpty else { return nil }
+                return try cell(value, column)
+            })
     }
 
     func cell(_ value: String, _ column: AdapterSpec.OutboundColumn) throws -> String {
         let field = column.field.qualifiedName
         if !column.valueMap.isEmpty {
             guard let mapped = column.valueMap[value] else {
-                throw OutboundIssue(system: spec.system, field: field, column: column.column, code: "outbound_unmapped_code",
-                                    message: LocalizedText(en: "\(spec.system) has no code for \(field) value \(value) (column \(column.column))",
-                                                           zh: "\(spec.system) 没有与 \(field) 取值 \(value) 对应的代码（列 \(column.column)）"))
+                throw OutboundIssue(
+                    system: spec.system, field: field, column: column.column, code: "outbound_unmapped_code",
+                    message: LocalizedText(
+                        en: "\(spec.system) has no code for \(field) value \(value) (column \(column.column))",
+                        zh: "\(spec.system) 没有与 \(field) 取值 \(value) 对应的代码（列 \(column.column)）"))
             }
             return mapped
         }
         if let pattern = column.dateFormat {
             guard let date = CalendarDate(iso: value) else {
-                throw OutboundIssue(system: spec.system, field: field, column: column.column, code: "outbound_not_a_date",
-                                    message: LocalizedText(en: "\(field) is not a date, so it cannot be written as \(pattern)",
-                                                           zh: "\(field) 不是日期，无法按 \(pattern) 写出"))
+                throw OutboundIssue(
+                    system: spec.system, field: field, column: column.column, code: "outbound_not_a_date",
+                    message: LocalizedText(
+                        en: "\(field) is not a date, so it cannot be written as \(pattern)",
+                        zh: "\(field) 不是日期，无法按 \(pattern) 写出"))
             }
             return date.formatted(pattern)
         }
@@ -84,8 +90,9 @@ public struct OutboundMapper: Sendable {
         case .jsonLines:
             return try JSONLinesWriter(url: url, columns: columns)
         case .json:
-            throw OutboundIssue(system: spec.system, field: "", column: "", code: "outbound_format_unsupported",
-                                message: LocalizedText(en: "write-back as a JSON array is not supported; use jsonl", zh: "不支持以 JSON 数组写回；请使用 jsonl"))
+            throw OutboundIssue(
+                system: spec.system, field: "", column: "", code: "outbound_format_unsupported",
+                message: LocalizedText(en: "write-back as a JSON array is not supported; use jsonl", zh: "不支持以 JSON 数组写回；请使用 jsonl"))
         }
     }
 
@@ -100,7 +107,8 @@ public struct OutboundMapper: Sendable {
     /// fields), in the outbound format: a delivered file reads back through it.
     public var readBack: AdapterSpec {
         let sent = Set(fields)
-        return AdapterSpec(fileName: spec.fileName, system: spec.system, name: spec.name, format: outbound.format, sourceKey: spec.sourceKey,
-                           mappings: spec.mappings.filter { sent.contains($0.field.qualifiedName) }, outbound: outbound)
+        return AdapterSpec(
+            fileName: spec.fileName, system: spec.system, name: spec.name, format: outbound.format, sourceKey: spec.sourceKey,
+            mappings: spec.mappings.filter { sent.contains($0.field.qualifiedName) }, outbound: outbound)
     }
 }

@@ -17,8 +17,10 @@ public struct MappedRecord: Sendable, Hashable {
     /// The name with its matching keys, computed once here for staging, matching and display.
     public let name: PersonName?
 
-    public init(row: Int, sourceKey: String, fields: [String: String], raw: [String: String],
-                problems: [FieldProblem], contentHash: String) {
+    public init(
+        row: Int, sourceKey: String, fields: [String: String], raw: [String: String],
+        problems: [FieldProblem], contentHash: String
+    ) {
         self.row = row
         self.sourceKey = sourceKey
         self.fields = fields
@@ -81,10 +83,13 @@ public struct RecordMapper: Sendable {
     public func map(_ row: RawRow) -> MappingOutcome {
         let key = TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
         if key.isEmpty {
-            return .quarantined(FeedIssue(code: "missing_source_key", message: LocalizedText(
-                en: "the row has no source key (\(spec.sourceKey.columns.joined(separator: " + ")))",
-                zh: "该行缺少源系统主键（\(spec.sourceKey.columns.joined(separator: " + "))）"),
-                row: row.number, column: spec.sourceKey.columns.first, value: ""))
+            return .quarantined(
+                FeedIssue(
+                    code: "missing_source_key",
+                    message: LocalizedText(
+                        en: "the row has no source key (\(spec.sourceKey.columns.joined(separator: " + ")))",
+                        zh: "该行缺少源系统主键（\(spec.sourceKey.columns.joined(separator: " + "))）"),
+                    row: row.number, column: spec.sourceKey.columns.first, value: ""))
         }
         var fields: [String: String] = [:]
         var problems: [FieldProblem] = []
@@ -95,10 +100,13 @@ public struct RecordMapper: Sendable {
             if text.isEmpty, let fallback = mapping.defaultValue { text = fallback }
             if text.isEmpty {
                 if mapping.required {
-                    return .quarantined(FeedIssue(code: "missing_required", message: LocalizedText(
-                        en: "the required field \(mapping.field.qualifiedName) is empty",
-                        zh: "必填字段 \(mapping.field.label.zh)（\(mapping.field.qualifiedName)）为空"),
-                        row: row.number, column: column, value: ""))
+                    return .quarantined(
+                        FeedIssue(
+                            code: "missing_required",
+                            message: LocalizedText(
+                                en: "the required field \(mapping.field.qualifiedName) is empty",
+                                zh: "必填字段 \(mapping.field.label.zh)（\(mapping.field.qualifiedName)）为空"),
+                            row: row.number, column: column, value: ""))
                 }
                 continue
             }
@@ -107,19 +115,26 @@ public struct RecordMapper: Sendable {
                 fields[mapping.field.qualifiedName] = normalised
             case .failure(let problem):
                 if mapping.required, mapping.field.kind != .citizenID {
-                    return .quarantined(FeedIssue(code: problem.code, message: LocalizedText(
-                        en: "the required field \(mapping.field.qualifiedName): \(problem.message.en)",
-                        zh: "必填字段 \(mapping.field.label.zh)：\(problem.message.zh)"),
-                        row: row.number, column: column, value: text))
+                    return .quarantined(
+                        FeedIssue(
+                            code: problem.code,
+                            message: LocalizedText(
+                                en: "the required field \(mapping.field.qualifiedName): \(problem.message.en)",
+                                zh: "必填字段 \(mapping.field.label.zh)：\(problem.message.zh)"),
+                            row: row.number, column: column, value: text))
                 }
-                problems.append(FieldProblem(field: mapping.field.qualifiedName, column: column, code: problem.code,
-                                             messageEN: problem.message.en, messageZH: problem.message.zh))
+                problems.append(
+                    FieldProblem(
+                        field: mapping.field.qualifiedName, column: column, code: problem.code,
+                        messageEN: problem.message.en, messageZH: problem.message.zh))
                 // An unusable ID number still helps a person or the matcher: keep it raw.
                 if mapping.field.kind == .citizenID { fields["national_id_raw"] = text }
             }
         }
-        return .record(MappedRecord(row: row.number, sourceKey: key, fields: fields, raw: row.cells,
-                                    problems: problems, contentHash: Self.hash(row.cells)))
+        return .record(
+            MappedRecord(
+                row: row.number, sourceKey: key, fields: fields, raw: row.cells,
+                problems: problems, contentHash: Self.hash(row.cells)))
     }
 
     private func value(of source: AdapterSpec.Source, in row: RawRow) -> String? {
@@ -211,9 +226,12 @@ public struct FieldNormalizer: Sendable {
         case .choice(let options):
             let folded = TextNormalization.nfkc(text).lowercased()
             guard options.contains(folded) else {
-                return .failure(Problem(code: "not_a_choice", message: LocalizedText(
-                    en: "not one of \(options.joined(separator: ", ")) (map the system's values with `map`)",
-                    zh: "不是 \(options.joined(separator: "、")) 之一（请用 `map` 映射该系统的取值）")))
+                return .failure(
+                    Problem(
+                        code: "not_a_choice",
+                        message: LocalizedText(
+                            en: "not one of \(options.joined(separator: ", ")) (map the system's values with `map`)",
+                            zh: "不是 \(options.joined(separator: "、")) 之一（请用 `map` 映射该系统的取值）")))
             }
             return .success(folded)
         case .list:

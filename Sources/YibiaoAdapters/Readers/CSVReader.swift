@@ -49,7 +49,8 @@ public struct CSVReader: FeedReader {
                 first = false
                 if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
                     guard options.encoding == .utf8 else {
-                        throw FeedIssue.fileError("encoding_mismatch",
+                        throw FeedIssue.fileError(
+                            "encoding_mismatch",
                             en: "\(url.lastPathComponent) starts with a UTF-8 byte order mark, but the adapter declares \(options.encoding.rawValue): set `encoding: utf-8`",
                             zh: "\(url.lastPathComponent) 以 UTF-8 BOM 开头，但适配器声明的编码是 \(options.encoding.rawValue)：请设置 `encoding: utf-8`")
                     }
@@ -62,9 +63,13 @@ public struct CSVReader: FeedReader {
         try parser.finish { try assembler.accept($0, body) }
         if parser.unterminatedQuoteLine != nil || !assembler.sawHeader {
             if let line = parser.unterminatedQuoteLine {
-                try body(.unreadable(FeedIssue(code: "unterminated_quote", message: LocalizedText(
-                    en: "a quoted field opened on line \(line) is never closed: the rest of the file was read as one cell",
-                    zh: "第 \(line) 行开始的带引号字段没有结束引号：文件其余部分被当成了一个单元格"), row: line)))
+                try body(
+                    .unreadable(
+                        FeedIssue(
+                            code: "unterminated_quote",
+                            message: LocalizedText(
+                                en: "a quoted field opened on line \(line) is never closed: the rest of the file was read as one cell",
+                                zh: "第 \(line) 行开始的带引号字段没有结束引号：文件其余部分被当成了一个单元格"), row: line)))
             }
             if !assembler.sawHeader { throw FeedIssue.emptyFile(url) }
         }
@@ -111,7 +116,10 @@ struct CSVByteParser {
             if inQuotes {
                 if quotePending {
                     quotePending = false
-                    if byte == quote { fieldBuffer.append(quote); continue }
+                    if byte == quote {
+                        fieldBuffer.append(quote)
+                        continue
+                    }
                     inQuotes = false // the quote closed the field; fall through to handle the byte
                 } else if byte == quote {
                     quotePending = true
@@ -185,16 +193,20 @@ struct RecordAssembler {
         if recordIndex == options.headerRow {
             header = try record.fields.enumerated().map { index, bytes in
                 guard let name = decoder.decode(bytes) else {
-                    throw FeedIssue(code: "invalid_encoding", message: LocalizedText(
-                        en: "the header cell \(index + 1) is not valid \(options.encoding.rawValue)",
-                        zh: "表头第 \(index + 1) 列不是有效的 \(options.encoding.rawValue) 编码"), row: record.line)
+                    throw FeedIssue(
+                        code: "invalid_encoding",
+                        message: LocalizedText(
+                            en: "the header cell \(index + 1) is not valid \(options.encoding.rawValue)",
+                            zh: "表头第 \(index + 1) 列不是有效的 \(options.encoding.rawValue) 编码"), row: record.line)
                 }
                 return name.trimmingCharacters(in: .whitespaces)
             }
             var seen: Set<String> = []
             for name in header where !seen.insert(name).inserted {
-                throw FeedIssue(code: "duplicate_column", message: LocalizedText(
-                    en: "the header names the column \(name) twice", zh: "表头中列名 \(name) 出现了两次"), row: record.line, column: name)
+                throw FeedIssue(
+                    code: "duplicate_column",
+                    message: LocalizedText(
+                        en: "the header names the column \(name) twice", zh: "表头中列名 \(name) 出现了两次"), row: record.line, column: name)
             }
             sawHeader = true
             return
@@ -202,22 +214,34 @@ struct RecordAssembler {
         // A blank line is not a row.
         if record.fields.count == 1, record.fields[0].isEmpty { return }
         if record.fields.count != header.count, !(options.allowShortRows && record.fields.count < header.count) {
-            try body(.unreadable(FeedIssue(code: "ragged_row", message: LocalizedText(
-                en: "the row has \(record.fields.count) cells but the header has \(header.count)",
-                zh: "该行有 \(record.fields.count) 个单元格，而表头有 \(header.count) 列"),
-                row: record.line, value: record.fields.map { decoder.decode($0) ?? FeedIssue.escapedBytes($0) }
-                    .joined(separator: String(UnicodeScalar(options.delimiter))))))
+            try body(
+                .unreadable(
+                    FeedIssue(
+                        code: "ragged_row",
+                        message: LocalizedText(
+                            en: "the row has \(record.fields.count) cells but the header has \(header.count)",
+                            zh: "该行有 \(record.fields.count) 个单元格，而表头有 \(header.count) 列"),
+                        row: record.line,
+                        value: record.fields.map { decoder.decode($0) ?? FeedIssue.escapedBytes($0) }
+                            .joined(separator: String(UnicodeScalar(options.delimiter))))))
             return
         }
         var cells: [String: String] = [:]
         cells.reserveCapacity(header.count)
         for (index, name) in header.enumerated() {
-            guard index < record.fields.count else { cells[name] = ""; continue }
+            guard index < record.fields.count else {
+                cells[name] = ""
+                continue
+            }
             guard let text = decoder.decode(record.fields[index]) else {
-                try body(.unreadable(FeedIssue(code: "invalid_encoding", message: LocalizedText(
-                    en: "the cell is not valid \(options.encoding.rawValue) text",
-                    zh: "该单元格不是有效的 \(options.encoding.rawValue) 文本"),
-                    row: record.line, column: name, value: FeedIssue.escapedBytes(record.fields[index]))))
+                try body(
+                    .unreadable(
+                        FeedIssue(
+                            code: "invalid_encoding",
+                            message: LocalizedText(
+                                en: "the cell is not valid \(options.encoding.rawValue) text",
+                                zh: "该单元格不是有效的 \(options.encoding.rawValue) 文本"),
+                            row: record.line, column: name, value: FeedIssue.escapedBytes(record.fields[index]))))
                 return
             }
             cells[name] = text

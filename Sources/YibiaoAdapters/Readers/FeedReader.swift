@@ -24,8 +24,10 @@ public struct FeedIssue: UserFacingError, Hashable, CustomStringConvertible {
     public let value: String?
     public let exitCode: Int32
 
-    public init(code: String, message: LocalizedText, row: Int? = nil, column: String? = nil, value: String? = nil,
-                exitCode: Int32 = ExitStatus.dataError) {
+    public init(
+        code: String, message: LocalizedText, row: Int? = nil, column: String? = nil, value: String? = nil,
+        exitCode: Int32 = ExitStatus.dataError
+    ) {
         self.code = code
         self.message = message
         self.row = row
@@ -68,14 +70,16 @@ extension FeedIssue {
     }
 
     static func cannotOpen(_ url: URL, _ error: any Error) -> FeedIssue {
-        fileError("file_unreadable",
-                  en: "cannot read \(url.lastPathComponent): \(error.localizedDescription)",
-                  zh: "无法读取 \(url.lastPathComponent)：\(error.localizedDescription)")
+        fileError(
+            "file_unreadable",
+            en: "cannot read \(url.lastPathComponent): \(error.localizedDescription)",
+            zh: "无法读取 \(url.lastPathComponent)：\(error.localizedDescription)")
     }
 
     static func emptyFile(_ url: URL) -> FeedIssue {
-        fileError("empty_file", en: "\(url.lastPathComponent) is empty: not even a header row",
-                  zh: "\(url.lastPathComponent) 是空文件：连表头行都没有")
+        fileError(
+            "empty_file", en: "\(url.lastPathComponent) is empty: not even a header row",
+            zh: "\(url.lastPathComponent) 是空文件：连表头行都没有")
     }
 
     /// Shows undecodable bytes as \xNN so that the quarantine keeps what was there.

@@ -75,14 +75,20 @@ public struct JSONReader: FeedReader {
         do {
             object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
-            return .unreadable(FeedIssue(code: "invalid_json", message: LocalizedText(
-                en: "not valid JSON", zh: "不是有效的 JSON"), row: row,
-                value: String(decoding: data.prefix(500), as: UTF8.self)))
+            return .unreadable(
+                FeedIssue(
+                    code: "invalid_json",
+                    message: LocalizedText(
+                        en: "not valid JSON", zh: "不是有效的 JSON"), row: row,
+                    value: String(decoding: data.prefix(500), as: UTF8.self)))
         }
         guard let dictionary = object as? [String: Any] else {
-            return .unreadable(FeedIssue(code: "not_an_object", message: LocalizedText(
-                en: "a record must be a JSON object ({…})", zh: "每条记录必须是 JSON 对象（{…}）"), row: row,
-                value: String(decoding: data.prefix(500), as: UTF8.self)))
+            return .unreadable(
+                FeedIssue(
+                    code: "not_an_object",
+                    message: LocalizedText(
+                        en: "a record must be a JSON object ({…})", zh: "每条记录必须是 JSON 对象（{…}）"), row: row,
+                    value: String(decoding: data.prefix(500), as: UTF8.self)))
         }
         var cells: [String: String] = [:]
         flatten(dictionary, prefix: "", into: &cells)
@@ -143,8 +149,16 @@ struct JSONArrayScanner {
             }
             if capture != nil { capture!.append(byte) }
             if inString {
-                if escaped { escaped = false; if capture == nil { stringBytes.append(byte) }; continue }
-                if byte == 0x5C { escaped = true; if capture == nil { stringBytes.append(byte) }; continue }
+                if escaped {
+                    escaped = false
+                    if capture == nil { stringBytes.append(byte) }
+                    continue
+                }
+                if byte == 0x5C {
+                    escaped = true
+                    if capture == nil { stringBytes.append(byte) }
+                    continue
+                }
                 if byte == 0x22 {
                     inString = false
                     if capture == nil { lastString = String(decoding: stringBytes, as: UTF8.self) }
@@ -158,7 +172,10 @@ struct JSONArrayScanner {
                 inString = true
                 stringBytes.removeAll(keepingCapacity: true)
             case 0x3A: // :
-                if expectingKey { pendingKey = lastString; expectingKey = false }
+                if expectingKey {
+                    pendingKey = lastString
+                    expectingKey = false
+                }
             case 0x2C: // ,
                 if stack.last?.0 == .object { expectingKey = true }
             case 0x7B, 0x5B: // { [
@@ -189,7 +206,8 @@ struct JSONArrayScanner {
                 expectingKey = false
             default:
                 if let depth = targetDepth, stack.count == depth + 1, capture == nil,
-                   byte != 0x20, byte != 0x0A, byte != 0x0D, byte != 0x09 {
+                    byte != 0x20, byte != 0x0A, byte != 0x0D, byte != 0x09
+                {
                     // A scalar element (number, string handled above as object only): capture it
                     // so that it is reported as "not an object".
                     capture = [byte]
@@ -208,15 +226,19 @@ struct JSONArrayScanner {
 
     func finish(fileName: String) throws {
         if inString || !stack.isEmpty {
-            throw FeedIssue(code: "truncated_json", message: LocalizedText(
-                en: "\(fileName) ends in the middle of a JSON value (truncated file?)",
-                zh: "\(fileName) 在 JSON 值中途结束（文件被截断？）"), row: line)
+            throw FeedIssue(
+                code: "truncated_json",
+                message: LocalizedText(
+                    en: "\(fileName) ends in the middle of a JSON value (truncated file?)",
+                    zh: "\(fileName) 在 JSON 值中途结束（文件被截断？）"), row: line)
         }
         if !foundTarget {
             let path = target.isEmpty ? "the top level" : target.joined(separator: ".")
-            throw FeedIssue(code: "json_path_not_found", message: LocalizedText(
-                en: "\(fileName) has no array at \(path): check `json_path`",
-                zh: "\(fileName) 中 \(path) 处没有数组：请检查 `json_path`"))
+            throw FeedIssue(
+                code: "json_path_not_found",
+                message: LocalizedText(
+                    en: "\(fileName) has no array at \(path): check `json_path`",
+                    zh: "\(fileName) 中 \(path) 处没有数组：请检查 `json_path`"))
         }
     }
 }

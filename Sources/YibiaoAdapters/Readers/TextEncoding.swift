@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The encodings feeds arrive in. GB18030 and GBK are decoded with the C library's iconv:

@@ -1,6 +1,6 @@
 public import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import YibiaoCore
 import ZIPFoundation
@@ -55,9 +55,11 @@ public struct XLSXReader: FeedReader {
                 throw corrupt("the sheet XML is malformed at line \(parser.lineNumber)", "工作表 XML 在第 \(parser.lineNumber) 行格式错误")
             }
             if !delegate.sawHeader {
-                throw FeedIssue(code: "empty_sheet", message: LocalizedText(
-                    en: "\(url.lastPathComponent): the sheet has no header row (row \(headerRow) is empty or missing)",
-                    zh: "\(url.lastPathComponent)：工作表没有表头行（第 \(headerRow) 行为空或不存在）"))
+                throw FeedIssue(
+                    code: "empty_sheet",
+                    message: LocalizedText(
+                        en: "\(url.lastPathComponent): the sheet has no header row (row \(headerRow) is empty or missing)",
+                        zh: "\(url.lastPathComponent)：工作表没有表头行（第 \(headerRow) 行为空或不存在）"))
             }
         }
     }
@@ -69,7 +71,7 @@ public struct XLSXReader: FeedReader {
     /// workbook.xml names the sheets; its relationships file says where each one is.
     private func locateSheet(_ archive: Archive) throws -> String {
         guard let workbook = try? Self.small(archive, "xl/workbook.xml"),
-              let relationships = try? Self.small(archive, "xl/_rels/workbook.xml.rels")
+            let relationships = try? Self.small(archive, "xl/_rels/workbook.xml.rels")
         else { throw corrupt("xl/workbook.xml is missing: not an Excel workbook", "缺少 xl/workbook.xml：不是 Excel 工作簿") }
         let sheets = AttributeCollector.collect(workbook, element: "sheet")
         let targets = AttributeCollector.collect(relationships, element: "Relationship")
@@ -78,9 +80,11 @@ public struct XLSXReader: FeedReader {
         if let sheet {
             guard let match = sheets.first(where: { $0["name"] == sheet }) else {
                 let names = sheets.compactMap { $0["name"] }.joined(separator: ", ")
-                throw FeedIssue(code: "sheet_not_found", message: LocalizedText(
-                    en: "\(url.lastPathComponent) has no sheet named \(sheet); its sheets are: \(names)",
-                    zh: "\(url.lastPathComponent) 中没有名为 \(sheet) 的工作表；现有工作表：\(names)"))
+                throw FeedIssue(
+                    code: "sheet_not_found",
+                    message: LocalizedText(
+                        en: "\(url.lastPathComponent) has no sheet named \(sheet); its sheets are: \(names)",
+                        zh: "\(url.lastPathComponent) 中没有名为 \(sheet) 的工作表；现有工作表：\(names)"))
             }
             chosen = match
         } else {
@@ -136,8 +140,10 @@ final class SharedStrings: NSObject, XMLParserDelegate {
         return table
     }
 
-    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+        qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
+    ) {
         switch elementName {
         case "si": current = ""
         case "t": inText = !inPhonetic
@@ -183,8 +189,10 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
         self.body = body
     }
 
-    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+        qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
+    ) {
         switch elementName {
         case "row":
             rowNumber = attributeDict["r"].flatMap(Int.init) ?? rowNumber + 1
@@ -239,9 +247,13 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
         do {
             if !extra.isEmpty {
                 let columns = extra.sorted().map(XLSXWriter.columnName).joined(separator: ", ")
-                try body(.unreadable(FeedIssue(code: "ragged_row", message: LocalizedText(
-                    en: "the row has values in columns without a header: \(columns)",
-                    zh: "该行在没有表头的列中有值：\(columns)"), row: rowNumber, column: columns)))
+                try body(
+                    .unreadable(
+                        FeedIssue(
+                            code: "ragged_row",
+                            message: LocalizedText(
+                                en: "the row has values in columns without a header: \(columns)",
+                                zh: "该行在没有表头的列中有值：\(columns)"), row: rowNumber, column: columns)))
             } else {
                 try body(.row(RawRow(number: rowNumber, cells: cells)))
             }
@@ -279,8 +291,10 @@ private final class AttributeCollector: NSObject, XMLParserDelegate {
         return collector.found
     }
 
-    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+        qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
+    ) {
         if elementName == element { found.append(attributeDict) }
     }
 }

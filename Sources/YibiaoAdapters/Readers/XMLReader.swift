@@ -1,6 +1,6 @@
 public import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import YibiaoCore
 
@@ -33,23 +33,31 @@ public struct XMLReader: FeedReader {
             if !ok {
                 // The record being read when the XML broke may be garbled: it is reported, not used.
                 if let held = delegate.held {
-                    try body(.unreadable(FeedIssue(code: "malformed_xml", message: LocalizedText(
-                        en: "the record is not well-formed XML", zh: "该记录不是格式正确的 XML"), row: held.number)))
+                    try body(
+                        .unreadable(
+                            FeedIssue(
+                                code: "malformed_xml",
+                                message: LocalizedText(
+                                    en: "the record is not well-formed XML", zh: "该记录不是格式正确的 XML"), row: held.number)))
                 }
                 let line = parser.lineNumber
                 let column = parser.columnNumber
                 let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "malformed XML"
-                throw FeedIssue(code: "malformed_xml", message: LocalizedText(
-                    en: "\(url.lastPathComponent) is not well-formed XML at line \(line), column \(column) (\(reason)); rows before it were read",
-                    zh: "\(url.lastPathComponent) 在第 \(line) 行第 \(column) 列不是格式正确的 XML（\(reason)）；此前的行已读取"), row: line)
+                throw FeedIssue(
+                    code: "malformed_xml",
+                    message: LocalizedText(
+                        en: "\(url.lastPathComponent) is not well-formed XML at line \(line), column \(column) (\(reason)); rows before it were read",
+                        zh: "\(url.lastPathComponent) 在第 \(line) 行第 \(column) 列不是格式正确的 XML（\(reason)）；此前的行已读取"), row: line)
             }
             if let held = delegate.held { try body(.row(held)) }
             if !delegate.sawRecordElement, delegate.sawRoot {
                 // Not an error: an export with no records. But a wrong element name is likelier.
                 if delegate.elementNames.isEmpty == false, !delegate.elementNames.contains(recordElement) {
-                    throw FeedIssue(code: "record_element_not_found", message: LocalizedText(
-                        en: "\(url.lastPathComponent) has no <\(recordElement)> elements; it has: \(delegate.elementNames.sorted().prefix(8).joined(separator: ", "))",
-                        zh: "\(url.lastPathComponent) 中没有 <\(recordElement)> 元素；现有元素：\(delegate.elementNames.sorted().prefix(8).joined(separator: "、"))"))
+                    throw FeedIssue(
+                        code: "record_element_not_found",
+                        message: LocalizedText(
+                            en: "\(url.lastPathComponent) has no <\(recordElement)> elements; it has: \(delegate.elementNames.sorted().prefix(8).joined(separator: ", "))",
+                            zh: "\(url.lastPathComponent) 中没有 <\(recordElement)> 元素；现有元素：\(delegate.elementNames.sorted().prefix(8).joined(separator: "、"))"))
                 }
             }
         }
@@ -76,8 +84,10 @@ private final class RecordCollector: NSObject, XMLParserDelegate {
         self.body = body
     }
 
-    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+        qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
+    ) {
         sawRoot = true
         if elementNames.count < 64 { elementNames.insert(elementName) }
         if cells == nil {

@@ -10,16 +10,20 @@ extension AdapterSpec {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw SpecFileError(.adapter, fileName: url.lastPathComponent,
-                                problem: LocalizedText(en: "cannot read the file: \(error.localizedDescription)", zh: "无法读取文件：\(error.localizedDescription)"))
+            throw SpecFileError(
+                .adapter, fileName: url.lastPathComponent,
+                problem: LocalizedText(en: "cannot read the file: \(error.localizedDescription)", zh: "无法读取文件：\(error.localizedDescription)"))
         }
         return try parse(text, fileName: url.lastPathComponent)
     }
 
     public static func parse(_ text: String, fileName: String) throws -> AdapterSpec {
         let yaml = YAMLWalker(fileName: fileName, kind: .adapter)
-        let root = try yaml.root(of: text, emptyFix: LocalizedText(en: "start from one of the shipped adapters in adapters/",
-                                                                   zh: "请参照 adapters/ 中自带的适配器编写"))
+        let root = try yaml.root(
+            of: text,
+            emptyFix: LocalizedText(
+                en: "start from one of the shipped adapters in adapters/",
+                zh: "请参照 adapters/ 中自带的适配器编写"))
         return try SpecParser(yaml: yaml).spec(root)
     }
 }
@@ -42,8 +46,9 @@ private struct SpecParser {
             case "system":
                 let id = try yaml.string(value, key: key)
                 guard id.range(of: "^[a-z][a-z0-9_]{1,62}$", options: .regularExpression) != nil else {
-                    throw yaml.fail(value, key: key, en: "a system id is lower-case letters, digits and _ (e.g. civil_affairs)",
-                               zh: "系统标识只能由小写字母、数字和下划线组成（如 civil_affairs）")
+                    throw yaml.fail(
+                        value, key: key, en: "a system id is lower-case letters, digits and _ (e.g. civil_affairs)",
+                        zh: "系统标识只能由小写字母、数字和下划线组成（如 civil_affairs）")
                 }
                 system = id
             case "name":
@@ -75,8 +80,9 @@ private struct SpecParser {
             }
         }
         func missing(_ key: String, _ example: String) -> AdapterSpecError {
-            yaml.fail(root, key: key, en: "the required key `\(key)` is missing", zh: "缺少必需的键 `\(key)`",
-                 fixEN: "add e.g. `\(example)`", fixZH: "请添加，例如 `\(example)`")
+            yaml.fail(
+                root, key: key, en: "the required key `\(key)` is missing", zh: "缺少必需的键 `\(key)`",
+                fixEN: "add e.g. `\(example)`", fixZH: "请添加，例如 `\(example)`")
         }
         guard let system else { throw missing("system", "system: civil_affairs") }
         guard let format else { throw missing("format", "format: {type: csv, encoding: gb18030}") }
@@ -84,18 +90,21 @@ private struct SpecParser {
         if mappings.isEmpty { throw missing("fields", "fields: {name: {column: 姓名}}") }
         var seen: Set<String> = []
         for mapping in mappings where !seen.insert(mapping.field.qualifiedName).inserted {
-            throw SpecFileError(.adapter, fileName: fileName, line: mapping.line, key: mapping.field.qualifiedName,
-                                problem: LocalizedText(en: "the field is mapped twice", zh: "该字段被映射了两次"))
+            throw SpecFileError(
+                .adapter, fileName: fileName, line: mapping.line, key: mapping.field.qualifiedName,
+                problem: LocalizedText(en: "the field is mapped twice", zh: "该字段被映射了两次"))
         }
         // A system only ever receives fields it already holds (DESIGN.md, write-back).
         for column in outbound?.columns ?? [] where !seen.contains(column.field.qualifiedName) {
-            throw yaml.fail(root, key: "outbound.columns.\(column.column)",
-                       en: "`\(column.field.qualifiedName)` would be sent to \(system), which does not hold it (it is not mapped under fields or facets)",
-                       zh: "`\(column.field.qualifiedName)` 将被写回 \(system)，但该系统并不持有此字段（fields 或 facets 中没有映射）",
-                       fixEN: "remove the column, or map the field inbound first", fixZH: "请删除该列，或先在入站映射中加入该字段")
+            throw yaml.fail(
+                root, key: "outbound.columns.\(column.column)",
+                en: "`\(column.field.qualifiedName)` would be sent to \(system), which does not hold it (it is not mapped under fields or facets)",
+                zh: "`\(column.field.qualifiedName)` 将被写回 \(system)，但该系统并不持有此字段（fields 或 facets 中没有映射）",
+                fixEN: "remove the column, or map the field inbound first", fixZH: "请删除该列，或先在入站映射中加入该字段")
         }
-        return AdapterSpec(fileName: fileName, system: system, name: name ?? LocalizedText(en: system, zh: system),
-                           format: format, sourceKey: sourceKey, mappings: mappings, outbound: outbound)
+        return AdapterSpec(
+            fileName: fileName, system: system, name: name ?? LocalizedText(en: system, zh: system),
+            format: format, sourceKey: sourceKey, mappings: mappings, outbound: outbound)
     }
 
     func format(_ node: Node) throws -> AdapterSpec.Format {
@@ -114,8 +123,9 @@ private struct SpecParser {
             options.headerRow = headerRow
             if let (encodingNode, encoding) = values["encoding"] {
                 guard let value = TextEncoding(name: encoding) else {
-                    throw yaml.fail(encodingNode, key: "format.encoding", en: "unknown encoding \(encoding)", zh: "未知的编码 \(encoding)",
-                               fixEN: "use utf-8, gb18030 or gbk", fixZH: "请使用 utf-8、gb18030 或 gbk")
+                    throw yaml.fail(
+                        encodingNode, key: "format.encoding", en: "unknown encoding \(encoding)", zh: "未知的编码 \(encoding)",
+                        fixEN: "use utf-8, gb18030 or gbk", fixZH: "请使用 utf-8、gb18030 或 gbk")
                 }
                 options.encoding = value
             }
@@ -126,9 +136,10 @@ private struct SpecParser {
                     throw yaml.fail(valueNode, key: "format.\(key)", en: "the \(key) is one ASCII character", zh: "\(key) 应为一个 ASCII 字符")
                 }
                 if options.encoding.canBeTrailByte(byte) {
-                    throw yaml.fail(valueNode, key: "format.\(key)", en: "`\(resolved)` can be part of a \(options.encoding.rawValue) character, so it cannot separate cells",
-                               zh: "`\(resolved)` 可能是 \(options.encoding.rawValue) 字符的一部分，不能用作分隔符",
-                               fixEN: "use , ; or a tab, or convert the file to UTF-8", fixZH: "请使用 , ; 或制表符，或将文件转为 UTF-8")
+                    throw yaml.fail(
+                        valueNode, key: "format.\(key)", en: "`\(resolved)` can be part of a \(options.encoding.rawValue) character, so it cannot separate cells",
+                        zh: "`\(resolved)` 可能是 \(options.encoding.rawValue) 字符的一部分，不能用作分隔符",
+                        fixEN: "use , ; or a tab, or convert the file to UTF-8", fixZH: "请使用 , ; 或制表符，或将文件转为 UTF-8")
                 }
                 if key == "delimiter" { options.delimiter = byte } else { options.quote = byte }
                 _ = defaultValue
@@ -139,8 +150,9 @@ private struct SpecParser {
             return .xlsx(sheet: values["sheet"]?.1, headerRow: headerRow)
         case "xml":
             guard let element = values["record_element"]?.1 else {
-                throw yaml.fail(node, key: "format.record_element", en: "an XML feed needs `record_element`: the element of one record",
-                           zh: "XML 数据需要 `record_element`：表示一条记录的元素名")
+                throw yaml.fail(
+                    node, key: "format.record_element", en: "an XML feed needs `record_element`: the element of one record",
+                    zh: "XML 数据需要 `record_element`：表示一条记录的元素名")
             }
             return .xml(recordElement: element)
         case "jsonl":
@@ -150,9 +162,10 @@ private struct SpecParser {
             return .json(path: path.isEmpty || path == "$" ? [] : path.split(separator: ".").map(String.init))
         default:
             let hint = Suggestion.nearest(to: type, in: ["csv", "xlsx", "xml", "jsonl", "json"])
-            throw yaml.fail(typeNode, key: "format.type", en: "unknown format \(type)", zh: "未知的格式 \(type)",
-                       fixEN: hint.map { "did you mean \($0)?" } ?? "use csv, xlsx, xml, jsonl or json",
-                       fixZH: hint.map { "是否应为 \($0)？" } ?? "请使用 csv、xlsx、xml、jsonl 或 json")
+            throw yaml.fail(
+                typeNode, key: "format.type", en: "unknown format \(type)", zh: "未知的格式 \(type)",
+                fixEN: hint.map { "did you mean \($0)?" } ?? "use csv, xlsx, xml, jsonl or json",
+                fixZH: hint.map { "是否应为 \($0)？" } ?? "请使用 csv、xlsx、xml、jsonl 或 json")
         }
     }
 
@@ -177,12 +190,14 @@ private struct SpecParser {
             guard let separator = try values["separator"].map({ try yaml.string($0, key: "\(key).separator") }), !separator.isEmpty else {
                 throw yaml.fail(split, key: "\(key).separator", en: "split needs a separator", zh: "split 需要 separator")
             }
-            return .split(try yaml.string(split, key: "\(key).split"), separator: separator,
-                          index: try values["index"].map { try yaml.int($0, key: "\(key).index") } ?? 0)
+            return .split(
+                try yaml.string(split, key: "\(key).split"), separator: separator,
+                index: try values["index"].map { try yaml.int($0, key: "\(key).index") } ?? 0)
         }
         if let constant = values["constant"] { return .constant(try yaml.string(constant, key: "\(key).constant")) }
-        throw yaml.fail(node, key: key, en: "say where the value comes from: column, concat, split or constant",
-                   zh: "请指明取值来源：column、concat、split 或 constant")
+        throw yaml.fail(
+            node, key: key, en: "say where the value comes from: column, concat, split or constant",
+            zh: "请指明取值来源：column、concat、split 或 constant")
     }
 
     func fieldMapping(_ name: String, domain: CanonicalField.Domain, keyNode: Node, value: Node) throws -> AdapterSpec.FieldMapping {
@@ -191,15 +206,17 @@ private struct SpecParser {
             let candidates = CanonicalField.fields(in: domain).map(\.name)
             let hint = Suggestion.nearest(to: name, in: candidates)
             let place = domain == .core ? "fields" : "facets.\(domain.rawValue)"
-            throw yaml.fail(keyNode, key: "\(place).\(name)", en: "`\(name)` is not a canonical field of \(domain.rawValue)",
-                       zh: "`\(name)` 不是 \(domain.rawValue) 的规范字段",
-                       fixEN: hint.map { "did you mean `\($0)`?" } ?? "known fields: \(candidates.joined(separator: ", "))",
-                       fixZH: hint.map { "是否应为 `\($0)`？" } ?? "可用字段：\(candidates.joined(separator: "、"))")
+            throw yaml.fail(
+                keyNode, key: "\(place).\(name)", en: "`\(name)` is not a canonical field of \(domain.rawValue)",
+                zh: "`\(name)` 不是 \(domain.rawValue) 的规范字段",
+                fixEN: hint.map { "did you mean `\($0)`?" } ?? "known fields: \(candidates.joined(separator: ", "))",
+                fixZH: hint.map { "是否应为 `\($0)`？" } ?? "可用字段：\(candidates.joined(separator: "、"))")
         }
         let key = domain == .core ? "fields.\(name)" : "facets.\(domain.rawValue).\(name)"
         if case .scalar = value {
-            return .init(field: field, source: .column(try yaml.string(value, key: key)), valueMap: [:], defaultValue: nil,
-                         required: false, line: keyNode.mark?.line ?? 0)
+            return .init(
+                field: field, source: .column(try yaml.string(value, key: key)), valueMap: [:], defaultValue: nil,
+                required: false, line: keyNode.mark?.line ?? 0)
         }
         let items = try yaml.entries(value, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant", "map", "default", "required"])
         var values: [String: Node] = [:]
@@ -207,15 +224,17 @@ private struct SpecParser {
         let valueMap = try values["map"].map { try yaml.stringMap($0, key: "\(key).map") } ?? [:]
         if case .code(let table) = field.kind, let shipped = CodeTable.shipped[table] {
             for (raw, target) in valueMap where shipped.lookup(target) == nil {
-                throw yaml.fail(values["map"], key: "\(key).map.\(raw)", en: "\(target) is not a code of \(table)", zh: "\(target) 不是代码表 \(table) 中的代码",
-                           fixEN: "codes: \(shipped.entries.map(\.code).joined(separator: ", "))",
-                           fixZH: "可用代码：\(shipped.entries.map(\.code).joined(separator: "、"))")
+                throw yaml.fail(
+                    values["map"], key: "\(key).map.\(raw)", en: "\(target) is not a code of \(table)", zh: "\(target) 不是代码表 \(table) 中的代码",
+                    fixEN: "codes: \(shipped.entries.map(\.code).joined(separator: ", "))",
+                    fixZH: "可用代码：\(shipped.entries.map(\.code).joined(separator: "、"))")
             }
         }
-        return .init(field: field, source: try source(values, node: value, key: key), valueMap: valueMap,
-                     defaultValue: try values["default"].map { try yaml.string($0, key: "\(key).default") },
-                     required: try values["required"].map { try yaml.bool($0, key: "\(key).required") } ?? false,
-                     line: keyNode.mark?.line ?? 0)
+        return .init(
+            field: field, source: try source(values, node: value, key: key), valueMap: valueMap,
+            defaultValue: try values["default"].map { try yaml.string($0, key: "\(key).default") },
+            required: try values["required"].map { try yaml.bool($0, key: "\(key).required") } ?? false,
+            line: keyNode.mark?.line ?? 0)
     }
 
     func outbound(_ node: Node) throws -> AdapterSpec.Outbound {
@@ -239,20 +258,24 @@ private struct SpecParser {
                     let fieldName = try yaml.string(fieldNode, key: "outbound.columns.field")
                     guard let field = CanonicalField.named(fieldName) else {
                         let hint = Suggestion.nearest(to: fieldName, in: CanonicalField.all.map(\.qualifiedName))
-                        throw yaml.fail(fieldNode, key: "outbound.columns.field", en: "`\(fieldName)` is not a canonical field", zh: "`\(fieldName)` 不是规范字段",
-                                   fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
+                        throw yaml.fail(
+                            fieldNode, key: "outbound.columns.field", en: "`\(fieldName)` is not a canonical field", zh: "`\(fieldName)` 不是规范字段",
+                            fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
                     }
                     if let formatNode = values["date_format"] {
                         let pattern = try yaml.string(formatNode, key: "outbound.columns.date_format")
                         let stripped = ["yyyy", "MM", "dd", "M", "d"].reduce(pattern) { $0.replacingOccurrences(of: $1, with: "") }
                         guard pattern.contains("yyyy"), !stripped.contains(where: { $0.isLetter && $0.isASCII }) else {
-                            throw yaml.fail(formatNode, key: "outbound.columns.date_format", en: "a date format uses yyyy, MM, M, dd and d (e.g. yyyy/M/d)",
-                                       zh: "日期格式只能使用 yyyy、MM、M、dd、d（如 yyyy/M/d）")
+                            throw yaml.fail(
+                                formatNode, key: "outbound.columns.date_format", en: "a date format uses yyyy, MM, M, dd and d (e.g. yyyy/M/d)",
+                                zh: "日期格式只能使用 yyyy、MM、M、dd、d（如 yyyy/M/d）")
                         }
                     }
-                    columns.append(.init(column: try yaml.string(columnNode, key: "outbound.columns.column"), field: field,
-                                         valueMap: try values["map"].map { try yaml.stringMap($0, key: "outbound.columns.map") } ?? [:],
-                                         dateFormat: try values["date_format"].map { try yaml.string($0, key: "outbound.columns.date_format") }))
+                    columns.append(
+                        .init(
+                            column: try yaml.string(columnNode, key: "outbound.columns.column"), field: field,
+                            valueMap: try values["map"].map { try yaml.stringMap($0, key: "outbound.columns.map") } ?? [:],
+                            dateFormat: try values["date_format"].map { try yaml.string($0, key: "outbound.columns.date_format") }))
                 }
             }
         }

@@ -22,8 +22,10 @@ public final class CSVWriter: RecordWriter {
         try append(columns)
     }
 
-    public convenience init(url: URL, columns: [String], encoding: TextEncoding = .utf8, delimiter: Character = ",",
-                            lineEnding: String = "\r\n") throws {
+    public convenience init(
+        url: URL, columns: [String], encoding: TextEncoding = .utf8, delimiter: Character = ",",
+        lineEnding: String = "\r\n"
+    ) throws {
         try self.init(output: TextOutput(url: url, encoding: encoding), columns: columns, delimiter: delimiter, lineEnding: lineEnding)
     }
 

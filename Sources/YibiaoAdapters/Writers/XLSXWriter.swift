@@ -17,8 +17,7 @@ public final class XLSXWriter {
         sheetFile = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-write-\(UUID().uuidString).xml")
         _ = FileManager.default.createFile(atPath: sheetFile.path, contents: nil)
         handle = try FileHandle(forWritingTo: sheetFile)
-        buffer = #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"# +
-            #"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#
+        buffer = #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"# + #"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#
     }
 
     /// Appends a row. A `nil` cell is left empty (no element), as Excel does.
@@ -53,20 +52,36 @@ public final class XLSXWriter {
         let stamp = Date(timeIntervalSince1970: 1_704_067_200)
         func add(_ path: String, _ text: String) throws {
             let data = Data(text.utf8)
-            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), modificationDate: stamp,
-                                 compressionMethod: .deflate) { position, size in
+            try archive.addEntry(
+                with: path, type: .file, uncompressedSize: Int64(data.count), modificationDate: stamp,
+                compressionMethod: .deflate
+            ) { position, size in
                 data.subdata(in: Int(position)..<Int(position) + size)
             }
         }
-        try add("[Content_Types].xml", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#)
-        try add("_rels/.rels", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#)
-        try add("xl/workbook.xml", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name=""# + XMLText.escape(sheetName) + #"" sheetId="1" r:id="rId1"/></sheets></workbook>"#)
-        try add("xl/_rels/workbook.xml.rels", #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#)
+        try add(
+            "[Content_Types].xml",
+            #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#
+        )
+        try add(
+            "_rels/.rels",
+            #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+        )
+        try add(
+            "xl/workbook.xml",
+            #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name=""#
+                + XMLText.escape(sheetName) + #"" sheetId="1" r:id="rId1"/></sheets></workbook>"#)
+        try add(
+            "xl/_rels/workbook.xml.rels",
+            #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#
+        )
         let sheet = try FileHandle(forReadingFrom: sheetFile)
         defer { try? sheet.close() }
         let size = try sheet.seekToEnd()
-        try archive.addEntry(with: "xl/worksheets/sheet1.xml", type: .file, uncompressedSize: Int64(size), modificationDate: stamp,
-                             compressionMethod: .deflate) { position, chunk in
+        try archive.addEntry(
+            with: "xl/worksheets/sheet1.xml", type: .file, uncompressedSize: Int64(size), modificationDate: stamp,
+            compressionMethod: .deflate
+        ) { position, chunk in
             try sheet.seek(toOffset: UInt64(position))
             return try sheet.read(upToCount: chunk) ?? Data()
         }

@@ -44,20 +44,23 @@ public struct DivisionCodeTable: Sendable {
         for line in csv.split(whereSeparator: \.isNewline).dropFirst() {
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard f.count >= 9, f[0].count == 6 else { continue }
-            let level: DivisionCode.Level = switch f[4] {
-            case "省级": .province
-            case "地级": .prefecture
-            default: .county
-            }
-            let status: DivisionCode.Status = switch f[5] {
-            case "在用": .inUse
-            case "变更": .changed
-            default: .retired
-            }
+            let level: DivisionCode.Level =
+                switch f[4] {
+                case "省级": .province
+                case "地级": .prefecture
+                default: .county
+                }
+            let status: DivisionCode.Status =
+                switch f[5] {
+                case "在用": .inUse
+                case "变更": .changed
+                default: .retired
+                }
             let successors = f[8].split(separator: ";").map { String($0.prefix(6)) }
-            let row = DivisionCode(code: f[0], name: f[3], province: f[1], prefecture: f[2], level: level,
-                                   status: status, startYear: Int(f[6]) ?? 1980, endYear: Int(f[7]),
-                                   successors: successors)
+            let row = DivisionCode(
+                code: f[0], name: f[3], province: f[1], prefecture: f[2], level: level,
+                status: status, startYear: Int(f[6]) ?? 1980, endYear: Int(f[7]),
+                successors: successors)
             rows[f[0], default: []].append(row)
         }
         self.rows = rows
@@ -87,13 +90,19 @@ public struct DivisionCodeTable: Sendable {
     public func validate(_ raw: String) -> Result<String, DivisionCodeError> {
         let code = TextNormalization.removing(TextNormalization.nfkc(raw), where: TextNormalization.isSpace)
         guard code.count == 6, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            return .failure(DivisionCodeError(code: .malformed, message: LocalizedText(
-                en: "a division code has six digits", zh: "行政区划代码应为 6 位数字")))
+            return .failure(
+                DivisionCodeError(
+                    code: .malformed,
+                    message: LocalizedText(
+                        en: "a division code has six digits", zh: "行政区划代码应为 6 位数字")))
         }
         guard existed(code) else {
-            return .failure(DivisionCodeError(code: .unknown, message: LocalizedText(
-                en: "\(code) is not a GB/T 2260 division code of any year since 1980",
-                zh: "\(code) 不是 1980 年以来任何年份的 GB/T 2260 行政区划代码")))
+            return .failure(
+                DivisionCodeError(
+                    code: .unknown,
+                    message: LocalizedText(
+                        en: "\(code) is not a GB/T 2260 division code of any year since 1980",
+                        zh: "\(code) 不是 1980 年以来任何年份的 GB/T 2260 行政区划代码")))
         }
         return .success(code)
     }

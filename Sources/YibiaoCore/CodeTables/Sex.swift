@@ -35,8 +35,9 @@ public struct CodeLookupError: Error, Sendable, Hashable, CustomStringConvertibl
     public var code: String { "unknown_code" }
 
     public var message: LocalizedText {
-        LocalizedText(en: "not a value of the \(table) code table",
-                      zh: "不在代码表 \(table) 中")
+        LocalizedText(
+            en: "not a value of the \(table) code table",
+            zh: "不在代码表 \(table) 中")
     }
 
     public var description: String { "\(code): \(message.en)" }

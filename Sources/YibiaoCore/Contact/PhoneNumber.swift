@@ -34,8 +34,7 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible 
         if let ext = extensionPart, ext.isEmpty || ext.count > 6 { return .failure(.init(.unrecognised)) }
 
         // Country code: +86 / 0086 / 86 in front of a full national number.
-        if digits.hasPrefix("0086"), digits.count >= 13 { digits.removeFirst(4) }
-        else if digits.hasPrefix("86"), digits.count == 13 || (digits.count >= 11 && text.contains("+")) { digits.removeFirst(2) }
+        if digits.hasPrefix("0086"), digits.count >= 13 { digits.removeFirst(4) } else if digits.hasPrefix("86"), digits.count == 13 || (digits.count >= 11 && text.contains("+")) { digits.removeFirst(2) }
 
         if digits.count == 11, digits.hasPrefix("1"), let second = digits.dropFirst().first, "3456789".contains(second) {
             if extensionPart != nil { return .failure(.init(.unrecognised)) }
@@ -82,12 +81,18 @@ public struct PhoneNumberError: Error, Sendable, Hashable, CustomStringConvertib
     public var message: LocalizedText {
         switch reason {
         case .empty: LocalizedText(en: "the phone number is empty", zh: "电话号码为空")
-        case .invalidCharacter: LocalizedText(en: "the phone number contains characters other than digits, spaces, +, -, ( ) and an extension mark",
-                                              zh: "电话号码含有数字、空格、+、-、括号和分机标记以外的字符")
-        case .unrecognised: LocalizedText(en: "not a mainland mobile number (11 digits starting 13–19) or a landline with a 7–8 digit number",
-                                          zh: "既不是大陆手机号（以 13–19 开头的 11 位数字），也不是 7–8 位号码的固定电话")
-        case .placeholder: LocalizedText(en: "the phone number is a placeholder (the same digit repeated)",
-                                         zh: "电话号码是占位号码（同一数字重复）")
+        case .invalidCharacter:
+            LocalizedText(
+                en: "the phone number contains characters other than digits, spaces, +, -, ( ) and an extension mark",
+                zh: "电话号码含有数字、空格、+、-、括号和分机标记以外的字符")
+        case .unrecognised:
+            LocalizedText(
+                en: "not a mainland mobile number (11 digits starting 13–19) or a landline with a 7–8 digit number",
+                zh: "既不是大陆手机号（以 13–19 开头的 11 位数字），也不是 7–8 位号码的固定电话")
+        case .placeholder:
+            LocalizedText(
+                en: "the phone number is a placeholder (the same digit repeated)",
+                zh: "电话号码是占位号码（同一数字重复）")
         }
     }
 

@@ -74,7 +74,7 @@ public struct DateParser: Sendable {
         // "31108.0" or "31108.5" (a time of day): Excel and pandas write serials this way.
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, (1...5).contains(parts[0].count), !parts[1].isEmpty,
-              parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
+            parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
         else { return nil }
         return Int(parts[0])
     }
@@ -82,9 +82,11 @@ public struct DateParser: Sendable {
     private func fromExcelSerial(_ serial: Int, raw: String) -> Result<CalendarDate, DateParseError> {
         guard Self.excelSerialRange.contains(serial) else { return .failure(unrecognised(raw)) }
         if serial == 60 {
-            return .failure(Self.error(.impossibleDate,
-                en: "Excel serial 60 is the non-existent 1900-02-29",
-                zh: "Excel 序列号 60 对应不存在的 1900-02-29"))
+            return .failure(
+                Self.error(
+                    .impossibleDate,
+                    en: "Excel serial 60 is the non-existent 1900-02-29",
+                    zh: "Excel 序列号 60 对应不存在的 1900-02-29"))
         }
         // Serial 61 is 1900-03-01; earlier serials are off by one because of Excel's leap-year bug.
         let base = CalendarDate(year: 1899, month: 12, day: 31)!.daysSinceEpoch
@@ -112,8 +114,8 @@ public struct DateParser: Sendable {
         }
         let clock = timePart.split(separator: ":")
         guard (2...3).contains(clock.count),
-              let hour = Int(clock[0]), let minute = Int(clock[1]),
-              (0...23).contains(hour), (0...59).contains(minute)
+            let hour = Int(clock[0]), let minute = Int(clock[1]),
+            (0...23).contains(hour), (0...59).contains(minute)
         else { return .failure(unrecognised(text)) }
         if clock.count == 3 {
             let secondText = clock[2].split(separator: ".").first.map(String.init) ?? ""
@@ -142,7 +144,7 @@ public struct DateParser: Sendable {
         }
         if !current.isEmpty { fields.append(current) }
         guard fields.count == 3, let first = Int(fields[0]), let month = Int(fields[1]), let day = Int(fields[2]),
-              fields[1].count <= 2, fields[2].count <= 2
+            fields[1].count <= 2, fields[2].count <= 2
         else { return .failure(unrecognised(text)) }
         switch fields[0].count {
         case 4: return make(year: first, month: month, day: day, raw: text)
@@ -166,17 +168,20 @@ public struct DateParser: Sendable {
             return .failure(Self.error(.impossibleDate, en: "month \(month) does not exist", zh: "不存在 \(month) 月"))
         }
         guard let date = CalendarDate(year: year, month: month, day: day) else {
-            return .failure(Self.error(.impossibleDate,
-                en: "\(pad(year, 4))-\(pad(month, 2)) has no day \(day)",
-                zh: "\(year)年\(month)月没有\(day)日"))
+            return .failure(
+                Self.error(
+                    .impossibleDate,
+                    en: "\(pad(year, 4))-\(pad(month, 2)) has no day \(day)",
+                    zh: "\(year)年\(month)月没有\(day)日"))
         }
         return .success(date)
     }
 
     private func unrecognised(_ text: String) -> DateParseError {
-        Self.error(.unrecognisedFormat,
-                   en: "not a recognised date format (expected e.g. 1985-03-02, 1985/3/2, 19850302, 1985年3月2日)",
-                   zh: "无法识别的日期格式（应如 1985-03-02、1985/3/2、19850302、1985年3月2日）")
+        Self.error(
+            .unrecognisedFormat,
+            en: "not a recognised date format (expected e.g. 1985-03-02, 1985/3/2, 19850302, 1985年3月2日)",
+            zh: "无法识别的日期格式（应如 1985-03-02、1985/3/2、19850302、1985年3月2日）")
     }
 
     private static func error(_ code: DateParseError.Code, en: String, zh: String) -> DateParseError {

@@ -8,8 +8,9 @@ public struct CitizenID: Sendable, Hashable, Codable, CustomStringConvertible {
     public var divisionCode: String { String(value.prefix(6)) }
     public var birthDate: CalendarDate {
         let digits = value.utf8.map { Int($0) - 48 }
-        return CalendarDate(year: digits[6] * 1000 + digits[7] * 100 + digits[8] * 10 + digits[9],
-                            month: digits[10] * 10 + digits[11], day: digits[12] * 10 + digits[13])!
+        return CalendarDate(
+            year: digits[6] * 1000 + digits[7] * 100 + digits[8] * 10 + digits[9],
+            month: digits[10] * 10 + digits[11], day: digits[12] * 10 + digits[13])!
     }
     /// The 17th digit: odd for men, even for women.
     public var sex: Sex {
@@ -145,28 +146,35 @@ public struct CitizenIDError: Error, Sendable, Hashable, CustomStringConvertible
         case .empty:
             LocalizedText(en: "the ID number is empty", zh: "身份证号为空")
         case .excelScientific:
-            LocalizedText(en: "the ID number was turned into a number by Excel (scientific notation such as 1.10105E+17); the last digits are lost — re-export the column as text",
-                          zh: "身份证号被 Excel 转成了科学计数法（如 1.10105E+17），末几位已丢失——请将该列按文本格式重新导出")
+            LocalizedText(
+                en: "the ID number was turned into a number by Excel (scientific notation such as 1.10105E+17); the last digits are lost — re-export the column as text",
+                zh: "身份证号被 Excel 转成了科学计数法（如 1.10105E+17），末几位已丢失——请将该列按文本格式重新导出")
         case .invalidCharacter(let position):
-            LocalizedText(en: "character \(position) is not a digit (only the 18th may be X)",
-                          zh: "第 \(position) 位不是数字（只有第 18 位可以是 X）")
+            LocalizedText(
+                en: "character \(position) is not a digit (only the 18th may be X)",
+                zh: "第 \(position) 位不是数字（只有第 18 位可以是 X）")
         case .wrongLength(let count):
-            LocalizedText(en: "an ID number has 18 characters (or 15 for old ones), this one has \(count)",
-                          zh: "身份证号应为 18 位（旧号 15 位），此号为 \(count) 位")
+            LocalizedText(
+                en: "an ID number has 18 characters (or 15 for old ones), this one has \(count)",
+                zh: "身份证号应为 18 位（旧号 15 位），此号为 \(count) 位")
         case .invalidBirthDate(let year, let month, let day):
-            LocalizedText(en: "the birth date \(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) (characters 7–14) does not exist",
-                          zh: "出生日期 \(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))（第 7–14 位）不存在")
+            LocalizedText(
+                en: "the birth date \(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) (characters 7–14) does not exist",
+                zh: "出生日期 \(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))（第 7–14 位）不存在")
         case .futureBirthDate:
             LocalizedText(en: "the birth date (characters 7–14) is in the future", zh: "出生日期（第 7–14 位）晚于今天")
         case .unknownDivision(let code):
-            LocalizedText(en: "the address code \(code) (characters 1–6) is not a GB/T 2260 code of any year",
-                          zh: "地址码 \(code)（第 1–6 位）不是任何年份的 GB/T 2260 行政区划代码")
+            LocalizedText(
+                en: "the address code \(code) (characters 1–6) is not a GB/T 2260 code of any year",
+                zh: "地址码 \(code)（第 1–6 位）不是任何年份的 GB/T 2260 行政区划代码")
         case .checkMismatch(let expected, let found):
-            LocalizedText(en: "the check character is \(found) but the first 17 digits require \(expected): a digit was probably mistyped",
-                          zh: "校验码为 \(found)，但前 17 位对应的校验码应为 \(expected)：可能有数字录入错误")
+            LocalizedText(
+                en: "the check character is \(found) but the first 17 digits require \(expected): a digit was probably mistyped",
+                zh: "校验码为 \(found)，但前 17 位对应的校验码应为 \(expected)：可能有数字录入错误")
         case .excelTruncated:
-            LocalizedText(en: "the last digits are 000 and the check fails: Excel probably cut the number to 15 significant digits — re-export the column as text",
-                          zh: "末几位为 000 且校验不通过：很可能被 Excel 截断为 15 位有效数字——请将该列按文本格式重新导出")
+            LocalizedText(
+                en: "the last digits are 000 and the check fails: Excel probably cut the number to 15 significant digits — re-export the column as text",
+                zh: "末几位为 000 且校验不通过：很可能被 Excel 截断为 15 位有效数字——请将该列按文本格式重新导出")
         }
     }
 

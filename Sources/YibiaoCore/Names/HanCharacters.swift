@@ -32,7 +32,7 @@ enum HanCharacters {
     static let pinyin: [Unicode.Scalar: String] = {
         let input = allHan.map { String($0) }.joined(separator: "\n")
         guard let latin = input.applyingTransform(.mandarinToLatin, reverse: false),
-              let plain = latin.applyingTransform(.stripDiacritics, reverse: false)
+            let plain = latin.applyingTransform(.stripDiacritics, reverse: false)
         else { return [:] }
         let lines = plain.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count == allHan.count else { return [:] }

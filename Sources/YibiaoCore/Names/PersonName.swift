@@ -35,8 +35,10 @@ public struct PersonNameError: Error, Sendable, Hashable, CustomStringConvertibl
     public var message: LocalizedText {
         switch reason {
         case .empty: LocalizedText(en: "the name is empty", zh: "姓名为空")
-        case .invalidCharacter: LocalizedText(en: "the name contains digits or symbols",
-                                              zh: "姓名中含有数字或符号")
+        case .invalidCharacter:
+            LocalizedText(
+                en: "the name contains digits or symbols",
+                zh: "姓名中含有数字或符号")
         }
     }
 
@@ -84,7 +86,10 @@ public enum NameNormalizer {
                 return TextNormalization.isHan(s) || s == "\u{00B7}"
             }
             if scalar == " ", isHanOrDot(previous) || isHanOrDot(next) { continue }
-            if scalar == ".", hasHan { display.append("\u{00B7}"); continue }
+            if scalar == ".", hasHan {
+                display.append("\u{00B7}")
+                continue
+            }
             display.append(scalar)
         }
         var displayText = String(display)
@@ -96,8 +101,10 @@ public enum NameNormalizer {
         let matchingKey = TextNormalization.removing(foldedLatin) {
             $0 == " " || $0 == "\u{00B7}" || $0 == "." || $0 == "-" || $0 == "'"
         }
-        return .success(PersonName(display: displayText, matchingKey: matchingKey,
-                                   pinyinKey: pinyin(of: matchingKey), isHan: hasHan))
+        return .success(
+            PersonName(
+                display: displayText, matchingKey: matchingKey,
+                pinyinKey: pinyin(of: matchingKey), isHan: hasHan))
     }
 
     /// Toneless pinyin of a matching key: surname readings first, then each character's usual reading.

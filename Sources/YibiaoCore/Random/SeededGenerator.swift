@@ -59,7 +59,10 @@ public struct WeightedChoice<T: Sendable>: Sendable {
     public init(_ pairs: [(T, Double)]) {
         items = pairs.map(\.0)
         var running = 0.0
-        cumulative = pairs.map { running += $0.1; return running }
+        cumulative = pairs.map {
+            running += $0.1
+            return running
+        }
     }
 
     public func pick(using generator: inout SeededGenerator) -> T {

@@ -38,13 +38,16 @@ public enum ChangeLog {
     @discardableResult
     public static func append(_ entries: [Entry], district: String, on connection: PostgresConnection, logger: Logger) async throws -> [Int64] {
         guard !entries.isEmpty else { return [] }
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO change_log_head (district) VALUES (\(district)) ON CONFLICT (district) DO NOTHING
             """, logger: logger)
         var last: (Int64, String) = (0, genesisHash)
-        for try await row in try await connection.query("""
+        for try await row in try await connection.query(
+            """
             SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district) FOR UPDATE
-            """, logger: logger).decode((Int64, String).self) { last = row }
+            """, logger: logger
+        ).decode((Int64, String).self) { last = row }
         // Microsecond precision, as PostgreSQL stores it, so that the hash can be recomputed from the row.
         let changedAt = timestamp(Date())
         var sequences: [Int64] = []
@@ -53,18 +56,23 @@ public enum ChangeLog {
         for entry in entries {
             seq += 1
             let changes = canonicalChanges(entry.changes)
-            let hash = entryHash(previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
-                                 causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes)
+            let hash = entryHash(
+                previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
+                causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes)
             copy.row([district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes, previous, hash])
             sequences.append(seq)
             previous = hash
         }
-        try await connection.copyFrom(table: "change_log", columns: [
-            "district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "prev_hash", "hash",
-        ], logger: logger) { writer in
+        try await connection.copyFrom(
+            table: "change_log",
+            columns: [
+                "district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "prev_hash", "hash",
+            ], logger: logger
+        ) { writer in
             try await writer.write(ByteBuffer(bytes: copy.bytes))
         }
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE change_log_head SET last_seq = \(seq), last_hash = \(previous) WHERE district = \(district)
             """, logger: logger)
         return sequences
@@ -80,13 +88,15 @@ public enum ChangeLog {
         var previous = genesisHash
         var expectedSeq: Int64 = 1
         var checked = 0
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT seq, resident_id, cause, cause_ref, actor, to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                    changes::text, prev_hash, hash
             FROM change_log WHERE district = \(district) ORDER BY seq
             """, logger: logger)
         for try await (seq, resident, cause, causeRef, actor, changedAt, changes, prevHash, hash) in rows.decode(
-            (Int64, Int64, String, String?, String, String, String, String, String).self) {
+            (Int64, Int64, String, String?, String, String, String, String, String).self)
+        {
             checked += 1
             if seq != expectedSeq {
                 return (checked, Break(seq: seq, reason: LocalizedText(en: "sequence \(expectedSeq) is missing", zh: "缺少序号 \(expectedSeq)")))
@@ -94,11 +104,18 @@ public enum ChangeLog {
             if prevHash != previous {
                 return (checked, Break(seq: seq, reason: LocalizedText(en: "it does not point at the previous entry's hash", zh: "其前序哈希与上一条记录不符")))
             }
-            let recomputed = entryHash(previous: prevHash, district: district, seq: seq, residentID: resident, cause: cause,
-                                       causeRef: causeRef, actor: actor, changedAt: changedAt, changes: canonicalJSON(changes))
+            let recomputed = entryHash(
+                previous: prevHash, district: district, seq: seq, residentID: resident, cause: cause,
+                causeRef: causeRef, actor: actor, changedAt: changedAt, changes: canonicalJSON(changes))
             if recomputed != hash {
-                return (checked, Break(seq: seq, reason: LocalizedText(en: "its content does not match its hash (edited after it was written)",
-                                                                    zh: "内容与哈希不符（写入后被修改过）")))
+                return (
+                    checked,
+                    Break(
+                        seq: seq,
+                        reason: LocalizedText(
+                            en: "its content does not match its hash (edited after it was written)",
+                            zh: "内容与哈希不符（写入后被修改过）"))
+                )
             }
             previous = hash
             expectedSeq += 1
@@ -108,8 +125,10 @@ public enum ChangeLog {
 
     // MARK: Hashing
 
-    static func entryHash(previous: String, district: String, seq: Int64, residentID: Int64, cause: String, causeRef: String?,
-                          actor: String, changedAt: String, changes: String) -> String {
+    static func entryHash(
+        previous: String, district: String, seq: Int64, residentID: Int64, cause: String, causeRef: String?,
+        actor: String, changedAt: String, changes: String
+    ) -> String {
         // Length-prefixed fields: no two different entries serialise alike.
         var text = ""
         for field in [previous, district, String(seq), String(residentID), cause, causeRef ?? "\u{0}", actor, changedAt, changes] {

@@ -21,11 +21,12 @@ public enum Database {
         case .unixSocket(let path):
             configuration = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
         case .tcp(let host, let port):
-            let tls: PostgresClient.Configuration.TLS = switch url.tls {
-            case .disable: .disable
-            case .prefer: .prefer(.makeClientConfiguration())
-            case .require: .require(.makeClientConfiguration())
-            }
+            let tls: PostgresClient.Configuration.TLS =
+                switch url.tls {
+                case .disable: .disable
+                case .prefer: .prefer(.makeClientConfiguration())
+                case .require: .require(.makeClientConfiguration())
+                }
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
         configuration.options.maximumConnections = maximumConnections
@@ -57,11 +58,12 @@ public enum Database {
         case .unixSocket(let path):
             configuration = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
         case .tcp(let host, let port):
-            let tls: PostgresConnection.Configuration.TLS = switch url.tls {
-            case .disable: .disable
-            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-            }
+            let tls: PostgresConnection.Configuration.TLS =
+                switch url.tls {
+                case .disable: .disable
+                case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                }
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
         configuration.options.connectTimeout = .seconds(10)
@@ -74,10 +76,12 @@ public enum Database {
     }
 
     static func unreachable(_ url: DatabaseURL, _ error: any Error) -> StoreError {
-        StoreError(.databaseUnreachable,
+        StoreError(
+            .databaseUnreachable,
             message: LocalizedText(en: "cannot connect to the database \(url)", zh: "无法连接数据库 \(url)"),
-            remedy: LocalizedText(en: "start the embedded database with `yibiao db start`, or check YIBIAO_DATABASE_URL",
-                                  zh: "请用 `yibiao db start` 启动内置数据库，或检查 YIBIAO_DATABASE_URL"),
+            remedy: LocalizedText(
+                en: "start the embedded database with `yibiao db start`, or check YIBIAO_DATABASE_URL",
+                zh: "请用 `yibiao db start` 启动内置数据库，或检查 YIBIAO_DATABASE_URL"),
             exitCode: ExitStatus.unavailable,
             detail: String(reflecting: error))
     }

@@ -20,8 +20,10 @@ public struct DatabaseConfiguration: Sendable {
     }
 
     /// The environment's configuration; `dataDirectory` (a flag) wins over `YIBIAO_HOME`.
-    public static func fromEnvironment(_ environment: [String: String], dataDirectory: String? = nil,
-                                       currentDirectory: String = FileManager.default.currentDirectoryPath) throws -> DatabaseConfiguration {
+    public static func fromEnvironment(
+        _ environment: [String: String], dataDirectory: String? = nil,
+        currentDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws -> DatabaseConfiguration {
         let home: URL
         if let dataDirectory {
             home = URL(fileURLWithPath: dataDirectory)

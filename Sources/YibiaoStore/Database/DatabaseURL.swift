@@ -31,7 +31,7 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 
     public init(parsing text: String) throws {
         guard let components = URLComponents(string: text),
-              let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
+            let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
         else {
             throw Self.invalid(text, LocalizedText(en: "it must start with postgresql://", zh: "应以 postgresql:// 开头"))
         }
@@ -63,8 +63,11 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         case "prefer": tls = .prefer
         case "require", "verify-ca", "verify-full": tls = .require
         case let other:
-            throw Self.invalid(text, LocalizedText(en: "sslmode \(other) is not one of disable, prefer, require, verify-full",
-                                                   zh: "sslmode \(other) 不是 disable、prefer、require、verify-full 之一"))
+            throw Self.invalid(
+                text,
+                LocalizedText(
+                    en: "sslmode \(other) is not one of disable, prefer, require, verify-full",
+                    zh: "sslmode \(other) 不是 disable、prefer、require、verify-full 之一"))
         }
     }
 
@@ -84,11 +87,14 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func invalid(_ text: String, _ reason: LocalizedText) -> StoreError {
-        StoreError(.databaseURLInvalid,
-                   message: LocalizedText(en: "the database URL is not valid: \(reason.en)",
-                                          zh: "数据库 URL 无效：\(reason.zh)"),
-                   remedy: LocalizedText(en: "use the form postgresql://user:password@host:5432/database",
-                                         zh: "请使用 postgresql://用户:密码@主机:5432/数据库 的形式"),
-                   exitCode: ExitStatus.config)
+        StoreError(
+            .databaseURLInvalid,
+            message: LocalizedText(
+                en: "the database URL is not valid: \(reason.en)",
+                zh: "数据库 URL 无效：\(reason.zh)"),
+            remedy: LocalizedText(
+                en: "use the form postgresql://user:password@host:5432/database",
+                zh: "请使用 postgresql://用户:密码@主机:5432/数据库 的形式"),
+            exitCode: ExitStatus.config)
     }
 }

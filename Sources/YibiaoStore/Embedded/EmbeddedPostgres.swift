@@ -1,7 +1,7 @@
 public import Foundation
 import YibiaoCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A private PostgreSQL cluster under `<home>/pg`, managed with the system's initdb and pg_ctl:
@@ -92,17 +92,20 @@ public struct EmbeddedPostgres: Sendable {
         } else {
             candidates += searchedBinDirectories()
         }
-        for directory in candidates where ["initdb", "pg_ctl", "postgres"].allSatisfy({
+        for directory in candidates
+        where ["initdb", "pg_ctl", "postgres"].allSatisfy({
             FileManager.default.isExecutableFile(atPath: "\(directory)/\($0)")
         }) {
             return directory
         }
         throw StoreError(
             .postgresMissing,
-            message: LocalizedText(en: "PostgreSQL server programs (initdb, pg_ctl, postgres) were not found in \(candidates.joined(separator: ", "))",
-                                   zh: "在 \(candidates.joined(separator: "、")) 中未找到 PostgreSQL 服务器程序（initdb、pg_ctl、postgres）"),
-            remedy: LocalizedText(en: "install them with `sudo apt-get install postgresql` (Debian/Ubuntu), or set YIBIAO_DATABASE_URL to use an existing server",
-                                  zh: "请执行 `sudo apt-get install postgresql`（Debian/Ubuntu）安装，或设置 YIBIAO_DATABASE_URL 使用已有的数据库服务器"),
+            message: LocalizedText(
+                en: "PostgreSQL server programs (initdb, pg_ctl, postgres) were not found in \(candidates.joined(separator: ", "))",
+                zh: "在 \(candidates.joined(separator: "、")) 中未找到 PostgreSQL 服务器程序（initdb、pg_ctl、postgres）"),
+            remedy: LocalizedText(
+                en: "install them with `sudo apt-get install postgresql` (Debian/Ubuntu), or set YIBIAO_DATABASE_URL to use an existing server",
+                zh: "请执行 `sudo apt-get install postgresql`（Debian/Ubuntu）安装，或设置 YIBIAO_DATABASE_URL 使用已有的数据库服务器"),
             exitCode: ExitStatus.unavailable)
     }
 
@@ -132,7 +135,8 @@ public struct EmbeddedPostgres: Sendable {
     private func readPid() -> Int32? {
         let pidFile = dataDirectory.appendingPathComponent("postmaster.pid")
         guard let text = try? String(contentsOf: pidFile, encoding: .utf8),
-              let first = text.split(separator: "\n").first else { return nil }
+            let first = text.split(separator: "\n").first
+        else { return nil }
         return Int32(first.trimmingCharacters(in: .whitespaces))
     }
 
@@ -173,9 +177,11 @@ public struct EmbeddedPostgres: Sendable {
         // Right after a kill -9 the old server's children may still hold its shared memory for
         // a moment; PostgreSQL then refuses to start, so try a few times.
         for attempt in 0..<5 {
-            let output = try runServerTool("\(bin)/pg_ctl", [
-                "start", "-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-s", "-o", options,
-            ])
+            let output = try runServerTool(
+                "\(bin)/pg_ctl",
+                [
+                    "start", "-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-s", "-o", options,
+                ])
             if output.succeeded {
                 return .started(initialised: initialised, removedStalePidFile: removedStale)
             }
@@ -227,24 +233,28 @@ public struct EmbeddedPostgres: Sendable {
     private func initialise(bin: String) throws {
         let fm = FileManager.default
         // The home holds other state too; as root the postgres user must be able to pass through it.
-        try fm.createDirectory(at: configuration.home, withIntermediateDirectories: true,
-                               attributes: [.posixPermissions: isRoot ? 0o711 : 0o700])
+        try fm.createDirectory(
+            at: configuration.home, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: isRoot ? 0o711 : 0o700])
         try fm.createDirectory(at: clusterDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try checkReachableByServerUser(clusterDirectory)
         try? fm.removeItem(at: dataDirectory)
         try fm.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try giveToServerUser(clusterDirectory)
         try giveToServerUser(dataDirectory)
-        let output = try runServerTool("\(bin)/initdb", [
-            "-D", dataDirectory.path, "-U", configuration.user, "-E", "UTF8", "--locale=C.UTF-8",
-            "--auth-local=trust", "--auth-host=reject", "--no-instructions",
-        ])
+        let output = try runServerTool(
+            "\(bin)/initdb",
+            [
+                "-D", dataDirectory.path, "-U", configuration.user, "-E", "UTF8", "--locale=C.UTF-8",
+                "--auth-local=trust", "--auth-host=reject", "--no-instructions",
+            ])
         guard output.succeeded else {
             throw StoreError(
                 .initdbFailed,
                 message: LocalizedText(en: "initdb could not create the database cluster", zh: "initdb 未能创建数据库集群"),
-                remedy: LocalizedText(en: "check that \(clusterDirectory.path) is writable and has free space",
-                                      zh: "请检查 \(clusterDirectory.path) 是否可写且有剩余空间"),
+                remedy: LocalizedText(
+                    en: "check that \(clusterDirectory.path) is writable and has free space",
+                    zh: "请检查 \(clusterDirectory.path) 是否可写且有剩余空间"),
                 detail: output.stdout + output.stderr)
         }
         var settings = """
@@ -281,16 +291,20 @@ public struct EmbeddedPostgres: Sendable {
         guard let entry = getpwnam("postgres") else {
             throw StoreError(
                 .noPostgresUser,
-                message: LocalizedText(en: "running as root, but there is no `postgres` system user to run the server as",
-                                       zh: "以 root 身份运行，但系统中没有可用于运行服务器的 `postgres` 用户"),
-                remedy: LocalizedText(en: "install the `postgresql` package (it creates the user) or run yibiao as an ordinary user",
-                                      zh: "请安装 `postgresql` 软件包（会创建该用户），或以普通用户身份运行 yibiao"),
+                message: LocalizedText(
+                    en: "running as root, but there is no `postgres` system user to run the server as",
+                    zh: "以 root 身份运行，但系统中没有可用于运行服务器的 `postgres` 用户"),
+                remedy: LocalizedText(
+                    en: "install the `postgresql` package (it creates the user) or run yibiao as an ordinary user",
+                    zh: "请安装 `postgresql` 软件包（会创建该用户），或以普通用户身份运行 yibiao"),
                 exitCode: ExitStatus.unavailable)
         }
         if chown(url.path, entry.pointee.pw_uid, entry.pointee.pw_gid) != 0 {
-            throw StoreError(.databaseOwnership,
-                             message: LocalizedText(en: "could not hand \(url.path) to the postgres user",
-                                                    zh: "无法将 \(url.path) 的所有者改为 postgres 用户"))
+            throw StoreError(
+                .databaseOwnership,
+                message: LocalizedText(
+                    en: "could not hand \(url.path) to the postgres user",
+                    zh: "无法将 \(url.path) 的所有者改为 postgres 用户"))
         }
     }
 
@@ -303,10 +317,12 @@ public struct EmbeddedPostgres: Sendable {
             if let permissions, permissions & 0o001 == 0 {
                 throw StoreError(
                     .databaseDirectoryUnreachable,
-                    message: LocalizedText(en: "the postgres user cannot enter \(path.path), so it cannot run the database in \(url.path)",
-                                           zh: "postgres 用户无法进入 \(path.path)，因此无法在 \(url.path) 中运行数据库"),
-                    remedy: LocalizedText(en: "choose another place with --data-dir or YIBIAO_HOME (e.g. /var/lib/yibiao), or run yibiao as an ordinary user",
-                                          zh: "请用 --data-dir 或 YIBIAO_HOME 选择其他位置（如 /var/lib/yibiao），或以普通用户身份运行 yibiao"),
+                    message: LocalizedText(
+                        en: "the postgres user cannot enter \(path.path), so it cannot run the database in \(url.path)",
+                        zh: "postgres 用户无法进入 \(path.path)，因此无法在 \(url.path) 中运行数据库"),
+                    remedy: LocalizedText(
+                        en: "choose another place with --data-dir or YIBIAO_HOME (e.g. /var/lib/yibiao), or run yibiao as an ordinary user",
+                        zh: "请用 --data-dir 或 YIBIAO_HOME 选择其他位置（如 /var/lib/yibiao），或以普通用户身份运行 yibiao"),
                     exitCode: ExitStatus.config)
             }
             path = path.deletingLastPathComponent()

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a program to completion and captures what it printed. Used for the PostgreSQL
@@ -25,13 +25,16 @@ public struct ProcessRunner: Sendable {
     }
 
     /// `input`: a file to use as standard input (default: /dev/null).
-    public func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                    inheritEnvironment: Bool = true, input: String? = nil) throws -> Output {
+    public func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        inheritEnvironment: Bool = true, input: String? = nil
+    ) throws -> Output {
         var argv: [String]
         if let user = runAsUser {
-            let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].first {
-                FileManager.default.isExecutableFile(atPath: $0)
-            } ?? "/usr/sbin/runuser"
+            let runuser =
+                ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].first {
+                    FileManager.default.isExecutableFile(atPath: $0)
+                } ?? "/usr/sbin/runuser"
             // `env -C /`: the server user may not be allowed into our working directory.
             argv = [runuser, "-u", user, "--", "/usr/bin/env", "-C", "/", executable] + arguments
         } else {

@@ -59,8 +59,10 @@ public struct GoldenRecords: Sendable {
     /// open transaction, which must hold the district lock (`PostgresConnection.lockDistrict`).
     @discardableResult
     /// With `dryRun`, computes the same and writes nothing (`yibiao rules diff`).
-    public func refresh(on connection: PostgresConnection, cause: ChangeCause, actor: String,
-                        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, dryRun: Bool = false) async throws -> Summary {
+    public func refresh(
+        on connection: PostgresConnection, cause: ChangeCause, actor: String,
+        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, dryRun: Bool = false
+    ) async throws -> Summary {
         let started = ContinuousClock.now
         let stale = try await staleResidents(connection, only: residents)
         var summary = Summary()
@@ -86,9 +88,13 @@ public struct GoldenRecords: Sendable {
                 summary.retired += 1
                 for field in (open[resident.id] ?? [:]).keys.sorted() { closeRows.row([String(resident.id), field]) }
                 residentRows.row(Self.residentRow(resident.id, values: nil, changed: false, hash: resident.hash))
-                entries.append(ChangeLog.Entry(residentID: resident.id, cause: "merge", causeRef: "resident:\(survivor)", actor: actor,
-                                               changes: ["status": .init(old: "active", new: "retired"),
-                                                         "merged_into": .init(old: nil, new: String(survivor))]))
+                entries.append(
+                    ChangeLog.Entry(
+                        residentID: resident.id, cause: "merge", causeRef: "resident:\(survivor)", actor: actor,
+                        changes: [
+                            "status": .init(old: "active", new: "retired"),
+                            "merged_into": .init(old: nil, new: String(survivor)),
+                        ]))
                 continue
             }
             let outcome = merger.merge(observations[resident.id] ?? [], overrides: overrides[resident.id] ?? [:])
@@ -112,8 +118,10 @@ public struct GoldenRecords: Sendable {
             if changed {
                 summary.changed += 1
                 changedResidents.append(resident.id)
-                entries.append(ChangeLog.Entry(residentID: resident.id, cause: entryCause.kind, causeRef: entryCause.ref, actor: actor,
-                                               changes: diff.changes))
+                entries.append(
+                    ChangeLog.Entry(
+                        residentID: resident.id, cause: entryCause.kind, causeRef: entryCause.ref, actor: actor,
+                        changes: diff.changes))
             }
         }
         if dryRun {
@@ -132,8 +140,10 @@ public struct GoldenRecords: Sendable {
 
     /// Recomputes what is stale in a transaction of its own (after a crash, or on demand).
     @discardableResult
-    public func refresh(_ client: PostgresClient, cause: ChangeCause, actor: String, residents: [Int64]? = nil,
-                        dryRun: Bool = false) async throws -> Summary {
+    public func refresh(
+        _ client: PostgresClient, cause: ChangeCause, actor: String, residents: [Int64]? = nil,
+        dryRun: Bool = false
+    ) async throws -> Summary {
         try await client.withConnection { connection in
             try await connection.transaction(logger: logger) {
                 try await connection.lockDistrict(district, logger: logger)
@@ -155,7 +165,8 @@ public struct GoldenRecords: Sendable {
         let ids = only ?? []
         var stale: [StaleResident] = []
         // The digest: current records (id and content) and overrides, and the rules.
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT resident_id, merged_into, digest FROM (
                 SELECT res.resident_id, res.merged_into, res.inputs_hash,
                     CASE WHEN res.status = 'retired' THEN 'retired:' || res.merged_into::text ELSE md5(
@@ -182,7 +193,8 @@ public struct GoldenRecords: Sendable {
     func loadObservations(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [Observation]] {
         var result: [Int64: [Observation]] = [:]
         guard !residents.isEmpty else { return result }
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
                    r.fields::text, r.facet::text, r.name
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
@@ -190,7 +202,8 @@ public struct GoldenRecords: Sendable {
             """, logger: logger)
         let decoder = JSONDecoder()
         for try await (resident, record, system, receivedAt, fields, facet, name) in rows.decode(
-            (Int64, Int64, String, Int64, String, String, String?).self) {
+            (Int64, Int64, String, Int64, String, String, String?).self)
+        {
             var values = (try? decoder.decode([String: String].self, from: Data(fields.utf8))) ?? [:]
             values.merge((try? decoder.decode([String: String].self, from: Data(facet.utf8))) ?? [:]) { $1 }
             // The normalised display form, not the feed's spelling.
@@ -203,10 +216,12 @@ public struct GoldenRecords: Sendable {
     func loadOverrides(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: Override]] {
         var result: [Int64: [String: Override]] = [:]
         guard !residents.isEmpty else { return result }
-        for try await (resident, field, value, createdAt) in try await connection.query("""
+        for try await (resident, field, value, createdAt) in try await connection.query(
+            """
             SELECT resident_id, field, value #>> '{}', (extract(epoch FROM created_at) * 1000000)::bigint
             FROM override WHERE district = \(district) AND resident_id = ANY(\(residents))
-            """, logger: logger).decode((Int64, String, String?, Int64).self) {
+            """, logger: logger
+        ).decode((Int64, String, String?, Int64).self) {
             result[resident, default: [:]][field] = Override(field: field, value: value, createdAt: createdAt)
         }
         return result
@@ -215,10 +230,12 @@ public struct GoldenRecords: Sendable {
     func loadStoredFields(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldValue]] {
         var result: [Int64: [String: FieldValue]] = [:]
         guard !residents.isEmpty else { return result }
-        for try await (resident, field, value, record, system, rule) in try await connection.query("""
+        for try await (resident, field, value, record, system, rule) in try await connection.query(
+            """
             SELECT resident_id, field, value #>> '{}', record_id, system_id, rule
             FROM resident_field WHERE district = \(district) AND resident_id = ANY(\(residents))
-            """, logger: logger).decode((Int64, String, String?, Int64?, String?, String).self) {
+            """, logger: logger
+        ).decode((Int64, String, String?, Int64?, String?, String).self) {
             result[resident, default: [:]][field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
         }
         return result
@@ -228,13 +245,16 @@ public struct GoldenRecords: Sendable {
         var result: [Int64: [String: FieldConflict]] = [:]
         guard !residents.isEmpty else { return result }
         let decoder = JSONDecoder()
-        for try await (resident, field, reason, candidates) in try await connection.query("""
+        for try await (resident, field, reason, candidates) in try await connection.query(
+            """
             SELECT resident_id, field, reason_code, candidates::text
             FROM conflict WHERE district = \(district) AND status = 'open' AND resident_id = ANY(\(residents))
-            """, logger: logger).decode((Int64, String, String, String).self) {
+            """, logger: logger
+        ).decode((Int64, String, String, String).self) {
             let list = (try? decoder.decode([FieldConflict.Candidate].self, from: Data(candidates.utf8))) ?? []
-            result[resident, default: [:]][field] = FieldConflict(field: field, reason: FieldConflict.Reason(rawValue: reason) ?? .sourcesDisagree,
-                                                                  candidates: list)
+            result[resident, default: [:]][field] = FieldConflict(
+                field: field, reason: FieldConflict.Reason(rawValue: reason) ?? .sourcesDisagree,
+                candidates: list)
         }
         return result
     }
@@ -249,40 +269,50 @@ public struct GoldenRecords: Sendable {
         var death = value("death_date")
         // The column refuses a death before birth; the conflict says so and a person decides.
         if let date = death, let birth = value("birth_date"), date < birth { death = nil }
-        return [String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
-                value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
-                value("marital_status"), value("political_status")]
+        return [
+            String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
+            value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
+            value("marital_status"), value("political_status"),
+        ]
     }
 
-    private func write(_ connection: PostgresConnection, fields: CopyText, fieldCount: Int, residents: CopyText, close: CopyText,
-                       raise: CopyText) async throws {
-        try await connection.query("""
+    private func write(
+        _ connection: PostgresConnection, fields: CopyText, fieldCount: Int, residents: CopyText, close: CopyText,
+        raise: CopyText
+    ) async throws {
+        try await connection.query(
+            """
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_field (resident_id bigint, field text, value text, record_id bigint,
                 system_id text, rule text, remove boolean) ON COMMIT DELETE ROWS
             """, logger: logger)
-        try await connection.query("""
+        try await connection.query(
+            """
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_resident (resident_id bigint, retired boolean, changed boolean, inputs_hash text,
                 name text, name_key text, pinyin_key text, sex char(1), birth_date date, death_date date, national_id text, phone text,
                 division_code char(6), address text, marital_status char(2), political_status char(2)) ON COMMIT DELETE ROWS
             """, logger: logger)
-        try await connection.query("""
+        try await connection.query(
+            """
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_conflict (resident_id bigint, field text, reason_code text, candidates jsonb)
             ON COMMIT DELETE ROWS
             """, logger: logger)
         try await copy(fields, into: "staging_golden_field", connection)
         try await copy(residents, into: "staging_golden_resident", connection)
-        try await connection.query("""
+        try await connection.query(
+            """
             DELETE FROM resident_field f USING staging_golden_field s
             WHERE f.district = \(district) AND f.resident_id = s.resident_id AND f.field = s.field AND s.remove
             """, logger: logger)
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO resident_field (district, resident_id, field, value, record_id, system_id, rule)
             SELECT \(district), resident_id, field, to_jsonb(value), record_id, system_id, rule FROM staging_golden_field WHERE NOT remove
             ON CONFLICT (district, resident_id, field) DO UPDATE SET value = excluded.value, record_id = excluded.record_id,
                 system_id = excluded.system_id, rule = excluded.rule, updated_at = now()
             """, logger: logger)
         try await connection.analyzeAfterBulk(["resident_field"], rows: fieldCount, logger: logger)
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE resident r SET inputs_hash = s.inputs_hash,
                 name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
                 death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
@@ -292,21 +322,24 @@ public struct GoldenRecords: Sendable {
             FROM staging_golden_resident s
             WHERE r.district = \(district) AND r.resident_id = s.resident_id AND NOT s.retired
             """, logger: logger)
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE resident r SET inputs_hash = s.inputs_hash FROM staging_golden_resident s
             WHERE r.district = \(district) AND r.resident_id = s.resident_id AND s.retired
             """, logger: logger)
         if !close.isEmpty {
             try await connection.query("CREATE TEMP TABLE IF NOT EXISTS staging_golden_close (resident_id bigint, field text) ON COMMIT DELETE ROWS", logger: logger)
             try await copy(close, into: "staging_golden_close", connection)
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE conflict c SET status = 'superseded', resolved_at = now() FROM staging_golden_close s
                 WHERE c.district = \(district) AND c.resident_id = s.resident_id AND c.field = s.field AND c.status = 'open'
                 """, logger: logger)
         }
         if !raise.isEmpty {
             try await copy(raise, into: "staging_golden_conflict", connection)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO conflict (district, resident_id, field, candidates, reason_code)
                 SELECT \(district), resident_id, field, candidates, reason_code FROM staging_golden_conflict
                 """, logger: logger)

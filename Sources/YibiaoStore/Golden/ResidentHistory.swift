@@ -41,46 +41,58 @@ public struct ResidentHistory: Sendable {
         let text = reference.trimmingCharacters(in: .whitespaces)
         if let id = Int64(text), text.count < 15 {
             for try await found in try await client.query(
-                "SELECT resident_id FROM resident WHERE district = \(district) AND resident_id = \(id)").decode(Int64.self) { return found }
+                "SELECT resident_id FROM resident WHERE district = \(district) AND resident_id = \(id)"
+            ).decode(Int64.self) { return found }
         } else {
             let cleaned = CitizenID.clean(text)
-            for try await found in try await client.query("""
+            for try await found in try await client.query(
+                """
                 SELECT resident_id FROM resident_identifier WHERE district = \(district) AND scheme = 'cn_citizen_id' AND value = \(cleaned)
                 ORDER BY resident_id LIMIT 1
-                """).decode(Int64.self) { return found }
+                """
+            ).decode(Int64.self) { return found }
         }
-        throw StoreError(.residentNotFound,
-                         message: LocalizedText(en: "there is no resident \(text) in district \(district)", zh: "区县 \(district) 中没有居民 \(text)"),
-                         remedy: LocalizedText(en: "give the resident id (yibiao explain shows it) or a citizen ID number",
-                                               zh: "请给出居民编号（yibiao explain 可查看）或公民身份号码"))
+        throw StoreError(
+            .residentNotFound,
+            message: LocalizedText(en: "there is no resident \(text) in district \(district)", zh: "区县 \(district) 中没有居民 \(text)"),
+            remedy: LocalizedText(
+                en: "give the resident id (yibiao explain shows it) or a citizen ID number",
+                zh: "请给出居民编号（yibiao explain 可查看）或公民身份号码"))
     }
 
     public func current(_ client: PostgresClient, resident: Int64) async throws -> Resident {
         var status = "active", mergedInto: Int64?
         for try await (state, target) in try await client.query(
-            "SELECT status, merged_into FROM resident WHERE district = \(district) AND resident_id = \(resident)").decode((String, Int64?).self) {
+            "SELECT status, merged_into FROM resident WHERE district = \(district) AND resident_id = \(resident)"
+        ).decode((String, Int64?).self) {
             (status, mergedInto) = (state, target)
         }
         var fields: [String: FieldValue] = [:]
-        for try await (field, value, record, system, rule) in try await client.query("""
+        for try await (field, value, record, system, rule) in try await client.query(
+            """
             SELECT field, value #>> '{}', record_id, system_id, rule FROM resident_field WHERE district = \(district) AND resident_id = \(resident)
-            """).decode((String, String?, Int64?, String?, String).self) {
+            """
+        ).decode((String, String?, Int64?, String?, String).self) {
             fields[field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
         }
         var records: [(String, String, Int64)] = []
-        for try await row in try await client.query("""
+        for try await row in try await client.query(
+            """
             SELECT r.system_id, r.source_key, r.record_id FROM link l JOIN source_record r USING (district, record_id)
             WHERE l.district = \(district) AND l.resident_id = \(resident) AND r.is_current ORDER BY r.system_id, r.source_key
-            """).decode((String, String, Int64).self) { records.append(row) }
-        return Resident(id: resident, status: status, mergedInto: mergedInto, fields: fields,
-                        records: records.map { (system: $0.0, key: $0.1, recordID: $0.2) })
+            """
+        ).decode((String, String, Int64).self) { records.append(row) }
+        return Resident(
+            id: resident, status: status, mergedInto: mergedInto, fields: fields,
+            records: records.map { (system: $0.0, key: $0.1, recordID: $0.2) })
     }
 
     /// The resident's change-log entries, oldest first; with `asOf`, only those committed by then.
     public func timeline(_ client: PostgresClient, resident: Int64, asOf: String? = nil) async throws -> [Event] {
         var events: [Event] = []
         let decoder = JSONDecoder()
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT c.seq, to_char(c.changed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'), c.cause, c.cause_ref,
                    b.system_id || ' ' || b.file_name, c.actor, c.changes::text
             FROM change_log c
@@ -107,7 +119,8 @@ public struct ResidentHistory: Sendable {
         if CalendarDate(iso: trimmed) != nil { return trimmed + " 23:59:59.999999+08" }
         let pattern = #"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"#
         guard trimmed.range(of: pattern, options: .regularExpression) != nil,
-              CalendarDate(iso: String(trimmed.prefix(10))) != nil else { return nil }
+            CalendarDate(iso: String(trimmed.prefix(10))) != nil
+        else { return nil }
         let hasZone = trimmed.hasSuffix("Z") || trimmed.dropFirst(16).contains("+") || trimmed.dropFirst(16).contains("-")
         return hasZone ? trimmed : trimmed + "+08"
     }

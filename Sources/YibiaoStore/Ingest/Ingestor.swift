@@ -88,23 +88,29 @@ public struct Ingestor: Sendable {
     }
 
     /// One chunk, one transaction holding the district lock: worker entries interleave with a long ingest.
-    private func write(_ chunk: IngestChunk, batchID: Int64, fileName: String, connection: PostgresConnection,
-                       summary: inout Summary) async throws {
+    private func write(
+        _ chunk: IngestChunk, batchID: Int64, fileName: String, connection: PostgresConnection,
+        summary: inout Summary
+    ) async throws {
         let counts: SourceRecordWriter.Counts
         do {
             counts = try await connection.transaction(logger: logger) {
                 try await connection.lockDistrict(district, logger: logger)
-                return try await writer.write(connection, batchID: batchID, fileName: fileName, records: chunk.records,
-                                              quarantined: chunk.quarantined, read: chunk.read)
+                return try await writer.write(
+                    connection, batchID: batchID, fileName: fileName, records: chunk.records,
+                    quarantined: chunk.quarantined, read: chunk.read)
             }
         } catch {
             logger.debug("ingest chunk failed", metadata: ["error": "\(String(reflecting: error))"])
-            throw StoreError(.ingestWriteFailed,
-                             message: LocalizedText(en: "writing rows to the database failed: \(PostgresErrorText.summary(error).en)",
-                                                    zh: "写入数据库失败：\(PostgresErrorText.summary(error).zh)"),
-                             remedy: LocalizedText(en: "run the same ingest again: rows already staged are recognised and not staged twice",
-                                                   zh: "请重新执行同一导入：已暂存的行会被识别，不会重复暂存"),
-                             detail: String(reflecting: error))
+            throw StoreError(
+                .ingestWriteFailed,
+                message: LocalizedText(
+                    en: "writing rows to the database failed: \(PostgresErrorText.summary(error).en)",
+                    zh: "写入数据库失败：\(PostgresErrorText.summary(error).zh)"),
+                remedy: LocalizedText(
+                    en: "run the same ingest again: rows already staged are recognised and not staged twice",
+                    zh: "请重新执行同一导入：已暂存的行会被识别，不会重复暂存"),
+                detail: String(reflecting: error))
         }
         summary.read += chunk.read
         summary.staged += counts.staged
@@ -181,9 +187,12 @@ final class ChunkProducer: @unchecked Sendable {
                     case .record(let record):
                         // The same source key twice in one file: the first one counts.
                         if !seenKeys.insert(record.sourceKey.hashValue).inserted {
-                            chunk.quarantined.append(FeedIssue(code: "duplicate_source_key", message: LocalizedText(
-                                en: "the source key \(record.sourceKey) already appeared earlier in this file",
-                                zh: "源系统主键 \(record.sourceKey) 在本文件中已出现过"), row: record.row, value: record.sourceKey))
+                            chunk.quarantined.append(
+                                FeedIssue(
+                                    code: "duplicate_source_key",
+                                    message: LocalizedText(
+                                        en: "the source key \(record.sourceKey) already appeared earlier in this file",
+                                        zh: "源系统主键 \(record.sourceKey) 在本文件中已出现过"), row: record.row, value: record.sourceKey))
                         } else {
                             chunk.records.append(record)
                         }

@@ -30,11 +30,13 @@ public struct SourceRecordWriter: Sendable {
     public func prepare(_ connection: PostgresConnection, systemName: LocalizedText, domain: String) async throws {
         let districtName = DivisionCodeTable.standard.fullName(district) ?? district
         try await connection.query("INSERT INTO district (district, name) VALUES (\(district), \(districtName)) ON CONFLICT DO NOTHING", logger: logger)
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO source_system (system_id, name_zh, name_en, domain) VALUES (\(system), \(systemName.zh), \(systemName.en), \(domain))
             ON CONFLICT (system_id) DO NOTHING
             """, logger: logger)
-        try await connection.query("""
+        try await connection.query(
+            """
             CREATE TEMP TABLE IF NOT EXISTS staging_record (
                 source_key text, row_number bigint, content_hash text, raw jsonb, fields jsonb, facet jsonb, problems jsonb,
                 national_id text, national_id_raw text, name text, name_key text, pinyin_key text, sex char(1),
@@ -44,9 +46,12 @@ public struct SourceRecordWriter: Sendable {
     }
 
     /// A new batch, `running` until `finish` or `fail`.
-    public func startBatch(_ connection: PostgresConnection, adapter: String, fileName: String, fileHash: String,
-                           actor: String) async throws -> Int64 {
-        let rows = try await connection.query("""
+    public func startBatch(
+        _ connection: PostgresConnection, adapter: String, fileName: String, fileHash: String,
+        actor: String
+    ) async throws -> Int64 {
+        let rows = try await connection.query(
+            """
             INSERT INTO ingest_batch (district, system_id, adapter, file_name, file_sha256, actor)
             VALUES (\(district), \(system), \(adapter), \(fileName), \(fileHash), \(actor))
             RETURNING batch_id
@@ -56,22 +61,26 @@ public struct SourceRecordWriter: Sendable {
     }
 
     public func finish(_ connection: PostgresConnection, batchID: Int64) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE ingest_batch SET status = 'finished', finished_at = now()
             WHERE district = \(district) AND batch_id = \(batchID)
             """, logger: logger)
     }
 
     public func fail(_ connection: PostgresConnection, batchID: Int64, code: String, message: String) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE ingest_batch SET status = 'failed', finished_at = now(), error_code = \(code), error_message = \(message)
             WHERE district = \(district) AND batch_id = \(batchID)
             """, logger: logger)
     }
 
     /// Writes records and quarantined rows of one batch, and adds them to its counters.
-    public func write(_ connection: PostgresConnection, batchID: Int64, fileName: String, records: [MappedRecord],
-                      quarantined: [FeedIssue], read: Int) async throws -> Counts {
+    public func write(
+        _ connection: PostgresConnection, batchID: Int64, fileName: String, records: [MappedRecord],
+        quarantined: [FeedIssue], read: Int
+    ) async throws -> Counts {
         var counts = Counts()
         if !records.isEmpty {
             var copy = CopyText()
@@ -82,7 +91,8 @@ public struct SourceRecordWriter: Sendable {
             try await connection.analyzeStaging("staging_record", logger: logger)
             // Unchanged rows are counted; changed rows retire their current version; new and
             // changed rows are inserted with the next version number.
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 WITH compared AS (
                     SELECT s.*, r.record_id AS current_id, r.version AS current_version, r.content_hash AS current_hash
                     FROM staging_record s
@@ -105,7 +115,8 @@ public struct SourceRecordWriter: Sendable {
                 counts.staged = new + changed
                 counts.newVersions = changed
             }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash,
                     raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
                     birth_date, phone, division_code, address)
@@ -124,17 +135,23 @@ public struct SourceRecordWriter: Sendable {
         if !quarantined.isEmpty {
             var copy = CopyText()
             for issue in quarantined {
-                copy.row([district, String(batchID), fileName, String(issue.row ?? 0), issue.column, issue.value,
-                          issue.code, issue.message.en, issue.message.zh])
+                copy.row([
+                    district, String(batchID), fileName, String(issue.row ?? 0), issue.column, issue.value,
+                    issue.code, issue.message.en, issue.message.zh,
+                ])
             }
-            try await connection.copyFrom(table: "quarantine", columns: [
-                "district", "batch_id", "file_name", "row_number", "column_name", "raw_value", "reason_code", "message_en", "message_zh",
-            ], logger: logger) { writer in
+            try await connection.copyFrom(
+                table: "quarantine",
+                columns: [
+                    "district", "batch_id", "file_name", "row_number", "column_name", "raw_value", "reason_code", "message_en", "message_zh",
+                ], logger: logger
+            ) { writer in
                 try await writer.write(ByteBuffer(bytes: copy.bytes))
             }
         }
         let quarantinedCount = quarantined.count
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE ingest_batch SET rows_read = rows_read + \(read), rows_staged = rows_staged + \(counts.staged),
                 rows_unchanged = rows_unchanged + \(counts.unchanged), rows_quarantined = rows_quarantined + \(quarantinedCount)
             WHERE district = \(district) AND batch_id = \(batchID)
@@ -144,10 +161,12 @@ public struct SourceRecordWriter: Sendable {
 
     /// The current record of a source key, after a write.
     public func currentRecord(_ connection: PostgresConnection, sourceKey: String) async throws -> Int64? {
-        for try await id in try await connection.query("""
+        for try await id in try await connection.query(
+            """
             SELECT record_id FROM source_record
             WHERE district = \(district) AND system_id = \(system) AND source_key = \(sourceKey) AND is_current
-            """, logger: logger).decode(Int64.self) { return id }
+            """, logger: logger
+        ).decode(Int64.self) { return id }
         return nil
     }
 

@@ -20,14 +20,19 @@ public struct ManualDecisions: Sendable {
 
     /// The current record of (system, key), or a clear error.
     public func record(_ client: PostgresClient, system: String, key: String) async throws -> Int64 {
-        for try await id in try await client.query("""
+        for try await id in try await client.query(
+            """
             SELECT record_id FROM source_record WHERE district = \(district) AND system_id = \(system) AND source_key = \(key) AND is_current
-            """).decode(Int64.self) { return id }
-        throw StoreError(.recordNotFound,
-                         message: LocalizedText(en: "there is no current record \(system) \(key) in district \(district)",
-                                                zh: "区县 \(district) 中没有当前记录 \(system) \(key)"),
-                         remedy: LocalizedText(en: "check the system id and the key (yibiao xref export lists them)",
-                                               zh: "请检查系统标识和主键（yibiao xref export 可列出）"))
+            """
+        ).decode(Int64.self) { return id }
+        throw StoreError(
+            .recordNotFound,
+            message: LocalizedText(
+                en: "there is no current record \(system) \(key) in district \(district)",
+                zh: "区县 \(district) 中没有当前记录 \(system) \(key)"),
+            remedy: LocalizedText(
+                en: "check the system id and the key (yibiao xref export lists them)",
+                zh: "请检查系统标识和主键（yibiao xref export 可列出）"))
     }
 
     /// "These two records are the same person."
@@ -48,11 +53,14 @@ public struct ManualDecisions: Sendable {
                 try await connection.lockDistrict(district, logger: logger)
                 var old: Int64?
                 for try await id in try await connection.query(
-                    "SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(record)", logger: logger).decode(Int64.self) { old = id }
+                    "SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(record)", logger: logger
+                ).decode(Int64.self) { old = id }
                 var fresh: Int64 = 0
                 for try await id in try await connection.query(
-                    "INSERT INTO resident (district) VALUES (\(district)) RETURNING resident_id", logger: logger).decode(Int64.self) { fresh = id }
-                try await connection.query("""
+                    "INSERT INTO resident (district) VALUES (\(district)) RETURNING resident_id", logger: logger
+                ).decode(Int64.self) { fresh = id }
+                try await connection.query(
+                    """
                     INSERT INTO link (district, record_id, resident_id, method, decided_by, reason, pinned)
                     VALUES (\(district), \(record), \(fresh), 'manual', \(author), \(reason), true)
                     ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = 'manual',
@@ -60,7 +68,8 @@ public struct ManualDecisions: Sendable {
                     """, logger: logger)
                 if let old {
                     let moved = [record]
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor, reason)
                         VALUES (\(district), 'split', \(old), \(fresh), \(moved), \(author), \(reason))
                         """, logger: logger)
@@ -68,8 +77,9 @@ public struct ManualDecisions: Sendable {
                 // Both golden records change now, logged as a split.
                 var causes = [fresh: ChangeCause("split", ref: old.map { "resident:\($0)" })]
                 if let old { causes[old] = ChangeCause("split", ref: "resident:\(fresh)") }
-                try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(on: connection, cause: ChangeCause("split"), actor: author, causes: causes,
-                                                                    residents: Array(causes.keys))
+                try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
+                    on: connection, cause: ChangeCause("split"), actor: author, causes: causes,
+                    residents: Array(causes.keys))
                 return fresh
             }
         }
@@ -78,14 +88,16 @@ public struct ManualDecisions: Sendable {
     private func decide(_ client: PostgresClient, _ a: Int64, _ b: Int64, same: Bool, reason: String) async throws {
         let (low, high) = (min(a, b), max(a, b))
         guard low != high else { return }
-        try await client.query("""
+        try await client.query(
+            """
             INSERT INTO pair_decision (district, record_a, record_b, same_person, author, reason)
             VALUES (\(district), \(low), \(high), \(same), \(author), \(reason))
             ON CONFLICT (district, record_a, record_b) DO UPDATE SET same_person = excluded.same_person,
                 author = excluded.author, reason = excluded.reason, decided_at = now()
             """)
         // The pair is decided: it leaves the review queue.
-        try await client.query("""
+        try await client.query(
+            """
             UPDATE review_item r SET status = \(same ? "same" : "different"), decided_by = \(author), decided_at = now()
             WHERE r.district = \(district) AND r.status = 'open' AND (
                 (r.record_id = \(low) AND r.candidate_resident_id = (SELECT resident_id FROM link WHERE district = \(district) AND record_id = \(high)))

@@ -41,8 +41,10 @@ public struct ResidentLinker: Sendable {
 
     /// Trains parameters on the district's current records and makes them the active version.
     @discardableResult
-    public func train(_ client: PostgresClient, seed: UInt64 = 1, linkThreshold: Double? = nil,
-                      reviewThreshold: Double? = nil) async throws -> (version: Int, MatchParameters) {
+    public func train(
+        _ client: PostgresClient, seed: UInt64 = 1, linkThreshold: Double? = nil,
+        reviewThreshold: Double? = nil
+    ) async throws -> (version: Int, MatchParameters) {
         let records = try await loadRecords(client)
         var base = MatchEngine()
         // Thresholds carry over from the active version unless new ones are given.
@@ -59,11 +61,13 @@ public struct ResidentLinker: Sendable {
             try await connection.transaction(logger: logger) {
                 var version = 1
                 for try await next in try await connection.query(
-                    "SELECT coalesce(max(version), 0) + 1 FROM match_parameters WHERE district = \(district)", logger: logger).decode(Int.self) {
+                    "SELECT coalesce(max(version), 0) + 1 FROM match_parameters WHERE district = \(district)", logger: logger
+                ).decode(Int.self) {
                     version = next
                 }
                 try await connection.query("UPDATE match_parameters SET active = false WHERE district = \(district) AND active", logger: logger)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO match_parameters (district, version, parameters, trained_on, active, created_by)
                     VALUES (\(district), \(version), \(encoded)::jsonb, \(count), true, \(actor))
                     """, logger: logger)
@@ -74,7 +78,8 @@ public struct ResidentLinker: Sendable {
 
     func storedParameters(_ client: PostgresClient) async throws -> (Int, MatchParameters)? {
         for try await (version, json) in try await client.query(
-            "SELECT version, parameters::text FROM match_parameters WHERE district = \(district) AND active").decode((Int, String).self) {
+            "SELECT version, parameters::text FROM match_parameters WHERE district = \(district) AND active"
+        ).decode((Int, String).self) {
             return (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)))
         }
         return nil
@@ -86,12 +91,14 @@ public struct ResidentLinker: Sendable {
     public func activeParameters(_ client: PostgresClient) async throws -> (version: Int, MatchParameters) {
         var current: (Int, MatchParameters, Int)?
         for try await (version, json, trainedOn) in try await client.query(
-            "SELECT version, parameters::text, trained_on FROM match_parameters WHERE district = \(district) AND active").decode((Int, String, Int).self) {
+            "SELECT version, parameters::text, trained_on FROM match_parameters WHERE district = \(district) AND active"
+        ).decode((Int, String, Int).self) {
             current = (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)), trainedOn)
         }
         var records = 0
         for try await count in try await client.query(
-            "SELECT count(*) FROM source_record WHERE district = \(district) AND is_current").decode(Int.self) { records = count }
+            "SELECT count(*) FROM source_record WHERE district = \(district) AND is_current"
+        ).decode(Int.self) { records = count }
         if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters) }
         // A few hundred records say too little to estimate from: the defaults (version 0) serve.
         guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1) } ?? (0, .initial) }
@@ -100,10 +107,12 @@ public struct ResidentLinker: Sendable {
 
     /// Whether some current record has no resident yet (staged without matching, or a run stopped).
     public func hasUnlinkedRecords(_ client: PostgresClient) async throws -> Bool {
-        for try await exists in try await client.query("""
+        for try await exists in try await client.query(
+            """
             SELECT EXISTS (SELECT 1 FROM source_record r WHERE r.district = \(district) AND r.is_current
                 AND NOT EXISTS (SELECT 1 FROM link l WHERE l.district = r.district AND l.record_id = r.record_id))
-            """).decode(Bool.self) { return exists }
+            """
+        ).decode(Bool.self) { return exists }
         return false
     }
 
@@ -138,7 +147,8 @@ public struct ResidentLinker: Sendable {
         // Links of current records; a new version of a row inherits its previous version's
         // resident (and a person's pin), so a changed cell never changes a resident's id.
         var inheritedPins: Set<Int64> = []
-        for try await (record, resident, pinned, inherited) in try await client.query("""
+        for try await (record, resident, pinned, inherited) in try await client.query(
+            """
             SELECT r.record_id, coalesce(l.resident_id, previous.resident_id), coalesce(l.pinned, previous.pinned, false),
                    l.record_id IS NULL
             FROM source_record r
@@ -149,13 +159,15 @@ public struct ResidentLinker: Sendable {
                 ORDER BY p.version DESC LIMIT 1
             ) previous ON l.record_id IS NULL
             WHERE r.district = \(district) AND r.is_current AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
-            """).decode((Int64, Int64, Bool, Bool).self) {
+            """
+        ).decode((Int64, Int64, Bool, Bool).self) {
             existing[record] = resident
             if pinned { constraints.pinned[record] = resident }
             if pinned, inherited { inheritedPins.insert(record) }
         }
         for try await (a, b, same) in try await client.query(
-            "SELECT record_a, record_b, same_person FROM pair_decision WHERE district = \(district)").decode((Int64, Int64, Bool).self) {
+            "SELECT record_a, record_b, same_person FROM pair_decision WHERE district = \(district)"
+        ).decode((Int64, Int64, Bool).self) {
             if same { constraints.together.append((a, b)) } else { constraints.apart.append((a, b)) }
         }
         let result = MatchEngine(parameters: parameters).match(records, constraints: constraints)
@@ -172,8 +184,9 @@ public struct ResidentLinker: Sendable {
         summary.splits = plan.splits.count
         summary.relinked = plan.relinked(result.clusters, existing: existing)
         if dryRun { return summary }
-        summary.golden = try await write(plan, result: result, records: records, existing: existing, pinned: constraints.pinned,
-                                         inheritedPins: inheritedPins, cause: cause, client: client)
+        summary.golden = try await write(
+            plan, result: result, records: records, existing: existing, pinned: constraints.pinned,
+            inheritedPins: inheritedPins, cause: cause, client: client)
         return summary
     }
 
@@ -181,27 +194,33 @@ public struct ResidentLinker: Sendable {
 
     func loadRecords(_ client: PostgresClient) async throws -> [MatchRecord] {
         var records: [MatchRecord] = []
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT record_id, national_id, national_id_raw, name_key, pinyin_key, sex, birth_date::text, phone, division_code, address,
                    fields->>'passport_no'
             FROM source_record WHERE district = \(district) AND is_current ORDER BY record_id
             """)
         for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address, passport) in rows.decode(
-            (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?).self) {
+            (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?).self)
+        {
             let date = birth.flatMap { CalendarDate(iso: $0) }
-            records.append(MatchRecord(id: id, nationalID: nationalID, nationalIDRaw: raw.map(CitizenID.clean), nameKey: nameKey,
-                                       pinyinKey: pinyin, sex: sex.flatMap(Sex.init(rawValue:)), birth: date, phone: phone,
-                                       division: division, address: address,
-                                       identifiers: passport.map { ["passport": $0] } ?? [:]))
+            records.append(
+                MatchRecord(
+                    id: id, nationalID: nationalID, nationalIDRaw: raw.map(CitizenID.clean), nameKey: nameKey,
+                    pinyinKey: pinyin, sex: sex.flatMap(Sex.init(rawValue:)), birth: date, phone: phone,
+                    division: division, address: address,
+                    identifiers: passport.map { ["passport": $0] } ?? [:]))
         }
         return records
     }
 
     // MARK: Writing
 
-    private func write(_ plan: ResidentPlan, result: MatchResult, records: [MatchRecord], existing: [Int64: Int64],
-                       pinned: [Int64: Int64], inheritedPins: Set<Int64>, cause: ChangeCause,
-                       client: PostgresClient) async throws -> GoldenRecords.Summary {
+    private func write(
+        _ plan: ResidentPlan, result: MatchResult, records: [MatchRecord], existing: [Int64: Int64],
+        pinned: [Int64: Int64], inheritedPins: Set<Int64>, cause: ChangeCause,
+        client: PostgresClient
+    ) async throws -> GoldenRecords.Summary {
         // Each record's explanation: the strongest edge that brought it into its cluster.
         var best: [Int64: PairScore] = [:]
         for link in result.links {
@@ -218,13 +237,16 @@ public struct ResidentLinker: Sendable {
                     let needed = plan.newClusters.count
                     if needed > 0 {
                         var fresh: [Int64] = []
-                        for try await id in try await connection.query("""
+                        for try await id in try await connection.query(
+                            """
                             INSERT INTO resident (district) SELECT \(district) FROM generate_series(1, \(needed)) RETURNING resident_id
-                            """, logger: logger).decode(Int64.self) { fresh.append(id) }
+                            """, logger: logger
+                        ).decode(Int64.self) { fresh.append(id) }
                         for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
                     }
                     // Links: one row per record, written with COPY, applied set-based.
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         CREATE TEMP TABLE IF NOT EXISTS staging_link (record_id bigint, resident_id bigint, method text, weight double precision,
                             explanation jsonb, pinned boolean, reason text) ON COMMIT DELETE ROWS
                         """, logger: logger)
@@ -234,15 +256,19 @@ public struct ResidentLinker: Sendable {
                         for record in cluster {
                             if inheritedPins.contains(record), let pinnedResident = pinned[record] {
                                 // A person's decision carries over to the row's new version.
-                                copy.row([String(record), String(pinnedResident), "manual", nil, "{}", "true",
-                                          "carried over from the previous version of this row"])
+                                copy.row([
+                                    String(record), String(pinnedResident), "manual", nil, "{}", "true",
+                                    "carried over from the previous version of this row",
+                                ])
                                 continue
                             }
                             guard pinned[record] == nil else { continue }
                             let edge = best[record]
                             let method = edge.map { $0.method.rawValue } ?? "new"
-                            copy.row([String(record), String(resident), method, edge.map { String($0.weight) },
-                                      edge.map { MatchExplanation($0, record: record).json } ?? "{}", "false", nil])
+                            copy.row([
+                                String(record), String(resident), method, edge.map { String($0.weight) },
+                                edge.map { MatchExplanation($0, record: record).json } ?? "{}", "false", nil,
+                            ])
                         }
                     }
                     if !copy.isEmpty {
@@ -251,7 +277,8 @@ public struct ResidentLinker: Sendable {
                         }
                         try await connection.analyzeStaging("staging_link", logger: logger)
                     }
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
                         SELECT \(district), record_id, resident_id, method, weight, explanation, \(actor), pinned, reason FROM staging_link
                         ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
@@ -261,7 +288,8 @@ public struct ResidentLinker: Sendable {
                         """, logger: logger)
                     try await connection.analyzeAfterBulk(["resident", "link"], rows: records.count - existing.count, logger: logger)
                     // Every identifier a resident is known by, with the record it came from.
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO resident_identifier (district, resident_id, scheme, value, record_id)
                         SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
                         FROM link l JOIN source_record r USING (district, record_id)
@@ -273,11 +301,13 @@ public struct ResidentLinker: Sendable {
                     // Merges: the younger resident retires, pointing at the survivor.
                     for merge in plan.merges {
                         let moved = merge.moved
-                        try await connection.query("""
+                        try await connection.query(
+                            """
                             UPDATE resident SET status = 'retired', merged_into = \(merge.surviving), updated_at = now()
                             WHERE district = \(district) AND resident_id = \(merge.retired) AND status = 'active'
                             """, logger: logger)
-                        try await connection.query("""
+                        try await connection.query(
+                            """
                             INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
                             VALUES (\(district), 'merge', \(merge.surviving), \(merge.retired), \(moved), \(actor))
                             """, logger: logger)
@@ -285,7 +315,8 @@ public struct ResidentLinker: Sendable {
                     for split in plan.splits {
                         guard let newID = clusterResident[split.cluster] else { continue }
                         let moved = split.moved
-                        try await connection.query("""
+                        try await connection.query(
+                            """
                             INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
                             VALUES (\(district), 'split', \(split.original), \(newID), \(moved), \(actor))
                             """, logger: logger)
@@ -298,7 +329,8 @@ public struct ResidentLinker: Sendable {
                         guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
                         reviewCopy.row([String(pair.a), String(resident), String(pair.probability), MatchExplanation(pair, record: pair.a).json])
                     }
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         CREATE TEMP TABLE IF NOT EXISTS staging_review (record_id bigint, resident_id bigint, weight double precision,
                             explanation jsonb) ON COMMIT DELETE ROWS
                         """, logger: logger)
@@ -307,7 +339,8 @@ public struct ResidentLinker: Sendable {
                             try await writer.write(ByteBuffer(bytes: reviewCopy.bytes))
                         }
                         try await connection.analyzeStaging("staging_review", logger: logger)
-                        try await connection.query("""
+                        try await connection.query(
+                            """
                             INSERT INTO review_item (district, record_id, candidate_resident_id, weight, explanation)
                             SELECT \(district), s.record_id, s.resident_id, s.weight, s.explanation FROM staging_review s
                             JOIN link l ON l.district = \(district) AND l.record_id = s.record_id AND l.resident_id <> s.resident_id
@@ -325,11 +358,13 @@ public struct ResidentLinker: Sendable {
                     return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(on: connection, cause: cause, actor: actor, causes: causes)
                 }
             } catch {
-                throw StoreError(.matchWriteFailed,
-                                 message: LocalizedText(en: "writing the matching results failed: \(PostgresErrorText.summary(error).en)",
-                                                        zh: "写入匹配结果失败：\(PostgresErrorText.summary(error).zh)"),
-                                 remedy: LocalizedText(en: "nothing was changed; run `yibiao match` again", zh: "未做任何更改；请重新执行 `yibiao match`"),
-                                 detail: String(reflecting: error))
+                throw StoreError(
+                    .matchWriteFailed,
+                    message: LocalizedText(
+                        en: "writing the matching results failed: \(PostgresErrorText.summary(error).en)",
+                        zh: "写入匹配结果失败：\(PostgresErrorText.summary(error).zh)"),
+                    remedy: LocalizedText(en: "nothing was changed; run `yibiao match` again", zh: "未做任何更改；请重新执行 `yibiao match`"),
+                    detail: String(reflecting: error))
             }
         }
     }

@@ -38,7 +38,8 @@ public struct ReviewQueue: Sendable {
 
     public func openItems(_ client: PostgresClient, limit: Int = 50) async throws -> [Item] {
         var items: [Item] = []
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT q.review_id, q.weight, q.candidate_resident_id, r.record_id, r.system_id, r.source_key, r.fields::text
             FROM review_item q JOIN source_record r ON r.district = q.district AND r.record_id = q.record_id
             WHERE q.district = \(district) AND q.status = 'open' ORDER BY q.weight DESC, q.review_id LIMIT \(limit)
@@ -49,12 +50,14 @@ public struct ReviewQueue: Sendable {
         }
         for (id, probability, resident, side) in heads {
             var candidate: [Side] = []
-            for try await (record, system, key, fields) in try await client.query("""
+            for try await (record, system, key, fields) in try await client.query(
+                """
                 SELECT r.record_id, r.system_id, r.source_key, r.fields::text FROM link l
                 JOIN source_record r USING (district, record_id)
                 WHERE l.district = \(district) AND l.resident_id = \(resident) AND r.is_current AND r.record_id <> \(side.recordID)
                 ORDER BY r.record_id LIMIT 3
-                """).decode((Int64, String, String, String).self) {
+                """
+            ).decode((Int64, String, String, String).self) {
                 candidate.append(Side(recordID: record, system: system, key: key, fields: Self.decode(fields)))
             }
             items.append(Item(reviewID: id, probability: probability, record: side, candidateResident: resident, candidate: candidate))
@@ -66,7 +69,8 @@ public struct ReviewQueue: Sendable {
     public func decide(_ client: PostgresClient, _ item: Item, _ decision: Decision, reason: String) async throws {
         switch decision {
         case .skip:
-            try await client.query("""
+            try await client.query(
+                """
                 UPDATE review_item SET status = 'skipped', decided_by = \(author), decided_at = now()
                 WHERE district = \(district) AND review_id = \(item.reviewID)
                 """)
@@ -81,7 +85,8 @@ public struct ReviewQueue: Sendable {
                     try await decisions.separate(client, item.record.recordID, side.recordID, reason: reason)
                 }
             }
-            try await client.query("""
+            try await client.query(
+                """
                 UPDATE review_item SET status = \(decision == .same ? "same" : "different"), decided_by = \(author), decided_at = now()
                 WHERE district = \(district) AND review_id = \(item.reviewID)
                 """)

@@ -76,7 +76,8 @@ public struct Migrator: Sendable {
     }
 
     private func migrateLocked(_ connection: PostgresConnection) async throws -> [Migration] {
-        try await connection.query("""
+        try await connection.query(
+            """
             CREATE TABLE IF NOT EXISTS schema_migration (
                 version integer PRIMARY KEY,
                 file_name text NOT NULL,
@@ -102,19 +103,23 @@ public struct Migrator: Sendable {
             guard let migration = known[record.version] else {
                 throw StoreError(
                     .migrationUnknown,
-                    message: LocalizedText(en: "the database has migration \(record.fileName), which this yibiao does not know",
-                                           zh: "数据库已应用迁移 \(record.fileName)，但当前 yibiao 版本不认识它"),
-                    remedy: LocalizedText(en: "use the yibiao version that migrated this database, or a newer one",
-                                          zh: "请使用迁移该数据库的 yibiao 版本或更新版本"),
+                    message: LocalizedText(
+                        en: "the database has migration \(record.fileName), which this yibiao does not know",
+                        zh: "数据库已应用迁移 \(record.fileName)，但当前 yibiao 版本不认识它"),
+                    remedy: LocalizedText(
+                        en: "use the yibiao version that migrated this database, or a newer one",
+                        zh: "请使用迁移该数据库的 yibiao 版本或更新版本"),
                     exitCode: ExitStatus.config)
             }
             if migration.checksum != record.checksum {
                 throw StoreError(
                     .migrationChanged,
-                    message: LocalizedText(en: "migration \(migration.fileName) was changed after it was applied to this database",
-                                           zh: "迁移文件 \(migration.fileName) 在应用到该数据库之后被修改过"),
-                    remedy: LocalizedText(en: "restore the file as it was and put the change in a new, higher-numbered migration",
-                                          zh: "请恢复该文件原样，并把修改写进一个编号更大的新迁移文件"),
+                    message: LocalizedText(
+                        en: "migration \(migration.fileName) was changed after it was applied to this database",
+                        zh: "迁移文件 \(migration.fileName) 在应用到该数据库之后被修改过"),
+                    remedy: LocalizedText(
+                        en: "restore the file as it was and put the change in a new, higher-numbered migration",
+                        zh: "请恢复该文件原样，并把修改写进一个编号更大的新迁移文件"),
                     exitCode: ExitStatus.config,
                     detail: "applied checksum \(record.checksum), file checksum \(migration.checksum)")
             }
@@ -134,8 +139,9 @@ public struct Migrator: Sendable {
                         message: LocalizedText(
                             en: "migration \(migration.fileName) failed at line \(statement.line): \(PostgresErrorText.serverMessage(error))",
                             zh: "迁移 \(migration.fileName) 在第 \(statement.line) 行失败：\(PostgresErrorText.serverMessage(error))"),
-                        remedy: LocalizedText(en: "nothing of this migration was applied; fix the file and run `yibiao db migrate` again",
-                                              zh: "该迁移未做任何更改；请修正文件后重新执行 `yibiao db migrate`"),
+                        remedy: LocalizedText(
+                            en: "nothing of this migration was applied; fix the file and run `yibiao db migrate` again",
+                            zh: "该迁移未做任何更改；请修正文件后重新执行 `yibiao db migrate`"),
                         detail: String(reflecting: error))
                 }
             }
@@ -187,15 +193,18 @@ public enum PostgresErrorText {
         guard let state = psql.serverInfo?[.sqlState] else {
             return LocalizedText(en: "the connection to the database was lost", zh: "与数据库的连接已断开")
         }
-        let kind: LocalizedText = switch state.prefix(2) {
-        case "08", "57": LocalizedText(en: "the database server went away", zh: "数据库服务器已不可用")
-        case "53": state == "53100" ? LocalizedText(en: "the database disk is full", zh: "数据库磁盘已满")
-                                    : LocalizedText(en: "the database server ran out of resources", zh: "数据库服务器资源不足")
-        case "54": LocalizedText(en: "a value is too large for the database", zh: "某个值超出数据库的限制")
-        case "23": LocalizedText(en: "the data broke a rule of the schema", zh: "数据违反了数据库结构的约束")
-        case "40": LocalizedText(en: "the transaction collided with another one", zh: "事务与其他事务冲突")
-        default: LocalizedText(en: "the database refused the statement", zh: "数据库拒绝执行该语句")
-        }
+        let kind: LocalizedText =
+            switch state.prefix(2) {
+            case "08", "57": LocalizedText(en: "the database server went away", zh: "数据库服务器已不可用")
+            case "53":
+                state == "53100"
+                    ? LocalizedText(en: "the database disk is full", zh: "数据库磁盘已满")
+                    : LocalizedText(en: "the database server ran out of resources", zh: "数据库服务器资源不足")
+            case "54": LocalizedText(en: "a value is too large for the database", zh: "某个值超出数据库的限制")
+            case "23": LocalizedText(en: "the data broke a rule of the schema", zh: "数据违反了数据库结构的约束")
+            case "40": LocalizedText(en: "the transaction collided with another one", zh: "事务与其他事务冲突")
+            default: LocalizedText(en: "the database refused the statement", zh: "数据库拒绝执行该语句")
+            }
         return LocalizedText(en: "\(kind.en) (SQLSTATE \(state))", zh: "\(kind.zh)（SQLSTATE \(state)）")
     }
 

@@ -32,8 +32,16 @@ public enum SQLScript {
             let c = chars[i]
             if c == "\n" { line += 1 }
             if blockDepth > 0 {
-                if c == "*", at(1) == "/" { blockDepth -= 1; i += 2; continue }
-                if c == "/", at(1) == "*" { blockDepth += 1; i += 2; continue }
+                if c == "*", at(1) == "/" {
+                    blockDepth -= 1
+                    i += 2
+                    continue
+                }
+                if c == "/", at(1) == "*" {
+                    blockDepth += 1
+                    i += 2
+                    continue
+                }
                 i += 1
                 continue
             }
@@ -50,9 +58,15 @@ public enum SQLScript {
                 i += 1
                 while i < chars.count {
                     if chars[i] == "\n" { line += 1 }
-                    if escapes, chars[i] == "\\" { i += 2; continue }
+                    if escapes, chars[i] == "\\" {
+                        i += 2
+                        continue
+                    }
                     if chars[i] == "'" {
-                        if at(1) == "'" { i += 2; continue }
+                        if at(1) == "'" {
+                            i += 2
+                            continue
+                        }
                         break
                     }
                     i += 1
@@ -64,7 +78,10 @@ public enum SQLScript {
                 while i < chars.count {
                     if chars[i] == "\n" { line += 1 }
                     if chars[i] == "\"" {
-                        if at(1) == "\"" { i += 2; continue }
+                        if at(1) == "\"" {
+                            i += 2
+                            continue
+                        }
                         break
                     }
                     i += 1
@@ -75,13 +92,19 @@ public enum SQLScript {
                 // $tag$ … $tag$ (tag may be empty); `$1` parameters are not quotes.
                 var j = i + 1
                 while j < chars.count, isIdentifierChar(chars[j]), !(chars[j].properties.numericType != nil && j == i + 1) { j += 1 }
-                guard j < chars.count, chars[j] == "$" else { i += 1; continue }
+                guard j < chars.count, chars[j] == "$" else {
+                    i += 1
+                    continue
+                }
                 let tag = Array(chars[i...j])
                 var k = j + 1
                 var found = false
                 while k + tag.count <= chars.count {
                     if chars[k] == "\n" { line += 1 }
-                    if chars[k] == "$", Array(chars[k..<(k + tag.count)]) == tag { found = true; break }
+                    if chars[k] == "$", Array(chars[k..<(k + tag.count)]) == tag {
+                        found = true
+                        break
+                    }
                     k += 1
                 }
                 i = found ? k + tag.count : chars.count

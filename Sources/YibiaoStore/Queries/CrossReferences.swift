@@ -66,10 +66,12 @@ public struct CrossReferences: Sendable {
             WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = \(key) AND r.is_current
             """
         for try await (resident, method, weight, explanation, otherSystem, otherKey) in try await client.query(query, logger: logger).decode(
-            (Int64, String, Double?, String?, String?, String?).self) {
+            (Int64, String, Double?, String?, String?, String?).self)
+        {
             let other = otherSystem.flatMap { system in otherKey.map { RecordKey(system: system, key: $0) } }
-            return Link(residentID: resident, method: method, weight: weight,
-                        explanation: try explanation.flatMap(MatchExplanation.decode), other: other)
+            return Link(
+                residentID: resident, method: method, weight: weight,
+                explanation: try explanation.flatMap(MatchExplanation.decode), other: other)
         }
         return nil
     }

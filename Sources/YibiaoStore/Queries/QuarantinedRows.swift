@@ -29,32 +29,40 @@ public struct QuarantinedRows: Sendable {
 
     /// Newest batch first, then by row.
     public func list(_ client: PostgresClient, batch: Int64? = nil, reason: String? = nil, limit: Int = 50) async throws -> [Row] {
-        try await rows(client, query: """
-            SELECT q.quarantine_id, q.batch_id, b.system_id, q.file_name, q.row_number, q.column_name, q.raw_value,
-                   q.reason_code, q.message_en, q.message_zh, q.created_at::text
-            FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
-            WHERE q.district = \(district)
-              AND (\(batch)::bigint IS NULL OR q.batch_id = \(batch))
-              AND (\(reason)::text IS NULL OR q.reason_code = \(reason))
-            ORDER BY q.batch_id DESC, q.row_number LIMIT \(limit)
-            """)
+        try await rows(
+            client,
+            query: """
+                SELECT q.quarantine_id, q.batch_id, b.system_id, q.file_name, q.row_number, q.column_name, q.raw_value,
+                       q.reason_code, q.message_en, q.message_zh, q.created_at::text
+                FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
+                WHERE q.district = \(district)
+                  AND (\(batch)::bigint IS NULL OR q.batch_id = \(batch))
+                  AND (\(reason)::text IS NULL OR q.reason_code = \(reason))
+                ORDER BY q.batch_id DESC, q.row_number LIMIT \(limit)
+                """)
     }
 
     public func row(_ client: PostgresClient, id: Int64) async throws -> Row? {
-        try await rows(client, query: """
-            SELECT q.quarantine_id, q.batch_id, b.system_id, q.file_name, q.row_number, q.column_name, q.raw_value,
-                   q.reason_code, q.message_en, q.message_zh, q.created_at::text
-            FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
-            WHERE q.district = \(district) AND q.quarantine_id = \(id)
-            """).first
+        try await rows(
+            client,
+            query: """
+                SELECT q.quarantine_id, q.batch_id, b.system_id, q.file_name, q.row_number, q.column_name, q.raw_value,
+                       q.reason_code, q.message_en, q.message_zh, q.created_at::text
+                FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
+                WHERE q.district = \(district) AND q.quarantine_id = \(id)
+                """
+        ).first
     }
 
     private func rows(_ client: PostgresClient, query: PostgresQuery) async throws -> [Row] {
         var result: [Row] = []
         for try await (id, batch, system, file, row, column, raw, code, en, zh, at) in try await client.query(query, logger: logger).decode(
-            (Int64, Int64, String, String, Int64, String?, String?, String, String, String, String).self) {
-            result.append(Row(id: id, batchID: batch, system: system, fileName: file, rowNumber: row, column: column, rawValue: raw,
-                              reasonCode: code, messageEN: en, messageZH: zh, createdAt: at))
+            (Int64, Int64, String, String, Int64, String?, String?, String, String, String, String).self)
+        {
+            result.append(
+                Row(
+                    id: id, batchID: batch, system: system, fileName: file, rowNumber: row, column: column, rawValue: raw,
+                    reasonCode: code, messageEN: en, messageZH: zh, createdAt: at))
         }
         return result
     }
