@@ -75,6 +75,14 @@ if [ -n "$conflict" ]; then
   $yibiao history "$(sql "SELECT resident_id FROM conflict WHERE conflict_id = $conflict")" | tail -6
 fi
 
+say "The district's own rules, without rebuilding: what would change, before anything does"
+rules="$district_dir/district-rules.yaml"
+sed 's/^  phone: {strategy: most_recent, conflict: none}/  phone: {strategy: priority, priority: [social_security, civil_affairs], conflict: none}/' \
+  schemas/survivorship.yaml > "$rules"
+$yibiao rules check "$rules"
+$yibiao rules diff "$rules"
+echo "(to use them: --rules $rules, or YIBIAO_RULES=$rules)"
+
 say "A community worker enters a verified phone number once"
 $yibiao enter "$busy" phone=13912345678 --worker demo.li
 $yibiao history "$busy" | grep -E "联系电话|phone|entry" || true
