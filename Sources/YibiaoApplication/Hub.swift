@@ -47,13 +47,18 @@ public struct Hub: Sendable {
 
     /// Opens the pool (failing at once, with a clear message, when the server is not there),
     /// runs `body`, and closes the pool.
+    /// If the server stops answering meanwhile, it throws `StoreError.Code.databaseLost` within
+    /// seconds instead of waiting on it (`DatabaseWatchdog`).
     @discardableResult
     public static func withHub<Result: Sendable>(
         _ configuration: HubConfiguration,
-        _ body: @Sendable (Hub) async throws -> Result
+        _ body: @escaping @Sendable (Hub) async throws -> Result
     ) async throws -> Result {
-        try await Database.withClient(configuration.database, logger: configuration.logger) { client in
-            try await body(Hub(configuration: configuration, client: client))
+        let url = try configuration.database.url()
+        return try await DatabaseWatchdog.run(url, logger: configuration.logger) {
+            try await Database.withClient(configuration.database, logger: configuration.logger) { client in
+                try await body(Hub(configuration: configuration, client: client))
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ public enum TestDatabase {
     /// whether `body` succeeds or throws.
     public static func withFreshDatabase<Result: Sendable>(
         migrated: Bool = true,
-        _ body: @Sendable (DatabaseURL, PostgresClient) async throws -> Result
+        _ body: @escaping @Sendable (DatabaseURL, PostgresClient) async throws -> Result
     ) async throws -> Result {
         let url = try serverURL().with(database: "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
         try await Database.createDatabaseIfMissing(url)

@@ -90,7 +90,7 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Runs `body` with the hub open.
-    func withHub<Result: Sendable>(_ body: @Sendable (Hub) async throws -> Result) async throws -> Result {
+    func withHub<Result: Sendable>(_ body: @escaping @Sendable (Hub) async throws -> Result) async throws -> Result {
         try await Hub.withHub(try configuration(), body)
     }
 }

@@ -56,6 +56,12 @@ struct Ingest: AsyncParsableCommand {
             defer { bar.finish() }
             return try await hub.ingest(request) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
         }
+        for batch in outcome.staging.interrupted {
+            print(
+                tr(
+                    "Batch \(batch.batchID) (\(batch.system) · \(batch.fileName)) had stopped before it finished; it is now marked failed (its committed rows stay).",
+                    "批次 \(batch.batchID)（\(batch.system) · \(batch.fileName)）此前未完成即中断；现已标记为失败（已提交的行保留）。"))
+        }
         printSummary(outcome.staging, system: request.adapter.system)
         if let matched = outcome.matching { printMatchSummary(matched) }
         if let caughtUp = outcome.caughtUp, caughtUp.recomputed > 0 { printGoldenSummary(caughtUp) }

@@ -14,7 +14,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 /// A hub on a fresh test database.
 private func withHub(
     rules: SurvivorshipRules = .standard, rulesFile: String? = nil,
-    _ body: @Sendable (Hub, HubConfiguration) async throws -> Void
+    _ body: @escaping @Sendable (Hub, HubConfiguration) async throws -> Void
 ) async throws {
     try await TestDatabase.withFreshDatabase { url, _ in
         var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)

@@ -52,7 +52,7 @@ public enum Database {
 
     /// One direct connection, so that a server that is not there fails at once with a clear
     /// message instead of the pool retrying in the background.
-    static func probe(_ url: DatabaseURL, logger: Logger) async throws {
+    static func probe(_ url: DatabaseURL, logger: Logger, timeout: Duration = .seconds(10)) async throws {
         var configuration: PostgresConnection.Configuration
         switch url.endpoint {
         case .unixSocket(let path):
@@ -66,7 +66,7 @@ public enum Database {
                 }
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
-        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try await connection.close()

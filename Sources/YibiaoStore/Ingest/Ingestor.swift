@@ -20,6 +20,8 @@ public struct Ingestor: Sendable {
         public var quarantineReasons: [String: Int] = [:]
         /// A problem that stopped the file part-way (the rows before it were staged).
         public var fileIssue: FeedIssue?
+        /// Earlier batches of the district that had stopped half-way, marked failed by this run.
+        public var interrupted: [SourceRecordWriter.InterruptedBatch] = []
 
         public var reconciles: Bool { read == staged + unchanged + quarantined }
     }
@@ -52,9 +54,11 @@ public struct Ingestor: Sendable {
         let fileName = url.lastPathComponent
         return try await client.withConnection { connection in
             try await writer.prepare(connection, systemName: adapter.name, domain: adapter.domain == .core ? "other" : adapter.domain.rawValue)
-            let batchID = try await writer.startBatch(connection, adapter: adapter.adapterName, fileName: fileName, fileHash: fileHash, actor: actor)
             var summary = Summary()
+            summary.interrupted = try await writer.failInterrupted(connection)
+            let batchID = try await writer.startBatch(connection, adapter: adapter.adapterName, fileName: fileName, fileHash: fileHash, actor: actor)
             summary.batchID = batchID
+            try await writer.holdBatch(connection, batchID: batchID)
             let start = ContinuousClock.now
             let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize)
             do {
@@ -70,8 +74,12 @@ public struct Ingestor: Sendable {
                     progress(Progress(rowsRead: summary.read, elapsed: ContinuousClock.now - start))
                 }
             } catch {
-                // Stop the reader thread instead of leaving it blocked on a full queue.
+                // Stop the reader thread instead of leaving it blocked on a full queue; say why the
+                // batch stopped while the database still answers (else the next ingest will).
                 chunks.cancel()
+                let code = (error as? StoreError)?.code ?? "write_failed"
+                try? await writer.fail(connection, batchID: batchID, code: code, message: (error as? StoreError)?.message.en ?? "\(type(of: error))")
+                try? await writer.releaseBatch(connection, batchID: batchID)
                 throw error
             }
             if let issue = chunks.fileIssue {
@@ -79,10 +87,12 @@ public struct Ingestor: Sendable {
                 try await writer.fail(connection, batchID: batchID, code: issue.code, message: issue.message.en)
             } else if let error = chunks.otherError {
                 try await writer.fail(connection, batchID: batchID, code: "read_failed", message: "reading stopped: \(type(of: error))")
+                try await writer.releaseBatch(connection, batchID: batchID)
                 throw error
             } else {
                 try await writer.finish(connection, batchID: batchID)
             }
+            try await writer.releaseBatch(connection, batchID: batchID)
             return summary
         }
     }

@@ -60,6 +60,53 @@ public struct SourceRecordWriter: Sendable {
         throw StoreError(.batchNotCreated, message: LocalizedText(en: "the batch was not created", zh: "未能创建批次"))
     }
 
+    /// A batch left `running` by a process that is gone (killed, crashed, lost its database).
+    public struct InterruptedBatch: Sendable, Hashable {
+        public let batchID: Int64
+        public let system: String
+        public let fileName: String
+    }
+
+    /// Held on the ingest's connection while its batch runs: a `running` batch whose lock is
+    /// free belongs to a process that is gone (the server drops the lock with the connection).
+    public func holdBatch(_ connection: PostgresConnection, batchID: Int64) async throws {
+        try await connection.query(
+            "SELECT pg_advisory_lock(hashtextextended('yibiao:batch:' || \(district) || ':' || \(batchID)::text, 0))", logger: logger)
+    }
+
+    public func releaseBatch(_ connection: PostgresConnection, batchID: Int64) async throws {
+        try await connection.query(
+            "SELECT pg_advisory_unlock(hashtextextended('yibiao:batch:' || \(district) || ':' || \(batchID)::text, 0))", logger: logger)
+    }
+
+    /// Marks the district's orphaned `running` batches failed (`interrupted`) and returns them.
+    /// Their committed chunks stay: the next ingest of the file recognises those rows.
+    public func failInterrupted(_ connection: PostgresConnection) async throws -> [InterruptedBatch] {
+        var running: [InterruptedBatch] = []
+        for try await (id, system, file) in try await connection.query(
+            """
+            SELECT batch_id, system_id, file_name FROM ingest_batch WHERE district = \(district) AND status = 'running' ORDER BY batch_id
+            """, logger: logger
+        ).decode((Int64, String, String).self) {
+            running.append(InterruptedBatch(batchID: id, system: system, fileName: file))
+        }
+        var interrupted: [InterruptedBatch] = []
+        for batch in running {
+            var free = false
+            for try await acquired in try await connection.query(
+                "SELECT pg_try_advisory_lock(hashtextextended('yibiao:batch:' || \(district) || ':' || \(batch.batchID)::text, 0))",
+                logger: logger
+            ).decode(Bool.self) { free = acquired }
+            guard free else { continue }
+            try await fail(
+                connection, batchID: batch.batchID, code: "interrupted",
+                message: "the process stopped before the batch finished (killed, crashed or lost its database)")
+            try await releaseBatch(connection, batchID: batch.batchID)
+            interrupted.append(batch)
+        }
+        return interrupted
+    }
+
     public func finish(_ connection: PostgresConnection, batchID: Int64) async throws {
         try await connection.query(
             """

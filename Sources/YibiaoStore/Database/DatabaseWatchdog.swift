@@ -1,0 +1,83 @@
+import Foundation
+public import Logging
+import YibiaoCore
+
+/// Ends a piece of database work when the server goes away, instead of waiting on it forever.
+///
+/// PostgresNIO's pool retries a lost server without end, and a COPY in flight when the server
+/// dies can leave its continuation unresumed, so work on a dead server may never return.
+/// While `body` runs, a watchdog opens a fresh connection every `interval`; after `failures`
+/// failed probes in a row it reports the server lost and returns at once, without waiting for
+/// `body`. That needs `body` in an unstructured task: a structured child that never ends
+/// would keep its parent waiting too. The abandoned task is cancelled, and a one-shot process
+/// exits right after; what it had not committed is rolled back by the server, and the batch it
+/// left `running` is marked failed by the next ingest.
+public enum DatabaseWatchdog {
+    public static func run<Result: Sendable>(
+        _ url: DatabaseURL, logger: Logger, interval: Duration = .seconds(2), failures: Int = 3,
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        let outcome = Once<Swift.Result<Result, any Error>>()
+        let work = Task {
+            do { await outcome.resolve(.success(try await body())) } catch { await outcome.resolve(.failure(error)) }
+        }
+        let watchdog = Task {
+            var failed = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { return }
+                do {
+                    try await Database.probe(url, logger: logger, timeout: interval)
+                    failed = 0
+                } catch {
+                    failed += 1
+                    logger.debug("database probe failed", metadata: ["failures": "\(failed)", "error": "\(String(reflecting: error))"])
+                    if failed >= failures {
+                        await outcome.resolve(.failure(lost(url)))
+                        return
+                    }
+                }
+            }
+        }
+        let result = await withTaskCancellationHandler {
+            await outcome.value
+        } onCancel: {
+            work.cancel()
+        }
+        work.cancel()
+        watchdog.cancel()
+        return try result.get()
+    }
+
+    static func lost(_ url: DatabaseURL) -> StoreError {
+        StoreError(
+            .databaseLost,
+            message: LocalizedText(
+                en: "the database stopped answering (\(url)); the work was stopped",
+                zh: "数据库已无响应（\(url)）；工作已停止"),
+            remedy: LocalizedText(
+                en: "start it again (`yibiao db start`) and run the same command again: what was committed stays, the rest is redone",
+                zh: "请重新启动数据库（`yibiao db start`）后再次执行同一命令：已提交的内容保留，其余部分会重做"),
+            exitCode: ExitStatus.unavailable)
+    }
+}
+
+/// A value set once, awaited by one reader.
+private actor Once<Value: Sendable> {
+    private var value_: Value?
+    private var waiter: CheckedContinuation<Value, Never>?
+
+    func resolve(_ value: Value) {
+        guard value_ == nil else { return }
+        value_ = value
+        waiter?.resume(returning: value)
+        waiter = nil
+    }
+
+    var value: Value {
+        get async {
+            if let value_ { return value_ }
+            return await withCheckedContinuation { waiter = $0 }
+        }
+    }
+}
