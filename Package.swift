@@ -83,7 +83,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
-        .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoYAML", "YibiaoStore", "YibiaoTestSupport"]),
+        .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoYAML", .product(name: "ZIPFoundation", package: "ZIPFoundation"), "YibiaoStore", "YibiaoTestSupport"]),
         .testTarget(name: "YibiaoMatchingTests", dependencies: ["YibiaoMatching", "YibiaoCore"]),
         .testTarget(name: "YibiaoMergeTests", dependencies: ["YibiaoMerge", "YibiaoCore", "YibiaoYAML"]),
         .testTarget(name: "YibiaoSynthTests", dependencies: ["YibiaoSynth", "YibiaoAdapters", "YibiaoMatching", "YibiaoCore", "YibiaoTestSupport"]),

@@ -32,27 +32,47 @@ public struct XLSXReader: FeedReader {
         } catch {
             throw corrupt("it is not a readable ZIP archive (truncated or not an .xlsx file)", "它不是可读取的 ZIP 压缩包（文件被截断或不是 .xlsx 文件）")
         }
+        var entries = 0
+        for _ in archive {
+            entries += 1
+            if entries > XLSXLimits.entries {
+                throw corrupt(
+                    "the archive holds more than \(XLSXLimits.entries) files: not a workbook export",
+                    "压缩包内文件超过 \(XLSXLimits.entries) 个：不是工作簿导出文件")
+            }
+        }
         let sheetPath = try locateSheet(archive)
-        let strings = try SharedStrings.load(from: archive, corrupt: corrupt)
+        let scratch = try PrivateScratch()
+        defer { scratch.remove() }
+        let strings = try SharedStrings.load(from: archive, scratch: scratch, corrupt: corrupt)
         guard let entry = archive[sheetPath] else {
             throw corrupt("the workbook names \(sheetPath) but the archive does not contain it", "工作簿引用了 \(sheetPath)，但压缩包中没有该文件")
         }
-        let temporary = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-sheet-\(UUID().uuidString).xml")
-        defer { try? FileManager.default.removeItem(at: temporary) }
-        do {
-            _ = try archive.extract(entry, to: temporary)
-        } catch {
-            throw corrupt("the sheet cannot be decompressed (damaged archive)", "工作表无法解压（压缩包已损坏）")
-        }
-        guard let stream = InputStream(url: temporary) else { throw FeedIssue.cannotOpen(url, CocoaError(.fileReadUnknown)) }
+        let temporary = try Self.extract(entry, from: archive, to: scratch.file("sheet.xml"), corrupt: corrupt)
+        guard let stream = SanitizedUTF8Stream(file: temporary) else { throw FeedIssue.cannotOpen(url, CocoaError(.fileReadUnknown)) }
         try withoutActuallyEscaping(body) { body in
             let delegate = SheetCollector(strings: strings, headerRow: headerRow, body: body)
             let parser = XMLParser(stream: stream)
             parser.delegate = delegate
             let ok = parser.parse()
             if let thrown = delegate.thrown { throw thrown }
-            if !ok {
-                throw corrupt("the sheet XML is malformed at line \(parser.lineNumber)", "工作表 XML 在第 \(parser.lineNumber) 行格式错误")
+            if !ok || delegate.openElements > 0 {
+                // The row being read when the sheet broke off is set aside, not lost.
+                if let row = delegate.openRow {
+                    try body(
+                        .unreadable(
+                            FeedIssue(
+                                code: "row_cut_off",
+                                message: LocalizedText(
+                                    en: "the sheet breaks off inside this row", zh: "工作表在该行中途中断"), row: row)))
+                }
+                throw !ok
+                    ? corrupt(
+                        "the sheet XML is malformed at line \(parser.lineNumber); rows before it were read",
+                        "工作表 XML 在第 \(parser.lineNumber) 行格式错误；此前的行已读取")
+                    : corrupt(
+                        "the sheet ends before its XML is complete (cut off); rows before it were read",
+                        "工作表 XML 尚未结束即已终止（文件不完整）；此前的行已读取")
             }
             if !delegate.sawHeader {
                 throw FeedIssue(
@@ -98,12 +118,36 @@ public struct XLSXReader: FeedReader {
         return "xl/" + target
     }
 
+    /// Extracts one entry into the private scratch directory, readable by this user only.
+    static func extract(_ entry: Entry, from archive: Archive, to file: URL, corrupt: (String, String) -> FeedIssue) throws -> URL {
+        guard entry.uncompressedSize <= XLSXLimits.partBytes else {
+            throw corrupt("\(entry.path) unpacks to more than \(XLSXLimits.partBytes >> 30) GiB", "\(entry.path) 解压后超过 \(XLSXLimits.partBytes >> 30) GiB")
+        }
+        do {
+            _ = try archive.extract(entry, to: file)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+        } catch {
+            throw corrupt("\(entry.path) cannot be decompressed (damaged archive)", "\(entry.path) 无法解压（压缩包已损坏）")
+        }
+        return file
+    }
+
     static func small(_ archive: Archive, _ path: String) throws -> Data {
         guard let entry = archive[path] else { throw CocoaError(.fileReadNoSuchFile) }
         var data = Data()
         _ = try archive.extract(entry) { data.append($0) }
         return data
     }
+}
+
+/// Limits on a workbook; beyond them the file or the row is refused with a reason (adapters/README.md).
+public enum XLSXLimits {
+    /// Files in the archive.
+    public static let entries = 10_000
+    /// Columns of a sheet, as Excel has them (A…XFD).
+    public static let columns = 16_384
+    /// Unpacked size of one part (a sheet, the shared strings).
+    public static let partBytes: UInt64 = 4 << 30
 }
 
 /// Shared strings in one UTF-8 buffer with offsets: far smaller than an array of Strings.
@@ -115,26 +159,23 @@ final class SharedStrings: NSObject, XMLParserDelegate {
     private var inPhonetic = false
 
     var count: Int { offsets.count - 1 }
+    /// Elements not closed at the end: the part is cut off.
+    private(set) var open = 0
 
     subscript(index: Int) -> String? {
         guard index >= 0, index < count else { return nil }
         return String(decoding: bytes[Int(offsets[index])..<Int(offsets[index + 1])], as: UTF8.self)
     }
 
-    static func load(from archive: Archive, corrupt: (String, String) -> FeedIssue) throws -> SharedStrings {
+    static func load(from archive: Archive, scratch: PrivateScratch, corrupt: (String, String) -> FeedIssue) throws -> SharedStrings {
         let table = SharedStrings()
         guard let entry = archive["xl/sharedStrings.xml"] else { return table }
-        let temporary = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-strings-\(UUID().uuidString).xml")
+        let temporary = try XLSXReader.extract(entry, from: archive, to: scratch.file("sharedStrings.xml"), corrupt: corrupt)
         defer { try? FileManager.default.removeItem(at: temporary) }
-        do {
-            _ = try archive.extract(entry, to: temporary)
-        } catch {
-            throw corrupt("the shared strings cannot be decompressed (damaged archive)", "共享字符串无法解压（压缩包已损坏）")
-        }
-        guard let stream = InputStream(url: temporary) else { return table }
+        guard let stream = SanitizedUTF8Stream(file: temporary) else { return table }
         let parser = XMLParser(stream: stream)
         parser.delegate = table
-        guard parser.parse() else {
+        guard parser.parse(), table.open == 0 else {
             throw corrupt("xl/sharedStrings.xml is malformed", "xl/sharedStrings.xml 格式错误")
         }
         return table
@@ -144,6 +185,7 @@ final class SharedStrings: NSObject, XMLParserDelegate {
         _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
         qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
     ) {
+        open += 1
         switch elementName {
         case "si": current = ""
         case "t": inText = !inPhonetic
@@ -157,6 +199,7 @@ final class SharedStrings: NSObject, XMLParserDelegate {
     }
 
     func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        open -= 1
         switch elementName {
         case "t": inText = false
         case "rPh": inPhonetic = false
@@ -182,6 +225,13 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
     private var value = ""
     private var inValue = false
     private var nextColumn = 0
+    /// Why the row being read cannot be used.
+    private var problem: FeedIssue?
+    /// Elements opened and not closed: not 0 at the end means the sheet is cut off.
+    private(set) var openElements = 0
+    private var inRow = false
+    /// The row the sheet broke off in.
+    var openRow: Int? { inRow ? rowNumber : nil }
 
     init(strings: SharedStrings, headerRow: Int, body: @escaping (FeedEvent) throws -> Void) {
         self.strings = strings
@@ -193,13 +243,33 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
         _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
         qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
     ) {
+        openElements += 1
         switch elementName {
         case "row":
             rowNumber = attributeDict["r"].flatMap(Int.init) ?? rowNumber + 1
             rowCells = [:]
             nextColumn = 0
+            problem = nil
+            inRow = true
         case "c":
-            cellColumn = attributeDict["r"].map(Self.columnIndex) ?? nextColumn
+            if let reference = attributeDict["r"] {
+                guard let column = Self.columnIndex(reference) else {
+                    cellColumn = -1
+                    cellType = "n"
+                    value = ""
+                    problem =
+                        problem
+                        ?? FeedIssue(
+                            code: "invalid_cell_reference",
+                            message: LocalizedText(
+                                en: "a cell reference is not a column of a sheet (A to XFD)", zh: "单元格引用不是工作表中的列（A 至 XFD）"),
+                            row: rowNumber, value: String(reference.prefix(16)))
+                    break
+                }
+                cellColumn = column
+            } else {
+                cellColumn = nextColumn
+            }
             nextColumn = cellColumn + 1
             cellType = attributeDict["t"] ?? "n"
             value = ""
@@ -215,6 +285,7 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
     }
 
     func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        openElements -= 1
         switch elementName {
         case "v", "t":
             inValue = false
@@ -225,8 +296,16 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
             case "b": text = value == "1" ? "TRUE" : "FALSE"
             default: text = value // n, str, inlineStr, e, d
             }
-            if !text.isEmpty { rowCells[cellColumn] = text }
+            if text.contains("\u{FFFD}"), problem == nil {
+                problem = FeedIssue(
+                    code: "invalid_utf8",
+                    message: LocalizedText(
+                        en: "the row contains bytes that are not valid UTF-8", zh: "该行含有不是有效 UTF-8 的字节"),
+                    row: rowNumber, column: cellColumn >= 0 ? XLSXWriter.columnName(cellColumn) : nil)
+            }
+            if !text.isEmpty, cellColumn >= 0 { rowCells[cellColumn] = text }
         case "row":
+            inRow = false
             finishRow(parser)
         default:
             break
@@ -238,6 +317,13 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
         if rowNumber == headerRow {
             header = rowCells.mapValues { $0.trimmingCharacters(in: .whitespaces) }
             sawHeader = !header.isEmpty
+            return
+        }
+        if let problem, rowNumber > headerRow {
+            do { try body(.unreadable(problem)) } catch {
+                thrown = error
+                parser.abortParsing()
+            }
             return
         }
         guard sawHeader, !rowCells.isEmpty else { return }
@@ -263,14 +349,15 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
         }
     }
 
-    /// "B12" → 1.
-    static func columnIndex(_ reference: String) -> Int {
+    /// "B12" → 1; nil for a reference beyond column XFD (the last one Excel has) or without letters.
+    static func columnIndex(_ reference: String) -> Int? {
         var index = 0
         for scalar in reference.unicodeScalars {
             guard scalar.value >= 65, scalar.value <= 90 else { break }
             index = index * 26 + Int(scalar.value - 64)
+            if index > XLSXLimits.columns { return nil }
         }
-        return index - 1
+        return index > 0 ? index - 1 : nil
     }
 }
 
