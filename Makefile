@@ -4,7 +4,7 @@ YIBIAO := .build/debug/yibiao
 # Tests and the demo run their own PostgreSQL; nothing else on the machine is touched.
 export YIBIAO_HOME ?= $(CURDIR)/.yibiao
 
-.PHONY: all setup build embed test demo bench clean help format format-check
+.PHONY: all setup build embed test demo bench fuzz clean help format format-check
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make test   build and run every test against a real, throwaway PostgreSQL"
 	@echo "make bench  release build and benchmarks (figures and ratios)"
 	@echo "make setup  install missing Debian packages and build"
+	@echo "make fuzz   mutate the readers' seed corpus for FUZZ_SECONDS (default 300) per run; a short seeded run is in make test"
 	@echo "make format apply .swift-format to Sources and Tests (CI checks it)"
 	@echo "make clean  remove build output and local state (.yibiao)"
 
@@ -28,6 +29,11 @@ build: embed
 
 test: setup format-check
 	$(SWIFT) test --skip-build
+
+FUZZ_SECONDS ?= 300
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: build
+	.build/debug/YibiaoFuzz --root $(CURDIR) --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
 
 # The toolchain's swift-format with the committed .swift-format; generated files opt out.
 format:

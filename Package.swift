@@ -82,6 +82,11 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The readers' seeded mutation fuzzer (`make fuzz`); its own process, so a crash is seen, not shared.
+        .executableTarget(
+            name: "YibiaoFuzz",
+            dependencies: ["YibiaoCore", "YibiaoAdapters", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
         .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoYAML", .product(name: "ZIPFoundation", package: "ZIPFoundation"), "YibiaoStore", "YibiaoTestSupport"]),
         .testTarget(name: "YibiaoMatchingTests", dependencies: ["YibiaoMatching", "YibiaoCore"]),
@@ -98,7 +103,7 @@ let package = Package(
             name: "YibiaoApplicationTests",
             dependencies: [
                 "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport", "YibiaoYAML",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoStore", "YibiaoCore"]),

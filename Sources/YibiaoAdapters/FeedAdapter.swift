@@ -44,24 +44,23 @@ public struct YAMLFeedAdapter: FeedAdapter {
     }
 
     public func read(_ url: URL, today: CalendarDate, _ body: (MappingOutcome) throws -> Void) throws {
+        try FeedFile.check(url)
         let mapper = RecordMapper(spec: spec, today: today)
-        var checkedHeader = false
         try spec.reader(for: url).read { event in
             switch event {
+            case .header(let columns):
+                // Checked on the header itself, so that a file with no rows is checked too.
+                let missing = mapper.missingColumns(in: columns)
+                if !missing.isEmpty {
+                    throw FeedIssue(
+                        code: "column_missing",
+                        message: LocalizedText(
+                            en: "the feed has no column \(missing.joined(separator: ", ")); it has: \(columns.sorted().joined(separator: ", "))",
+                            zh: "数据文件中没有列 \(missing.joined(separator: "、"))；现有列：\(columns.sorted().joined(separator: "、"))"))
+                }
             case .unreadable(let issue):
                 try body(.quarantined(issue))
             case .row(let row):
-                if !checkedHeader {
-                    checkedHeader = true
-                    let missing = mapper.missingColumns(in: row)
-                    if !missing.isEmpty {
-                        throw FeedIssue(
-                            code: "column_missing",
-                            message: LocalizedText(
-                                en: "the feed has no column \(missing.joined(separator: ", ")); it has: \(row.cells.keys.sorted().joined(separator: ", "))",
-                                zh: "数据文件中没有列 \(missing.joined(separator: "、"))；现有列：\(row.cells.keys.sorted().joined(separator: "、"))"))
-                    }
-                }
                 try body(mapper.map(row))
             }
         }

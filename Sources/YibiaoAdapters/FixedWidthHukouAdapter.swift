@@ -35,6 +35,7 @@ public struct FixedWidthHukouAdapter: FeedAdapter {
     ]
 
     public func read(_ url: URL, today: CalendarDate, _ body: (MappingOutcome) throws -> Void) throws {
+        try FeedFile.check(url)
         let lines = LineReader(url: url)
         let decoder = TextDecoder(.gbk)
         let dates = DateParser(referenceYear: today.year)

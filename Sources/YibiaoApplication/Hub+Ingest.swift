@@ -33,42 +33,19 @@ extension Hub {
     /// Stages a feed, matches what it brought, and brings golden records and the change log up to
     /// date — each step safe to run again after a crash.
     public func ingest(_ request: IngestRequest, progress: @escaping @Sendable (Ingestor.Progress) -> Void = { _ in }) async throws -> IngestOutcome {
-        try Self.checkReadable(request.file)
+        try FeedFile.check(request.file)
         let ingestor = Ingestor(adapter: request.adapter, district: request.district, actor: request.actor, today: .todayInChina(), logger: logger)
         let summary = try await ingestor.ingest(request.file, client: client, progress: progress)
         guard request.match else { return IngestOutcome(staging: summary, matching: nil, caughtUp: nil) }
         let linker = linker(request.district, actor: request.actor)
         // Records left unlinked by an earlier run that stopped half-way are matched now too.
-        let unlinked = summary.staged > 0 ? true : try await linker.hasUnlinkedRecords(client)
-        if unlinked {
-            return IngestOutcome(staging: summary, matching: try await linker.run(client, cause: .batch(summary.batchID)), caughtUp: nil)
+        let unlinked = summary.staged > 0 ? summary.batchID : try await linker.firstUnlinkedBatch(client)
+        if let unlinked {
+            return IngestOutcome(staging: summary, matching: try await linker.run(client, cause: .batch(unlinked)), caughtUp: nil)
         }
         // Nothing new: golden records that an interrupted run left stale are brought up to date.
         let golden = try await golden(request.district).refresh(client, cause: .batch(summary.batchID), actor: request.actor)
         return IngestOutcome(staging: summary, matching: nil, caughtUp: golden)
-    }
-
-    /// A feed path that is not a readable file says so, before a batch is opened.
-    static func checkReadable(_ url: URL) throws {
-        var isDirectory: ObjCBool = false
-        let path = url.path
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FeedIssue(code: "file_missing", message: LocalizedText(en: "there is no file \(path)", zh: "文件 \(path) 不存在"))
-        }
-        if isDirectory.boolValue {
-            throw FeedIssue(
-                code: "file_is_directory",
-                message: LocalizedText(
-                    en: "\(path) is a directory, not a feed file",
-                    zh: "\(path) 是目录，不是数据文件"))
-        }
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw FeedIssue(
-                code: "file_unreadable",
-                message: LocalizedText(
-                    en: "cannot read \(path): permission denied",
-                    zh: "无法读取 \(path)：没有权限"))
-        }
     }
 
     func linker(_ district: String, actor: String) -> ResidentLinker {

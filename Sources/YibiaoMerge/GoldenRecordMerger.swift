@@ -148,13 +148,17 @@ public struct GoldenRecordMerger: Sendable {
                 }
             }
         }
-        // Dates are ISO text: a date of death before the date of birth cannot both be right.
-        if let death = outcome.values["death_date"]?.value, let birth = outcome.values["birth_date"]?.value, death < birth,
-            outcome.conflicts["death_date"] == nil
+        // Dates are ISO text: a date of death before the date of birth cannot both be right. It
+        // is not taken into the golden record (nor logged, nor sent on) until a person decides.
+        if let death = outcome.values["death_date"], let deathDate = death.value, let birth = outcome.values["birth_date"]?.value,
+            deathDate < birth, death.rule != "override"
         {
-            outcome.conflicts["death_date"] = FieldConflict(
-                field: "death_date", reason: .deathBeforeBirth,
-                candidates: Self.sorted(Self.candidates(byField["death_date"] ?? [])))
+            if outcome.conflicts["death_date"] == nil {
+                outcome.conflicts["death_date"] = FieldConflict(
+                    field: "death_date", reason: .deathBeforeBirth,
+                    candidates: Self.sorted(Self.candidates(byField["death_date"] ?? [])))
+            }
+            outcome.values["death_date"] = nil
         }
         return outcome
     }

@@ -81,12 +81,13 @@ extension Adapter {
                 guard rows == 0 || read <= rows else { return }
                 var place = tr("row \(issue.row ?? 0)", "第 \(issue.row ?? 0) 行")
                 if let column = issue.column { place += tr(", column \(column)", "，列 \(column)") }
-                print("✗ \(place): \(tr(issue.message)) [\(issue.code)]" + (issue.value.map { $0.isEmpty ? "" : " «\($0)»" } ?? ""))
+                print("✗ \(place): \(tr(issue.message)) [\(issue.code)]" + (issue.value.map { $0.isEmpty ? "" : " «\(showIds ? $0 : Masking.cell($0))»" } ?? ""))
             }
+            var keys = SourceKeyTracker()
             do {
                 try adapter.read(url, today: todayInChina()) { outcome in
                     read += 1
-                    switch outcome {
+                    switch keys.check(outcome) {
                     case .quarantined(let issue):
                         show(issue)
                     case .record(let record):

@@ -12,6 +12,7 @@ func collect(_ reader: some FeedReader) -> (rows: [RawRow], bad: [FeedIssue], er
     do {
         try reader.read { event in
             switch event {
+            case .header: break
             case .row(let row): rows.append(row)
             case .unreadable(let issue): bad.append(issue)
             }

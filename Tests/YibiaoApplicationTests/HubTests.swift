@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 import Testing
 import YibiaoAdapters
 import YibiaoApplication
@@ -10,6 +11,11 @@ import YibiaoTestSupport
 import YibiaoYAML
 
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// `YibiaoFuzz`, built beside the tests.
+private var fuzzer: String {
+    URL(fileURLWithPath: CLIProcess.executable).deletingLastPathComponent().appendingPathComponent("YibiaoFuzz").path
+}
 
 /// A hub on a fresh test database.
 private func withHub(
@@ -151,6 +157,50 @@ private func entryCount(_ hub: Hub) async throws -> Int {
                 #expect(error.errorCode == .entryInvalid)
                 #expect(!error.message.en.contains("110105198503020119"), "no ID number in the message")
             }
+        }
+    }
+
+    @Test("mutated feeds ingested into a real database: every batch's counts reconcile, nothing is left running")
+    func mutatedIngests() async throws {
+        let keep = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-fuzz-inputs")
+        let run = try ProcessRunner().run(fuzzer, ["--root", repository.path, "--inputs", "15", "--seed", "7", "--keep", keep.path])
+        #expect(run.status == 0, "\(run.stdout)")
+        let adapters = [
+            "csv": "adapters/civil_affairs.yaml", "xlsx": "adapters/family_planning.yaml", "xml": "adapters/party.yaml",
+            "jsonl": "adapters/social_security.yaml", "json": "fuzz/adapters/json_array.yaml", "fixed": "swift:hukou-fixed-width",
+        ]
+        let files = try FileManager.default.contentsOfDirectory(atPath: keep.path).sorted()
+        #expect(files.count == 6 * 15)
+        try await TestDatabase.withFreshDatabase { url, client in
+            let configuration = HubConfiguration(database: DatabaseConfiguration(home: keep, externalURL: url), logger: .silent)
+            try await Hub.withHub(configuration) { hub in
+                var batches = 0
+                for file in files {
+                    let format = String(file.split(separator: "-").first!)
+                    let reference = adapters[format]!
+                    let adapter = try FeedAdapterRegistry.load(reference.hasPrefix("swift:") ? reference : repository.appendingPathComponent(reference).path)
+                    let request = IngestRequest(adapter: adapter, file: keep.appendingPathComponent(file), district: "110105", actor: "fuzz", match: false)
+                    do {
+                        let outcome = try await hub.ingest(request)
+                        #expect(outcome.staging.reconciles, "\(file)")
+                        batches += 1
+                    } catch let issue as FeedIssue {
+                        // A file-level problem before the batch opened (an empty file): nothing was written.
+                        #expect(issue.exitCode == ExitStatus.dataError, "\(file): \(issue)")
+                    }
+                }
+                #expect(batches > 6 * 10)
+            }
+            var unreconciled = -1, running = -1
+            for try await (bad, open) in try await client.query(
+                """
+                SELECT count(*) FILTER (WHERE rows_read <> rows_staged + rows_unchanged + rows_quarantined),
+                       count(*) FILTER (WHERE status = 'running')
+                FROM ingest_batch
+                """
+            ).decode((Int, Int).self) { (unreconciled, running) = (bad, open) }
+            #expect(unreconciled == 0)
+            #expect(running == 0)
         }
     }
 }

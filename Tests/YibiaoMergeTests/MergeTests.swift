@@ -205,6 +205,11 @@ import YibiaoCore
         let outcome = merger.merge([obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02", "death_date": "1979-05-01"])])
         #expect(outcome.conflicts["death_date"]?.reason == .deathBeforeBirth)
         #expect(outcome.conflicts["death_date"]?.candidates.map(\.value) == ["1979-05-01"])
+        #expect(outcome.values["death_date"] == nil, "an impossible date of death is not taken (nor logged) while the conflict is open")
+        let decided = merger.merge(
+            [obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02", "death_date": "1979-05-01"])],
+            overrides: ["death_date": Override(field: "death_date", value: "1979-05-01", createdAt: 2)])
+        #expect(decided.values["death_date"]?.value == "1979-05-01", "a person's resolution stands")
         #expect(merger.merge([obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02", "death_date": "2020-05-01"])]).conflicts.isEmpty)
     }
 

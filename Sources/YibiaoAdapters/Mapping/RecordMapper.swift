@@ -60,6 +60,22 @@ public enum MappingOutcome: Sendable {
     case quarantined(FeedIssue)
 }
 
+/// How large a value may be; beyond it the row is quarantined with `value_too_long` or
+/// `row_too_large` (adapters/README.md). No real value comes near these; the limits keep one
+/// broken cell from failing a whole ingest (an index entry holds at most about 2.7 KB).
+public enum FieldLimits {
+    public static let rowBytes = 65_536
+    public static let sourceKeyCharacters = 128
+
+    public static func characters(_ field: CanonicalField) -> Int {
+        switch field.kind {
+        case .name: 100
+        case .text, .list: field.name == "address" ? 300 : 500
+        case .citizenID, .date, .sex, .phone, .division, .code, .integer, .decimal, .boolean, .choice: 64
+        }
+    }
+}
+
 /// Applies an adapter to rows. Pure apart from the clock-free `today` it is given.
 public struct RecordMapper: Sendable {
     public let spec: AdapterSpec
@@ -73,14 +89,25 @@ public struct RecordMapper: Sendable {
     }
 
     /// Columns the adapter reads that a tabular file's header lacks (checked on the first row).
-    public func missingColumns(in row: RawRow) -> [String] {
+    public func missingColumns(in header: [String]) -> [String] {
         guard spec.format.isTabular else { return [] }
+        let present = Set(header)
         let wanted = ([spec.sourceKey] + spec.mappings.map(\.source)).flatMap(\.columns)
         var seen: Set<String> = []
-        return wanted.filter { row.cells[$0] == nil && seen.insert($0).inserted }
+        return wanted.filter { !present.contains($0) && seen.insert($0).inserted }
     }
 
     public func map(_ row: RawRow) -> MappingOutcome {
+        let rowBytes = row.cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        if rowBytes > FieldLimits.rowBytes {
+            return .quarantined(
+                FeedIssue(
+                    code: "row_too_large",
+                    message: LocalizedText(
+                        en: "the row holds \(rowBytes) bytes; a row may hold at most \(FieldLimits.rowBytes)",
+                        zh: "该行有 \(rowBytes) 字节，超过每行 \(FieldLimits.rowBytes) 字节的上限"),
+                    row: row.number, column: row.cells.max { $0.value.utf8.count < $1.value.utf8.count }?.key))
+        }
         let key = TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
         if key.isEmpty {
             return .quarantined(
@@ -91,11 +118,21 @@ public struct RecordMapper: Sendable {
                         zh: "该行缺少源系统主键（\(spec.sourceKey.columns.joined(separator: " + "))）"),
                     row: row.number, column: spec.sourceKey.columns.first, value: ""))
         }
+        if key.count > FieldLimits.sourceKeyCharacters {
+            return .quarantined(
+                Self.tooLong(
+                    "source key", limit: FieldLimits.sourceKeyCharacters, row: row.number,
+                    column: spec.sourceKey.columns.first, value: key))
+        }
         var fields: [String: String] = [:]
         var problems: [FieldProblem] = []
         for mapping in spec.mappings {
             let column = mapping.source.columns.first
             var text = value(of: mapping.source, in: row).map { TextNormalization.collapseWhitespace($0) } ?? ""
+            let limit = FieldLimits.characters(mapping.field)
+            if text.count > limit {
+                return .quarantined(Self.tooLong(mapping.field.qualifiedName, limit: limit, row: row.number, column: column, value: text))
+            }
             if let mapped = mapping.valueMap[text] { text = mapped }
             if text.isEmpty, let fallback = mapping.defaultValue { text = fallback }
             if text.isEmpty {
@@ -135,6 +172,15 @@ public struct RecordMapper: Sendable {
             MappedRecord(
                 row: row.number, sourceKey: key, fields: fields, raw: row.cells,
                 problems: problems, contentHash: Self.hash(row.cells)))
+    }
+
+    static func tooLong(_ what: String, limit: Int, row: Int, column: String?, value: String) -> FeedIssue {
+        FeedIssue(
+            code: "value_too_long",
+            message: LocalizedText(
+                en: "the \(what) has \(value.count) characters; at most \(limit) are accepted",
+                zh: "\(what) 有 \(value.count) 个字符，超过上限 \(limit)"),
+            row: row, column: column, value: String(value.prefix(limit)))
     }
 
     private func value(of source: AdapterSpec.Source, in row: RawRow) -> String? {
@@ -239,5 +285,24 @@ public struct FieldNormalizer: Sendable {
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return .success(parts.joined(separator: ";"))
         }
+    }
+}
+
+/// The same source key twice in one file: the first row counts, later ones are quarantined
+/// (`duplicate_source_key`). Shared by ingest and preview, so both count alike.
+public struct SourceKeyTracker: Sendable {
+    private var seen: Set<String> = []
+
+    public init() {}
+
+    /// The outcome to use for `outcome`: a repeated key turns a record into a quarantined row.
+    public mutating func check(_ outcome: MappingOutcome) -> MappingOutcome {
+        guard case .record(let record) = outcome, !seen.insert(record.sourceKey).inserted else { return outcome }
+        return .quarantined(
+            FeedIssue(
+                code: "duplicate_source_key",
+                message: LocalizedText(
+                    en: "the source key \(record.sourceKey) already appeared earlier in this file",
+                    zh: "源系统主键 \(record.sourceKey) 在本文件中已出现过"), row: record.row, value: record.sourceKey))
     }
 }

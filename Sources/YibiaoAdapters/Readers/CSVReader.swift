@@ -209,6 +209,7 @@ struct RecordAssembler {
                         en: "the header names the column \(name) twice", zh: "表头中列名 \(name) 出现了两次"), row: record.line, column: name)
             }
             sawHeader = true
+            try body(.header(header))
             return
         }
         // A blank line is not a row.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import YibiaoCore
 
 /// One data row of a feed, cells by column name, with the position a person would look for.
@@ -47,6 +47,8 @@ public struct FeedIssue: UserFacingError, Hashable, CustomStringConvertible {
 
 /// What a reader reports, row by row, in file order.
 public enum FeedEvent: Sendable {
+    /// A tabular file's column names, before its first row (also when it has no rows).
+    case header([String])
     case row(RawRow)
     /// A row that could not be read; the reader goes on with the next one.
     case unreadable(FeedIssue)
@@ -105,5 +107,30 @@ extension FeedIssue {
 extension String {
     func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// A feed path that is not a readable file says so, before anything is read or opened.
+public enum FeedFile {
+    public static func check(_ url: URL) throws {
+        var isDirectory: ObjCBool = false
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FeedIssue(code: "file_missing", message: LocalizedText(en: "there is no file \(path)", zh: "文件 \(path) 不存在"))
+        }
+        if isDirectory.boolValue {
+            throw FeedIssue(
+                code: "file_is_directory",
+                message: LocalizedText(
+                    en: "\(path) is a directory, not a feed file",
+                    zh: "\(path) 是目录，不是数据文件"))
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw FeedIssue(
+                code: "file_unreadable",
+                message: LocalizedText(
+                    en: "cannot read \(path): permission denied",
+                    zh: "无法读取 \(path)：没有权限"))
+        }
     }
 }

@@ -194,6 +194,15 @@ struct JSONArrayScanner {
                 expectingKey = kind == .object
                 pendingKey = nil
             case 0x7D, 0x5D: // } ]
+                // A bracket that closes nothing, or closes the other kind, breaks the whole file.
+                guard let open = stack.last, (open.0 == .object) == (byte == 0x7D) else {
+                    throw FeedIssue(
+                        code: "invalid_json",
+                        message: LocalizedText(
+                            en: "line \(line): `\(byte == 0x7D ? "}" : "]")` closes nothing that is open here: the file is not valid JSON; rows before it were read",
+                            zh: "第 \(line) 行：`\(byte == 0x7D ? "}" : "]")` 没有对应的开括号：文件不是有效的 JSON；此前的行已读取"),
+                        row: line)
+                }
                 stack.removeLast()
                 if let depth = targetDepth {
                     if stack.count == depth + 1, let element = capture {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A file read as UTF-8 for the XML parser, with every byte that is not valid UTF-8 replaced by
 /// U+FFFD. FoundationXML traps (SIGILL) when libxml2 hands it an element name or text that is not

@@ -317,6 +317,12 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
         if rowNumber == headerRow {
             header = rowCells.mapValues { $0.trimmingCharacters(in: .whitespaces) }
             sawHeader = !header.isEmpty
+            if sawHeader {
+                do { try body(.header(header.keys.sorted().map { header[$0]! })) } catch {
+                    thrown = error
+                    parser.abortParsing()
+                }
+            }
             return
         }
         if let problem, rowNumber > headerRow {

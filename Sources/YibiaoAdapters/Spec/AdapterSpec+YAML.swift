@@ -170,8 +170,20 @@ private struct SpecParser {
     }
 
     /// `列名`, `{column: 列名}`, `{concat: [a, b], separator: " "}`, `{split: 列名, separator: "/", index: 0}`, `{constant: x}`.
+    /// A column's name: never empty (an empty `source_key:` would key every row on nothing).
+    func column(_ node: Node, key: String) throws -> String {
+        let name = try yaml.string(node, key: key)
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw yaml.fail(
+                node, key: key, en: "the column name is empty", zh: "列名为空",
+                fixEN: "write the column's name as it stands in the feed's header, e.g. `\(key): 人员编号`",
+                fixZH: "请写出数据文件表头中的列名，例如 `\(key): 人员编号`")
+        }
+        return name
+    }
+
     func source(_ node: Node, key: String) throws -> AdapterSpec.Source {
-        if case .scalar = node { return .column(try yaml.string(node, key: key)) }
+        if case .scalar = node { return .column(try column(node, key: key)) }
         let items = try yaml.entries(node, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant"])
         var values: [String: Node] = [:]
         for (name, _, value) in items { values[name] = value }
@@ -179,7 +191,7 @@ private struct SpecParser {
     }
 
     func source(_ values: [String: Node], node: Node, key: String) throws -> AdapterSpec.Source {
-        if let column = values["column"] { return .column(try yaml.string(column, key: "\(key).column")) }
+        if let node = values["column"] { return .column(try column(node, key: "\(key).column")) }
         if let concat = values["concat"] {
             guard let parts = concat.sequence?.map({ $0.string ?? "" }), !parts.isEmpty else {
                 throw yaml.fail(concat, key: "\(key).concat", en: "concat takes a list of columns: [省, 市, 区]", zh: "concat 的值应为列名列表：[省, 市, 区]")
@@ -215,7 +227,7 @@ private struct SpecParser {
         let key = domain == .core ? "fields.\(name)" : "facets.\(domain.rawValue).\(name)"
         if case .scalar = value {
             return .init(
-                field: field, source: .column(try yaml.string(value, key: key)), valueMap: [:], defaultValue: nil,
+                field: field, source: .column(try column(value, key: key)), valueMap: [:], defaultValue: nil,
                 required: false, line: keyNode.mark?.line ?? 0)
         }
         let items = try yaml.entries(value, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant", "map", "default", "required"])

@@ -139,8 +139,8 @@ public struct Conflicts: Sendable {
                 throw StoreError(
                     .invalidValue,
                     message: LocalizedText(
-                        en: "\(text) is not a valid \(canonical.label.en): \(problem.message.en)",
-                        zh: "\(text) 不是有效的\(canonical.label.zh)：\(problem.message.zh)"))
+                        en: "the value is not a valid \(canonical.label.en): \(problem.message.en)",
+                        zh: "该值不是有效的\(canonical.label.zh)：\(problem.message.zh)"))
             }
         }
     }

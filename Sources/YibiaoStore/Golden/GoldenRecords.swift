@@ -72,7 +72,7 @@ public struct GoldenRecords: Sendable {
         }
         summary.recomputed = stale.count
         let active = stale.filter { $0.mergedInto == nil }.map(\.id)
-        let observations = try await loadObservations(connection, residents: active)
+        let (observations, latestBatch) = try await loadObservations(connection, residents: active)
         let overrides = try await loadOverrides(connection, residents: active)
         let stored = try await loadStoredFields(connection, residents: active)
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
@@ -82,7 +82,11 @@ public struct GoldenRecords: Sendable {
         var changedResidents: [Int64] = []
         var fieldCount = 0
         for resident in stale {
-            let entryCause = causes[resident.id] ?? cause
+            // A batch's change is logged under the batch that staged the resident's newest record:
+            // after a crash, the batch that staged it, not the run that caught up.
+            let entryCause =
+                causes[resident.id]
+                ?? (cause.kind == "batch" ? latestBatch[resident.id].map(ChangeCause.batch) : nil) ?? cause
             if let survivor = resident.mergedInto {
                 // Retired into another resident: its conflicts are the survivor's now.
                 summary.retired += 1
@@ -190,27 +194,32 @@ public struct GoldenRecords: Sendable {
         return stale
     }
 
-    func loadObservations(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [Observation]] {
+    /// The residents' current records, and the newest batch among them.
+    func loadObservations(_ connection: PostgresConnection, residents: [Int64]) async throws
+        -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64])
+    {
         var result: [Int64: [Observation]] = [:]
-        guard !residents.isEmpty else { return result }
+        var latest: [Int64: Int64] = [:]
+        guard !residents.isEmpty else { return (result, latest) }
         let rows = try await connection.query(
             """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
-                   r.fields::text, r.facet::text, r.name
+                   r.fields::text, r.facet::text, r.name, r.batch_id
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
         let decoder = JSONDecoder()
-        for try await (resident, record, system, receivedAt, fields, facet, name) in rows.decode(
-            (Int64, Int64, String, Int64, String, String, String?).self)
+        for try await (resident, record, system, receivedAt, fields, facet, name, batch) in rows.decode(
+            (Int64, Int64, String, Int64, String, String, String?, Int64).self)
         {
+            latest[resident] = max(latest[resident] ?? batch, batch)
             var values = (try? decoder.decode([String: String].self, from: Data(fields.utf8))) ?? [:]
             values.merge((try? decoder.decode([String: String].self, from: Data(facet.utf8))) ?? [:]) { $1 }
             // The normalised display form, not the feed's spelling.
             values["name"] = name
             result[resident, default: []].append(Observation(recordID: record, system: system, receivedAt: receivedAt, values: values))
         }
-        return result
+        return (result, latest)
     }
 
     func loadOverrides(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: Override]] {

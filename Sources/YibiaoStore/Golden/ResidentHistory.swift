@@ -52,9 +52,11 @@ public struct ResidentHistory: Sendable {
                 """
             ).decode(Int64.self) { return found }
         }
+        // A citizen ID number is personal data even when it is not found.
+        let shown = text.count >= 15 ? Masking.identifier(text) : text
         throw StoreError(
             .residentNotFound,
-            message: LocalizedText(en: "there is no resident \(text) in district \(district)", zh: "区县 \(district) 中没有居民 \(text)"),
+            message: LocalizedText(en: "there is no resident \(shown) in district \(district)", zh: "区县 \(district) 中没有居民 \(shown)"),
             remedy: LocalizedText(
                 en: "give the resident id (yibiao explain shows it) or a citizen ID number",
                 zh: "请给出居民编号（yibiao explain 可查看）或公民身份号码"))

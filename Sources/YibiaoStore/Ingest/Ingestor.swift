@@ -181,7 +181,7 @@ final class ChunkProducer: @unchecked Sendable {
         let producer = ChunkProducer(stream: stream)
         let thread = Thread {
             var chunk = IngestChunk()
-            var seenKeys: Set<Int> = []
+            var keys = SourceKeyTracker()
             func emit() {
                 producer.slots.wait()
                 continuation.yield(chunk)
@@ -191,21 +191,10 @@ final class ChunkProducer: @unchecked Sendable {
                 try adapter.read(url, today: today) { outcome in
                     if producer.cancelled { throw StopReading() }
                     chunk.read += 1
-                    switch outcome {
-                    case .quarantined(let issue):
-                        chunk.quarantined.append(issue)
-                    case .record(let record):
-                        // The same source key twice in one file: the first one counts.
-                        if !seenKeys.insert(record.sourceKey.hashValue).inserted {
-                            chunk.quarantined.append(
-                                FeedIssue(
-                                    code: "duplicate_source_key",
-                                    message: LocalizedText(
-                                        en: "the source key \(record.sourceKey) already appeared earlier in this file",
-                                        zh: "源系统主键 \(record.sourceKey) 在本文件中已出现过"), row: record.row, value: record.sourceKey))
-                        } else {
-                            chunk.records.append(record)
-                        }
+                    // The same source key twice in one file: the first one counts.
+                    switch keys.check(outcome) {
+                    case .quarantined(let issue): chunk.quarantined.append(issue)
+                    case .record(let record): chunk.records.append(record)
                     }
                     if chunk.read >= chunkSize { emit() }
                 }

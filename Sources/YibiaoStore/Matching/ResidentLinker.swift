@@ -106,14 +106,17 @@ public struct ResidentLinker: Sendable {
     }
 
     /// Whether some current record has no resident yet (staged without matching, or a run stopped).
-    public func hasUnlinkedRecords(_ client: PostgresClient) async throws -> Bool {
-        for try await exists in try await client.query(
+    /// The first batch that staged a current record which has no resident yet (staged without
+    /// matching, or a run stopped half-way); nil when every record is linked. What the catching-up
+    /// run changes is logged under that batch, not under the run that found it.
+    public func firstUnlinkedBatch(_ client: PostgresClient) async throws -> Int64? {
+        for try await batch in try await client.query(
             """
-            SELECT EXISTS (SELECT 1 FROM source_record r WHERE r.district = \(district) AND r.is_current
-                AND NOT EXISTS (SELECT 1 FROM link l WHERE l.district = r.district AND l.record_id = r.record_id))
-            """
-        ).decode(Bool.self) { return exists }
-        return false
+            SELECT min(r.batch_id) FROM source_record r WHERE r.district = \(district) AND r.is_current
+                AND NOT EXISTS (SELECT 1 FROM link l WHERE l.district = r.district AND l.record_id = r.record_id)
+            """, logger: logger
+        ).decode(Int64?.self) { return batch }
+        return nil
     }
 
     public static let minimumRecordsToTrain = 1_000
