@@ -28,6 +28,11 @@ extension Hub {
         try await Migrator(logger: logger).migrate(client)
     }
 
+    /// Batches a process that is gone left `running`, in every district, marked failed now.
+    public func failInterruptedBatches() async throws -> [SourceRecordWriter.InterruptedBatch] {
+        try await SourceRecordWriter.failInterrupted(client, logger: logger)
+    }
+
     public func schemaStatus() async throws -> SchemaStatus {
         let version = try await Database.serverVersion(client, logger: logger)
         let migrator = Migrator(logger: logger)

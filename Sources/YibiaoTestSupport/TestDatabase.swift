@@ -24,7 +24,7 @@ public enum TestDatabase {
         try await Database.createDatabaseIfMissing(url)
         do {
             let result = try await Database.withClient(url) { client in
-                if migrated { try await Migrator().migrate(client) }
+                if migrated { try await Migrator(logger: .silent).migrate(client) }
                 return try await body(url, client)
             }
             try await Database.dropDatabase(url)

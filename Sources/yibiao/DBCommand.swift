@@ -59,6 +59,16 @@ extension DB {
                 print(tr("Started the embedded database.", "内置数据库已启动。"))
             }
             try await Hub.createDatabaseIfMissing(configuration)
+            // A batch a crash or a lost server left running says so as soon as the server is back.
+            let interrupted = try await Hub.withHub(configuration) { hub in
+                try await hub.schemaStatus().applied.isEmpty ? [] : try await hub.failInterruptedBatches()
+            }
+            for batch in interrupted {
+                print(
+                    tr(
+                        "Batch \(batch.batchID) of \(batch.district) (\(batch.system) · \(batch.fileName)) had stopped before it finished; it is now marked failed. Run the same ingest again.",
+                        "区县 \(batch.district) 的批次 \(batch.batchID)（\(batch.system) · \(batch.fileName)）此前未完成即中断；现已标记为失败。请重新执行同一导入。"))
+            }
             print(tr("Connect with: psql \"\(server.url)\"", "连接方式：psql \"\(server.url)\""))
         }
     }

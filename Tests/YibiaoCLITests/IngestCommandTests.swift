@@ -86,6 +86,9 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
         let review = try cli.run(["review"], input: "d\n")
         #expect(review.status == 0, "\(review.stderr)")
         #expect(review.stdout.contains("Pair 1 of 1 (probability 0.70)"))
+        // Both sides' ID numbers are masked unless --show-ids.
+        #expect(!review.stdout.contains("11010519780920031X") && !review.stdout.contains("11010519870615022X"), "\(review.stdout)")
+        #expect(review.stdout.contains("110105********031X"))
         #expect(review.stdout.contains("1 decisions recorded."))
         #expect(try cli.run("review").stdout.contains("Nothing to review."))
         let verify = try cli.run("log", "verify")

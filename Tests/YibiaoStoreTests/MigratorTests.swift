@@ -8,7 +8,7 @@ import YibiaoTestSupport
     @Test("migrations apply once, in order, recorded with checksums")
     func appliesOnce() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
-            let migrator = Migrator()
+            let migrator = Migrator(logger: .silent)
             let first = try await migrator.migrate(client)
             #expect(first.map(\.version) == Migration.bundled.map(\.version))
             #expect(try await migrator.migrate(client).isEmpty)
@@ -22,10 +22,10 @@ import YibiaoTestSupport
     func changedFile() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
             let original = Migration(fileName: "0001_test.sql", sql: "CREATE TABLE t (x int);")
-            try await Migrator(migrations: [original]).migrate(client)
+            try await Migrator(migrations: [original], logger: .silent).migrate(client)
             let edited = Migration(fileName: "0001_test.sql", sql: "CREATE TABLE t (x bigint);")
             do {
-                try await Migrator(migrations: [edited]).migrate(client)
+                try await Migrator(migrations: [edited], logger: .silent).migrate(client)
                 Issue.record("a changed migration was accepted")
             } catch let error as StoreError {
                 #expect(error.code == "migration_changed")
@@ -39,8 +39,8 @@ import YibiaoTestSupport
     func unknownVersion() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
             let newer = [Migration(fileName: "0001_a.sql", sql: "SELECT 1;"), Migration(fileName: "0002_b.sql", sql: "SELECT 2;")]
-            try await Migrator(migrations: newer).migrate(client)
-            await #expect(throws: StoreError.self) { try await Migrator(migrations: [newer[0]]).migrate(client) }
+            try await Migrator(migrations: newer, logger: .silent).migrate(client)
+            await #expect(throws: StoreError.self) { try await Migrator(migrations: [newer[0]], logger: .silent).migrate(client) }
         }
     }
 
@@ -50,14 +50,14 @@ import YibiaoTestSupport
             let good = Migration(fileName: "0001_good.sql", sql: "CREATE TABLE good (x int);")
             let bad = Migration(fileName: "0002_bad.sql", sql: "CREATE TABLE half (x int);\n\nCREATE TABLE broken (x nonexistent_type);")
             do {
-                try await Migrator(migrations: [good, bad]).migrate(client)
+                try await Migrator(migrations: [good, bad], logger: .silent).migrate(client)
                 Issue.record("the bad migration was accepted")
             } catch let error as StoreError {
                 #expect(error.code == "migration_failed")
                 #expect(error.message.en.contains("0002_bad.sql failed at line 3"))
                 #expect(error.message.en.contains("nonexistent_type"))
             }
-            let applied = try await Migrator(migrations: [good, bad]).applied(client)
+            let applied = try await Migrator(migrations: [good, bad], logger: .silent).applied(client)
             #expect(applied.map(\.version) == [1])
             var halfExists = true
             for try await exists in try await client.query("SELECT to_regclass('half') IS NOT NULL").decode(Bool.self) {
@@ -70,8 +70,8 @@ import YibiaoTestSupport
     @Test("concurrent migrators apply each migration once")
     func concurrent() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
-            async let a = Migrator().migrate(client)
-            async let b = Migrator().migrate(client)
+            async let a = Migrator(logger: .silent).migrate(client)
+            async let b = Migrator(logger: .silent).migrate(client)
             let (first, second) = try await (a, b)
             #expect(first.count + second.count == Migration.bundled.count)
         }

@@ -52,7 +52,10 @@ public enum Database {
 
     /// One direct connection, so that a server that is not there fails at once with a clear
     /// message instead of the pool retrying in the background.
-    static func probe(_ url: DatabaseURL, logger: Logger, timeout: Duration = .seconds(10)) async throws {
+    /// When the server process started (`pg_postmaster_start_time()`), on a connection of its
+    /// own: a different answer later means the server restarted and every older connection is gone.
+    @discardableResult
+    static func probe(_ url: DatabaseURL, logger: Logger, timeout: Duration = .seconds(10)) async throws -> String {
         var configuration: PostgresConnection.Configuration
         switch url.endpoint {
         case .unixSocket(let path):
@@ -69,7 +72,17 @@ public enum Database {
         configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            var started = ""
+            do {
+                for try await text in try await connection.query("SELECT pg_postmaster_start_time()::text", logger: logger).decode(String.self) {
+                    started = text
+                }
+            } catch {
+                try? await connection.close()
+                throw error
+            }
             try await connection.close()
+            return started
         } catch {
             throw unreachable(url, error)
         }

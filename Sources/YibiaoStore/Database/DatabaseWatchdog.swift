@@ -7,8 +7,9 @@ import YibiaoCore
 /// PostgresNIO's pool retries a lost server without end, and a COPY in flight when the server
 /// dies can leave its continuation unresumed, so work on a dead server may never return.
 /// While `body` runs, a watchdog opens a fresh connection every `interval`; after `failures`
-/// failed probes in a row it reports the server lost and returns at once, without waiting for
-/// `body`. That needs `body` in an unstructured task: a structured child that never ends
+/// failed probes in a row — or as soon as the server answers with another start time, having
+/// restarted (a PANIC on a full disk restarts it within a second, and the work's connections
+/// die with it) — it reports the server lost and returns at once, without waiting for `body`. That needs `body` in an unstructured task: a structured child that never ends
 /// would keep its parent waiting too. The abandoned task is cancelled, and a one-shot process
 /// exits right after; what it had not committed is rolled back by the server, and the batch it
 /// left `running` is marked failed by the next ingest.
@@ -23,12 +24,18 @@ public enum DatabaseWatchdog {
         }
         let watchdog = Task {
             var failed = 0
+            let baseline = try? await Database.probe(url, logger: logger, timeout: interval)
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 if Task.isCancelled { return }
                 do {
-                    try await Database.probe(url, logger: logger, timeout: interval)
+                    let started = try await Database.probe(url, logger: logger, timeout: interval)
                     failed = 0
+                    if let baseline, started != baseline {
+                        logger.debug("the database server restarted", metadata: ["was": "\(baseline)", "now": "\(started)"])
+                        await outcome.resolve(.failure(lost(url)))
+                        return
+                    }
                 } catch {
                     failed += 1
                     logger.debug("database probe failed", metadata: ["failures": "\(failed)", "error": "\(String(reflecting: error))"])

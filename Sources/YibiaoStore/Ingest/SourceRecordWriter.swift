@@ -62,6 +62,7 @@ public struct SourceRecordWriter: Sendable {
 
     /// A batch left `running` by a process that is gone (killed, crashed, lost its database).
     public struct InterruptedBatch: Sendable, Hashable {
+        public let district: String
         public let batchID: Int64
         public let system: String
         public let fileName: String
@@ -88,7 +89,7 @@ public struct SourceRecordWriter: Sendable {
             SELECT batch_id, system_id, file_name FROM ingest_batch WHERE district = \(district) AND status = 'running' ORDER BY batch_id
             """, logger: logger
         ).decode((Int64, String, String).self) {
-            running.append(InterruptedBatch(batchID: id, system: system, fileName: file))
+            running.append(InterruptedBatch(district: district, batchID: id, system: system, fileName: file))
         }
         var interrupted: [InterruptedBatch] = []
         for batch in running {
@@ -105,6 +106,21 @@ public struct SourceRecordWriter: Sendable {
             interrupted.append(batch)
         }
         return interrupted
+    }
+
+    /// Marks every district's orphaned batches failed (`yibiao db start`, after a crash).
+    public static func failInterrupted(_ client: PostgresClient, logger: Logger) async throws -> [InterruptedBatch] {
+        try await client.withConnection { connection in
+            var districts: [String] = []
+            for try await district in try await connection.query(
+                "SELECT DISTINCT district FROM ingest_batch WHERE status = 'running' ORDER BY district", logger: logger
+            ).decode(String.self) { districts.append(district) }
+            var interrupted: [InterruptedBatch] = []
+            for district in districts {
+                interrupted += try await SourceRecordWriter(district: district, system: "", logger: logger).failInterrupted(connection)
+            }
+            return interrupted
+        }
     }
 
     public func finish(_ connection: PostgresConnection, batchID: Int64) async throws {

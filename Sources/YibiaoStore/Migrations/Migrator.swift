@@ -43,7 +43,7 @@ public struct Migrator: Sendable {
     /// Arbitrary constant: the advisory lock key that serialises migrators.
     static let lockKey: Int64 = 0x5942_4d49_4752 // "YBMIGR"
 
-    public init(migrations: [Migration] = Migration.bundled, logger: Logger = Logger(label: "yibiao.migrate", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    public init(migrations: [Migration] = Migration.bundled, logger: Logger) {
         self.migrations = migrations
         self.logger = logger
     }

@@ -27,14 +27,19 @@ public struct QuarantinedRows: Sendable {
         self.logger = logger
     }
 
+    /// The columns `rows` decodes, in its order.
+    private static let select = """
+        SELECT q.quarantine_id, q.batch_id, b.system_id, q.file_name, q.row_number, q.column_name, q.raw_value,
+               q.reason_code, q.message_en, q.message_zh, q.created_at::text
+        FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
+        """
+
     /// Newest batch first, then by row.
     public func list(_ client: PostgresClient, batch: Int64? = nil, reason: String? = nil, limit: Int = 50) async throws -> [Row] {
         try await rows(
             client,
             query: """
-                SELECT q.quarantine_id, q.batch_id, b.system_id, q.file_name, q.row_number, q.column_name, q.raw_value,
-                       q.reason_code, q.message_en, q.message_zh, q.created_at::text
-                FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
+                \(unescaped: Self.select)
                 WHERE q.district = \(district)
                   AND (\(batch)::bigint IS NULL OR q.batch_id = \(batch))
                   AND (\(reason)::text IS NULL OR q.reason_code = \(reason))
@@ -43,15 +48,7 @@ public struct QuarantinedRows: Sendable {
     }
 
     public func row(_ client: PostgresClient, id: Int64) async throws -> Row? {
-        try await rows(
-            client,
-            query: """
-                SELECT q.quarantine_id, q.batch_id, b.system_id, q.file_name, q.row_number, q.column_name, q.raw_value,
-                       q.reason_code, q.message_en, q.message_zh, q.created_at::text
-                FROM quarantine q JOIN ingest_batch b USING (district, batch_id)
-                WHERE q.district = \(district) AND q.quarantine_id = \(id)
-                """
-        ).first
+        try await rows(client, query: "\(unescaped: Self.select) WHERE q.district = \(district) AND q.quarantine_id = \(id)").first
     }
 
     private func rows(_ client: PostgresClient, query: PostgresQuery) async throws -> [Row] {
