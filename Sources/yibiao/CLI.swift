@@ -84,6 +84,12 @@ struct DatabaseOptions: ParsableArguments {
         try HubConfiguration.fromEnvironment(CLI.environment, dataDirectory: dataDir, rulesFile: rules, logger: CLI.logger)
     }
 
+    /// The database alone, for `db` commands: a broken rules file must not keep a person from
+    /// starting, migrating or resetting the database.
+    func schemaConfiguration() throws -> HubConfiguration {
+        HubConfiguration(database: try database(), logger: CLI.logger)
+    }
+
     /// Where the database is, without loading the rules (for `db` commands).
     func database() throws -> DatabaseConfiguration {
         try DatabaseConfiguration.fromEnvironment(CLI.environment, dataDirectory: dataDir)

@@ -29,7 +29,7 @@ extension DB {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let configuration = try database.configuration()
+            let configuration = try database.schemaConfiguration()
             if let external = configuration.database.externalURL {
                 try await Hub.withHub(configuration) { _ in }
                 print(
@@ -109,7 +109,7 @@ extension DB {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let configuration = try database.configuration()
+            let configuration = try database.schemaConfiguration()
             if let external = configuration.database.externalURL {
                 print(
                     tr(
@@ -179,7 +179,7 @@ extension DB {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let applied = try await database.withHub { hub in try await hub.migrate() }
+            let applied = try await Hub.withHub(try database.schemaConfiguration()) { hub in try await hub.migrate() }
             if applied.isEmpty {
                 print(tr("The schema is up to date.", "数据库结构已是最新。"))
             }
@@ -203,7 +203,7 @@ extension DB {
         var yes = false
 
         func run() async throws {
-            let configuration = try database.configuration()
+            let configuration = try database.schemaConfiguration()
             let url = try configuration.database.url()
             if !yes {
                 guard isatty(STDIN_FILENO) == 1 else {

@@ -52,5 +52,10 @@ import YibiaoTestSupport
             .run("rules", "diff", rules.path)
         #expect(empty.stdout.contains("No golden value or conflict would change."), "\(empty.stdout)")
         #expect(try cli.run("match", "--rules", bad.path).status == 78)
+        // A broken rules file stops the commands that use rules, not the database's own.
+        let brokenRules = CLIProcess(environment: ["YIBIAO_HOME": home.path, "YIBIAO_DISTRICT": "110105", "YIBIAO_RULES": bad.path])
+        #expect(try brokenRules.run("db", "status").status == 0)
+        #expect(try brokenRules.run("db", "migrate").status == 0)
+        #expect(try brokenRules.run("history", "1").status == 78)
     }
 }
