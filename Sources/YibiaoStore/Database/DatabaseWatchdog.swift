@@ -6,16 +6,20 @@ import YibiaoCore
 ///
 /// PostgresNIO's pool retries a lost server without end, and a COPY in flight when the server
 /// dies can leave its continuation unresumed, so work on a dead server may never return.
-/// While `body` runs, a watchdog opens a fresh connection every `interval`; after `failures`
+/// While `body` runs, a watchdog opens a fresh connection every `interval`. After `failures`
 /// failed probes in a row — or as soon as the server answers with another start time, having
 /// restarted (a PANIC on a full disk restarts it within a second, and the work's connections
-/// die with it) — it reports the server lost and returns at once, without waiting for `body`. That needs `body` in an unstructured task: a structured child that never ends
-/// would keep its parent waiting too. The abandoned task is cancelled, and a one-shot process
-/// exits right after; what it had not committed is rolled back by the server, and the batch it
-/// left `running` is marked failed by the next ingest.
+/// die with it) — it reports the server lost and returns at once, without waiting for `body`.
+/// A dead server refuses at once, so that takes seconds; a server that is merely slow must
+/// miss `failures` probes of `timeout` each before its work is given up.
+///
+/// That needs `body` in an unstructured task: a structured child that never ends would keep its
+/// parent waiting too. The abandoned task is cancelled, and a one-shot process exits right
+/// after; what it had not committed is rolled back by the server, and the batch it left
+/// `running` is marked failed by `yibiao db start` or the next ingest.
 public enum DatabaseWatchdog {
     public static func run<Result: Sendable>(
-        _ url: DatabaseURL, logger: Logger, interval: Duration = .seconds(2), failures: Int = 3,
+        _ url: DatabaseURL, logger: Logger, interval: Duration = .seconds(2), timeout: Duration = .seconds(5), failures: Int = 3,
         _ body: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
         let outcome = Once<Swift.Result<Result, any Error>>()
@@ -24,12 +28,12 @@ public enum DatabaseWatchdog {
         }
         let watchdog = Task {
             var failed = 0
-            let baseline = try? await Database.probe(url, logger: logger, timeout: interval)
+            let baseline = try? await Database.probe(url, logger: logger, timeout: timeout)
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 if Task.isCancelled { return }
                 do {
-                    let started = try await Database.probe(url, logger: logger, timeout: interval)
+                    let started = try await Database.probe(url, logger: logger, timeout: timeout)
                     failed = 0
                     if let baseline, started != baseline {
                         logger.debug("the database server restarted", metadata: ["was": "\(baseline)", "now": "\(started)"])
