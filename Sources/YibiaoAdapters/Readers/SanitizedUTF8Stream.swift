@@ -16,8 +16,6 @@ final class SanitizedUTF8Stream: InputStream {
     private var carry: [UInt8] = []
     private var finished = false
     private var status: Stream.Status = .notOpen
-    /// Bytes replaced so far.
-    private(set) var replaced = 0
     /// The file declares an entity (`<!ENTITY`).
     private(set) var declaresEntities = false
     private var tail: [UInt8] = []
@@ -82,7 +80,6 @@ final class SanitizedUTF8Stream: InputStream {
                 break
             } else {
                 pending.append(contentsOf: [0xEF, 0xBF, 0xBD])
-                replaced += 1
                 index += 1
             }
         }
