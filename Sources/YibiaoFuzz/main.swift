@@ -1,7 +1,7 @@
 // A seeded mutation fuzzer for the feed readers (`make fuzz`; a short run is part of `make test`).
 // Each input is a committed seed (fuzz/corpus) mutated by a deterministic generator, read through
 // the adapter that reads that format. It fails on a crash (the process dies: the input is left
-// in fuzz/last-input.* for a person to look at), on a hang (an input taking more than 20 s), and
+// in fuzz/last-input-PID.* for a person to look at), on a hang (an input taking more than 20 s), and
 // on counts that do not reconcile (every row the reader reports becomes exactly one record or
 // one quarantined row). Written by hand: libFuzzer needs a second, instrumented build of the
 // whole package, which would double CI's build time for the same verdicts on these readers.
@@ -138,7 +138,7 @@ func run(_ adapter: any FeedAdapter, _ url: URL, report: inout Report) -> Bool {
 }
 
 var root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-var inputs = 1_000, seconds: Double?, seed: UInt64 = 1, only: String?, keep: URL?
+var inputs = 1_000, seconds: Double?, seed: UInt64 = 1, only: String?, keep: URL?, scratchDirectory: URL?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -148,13 +148,16 @@ while let argument = arguments.next() {
     case "--seed": seed = UInt64(arguments.next() ?? "") ?? seed
     case "--format": only = arguments.next()
     case "--keep": keep = URL(fileURLWithPath: arguments.next() ?? ".")
+    case "--scratch": scratchDirectory = URL(fileURLWithPath: arguments.next() ?? ".")
     default:
-        say("usage: YibiaoFuzz [--root DIR] [--inputs N | --seconds S] [--seed N] [--format csv|xlsx|xml|jsonl|json|fixed] [--keep DIR]")
+        say("usage: YibiaoFuzz [--root DIR] [--inputs N | --seconds S] [--seed N] [--format csv|xlsx|xml|jsonl|json|fixed] [--keep DIR] [--scratch DIR]")
         exit(64)
     }
 }
 
-let scratch = root.appendingPathComponent("fuzz")
+// Where the input being read is written (and left, after a crash): one file per process, so
+// that runs side by side do not write over each other.
+let scratch = scratchDirectory ?? root.appendingPathComponent("fuzz")
 var failed = false
 let chosen = targets.filter { only == nil || $0.name == only }
 for target in chosen {
@@ -167,7 +170,7 @@ for target in chosen {
     }
     let seedBytes = [UInt8](try Data(contentsOf: root.appendingPathComponent(target.seed)))
     let template = root.appendingPathComponent("adapters/samples/family_planning.xlsx")
-    let input = scratch.appendingPathComponent("last-input.\(target.fileExtension)")
+    let input = scratch.appendingPathComponent("last-input-\(getpid()).\(target.fileExtension)")
     var mutator = Mutator(random: SeededGenerator(seed: seed, stream: UInt64(target.name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) })))
     var report = Report()
     let started = Date()

@@ -15,7 +15,8 @@ private var fuzzer: String {
 @Suite struct FuzzTests {
     @Test("a seeded run: 1,000 mutated inputs per format, no crash, no hang, every row accounted for")
     func seededRun() throws {
-        let run = try ProcessRunner().run(fuzzer, ["--root", repository.path, "--inputs", "1000", "--seed", "1"])
+        let scratch = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-fuzz")
+        let run = try ProcessRunner().run(fuzzer, ["--root", repository.path, "--inputs", "1000", "--seed", "1", "--scratch", scratch.path])
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr.suffix(4000))")
         for format in ["csv", "xlsx", "xml", "jsonl", "json", "fixed"] {
             let line = run.stdout.split(separator: "\n").first { $0.hasPrefix("fuzz \(format): ") }

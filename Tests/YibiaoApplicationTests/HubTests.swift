@@ -163,7 +163,9 @@ private func entryCount(_ hub: Hub) async throws -> Int {
     @Test("mutated feeds ingested into a real database: every batch's counts reconcile, nothing is left running")
     func mutatedIngests() async throws {
         let keep = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-fuzz-inputs")
-        let run = try ProcessRunner().run(fuzzer, ["--root", repository.path, "--inputs", "15", "--seed", "7", "--keep", keep.path])
+        let scratch = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-fuzz")
+        let run = try ProcessRunner().run(
+            fuzzer, ["--root", repository.path, "--inputs", "15", "--seed", "7", "--keep", keep.path, "--scratch", scratch.path])
         #expect(run.status == 0, "\(run.stdout)")
         let adapters = [
             "csv": "adapters/civil_affairs.yaml", "xlsx": "adapters/family_planning.yaml", "xml": "adapters/party.yaml",
