@@ -68,7 +68,7 @@ public struct WorkerEntries: Sendable {
         guard !normalised.isEmpty else { return GoldenRecords.Summary() }
         let writer = SourceRecordWriter(district: district, system: Self.system, logger: logger)
         return try await client.withConnection { connection in
-            try await writer.prepare(connection, systemName: LocalizedText(en: "Community entry", zh: "社区录入"), domain: "other")
+            try await writer.prepareStaging(connection)
             return try await connection.transaction(logger: logger) {
                 try await connection.lockDistrict(district, logger: logger)
                 var status: String?, mergedInto: Int64?

@@ -35,6 +35,12 @@ public struct SourceRecordWriter: Sendable {
             INSERT INTO source_system (system_id, name_zh, name_en, domain) VALUES (\(system), \(systemName.zh), \(systemName.en), \(domain))
             ON CONFLICT (system_id) DO NOTHING
             """, logger: logger)
+        try await prepareStaging(connection)
+    }
+
+    /// The session's staging table only: for a writer whose district and system exist already
+    /// (a worker's entry: its resident's district, the seeded `community_entry` system).
+    public func prepareStaging(_ connection: PostgresConnection) async throws {
         try await connection.query(
             """
             CREATE TEMP TABLE IF NOT EXISTS staging_record (
