@@ -79,7 +79,7 @@ let package = Package(
             name: "YibiaoBench",
             dependencies: [
                 "YibiaoCore", "YibiaoAdapters", "YibiaoSynth", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                "YibiaoApplication", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The readers' seeded mutation fuzzer (`make fuzz`); its own process, so a crash is seen, not shared.
@@ -102,8 +102,8 @@ let package = Package(
         .testTarget(
             name: "YibiaoApplicationTests",
             dependencies: [
-                "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport", "YibiaoYAML",
-                .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMerge", "YibiaoStore", "YibiaoSynth", "YibiaoTestSupport",
+                "YibiaoYAML", .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoStore", "YibiaoCore"]),

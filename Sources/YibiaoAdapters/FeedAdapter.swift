@@ -19,6 +19,10 @@ public protocol FeedAdapter: Sendable {
     var domain: CanonicalField.Domain { get }
     /// Canonical fields the system holds: write-back only ever sends these.
     var heldFields: Set<String> { get }
+    /// Changes whenever the adapter would map the same file differently (the YAML file's hash;
+    /// a Swift adapter's name and revision): an unchanged file under an unchanged adapter is not
+    /// read again.
+    var fingerprint: String { get }
 
     /// Streams the file: every row becomes exactly one outcome, in file order. Throws a
     /// `FeedIssue` for problems that stop the whole file.
@@ -37,6 +41,7 @@ public struct YAMLFeedAdapter: FeedAdapter {
     public var name: LocalizedText { spec.name }
     public var adapterName: String { spec.fileName }
     public var heldFields: Set<String> { spec.heldFields }
+    public var fingerprint: String { spec.sourceSHA256 }
 
     public var domain: CanonicalField.Domain {
         let domains = Set(spec.mappings.map(\.field.domain)).subtracting([.core])

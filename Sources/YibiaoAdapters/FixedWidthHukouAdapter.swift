@@ -24,6 +24,8 @@ public struct FixedWidthHukouAdapter: FeedAdapter {
     public var system: String { "household_register" }
     public var name: LocalizedText { LocalizedText(en: "Household register", zh: "户籍系统") }
     public var adapterName: String { "swift:\(Self.registeredName)" }
+    /// Bump the revision when the mapping changes.
+    public var fingerprint: String { adapterName + "@1" }
     public var domain: CanonicalField.Domain { .core }
     public var heldFields: Set<String> {
         ["national_id", "name", "sex", "birth_date", "household_book_no", "relationship_to_head", "address"]

@@ -11,13 +11,16 @@ public struct IngestRequest: Sendable {
     public var actor: String
     /// Match and refresh golden records after staging (the default); false stages only.
     public var match = true
+    /// Read the file even when it is the system's latest batch, unchanged, under the same adapter.
+    public var rereadUnchangedFile = false
 
-    public init(adapter: any FeedAdapter, file: URL, district: String, actor: String, match: Bool = true) {
+    public init(adapter: any FeedAdapter, file: URL, district: String, actor: String, match: Bool = true, rereadUnchangedFile: Bool = false) {
         self.adapter = adapter
         self.file = file
         self.district = district
         self.actor = actor
         self.match = match
+        self.rereadUnchangedFile = rereadUnchangedFile
     }
 }
 
@@ -34,7 +37,8 @@ extension Hub {
     /// date — each step safe to run again after a crash.
     public func ingest(_ request: IngestRequest, progress: @escaping @Sendable (Ingestor.Progress) -> Void = { _ in }) async throws -> IngestOutcome {
         try FeedFile.check(request.file)
-        let ingestor = Ingestor(adapter: request.adapter, district: request.district, actor: request.actor, today: .todayInChina(), logger: logger)
+        var ingestor = Ingestor(adapter: request.adapter, district: request.district, actor: request.actor, today: .todayInChina(), logger: logger)
+        ingestor.rereadUnchangedFile = request.rereadUnchangedFile
         let summary = try await ingestor.ingest(request.file, client: client, progress: progress)
         guard request.match else { return IngestOutcome(staging: summary, matching: nil, caughtUp: nil) }
         let linker = linker(request.district, actor: request.actor)
@@ -43,8 +47,10 @@ extension Hub {
         if let unlinked {
             return IngestOutcome(staging: summary, matching: try await linker.run(client, cause: .batch(unlinked)), caughtUp: nil)
         }
-        // Nothing new: golden records that an interrupted run left stale are brought up to date.
-        let golden = try await golden(request.district).refresh(client, cause: .batch(summary.batchID), actor: request.actor)
+        // Nothing new: golden records follow only a change of rules (every other input changes
+        // them in its own transaction).
+        let cause = summary.unchangedSinceBatch.map(ChangeCause.batch) ?? .batch(summary.batchID)
+        let golden = try await golden(request.district).refresh(client, cause: cause, actor: request.actor, residents: [])
         return IngestOutcome(staging: summary, matching: nil, caughtUp: golden)
     }
 

@@ -2,9 +2,10 @@ public import YibiaoMatching
 public import YibiaoStore
 
 extension Hub {
-    /// Matches the district's records again; with `dryRun`, only reports what would change.
-    public func match(district: String, actor: String, dryRun: Bool = false) async throws -> ResidentLinker.Summary {
-        try await linker(district, actor: actor).run(client, dryRun: dryRun)
+    /// Matches what waits to be matched (or, with `wholeDistrict`, every record again); with
+    /// `dryRun`, only reports what would change.
+    public func match(district: String, actor: String, dryRun: Bool = false, wholeDistrict: Bool = false) async throws -> ResidentLinker.Summary {
+        try await linker(district, actor: actor).run(client, dryRun: dryRun, full: wholeDistrict)
     }
 
     /// Estimates m/u from the district's records and stores them as the active version.

@@ -12,6 +12,7 @@ import YibiaoSynth
 //   YibiaoBench normalisers     the pure normalisers
 //   YibiaoBench readers [N]     each reader on a generated N-row feed (default 1,000,000)
 //   YibiaoBench golden [N]      merge, golden records in PostgreSQL and change-log appends (default 200,000)
+//   YibiaoBench district [N]    the whole pipeline on an N-resident district beside a raw COPY (default 200,000)
 //   YibiaoBench read KIND FILE  (internal) read one file in this process, print rows and peak memory
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -42,12 +43,14 @@ case "synth":
     benchSynth(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000)
 case "golden":
     try await benchGolden(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: 1)
+case "district":
+    try await benchDistrict(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1)
 case "match":
-    benchMatching(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1)
+    await benchMatching(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1)
 default:
     benchNormalisers()
     benchSynth(residents: 200_000)
-    benchMatching(residents: 200_000, seed: 1)
+    await benchMatching(residents: 200_000, seed: 1)
     try await benchGolden(residents: 200_000, seed: 1)
     benchReaders(rows: 1_000_000)
 }
@@ -55,7 +58,7 @@ default:
 // MARK: Matching
 
 /// Matching quality against the synthetic ground truth, and speed (the pure engine, no database).
-func benchMatching(residents: Int, seed: UInt64) {
+func benchMatching(residents: Int, seed: UInt64) async {
     let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-bench-match-\(getpid())")
     defer { try? FileManager.default.removeItem(at: directory) }
     _ = try! DistrictSynthesizer(configuration: .init(residents: residents, seed: seed), output: directory).run()
@@ -80,7 +83,7 @@ func benchMatching(residents: Int, seed: UInt64) {
     let start = ContinuousClock.now
     let (engine, report) = MatchEngine().trained(on: records, seed: seed)
     let trainedAt = ContinuousClock.now
-    let result = engine.match(records)
+    let result = await engine.match(records)
     let end = ContinuousClock.now
     let withoutID = Set(records.filter { $0.nationalID == nil }.map(\.id))
     let overall = PairwiseQuality(predicted: result.clusters, truth: truth)
@@ -107,7 +110,7 @@ func benchMatching(residents: Int, seed: UInt64) {
     }
     print(String(format: "  review queue %d pairs (%.2f%% of records); %d links", result.review.count, 100 * Double(result.review.count) / Double(records.count), result.links.count))
     let (other, _) = MatchEngine().trained(on: records, seed: seed + 1000)
-    let otherF1 = PairwiseQuality(predicted: other.match(records).clusters, truth: truth).f1
+    let otherF1 = PairwiseQuality(predicted: await other.match(records).clusters, truth: truth).f1
     print(String(format: "  stability: F1 with another training sample %.5f (change %.5f; target < 0.001)", otherF1, abs(otherF1 - overall.f1)))
     print(
         String(

@@ -40,19 +40,52 @@ public struct MatchEngine: Sendable {
     // MARK: Blocking
 
     public static let blockingKeys = ["id", "name+birth", "pinyin+birth", "phone", "birth+sex+division"]
+    /// The prefix of each blocking key's stored form, in `blockingKeys` order.
+    static let blockingPrefixes = ["id:", "nb:", "pb:", "ph:", "bsd:"]
+
+    /// The record's blocking keys as (index into `blockingKeys`, stored form `prefix:value`).
+    public static func blockingKeys(of record: MatchRecord) -> [(kind: Int, key: String)] {
+        var keys: [(Int, String)] = []
+        keys.reserveCapacity(5)
+        if let id = record.nationalID ?? record.nationalIDRaw.flatMap({ $0.utf8.count == 18 ? $0 : nil }) ?? record.otherIdentifier {
+            keys.append((0, "id:" + id))
+        }
+        if let birth = record.birth {
+            let iso = birth.iso
+            if let name = record.nameKey { keys.append((1, "nb:" + name + "|" + iso)) }
+            if let pinyin = record.pinyinKey { keys.append((2, "pb:" + pinyin + "|" + iso)) }
+            if let sex = record.sex {
+                keys.append((4, "bsd:" + iso + sex.rawValue + (record.division ?? record.nationalID.map { String($0.prefix(6)) } ?? "")))
+            }
+        }
+        if let phone = record.phone { keys.append((3, "ph:" + phone)) }
+        return keys
+    }
+
+    /// The blocking keys as staging stores them (`source_record.match_keys`), so that an
+    /// incremental run finds a new record's candidates, and the sizes of their blocks, without
+    /// reading the district.
+    public static func lookupKeys(of record: MatchRecord) -> [String] {
+        blockingKeys(of: record).map(\.key)
+    }
 
     /// Candidate pairs (indices into `records`, i < j), each once, from every blocking key.
-    public func candidatePairs(_ records: [MatchRecord]) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
+    /// Blocks in `oversized` are skipped whatever their size among `records`: an incremental run
+    /// loads part of a block and must skip the blocks the whole district would.
+    public func candidatePairs(_ records: [MatchRecord], oversized: Set<String> = []) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
+        var groups: [[String: [Int32]]] = Array(repeating: [:], count: Self.blockingKeys.count)
+        for (index, record) in records.enumerated() {
+            for (kind, key) in Self.blockingKeys(of: record) { groups[kind][key, default: []].append(Int32(index)) }
+        }
         var seen = Set<UInt64>()
         var pairs: [(Int32, Int32)] = []
         var byKey: [String: Int] = [:]
-        func block(_ name: String, _ key: (MatchRecord) -> String?) {
-            var groups: [String: [Int32]] = [:]
-            for (index, record) in records.enumerated() {
-                if let value = key(record) { groups[value, default: []].append(Int32(index)) }
-            }
+        for (kind, blocks) in groups.enumerated() {
             var added = 0
-            for (_, members) in groups where members.count > 1 && members.count <= maximumBlockSize {
+            // Sorted: the same records give the same pairs in the same order, run after run.
+            for key in blocks.keys.sorted() {
+                let members = blocks[key]!
+                guard members.count > 1, members.count <= maximumBlockSize, !oversized.contains(key) else { continue }
                 for x in 0..<members.count {
                     for y in (x + 1)..<members.count {
                         let i = members[x], j = members[y]
@@ -64,15 +97,7 @@ public struct MatchEngine: Sendable {
                     }
                 }
             }
-            byKey[name] = added
-        }
-        block("id") { $0.nationalID ?? $0.nationalIDRaw.flatMap { $0.count == 18 ? $0 : nil } ?? $0.otherIdentifier }
-        block("name+birth") { record in record.birth.flatMap { birth in record.nameKey.map { $0 + "|" + birth.iso } } }
-        block("pinyin+birth") { record in record.birth.flatMap { birth in record.pinyinKey.map { $0 + "|" + birth.iso } } }
-        block("phone") { $0.phone }
-        block("birth+sex+division") { record in
-            guard let birth = record.birth, let sex = record.sex else { return nil }
-            return birth.iso + sex.rawValue + (record.division ?? record.nationalID.map { String($0.prefix(6)) } ?? "")
+            byKey[Self.blockingKeys[kind]] = added
         }
         return (pairs, byKey)
     }
@@ -136,16 +161,68 @@ public struct MatchEngine: Sendable {
         public init() {}
     }
 
-    public func match(_ records: [MatchRecord], constraints: Constraints = Constraints()) -> MatchResult {
-        let frequencies = TermFrequencies(records)
-        let (pairs, byKey) = candidatePairs(records)
+    /// What an incremental run knows of the district beyond the records it loaded.
+    public struct Context: Sendable {
+        /// Blocks larger than `maximumBlockSize` in the whole district.
+        public var oversizedBlocks: Set<String> = []
+        /// Name and phone frequencies over the whole district; nil counts the records given.
+        public var frequencies: TermFrequencies?
+
+        public init(oversizedBlocks: Set<String> = [], frequencies: TermFrequencies? = nil) {
+            self.oversizedBlocks = oversizedBlocks
+            self.frequencies = frequencies
+        }
+    }
+
+    /// Blocks, scores (on every core), decides and clusters.
+    public func match(_ records: [MatchRecord], constraints: Constraints = Constraints(), context: Context = Context()) async -> MatchResult {
+        let frequencies = context.frequencies ?? TermFrequencies(records)
+        let (pairs, byKey) = candidatePairs(records, oversized: context.oversizedBlocks)
+        let scored = await scoreInParallel(records, pairs, frequencies: frequencies)
+        return decide(records, pairs: pairs.count, byKey: byKey, scored: scored, constraints: constraints)
+    }
+
+    /// Pairs at or above the review threshold, strongest first (ties by record ids: the same
+    /// input always gives the same order). Scoring is split across cores in large slices.
+    func scoreInParallel(_ records: [MatchRecord], _ pairs: [(Int32, Int32)], frequencies: TermFrequencies) async -> [(Int32, Int32, PairScore)] {
+        let slice = 50_000
+        let slices = stride(from: 0, to: pairs.count, by: slice).map { $0..<min($0 + slice, pairs.count) }
+        var scored: [(Int32, Int32, PairScore)] = []
+        if slices.count <= 1 {
+            scored = score(records, pairs[...], frequencies: frequencies)
+        } else {
+            scored = await withTaskGroup(of: (Int, [(Int32, Int32, PairScore)]).self) { group in
+                for (index, range) in slices.enumerated() {
+                    group.addTask { (index, self.score(records, pairs[range], frequencies: frequencies)) }
+                }
+                var parts = Array(repeating: [(Int32, Int32, PairScore)](), count: slices.count)
+                for await (index, part) in group { parts[index] = part }
+                return parts.flatMap { $0 }
+            }
+        }
+        // Strongest evidence first, so that a weak edge cannot pre-empt a strong one.
+        scored.sort { left, right in
+            let (l, r) = (left.2, right.2)
+            if l.probability != r.probability { return l.probability > r.probability }
+            if l.weight != r.weight { return l.weight > r.weight }
+            return (min(l.a, l.b), max(l.a, l.b)) < (min(r.a, r.b), max(r.a, r.b))
+        }
+        return scored
+    }
+
+    private func score(_ records: [MatchRecord], _ pairs: ArraySlice<(Int32, Int32)>, frequencies: TermFrequencies) -> [(Int32, Int32, PairScore)] {
         var scored: [(Int32, Int32, PairScore)] = []
         for (i, j) in pairs {
             let score = score(records[Int(i)], records[Int(j)], frequencies: frequencies)
             if score.probability >= parameters.reviewThreshold { scored.append((i, j, score)) }
         }
-        // Strongest evidence first, so that a weak edge cannot pre-empt a strong one.
-        scored.sort { ($0.2.probability, $0.2.weight) > ($1.2.probability, $1.2.weight) }
+        return scored
+    }
+
+    private func decide(
+        _ records: [MatchRecord], pairs: Int, byKey: [String: Int], scored: [(Int32, Int32, PairScore)],
+        constraints: Constraints
+    ) -> MatchResult {
         let ambiguous = ambiguousRecords(records, scored)
         var clusters = ClusterSet(records, constraints: constraints)
         var links: [PairScore] = []
@@ -164,7 +241,7 @@ public struct MatchEngine: Sendable {
         }
         return MatchResult(
             clusters: clusters.groups(records), links: links, review: review,
-            candidatePairs: pairs.count, pairsByBlockingKey: byKey)
+            candidatePairs: pairs, pairsByBlockingKey: byKey)
     }
 }
 
@@ -203,6 +280,13 @@ public struct TermFrequencies: Sendable {
     private let names: [String: Int]
     private let phones: [String: Int]
     private let total: Double
+
+    /// Counts over the whole district, when only part of it is loaded.
+    public init(names: [String: Int], phones: [String: Int], total: Int) {
+        self.names = names
+        self.phones = phones
+        self.total = Double(max(total, 1))
+    }
 
     public init(_ records: [MatchRecord]) {
         var names: [String: Int] = [:]

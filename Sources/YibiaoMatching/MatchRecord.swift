@@ -58,6 +58,7 @@ extension MatchRecord {
         self.init(
             id: id, nationalID: fields["national_id"], nationalIDRaw: raw, nameKey: name?.matchingKey,
             pinyinKey: name?.pinyinKey, sex: fields["sex"].flatMap(Sex.init(rawValue:)), birth: birth,
-            phone: fields["phone"], division: fields["division_code"], address: fields["address"])
+            phone: fields["phone"], division: fields["division_code"], address: fields["address"],
+            identifiers: fields["passport_no"].map { ["passport": $0] } ?? [:])
     }
 }

@@ -44,11 +44,17 @@ struct Ingest: AsyncParsableCommand {
     @Argument(help: ArgumentHelp(tr("The feed file.", "数据文件。"), valueName: "feed")) var feed: String
     @Flag(name: .long, help: ArgumentHelp(tr("Do not show a progress bar.", "不显示进度条。"))) var noProgress = false
     @Flag(name: .long, help: ArgumentHelp(tr("Stage only; do not match (run `yibiao match` later).", "只暂存，不匹配（稍后执行 `yibiao match`）。"))) var noMatch = false
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            tr(
+                "Read the file even if it is the system's latest batch, unchanged, under the same adapter.",
+                "即使该文件与本系统最近一批完全相同（适配器也未变），仍重新读取。"))) var force = false
 
     func run() async throws {
         let request = IngestRequest(
             adapter: try FeedAdapterRegistry.load(adapter), file: URL(fileURLWithPath: feed),
-            district: try districtOption.resolved(), actor: cliActor(), match: !noMatch)
+            district: try districtOption.resolved(), actor: cliActor(), match: !noMatch, rereadUnchangedFile: force)
         let bar = ProgressBar(
             enabled: !noProgress && isatty(STDERR_FILENO) == 1,
             totalRows: ProgressBar.estimateRows(request.file, adapter: request.adapter))
@@ -69,6 +75,13 @@ struct Ingest: AsyncParsableCommand {
     }
 
     func printSummary(_ summary: Ingestor.Summary, system: String) {
+        if let batch = summary.unchangedSinceBatch {
+            print(
+                tr(
+                    "\(system) · \(feed) is unchanged since batch \(batch) (same file, same adapter): nothing to read. Use --force to read it again.",
+                    "\(system) · \(feed) 自批次 \(batch) 以来未变（文件与适配器均相同）：无需读取。如需重新读取，请加 --force。"))
+            return
+        }
         print(tr("\(system) · batch \(summary.batchID) · \(feed)", "\(system) · 批次 \(summary.batchID) · \(feed)"))
         print(
             tr(

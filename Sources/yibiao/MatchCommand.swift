@@ -17,11 +17,23 @@ struct Match: AsyncParsableCommand {
 }
 
 func printMatchSummary(_ summary: ResidentLinker.Summary, dryRun: Bool = false) {
+    guard summary.records > 0 || summary.wholeDistrict else {
+        print(
+            tr(
+                "matching: nothing is waiting to be matched (use --rerun to match the whole district again)",
+                "匹配：没有待匹配的记录（如需重新匹配整个区县，请加 --rerun）"))
+        if !dryRun, summary.golden.recomputed > 0 { printGoldenSummary(summary.golden) }
+        return
+    }
+    let scope =
+        summary.wholeDistrict
+        ? tr("the whole district", "整个区县")
+        : tr("\(summary.queued) waiting and their candidates", "\(summary.queued) 条待匹配记录及其候选")
     let keys = MatchEngine.blockingKeys.map { "\($0) \(summary.pairsByBlockingKey[$0] ?? 0)" }.joined(separator: ", ")
     print(
         tr(
-            "matching (parameters v\(summary.parametersVersion)): \(summary.records) records, \(summary.candidatePairs) candidate pairs (\(keys))",
-            "匹配（参数版本 \(summary.parametersVersion)）：\(summary.records) 条记录，\(summary.candidatePairs) 个候选对（\(keys)）"))
+            "matching (parameters v\(summary.parametersVersion), \(scope)): \(summary.records) records, \(summary.candidatePairs) candidate pairs (\(keys))",
+            "匹配（参数版本 \(summary.parametersVersion)，\(scope)）：\(summary.records) 条记录，\(summary.candidatePairs) 个候选对（\(keys)）"))
     let verb = dryRun ? tr("would give", "将得到") : tr("gave", "得到")
     print(
         tr(
@@ -43,8 +55,8 @@ extension Match {
             CommandConfiguration(
                 commandName: "run",
                 abstract: tr(
-                    "Match the district's records again: every automatic decision is recomputed, a person's decisions stay. Use --dry-run first to see what would change.",
-                    "重新匹配本区县的记录：重算所有自动决定，人工决定保持不变。可先用 --dry-run 查看将发生的变化。"))
+                    "Match the records waiting to be matched (new rows and versions, records of a person's decisions) against the candidates they reach; --rerun matches the whole district again. A person's decisions stay. Use --dry-run first to see what would change.",
+                    "匹配待匹配的记录（新行、新版本、人工决定涉及的记录）及其可达的候选；--rerun 重新匹配整个区县。人工决定保持不变。可先用 --dry-run 查看将发生的变化。"))
         }
 
         @OptionGroup var global: GlobalOptions
@@ -55,12 +67,14 @@ extension Match {
             name: .long,
             help: ArgumentHelp(
                 tr(
-                    "Recompute every automatic decision, e.g. after a threshold change (every run does; the flag says so explicitly).",
-                    "重算所有自动决定，如阈值变更后（每次运行都会如此；此参数仅作明确表示）。"))) var rerun = false
+                    "Match the whole district again and recompute every automatic decision (new parameters do this by themselves).",
+                    "重新匹配整个区县，重算所有自动决定（参数更新后会自动如此）。"))) var rerun = false
 
         func run() async throws {
-            let (district, dryRun) = (try districtOption.resolved(), self.dryRun)
-            let summary = try await database.withHub { hub in try await hub.match(district: district, actor: cliActor(), dryRun: dryRun) }
+            let (district, dryRun, rerun) = (try districtOption.resolved(), self.dryRun, self.rerun)
+            let summary = try await database.withHub { hub in
+                try await hub.match(district: district, actor: cliActor(), dryRun: dryRun, wholeDistrict: rerun)
+            }
             printMatchSummary(summary, dryRun: dryRun)
         }
     }

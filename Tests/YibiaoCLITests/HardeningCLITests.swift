@@ -48,7 +48,7 @@ import YibiaoTestSupport
         #expect(ingest.status == 0, "\(ingest.stderr)")
         #expect(ingest.stdout.contains("read 4 = staged 2 (of which 0 changed) + unchanged 0 + quarantined 2"), "\(ingest.stdout)")
         #expect(ingest.stdout.contains("row_too_large 1"))
-        #expect(try cli.run("ingest", "--no-progress", adapter.path, feed.path).stdout.contains("unchanged 2 + quarantined 2"))
+        #expect(try cli.run("ingest", "--no-progress", "--force", adapter.path, feed.path).stdout.contains("unchanged 2 + quarantined 2"))
 
         // No full ID number in messages unless asked for.
         let unknown = try cli.run("history", "110105198001010016")

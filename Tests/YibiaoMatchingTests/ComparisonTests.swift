@@ -54,21 +54,21 @@ import YibiaoCore
     }
 
     @Test("the same valid ID links deterministically; records without an ID link on name, birth and phone")
-    func links() {
+    func links() async {
         let records = [
             person(1, "张伟", "1985-03-02", sex: "1", nationalID: "110105198503020118", phone: "13812345678"),
             person(2, "張偉", "1985-03-02", sex: "1", nationalID: "110105198503020118"),
             person(3, "张伟", "1985-03-02", sex: "1", phone: "13812345678", address: "北京市朝阳区幸福路1号"),
             person(4, "李娜", "1990-01-01", sex: "2", nationalID: "110105199001010023"),
         ]
-        let result = MatchEngine().match(records)
+        let result = await MatchEngine().match(records)
         #expect(result.clusters.contains([1, 2, 3]))
         #expect(result.clusters.contains([4]))
         #expect(result.links.contains { $0.method == .deterministic })
     }
 
     @Test("twins and same-name-same-birthday strangers are not merged")
-    func twinsAndNamesakes() {
+    func twinsAndNamesakes() async {
         let records = [
             // Twins: same surname, birth date, address and phone; different given names and IDs.
             person(1, "王大明", "2010-05-05", sex: "1", nationalID: "110105201005050317", phone: "010-65001234", address: "幸福路1号"),
@@ -77,23 +77,23 @@ import YibiaoCore
             person(3, "张伟", "1985-03-02", sex: "1", nationalID: "110105198503020118", phone: "13812345678", address: "幸福路2号"),
             person(4, "张伟", "1985-03-02", sex: "1", nationalID: "330102198503020151", phone: "13987654321", address: "和平街9号"),
         ]
-        let result = MatchEngine().match(records)
+        let result = await MatchEngine().match(records)
         #expect(result.clusters.count == 4, "\(result.clusters)")
     }
 
     @Test("a chain of weak links cannot merge two people with different valid IDs")
-    func noChainMerge() {
+    func noChainMerge() async {
         let records = [
             person(1, "张伟", "1985-03-02", sex: "1", nationalID: "110105198503020118", phone: "13812345678"),
             person(2, "张伟", "1985-03-02", sex: "1", phone: "13812345678"),
             person(3, "张伟", "1985-03-02", sex: "1", nationalID: "330102198503020151", phone: "13812345678"),
         ]
-        let result = MatchEngine().match(records)
+        let result = await MatchEngine().match(records)
         #expect(!result.clusters.contains { $0.contains(1) && $0.contains(3) })
     }
 
     @Test("a shared placeholder phone is weak evidence (term frequency)")
-    func placeholderPhone() {
+    func placeholderPhone() async {
         var records: [MatchRecord] = []
         for index in 0..<40 {
             records.append(
@@ -132,7 +132,7 @@ import YibiaoCore
     }
 
     @Test("Latin-script names and another identifier scheme work without any citizen ID")
-    func latinAndPassports() {
+    func latinAndPassports() async {
         let records = [
             traveller(1, "Maria García", "1990-04-12", passport: "PAB123456"),
             traveller(2, "MARIA GARCIA", "1990-04-12", passport: "PAB123456"),
@@ -142,7 +142,7 @@ import YibiaoCore
         #expect(ComparisonVector.compare(records[0], records[1])[.id] == 1)
         #expect(ComparisonVector.compare(records[0], records[3])[.id] == 4)
         #expect(ComparisonVector.compare(records[0], traveller(9, "x", "1990-01-01", passport: "PAB123457"))[.id] == 2)
-        let result = MatchEngine().match(records)
+        let result = await MatchEngine().match(records)
         #expect(result.clusters.contains([1, 2, 3]), "\(result.clusters)")
         #expect(!result.clusters.contains { $0.contains(4) && $0.contains(1) })
     }

@@ -62,18 +62,36 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test("ingesting the same file twice stages nothing the second time")
+    @Test("ingesting the same file twice stages nothing the second time: not read at all, or read and found unchanged")
     func idempotent() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
-            let ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today, logger: .silent)
+            var ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today, logger: .silent)
             let first = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
-            let second = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
             #expect(first.staged == 7)
-            #expect(second.staged == 0)
-            #expect(second.unchanged == 7)
-            #expect(second.quarantined == 1)
-            #expect(second.reconciles)
+            // The system's latest batch, the same file under the same adapter: nothing is read.
+            let second = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
+            #expect(second.unchangedSinceBatch == first.batchID)
+            #expect(second.read == 0 && second.staged == 0 && second.reconciles)
+            #expect(try await count(client, "SELECT count(*) FROM ingest_batch") == 1)
+            // Read anyway (`--force`): every row is recognised.
+            ingestor.rereadUnchangedFile = true
+            let third = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
+            #expect(third.unchangedSinceBatch == nil)
+            #expect(third.staged == 0)
+            #expect(third.unchanged == 7)
+            #expect(third.quarantined == 1)
+            #expect(third.reconciles)
             #expect(try await count(client, "SELECT count(*) FROM source_record") == 7)
+            #expect(try await count(client, "SELECT count(*) FROM match_queue") == 7)
+            // After another file of the system, the first one is read again: its rows are current no more.
+            ingestor.rereadUnchangedFile = false
+            let original = try String(contentsOf: sample("social_security.jsonl"), encoding: .utf8)
+            let edited = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-ingest").appendingPathComponent("edited.jsonl")
+            try original.replacingOccurrences(of: "张伟", with: "张玮").write(to: edited, atomically: true, encoding: .utf8)
+            #expect(try await ingestor.ingest(edited, client: client).staged >= 1)
+            let back = try await ingestor.ingest(sample("social_security.jsonl"), client: client)
+            #expect(back.unchangedSinceBatch == nil)
+            #expect(back.staged >= 1 && back.reconciles)
         }
     }
 

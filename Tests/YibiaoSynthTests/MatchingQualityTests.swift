@@ -9,7 +9,7 @@ import YibiaoSynth
     let district = SharedDistrict.shared
 
     @Test("high pairwise F1, small review queue, and stable under another training sample")
-    func qualityAndStability() throws {
+    func qualityAndStability() async throws {
         var records: [MatchRecord] = []
         var truth: [Int64: Int] = [:]
         for feed in DistrictSynthesizer.feeds {
@@ -23,7 +23,7 @@ import YibiaoSynth
         var f1s: [Double] = []
         for seed in [UInt64(1), 2] {
             let (engine, _) = MatchEngine().trained(on: records, seed: seed, randomPairs: 200_000)
-            let result = engine.match(records)
+            let result = await engine.match(records)
             let overall = PairwiseQuality(predicted: result.clusters, truth: truth)
             let noID = PairwiseQuality(predicted: result.clusters, truth: truth, focus: withoutID)
             #expect(overall.f1 >= 0.998, "seed \(seed): overall F1 \(overall.f1)")

@@ -1,6 +1,7 @@
 public import Foundation
 import YibiaoCore
 import Yams
+import Crypto
 import YibiaoYAML
 
 extension AdapterSpec {
@@ -24,7 +25,9 @@ extension AdapterSpec {
             emptyFix: LocalizedText(
                 en: "start from one of the shipped adapters in adapters/",
                 zh: "请参照 adapters/ 中自带的适配器编写"))
-        return try SpecParser(yaml: yaml).spec(root)
+        var spec = try SpecParser(yaml: yaml).spec(root)
+        spec.sourceSHA256 = SHA256.hash(data: Data(text.utf8)).hexString
+        return spec
     }
 }
 

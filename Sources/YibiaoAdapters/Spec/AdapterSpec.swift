@@ -83,6 +83,8 @@ public struct AdapterSpec: Sendable {
     public let sourceKey: Source
     public let mappings: [FieldMapping]
     public let outbound: Outbound?
+    /// SHA-256 of the file it was read from: a changed adapter reads an unchanged feed anew.
+    public internal(set) var sourceSHA256 = ""
 
     /// The fields this system holds: write-back only ever sends these.
     public var heldFields: Set<String> { Set(mappings.map(\.field.qualifiedName)) }

@@ -159,9 +159,9 @@ public struct Conflicts: Sendable {
             unsafeSQL: """
                 SELECT c.conflict_id, c.resident_id, r.name, c.field, c.reason_code, c.status, c.candidates::text,
                        to_char(c.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'),
-                       f.value #>> '{}', f.record_id, f.system_id, f.rule, c.resolved_by, c.reason
+                       r.provenance -> c.field ->> 'value', (r.provenance -> c.field ->> 'record')::bigint,
+                       r.provenance -> c.field ->> 'system', r.provenance -> c.field ->> 'rule', c.resolved_by, c.reason
                 FROM conflict c JOIN resident r ON r.district = c.district AND r.resident_id = c.resident_id
-                LEFT JOIN resident_field f ON f.district = c.district AND f.resident_id = c.resident_id AND f.field = c.field
                 WHERE \(condition) ORDER BY c.conflict_id LIMIT \(max(limit, 1))
                 """)
         for binding in bindings {

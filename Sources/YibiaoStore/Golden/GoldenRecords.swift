@@ -64,7 +64,10 @@ public struct GoldenRecords: Sendable {
         causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, dryRun: Bool = false
     ) async throws -> Summary {
         let started = ContinuousClock.now
-        let stale = try await staleResidents(connection, only: residents)
+        // Other rules than the district's golden records were made with: all of them, once.
+        let rulesChanged = try await rulesChanged(connection)
+        let stale = try await staleResidents(connection, only: rulesChanged ? nil : residents)
+        if rulesChanged, !dryRun { try await recordRules(connection) }
         var summary = Summary()
         guard !stale.isEmpty else {
             summary.elapsed = ContinuousClock.now - started
@@ -77,10 +80,12 @@ public struct GoldenRecords: Sendable {
         let stored = try await loadStoredFields(connection, residents: active)
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
 
-        var fieldRows = CopyText(), residentRows = CopyText(), closeRows = CopyText(), raiseRows = CopyText()
+        // The pure merge of every active resident, split across cores.
+        let merged = await Self.mergeInParallel(
+            active, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open)
+        var residentRows = CopyText(), closeRows = CopyText(), raiseRows = CopyText()
         var entries: [ChangeLog.Entry] = []
         var changedResidents: [Int64] = []
-        var fieldCount = 0
         for resident in stale {
             // A batch's change is logged under the batch that staged the resident's newest record:
             // after a crash, the batch that staged it, not the run that caught up.
@@ -91,7 +96,7 @@ public struct GoldenRecords: Sendable {
                 // Retired into another resident: its conflicts are the survivor's now.
                 summary.retired += 1
                 for field in (open[resident.id] ?? [:]).keys.sorted() { closeRows.row([String(resident.id), field]) }
-                residentRows.row(Self.residentRow(resident.id, values: nil, changed: false, hash: resident.hash))
+                residentRows.row(Self.residentRow(resident.id, golden: nil, changed: false, hash: resident.hash))
                 entries.append(
                     ChangeLog.Entry(
                         residentID: resident.id, cause: "merge", causeRef: "resident:\(survivor)", actor: actor,
@@ -101,13 +106,7 @@ public struct GoldenRecords: Sendable {
                         ]))
                 continue
             }
-            let outcome = merger.merge(observations[resident.id] ?? [], overrides: overrides[resident.id] ?? [:])
-            let diff = GoldenDiff(stored: stored[resident.id] ?? [:], openConflicts: open[resident.id] ?? [:], outcome: outcome)
-            fieldCount += diff.upserts.count + diff.removals.count
-            for (field, value) in diff.upserts.sorted(by: { $0.key < $1.key }) {
-                fieldRows.row([String(resident.id), field, value.value, value.recordID.map(String.init), value.system, value.rule, "false"])
-            }
-            for field in diff.removals { fieldRows.row([String(resident.id), field, nil, nil, nil, "none", "true"]) }
+            guard let (outcome, diff) = merged[resident.id] else { continue }
             for field in diff.supersede { closeRows.row([String(resident.id), field]) }
             for conflict in diff.raise {
                 raiseRows.row([String(resident.id), conflict.field, conflict.reason.rawValue, JSONText.encode(conflict.candidates)])
@@ -118,7 +117,7 @@ public struct GoldenRecords: Sendable {
             for conflict in diff.raise { summary.conflictsRaisedByField[conflict.field, default: 0] += 1 }
             for field in diff.supersede { summary.conflictsSupersededByField[field, default: 0] += 1 }
             let changed = !diff.changes.isEmpty
-            residentRows.row(Self.residentRow(resident.id, values: outcome.values.mapValues(\.value), changed: changed, hash: resident.hash))
+            residentRows.row(Self.residentRow(resident.id, golden: outcome.values, changed: changed, hash: resident.hash))
             if changed {
                 summary.changed += 1
                 changedResidents.append(resident.id)
@@ -133,13 +132,41 @@ public struct GoldenRecords: Sendable {
             summary.elapsed = ContinuousClock.now - started
             return summary
         }
-        try await write(connection, fields: fieldRows, fieldCount: fieldCount, residents: residentRows, close: closeRows, raise: raiseRows)
+        try await write(connection, residents: residentRows, close: closeRows, raise: raiseRows)
         try await Households(district: district, logger: logger).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))
         let appending = ContinuousClock.now
         summary.entries = try await ChangeLog.append(entries, district: district, on: connection, logger: logger).count
         summary.appendElapsed = ContinuousClock.now - appending
         summary.elapsed = ContinuousClock.now - started
         return summary
+    }
+
+    /// Merges and diffs each resident; slices of residents run side by side.
+    static func mergeInParallel(
+        _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
+        overrides: [Int64: [String: Override]], stored: [Int64: [String: FieldValue]], open: [Int64: [String: FieldConflict]]
+    ) async -> [Int64: (MergeOutcome, GoldenDiff)] {
+        func mergeSlice(_ slice: ArraySlice<Int64>) -> [(Int64, MergeOutcome, GoldenDiff)] {
+            slice.map { id in
+                let outcome = merger.merge(observations[id] ?? [], overrides: overrides[id] ?? [:])
+                return (id, outcome, GoldenDiff(stored: stored[id] ?? [:], openConflicts: open[id] ?? [:], outcome: outcome))
+            }
+        }
+        let size = 10_000
+        var result: [Int64: (MergeOutcome, GoldenDiff)] = [:]
+        result.reserveCapacity(residents.count)
+        guard residents.count > size else {
+            for (id, outcome, diff) in mergeSlice(residents[...]) { result[id] = (outcome, diff) }
+            return result
+        }
+        await withTaskGroup(of: [(Int64, MergeOutcome, GoldenDiff)].self) { group in
+            for start in stride(from: 0, to: residents.count, by: size) {
+                let slice = residents[start..<min(start + size, residents.count)]
+                group.addTask { mergeSlice(slice) }
+            }
+            for await part in group { for (id, outcome, diff) in part { result[id] = (outcome, diff) } }
+        }
+        return result
     }
 
     /// Recomputes what is stale in a transaction of its own (after a crash, or on demand).
@@ -164,7 +191,24 @@ public struct GoldenRecords: Sendable {
         let hash: String
     }
 
+    func rulesChanged(_ connection: PostgresConnection) async throws -> Bool {
+        var stored: String?
+        for try await value in try await connection.query(
+            "SELECT golden_rules_sha256 FROM district_state WHERE district = \(district)", logger: logger
+        ).decode(String?.self) { stored = value }
+        return stored != rulesFingerprint
+    }
+
+    func recordRules(_ connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO district_state (district, golden_rules_sha256) VALUES (\(district), \(rulesFingerprint))
+            ON CONFLICT (district) DO UPDATE SET golden_rules_sha256 = excluded.golden_rules_sha256
+            """, logger: logger)
+    }
+
     func staleResidents(_ connection: PostgresConnection, only: [Int64]?) async throws -> [StaleResident] {
+        if let only, only.isEmpty { return [] }
         let restrict = only != nil
         let ids = only ?? []
         var stale: [StaleResident] = []
@@ -204,17 +248,19 @@ public struct GoldenRecords: Sendable {
         let rows = try await connection.query(
             """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
-                   r.fields::text, r.facet::text, r.name, r.batch_id
+                   e.keys, e.values, r.name, r.batch_id
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
+            -- Fields and facet as two arrays: decoding them costs far less than parsing JSON here.
+            CROSS JOIN LATERAL (SELECT array_agg(key) AS keys, array_agg(value) AS values FROM jsonb_each_text(r.fields || r.facet)) e
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
-        let decoder = JSONDecoder()
-        for try await (resident, record, system, receivedAt, fields, facet, name, batch) in rows.decode(
-            (Int64, Int64, String, Int64, String, String, String?, Int64).self)
+        for try await (resident, record, system, receivedAt, keys, texts, name, batch) in rows.decode(
+            (Int64, Int64, String, Int64, [String]?, [String]?, String?, Int64).self)
         {
             latest[resident] = max(latest[resident] ?? batch, batch)
-            var values = (try? decoder.decode([String: String].self, from: Data(fields.utf8))) ?? [:]
-            values.merge((try? decoder.decode([String: String].self, from: Data(facet.utf8))) ?? [:]) { $1 }
+            var values: [String: String] = [:]
+            values.reserveCapacity(keys?.count ?? 0)
+            for (key, value) in zip(keys ?? [], texts ?? []) { values[key] = value }
             // The normalised display form, not the feed's spelling.
             values["name"] = name
             result[resident, default: []].append(Observation(recordID: record, system: system, receivedAt: receivedAt, values: values))
@@ -241,8 +287,9 @@ public struct GoldenRecords: Sendable {
         guard !residents.isEmpty else { return result }
         for try await (resident, field, value, record, system, rule) in try await connection.query(
             """
-            SELECT resident_id, field, value #>> '{}', record_id, system_id, rule
-            FROM resident_field WHERE district = \(district) AND resident_id = ANY(\(residents))
+            SELECT r.resident_id, f.key, f.value->>'value', (f.value->>'record')::bigint, f.value->>'system', f.value->>'rule'
+            FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) f
+            WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
             """, logger: logger
         ).decode((Int64, String, String?, Int64?, String?, String).self) {
             result[resident, default: [:]][field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
@@ -271,8 +318,9 @@ public struct GoldenRecords: Sendable {
     // MARK: Writing
 
     /// The resident's columns (core fields), or only its digest when `values` is nil.
-    static func residentRow(_ id: Int64, values: [String: String?]?, changed: Bool, hash: String) -> [String?] {
-        guard let values else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: 12) }
+    static func residentRow(_ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String) -> [String?] {
+        guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: 13) }
+        let values = golden.mapValues(\.value)
         func value(_ field: String) -> String? { values[field] ?? nil }
         let name = value("name").flatMap(PersonName.init(normalizing:))
         var death = value("death_date")
@@ -281,52 +329,45 @@ public struct GoldenRecords: Sendable {
         return [
             String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
             value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
-            value("marital_status"), value("political_status"),
+            value("marital_status"), value("political_status"), provenance(golden),
         ]
     }
 
+    /// `resident.provenance`: field → the value and where it came from.
+    static func provenance(_ golden: [String: FieldValue]) -> String {
+        CanonicalJSON.object(
+            golden.mapValues { field in
+                .object([
+                    "value": .optional(field.value), "record": field.recordID.map(CanonicalJSON.integer) ?? .null,
+                    "system": .optional(field.system), "rule": .string(field.rule),
+                ])
+            }
+        ).text
+    }
+
     private func write(
-        _ connection: PostgresConnection, fields: CopyText, fieldCount: Int, residents: CopyText, close: CopyText,
+        _ connection: PostgresConnection, residents: CopyText, close: CopyText,
         raise: CopyText
     ) async throws {
         try await connection.query(
             """
-            CREATE TEMP TABLE IF NOT EXISTS staging_golden_field (resident_id bigint, field text, value text, record_id bigint,
-                system_id text, rule text, remove boolean) ON COMMIT DELETE ROWS
-            """, logger: logger)
-        try await connection.query(
-            """
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_resident (resident_id bigint, retired boolean, changed boolean, inputs_hash text,
                 name text, name_key text, pinyin_key text, sex char(1), birth_date date, death_date date, national_id text, phone text,
-                division_code char(6), address text, marital_status char(2), political_status char(2)) ON COMMIT DELETE ROWS
+                division_code char(6), address text, marital_status char(2), political_status char(2), provenance jsonb) ON COMMIT DELETE ROWS
             """, logger: logger)
         try await connection.query(
             """
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_conflict (resident_id bigint, field text, reason_code text, candidates jsonb)
             ON COMMIT DELETE ROWS
             """, logger: logger)
-        try await copy(fields, into: "staging_golden_field", connection)
         try await copy(residents, into: "staging_golden_resident", connection)
-        try await connection.query(
-            """
-            DELETE FROM resident_field f USING staging_golden_field s
-            WHERE f.district = \(district) AND f.resident_id = s.resident_id AND f.field = s.field AND s.remove
-            """, logger: logger)
-        try await connection.query(
-            """
-            INSERT INTO resident_field (district, resident_id, field, value, record_id, system_id, rule)
-            SELECT \(district), resident_id, field, to_jsonb(value), record_id, system_id, rule FROM staging_golden_field WHERE NOT remove
-            ON CONFLICT (district, resident_id, field) DO UPDATE SET value = excluded.value, record_id = excluded.record_id,
-                system_id = excluded.system_id, rule = excluded.rule, updated_at = now()
-            """, logger: logger)
-        try await connection.analyzeAfterBulk(["resident_field"], rows: fieldCount, logger: logger)
         try await connection.query(
             """
             UPDATE resident r SET inputs_hash = s.inputs_hash,
                 name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
                 death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
                 address = s.address, marital_status = s.marital_status, political_status = s.political_status,
-                version = r.version + CASE WHEN s.changed THEN 1 ELSE 0 END,
+                provenance = s.provenance, version = r.version + CASE WHEN s.changed THEN 1 ELSE 0 END,
                 updated_at = CASE WHEN s.changed THEN now() ELSE r.updated_at END
             FROM staging_golden_resident s
             WHERE r.district = \(district) AND r.resident_id = s.resident_id AND NOT s.retired

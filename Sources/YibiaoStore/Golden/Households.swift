@@ -20,10 +20,9 @@ struct Households {
         try await connection.query(
             """
             INSERT INTO wanted_membership (resident_id, book, relationship, death_date, retired)
-            SELECT r.resident_id, book.value #>> '{}', coalesce(rel.value #>> '{}', '99'), r.death_date, r.status = 'retired'
+            SELECT r.resident_id, r.provenance -> 'household_book_no' ->> 'value',
+                   coalesce(r.provenance -> 'relationship_to_head' ->> 'value', '99'), r.death_date, r.status = 'retired'
             FROM resident r
-            LEFT JOIN resident_field book ON book.district = r.district AND book.resident_id = r.resident_id AND book.field = 'household_book_no'
-            LEFT JOIN resident_field rel ON rel.district = r.district AND rel.resident_id = r.resident_id AND rel.field = 'relationship_to_head'
             WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
             """, logger: logger)
         try await connection.analyzeStaging("wanted_membership", logger: logger)

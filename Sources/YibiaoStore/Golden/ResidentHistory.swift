@@ -72,7 +72,8 @@ public struct ResidentHistory: Sendable {
         var fields: [String: FieldValue] = [:]
         for try await (field, value, record, system, rule) in try await client.query(
             """
-            SELECT field, value #>> '{}', record_id, system_id, rule FROM resident_field WHERE district = \(district) AND resident_id = \(resident)
+            SELECT f.key, f.value->>'value', (f.value->>'record')::bigint, f.value->>'system', f.value->>'rule'
+            FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) f WHERE r.district = \(district) AND r.resident_id = \(resident)
             """
         ).decode((String, String?, Int64?, String?, String).self) {
             fields[field] = FieldValue(value: value, recordID: record, system: system, rule: rule)

@@ -3,14 +3,14 @@ import YibiaoCore
 
 /// Builds rows for PostgreSQL's COPY text format: tab-separated, `\N` for NULL,
 /// backslash, tab, newline and carriage return escaped.
-struct CopyText {
-    private(set) var bytes: [UInt8] = []
+public struct CopyText: Sendable {
+    public private(set) var bytes: [UInt8] = []
 
-    init(reserving capacity: Int = 1 << 16) {
+    public init(reserving capacity: Int = 1 << 16) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func row(_ fields: [String?]) {
+    public mutating func row(_ fields: [String?]) {
         for (index, field) in fields.enumerated() {
             if index > 0 { bytes.append(0x09) }
             guard let field else {
@@ -31,7 +31,7 @@ struct CopyText {
         bytes.append(0x0A)
     }
 
-    var isEmpty: Bool { bytes.isEmpty }
+    public var isEmpty: Bool { bytes.isEmpty }
 }
 
 enum JSONText {
@@ -44,5 +44,22 @@ enum JSONText {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}
+
+/// A PostgreSQL array literal of text (`{"a","b\\"c"}`), for a COPY field.
+enum PostgresArrayText {
+    static func literal(_ values: [String]) -> String {
+        var text = "{"
+        for (index, value) in values.enumerated() {
+            if index > 0 { text += "," }
+            text += "\""
+            for character in value.unicodeScalars {
+                if character == "\"" || character == "\\" { text += "\\" }
+                text.unicodeScalars.append(character)
+            }
+            text += "\""
+        }
+        return text + "}"
     }
 }

@@ -22,6 +22,8 @@ public struct Ingestor: Sendable {
         public var fileIssue: FeedIssue?
         /// Earlier batches of the district that had stopped half-way, marked failed by this run.
         public var interrupted: [SourceRecordWriter.InterruptedBatch] = []
+        /// The file is the system's latest batch, read with the same adapter: nothing was read.
+        public var unchangedSinceBatch: Int64?
 
         public var reconciles: Bool { read == staged + unchanged + quarantined }
     }
@@ -36,6 +38,8 @@ public struct Ingestor: Sendable {
     public let actor: String
     public let today: CalendarDate
     public var chunkSize = 5_000
+    /// Read the file even when it is the system's latest batch, unchanged (`ingest --force`).
+    public var rereadUnchangedFile = false
     public let logger: Logger
 
     public init(adapter: any FeedAdapter, district: String, actor: String, today: CalendarDate, logger: Logger) {
@@ -51,64 +55,96 @@ public struct Ingestor: Sendable {
     public func ingest(_ url: URL, client: PostgresClient, progress: @escaping @Sendable (Progress) -> Void = { _ in }) async throws -> Summary {
         let fileHash = try Self.sha256(of: url)
         let writer = self.writer
-        let fileName = url.lastPathComponent
         return try await client.withConnection { connection in
             try await writer.prepare(connection, systemName: adapter.name, domain: adapter.domain == .core ? "other" : adapter.domain.rawValue)
             var summary = Summary()
             summary.interrupted = try await writer.failInterrupted(connection)
-            let batchID = try await writer.startBatch(connection, adapter: adapter.adapterName, fileName: fileName, fileHash: fileHash, actor: actor)
-            summary.batchID = batchID
-            try await writer.holdBatch(connection, batchID: batchID)
-            let start = ContinuousClock.now
-            let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize)
+            if !rereadUnchangedFile,
+                let batch = try await writer.latestBatch(connection, ifFile: fileHash, adapter: adapter.fingerprint)
+            {
+                summary.unchangedSinceBatch = batch
+                return summary
+            }
+            // One ingest per system at a time: the current rows read next stay current until it ends.
+            // The lock is the session's: released on every way out, before the connection goes back.
+            try await writer.holdSystem(connection)
             do {
-                var analyzedAt = 0
-                for await chunk in chunks.stream {
-                    try await write(chunk, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
-                    // A first ingest grows the table many times over: statistics follow at each doubling.
-                    if summary.staged >= max(4_096, 2 * analyzedAt) {
-                        try await connection.analyzeStaging("source_record", logger: logger)
-                        analyzedAt = summary.staged
-                    }
-                    chunks.consumed()
-                    progress(Progress(rowsRead: summary.read, elapsed: ContinuousClock.now - start))
-                }
+                let result = try await stage(url, fileHash: fileHash, summary: summary, connection: connection, progress: progress)
+                try await writer.releaseSystem(connection)
+                return result
             } catch {
-                // Stop the reader thread instead of leaving it blocked on a full queue; say why the
-                // batch stopped while the database still answers (else the next ingest will).
-                chunks.cancel()
-                let code = (error as? StoreError)?.code ?? "write_failed"
-                try? await writer.fail(connection, batchID: batchID, code: code, message: (error as? StoreError)?.message.en ?? "\(type(of: error))")
-                try? await writer.releaseBatch(connection, batchID: batchID)
+                try? await writer.releaseSystem(connection)
                 throw error
             }
-            if let issue = chunks.fileIssue {
-                summary.fileIssue = issue
-                try await writer.fail(connection, batchID: batchID, code: issue.code, message: issue.message.en)
-            } else if let error = chunks.otherError {
-                try await writer.fail(connection, batchID: batchID, code: "read_failed", message: "reading stopped: \(type(of: error))")
-                try await writer.releaseBatch(connection, batchID: batchID)
-                throw error
-            } else {
-                try await writer.finish(connection, batchID: batchID)
-            }
-            try await writer.releaseBatch(connection, batchID: batchID)
-            return summary
         }
+    }
+
+    private func stage(
+        _ url: URL, fileHash: String, summary: Summary, connection: PostgresConnection,
+        progress: @escaping @Sendable (Progress) -> Void
+    ) async throws -> Summary {
+        var summary = summary
+        let fileName = url.lastPathComponent
+        let current = try await writer.currentHashes(connection)
+        let batchID = try await writer.startBatch(
+            connection, adapter: adapter.adapterName, adapterHash: adapter.fingerprint, fileName: fileName, fileHash: fileHash, actor: actor)
+        summary.batchID = batchID
+        try await writer.holdBatch(connection, batchID: batchID)
+        let start = ContinuousClock.now
+        let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize)
+        do {
+            var analyzedAt = 0
+            for await chunk in chunks.stream {
+                try await write(chunk, unchangedIn: current, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
+                // A first ingest grows the table many times over: statistics follow at each doubling.
+                if summary.staged >= max(4_096, 2 * analyzedAt) {
+                    try await connection.analyzeStaging("source_record", logger: logger)
+                    analyzedAt = summary.staged
+                }
+                chunks.consumed()
+                progress(Progress(rowsRead: summary.read, elapsed: ContinuousClock.now - start))
+            }
+        } catch {
+            // Stop the reader thread instead of leaving it blocked on a full queue; say why the
+            // batch stopped while the database still answers (else the next ingest will).
+            chunks.cancel()
+            let code = (error as? StoreError)?.code ?? "write_failed"
+            try? await writer.fail(connection, batchID: batchID, code: code, message: (error as? StoreError)?.message.en ?? "\(type(of: error))")
+            try? await writer.releaseBatch(connection, batchID: batchID)
+            throw error
+        }
+        if let issue = chunks.fileIssue {
+            summary.fileIssue = issue
+            try await writer.fail(connection, batchID: batchID, code: issue.code, message: issue.message.en)
+        } else if let error = chunks.otherError {
+            try await writer.fail(connection, batchID: batchID, code: "read_failed", message: "reading stopped: \(type(of: error))")
+            try await writer.releaseBatch(connection, batchID: batchID)
+            throw error
+        } else {
+            try await writer.finish(connection, batchID: batchID)
+        }
+        try await writer.releaseBatch(connection, batchID: batchID)
+        return summary
     }
 
     /// One chunk, one transaction holding the district lock: worker entries interleave with a long ingest.
     private func write(
-        _ chunk: IngestChunk, batchID: Int64, fileName: String, connection: PostgresConnection,
-        summary: inout Summary
+        _ chunk: IngestChunk, unchangedIn current: [String: String], batchID: Int64, fileName: String,
+        connection: PostgresConnection, summary: inout Summary
     ) async throws {
-        let counts: SourceRecordWriter.Counts
+        // Rows whose content is the current version's are counted, not sent: a daily feed that
+        // changed in a few rows costs the reading and those rows.
+        var chunk = chunk
+        let before = chunk.records.count
+        chunk.records.removeAll { current[$0.sourceKey] == $0.contentHash }
+        let skipped = before - chunk.records.count
+        var counts: SourceRecordWriter.Counts
         do {
             counts = try await connection.transaction(logger: logger) {
                 try await connection.lockDistrict(district, logger: logger)
                 return try await writer.write(
                     connection, batchID: batchID, fileName: fileName, records: chunk.records,
-                    quarantined: chunk.quarantined, read: chunk.read)
+                    quarantined: chunk.quarantined, read: chunk.read, alsoUnchanged: skipped)
             }
         } catch {
             logger.debug("ingest chunk failed", metadata: ["error": "\(String(reflecting: error))"])
@@ -122,6 +158,7 @@ public struct Ingestor: Sendable {
                     zh: "请重新执行同一导入：已暂存的行会被识别，不会重复暂存"),
                 detail: String(reflecting: error))
         }
+        counts.unchanged += skipped
         summary.read += chunk.read
         summary.staged += counts.staged
         summary.newVersions += counts.newVersions

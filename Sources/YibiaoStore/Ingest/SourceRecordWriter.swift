@@ -3,6 +3,7 @@ public import Logging
 public import PostgresNIO
 public import YibiaoAdapters
 public import YibiaoCore
+import YibiaoMatching
 
 /// The one inbound path into `source_record`: a feed's chunks and a worker's one-record entry
 /// are both written here, inside the caller's transaction (which holds the district lock).
@@ -46,24 +47,38 @@ public struct SourceRecordWriter: Sendable {
             CREATE TEMP TABLE IF NOT EXISTS staging_record (
                 source_key text, row_number bigint, content_hash text, raw jsonb, fields jsonb, facet jsonb, problems jsonb,
                 national_id text, national_id_raw text, name text, name_key text, pinyin_key text, sex char(1),
-                birth_date date, phone text, division_code char(6), address text
+                birth_date date, phone text, division_code char(6), address text, match_keys text[]
             ) ON COMMIT DELETE ROWS
             """, logger: logger)
     }
 
     /// A new batch, `running` until `finish` or `fail`.
     public func startBatch(
-        _ connection: PostgresConnection, adapter: String, fileName: String, fileHash: String,
+        _ connection: PostgresConnection, adapter: String, adapterHash: String? = nil, fileName: String, fileHash: String,
         actor: String
     ) async throws -> Int64 {
         let rows = try await connection.query(
             """
-            INSERT INTO ingest_batch (district, system_id, adapter, file_name, file_sha256, actor)
-            VALUES (\(district), \(system), \(adapter), \(fileName), \(fileHash), \(actor))
+            INSERT INTO ingest_batch (district, system_id, adapter, adapter_sha256, file_name, file_sha256, actor)
+            VALUES (\(district), \(system), \(adapter), \(adapterHash), \(fileName), \(fileHash), \(actor))
             RETURNING batch_id
             """, logger: logger)
         for try await id in rows.decode(Int64.self) { return id }
         throw StoreError(.batchNotCreated, message: LocalizedText(en: "the batch was not created", zh: "未能创建批次"))
+    }
+
+    /// The system's latest batch when it finished reading this very file with this very adapter:
+    /// its rows are the system's current records already.
+    public func latestBatch(_ connection: PostgresConnection, ifFile fileHash: String, adapter adapterHash: String) async throws -> Int64? {
+        for try await (batch, status, file, adapter) in try await connection.query(
+            """
+            SELECT batch_id, status, file_sha256, adapter_sha256 FROM ingest_batch
+            WHERE district = \(district) AND system_id = \(system) ORDER BY batch_id DESC LIMIT 1
+            """, logger: logger
+        ).decode((Int64, String, String, String?).self) {
+            return status == "finished" && file == fileHash && adapter == adapterHash ? batch : nil
+        }
+        return nil
     }
 
     /// A batch left `running` by a process that is gone (killed, crashed, lost its database).
@@ -79,6 +94,27 @@ public struct SourceRecordWriter: Sendable {
     public func holdBatch(_ connection: PostgresConnection, batchID: Int64) async throws {
         try await connection.query(
             "SELECT pg_advisory_lock(hashtextextended('yibiao:batch:' || \(district) || ':' || \(batchID)::text, 0))", logger: logger)
+    }
+
+    /// Held for a whole ingest: one ingest of a system at a time in a district.
+    public func holdSystem(_ connection: PostgresConnection) async throws {
+        try await connection.query(
+            "SELECT pg_advisory_lock(hashtextextended('yibiao:ingest:' || \(district) || ':' || \(system), 0))", logger: logger)
+    }
+
+    public func releaseSystem(_ connection: PostgresConnection) async throws {
+        try await connection.query(
+            "SELECT pg_advisory_unlock(hashtextextended('yibiao:ingest:' || \(district) || ':' || \(system), 0))", logger: logger)
+    }
+
+    /// Source key → content hash of the system's current records.
+    public func currentHashes(_ connection: PostgresConnection) async throws -> [String: String] {
+        var hashes: [String: String] = [:]
+        for try await (key, hash) in try await connection.query(
+            "SELECT source_key, content_hash FROM source_record WHERE district = \(district) AND system_id = \(system) AND is_current",
+            logger: logger
+        ).decode((String, String).self) { hashes[key] = hash }
+        return hashes
     }
 
     public func releaseBatch(_ connection: PostgresConnection, batchID: Int64) async throws {
@@ -146,9 +182,10 @@ public struct SourceRecordWriter: Sendable {
     }
 
     /// Writes records and quarantined rows of one batch, and adds them to its counters.
+    /// `alsoUnchanged`: rows the caller found unchanged itself and did not pass.
     public func write(
         _ connection: PostgresConnection, batchID: Int64, fileName: String, records: [MappedRecord],
-        quarantined: [FeedIssue], read: Int
+        quarantined: [FeedIssue], read: Int, alsoUnchanged: Int = 0
     ) async throws -> Counts {
         var counts = Counts()
         if !records.isEmpty {
@@ -184,14 +221,16 @@ public struct SourceRecordWriter: Sendable {
                 counts.staged = new + changed
                 counts.newVersions = changed
             }
+            // Every row staged waits for the next matching run (`match_queue`), in this transaction.
             try await connection.query(
                 """
+                WITH staged AS (
                 INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash,
                     raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
-                    birth_date, phone, division_code, address)
+                    birth_date, phone, division_code, address, match_keys)
                 SELECT \(district), \(system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number,
                     s.content_hash, s.raw, s.fields, s.facet, s.problems, s.national_id, s.national_id_raw, s.name,
-                    s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address
+                    s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address, s.match_keys
                 FROM staging_record s
                 LEFT JOIN LATERAL (
                     SELECT r.version, r.content_hash, r.is_current FROM source_record r
@@ -199,6 +238,9 @@ public struct SourceRecordWriter: Sendable {
                     ORDER BY r.version DESC LIMIT 1
                 ) previous ON true
                 WHERE previous.version IS NULL OR NOT previous.is_current
+                RETURNING record_id
+                )
+                INSERT INTO match_queue (district, record_id) SELECT \(district), record_id FROM staged
                 """, logger: logger)
         }
         if !quarantined.isEmpty {
@@ -222,7 +264,7 @@ public struct SourceRecordWriter: Sendable {
         try await connection.query(
             """
             UPDATE ingest_batch SET rows_read = rows_read + \(read), rows_staged = rows_staged + \(counts.staged),
-                rows_unchanged = rows_unchanged + \(counts.unchanged), rows_quarantined = rows_quarantined + \(quarantinedCount)
+                rows_unchanged = rows_unchanged + \(counts.unchanged + alsoUnchanged), rows_quarantined = rows_quarantined + \(quarantinedCount)
             WHERE district = \(district) AND batch_id = \(batchID)
             """, logger: logger)
         return counts
@@ -241,11 +283,22 @@ public struct SourceRecordWriter: Sendable {
 
     static func stagingRow(_ record: MappedRecord) -> [String?] {
         let core = record.coreFields
+        let keys = MatchEngine.lookupKeys(of: matchRecord(record, core: core))
         return [
             record.sourceKey, String(record.row), record.contentHash, JSONText.object(record.raw), JSONText.object(core),
             JSONText.object(record.facetFields), JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
+            PostgresArrayText.literal(keys),
         ]
+    }
+
+    /// What matching will load for this record (`ResidentLinker.loadRecords`): the same columns.
+    static func matchRecord(_ record: MappedRecord, core: [String: String]) -> MatchRecord {
+        MatchRecord(
+            id: 0, nationalID: core["national_id"], nationalIDRaw: core["national_id_raw"].map(CitizenID.clean),
+            nameKey: record.name?.matchingKey, pinyinKey: record.name?.pinyinKey, sex: core["sex"].flatMap(Sex.init(rawValue:)),
+            birth: core["birth_date"].flatMap { CalendarDate(iso: $0) }, phone: core["phone"], division: core["division_code"],
+            address: core["address"], identifiers: core["passport_no"].map { ["passport": $0] } ?? [:])
     }
 }

@@ -66,6 +66,8 @@ public struct ManualDecisions: Sendable {
                     ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = 'manual',
                         decided_by = excluded.decided_by, reason = excluded.reason, pinned = true, decided_at = now(), weight = NULL
                     """, logger: logger)
+                try await connection.query(
+                    "INSERT INTO match_queue (district, record_id) VALUES (\(district), \(record)) ON CONFLICT DO NOTHING", logger: logger)
                 if let old {
                     let moved = [record]
                     try await connection.query(
@@ -94,6 +96,12 @@ public struct ManualDecisions: Sendable {
             VALUES (\(district), \(low), \(high), \(same), \(author), \(reason))
             ON CONFLICT (district, record_a, record_b) DO UPDATE SET same_person = excluded.same_person,
                 author = excluded.author, reason = excluded.reason, decided_at = now()
+            """)
+        // Both records are matched again by the next run, under the new constraint.
+        try await client.query(
+            """
+            INSERT INTO match_queue (district, record_id) VALUES (\(district), \(low)), (\(district), \(high))
+            ON CONFLICT DO NOTHING
             """)
         // The pair is decided: it leaves the review queue.
         try await client.query(

@@ -12,6 +12,10 @@ public import YibiaoMerge
 /// are never undone by an automatic run.
 public struct ResidentLinker: Sendable {
     public struct Summary: Sendable, Hashable {
+        /// Whether the run matched the whole district, or only what was waiting and its neighbourhood.
+        public var wholeDistrict = false
+        /// Records that were waiting in the queue.
+        public var queued = 0
         public var records = 0
         public var candidatePairs = 0
         public var pairsByBlockingKey: [String: Int] = [:]
@@ -45,7 +49,7 @@ public struct ResidentLinker: Sendable {
         _ client: PostgresClient, seed: UInt64 = 1, linkThreshold: Double? = nil,
         reviewThreshold: Double? = nil
     ) async throws -> (version: Int, MatchParameters) {
-        let records = try await loadRecords(client)
+        let (records, _) = try await loadRecords(client, ids: nil)
         var base = MatchEngine()
         // Thresholds carry over from the active version unless new ones are given.
         if let (_, active) = try? await storedParameters(client) {
@@ -105,15 +109,14 @@ public struct ResidentLinker: Sendable {
         return try await train(client)
     }
 
-    /// Whether some current record has no resident yet (staged without matching, or a run stopped).
-    /// The first batch that staged a current record which has no resident yet (staged without
-    /// matching, or a run stopped half-way); nil when every record is linked. What the catching-up
-    /// run changes is logged under that batch, not under the run that found it.
+    /// The first batch among the records waiting to be matched (staged without matching, or a
+    /// run stopped half-way); nil when none waits. What the catching-up run changes is logged
+    /// under that batch, not under the run that found it.
     public func firstUnlinkedBatch(_ client: PostgresClient) async throws -> Int64? {
         for try await batch in try await client.query(
             """
-            SELECT min(r.batch_id) FROM source_record r WHERE r.district = \(district) AND r.is_current
-                AND NOT EXISTS (SELECT 1 FROM link l WHERE l.district = r.district AND l.record_id = r.record_id)
+            SELECT min(r.batch_id) FROM match_queue q JOIN source_record r ON r.district = q.district AND r.record_id = q.record_id
+            WHERE q.district = \(district) AND r.is_current
             """, logger: logger
         ).decode(Int64?.self) { return batch }
         return nil
@@ -125,14 +128,20 @@ public struct ResidentLinker: Sendable {
 
     /// Matches and writes the outcome, and brings the golden records of every resident it touched
     /// up to date in the same transaction. With `dryRun`, only reports what would change.
-    public func run(_ client: PostgresClient, dryRun: Bool = false, cause: ChangeCause = .link) async throws -> Summary {
-        if dryRun { return try await match(client, dryRun: true, cause: cause) }
+    ///
+    /// Incremental by default: the records waiting in `match_queue` are matched against the
+    /// candidates their keys reach, with every record of the residents those belong to, and only
+    /// those residents are clustered again. The whole district is matched when `full` is asked
+    /// (`match --rerun`), when the parameters changed since the last run, when rows staged before
+    /// lookup keys existed are there, or when most of the district is waiting anyway.
+    public func run(_ client: PostgresClient, dryRun: Bool = false, cause: ChangeCause = .link, full: Bool = false) async throws -> Summary {
+        if dryRun { return try await match(client, dryRun: true, cause: cause, full: full) }
         // One matching run per district at a time, from reading to commit: a run that read the
         // links before another one committed would undo that one's work.
         return try await client.withConnection { lock in
             try await lock.query("SELECT pg_advisory_lock(hashtext('yibiao:match:' || \(district)))", logger: logger)
             do {
-                let summary = try await match(client, dryRun: false, cause: cause)
+                let summary = try await match(client, dryRun: false, cause: cause, full: full)
                 try await lock.query("SELECT pg_advisory_unlock(hashtext('yibiao:match:' || \(district)))", logger: logger)
                 return summary
             } catch {
@@ -142,14 +151,43 @@ public struct ResidentLinker: Sendable {
         }
     }
 
-    private func match(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause) async throws -> Summary {
+    /// The records one run matches, and what it knows of the district beyond them.
+    struct WorkSet {
+        var records: [MatchRecord]
+        var context: MatchEngine.Context
+        /// Queued records this run takes off the queue; nil for a whole-district run (all of them).
+        var queued: [Int64]?
+        /// Current records that have no lookup keys yet (staged before they existed).
+        var keyless: [MatchRecord] = []
+    }
+
+    private func match(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause, full: Bool) async throws -> Summary {
         let (version, parameters) = try await activeParameters(client)
-        let records = try await loadRecords(client)
+        let state = try await matchState(client)
+        var summary = Summary()
+        summary.parametersVersion = version
+        let queued = try await queuedRecords(client)
+        // Past a fifth of the district, reading it all in one pass costs less than key by key.
+        let whole = full || state.keyless || state.matchedWith != version || queued.count > max(5_000, state.current / 5)
+        summary.wholeDistrict = whole
+        summary.queued = queued.count
+        if !whole && queued.isEmpty {
+            // Nothing to match; golden records still follow a change of rules.
+            if !dryRun {
+                summary.golden = try await GoldenRecords(district: district, rules: rules, logger: logger)
+                    .refresh(client, cause: cause, actor: actor, residents: [])
+            }
+            return summary
+        }
+        let work = whole ? try await wholeDistrict(client, keyless: state.keyless) : try await neighbourhood(of: queued, client)
+        let records = work.records
+        let ids = records.map(\.id)
         var constraints = MatchEngine.Constraints()
         var existing: [Int64: Int64] = [:]
         // Links of current records; a new version of a row inherits its previous version's
         // resident (and a person's pin), so a changed cell never changes a resident's id.
         var inheritedPins: Set<Int64> = []
+        var newVersions: Set<Int64> = []
         for try await (record, resident, pinned, inherited) in try await client.query(
             """
             SELECT r.record_id, coalesce(l.resident_id, previous.resident_id), coalesce(l.pinned, previous.pinned, false),
@@ -161,24 +199,27 @@ public struct ResidentLinker: Sendable {
                 WHERE p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key AND p.version < r.version
                 ORDER BY p.version DESC LIMIT 1
             ) previous ON l.record_id IS NULL
-            WHERE r.district = \(district) AND r.is_current AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
+            WHERE r.district = \(district) AND r.is_current AND (\(whole) OR r.record_id = ANY(\(ids)))
+                AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
             """
         ).decode((Int64, Int64, Bool, Bool).self) {
             existing[record] = resident
+            if inherited { newVersions.insert(record) }
             if pinned { constraints.pinned[record] = resident }
             if pinned, inherited { inheritedPins.insert(record) }
         }
         for try await (a, b, same) in try await client.query(
-            "SELECT record_a, record_b, same_person FROM pair_decision WHERE district = \(district)"
+            """
+            SELECT record_a, record_b, same_person FROM pair_decision
+            WHERE district = \(district) AND (\(whole) OR (record_a = ANY(\(ids)) AND record_b = ANY(\(ids))))
+            """
         ).decode((Int64, Int64, Bool).self) {
             if same { constraints.together.append((a, b)) } else { constraints.apart.append((a, b)) }
         }
-        let result = MatchEngine(parameters: parameters).match(records, constraints: constraints)
-        var summary = Summary()
+        let result = await MatchEngine(parameters: parameters).match(records, constraints: constraints, context: work.context)
         summary.records = records.count
         summary.candidatePairs = result.candidatePairs
         summary.pairsByBlockingKey = result.pairsByBlockingKey
-        summary.parametersVersion = version
         summary.reviewItems = result.review.count
         let plan = ResidentPlan(clusters: result.clusters, existing: existing)
         summary.residents = result.clusters.count
@@ -188,23 +229,178 @@ public struct ResidentLinker: Sendable {
         summary.relinked = plan.relinked(result.clusters, existing: existing)
         if dryRun { return summary }
         summary.golden = try await write(
-            plan, result: result, records: records, existing: existing, pinned: constraints.pinned,
-            inheritedPins: inheritedPins, cause: cause, client: client)
+            plan, result: result, work: work, existing: existing, pinned: constraints.pinned,
+            inheritedPins: inheritedPins, newVersions: newVersions, cause: cause, parametersVersion: version, client: client)
         return summary
     }
 
     // MARK: Reading
 
-    func loadRecords(_ client: PostgresClient) async throws -> [MatchRecord] {
-        var records: [MatchRecord] = []
-        let rows = try await client.query(
+    struct MatchState {
+        var matchedWith: Int?
+        var keyless: Bool
+        var current: Int
+    }
+
+    func matchState(_ client: PostgresClient) async throws -> MatchState {
+        var state = MatchState(matchedWith: nil, keyless: false, current: 0)
+        for try await (matched, keyless, current) in try await client.query(
             """
-            SELECT record_id, national_id, national_id_raw, name_key, pinyin_key, sex, birth_date::text, phone, division_code, address,
-                   fields->>'passport_no'
-            FROM source_record WHERE district = \(district) AND is_current ORDER BY record_id
-            """)
-        for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address, passport) in rows.decode(
-            (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?).self)
+            SELECT (SELECT matched_with_parameters FROM district_state WHERE district = \(district)),
+                   EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND is_current AND match_keys IS NULL),
+                   (SELECT count(*) FROM source_record WHERE district = \(district) AND is_current)
+            """, logger: logger
+        ).decode((Int?, Bool, Int).self) {
+            state = MatchState(matchedWith: matched, keyless: keyless, current: current)
+        }
+        return state
+    }
+
+    func queuedRecords(_ client: PostgresClient) async throws -> [Int64] {
+        var ids: [Int64] = []
+        for try await id in try await client.query(
+            "SELECT record_id FROM match_queue WHERE district = \(district) ORDER BY record_id", logger: logger
+        ).decode(Int64.self) { ids.append(id) }
+        return ids
+    }
+
+    private func wholeDistrict(_ client: PostgresClient, keyless: Bool) async throws -> WorkSet {
+        let (records, keys) = try await loadRecords(client, ids: nil)
+        return WorkSet(records: records, context: MatchEngine.Context(), queued: nil, keyless: keyless ? records.filter { keys[$0.id] == nil } : [])
+    }
+
+    /// The queued records, the current records sharing a blocking key with them (blocks the
+    /// district holds too many of are left out, as a whole run would), and every record of the
+    /// residents those belong to; with the district-wide sizes and frequencies of their keys.
+    private func neighbourhood(of queued: [Int64], _ client: PostgresClient) async throws -> WorkSet {
+        var (records, keys) = try await loadRecords(client, ids: queued)
+        let maximum = MatchEngine().maximumBlockSize
+        var counts = try await keyCounts(Set(keys.values.flatMap { $0 }), client)
+        let reachable = Set(keys.values.flatMap { $0 }.filter { (counts[$0] ?? 0) <= maximum })
+        var loaded = Set(records.map(\.id))
+        // Candidates, then the residents they and the queued records belong to (a new version's
+        // resident is its previous version's), then every current record of those residents.
+        let (candidates, candidateKeys) = try await loadRecords(client, sharing: Array(reachable))
+        for record in candidates where loaded.insert(record.id).inserted {
+            records.append(record)
+            keys[record.id] = candidateKeys[record.id]
+        }
+        let (mates, mateKeys) = try await loadResidentMates(of: Array(loaded), client)
+        for record in mates where loaded.insert(record.id).inserted {
+            records.append(record)
+            keys[record.id] = mateKeys[record.id]
+        }
+        let missing = Set(keys.values.flatMap { $0 }).subtracting(counts.keys)
+        counts.merge(try await keyCounts(missing, client)) { $1 }
+        let oversized = Set(counts.filter { $0.value > maximum }.keys)
+        let frequencies = try await termFrequencies(
+            names: Set(records.compactMap(\.nameKey)), phones: Set(records.compactMap(\.phone)), client)
+        records.sort { $0.id < $1.id }
+        return WorkSet(
+            records: records,
+            context: MatchEngine.Context(oversizedBlocks: oversized, frequencies: frequencies),
+            queued: queued)
+    }
+
+    /// How many current records of the district hold each blocking key, counted up to one past
+    /// the block size matching skips: a placeholder phone on thousands of records costs no more
+    /// than a small block.
+    private func keyCounts(_ keys: Set<String>, _ client: PostgresClient) async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        guard !keys.isEmpty else { return counts }
+        let list = Array(keys)
+        let limit = MatchEngine().maximumBlockSize + 1
+        for try await (key, count) in try await client.query(
+            """
+            SELECT w.k, n.count FROM unnest(\(list)::text[]) AS w(k)
+            CROSS JOIN LATERAL (
+                SELECT count(*) FROM (
+                    SELECT 1 FROM source_record r
+                    WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] LIMIT \(limit)
+                ) members
+            ) n
+            """, logger: logger
+        ).decode((String, Int).self) { counts[key] = count }
+        return counts
+    }
+
+    /// District-wide frequencies of the given names and phones (one index scan each).
+    private func termFrequencies(names: Set<String>, phones: Set<String>, _ client: PostgresClient) async throws -> TermFrequencies {
+        var nameCounts: [String: Int] = [:], phoneCounts: [String: Int] = [:], total = 0
+        let (nameList, phoneList) = (Array(names), Array(phones))
+        for try await (name, count) in try await client.query(
+            """
+            SELECT name_key, count(*) FROM source_record
+            WHERE district = \(district) AND is_current AND name_key IS NOT NULL AND name_key = ANY(\(nameList)) GROUP BY name_key
+            """, logger: logger
+        ).decode((String, Int).self) { nameCounts[name] = count }
+        for try await (phone, count) in try await client.query(
+            """
+            SELECT phone, count(*) FROM source_record
+            WHERE district = \(district) AND is_current AND phone IS NOT NULL AND phone = ANY(\(phoneList)) GROUP BY phone
+            """, logger: logger
+        ).decode((String, Int).self) { phoneCounts[phone] = count }
+        for try await count in try await client.query(
+            "SELECT count(*) FROM source_record WHERE district = \(district) AND is_current", logger: logger
+        ).decode(Int.self) { total = count }
+        return TermFrequencies(names: nameCounts, phones: phoneCounts, total: total)
+    }
+
+    static let recordColumns = """
+        r.record_id, r.national_id, r.national_id_raw, r.name_key, r.pinyin_key, r.sex, r.birth_date::text, r.phone,
+        r.division_code, r.address, r.fields->>'passport_no', r.match_keys
+        """
+
+    /// Current records: all of them (`ids` nil) or the ones given; with their stored lookup keys.
+    func loadRecords(_ client: PostgresClient, ids: [Int64]?) async throws -> ([MatchRecord], [Int64: [String]]) {
+        let all = ids == nil
+        let list = ids ?? []
+        return try await decodeRecords(
+            client.query(
+                """
+                SELECT \(unescaped: Self.recordColumns) FROM source_record r
+                WHERE r.district = \(district) AND r.is_current AND (\(all) OR r.record_id = ANY(\(list)))
+                ORDER BY r.record_id
+                """, logger: logger))
+    }
+
+    private func loadRecords(_ client: PostgresClient, sharing keys: [String]) async throws -> ([MatchRecord], [Int64: [String]]) {
+        guard !keys.isEmpty else { return ([], [:]) }
+        return try await decodeRecords(
+            client.query(
+                """
+                SELECT \(unescaped: Self.recordColumns) FROM source_record r
+                WHERE r.district = \(district) AND r.is_current AND r.record_id IN (
+                    SELECT m.record_id FROM unnest(\(keys)::text[]) AS w(k)
+                    JOIN source_record m ON m.district = \(district) AND m.is_current AND m.match_keys @> ARRAY[w.k])
+                """, logger: logger))
+    }
+
+    /// Every current record of the residents the given records are (or, as a new version, were) linked to.
+    private func loadResidentMates(of ids: [Int64], _ client: PostgresClient) async throws -> ([MatchRecord], [Int64: [String]]) {
+        try await decodeRecords(
+            client.query(
+                """
+                WITH residents AS (
+                    SELECT l.resident_id FROM link l WHERE l.district = \(district) AND l.record_id = ANY(\(ids))
+                    UNION
+                    SELECT pl.resident_id FROM source_record r
+                    JOIN source_record p ON p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key
+                        AND p.version < r.version
+                    JOIN link pl ON pl.district = p.district AND pl.record_id = p.record_id
+                    WHERE r.district = \(district) AND r.record_id = ANY(\(ids))
+                )
+                SELECT \(unescaped: Self.recordColumns) FROM residents x
+                JOIN link l ON l.district = \(district) AND l.resident_id = x.resident_id
+                JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
+                """, logger: logger))
+    }
+
+    private func decodeRecords(_ rows: PostgresRowSequence) async throws -> ([MatchRecord], [Int64: [String]]) {
+        var records: [MatchRecord] = []
+        var keys: [Int64: [String]] = [:]
+        for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address, passport, stored) in rows.decode(
+            (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, [String]?).self)
         {
             let date = birth.flatMap { CalendarDate(iso: $0) }
             records.append(
@@ -213,17 +409,20 @@ public struct ResidentLinker: Sendable {
                     pinyinKey: pinyin, sex: sex.flatMap(Sex.init(rawValue:)), birth: date, phone: phone,
                     division: division, address: address,
                     identifiers: passport.map { ["passport": $0] } ?? [:]))
+            if let stored { keys[id] = stored }
         }
-        return records
+        return (records, keys)
     }
 
     // MARK: Writing
 
     private func write(
-        _ plan: ResidentPlan, result: MatchResult, records: [MatchRecord], existing: [Int64: Int64],
-        pinned: [Int64: Int64], inheritedPins: Set<Int64>, cause: ChangeCause,
+        _ plan: ResidentPlan, result: MatchResult, work: WorkSet, existing: [Int64: Int64],
+        pinned: [Int64: Int64], inheritedPins: Set<Int64>, newVersions: Set<Int64>, cause: ChangeCause, parametersVersion: Int,
         client: PostgresClient
     ) async throws -> GoldenRecords.Summary {
+        let records = work.records
+        let whole = work.queued == nil
         // Each record's explanation: the strongest edge that brought it into its cluster.
         var best: [Int64: PairScore] = [:]
         for link in result.links {
@@ -254,8 +453,11 @@ public struct ResidentLinker: Sendable {
                             explanation jsonb, pinned boolean, reason text) ON COMMIT DELETE ROWS
                         """, logger: logger)
                     var copy = CopyText()
+                    // Records that are new or change resident: only they can bring a resident new identifiers.
+                    var moved: [Int64] = []
                     for (clusterIndex, cluster) in result.clusters.enumerated() {
                         guard let resident = clusterResident[clusterIndex] else { continue }
+                        for record in cluster where existing[record] != resident || newVersions.contains(record) { moved.append(record) }
                         for record in cluster {
                             if inheritedPins.contains(record), let pinnedResident = pinned[record] {
                                 // A person's decision carries over to the row's new version.
@@ -298,7 +500,8 @@ public struct ResidentLinker: Sendable {
                         FROM link l JOIN source_record r USING (district, record_id)
                         CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
                                                    (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
-                        WHERE l.district = \(district) AND r.is_current AND i.value IS NOT NULL AND i.value <> ''
+                        WHERE l.district = \(district) AND l.record_id = ANY(\(moved)) AND r.is_current
+                            AND i.value IS NOT NULL AND i.value <> ''
                         ON CONFLICT DO NOTHING
                         """, logger: logger)
                     // Merges: the younger resident retires, pointing at the survivor.
@@ -358,7 +561,11 @@ public struct ResidentLinker: Sendable {
                         causes[split.original] = ChangeCause("split", ref: "resident:\(newID)")
                         causes[newID] = ChangeCause("split", ref: "resident:\(split.original)")
                     }
-                    return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(on: connection, cause: cause, actor: actor, causes: causes)
+                    try await finishRun(connection, work: work, parametersVersion: parametersVersion)
+                    // Only the residents this run could have changed: before and after.
+                    let touched = whole ? nil : Array(Set(existing.values).union(clusterResident.values)).sorted()
+                    return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
+                        on: connection, cause: cause, actor: actor, causes: causes, residents: touched)
                 }
             } catch {
                 throw StoreError(
@@ -370,5 +577,32 @@ public struct ResidentLinker: Sendable {
                     detail: String(reflecting: error))
             }
         }
+    }
+
+    /// Takes what this run matched off the queue, fills lookup keys of rows staged before they
+    /// existed, and records the parameters the links were made with.
+    private func finishRun(_ connection: PostgresConnection, work: WorkSet, parametersVersion: Int) async throws {
+        let matched = work.records.map(\.id) + (work.queued ?? [])
+        try await connection.query(
+            "DELETE FROM match_queue WHERE district = \(district) AND record_id = ANY(\(matched))", logger: logger)
+        if !work.keyless.isEmpty {
+            try await connection.query(
+                "CREATE TEMP TABLE IF NOT EXISTS staging_keys (record_id bigint, match_keys text[]) ON COMMIT DELETE ROWS", logger: logger)
+            var copy = CopyText()
+            for record in work.keyless { copy.row([String(record.id), PostgresArrayText.literal(MatchEngine.lookupKeys(of: record))]) }
+            try await connection.copyFrom(table: "staging_keys", logger: logger) { writer in
+                try await writer.write(ByteBuffer(bytes: copy.bytes))
+            }
+            try await connection.query(
+                """
+                UPDATE source_record r SET match_keys = s.match_keys FROM staging_keys s
+                WHERE r.district = \(district) AND r.record_id = s.record_id
+                """, logger: logger)
+        }
+        try await connection.query(
+            """
+            INSERT INTO district_state (district, matched_with_parameters) VALUES (\(district), \(parametersVersion))
+            ON CONFLICT (district) DO UPDATE SET matched_with_parameters = excluded.matched_with_parameters
+            """, logger: logger)
     }
 }

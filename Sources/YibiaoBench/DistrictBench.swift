@@ -1,0 +1,180 @@
+import Foundation
+import Logging
+import PostgresNIO
+import YibiaoAdapters
+import YibiaoApplication
+import YibiaoCore
+import YibiaoStore
+import YibiaoSynth
+import YibiaoTestSupport
+
+/// `make bench district`: the whole pipeline on a synthetic district, every figure beside the
+/// floor measured in the same run — a raw COPY of the same rows into unindexed text tables.
+func benchDistrict(residents: Int, seed: UInt64) async throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let directory = root.appendingPathComponent(".build/bench-district-\(residents)-\(seed)")
+    let feeds = [
+        ("civil_affairs", "civil_affairs.csv"), ("family_planning", "family_planning.xlsx"), ("party", "party.xml"),
+        ("social_security", "social_security.jsonl"),
+    ]
+    if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("manifest.json").path) {
+        print("generating the district (\(residents) residents, seed \(seed)) in \(directory.path)")
+        try? FileManager.default.removeItem(at: directory)
+        _ = try DistrictSynthesizer(configuration: .init(residents: residents, seed: seed), output: directory).run()
+    }
+    let adapters = try feeds.map { try FeedAdapterRegistry.load(root.appendingPathComponent("adapters/\($0.0).yaml").path) }
+    let files = feeds.map { directory.appendingPathComponent($0.1) }
+
+    // The rows as text, read before anything is timed: the floor is the COPY alone.
+    var tables: [(columns: [String], rows: [[String]])] = []
+    for (adapter, file) in zip(adapters, files) {
+        var columns: [String] = []
+        var rows: [[String]] = []
+        try adapter.read(file, today: .todayInChina()) { outcome in
+            switch outcome {
+            case .record(let record):
+                if columns.isEmpty { columns = record.raw.keys.sorted() }
+                rows.append(columns.map { record.raw[$0] ?? "" })
+            case .quarantined: break
+            }
+        }
+        tables.append((columns, rows))
+    }
+    let totalRows = tables.reduce(0) { $0 + $1.rows.count }
+    print("\ndistrict (\(residents) residents, \(totalRows) feed rows in \(feeds.count) feeds; release build, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+
+    let prepared = tables
+    let floor = try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+        try await client.withConnection { connection in
+            var copies: [CopyText] = []
+            for (index, table) in prepared.enumerated() {
+                let columns = table.columns.indices.map { "c\($0) text" }.joined(separator: ", ")
+                try await connection.query(PostgresQuery(unsafeSQL: "CREATE TABLE floor_\(index) (\(columns))"), logger: .silent)
+                var copy = CopyText()
+                for row in table.rows { copy.row(row) }
+                copies.append(copy)
+            }
+            let start = ContinuousClock.now
+            for (index, copy) in copies.enumerated() {
+                try await connection.copyFrom(table: "floor_\(index)", logger: .silent) { writer in
+                    try await writer.write(ByteBuffer(bytes: copy.bytes))
+                }
+            }
+            return seconds(ContinuousClock.now - start)
+        }
+    }
+    tables = []
+    let run = DistrictRun(adapters: adapters, files: files, floor: floor)
+    run.figure("raw COPY (the floor)", floor, rows: totalRows)
+    let district = run.district
+
+    // Feed by feed, as the README shows, then everything else on the loaded district.
+    try await withBenchHub { hub, client in
+        var fullLoad = 0.0
+        print("  first load, feed by feed:")
+        for index in feeds.indices {
+            let (time, outcome) = try await run.ingest(hub, index)
+            fullLoad += time
+            run.figure("  \(feeds[index].0) (\(outcome.staging.staged) staged)", time, rows: outcome.staging.read)
+        }
+        run.figure("whole district, feed by feed", fullLoad, rows: totalRows)
+
+        let unchanged = feeds.count - 1
+        let (noop, outcome) = try await run.ingest(hub, unchanged)
+        run.figure("re-ingest of an unchanged feed (\(outcome.staging.staged) staged)", noop)
+        let matchStart = ContinuousClock.now
+        let idle = try await hub.match(district: district, actor: "bench")
+        run.figure("match with nothing to do (\(idle.records) records read)", seconds(ContinuousClock.now - matchStart))
+
+        let changedFile = directory.appendingPathComponent("social_security-1pct.jsonl")
+        let changedRows = try writeOnePercentChanged(files[unchanged], to: changedFile)
+        let (changed, changedOutcome) = try await run.ingest(hub, unchanged, file: changedFile)
+        run.figure("feed with 1 % of rows changed (\(changedOutcome.staging.staged) of \(changedRows))", changed)
+        print(String(format: "    = %.1f %% of the full load", 100 * changed / fullLoad))
+
+        var ids: [Int64] = []
+        for try await id in try await client.query(
+            "SELECT resident_id FROM resident WHERE district = \(district) AND status = 'active' ORDER BY resident_id LIMIT 200"
+        ).decode(Int64.self) { ids.append(id) }
+        var latencies: [Double] = []
+        for (index, id) in ids.enumerated() {
+            let start = ContinuousClock.now
+            _ = try await hub.enter(district: district, resident: String(id), values: ["phone": "1390\(String(format: "%07d", index))"], worker: "bench")
+            latencies.append(seconds(ContinuousClock.now - start) * 1000)
+        }
+        latencies.sort()
+        if !latencies.isEmpty {
+            let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
+            print(String(format: "  worker entries: %d, p50 %.1f ms, p99 %.1f ms", latencies.count, latencies[latencies.count / 2], p99))
+        }
+        var bytes = 0, records = 0
+        for try await (size, count) in try await client.query(
+            "SELECT pg_database_size(current_database()), (SELECT count(*) FROM source_record)::bigint"
+        ).decode((Int, Int).self) { (bytes, records) = (size, count) }
+        print(String(format: "  database: %.0f MB, %.0f bytes per source record (%d records)", Double(bytes) / 1e6, Double(bytes) / Double(max(records, 1)), records))
+        print("  largest relations:")
+        for try await (name, size) in try await client.query(
+            """
+            SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 2 DESC LIMIT 8
+            """
+        ).decode((String, Int).self) { print(String(format: "    %-22@ %6.0f MB", name as NSString, Double(size) / 1e6)) }
+    }
+
+    try await withBenchHub { hub, _ in
+        let start = ContinuousClock.now
+        for index in feeds.indices { _ = try await run.ingest(hub, index, match: false) }
+        let staged = seconds(ContinuousClock.now - start)
+        _ = try await hub.match(district: district, actor: "bench")
+        let total = seconds(ContinuousClock.now - start)
+        run.figure("whole district, all at once", total, rows: totalRows)
+        run.figure("  of which staging", staged, rows: totalRows)
+    }
+    print(String(format: "  peak memory of this process: %.0f MB", peakMemoryMB()))
+    print("  (the benchmark cluster runs with fsync off; each figure is one run)")
+}
+
+/// The feeds and the floor every figure is set against.
+private struct DistrictRun: Sendable {
+    let adapters: [any FeedAdapter]
+    let files: [URL]
+    let floor: Double
+    let district = "110105"
+
+    @Sendable func figure(_ label: String, _ time: Double, rows: Int? = nil) {
+        let rate = rows.map { String(format: ", %8.0f rows/s", Double($0) / time) } ?? ""
+        print(String(format: "  %-44@ %7.2f s  %6.1f × floor%@", label as NSString, time, time / floor, rate))
+    }
+
+    @Sendable func ingest(_ hub: Hub, _ index: Int, file: URL? = nil, match: Bool = true) async throws -> (Double, IngestOutcome) {
+        let start = ContinuousClock.now
+        let outcome = try await hub.ingest(
+            IngestRequest(adapter: adapters[index], file: file ?? files[index], district: district, actor: "bench", match: match))
+        return (seconds(ContinuousClock.now - start), outcome)
+    }
+}
+
+/// A hub on a fresh database of the benchmark cluster.
+private func withBenchHub(_ body: @escaping @Sendable (Hub, PostgresClient) async throws -> Void) async throws {
+    try await TestDatabase.withFreshDatabase { url, client in
+        let database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
+        try await Hub.withHub(HubConfiguration(database: database, logger: .silent)) { hub in try await body(hub, client) }
+    }
+}
+
+/// The feed with one row in a hundred given another phone number; returns how many changed.
+private func writeOnePercentChanged(_ source: URL, to target: URL) throws -> Int {
+    let text = try String(contentsOf: source, encoding: .utf8)
+    var changed = 0
+    var lines: [String] = []
+    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        guard index % 100 == 7, let range = line.range(of: #""aae005": "[0-9]{11}""#, options: .regularExpression) else {
+            lines.append(String(line))
+            continue
+        }
+        changed += 1
+        lines.append(line.replacingCharacters(in: range, with: "\"aae005\": \"1370\(String(format: "%07d", index))\""))
+    }
+    try lines.joined(separator: "\n").write(to: target, atomically: true, encoding: .utf8)
+    return changed
+}

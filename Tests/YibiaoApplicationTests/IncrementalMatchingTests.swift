@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import YibiaoAdapters
+import YibiaoApplication
+import YibiaoCore
+import YibiaoStore
+import YibiaoSynth
+import YibiaoTestSupport
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The largest feed first: the parameters trained on it hold for the rest (the district does not
+/// double again), so the later feeds are matched incrementally.
+private let feeds = [
+    ("social_security", "social_security.jsonl"), ("civil_affairs", "civil_affairs.csv"), ("family_planning", "family_planning.xlsx"),
+    ("party", "party.xml"),
+]
+
+/// One synthetic district for the suite, written once.
+private let district: URL = {
+    let directory = try! TestDatabase.makeTemporaryDirectory(prefix: "yibiao-incremental")
+    _ = try! DistrictSynthesizer(configuration: .init(residents: 3_000, seed: 23), output: directory).run()
+    return directory
+}()
+
+private func withHub(_ body: @escaping @Sendable (Hub) async throws -> Void) async throws {
+    try await TestDatabase.withFreshDatabase { url, _ in
+        var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
+        database.maximumConnections = 2
+        try await Hub.withHub(HubConfiguration(database: database, logger: .silent), body)
+    }
+}
+
+private func ingest(_ hub: Hub, _ feed: (String, String), file: URL? = nil, match: Bool = true) async throws -> IngestOutcome {
+    try await hub.ingest(
+        IngestRequest(
+            adapter: try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/\(feed.0).yaml").path),
+            file: file ?? district.appendingPathComponent(feed.1), district: "110105", actor: "test", match: match))
+}
+
+/// Residents as sets of records (system/key): resident ids differ between databases, people do not.
+private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
+    var byResident: [Int64: Set<String>] = [:]
+    try await hub.crossReferences(district: "110105") { reference in
+        byResident[reference.residentID, default: []].insert(reference.system + "/" + reference.sourceKey)
+    }
+    return Set(byResident.values)
+}
+
+@Suite struct IncrementalMatchingTests {
+    @Test("feed by feed, each ingest matches only what it brought; a whole re-match and an all-at-once load give the same residents")
+    func incrementalEqualsWhole() async throws {
+        let incremental = try await confirmationOfIncremental()
+        try await withHub { hub in
+            for feed in feeds { _ = try await ingest(hub, feed, match: false) }
+            let once = try await hub.match(district: "110105", actor: "test")
+            #expect(once.wholeDistrict)
+            #expect(try await partition(hub) == incremental)
+        }
+    }
+
+    /// Loads the district feed by feed and checks each step; returns the residents it made.
+    private func confirmationOfIncremental() async throws -> Set<Set<String>> {
+        let result = LockedBox<Set<Set<String>>>([])
+        try await withHub { hub in
+            var loaded = 0
+            for (index, feed) in feeds.enumerated() {
+                let outcome = try await ingest(hub, feed)
+                let matching = try #require(outcome.matching)
+                if index > 0 {
+                    // Only the new records and what their keys reach: well short of the district.
+                    #expect(!matching.wholeDistrict, "\(feed.0)")
+                    #expect(matching.queued == outcome.staging.staged)
+                    #expect(matching.records < loaded + outcome.staging.staged, "\(feed.0): \(matching.records) records read")
+                }
+                loaded += outcome.staging.staged
+            }
+            let residents = try await partition(hub)
+            // Nothing waits: a second match reads nothing.
+            let idle = try await hub.match(district: "110105", actor: "test")
+            #expect(idle.records == 0 && !idle.wholeDistrict)
+            // The whole district again: the same residents, no merges, no splits, nothing logged.
+            let whole = try await hub.match(district: "110105", actor: "test", wholeDistrict: true)
+            #expect(whole.wholeDistrict && whole.records == loaded)
+            #expect(whole.relinked == 0 && whole.merges == 0 && whole.splits == 0 && whole.newResidents == 0)
+            #expect(whole.golden.entries == 0)
+            #expect(try await partition(hub) == residents)
+            result.value = residents
+        }
+        return result.value
+    }
+
+    @Test("a feed with a few changed rows re-matches those rows and changes only their residents' golden records")
+    func changedRows() async throws {
+        try await withHub { hub in
+            for feed in feeds { _ = try await ingest(hub, feed) }
+            let before = try await partition(hub)
+            let source = district.appendingPathComponent("social_security.jsonl")
+            var lines = try String(contentsOf: source, encoding: .utf8).split(separator: "\n").map(String.init)
+            var changed = 0
+            for index in stride(from: 3, to: lines.count, by: 97) {
+                guard let range = lines[index].range(of: #""aae005": "[0-9]{11}""#, options: .regularExpression) else { continue }
+                lines[index].replaceSubrange(range, with: "\"aae005\": \"1370\(String(format: "%07d", index))\"")
+                changed += 1
+            }
+            let file = district.appendingPathComponent("social_security-changed-\(UUID().uuidString).jsonl")
+            try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            let outcome = try await ingest(hub, feeds[0], file: file)
+            #expect(outcome.staging.newVersions == changed)
+            let matching = try #require(outcome.matching)
+            #expect(!matching.wholeDistrict && matching.queued == changed)
+            #expect(matching.golden.changed == changed)
+            #expect(matching.golden.recomputed < 4 * changed)
+            #expect(try await partition(hub) == before)
+        }
+    }
+}
+
+/// A value a `@Sendable` closure hands back.
+final class LockedBox<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
