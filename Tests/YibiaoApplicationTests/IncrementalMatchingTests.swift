@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import Testing
 import YibiaoAdapters
 import YibiaoApplication
@@ -24,11 +25,52 @@ private let district: URL = {
 }()
 
 private func withHub(_ body: @escaping @Sendable (Hub) async throws -> Void) async throws {
-    try await TestDatabase.withFreshDatabase { url, _ in
+    try await withHubAndClient { hub, _ in try await body(hub) }
+}
+
+private func withHubAndClient(_ body: @escaping @Sendable (Hub, PostgresClient) async throws -> Void) async throws {
+    try await TestDatabase.withFreshDatabase { url, client in
         var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
         database.maximumConnections = 2
-        try await Hub.withHub(HubConfiguration(database: database, logger: .silent), body)
+        try await Hub.withHub(HubConfiguration(database: database, logger: .silent)) { hub in try await body(hub, client) }
     }
+}
+
+/// What the foreign keys dropped from the bulk paths would have guarded (migration 0006), and
+/// what the pipeline promises besides: every violation found, by name and count.
+private func integrityViolations(_ client: PostgresClient) async throws -> [String: Int] {
+    let checks = [
+        "current record without exactly one link": """
+            SELECT count(*) FROM source_record r WHERE r.is_current
+                AND (SELECT count(*) FROM link l WHERE l.district = r.district AND l.record_id = r.record_id) <> 1
+            """,
+        "link to a missing record": "SELECT count(*) FROM link l WHERE NOT EXISTS (SELECT 1 FROM source_record r WHERE r.district = l.district AND r.record_id = l.record_id)",
+        "current record linked to a retired or missing resident": """
+            SELECT count(*) FROM link l JOIN source_record r USING (district, record_id) WHERE r.is_current
+                AND NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = l.district AND x.resident_id = l.resident_id AND x.status = 'active')
+            """,
+        "identifier of a missing resident or record": """
+            SELECT count(*) FROM resident_identifier i
+            WHERE NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = i.district AND x.resident_id = i.resident_id)
+               OR NOT EXISTS (SELECT 1 FROM source_record r WHERE r.district = i.district AND r.record_id = i.record_id)
+            """,
+        "change-log entry of a missing resident": "SELECT count(*) FROM change_log c WHERE NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = c.district AND x.resident_id = c.resident_id)",
+        "household member of a missing household or resident": """
+            SELECT count(*) FROM household_member m
+            WHERE NOT EXISTS (SELECT 1 FROM household h WHERE h.district = m.district AND h.household_id = m.household_id)
+               OR NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = m.district AND x.resident_id = m.resident_id)
+            """,
+        "record of a missing batch": "SELECT count(*) FROM source_record r WHERE NOT EXISTS (SELECT 1 FROM ingest_batch b WHERE b.district = r.district AND b.batch_id = r.batch_id)",
+        "record without lookup keys": "SELECT count(*) FROM source_record WHERE is_current AND match_keys IS NULL",
+        "record still waiting to be matched": "SELECT count(*) FROM match_queue",
+    ]
+    var violations: [String: Int] = [:]
+    for (name, sql) in checks {
+        for try await count in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) where count > 0 {
+            violations[name] = count
+        }
+    }
+    return violations
 }
 
 private func ingest(_ hub: Hub, _ feed: (String, String), file: URL? = nil, match: Bool = true) async throws -> IngestOutcome {
@@ -62,7 +104,7 @@ private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
     /// Loads the district feed by feed and checks each step; returns the residents it made.
     private func confirmationOfIncremental() async throws -> Set<Set<String>> {
         let result = LockedBox<Set<Set<String>>>([])
-        try await withHub { hub in
+        try await withHubAndClient { hub, client in
             var loaded = 0
             for (index, feed) in feeds.enumerated() {
                 let outcome = try await ingest(hub, feed)
@@ -74,6 +116,7 @@ private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
                     #expect(matching.records < loaded + outcome.staging.staged, "\(feed.0): \(matching.records) records read")
                 }
                 loaded += outcome.staging.staged
+                #expect(try await integrityViolations(client) == [:], "after \(feed.0)")
             }
             let residents = try await partition(hub)
             // Nothing waits: a second match reads nothing.
@@ -92,7 +135,7 @@ private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
 
     @Test("a feed with a few changed rows re-matches those rows and changes only their residents' golden records")
     func changedRows() async throws {
-        try await withHub { hub in
+        try await withHubAndClient { hub, client in
             for feed in feeds { _ = try await ingest(hub, feed) }
             let before = try await partition(hub)
             let source = district.appendingPathComponent("social_security.jsonl")
@@ -112,6 +155,7 @@ private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
             #expect(matching.golden.changed == changed)
             #expect(matching.golden.recomputed < 4 * changed)
             #expect(try await partition(hub) == before)
+            #expect(try await integrityViolations(client) == [:])
         }
     }
 }

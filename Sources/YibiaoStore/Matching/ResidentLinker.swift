@@ -167,8 +167,8 @@ public struct ResidentLinker: Sendable {
         var summary = Summary()
         summary.parametersVersion = version
         let queued = try await queuedRecords(client)
-        // Past a fifth of the district, reading it all in one pass costs less than key by key.
-        let whole = full || state.keyless || state.matchedWith != version || queued.count > max(5_000, state.current / 5)
+        // Past a twentieth of the district, reading it all in one pass costs less than key by key.
+        let whole = full || state.keyless || state.matchedWith != version || queued.count > max(2_000, state.current / 20)
         summary.wholeDistrict = whole
         summary.queued = queued.count
         if !whole && queued.isEmpty {
@@ -275,12 +275,12 @@ public struct ResidentLinker: Sendable {
     private func neighbourhood(of queued: [Int64], _ client: PostgresClient) async throws -> WorkSet {
         var (records, keys) = try await loadRecords(client, ids: queued)
         let maximum = MatchEngine().maximumBlockSize
-        var counts = try await keyCounts(Set(keys.values.flatMap { $0 }), client)
-        let reachable = Set(keys.values.flatMap { $0 }.filter { (counts[$0] ?? 0) <= maximum })
+        var members = try await blockMembers(Set(keys.values.flatMap { $0 }), client)
         var loaded = Set(records.map(\.id))
         // Candidates, then the residents they and the queued records belong to (a new version's
         // resident is its previous version's), then every current record of those residents.
-        let (candidates, candidateKeys) = try await loadRecords(client, sharing: Array(reachable))
+        let candidateIDs = Set(members.values.filter { $0.count <= maximum }.flatMap { $0 }).subtracting(loaded)
+        let (candidates, candidateKeys) = try await loadRecords(client, ids: Array(candidateIDs))
         for record in candidates where loaded.insert(record.id).inserted {
             records.append(record)
             keys[record.id] = candidateKeys[record.id]
@@ -290,9 +290,9 @@ public struct ResidentLinker: Sendable {
             records.append(record)
             keys[record.id] = mateKeys[record.id]
         }
-        let missing = Set(keys.values.flatMap { $0 }).subtracting(counts.keys)
-        counts.merge(try await keyCounts(missing, client)) { $1 }
-        let oversized = Set(counts.filter { $0.value > maximum }.keys)
+        let missing = Set(keys.values.flatMap { $0 }).subtracting(members.keys)
+        members.merge(try await blockMembers(missing, client)) { $1 }
+        let oversized = Set(members.filter { $0.value.count > maximum }.keys)
         let frequencies = try await termFrequencies(
             names: Set(records.compactMap(\.nameKey)), phones: Set(records.compactMap(\.phone)), client)
         records.sort { $0.id < $1.id }
@@ -302,26 +302,24 @@ public struct ResidentLinker: Sendable {
             queued: queued)
     }
 
-    /// How many current records of the district hold each blocking key, counted up to one past
-    /// the block size matching skips: a placeholder phone on thousands of records costs no more
-    /// than a small block.
-    private func keyCounts(_ keys: Set<String>, _ client: PostgresClient) async throws -> [String: Int] {
-        var counts: [String: Int] = [:]
-        guard !keys.isEmpty else { return counts }
+    /// The current records holding each of the blocking keys, found through the GIN index a few
+    /// hundred keys at a time (the index's recheck compares every row's keys with the whole list).
+    private func blockMembers(_ keys: Set<String>, _ client: PostgresClient) async throws -> [String: [Int64]] {
+        var members: [String: Set<Int64>] = [:]
+        for key in keys { members[key] = [] }
         let list = Array(keys)
-        let limit = MatchEngine().maximumBlockSize + 1
-        for try await (key, count) in try await client.query(
-            """
-            SELECT w.k, n.count FROM unnest(\(list)::text[]) AS w(k)
-            CROSS JOIN LATERAL (
-                SELECT count(*) FROM (
-                    SELECT 1 FROM source_record r
-                    WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] LIMIT \(limit)
-                ) members
-            ) n
-            """, logger: logger
-        ).decode((String, Int).self) { counts[key] = count }
-        return counts
+        for start in stride(from: 0, to: list.count, by: 400) {
+            let chunk = Array(list[start..<min(start + 400, list.count)])
+            for try await (id, stored) in try await client.query(
+                """
+                SELECT record_id, match_keys FROM source_record
+                WHERE district = \(district) AND is_current AND match_keys && \(chunk)::text[]
+                """, logger: logger
+            ).decode((Int64, [String]).self) {
+                for key in stored where members[key] != nil { members[key]!.insert(id) }
+            }
+        }
+        return members.mapValues { Array($0) }
     }
 
     /// District-wide frequencies of the given names and phones (one index scan each).
@@ -361,18 +359,6 @@ public struct ResidentLinker: Sendable {
                 SELECT \(unescaped: Self.recordColumns) FROM source_record r
                 WHERE r.district = \(district) AND r.is_current AND (\(all) OR r.record_id = ANY(\(list)))
                 ORDER BY r.record_id
-                """, logger: logger))
-    }
-
-    private func loadRecords(_ client: PostgresClient, sharing keys: [String]) async throws -> ([MatchRecord], [Int64: [String]]) {
-        guard !keys.isEmpty else { return ([], [:]) }
-        return try await decodeRecords(
-            client.query(
-                """
-                SELECT \(unescaped: Self.recordColumns) FROM source_record r
-                WHERE r.district = \(district) AND r.is_current AND r.record_id IN (
-                    SELECT m.record_id FROM unnest(\(keys)::text[]) AS w(k)
-                    JOIN source_record m ON m.district = \(district) AND m.is_current AND m.match_keys @> ARRAY[w.k])
                 """, logger: logger))
     }
 
