@@ -27,6 +27,30 @@ public protocol FeedAdapter: Sendable {
     /// Streams the file: every row becomes exactly one outcome, in file order. Throws a
     /// `FeedIssue` for problems that stop the whole file.
     func read(_ url: URL, today: CalendarDate, _ body: (MappingOutcome) throws -> Void) throws
+
+    /// The same rows, in the same order, but possibly not mapped yet: a caller can then map a
+    /// chunk of them on several cores (`UnmappedRow.mapped()`). By default rows come mapped.
+    func readUnmapped(_ url: URL, today: CalendarDate, _ body: (UnmappedRow) throws -> Void) throws
+}
+
+/// A row as `readUnmapped` hands it over: mapped already, or with the mapping still to do.
+public enum UnmappedRow: Sendable {
+    case ready(MappingOutcome)
+    case raw(RawRow, RecordMapper)
+
+    /// The row's outcome; pure, safe to call from any thread.
+    public func mapped() -> MappingOutcome {
+        switch self {
+        case .ready(let outcome): outcome
+        case .raw(let row, let mapper): mapper.map(row)
+        }
+    }
+}
+
+extension FeedAdapter {
+    public func readUnmapped(_ url: URL, today: CalendarDate, _ body: (UnmappedRow) throws -> Void) throws {
+        try read(url, today: today) { try body(.ready($0)) }
+    }
 }
 
 /// The YAML-declared adapter: a reader for the format, then `RecordMapper`.
@@ -49,6 +73,10 @@ public struct YAMLFeedAdapter: FeedAdapter {
     }
 
     public func read(_ url: URL, today: CalendarDate, _ body: (MappingOutcome) throws -> Void) throws {
+        try readUnmapped(url, today: today) { try body($0.mapped()) }
+    }
+
+    public func readUnmapped(_ url: URL, today: CalendarDate, _ body: (UnmappedRow) throws -> Void) throws {
         try FeedFile.check(url)
         let mapper = RecordMapper(spec: spec, today: today)
         try spec.reader(for: url).read { event in
@@ -64,9 +92,9 @@ public struct YAMLFeedAdapter: FeedAdapter {
                             zh: "数据文件中没有列 \(missing.joined(separator: "、"))；现有列：\(columns.sorted().joined(separator: "、"))"))
                 }
             case .unreadable(let issue):
-                try body(.quarantined(issue))
+                try body(.ready(.quarantined(issue)))
             case .row(let row):
-                try body(mapper.map(row))
+                try body(.raw(row, mapper))
             }
         }
     }

@@ -76,6 +76,7 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
             let (time, outcome) = try await run.ingest(hub, index)
             fullLoad += time
             run.figure("  \(feeds[index].0) (\(outcome.staging.staged) staged)", time, rows: outcome.staging.read)
+            run.phases(time, outcome)
         }
         run.figure("whole district, feed by feed", fullLoad, rows: totalRows)
 
@@ -90,6 +91,7 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
         let changedRows = try writeOnePercentChanged(files[unchanged], to: changedFile)
         let (changed, changedOutcome) = try await run.ingest(hub, unchanged, file: changedFile)
         run.figure("feed with 1 % of rows changed (\(changedOutcome.staging.staged) of \(changedRows))", changed)
+        run.phases(changed, changedOutcome)
         print(String(format: "    = %.1f %% of the full load", 100 * changed / fullLoad))
 
         var ids: [Int64] = []
@@ -99,7 +101,7 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
         var latencies: [Double] = []
         for (index, id) in ids.enumerated() {
             let start = ContinuousClock.now
-            _ = try await hub.enter(district: district, resident: String(id), values: ["phone": "1390\(String(format: "%07d", index))"], worker: "bench")
+            _ = try await hub.enter(district: district, resident: String(id), values: ["phone": "139\(String(format: "%08d", 12_345_678 + index))"], worker: "bench")
             latencies.append(seconds(ContinuousClock.now - start) * 1000)
         }
         latencies.sort()
@@ -144,6 +146,17 @@ private struct DistrictRun: Sendable {
     @Sendable func figure(_ label: String, _ time: Double, rows: Int? = nil) {
         let rate = rows.map { String(format: ", %8.0f rows/s", Double($0) / time) } ?? ""
         print(String(format: "  %-44@ %7.2f s  %6.1f × floor%@", label as NSString, time, time / floor, rate))
+    }
+
+    /// Where an ingest's time went.
+    @Sendable func phases(_ total: Double, _ outcome: IngestOutcome) {
+        guard let matching = outcome.matching else { return }
+        let match = seconds(matching.elapsed), golden = seconds(matching.golden.elapsed), log = seconds(matching.golden.appendElapsed)
+        print(
+            String(
+                format: "      staging %.1f s · matching %.1f s (%@, %d records) · golden records %.1f s (%d residents) · change log %.1f s",
+                total - match, match - golden, (matching.wholeDistrict ? "whole district" : "incremental") as NSString, matching.records,
+                golden - log, matching.golden.recomputed, log))
     }
 
     @Sendable func ingest(_ hub: Hub, _ index: Int, file: URL? = nil, match: Bool = true) async throws -> (Double, IngestOutcome) {

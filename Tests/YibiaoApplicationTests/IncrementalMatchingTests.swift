@@ -41,25 +41,25 @@ private func withHubAndClient(_ body: @escaping @Sendable (Hub, PostgresClient) 
 private func integrityViolations(_ client: PostgresClient) async throws -> [String: Int] {
     let checks = [
         "current record without exactly one link": """
-            SELECT count(*) FROM source_record r WHERE r.is_current
-                AND (SELECT count(*) FROM link l WHERE l.district = r.district AND l.record_id = r.record_id) <> 1
-            """,
+        SELECT count(*) FROM source_record r WHERE r.is_current
+            AND (SELECT count(*) FROM link l WHERE l.district = r.district AND l.record_id = r.record_id) <> 1
+        """,
         "link to a missing record": "SELECT count(*) FROM link l WHERE NOT EXISTS (SELECT 1 FROM source_record r WHERE r.district = l.district AND r.record_id = l.record_id)",
         "current record linked to a retired or missing resident": """
-            SELECT count(*) FROM link l JOIN source_record r USING (district, record_id) WHERE r.is_current
-                AND NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = l.district AND x.resident_id = l.resident_id AND x.status = 'active')
-            """,
+        SELECT count(*) FROM link l JOIN source_record r USING (district, record_id) WHERE r.is_current
+            AND NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = l.district AND x.resident_id = l.resident_id AND x.status = 'active')
+        """,
         "identifier of a missing resident or record": """
-            SELECT count(*) FROM resident_identifier i
-            WHERE NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = i.district AND x.resident_id = i.resident_id)
-               OR NOT EXISTS (SELECT 1 FROM source_record r WHERE r.district = i.district AND r.record_id = i.record_id)
-            """,
+        SELECT count(*) FROM resident_identifier i
+        WHERE NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = i.district AND x.resident_id = i.resident_id)
+           OR NOT EXISTS (SELECT 1 FROM source_record r WHERE r.district = i.district AND r.record_id = i.record_id)
+        """,
         "change-log entry of a missing resident": "SELECT count(*) FROM change_log c WHERE NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = c.district AND x.resident_id = c.resident_id)",
         "household member of a missing household or resident": """
-            SELECT count(*) FROM household_member m
-            WHERE NOT EXISTS (SELECT 1 FROM household h WHERE h.district = m.district AND h.household_id = m.household_id)
-               OR NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = m.district AND x.resident_id = m.resident_id)
-            """,
+        SELECT count(*) FROM household_member m
+        WHERE NOT EXISTS (SELECT 1 FROM household h WHERE h.district = m.district AND h.household_id = m.household_id)
+           OR NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = m.district AND x.resident_id = m.resident_id)
+        """,
         "record of a missing batch": "SELECT count(*) FROM source_record r WHERE NOT EXISTS (SELECT 1 FROM ingest_batch b WHERE b.district = r.district AND b.batch_id = r.batch_id)",
         "record without lookup keys": "SELECT count(*) FROM source_record WHERE is_current AND match_keys IS NULL",
         "record still waiting to be matched": "SELECT count(*) FROM match_queue",

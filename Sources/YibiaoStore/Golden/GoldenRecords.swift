@@ -117,7 +117,10 @@ public struct GoldenRecords: Sendable {
             for conflict in diff.raise { summary.conflictsRaisedByField[conflict.field, default: 0] += 1 }
             for field in diff.supersede { summary.conflictsSupersededByField[field, default: 0] += 1 }
             let changed = !diff.changes.isEmpty
-            residentRows.row(Self.residentRow(resident.id, golden: outcome.values, changed: changed, hash: resident.hash))
+            // Same values from the same records: only the digest moves (a whole-district run
+            // recomputes many residents and changes few).
+            let same = diff.upserts.isEmpty && diff.removals.isEmpty
+            residentRows.row(Self.residentRow(resident.id, golden: same ? nil : outcome.values, changed: changed, hash: resident.hash))
             if changed {
                 summary.changed += 1
                 changedResidents.append(resident.id)
@@ -317,7 +320,7 @@ public struct GoldenRecords: Sendable {
 
     // MARK: Writing
 
-    /// The resident's columns (core fields), or only its digest when `values` is nil.
+    /// The resident's columns (core fields), or only its digest when `golden` is nil (retired, or unchanged).
     static func residentRow(_ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String) -> [String?] {
         guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: 13) }
         let values = golden.mapValues(\.value)
@@ -351,7 +354,7 @@ public struct GoldenRecords: Sendable {
     ) async throws {
         try await connection.query(
             """
-            CREATE TEMP TABLE IF NOT EXISTS staging_golden_resident (resident_id bigint, retired boolean, changed boolean, inputs_hash text,
+            CREATE TEMP TABLE IF NOT EXISTS staging_golden_resident (resident_id bigint, hash_only boolean, changed boolean, inputs_hash text,
                 name text, name_key text, pinyin_key text, sex char(1), birth_date date, death_date date, national_id text, phone text,
                 division_code char(6), address text, marital_status char(2), political_status char(2), provenance jsonb) ON COMMIT DELETE ROWS
             """, logger: logger)
@@ -370,12 +373,12 @@ public struct GoldenRecords: Sendable {
                 provenance = s.provenance, version = r.version + CASE WHEN s.changed THEN 1 ELSE 0 END,
                 updated_at = CASE WHEN s.changed THEN now() ELSE r.updated_at END
             FROM staging_golden_resident s
-            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND NOT s.retired
+            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND NOT s.hash_only
             """, logger: logger)
         try await connection.query(
             """
             UPDATE resident r SET inputs_hash = s.inputs_hash FROM staging_golden_resident s
-            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND s.retired
+            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND s.hash_only
             """, logger: logger)
         if !close.isEmpty {
             try await connection.query("CREATE TEMP TABLE IF NOT EXISTS staging_golden_close (resident_id bigint, field text) ON COMMIT DELETE ROWS", logger: logger)

@@ -37,7 +37,7 @@ public struct Ingestor: Sendable {
     public let district: String
     public let actor: String
     public let today: CalendarDate
-    public var chunkSize = 5_000
+    public var chunkSize = 20_000
     /// Read the file even when it is the system's latest batch, unchanged (`ingest --force`).
     public var rereadUnchangedFile = false
     public let logger: Logger
@@ -93,13 +93,15 @@ public struct Ingestor: Sendable {
         let start = ContinuousClock.now
         let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize)
         do {
-            var analyzedAt = 0
+            // Statistics follow when the table has doubled since the ingest began (or since the
+            // last time), and only for the columns the chunk statements join and filter on.
+            var analyzedAt = current.count
             for await chunk in chunks.stream {
                 try await write(chunk, unchangedIn: current, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
                 // A first ingest grows the table many times over: statistics follow at each doubling.
-                if summary.staged >= max(4_096, 2 * analyzedAt) {
-                    try await connection.analyzeStaging("source_record", logger: logger)
-                    analyzedAt = summary.staged
+                if summary.staged >= max(4_096, analyzedAt) {
+                    try await connection.analyzeStaging("source_record (district, system_id, source_key, version, is_current)", logger: logger)
+                    analyzedAt = 2 * max(summary.staged, analyzedAt)
                 }
                 chunks.consumed()
                 progress(Progress(rowsRead: summary.read, elapsed: ContinuousClock.now - start))
@@ -178,6 +180,12 @@ public struct Ingestor: Sendable {
     }
 }
 
+/// Slots of one buffer that concurrent workers fill, each worker its own indices.
+private struct DisjointSlots: @unchecked Sendable {
+    let base: UnsafeMutablePointer<MappingOutcome?>
+    func set(_ index: Int, _ value: MappingOutcome) { base[index] = value }
+}
+
 /// Rows read and mapped, ready to write in one transaction.
 struct IngestChunk: Sendable {
     var records: [MappedRecord] = []
@@ -217,23 +225,40 @@ final class ChunkProducer: @unchecked Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
         let thread = Thread {
-            var chunk = IngestChunk()
+            var pending: [UnmappedRow] = []
+            pending.reserveCapacity(chunkSize)
             var keys = SourceKeyTracker()
+            // Mapping (normalisers, hashes) is most of the reading work: a chunk's rows are
+            // mapped on every core while the database writes the previous chunk.
             func emit() {
-                producer.slots.wait()
-                continuation.yield(chunk)
-                chunk = IngestChunk()
-            }
-            do {
-                try adapter.read(url, today: today) { outcome in
-                    if producer.cancelled { throw StopReading() }
-                    chunk.read += 1
+                var outcomes = [MappingOutcome?](repeating: nil, count: pending.count)
+                let slices = min(ProcessInfo.processInfo.activeProcessorCount, max(1, pending.count / 1_000))
+                outcomes.withUnsafeMutableBufferPointer { buffer in
+                    let rows = pending
+                    let size = (rows.count + slices - 1) / max(slices, 1)
+                    let slots = DisjointSlots(base: buffer.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: slices) { slice in
+                        for index in (slice * size)..<min(rows.count, (slice + 1) * size) { slots.set(index, rows[index].mapped()) }
+                    }
+                }
+                var chunk = IngestChunk()
+                chunk.read = pending.count
+                for outcome in outcomes {
                     // The same source key twice in one file: the first one counts.
-                    switch keys.check(outcome) {
+                    switch keys.check(outcome!) {
                     case .quarantined(let issue): chunk.quarantined.append(issue)
                     case .record(let record): chunk.records.append(record)
                     }
-                    if chunk.read >= chunkSize { emit() }
+                }
+                pending.removeAll(keepingCapacity: true)
+                producer.slots.wait()
+                continuation.yield(chunk)
+            }
+            do {
+                try adapter.readUnmapped(url, today: today) { row in
+                    if producer.cancelled { throw StopReading() }
+                    pending.append(row)
+                    if pending.count >= chunkSize { emit() }
                 }
             } catch is StopReading {
                 continuation.finish()
@@ -243,7 +268,7 @@ final class ChunkProducer: @unchecked Sendable {
             } catch {
                 producer.lock.withLock { producer._otherError = error }
             }
-            if chunk.read > 0 { emit() }
+            if !pending.isEmpty { emit() }
             continuation.finish()
         }
         thread.stackSize = 8 << 20

@@ -194,7 +194,8 @@ public struct SourceRecordWriter: Sendable {
             try await connection.copyFrom(table: "staging_record", logger: logger) { writer in
                 try await writer.write(ByteBuffer(bytes: copy.bytes))
             }
-            try await connection.analyzeStaging("staging_record", logger: logger)
+            // The compare joins on the key alone: statistics on the wide columns would cost more than it.
+            try await connection.analyzeStaging("staging_record (source_key)", logger: logger)
             // Unchanged rows are counted; changed rows retire their current version; new and
             // changed rows are inserted with the next version number.
             let rows = try await connection.query(

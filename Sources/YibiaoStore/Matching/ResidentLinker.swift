@@ -29,6 +29,8 @@ public struct ResidentLinker: Sendable {
         public var parametersVersion = 0
         /// The golden records this run recomputed and changed.
         public var golden = GoldenRecords.Summary()
+        /// Wall time of the whole run, golden records included.
+        public var elapsed: Duration = .zero
     }
 
     public let district: String
@@ -162,6 +164,13 @@ public struct ResidentLinker: Sendable {
     }
 
     private func match(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause, full: Bool) async throws -> Summary {
+        let started = ContinuousClock.now
+        var summary = try await matchOnce(client, dryRun: dryRun, cause: cause, full: full)
+        summary.elapsed = ContinuousClock.now - started
+        return summary
+    }
+
+    private func matchOnce(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause, full: Bool) async throws -> Summary {
         let (version, parameters) = try await activeParameters(client)
         let state = try await matchState(client)
         var summary = Summary()
@@ -302,24 +311,28 @@ public struct ResidentLinker: Sendable {
             queued: queued)
     }
 
-    /// The current records holding each of the blocking keys, found through the GIN index a few
-    /// hundred keys at a time (the index's recheck compares every row's keys with the whole list).
+    /// The current records holding each blocking key, up to one past the block size matching
+    /// skips (a placeholder phone on thousands of records costs no more than a small block).
+    /// One GIN lookup per key: with a list of keys in one `&&`, the planner estimates a large
+    /// share of the table and scans it all, comparing every row with the whole list.
     private func blockMembers(_ keys: Set<String>, _ client: PostgresClient) async throws -> [String: [Int64]] {
-        var members: [String: Set<Int64>] = [:]
+        var members: [String: [Int64]] = [:]
         for key in keys { members[key] = [] }
         let list = Array(keys)
-        for start in stride(from: 0, to: list.count, by: 400) {
-            let chunk = Array(list[start..<min(start + 400, list.count)])
-            for try await (id, stored) in try await client.query(
+        let limit = MatchEngine().maximumBlockSize + 1
+        for start in stride(from: 0, to: list.count, by: 5_000) {
+            let chunk = Array(list[start..<min(start + 5_000, list.count)])
+            for try await (key, id) in try await client.query(
                 """
-                SELECT record_id, match_keys FROM source_record
-                WHERE district = \(district) AND is_current AND match_keys && \(chunk)::text[]
+                SELECT w.k, m.record_id FROM unnest(\(chunk)::text[]) AS w(k)
+                CROSS JOIN LATERAL (
+                    SELECT r.record_id FROM source_record r
+                    WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] LIMIT \(limit)
+                ) m
                 """, logger: logger
-            ).decode((Int64, [String]).self) {
-                for key in stored where members[key] != nil { members[key]!.insert(id) }
-            }
+            ).decode((String, Int64).self) { members[key, default: []].append(id) }
         }
-        return members.mapValues { Array($0) }
+        return members
     }
 
     /// District-wide frequencies of the given names and phones (one index scan each).
