@@ -29,8 +29,9 @@ for feed in civil_affairs:civil_affairs.csv family_planning:family_planning.xlsx
 done
 $yibiao ingest --no-progress swift:hukou-fixed-width adapters/samples/household_register.txt
 
-say "Ingest one feed again: nothing is staged twice"
+say "Ingest one feed again: the same file is not read twice; --force reads it, and stages nothing"
 $yibiao ingest --no-progress adapters/party.yaml adapters/samples/party.xml
+$yibiao ingest --no-progress --force adapters/party.yaml adapters/samples/party.xml
 
 say "Quarantined rows: never lost, always explained"
 $yibiao quarantine list --limit 10

@@ -11,6 +11,8 @@ extension PostgresConnection {
     /// Temporary tables have no statistics until analysed: the planner then guesses a handful of
     /// rows and joins them to the big tables by nested loops, which turns a 10,000-row statement
     /// from milliseconds into seconds.
+    /// Also for a table of one row (a worker's entry): unanalysed, it is assumed to fill its
+    /// pages, and the planner scans `source_record` whole to join it.
     func analyzeStaging(_ table: String, logger: Logger) async throws {
         try await query(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
     }

@@ -282,6 +282,9 @@ public struct ResidentLinker: Sendable {
     /// district holds too many of are left out, as a whole run would), and every record of the
     /// residents those belong to; with the district-wide sizes and frequencies of their keys.
     private func neighbourhood(of queued: [Int64], _ client: PostgresClient) async throws -> WorkSet {
+        // Staging leaves new keys in the GIN index's pending list, which every lookup scans in
+        // full: merged into the index first, a lookup costs tens of microseconds, not a millisecond.
+        try await client.query("SELECT gin_clean_pending_list('source_record_match_keys'::regclass)", logger: logger)
         var (records, keys) = try await loadRecords(client, ids: queued)
         let maximum = MatchEngine().maximumBlockSize
         var members = try await blockMembers(Set(keys.values.flatMap { $0 }), client)
