@@ -58,9 +58,9 @@ psql -X -q "$($yibiao db url)" -c "SELECT system_id AS system, count(*) AS recor
 sql() { psql -X -q -tA "$($yibiao db url)" -c "$1"; }
 
 say "Golden records: one per resident, every value with its source"
-psql -X -q "$($yibiao db url)" -c "SELECT count(*) FILTER (WHERE status = 'active') AS residents, count(*) FILTER (WHERE status = 'retired') AS merged_away, (SELECT count(*) FROM resident_field) AS field_values, (SELECT count(*) FROM change_log) AS change_log_entries, (SELECT count(*) FROM household) AS households FROM resident"
+psql -X -q "$($yibiao db url)" -c "SELECT count(*) FILTER (WHERE status = 'active') AS residents, count(*) FILTER (WHERE status = 'retired') AS merged_away, (SELECT count(*) FROM resident r, jsonb_object_keys(r.provenance) f) AS field_values, (SELECT count(*) FROM change_log) AS change_log_entries, (SELECT count(*) FROM household) AS households FROM resident"
 echo "Where the golden values came from (source system · rule):"
-psql -X -q "$($yibiao db url)" -c "SELECT field, system_id AS source, rule, count(*) FROM resident_field WHERE field IN ('name', 'birth_date', 'phone', 'address', 'political_status') GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC"
+psql -X -q "$($yibiao db url)" -c "SELECT f.key AS field, f.value->>'system' AS source, f.value->>'rule' AS rule, count(*) FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) f WHERE f.key IN ('name', 'birth_date', 'phone', 'address', 'political_status') GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC"
 
 busy=$(sql "SELECT l.resident_id FROM link l JOIN source_record r USING (district, record_id) JOIN resident res ON res.district = l.district AND res.resident_id = l.resident_id WHERE r.is_current AND r.district = '$YIBIAO_DISTRICT' AND res.status = 'active' AND res.birth_date > '1950-01-01' GROUP BY l.resident_id HAVING count(DISTINCT r.system_id) >= 4 ORDER BY l.resident_id LIMIT 1")
 say "A resident known to four systems: the golden record, its sources, its timeline"
