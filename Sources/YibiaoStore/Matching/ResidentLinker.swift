@@ -157,8 +157,10 @@ public struct ResidentLinker: Sendable {
     struct WorkSet {
         var records: [MatchRecord]
         var context: MatchEngine.Context
-        /// Queued records this run takes off the queue; nil for a whole-district run (all of them).
-        var queued: [Int64]?
+        /// The queued records this run takes off the queue (with every record it matched).
+        var queued: [Int64]
+        /// Every current record of the district, not a neighbourhood.
+        var whole: Bool
         /// Current records that have no lookup keys yet (staged before they existed).
         var keyless: [MatchRecord] = []
     }
@@ -188,7 +190,8 @@ public struct ResidentLinker: Sendable {
             }
             return summary
         }
-        let work = whole ? try await wholeDistrict(client, keyless: state.keyless) : try await neighbourhood(of: queued, client)
+        let work =
+            whole ? try await wholeDistrict(client, queued: queued, keyless: state.keyless) : try await neighbourhood(of: queued, client)
         let records = work.records
         let ids = records.map(\.id)
         var constraints = MatchEngine.Constraints()
@@ -273,9 +276,11 @@ public struct ResidentLinker: Sendable {
         return ids
     }
 
-    private func wholeDistrict(_ client: PostgresClient, keyless: Bool) async throws -> WorkSet {
+    private func wholeDistrict(_ client: PostgresClient, queued: [Int64], keyless: Bool) async throws -> WorkSet {
         let (records, keys) = try await loadRecords(client, ids: nil)
-        return WorkSet(records: records, context: MatchEngine.Context(), queued: nil, keyless: keyless ? records.filter { keys[$0.id] == nil } : [])
+        return WorkSet(
+            records: records, context: MatchEngine.Context(), queued: queued, whole: true,
+            keyless: keyless ? records.filter { keys[$0.id] == nil } : [])
     }
 
     /// The queued records, the current records sharing a blocking key with them (blocks the
@@ -311,7 +316,7 @@ public struct ResidentLinker: Sendable {
         return WorkSet(
             records: records,
             context: MatchEngine.Context(oversizedBlocks: oversized, frequencies: frequencies),
-            queued: queued)
+            queued: queued, whole: false)
     }
 
     /// The current records holding each blocking key, up to one past the block size matching
@@ -424,7 +429,7 @@ public struct ResidentLinker: Sendable {
         client: PostgresClient
     ) async throws -> GoldenRecords.Summary {
         let records = work.records
-        let whole = work.queued == nil
+        let whole = work.whole
         // Each record's explanation: the strongest edge that brought it into its cluster.
         var best: [Int64: PairScore] = [:]
         for link in result.links {
@@ -584,7 +589,7 @@ public struct ResidentLinker: Sendable {
     /// Takes what this run matched off the queue, fills lookup keys of rows staged before they
     /// existed, and records the parameters the links were made with.
     private func finishRun(_ connection: PostgresConnection, work: WorkSet, parametersVersion: Int) async throws {
-        let matched = work.records.map(\.id) + (work.queued ?? [])
+        let matched = work.records.map(\.id) + work.queued
         try await connection.query(
             "DELETE FROM match_queue WHERE district = \(district) AND record_id = ANY(\(matched))", logger: logger)
         if !work.keyless.isEmpty {
