@@ -93,12 +93,11 @@ public struct Ingestor: Sendable {
         let start = ContinuousClock.now
         let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize)
         do {
-            // Statistics follow when the table has doubled since the ingest began (or since the
-            // last time), and only for the columns the chunk statements join and filter on.
+            // A first ingest grows the table many times over: statistics follow each time it
+            // doubles, and only for the columns the chunk statements join and filter on.
             var analyzedAt = current.count
             for await chunk in chunks.stream {
                 try await write(chunk, unchangedIn: current, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
-                // A first ingest grows the table many times over: statistics follow at each doubling.
                 if summary.staged >= max(4_096, analyzedAt) {
                     try await connection.analyzeStaging("source_record (district, system_id, source_key, version, is_current)", logger: logger)
                     analyzedAt = 2 * max(summary.staged, analyzedAt)
