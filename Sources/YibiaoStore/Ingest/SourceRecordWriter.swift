@@ -284,7 +284,12 @@ public struct SourceRecordWriter: Sendable {
 
     static func stagingRow(_ record: MappedRecord) -> [String?] {
         let core = record.coreFields
-        let keys = MatchEngine.lookupKeys(of: matchRecord(record, core: core))
+        // The columns below, as matching will load them.
+        let keys = MatchEngine.lookupKeys(
+            of: MatchRecord(
+                storedID: 0, nationalID: core["national_id"], nationalIDRaw: core["national_id_raw"], nameKey: record.name?.matchingKey,
+                pinyinKey: record.name?.pinyinKey, sex: core["sex"], birthDate: core["birth_date"], phone: core["phone"],
+                division: core["division_code"], address: core["address"], passport: core["passport_no"]))
         return [
             record.sourceKey, String(record.row), record.contentHash, JSONText.object(record.raw), JSONText.object(core),
             JSONText.object(record.facetFields), JSONText.encode(record.problems),
@@ -294,12 +299,4 @@ public struct SourceRecordWriter: Sendable {
         ]
     }
 
-    /// What matching will load for this record (`ResidentLinker.loadRecords`): the same columns.
-    static func matchRecord(_ record: MappedRecord, core: [String: String]) -> MatchRecord {
-        MatchRecord(
-            id: 0, nationalID: core["national_id"], nationalIDRaw: core["national_id_raw"].map(CitizenID.clean),
-            nameKey: record.name?.matchingKey, pinyinKey: record.name?.pinyinKey, sex: core["sex"].flatMap(Sex.init(rawValue:)),
-            birth: core["birth_date"].flatMap { CalendarDate(iso: $0) }, phone: core["phone"], division: core["division_code"],
-            address: core["address"], identifiers: core["passport_no"].map { ["passport": $0] } ?? [:])
-    }
 }

@@ -409,13 +409,10 @@ public struct ResidentLinker: Sendable {
         for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address, passport, stored) in rows.decode(
             (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, [String]?).self)
         {
-            let date = birth.flatMap { CalendarDate(iso: $0) }
             records.append(
                 MatchRecord(
-                    id: id, nationalID: nationalID, nationalIDRaw: raw.map(CitizenID.clean), nameKey: nameKey,
-                    pinyinKey: pinyin, sex: sex.flatMap(Sex.init(rawValue:)), birth: date, phone: phone,
-                    division: division, address: address,
-                    identifiers: passport.map { ["passport": $0] } ?? [:]))
+                    storedID: id, nationalID: nationalID, nationalIDRaw: raw, nameKey: nameKey, pinyinKey: pinyin, sex: sex,
+                    birthDate: birth, phone: phone, division: division, address: address, passport: passport))
             if let stored { keys[id] = stored }
         }
         return (records, keys)
@@ -611,5 +608,19 @@ public struct ResidentLinker: Sendable {
             INSERT INTO district_state (district, matched_with_parameters) VALUES (\(district), \(parametersVersion))
             ON CONFLICT (district) DO UPDATE SET matched_with_parameters = excluded.matched_with_parameters
             """, logger: logger)
+    }
+}
+
+extension MatchRecord {
+    /// A record from the matching columns `source_record` stores: staging computes a row's lookup
+    /// keys from this very record, and `ResidentLinker` matches it, so both see the same values.
+    init(
+        storedID id: Int64, nationalID: String?, nationalIDRaw: String?, nameKey: String?, pinyinKey: String?, sex: String?,
+        birthDate: String?, phone: String?, division: String?, address: String?, passport: String?
+    ) {
+        self.init(
+            id: id, nationalID: nationalID, nationalIDRaw: nationalIDRaw.map(CitizenID.clean), nameKey: nameKey,
+            pinyinKey: pinyinKey, sex: sex.flatMap(Sex.init(rawValue:)), birth: birthDate.flatMap { CalendarDate(iso: $0) },
+            phone: phone, division: division, address: address, identifiers: passport.map { ["passport": $0] } ?? [:])
     }
 }
