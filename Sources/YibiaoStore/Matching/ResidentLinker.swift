@@ -191,9 +191,12 @@ public struct ResidentLinker: Sendable {
             return summary
         }
         let work =
-            whole ? try await wholeDistrict(client, queued: queued, keyless: state.keyless) : try await neighbourhood(of: queued, client)
+            whole
+            ? try await wholeDistrict(client, queued: queued, keyless: state.keyless)
+            : try await neighbourhood(of: queued, currentRecords: state.current, client)
         let records = work.records
-        let ids = records.map(\.id)
+        // A whole run reads every row anyway: no list of ids to narrow by.
+        let ids = whole ? [] : records.map(\.id)
         var constraints = MatchEngine.Constraints()
         var existing: [Int64: Int64] = [:]
         // Links of current records; a new version of a row inherits its previous version's
@@ -286,7 +289,7 @@ public struct ResidentLinker: Sendable {
     /// The queued records, the current records sharing a blocking key with them (blocks the
     /// district holds too many of are left out, as a whole run would), and every record of the
     /// residents those belong to; with the district-wide sizes and frequencies of their keys.
-    private func neighbourhood(of queued: [Int64], _ client: PostgresClient) async throws -> WorkSet {
+    private func neighbourhood(of queued: [Int64], currentRecords: Int, _ client: PostgresClient) async throws -> WorkSet {
         // Staging leaves new keys in the GIN index's pending list, which every lookup scans in
         // full: merged into the index first, a lookup costs tens of microseconds, not a millisecond.
         try await client.query("SELECT gin_clean_pending_list('source_record_match_keys'::regclass)", logger: logger)
@@ -311,7 +314,7 @@ public struct ResidentLinker: Sendable {
         members.merge(try await blockMembers(missing, client)) { $1 }
         let oversized = Set(members.filter { $0.value.count > maximum }.keys)
         let frequencies = try await termFrequencies(
-            names: Set(records.compactMap(\.nameKey)), phones: Set(records.compactMap(\.phone)), client)
+            names: Set(records.compactMap(\.nameKey)), phones: Set(records.compactMap(\.phone)), total: currentRecords, client)
         records.sort { $0.id < $1.id }
         return WorkSet(
             records: records,
@@ -343,9 +346,12 @@ public struct ResidentLinker: Sendable {
         return members
     }
 
-    /// District-wide frequencies of the given names and phones (one index scan each).
-    private func termFrequencies(names: Set<String>, phones: Set<String>, _ client: PostgresClient) async throws -> TermFrequencies {
-        var nameCounts: [String: Int] = [:], phoneCounts: [String: Int] = [:], total = 0
+    /// District-wide frequencies of the given names and phones (one index scan each), among
+    /// `total` current records.
+    private func termFrequencies(names: Set<String>, phones: Set<String>, total: Int, _ client: PostgresClient) async throws
+        -> TermFrequencies
+    {
+        var nameCounts: [String: Int] = [:], phoneCounts: [String: Int] = [:]
         let (nameList, phoneList) = (Array(names), Array(phones))
         for try await (name, count) in try await client.query(
             """
@@ -359,9 +365,6 @@ public struct ResidentLinker: Sendable {
             WHERE district = \(district) AND is_current AND phone IS NOT NULL AND phone = ANY(\(phoneList)) GROUP BY phone
             """, logger: logger
         ).decode((String, Int).self) { phoneCounts[phone] = count }
-        for try await count in try await client.query(
-            "SELECT count(*) FROM source_record WHERE district = \(district) AND is_current", logger: logger
-        ).decode(Int.self) { total = count }
         return TermFrequencies(names: nameCounts, phones: phoneCounts, total: total)
     }
 
