@@ -92,19 +92,34 @@ public struct SourceRecordWriter: Sendable {
     /// Held on the ingest's connection while its batch runs: a `running` batch whose lock is
     /// free belongs to a process that is gone (the server drops the lock with the connection).
     public func holdBatch(_ connection: PostgresConnection, batchID: Int64) async throws {
-        try await connection.query(
-            "SELECT pg_advisory_lock(hashtextextended('yibiao:batch:' || \(district) || ':' || \(batchID)::text, 0))", logger: logger)
+        try await sessionLock("pg_advisory_lock", batchLock(batchID), connection)
+    }
+
+    public func releaseBatch(_ connection: PostgresConnection, batchID: Int64) async throws {
+        try await sessionLock("pg_advisory_unlock", batchLock(batchID), connection)
     }
 
     /// Held for a whole ingest: one ingest of a system at a time in a district.
     public func holdSystem(_ connection: PostgresConnection) async throws {
-        try await connection.query(
-            "SELECT pg_advisory_lock(hashtextextended('yibiao:ingest:' || \(district) || ':' || \(system), 0))", logger: logger)
+        try await sessionLock("pg_advisory_lock", systemLock, connection)
     }
 
     public func releaseSystem(_ connection: PostgresConnection) async throws {
-        try await connection.query(
-            "SELECT pg_advisory_unlock(hashtextextended('yibiao:ingest:' || \(district) || ':' || \(system), 0))", logger: logger)
+        try await sessionLock("pg_advisory_unlock", systemLock, connection)
+    }
+
+    private func batchLock(_ batchID: Int64) -> String { "yibiao:batch:\(district):\(batchID)" }
+    private var systemLock: String { "yibiao:ingest:\(district):\(system)" }
+
+    /// Calls one of PostgreSQL's session advisory-lock functions on the named lock; false when a
+    /// try or an unlock did not succeed (`pg_advisory_lock` returns void, read as true).
+    @discardableResult
+    private func sessionLock(_ function: StaticString, _ name: String, _ connection: PostgresConnection) async throws -> Bool {
+        var result = false
+        for try await done in try await connection.query(
+            "SELECT \(unescaped: function.description)(hashtextextended(\(name), 0))::text IS DISTINCT FROM 'false'", logger: logger
+        ).decode(Bool.self) { result = done }
+        return result
     }
 
     /// Source key → content hash of the system's current records.
@@ -115,11 +130,6 @@ public struct SourceRecordWriter: Sendable {
             logger: logger
         ).decode((String, String).self) { hashes[key] = hash }
         return hashes
-    }
-
-    public func releaseBatch(_ connection: PostgresConnection, batchID: Int64) async throws {
-        try await connection.query(
-            "SELECT pg_advisory_unlock(hashtextextended('yibiao:batch:' || \(district) || ':' || \(batchID)::text, 0))", logger: logger)
     }
 
     /// Marks the district's orphaned `running` batches failed (`interrupted`) and returns them.
@@ -135,12 +145,7 @@ public struct SourceRecordWriter: Sendable {
         }
         var interrupted: [InterruptedBatch] = []
         for batch in running {
-            var free = false
-            for try await acquired in try await connection.query(
-                "SELECT pg_try_advisory_lock(hashtextextended('yibiao:batch:' || \(district) || ':' || \(batch.batchID)::text, 0))",
-                logger: logger
-            ).decode(Bool.self) { free = acquired }
-            guard free else { continue }
+            guard try await sessionLock("pg_try_advisory_lock", batchLock(batch.batchID), connection) else { continue }
             try await fail(
                 connection, batchID: batch.batchID, code: "interrupted",
                 message: "the process stopped before the batch finished (killed, crashed or lost its database)")
