@@ -11,7 +11,8 @@ import YibiaoCore
 /// restarted (a PANIC on a full disk restarts it within a second, and the work's connections
 /// die with it) — it reports the server lost and returns at once, without waiting for `body`.
 /// A dead server refuses at once, so that takes seconds; a server that is merely slow must
-/// miss `failures` probes of `timeout` each before its work is given up.
+/// miss `failures` probes of `timeout` each before its work is given up. When `body` itself
+/// fails, one more probe tells a lost server (reported as such) from any other error.
 ///
 /// That needs `body` in an unstructured task: a structured child that never ends would keep its
 /// parent waiting too. The abandoned task is cancelled, and a one-shot process exits right
@@ -23,12 +24,24 @@ public enum DatabaseWatchdog {
         _ body: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
         let outcome = Once<Swift.Result<Result, any Error>>()
+        let baseline = try? await Database.probe(url, logger: logger, timeout: timeout)
         let work = Task {
-            do { await outcome.resolve(.success(try await body())) } catch { await outcome.resolve(.failure(error)) }
+            do {
+                await outcome.resolve(.success(try await body()))
+            } catch {
+                // A query on a killed server fails at once, long before the probes below notice;
+                // say the server is gone rather than pass on the driver's bare connection error.
+                let serverGone: Bool
+                do {
+                    serverGone = try await Database.probe(url, logger: logger, timeout: timeout) != baseline
+                } catch {
+                    serverGone = true
+                }
+                await outcome.resolve(.failure(serverGone && baseline != nil ? lost(url) : error))
+            }
         }
         let watchdog = Task {
             var failed = 0
-            let baseline = try? await Database.probe(url, logger: logger, timeout: timeout)
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 if Task.isCancelled { return }
