@@ -88,7 +88,9 @@ let package = Package(
             dependencies: ["YibiaoCore", "YibiaoAdapters", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .testTarget(name: "YibiaoCoreTests", dependencies: ["YibiaoCore"]),
-        .testTarget(name: "YibiaoAdaptersTests", dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoYAML", .product(name: "ZIPFoundation", package: "ZIPFoundation"), "YibiaoStore", "YibiaoTestSupport"]),
+        .testTarget(
+            name: "YibiaoAdaptersTests",
+            dependencies: ["YibiaoAdapters", "YibiaoCore", "YibiaoYAML", .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "Crypto", package: "swift-crypto"), "YibiaoStore", "YibiaoTestSupport"]),
         .testTarget(name: "YibiaoMatchingTests", dependencies: ["YibiaoMatching", "YibiaoCore"]),
         .testTarget(name: "YibiaoMergeTests", dependencies: ["YibiaoMerge", "YibiaoCore", "YibiaoYAML"]),
         .testTarget(name: "YibiaoSynthTests", dependencies: ["YibiaoSynth", "YibiaoAdapters", "YibiaoMatching", "YibiaoCore", "YibiaoTestSupport"]),
@@ -96,7 +98,7 @@ let package = Package(
             name: "YibiaoStoreTests",
             dependencies: [
                 "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

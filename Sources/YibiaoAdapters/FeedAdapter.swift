@@ -40,9 +40,14 @@ public enum UnmappedRow: Sendable {
 
     /// The row's outcome; pure, safe to call from any thread.
     public func mapped() -> MappingOutcome {
+        mapped(memo: nil)
+    }
+
+    /// The same outcome, remembering normalised values in the calling thread's memo.
+    public func mapped(memo: MappingMemo?) -> MappingOutcome {
         switch self {
         case .ready(let outcome): outcome
-        case .raw(let row, let mapper): mapper.map(row)
+        case .raw(let row, let mapper): mapper.map(row, memo: memo)
         }
     }
 }

@@ -3,7 +3,8 @@ import PostgresNIO
 import Testing
 import YibiaoCore
 import YibiaoMerge
-import YibiaoStore
+@testable import YibiaoStore
+import Crypto
 import YibiaoTestSupport
 
 @Suite struct ChangeLogTests {
@@ -30,6 +31,17 @@ import YibiaoTestSupport
             try await connection.query("COMMIT", logger: Logger(label: "test"))
             return sequences
         }
+    }
+
+    @Test("an entry's hash is the one documented in docs/merge.md: logs written before stay verifiable")
+    func hashFormat() {
+        let fields = ["0" + String(repeating: "a", count: 63), "110105", "7", "42", "batch", "\u{0}", "张三", "2026-12-01T00:00:00.000001Z", #"{"phone":{"new":"1","old":null}}"#]
+        let text = fields.map { "\($0.utf8.count):\($0);" }.joined()
+        let expected = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        #expect(
+            ChangeLog.entryHash(
+                previous: fields[0], district: "110105", seq: 7, residentID: 42, cause: "batch", causeRef: nil, actor: "张三",
+                changedAt: fields[7], changes: fields[8]) == expected)
     }
 
     @Test("appended entries chain; verify finds them intact")

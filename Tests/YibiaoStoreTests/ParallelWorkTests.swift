@@ -20,13 +20,42 @@ import YibiaoMerge
                     values: ["name": id % 3 == 0 ? "张玮" : "张伟", "sex": "1"]),
             ]
         }
-        let parallel = await GoldenRecords.mergeInParallel(
-            residents, merger: merger, observations: observations, overrides: [:], stored: [:], open: [:])
+        var hashes: [Int64: String] = [:]
+        for id in residents where id % 2 == 0 { hashes[id] = String(repeating: "a", count: 64) }
+        let (parallel, rows) = await GoldenRecords.mergeInParallel(
+            residents, merger: merger, observations: observations, overrides: [:], stored: [:], open: [:], hashes: hashes)
         #expect(parallel.count == residents.count)
+        var expectedRows: Set<[UInt8]> = []
         for id in residents {
             let outcome = merger.merge(observations[id]!)
             #expect(parallel[id]?.0 == outcome, "resident \(id)")
             if parallel[id]?.0 != outcome { break }
+            if let hash = hashes[id] {
+                var row = CopyText()
+                row.row(GoldenRecords.residentRow(id, golden: outcome.values, changed: true, hash: hash))
+                expectedRows.insert(row.bytes)
+            }
+        }
+        // One row per resident with a digest, each the row one core encodes; in any order.
+        let lines = rows.bytes.split(separator: 0x0A).map { Array($0) + [0x0A] }
+        #expect(lines.count == hashes.count)
+        #expect(Set(lines) == expectedRows)
+    }
+
+    @Test("provenance written straight into bytes is the canonical JSON of its tree")
+    func provenanceBytes() {
+        let samples: [[String: FieldValue]] = [
+            [:],
+            ["name": FieldValue(value: "张伟", recordID: 12, system: "civil_affairs", rule: "most_trusted")],
+            [
+                "phone": FieldValue(value: nil, recordID: nil, system: nil, rule: "override"),
+                "address": FieldValue(value: "北京市\"朝阳区\"\\1号\n\t", recordID: 9_000_000_000, system: "party", rule: "most_recent"),
+                "party.branch": FieldValue(value: "\u{1}第一支部", recordID: 3, system: "party", rule: "most_trusted"),
+                "birth_date": FieldValue(value: "1990-01-02", recordID: 4, system: "social_security", rule: "vote"),
+            ],
+        ]
+        for golden in samples {
+            #expect(GoldenRecords.provenance(golden) == GoldenRecords.provenanceTree(golden))
         }
     }
 }

@@ -30,9 +30,24 @@ public struct MappedRecord: Sendable, Hashable {
         self.name = fields["name"].flatMap(PersonName.init(normalizing:))
     }
 
+    init(
+        row: Int, sourceKey: String, fields: [String: String], raw: [String: String],
+        problems: [FieldProblem], contentHash: String, name: PersonName?
+    ) {
+        self.row = row
+        self.sourceKey = sourceKey
+        self.fields = fields
+        self.raw = raw
+        self.problems = problems
+        self.contentHash = contentHash
+        self.name = name
+    }
+
     /// Core fields (`name`) and facet fields (`party.branch`) apart, as staging stores them.
-    public var coreFields: [String: String] { fields.filter { !$0.key.contains(".") } }
-    public var facetFields: [String: String] { fields.filter { $0.key.contains(".") } }
+    public var coreFields: [String: String] { fields.filter { !Self.isFacet($0.key) } }
+    public var facetFields: [String: String] { fields.filter { Self.isFacet($0.key) } }
+
+    static func isFacet(_ field: String) -> Bool { field.utf8.contains(UInt8(ascii: ".")) }
 }
 
 /// A value that could not be normalised, kept with the record.
@@ -98,6 +113,11 @@ public struct RecordMapper: Sendable {
     }
 
     public func map(_ row: RawRow) -> MappingOutcome {
+        map(row, memo: nil)
+    }
+
+    /// The same outcome as `map(_:)`; with a memo, values seen before are not normalised again.
+    public func map(_ row: RawRow, memo: MappingMemo?) -> MappingOutcome {
         let rowBytes = row.cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
         if rowBytes > FieldLimits.rowBytes {
             return .quarantined(
@@ -126,7 +146,7 @@ public struct RecordMapper: Sendable {
         }
         var fields: [String: String] = [:]
         var problems: [FieldProblem] = []
-        for mapping in spec.mappings {
+        for (index, mapping) in spec.mappings.enumerated() {
             let column = mapping.source.columns.first
             var text = value(of: mapping.source, in: row).map { TextNormalization.collapseWhitespace($0) } ?? ""
             let limit = FieldLimits.characters(mapping.field)
@@ -147,7 +167,7 @@ public struct RecordMapper: Sendable {
                 }
                 continue
             }
-            switch normalizer.normalise(text, as: mapping.field) {
+            switch memo?.normalised(text, mapping: index, field: mapping.field, normalizer) ?? normalizer.normalise(text, as: mapping.field) {
             case .success(let normalised):
                 fields[mapping.field.qualifiedName] = normalised
             case .failure(let problem):
@@ -168,10 +188,11 @@ public struct RecordMapper: Sendable {
                 if mapping.field.kind == .citizenID { fields["national_id_raw"] = text }
             }
         }
+        let name = fields["name"].flatMap { display in memo?.name(display) ?? PersonName(normalizing: display) }
         return .record(
             MappedRecord(
                 row: row.number, sourceKey: key, fields: fields, raw: row.cells,
-                problems: problems, contentHash: Self.hash(row.cells)))
+                problems: problems, contentHash: Self.hash(row.cells), name: name))
     }
 
     static func tooLong(_ what: String, limit: Int, row: Int, column: String?, value: String) -> FeedIssue {
@@ -201,11 +222,54 @@ public struct RecordMapper: Sendable {
 
     /// Canonical JSON of the cells (sorted keys), hashed.
     public static func hash(_ cells: [String: String]) -> String {
-        var text = ""
-        for key in cells.keys.sorted() {
-            text += key.count.description + ":" + key + "=" + cells[key]!.count.description + ":" + cells[key]! + "\n"
+        var text: [UInt8] = []
+        text.reserveCapacity(cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 16 })
+        for (key, value) in cells.sorted(by: { $0.key < $1.key }) {
+            text += key.count.description.utf8
+            text.append(UInt8(ascii: ":"))
+            text += key.utf8
+            text.append(UInt8(ascii: "="))
+            text += value.count.description.utf8
+            text.append(UInt8(ascii: ":"))
+            text += value.utf8
+            text.append(UInt8(ascii: "\n"))
         }
-        return SHA256.hash(data: Data(text.utf8)).hexString
+        return SHA256.hash(data: text).hexString
+    }
+}
+
+/// Values one thread has normalised while mapping a file. Feed columns repeat — birth dates,
+/// codes, names, addresses of one household — and normalising is most of the mapping work, so
+/// a repeated value is looked up. Not shared between threads: each mapping thread has its own.
+/// Every normaliser is pure (given `today`), so a remembered value is the value.
+public final class MappingMemo {
+    /// Beyond this many values of one column the memo starts again: memory stays bounded.
+    static let limit = 50_000
+    private var values: [[String: Result<String, FieldNormalizer.Problem>]] = []
+    private var names: [String: PersonName] = [:]
+
+    public init() {}
+
+    func normalised(
+        _ text: String, mapping index: Int, field: CanonicalField, _ normalizer: FieldNormalizer
+    ) -> Result<String, FieldNormalizer.Problem> {
+        // ID numbers and phone numbers are one per person: remembering them costs more than it saves.
+        if field.kind == .citizenID || field.kind == .phone { return normalizer.normalise(text, as: field) }
+        while values.count <= index { values.append([:]) }
+        if let known = values[index][text] { return known }
+        let result = normalizer.normalise(text, as: field)
+        if values[index].count >= Self.limit { values[index].removeAll(keepingCapacity: true) }
+        values[index][text] = result
+        return result
+    }
+
+    /// The normalised form of a name's display text (nil when it is not a usable name).
+    func name(_ display: String) -> PersonName? {
+        if let known = names[display] { return known }
+        guard let name = PersonName(normalizing: display) else { return nil }
+        if names.count >= Self.limit { names.removeAll(keepingCapacity: true) }
+        names[display] = name
+        return name
     }
 }
 

@@ -97,7 +97,10 @@ public enum NameNormalizer {
         while displayText.hasSuffix("\u{00B7}") || displayText.hasSuffix(".") { displayText.removeLast() }
         if displayText.isEmpty { return .failure(PersonNameError(reason: .empty)) }
 
-        let foldedLatin = displayText.applyingTransform(.stripDiacritics, reverse: false)?.lowercased() ?? displayText.lowercased()
+        // Han, ASCII and the middle dot carry no diacritics: only other text needs ICU's transform.
+        let plain = displayText.unicodeScalars.allSatisfy { $0.isASCII || $0 == "\u{00B7}" || TextNormalization.isHan($0) }
+        let foldedLatin =
+            plain ? displayText.lowercased() : (displayText.applyingTransform(.stripDiacritics, reverse: false)?.lowercased() ?? displayText.lowercased())
         let matchingKey = TextNormalization.removing(foldedLatin) {
             $0 == " " || $0 == "\u{00B7}" || $0 == "." || $0 == "-" || $0 == "'"
         }
@@ -111,7 +114,8 @@ public enum NameNormalizer {
     public static func pinyin(of key: String) -> String {
         var result = ""
         var rest = Substring(key)
-        for (surname, readings) in HanCharacters.surnameReadings where key.hasPrefix(surname) && key.count > surname.count {
+        for (surname, readings) in HanCharacters.surnameReadings
+        where key.unicodeScalars.first == surname.unicodeScalars.first && key.hasPrefix(surname) && key.count > surname.count {
             result = readings.joined()
             rest = key.dropFirst(surname.count)
             break

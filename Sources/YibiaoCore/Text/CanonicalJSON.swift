@@ -51,9 +51,23 @@ public enum CanonicalJSON: Sendable, Hashable {
         }
     }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Appends `value` as a JSON string, exactly as `text` writes strings: for callers that
+    /// write a fixed shape straight into bytes (many small objects, no tree to build).
+    public static func appendString(_ value: String, to bytes: inout [UInt8]) {
+        writeString(value, into: &bytes)
+    }
+
     private static func writeString(_ value: String, into bytes: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        let hex = hexDigits
         bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copied whole.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])

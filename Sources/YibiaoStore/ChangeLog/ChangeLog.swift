@@ -53,9 +53,13 @@ public enum ChangeLog {
         var sequences: [Int64] = []
         var copy = CopyText()
         var (seq, previous) = last
-        for entry in entries {
+        // The canonical JSON of the changes is most of the work, and each entry's alone: on
+        // every core. Only the chain itself runs in order.
+        let canonical = await inParallelSlices(entries.count, minimum: 2_000) { range in
+            range.map { canonicalChanges(entries[$0].changes) }
+        }.flatMap { $0 }
+        for (entry, changes) in zip(entries, canonical) {
             seq += 1
-            let changes = canonicalChanges(entry.changes)
             let hash = entryHash(
                 previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
                 causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes)
@@ -130,11 +134,15 @@ public enum ChangeLog {
         actor: String, changedAt: String, changes: String
     ) -> String {
         // Length-prefixed fields: no two different entries serialise alike.
-        var text = ""
+        var text: [UInt8] = []
+        text.reserveCapacity(changes.utf8.count + 256)
         for field in [previous, district, String(seq), String(residentID), cause, causeRef ?? "\u{0}", actor, changedAt, changes] {
-            text += String(field.utf8.count) + ":" + field + ";"
+            text += String(field.utf8.count).utf8
+            text.append(UInt8(ascii: ":"))
+            text += field.utf8
+            text.append(UInt8(ascii: ";"))
         }
-        return SHA256.hash(data: Data(text.utf8)).hexString
+        return SHA256.hash(data: text).hexString
     }
 
     /// The changes in canonical JSON (docs/merge.md): what the hash covers.

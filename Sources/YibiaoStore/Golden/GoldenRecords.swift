@@ -64,6 +64,7 @@ public struct GoldenRecords: Sendable {
         causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, dryRun: Bool = false
     ) async throws -> Summary {
         let started = ContinuousClock.now
+        var timer = PhaseTimer("golden records", logger: logger)
         // Other rules than the district's golden records were made with: all of them, once.
         let rulesChanged = try await rulesChanged(connection)
         let stale = try await staleResidents(connection, only: rulesChanged ? nil : residents)
@@ -79,11 +80,15 @@ public struct GoldenRecords: Sendable {
         let overrides = try await loadOverrides(connection, residents: active)
         let stored = try await loadStoredFields(connection, residents: active)
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
+        timer.lap("load observations", rows: active.count)
 
-        // The pure merge of every active resident, split across cores.
-        let merged = await Self.mergeInParallel(
-            active, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open)
-        var residentRows = CopyText(), closeRows = CopyText(), raiseRows = CopyText()
+        // The pure merge of every active resident, and its row for the database, split across cores.
+        var hashes: [Int64: String] = [:]
+        for resident in stale where resident.mergedInto == nil { hashes[resident.id] = resident.hash }
+        let (merged, encodedRows) = await Self.mergeInParallel(
+            active, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes)
+        timer.lap("merge", rows: active.count)
+        var residentRows = encodedRows, closeRows = CopyText(), raiseRows = CopyText()
         var entries: [ChangeLog.Entry] = []
         var changedResidents: [Int64] = []
         for resident in stale {
@@ -117,10 +122,6 @@ public struct GoldenRecords: Sendable {
             for conflict in diff.raise { summary.conflictsRaisedByField[conflict.field, default: 0] += 1 }
             for field in diff.supersede { summary.conflictsSupersededByField[field, default: 0] += 1 }
             let changed = !diff.changes.isEmpty
-            // Same values from the same records: only the digest moves (a whole-district run
-            // recomputes many residents and changes few).
-            let same = diff.upserts.isEmpty && diff.removals.isEmpty
-            residentRows.row(Self.residentRow(resident.id, golden: same ? nil : outcome.values, changed: changed, hash: resident.hash))
             if changed {
                 summary.changed += 1
                 changedResidents.append(resident.id)
@@ -135,41 +136,61 @@ public struct GoldenRecords: Sendable {
             summary.elapsed = ContinuousClock.now - started
             return summary
         }
+        timer.lap("encode", rows: stale.count)
         try await write(connection, residents: residentRows, close: closeRows, raise: raiseRows)
+        timer.lap("write residents and conflicts", rows: stale.count)
         try await Households(district: district, logger: logger).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))
+        timer.lap("households", rows: changedResidents.count)
         let appending = ContinuousClock.now
         summary.entries = try await ChangeLog.append(entries, district: district, on: connection, logger: logger).count
         summary.appendElapsed = ContinuousClock.now - appending
+        timer.lap("change log", rows: summary.entries)
         summary.elapsed = ContinuousClock.now - started
         return summary
     }
 
-    /// Merges and diffs each resident; slices of residents run side by side.
+    /// Merges and diffs each resident; slices of residents run side by side. A resident with a
+    /// digest in `hashes` also gets its `staging_golden_resident` row, encoded in its slice.
     static func mergeInParallel(
         _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
-        overrides: [Int64: [String: Override]], stored: [Int64: [String: FieldValue]], open: [Int64: [String: FieldConflict]]
-    ) async -> [Int64: (MergeOutcome, GoldenDiff)] {
-        func mergeSlice(_ slice: ArraySlice<Int64>) -> [(Int64, MergeOutcome, GoldenDiff)] {
-            slice.map { id in
+        overrides: [Int64: [String: Override]], stored: [Int64: [String: FieldValue]], open: [Int64: [String: FieldConflict]],
+        hashes: [Int64: String] = [:]
+    ) async -> (merged: [Int64: (MergeOutcome, GoldenDiff)], rows: CopyText) {
+        func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergeOutcome, GoldenDiff)], CopyText) {
+            var rows = CopyText()
+            let merged = slice.map { id in
                 let outcome = merger.merge(observations[id] ?? [], overrides: overrides[id] ?? [:])
-                return (id, outcome, GoldenDiff(stored: stored[id] ?? [:], openConflicts: open[id] ?? [:], outcome: outcome))
+                let diff = GoldenDiff(stored: stored[id] ?? [:], openConflicts: open[id] ?? [:], outcome: outcome)
+                if let hash = hashes[id] {
+                    // Same values from the same records: only the digest moves (a whole-district
+                    // run recomputes many residents and changes few).
+                    let same = diff.upserts.isEmpty && diff.removals.isEmpty
+                    rows.row(residentRow(id, golden: same ? nil : outcome.values, changed: !diff.changes.isEmpty, hash: hash))
+                }
+                return (id, outcome, diff)
             }
+            return (merged, rows)
         }
         let size = 10_000
         var result: [Int64: (MergeOutcome, GoldenDiff)] = [:]
         result.reserveCapacity(residents.count)
+        var rows = CopyText()
         guard residents.count > size else {
-            for (id, outcome, diff) in mergeSlice(residents[...]) { result[id] = (outcome, diff) }
-            return result
+            let (merged, sliceRows) = mergeSlice(residents[...])
+            for (id, outcome, diff) in merged { result[id] = (outcome, diff) }
+            return (result, sliceRows)
         }
-        await withTaskGroup(of: [(Int64, MergeOutcome, GoldenDiff)].self) { group in
+        await withTaskGroup(of: ([(Int64, MergeOutcome, GoldenDiff)], CopyText).self) { group in
             for start in stride(from: 0, to: residents.count, by: size) {
                 let slice = residents[start..<min(start + size, residents.count)]
                 group.addTask { mergeSlice(slice) }
             }
-            for await part in group { for (id, outcome, diff) in part { result[id] = (outcome, diff) } }
+            for await (merged, sliceRows) in group {
+                for (id, outcome, diff) in merged { result[id] = (outcome, diff) }
+                rows.append(sliceRows)
+            }
         }
-        return result
+        return (result, rows)
     }
 
     /// Recomputes what is stale in a transaction of its own (after a crash, or on demand).
@@ -338,6 +359,32 @@ public struct GoldenRecords: Sendable {
 
     /// `resident.provenance`: field → the value and where it came from.
     static func provenance(_ golden: [String: FieldValue]) -> String {
+        // The canonical JSON of `provenanceTree`, written straight into bytes: one per resident.
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(golden.count * 96)
+        func optional(_ text: String?) {
+            if let text { CanonicalJSON.appendString(text, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+        }
+        for (index, field) in golden.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            let value = golden[field]!
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            CanonicalJSON.appendString(field, to: &bytes)
+            bytes.append(contentsOf: #":{"record":"#.utf8)
+            bytes.append(contentsOf: (value.recordID.map(String.init) ?? "null").utf8)
+            bytes.append(contentsOf: #","rule":"#.utf8)
+            CanonicalJSON.appendString(value.rule, to: &bytes)
+            bytes.append(contentsOf: #","system":"#.utf8)
+            optional(value.system)
+            bytes.append(contentsOf: #","value":"#.utf8)
+            optional(value.value)
+            bytes.append(UInt8(ascii: "}"))
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// What `provenance` writes, as a tree (the reference its tests compare with).
+    static func provenanceTree(_ golden: [String: FieldValue]) -> String {
         CanonicalJSON.object(
             golden.mapValues { field in
                 .object([

@@ -17,6 +17,11 @@ public struct CopyText: Sendable {
                 bytes.append(contentsOf: [0x5C, 0x4E])
                 continue
             }
+            // Most values hold nothing to escape: copied whole.
+            if !field.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x00 }) {
+                bytes.append(contentsOf: field.utf8)
+                continue
+            }
             for byte in field.utf8 {
                 switch byte {
                 case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
@@ -32,12 +37,25 @@ public struct CopyText: Sendable {
     }
 
     public var isEmpty: Bool { bytes.isEmpty }
+
+    /// Another block's rows after these.
+    public mutating func append(_ other: CopyText) {
+        bytes.append(contentsOf: other.bytes)
+    }
 }
 
 enum JSONText {
     /// A JSON object of string values, keys sorted (stable output, stable hashes).
     static func object(_ values: [String: String]) -> String {
         CanonicalJSON.strings(values).text
+    }
+
+    static func encode<T: Encodable>(_ value: [T]) -> String {
+        // Most records have no problems: no encoder for an empty list.
+        if value.isEmpty { return "[]" }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
     static func encode<T: Encodable>(_ value: T) -> String {

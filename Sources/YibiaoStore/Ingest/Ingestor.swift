@@ -91,13 +91,13 @@ public struct Ingestor: Sendable {
         summary.batchID = batchID
         try await writer.holdBatch(connection, batchID: batchID)
         let start = ContinuousClock.now
-        let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize)
+        let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current)
         do {
             // A first ingest grows the table many times over: statistics follow each time it
             // doubles, and only for the columns the chunk statements join and filter on.
             var analyzedAt = current.count
             for await chunk in chunks.stream {
-                try await write(chunk, unchangedIn: current, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
+                try await write(chunk, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
                 if summary.staged >= max(4_096, analyzedAt) {
                     try await connection.analyzeStaging("source_record (district, system_id, source_key, version, is_current)", logger: logger)
                     analyzedAt = 2 * max(summary.staged, analyzedAt)
@@ -130,22 +130,15 @@ public struct Ingestor: Sendable {
 
     /// One chunk, one transaction holding the district lock: worker entries interleave with a long ingest.
     private func write(
-        _ chunk: IngestChunk, unchangedIn current: [String: String], batchID: Int64, fileName: String,
-        connection: PostgresConnection, summary: inout Summary
+        _ chunk: IngestChunk, batchID: Int64, fileName: String, connection: PostgresConnection, summary: inout Summary
     ) async throws {
-        // Rows whose content is the current version's are counted, not sent: a daily feed that
-        // changed in a few rows costs the reading and those rows.
-        var chunk = chunk
-        let before = chunk.records.count
-        chunk.records.removeAll { current[$0.sourceKey] == $0.contentHash }
-        let skipped = before - chunk.records.count
         var counts: SourceRecordWriter.Counts
         do {
             counts = try await connection.transaction(logger: logger) {
                 try await connection.lockDistrict(district, logger: logger)
                 return try await writer.write(
-                    connection, batchID: batchID, fileName: fileName, records: chunk.records,
-                    quarantined: chunk.quarantined, read: chunk.read, alsoUnchanged: skipped)
+                    connection, batchID: batchID, fileName: fileName, staging: chunk.staging,
+                    quarantined: chunk.quarantined, read: chunk.read, alsoUnchanged: chunk.unchanged)
             }
         } catch {
             logger.debug("ingest chunk failed", metadata: ["error": "\(String(reflecting: error))"])
@@ -159,7 +152,7 @@ public struct Ingestor: Sendable {
                     zh: "请重新执行同一导入：已暂存的行会被识别，不会重复暂存"),
                 detail: String(reflecting: error))
         }
-        counts.unchanged += skipped
+        counts.unchanged += chunk.unchanged
         summary.read += chunk.read
         summary.staged += counts.staged
         summary.newVersions += counts.newVersions
@@ -180,16 +173,38 @@ public struct Ingestor: Sendable {
 }
 
 /// Slots of one buffer that concurrent workers fill, each worker its own indices.
-private struct DisjointSlots: @unchecked Sendable {
-    let base: UnsafeMutablePointer<MappingOutcome?>
-    func set(_ index: Int, _ value: MappingOutcome) { base[index] = value }
+private struct DisjointSlots<Value>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Value>
+    func set(_ index: Int, _ value: Value) { base[index] = value }
+}
+
+/// `count` items split into one slice per core (none for small counts), each slice's results
+/// in its own slot; `body` gets the slice's number and its index range.
+private func inSlices<Value>(_ count: Int, minimum: Int, _ body: @Sendable (Int, Range<Int>) -> Value) -> [Value] {
+    let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / minimum))
+    let size = (count + slices - 1) / slices
+    var results = [Value?](repeating: nil, count: slices)
+    results.withUnsafeMutableBufferPointer { buffer in
+        let slots = DisjointSlots(base: buffer.baseAddress!)
+        DispatchQueue.concurrentPerform(iterations: slices) { slice in
+            slots.set(slice, body(slice, (slice * size)..<min(count, (slice + 1) * size)))
+        }
+    }
+    return results.map { $0! }
+}
+
+/// One memo per slice number: a slice is mapped by one thread at a time.
+private final class MemoPerSlice: @unchecked Sendable {
+    let memos = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in MappingMemo() }
 }
 
 /// Rows read and mapped, ready to write in one transaction.
 struct IngestChunk: Sendable {
-    var records: [MappedRecord] = []
+    var staging = SourceRecordWriter.StagingRows()
     var quarantined: [FeedIssue] = []
     var read = 0
+    /// Rows whose content is the current version's: counted, not sent.
+    var unchanged = 0
 }
 
 /// Reads and maps on a thread of its own while the database writes: parsing and COPY overlap,
@@ -220,34 +235,45 @@ final class ChunkProducer: @unchecked Sendable {
         slots.signal()
     }
 
-    static func start(adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int) -> ChunkProducer {
+    /// `current`: source key → content hash of the system's current records; rows that match are
+    /// counted unchanged and not encoded (a daily feed that changed in a few rows costs the
+    /// reading and those rows).
+    static func start(
+        adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int, unchangedIn current: [String: String]
+    ) -> ChunkProducer {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
         let thread = Thread {
             var pending: [UnmappedRow] = []
             pending.reserveCapacity(chunkSize)
             var keys = SourceKeyTracker()
-            // Mapping (normalisers, hashes) is most of the reading work: a chunk's rows are
-            // mapped on every core while the database writes the previous chunk.
+            let memos = MemoPerSlice()
+            // Mapping (normalisers, hashes) and encoding for COPY are most of the reading work:
+            // a chunk's rows are mapped and encoded on every core while the database writes the
+            // previous chunk. Only the check for repeated keys runs in file order, between the two.
             func emit() {
-                var outcomes = [MappingOutcome?](repeating: nil, count: pending.count)
-                let slices = min(ProcessInfo.processInfo.activeProcessorCount, max(1, pending.count / 1_000))
-                outcomes.withUnsafeMutableBufferPointer { buffer in
-                    let rows = pending
-                    let size = (rows.count + slices - 1) / max(slices, 1)
-                    let slots = DisjointSlots(base: buffer.baseAddress!)
-                    DispatchQueue.concurrentPerform(iterations: slices) { slice in
-                        for index in (slice * size)..<min(rows.count, (slice + 1) * size) { slots.set(index, rows[index].mapped()) }
-                    }
+                let rows = pending
+                let outcomes = inSlices(rows.count, minimum: 1_000) { slice, range in
+                    range.map { rows[$0].mapped(memo: memos.memos[slice]) }
                 }
                 var chunk = IngestChunk()
-                chunk.read = pending.count
-                for outcome in outcomes {
+                chunk.read = rows.count
+                var records: [MappedRecord] = []
+                for outcome in outcomes.joined() {
                     // The same source key twice in one file: the first one counts.
-                    switch keys.check(outcome!) {
+                    switch keys.check(outcome) {
                     case .quarantined(let issue): chunk.quarantined.append(issue)
-                    case .record(let record): chunk.records.append(record)
+                    case .record(let record):
+                        if current[record.sourceKey] == record.contentHash {
+                            chunk.unchanged += 1
+                        } else {
+                            records.append(record)
+                        }
                     }
+                }
+                let changed = records
+                for part in inSlices(changed.count, minimum: 500, { _, range in SourceRecordWriter.StagingRows(changed[range]) }) {
+                    chunk.staging.append(contentsOf: part)
                 }
                 pending.removeAll(keepingCapacity: true)
                 producer.slots.wait()

@@ -192,12 +192,20 @@ public struct SourceRecordWriter: Sendable {
         _ connection: PostgresConnection, batchID: Int64, fileName: String, records: [MappedRecord],
         quarantined: [FeedIssue], read: Int, alsoUnchanged: Int = 0
     ) async throws -> Counts {
+        try await write(
+            connection, batchID: batchID, fileName: fileName, staging: StagingRows(records), quarantined: quarantined, read: read,
+            alsoUnchanged: alsoUnchanged)
+    }
+
+    /// The same, for records encoded already (an ingest encodes them on every core).
+    public func write(
+        _ connection: PostgresConnection, batchID: Int64, fileName: String, staging: StagingRows,
+        quarantined: [FeedIssue], read: Int, alsoUnchanged: Int = 0
+    ) async throws -> Counts {
         var counts = Counts()
-        if !records.isEmpty {
-            var copy = CopyText()
-            for record in records { copy.row(Self.stagingRow(record)) }
+        if staging.count > 0 {
             try await connection.copyFrom(table: "staging_record", logger: logger) { writer in
-                try await writer.write(ByteBuffer(bytes: copy.bytes))
+                try await writer.write(ByteBuffer(bytes: staging.copy.bytes))
             }
             // The compare joins on the key alone: statistics on the wide columns would cost more than it.
             try await connection.analyzeStaging("staging_record (source_key)", logger: logger)
@@ -285,6 +293,28 @@ public struct SourceRecordWriter: Sendable {
             """, logger: logger
         ).decode(Int64.self) { return id }
         return nil
+    }
+
+    /// Records as the staging COPY takes them.
+    public struct StagingRows: Sendable {
+        public private(set) var copy = CopyText()
+        public private(set) var count = 0
+
+        public init() {}
+
+        public init(_ records: some Sequence<MappedRecord>) {
+            for record in records { append(record) }
+        }
+
+        public mutating func append(_ record: MappedRecord) {
+            copy.row(SourceRecordWriter.stagingRow(record))
+            count += 1
+        }
+
+        public mutating func append(contentsOf other: StagingRows) {
+            copy.append(other.copy)
+            count += other.count
+        }
     }
 
     static func stagingRow(_ record: MappedRecord) -> [String?] {

@@ -51,7 +51,14 @@ public struct ResidentLinker: Sendable {
         _ client: PostgresClient, seed: UInt64 = 1, linkThreshold: Double? = nil,
         reviewThreshold: Double? = nil
     ) async throws -> (version: Int, MatchParameters) {
-        let (records, _) = try await loadRecords(client, ids: nil)
+        try await train(client, on: try await loadRecords(client, ids: nil).0, seed: seed, linkThreshold: linkThreshold, reviewThreshold: reviewThreshold)
+    }
+
+    /// Trains on records loaded already (a matching run that is about to match them all).
+    func train(
+        _ client: PostgresClient, on records: [MatchRecord], seed: UInt64 = 1, linkThreshold: Double? = nil,
+        reviewThreshold: Double? = nil
+    ) async throws -> (version: Int, MatchParameters) {
         var base = MatchEngine()
         // Thresholds carry over from the active version unless new ones are given.
         if let (_, active) = try? await storedParameters(client) {
@@ -95,6 +102,15 @@ public struct ResidentLinker: Sendable {
     /// has twice as many records as the active version was trained on (the first feed alone
     /// says little about how the others agree); `yibiao match train` retrains at will.
     public func activeParameters(_ client: PostgresClient) async throws -> (version: Int, MatchParameters) {
+        let (version, parameters, _) = try await activeParametersLoading(client)
+        return (version, parameters)
+    }
+
+    /// The active parameters; when they had to be trained, also the district's records they
+    /// were trained on (a new version matches the whole district next: loaded once, not twice).
+    func activeParametersLoading(
+        _ client: PostgresClient
+    ) async throws -> (version: Int, parameters: MatchParameters, district: ([MatchRecord], [Int64: [String]])?) {
         var current: (Int, MatchParameters, Int)?
         for try await (version, json, trainedOn) in try await client.query(
             "SELECT version, parameters::text, trained_on FROM match_parameters WHERE district = \(district) AND active"
@@ -105,10 +121,12 @@ public struct ResidentLinker: Sendable {
         for try await count in try await client.query(
             "SELECT count(*) FROM source_record WHERE district = \(district) AND is_current"
         ).decode(Int.self) { records = count }
-        if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters) }
+        if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters, nil) }
         // A few hundred records say too little to estimate from: the defaults (version 0) serve.
-        guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1) } ?? (0, .initial) }
-        return try await train(client)
+        guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1, nil) } ?? (0, .initial, nil) }
+        let district = try await loadRecords(client, ids: nil)
+        let (version, parameters) = try await train(client, on: district.0)
+        return (version, parameters, district)
     }
 
     /// The first batch among the records waiting to be matched (staged without matching, or a
@@ -173,11 +191,15 @@ public struct ResidentLinker: Sendable {
     }
 
     private func matchOnce(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause, full: Bool) async throws -> Summary {
-        let (version, parameters) = try await activeParameters(client)
+        var timer = PhaseTimer("match", logger: logger)
+        // The queue first: a record staged after this read stays queued even when the district
+        // loaded below (for training) already holds it, and is matched again next run.
+        let queued = try await queuedRecords(client)
+        let (version, parameters, trainedOn) = try await activeParametersLoading(client)
+        timer.lap(trainedOn == nil ? "parameters" : "load district and train", rows: trainedOn?.0.count)
         let state = try await matchState(client)
         var summary = Summary()
         summary.parametersVersion = version
-        let queued = try await queuedRecords(client)
         // Past a twentieth of the district, reading it all in one pass costs less than key by key.
         let whole = full || state.keyless || state.matchedWith != version || queued.count > max(2_000, state.current / 20)
         summary.wholeDistrict = whole
@@ -192,9 +214,10 @@ public struct ResidentLinker: Sendable {
         }
         let work =
             whole
-            ? try await wholeDistrict(client, queued: queued, keyless: state.keyless)
+            ? try await wholeDistrict(client, queued: queued, keyless: state.keyless, loaded: trainedOn)
             : try await neighbourhood(of: queued, currentRecords: state.current, client)
         let records = work.records
+        timer.lap(whole ? "load district" : "load neighbourhood", rows: records.count)
         // A whole run reads every row anyway: no list of ids to narrow by.
         let ids = whole ? [] : records.map(\.id)
         var constraints = MatchEngine.Constraints()
@@ -231,7 +254,9 @@ public struct ResidentLinker: Sendable {
         ).decode((Int64, Int64, Bool).self) {
             if same { constraints.together.append((a, b)) } else { constraints.apart.append((a, b)) }
         }
+        timer.lap("load links and decisions", rows: existing.count)
         let result = await MatchEngine(parameters: parameters).match(records, constraints: constraints, context: work.context)
+        timer.lap("score and cluster", rows: result.candidatePairs)
         summary.records = records.count
         summary.candidatePairs = result.candidatePairs
         summary.pairsByBlockingKey = result.pairsByBlockingKey
@@ -246,6 +271,7 @@ public struct ResidentLinker: Sendable {
         summary.golden = try await write(
             plan, result: result, work: work, existing: existing, pinned: constraints.pinned,
             inheritedPins: inheritedPins, newVersions: newVersions, cause: cause, parametersVersion: version, client: client)
+        timer.lap("write")
         return summary
     }
 
@@ -279,8 +305,14 @@ public struct ResidentLinker: Sendable {
         return ids
     }
 
-    private func wholeDistrict(_ client: PostgresClient, queued: [Int64], keyless: Bool) async throws -> WorkSet {
-        let (records, keys) = try await loadRecords(client, ids: nil)
+    private func wholeDistrict(
+        _ client: PostgresClient, queued: [Int64], keyless: Bool, loaded: ([MatchRecord], [Int64: [String]])?
+    ) async throws -> WorkSet {
+        // Records a training just loaded are the district's current records still: the run
+        // holds the matching lock, and staging does not change a current row in place.
+        var district = loaded
+        if district == nil { district = try await loadRecords(client, ids: nil) }
+        let (records, keys) = district!
         return WorkSet(
             records: records, context: MatchEngine.Context(), queued: queued, whole: true,
             keyless: keyless ? records.filter { keys[$0.id] == nil } : [])
@@ -439,10 +471,12 @@ public struct ResidentLinker: Sendable {
         }
         return try await client.withConnection { connection in
             do {
+                var timer = PhaseTimer("match write", logger: logger)
                 return try await connection.transaction(logger: logger) {
                     try await connection.lockDistrict(district, logger: logger)
                     // New residents for clusters with none.
                     var clusterResident = plan.assignments
+                    var freshResidents: Set<Int64> = []
                     let needed = plan.newClusters.count
                     if needed > 0 {
                         var fresh: [Int64] = []
@@ -452,6 +486,7 @@ public struct ResidentLinker: Sendable {
                             """, logger: logger
                         ).decode(Int64.self) { fresh.append(id) }
                         for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
+                        freshResidents = Set(fresh)
                     }
                     // Links: one row per record, written with COPY, applied set-based.
                     try await connection.query(
@@ -462,9 +497,12 @@ public struct ResidentLinker: Sendable {
                     var copy = CopyText()
                     // Records that are new or change resident: only they can bring a resident new identifiers.
                     var moved: [Int64] = []
+                    var movedToFresh: [Int64] = []
                     for (clusterIndex, cluster) in result.clusters.enumerated() {
                         guard let resident = clusterResident[clusterIndex] else { continue }
-                        for record in cluster where existing[record] != resident || newVersions.contains(record) { moved.append(record) }
+                        for record in cluster where existing[record] != resident || newVersions.contains(record) {
+                            if freshResidents.contains(resident) { movedToFresh.append(record) } else { moved.append(record) }
+                        }
                         for record in cluster {
                             if inheritedPins.contains(record), let pinnedResident = pinned[record] {
                                 // A person's decision carries over to the row's new version.
@@ -499,18 +537,22 @@ public struct ResidentLinker: Sendable {
                             IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
                         """, logger: logger)
                     try await connection.analyzeAfterBulk(["resident", "link"], rows: records.count - existing.count, logger: logger)
-                    // Every identifier a resident is known by, with the record it came from.
-                    try await connection.query(
-                        """
-                        INSERT INTO resident_identifier (district, resident_id, scheme, value, record_id)
-                        SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
-                        FROM link l JOIN source_record r USING (district, record_id)
-                        CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
-                                                   (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
-                        WHERE l.district = \(district) AND l.record_id = ANY(\(moved)) AND r.is_current
-                            AND i.value IS NOT NULL AND i.value <> ''
-                        ON CONFLICT DO NOTHING
-                        """, logger: logger)
+                    // Every identifier a resident is known by, with the record it came from. A
+                    // resident made in this transaction has none yet, and no other session can give
+                    // it one: its records' identifiers need no conflict check (most of a first load).
+                    for (records, onConflict) in [(movedToFresh, ""), (moved, "ON CONFLICT DO NOTHING")] where !records.isEmpty {
+                        try await connection.query(
+                            """
+                            INSERT INTO resident_identifier (district, resident_id, scheme, value, record_id)
+                            SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
+                            FROM link l JOIN source_record r USING (district, record_id)
+                            CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
+                                                       (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
+                            WHERE l.district = \(district) AND l.record_id = ANY(\(records)) AND r.is_current
+                                AND i.value IS NOT NULL AND i.value <> ''
+                            \(unescaped: onConflict)
+                            """, logger: logger)
+                    }
                     // Merges: the younger resident retires, pointing at the survivor.
                     for merge in plan.merges {
                         let moved = merge.moved
@@ -569,6 +611,7 @@ public struct ResidentLinker: Sendable {
                         causes[newID] = ChangeCause("split", ref: "resident:\(split.original)")
                     }
                     try await finishRun(connection, work: work, parametersVersion: parametersVersion)
+                    timer.lap("links, residents, identifiers, review", rows: records.count)
                     // Only the residents this run could have changed: before and after.
                     let touched = whole ? nil : Array(Set(existing.values).union(clusterResident.values)).sorted()
                     return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
