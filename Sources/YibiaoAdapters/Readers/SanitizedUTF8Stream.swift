@@ -67,22 +67,34 @@ final class SanitizedUTF8Stream: InputStream {
         } else {
             finished = true
         }
-        pending.reserveCapacity(bytes.count + 16)
+        // Valid runs are copied whole, into a local buffer (not byte by byte into the property).
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + 16)
         var index = 0
+        var runStart = 0
         while index < bytes.count {
+            if bytes[index] < 0x80 {
+                index += 1
+                continue
+            }
             let length = Self.sequenceLength(bytes, at: index)
             if length > 0 {
-                pending.append(contentsOf: bytes[index..<index + length])
                 index += length
-            } else if length == 0, !finished {
+                continue
+            }
+            output.append(contentsOf: bytes[runStart..<index])
+            if length == 0, !finished {
                 // Possibly a sequence cut by the chunk boundary: wait for the rest.
                 carry = Array(bytes[index...])
+                runStart = bytes.count
                 break
-            } else {
-                pending.append(contentsOf: [0xEF, 0xBF, 0xBD])
-                index += 1
             }
+            output.append(contentsOf: [0xEF, 0xBF, 0xBD])
+            index += 1
+            runStart = index
         }
+        if runStart < bytes.count { output.append(contentsOf: bytes[runStart...]) }
+        pending = output
     }
 
     static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {

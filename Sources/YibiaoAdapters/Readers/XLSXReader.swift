@@ -296,7 +296,7 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
             case "b": text = value == "1" ? "TRUE" : "FALSE"
             default: text = value // n, str, inlineStr, e, d
             }
-            if text.contains("\u{FFFD}"), problem == nil {
+            if text.unicodeScalars.contains("\u{FFFD}"), problem == nil {
                 problem = FeedIssue(
                     code: "invalid_utf8",
                     message: LocalizedText(

@@ -206,11 +206,11 @@ private final class RecordCollector: NSObject, XMLParserDelegate {
     /// The closed record as a row, or as the reason it cannot be one.
     private func outcome() -> FeedEvent {
         let cells = cells ?? [:]
-        if problem == nil, let bad = cells.first(where: { $0.key.contains("\u{FFFD}") || $0.value.contains("\u{FFFD}") }) {
+        if problem == nil, let bad = cells.first(where: { $0.key.unicodeScalars.contains("\u{FFFD}") || $0.value.unicodeScalars.contains("\u{FFFD}") }) {
             problem = (
                 "invalid_utf8",
                 LocalizedText(en: "the record contains bytes that are not valid UTF-8", zh: "该记录含有不是有效 UTF-8 的字节"),
-                bad.key.contains("\u{FFFD}") ? nil : bad.key
+                bad.key.unicodeScalars.contains("\u{FFFD}") ? nil : bad.key
             )
         }
         if let problem {
