@@ -56,6 +56,19 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("one append larger than a block of 20,000 entries: one gap-free chain across the blocks")
+    func acrossBlocks() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let resident = try await prepare(client)
+            #expect(try await appendInTransaction(client, [entry(resident, "0")]) == [1])
+            let sequences = try await appendInTransaction(client, (1...41_000).map { entry(resident, String($0)) })
+            #expect(sequences == Array(2...41_001))
+            let (checked, broken) = try await ChangeLog.verify(client, district: district, logger: .silent)
+            #expect(checked == 41_001)
+            #expect(broken == nil)
+        }
+    }
+
     @Test("an entry edited with SQL is reported, with its sequence number")
     func tampering() async throws {
         try await TestDatabase.withFreshDatabase { _, client in

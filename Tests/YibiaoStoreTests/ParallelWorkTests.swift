@@ -7,7 +7,7 @@ import YibiaoMerge
 /// The merge split across cores gives what one core gives, resident by resident.
 @Suite struct ParallelWorkTests {
     @Test("golden records merged in parallel slices equal the merge one by one")
-    func parallelMerge() async {
+    func parallelMerge() async throws {
         let merger = GoldenRecordMerger(rules: .standard)
         var observations: [Int64: [Observation]] = [:]
         let residents = (1...25_000).map(Int64.init)
@@ -22,14 +22,23 @@ import YibiaoMerge
         }
         var hashes: [Int64: String] = [:]
         for id in residents where id % 2 == 0 { hashes[id] = String(repeating: "a", count: 64) }
-        let (parallel, rows) = await GoldenRecords.mergeInParallel(
-            residents, merger: merger, observations: observations, overrides: [:], stored: [:], open: [:], hashes: hashes)
+        var rows = CopyText()
+        var blocks = 0
+        let parallel = try await GoldenRecords.mergeInParallel(
+            residents, merger: merger, observations: observations, overrides: [:], stored: [:], open: [:], hashes: hashes
+        ) { block in
+            rows.append(block)
+            blocks += 1
+        }
+        // Handed over slice by slice, not at the end in one piece.
+        #expect(blocks == 3)
         #expect(parallel.count == residents.count)
         var expectedRows: Set<[UInt8]> = []
         for id in residents {
             let outcome = merger.merge(observations[id]!)
-            #expect(parallel[id]?.0 == outcome, "resident \(id)")
-            if parallel[id]?.0 != outcome { break }
+            let expected = GoldenRecords.MergedResident(GoldenDiff(stored: [:], openConflicts: [:], outcome: outcome))
+            #expect(parallel[id] == expected, "resident \(id)")
+            if parallel[id] != expected { break }
             if let hash = hashes[id] {
                 var row = CopyText()
                 row.row(GoldenRecords.residentRow(id, golden: outcome.values, changed: true, hash: hash))

@@ -51,29 +51,35 @@ public enum ChangeLog {
         // Microsecond precision, as PostgreSQL stores it, so that the hash can be recomputed from the row.
         let changedAt = timestamp(Date())
         var sequences: [Int64] = []
-        var copy = CopyText()
+        sequences.reserveCapacity(entries.count)
         var (seq, previous) = last
-        // The canonical JSON of the changes is most of the work, and each entry's alone: on
-        // every core. Only the chain itself runs in order.
-        let canonical = await inParallelSlices(entries.count, minimum: 2_000) { range in
-            range.map { canonicalChanges(entries[$0].changes) }
-        }.flatMap { $0 }
-        for (entry, changes) in zip(entries, canonical) {
-            seq += 1
-            let hash = entryHash(
-                previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
-                causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes)
-            copy.row([district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes, previous, hash])
-            sequences.append(seq)
-            previous = hash
-        }
-        try await connection.copyFrom(
-            table: "change_log",
-            columns: [
-                "district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "prev_hash", "hash",
-            ], logger: logger
-        ) { writer in
-            try await writer.write(ByteBuffer(bytes: copy.bytes))
+        // Blocks of entries, each sent before the next is built: a first load's log is never
+        // all in memory at once.
+        for blockStart in stride(from: 0, to: entries.count, by: 20_000) {
+            let block = entries[blockStart..<min(blockStart + 20_000, entries.count)]
+            // The canonical JSON of the changes is most of the work, and each entry's alone: on
+            // every core. Only the chain itself runs in order.
+            let canonical = await inParallelSlices(block.count, minimum: 2_000) { range in
+                range.map { canonicalChanges(block[block.startIndex + $0].changes) }
+            }.flatMap { $0 }
+            var copy = CopyText()
+            for (entry, changes) in zip(block, canonical) {
+                seq += 1
+                let hash = entryHash(
+                    previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
+                    causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes)
+                copy.row([district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes, previous, hash])
+                sequences.append(seq)
+                previous = hash
+            }
+            try await connection.copyFrom(
+                table: "change_log",
+                columns: [
+                    "district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "prev_hash", "hash",
+                ], logger: logger
+            ) { writer in
+                try await writer.write(ByteBuffer(bytes: copy.bytes))
+            }
         }
         try await connection.query(
             """

@@ -76,19 +76,27 @@ public struct GoldenRecords: Sendable {
         }
         summary.recomputed = stale.count
         let active = stale.filter { $0.mergedInto == nil }.map(\.id)
-        let (observations, latestBatch) = try await loadObservations(connection, residents: active)
+        var (observations, latestBatch) = try await loadObservations(connection, residents: active)
         let overrides = try await loadOverrides(connection, residents: active)
-        let stored = try await loadStoredFields(connection, residents: active)
+        var stored = try await loadStoredFields(connection, residents: active)
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
         timer.lap("load observations", rows: active.count)
 
         // The pure merge of every active resident, and its row for the database, split across cores.
         var hashes: [Int64: String] = [:]
         for resident in stale where resident.mergedInto == nil { hashes[resident.id] = resident.hash }
-        let (merged, encodedRows) = await Self.mergeInParallel(
-            active, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes)
+        // Each slice's rows go to the staging table as soon as they are merged, not all at the end.
+        if !dryRun { try await prepareStaging(connection) }
+        let merged = try await Self.mergeInParallel(
+            active, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes
+        ) { rows in
+            if !dryRun { try await copy(rows, into: "staging_golden_resident", connection, analyze: false) }
+        }
+        // Every source value of the residents, and their stored records: not needed past the merge.
+        observations = [:]
+        stored = [:]
         timer.lap("merge", rows: active.count)
-        var residentRows = encodedRows, closeRows = CopyText(), raiseRows = CopyText()
+        var residentRows = CopyText(), closeRows = CopyText(), raiseRows = CopyText()
         var entries: [ChangeLog.Entry] = []
         var changedResidents: [Int64] = []
         for resident in stale {
@@ -111,7 +119,7 @@ public struct GoldenRecords: Sendable {
                         ]))
                 continue
             }
-            guard let (outcome, diff) = merged[resident.id] else { continue }
+            guard let diff = merged[resident.id] else { continue }
             for field in diff.supersede { closeRows.row([String(resident.id), field]) }
             for conflict in diff.raise {
                 raiseRows.row([String(resident.id), conflict.field, conflict.reason.rawValue, JSONText.encode(conflict.candidates)])
@@ -149,14 +157,31 @@ public struct GoldenRecords: Sendable {
         return summary
     }
 
+    /// What the rest of a refresh needs of one merged resident once its row is encoded: the
+    /// changes to log and the conflicts to raise and close. The merged values themselves are
+    /// in the row; keeping them too held about 8 KB per resident (1.2 GB in a first load).
+    struct MergedResident: Sendable, Hashable {
+        var changes: [String: GoldenDiff.Change]
+        var raise: [FieldConflict]
+        var supersede: [String]
+
+        init(_ diff: GoldenDiff) {
+            changes = diff.changes
+            raise = diff.raise
+            supersede = diff.supersede
+        }
+    }
+
     /// Merges and diffs each resident; slices of residents run side by side. A resident with a
     /// digest in `hashes` also gets its `staging_golden_resident` row, encoded in its slice.
+    /// `rowsReady` gets each slice's rows, in the caller's task, while the next slices merge;
+    /// at most one slice per core plus one waits, so the rows of a district are never all in memory.
     static func mergeInParallel(
         _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
         overrides: [Int64: [String: Override]], stored: [Int64: [String: FieldValue]], open: [Int64: [String: FieldConflict]],
-        hashes: [Int64: String] = [:]
-    ) async -> (merged: [Int64: (MergeOutcome, GoldenDiff)], rows: CopyText) {
-        func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergeOutcome, GoldenDiff)], CopyText) {
+        hashes: [Int64: String] = [:], rowsReady: (CopyText) async throws -> Void
+    ) async throws -> [Int64: MergedResident] {
+        func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], CopyText) {
             var rows = CopyText()
             let merged = slice.map { id in
                 let outcome = merger.merge(observations[id] ?? [], overrides: overrides[id] ?? [:])
@@ -167,30 +192,37 @@ public struct GoldenRecords: Sendable {
                     let same = diff.upserts.isEmpty && diff.removals.isEmpty
                     rows.row(residentRow(id, golden: same ? nil : outcome.values, changed: !diff.changes.isEmpty, hash: hash))
                 }
-                return (id, outcome, diff)
+                return (id, MergedResident(diff))
             }
             return (merged, rows)
         }
         let size = 10_000
-        var result: [Int64: (MergeOutcome, GoldenDiff)] = [:]
+        var result: [Int64: MergedResident] = [:]
         result.reserveCapacity(residents.count)
-        var rows = CopyText()
         guard residents.count > size else {
             let (merged, sliceRows) = mergeSlice(residents[...])
-            for (id, outcome, diff) in merged { result[id] = (outcome, diff) }
-            return (result, sliceRows)
+            for (id, resident) in merged { result[id] = resident }
+            try await rowsReady(sliceRows)
+            return result
         }
-        await withTaskGroup(of: ([(Int64, MergeOutcome, GoldenDiff)], CopyText).self) { group in
-            for start in stride(from: 0, to: residents.count, by: size) {
-                let slice = residents[start..<min(start + size, residents.count)]
+        let starts = Array(stride(from: 0, to: residents.count, by: size))
+        let inFlight = ProcessInfo.processInfo.activeProcessorCount + 1
+        try await withThrowingTaskGroup(of: ([(Int64, MergedResident)], CopyText).self) { group in
+            var next = 0
+            func addSlice() {
+                guard next < starts.count else { return }
+                let slice = residents[starts[next]..<min(starts[next] + size, residents.count)]
+                next += 1
                 group.addTask { mergeSlice(slice) }
             }
-            for await (merged, sliceRows) in group {
-                for (id, outcome, diff) in merged { result[id] = (outcome, diff) }
-                rows.append(sliceRows)
+            for _ in 0..<inFlight { addSlice() }
+            while let (merged, sliceRows) = try await group.next() {
+                addSlice()
+                for (id, resident) in merged { result[id] = resident }
+                try await rowsReady(sliceRows)
             }
         }
-        return (result, rows)
+        return result
     }
 
     /// Recomputes what is stale in a transaction of its own (after a crash, or on demand).
@@ -395,10 +427,8 @@ public struct GoldenRecords: Sendable {
         ).text
     }
 
-    private func write(
-        _ connection: PostgresConnection, residents: CopyText, close: CopyText,
-        raise: CopyText
-    ) async throws {
+    /// The session's staging tables for one refresh's rows.
+    private func prepareStaging(_ connection: PostgresConnection) async throws {
         try await connection.query(
             """
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_resident (resident_id bigint, hash_only boolean, changed boolean, inputs_hash text,
@@ -410,7 +440,16 @@ public struct GoldenRecords: Sendable {
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_conflict (resident_id bigint, field text, reason_code text, candidates jsonb)
             ON COMMIT DELETE ROWS
             """, logger: logger)
-        try await copy(residents, into: "staging_golden_resident", connection)
+    }
+
+    /// Applies the staged resident rows (those streamed during the merge, and `residents`) and
+    /// the conflicts to raise and close.
+    private func write(
+        _ connection: PostgresConnection, residents: CopyText, close: CopyText,
+        raise: CopyText
+    ) async throws {
+        try await copy(residents, into: "staging_golden_resident", connection, analyze: false)
+        try await connection.analyzeStaging("staging_golden_resident", logger: logger)
         try await connection.query(
             """
             UPDATE resident r SET inputs_hash = s.inputs_hash,
@@ -446,11 +485,11 @@ public struct GoldenRecords: Sendable {
         }
     }
 
-    private func copy(_ rows: CopyText, into table: String, _ connection: PostgresConnection) async throws {
+    private func copy(_ rows: CopyText, into table: String, _ connection: PostgresConnection, analyze: Bool = true) async throws {
         guard !rows.isEmpty else { return }
         try await connection.copyFrom(table: table, logger: logger) { writer in
             try await writer.write(ByteBuffer(bytes: rows.bytes))
         }
-        try await connection.analyzeStaging(table, logger: logger)
+        if analyze { try await connection.analyzeStaging(table, logger: logger) }
     }
 }
