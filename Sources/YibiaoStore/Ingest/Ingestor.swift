@@ -172,27 +172,6 @@ public struct Ingestor: Sendable {
     }
 }
 
-/// Slots of one buffer that concurrent workers fill, each worker its own indices.
-private struct DisjointSlots<Value>: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Value>
-    func set(_ index: Int, _ value: Value) { base[index] = value }
-}
-
-/// `count` items split into one slice per core (none for small counts), each slice's results
-/// in its own slot; `body` gets the slice's number and its index range.
-private func inSlices<Value>(_ count: Int, minimum: Int, _ body: @Sendable (Int, Range<Int>) -> Value) -> [Value] {
-    let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / minimum))
-    let size = (count + slices - 1) / slices
-    var results = [Value?](repeating: nil, count: slices)
-    results.withUnsafeMutableBufferPointer { buffer in
-        let slots = DisjointSlots(base: buffer.baseAddress!)
-        DispatchQueue.concurrentPerform(iterations: slices) { slice in
-            slots.set(slice, body(slice, (slice * size)..<min(count, (slice + 1) * size)))
-        }
-    }
-    return results.map { $0! }
-}
-
 /// One memo per slice number: a slice is mapped by one thread at a time.
 private final class MemoPerSlice: @unchecked Sendable {
     let memos = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in MappingMemo() }
@@ -253,7 +232,7 @@ final class ChunkProducer: @unchecked Sendable {
             // previous chunk. Only the check for repeated keys runs in file order, between the two.
             func emit() {
                 let rows = pending
-                let outcomes = inSlices(rows.count, minimum: 1_000) { slice, range in
+                let outcomes = inThreadSlices(rows.count, minimum: 1_000) { slice, range in
                     range.map { rows[$0].mapped(memo: memos.memos[slice]) }
                 }
                 var chunk = IngestChunk()
@@ -272,7 +251,7 @@ final class ChunkProducer: @unchecked Sendable {
                     }
                 }
                 let changed = records
-                for part in inSlices(changed.count, minimum: 500, { _, range in SourceRecordWriter.StagingRows(changed[range]) }) {
+                for part in inThreadSlices(changed.count, minimum: 500, { _, range in SourceRecordWriter.StagingRows(changed[range]) }) {
                     chunk.staging.append(contentsOf: part)
                 }
                 pending.removeAll(keepingCapacity: true)
