@@ -38,19 +38,12 @@ import Testing
         }
     }
 
+    /// The words between runs of spaces, joined by one space: the same fold, said another way.
     static func referenceCollapse(_ text: String) -> String {
-        var result = String.UnicodeScalarView()
-        var pendingSpace = false
-        for scalar in text.unicodeScalars {
-            if scalar.properties.isWhitespace || scalar == "\u{200B}" || scalar == "\u{FEFF}" {
-                pendingSpace = !result.isEmpty
-            } else {
-                if pendingSpace { result.append(" ") }
-                pendingSpace = false
-                result.append(scalar)
-            }
-        }
-        return String(result)
+        text.unicodeScalars
+            .split { $0.properties.isWhitespace || $0 == "\u{200B}" || $0 == "\u{FEFF}" }
+            .map { String(String.UnicodeScalarView($0)) }
+            .joined(separator: " ")
     }
 
     @Test("a name's keys: the shortcut past ICU for Han and ASCII names changes nothing")

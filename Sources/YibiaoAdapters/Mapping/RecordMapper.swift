@@ -21,15 +21,12 @@ public struct MappedRecord: Sendable, Hashable {
         row: Int, sourceKey: String, fields: [String: String], raw: [String: String],
         problems: [FieldProblem], contentHash: String
     ) {
-        self.row = row
-        self.sourceKey = sourceKey
-        self.fields = fields
-        self.raw = raw
-        self.problems = problems
-        self.contentHash = contentHash
-        self.name = fields["name"].flatMap(PersonName.init(normalizing:))
+        self.init(
+            row: row, sourceKey: sourceKey, fields: fields, raw: raw, problems: problems, contentHash: contentHash,
+            name: fields["name"].flatMap(PersonName.init(normalizing:)))
     }
 
+    /// With the name's keys computed already (a mapping memo remembers them).
     init(
         row: Int, sourceKey: String, fields: [String: String], raw: [String: String],
         problems: [FieldProblem], contentHash: String, name: PersonName?

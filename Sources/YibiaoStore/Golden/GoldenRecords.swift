@@ -144,7 +144,7 @@ public struct GoldenRecords: Sendable {
             summary.elapsed = ContinuousClock.now - started
             return summary
         }
-        timer.lap("encode", rows: stale.count)
+        timer.lap("conflicts and log entries", rows: stale.count)
         try await write(connection, residents: residentRows, close: closeRows, raise: raiseRows)
         timer.lap("write residents and conflicts", rows: stale.count)
         try await Households(district: district, logger: logger).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))

@@ -308,8 +308,9 @@ public struct ResidentLinker: Sendable {
     private func wholeDistrict(
         _ client: PostgresClient, queued: [Int64], keyless: Bool, loaded: ([MatchRecord], [Int64: [String]])?
     ) async throws -> WorkSet {
-        // Records a training just loaded are the district's current records still: the run
-        // holds the matching lock, and staging does not change a current row in place.
+        // Records a training loaded moments ago stand for the district: reading again would
+        // differ only by a concurrent ingest's rows, and those wait in the queue for the next run
+        // (the queue was read before the training).
         var district = loaded
         if district == nil { district = try await loadRecords(client, ids: nil) }
         let (records, keys) = district!
