@@ -376,8 +376,7 @@ public struct GoldenRecords: Sendable {
     /// The resident's columns (core fields), or only its digest when `golden` is nil (retired, or unchanged).
     static func residentRow(_ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String) -> [String?] {
         guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: 13) }
-        let values = golden.mapValues(\.value)
-        func value(_ field: String) -> String? { values[field] ?? nil }
+        func value(_ field: String) -> String? { golden[field]?.value }
         let name = value("name").flatMap(PersonName.init(normalizing:))
         var death = value("death_date")
         // The column refuses a death before birth; the conflict says so and a person decides.

@@ -132,7 +132,7 @@ public struct Ingestor: Sendable {
     private func write(
         _ chunk: IngestChunk, batchID: Int64, fileName: String, connection: PostgresConnection, summary: inout Summary
     ) async throws {
-        var counts: SourceRecordWriter.Counts
+        let counts: SourceRecordWriter.Counts
         do {
             counts = try await connection.transaction(logger: logger) {
                 try await connection.lockDistrict(district, logger: logger)
@@ -152,7 +152,6 @@ public struct Ingestor: Sendable {
                     zh: "请重新执行同一导入：已暂存的行会被识别，不会重复暂存"),
                 detail: String(reflecting: error))
         }
-        counts.unchanged += chunk.unchanged
         summary.read += chunk.read
         summary.staged += counts.staged
         summary.newVersions += counts.newVersions

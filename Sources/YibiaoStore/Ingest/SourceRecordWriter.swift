@@ -187,17 +187,16 @@ public struct SourceRecordWriter: Sendable {
     }
 
     /// Writes records and quarantined rows of one batch, and adds them to its counters.
-    /// `alsoUnchanged`: rows the caller found unchanged itself and did not pass.
     public func write(
         _ connection: PostgresConnection, batchID: Int64, fileName: String, records: [MappedRecord],
-        quarantined: [FeedIssue], read: Int, alsoUnchanged: Int = 0
+        quarantined: [FeedIssue], read: Int
     ) async throws -> Counts {
-        try await write(
-            connection, batchID: batchID, fileName: fileName, staging: StagingRows(records), quarantined: quarantined, read: read,
-            alsoUnchanged: alsoUnchanged)
+        try await write(connection, batchID: batchID, fileName: fileName, staging: StagingRows(records), quarantined: quarantined, read: read)
     }
 
     /// The same, for records encoded already (an ingest encodes them on every core).
+    /// `alsoUnchanged`: rows the caller found unchanged itself and did not pass (counted in the
+    /// batch and in the counts returned).
     public func write(
         _ connection: PostgresConnection, batchID: Int64, fileName: String, staging: StagingRows,
         quarantined: [FeedIssue], read: Int, alsoUnchanged: Int = 0
@@ -274,11 +273,12 @@ public struct SourceRecordWriter: Sendable {
                 try await writer.write(ByteBuffer(bytes: copy.bytes))
             }
         }
+        counts.unchanged += alsoUnchanged
         let quarantinedCount = quarantined.count
         try await connection.query(
             """
             UPDATE ingest_batch SET rows_read = rows_read + \(read), rows_staged = rows_staged + \(counts.staged),
-                rows_unchanged = rows_unchanged + \(counts.unchanged + alsoUnchanged), rows_quarantined = rows_quarantined + \(quarantinedCount)
+                rows_unchanged = rows_unchanged + \(counts.unchanged), rows_quarantined = rows_quarantined + \(quarantinedCount)
             WHERE district = \(district) AND batch_id = \(batchID)
             """, logger: logger)
         return counts

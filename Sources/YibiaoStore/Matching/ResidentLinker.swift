@@ -101,15 +101,11 @@ public struct ResidentLinker: Sendable {
     /// The active parameters. Trained once the district has enough records, and again automatically once it
     /// has twice as many records as the active version was trained on (the first feed alone
     /// says little about how the others agree); `yibiao match train` retrains at will.
-    public func activeParameters(_ client: PostgresClient) async throws -> (version: Int, MatchParameters) {
-        let (version, parameters, _) = try await activeParametersLoading(client)
-        return (version, parameters)
-    }
-
-    /// The active parameters; when they had to be trained, also the district's records they
-    /// were trained on (a new version matches the whole district next: loaded once, not twice).
-    func activeParametersLoading(
-        _ client: PostgresClient
+    /// When they had to be trained, also the district's records they were trained on (a new
+    /// version matches the whole district next: loaded once, not twice). `currentRecords`: the
+    /// district's current records, counted by the caller.
+    func activeParameters(
+        _ client: PostgresClient, currentRecords records: Int
     ) async throws -> (version: Int, parameters: MatchParameters, district: ([MatchRecord], [Int64: [String]])?) {
         var current: (Int, MatchParameters, Int)?
         for try await (version, json, trainedOn) in try await client.query(
@@ -117,10 +113,6 @@ public struct ResidentLinker: Sendable {
         ).decode((Int, String, Int).self) {
             current = (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)), trainedOn)
         }
-        var records = 0
-        for try await count in try await client.query(
-            "SELECT count(*) FROM source_record WHERE district = \(district) AND is_current"
-        ).decode(Int.self) { records = count }
         if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters, nil) }
         // A few hundred records say too little to estimate from: the defaults (version 0) serve.
         guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1, nil) } ?? (0, .initial, nil) }
@@ -192,12 +184,12 @@ public struct ResidentLinker: Sendable {
 
     private func matchOnce(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause, full: Bool) async throws -> Summary {
         var timer = PhaseTimer("match", logger: logger)
-        // The queue first: a record staged after this read stays queued even when the district
-        // loaded below (for training) already holds it, and is matched again next run.
+        // The queue before the records: a record staged in between is loaded and matched before
+        // it leaves the queue; read the other way round, it could leave the queue unmatched.
         let queued = try await queuedRecords(client)
-        let (version, parameters, trainedOn) = try await activeParametersLoading(client)
-        timer.lap(trainedOn == nil ? "parameters" : "load district and train", rows: trainedOn?.0.count)
         let state = try await matchState(client)
+        let (version, parameters, trainedOn) = try await activeParameters(client, currentRecords: state.current)
+        timer.lap(trainedOn == nil ? "parameters" : "load district and train", rows: trainedOn?.0.count)
         var summary = Summary()
         summary.parametersVersion = version
         // Past a twentieth of the district, reading it all in one pass costs less than key by key.
@@ -311,9 +303,7 @@ public struct ResidentLinker: Sendable {
         // Records a training loaded moments ago stand for the district: reading again would
         // differ only by a concurrent ingest's rows, and those wait in the queue for the next run
         // (the queue was read before the training).
-        var district = loaded
-        if district == nil { district = try await loadRecords(client, ids: nil) }
-        let (records, keys) = district!
+        let (records, keys) = if let loaded { loaded } else { try await loadRecords(client, ids: nil) }
         return WorkSet(
             records: records, context: MatchEngine.Context(), queued: queued, whole: true,
             keyless: keyless ? records.filter { keys[$0.id] == nil } : [])
@@ -633,7 +623,8 @@ public struct ResidentLinker: Sendable {
     /// Takes what this run matched off the queue, fills lookup keys of rows staged before they
     /// existed, and records the parameters the links were made with.
     private func finishRun(_ connection: PostgresConnection, work: WorkSet, parametersVersion: Int) async throws {
-        let matched = work.records.map(\.id) + work.queued
+        // In a whole run every queued record is among the records too: each id sent once.
+        let matched = Array(Set(work.records.map(\.id)).union(work.queued))
         try await connection.query(
             "DELETE FROM match_queue WHERE district = \(district) AND record_id = ANY(\(matched))", logger: logger)
         if !work.keyless.isEmpty {
