@@ -185,21 +185,9 @@ public struct MatchEngine: Sendable {
     /// Pairs at or above the review threshold, strongest first (ties by record ids: the same
     /// input always gives the same order). Scoring is split across cores in large slices.
     func scoreInParallel(_ records: [MatchRecord], _ pairs: [(Int32, Int32)], frequencies: TermFrequencies) async -> [(Int32, Int32, PairScore)] {
-        let slice = 50_000
-        let slices = stride(from: 0, to: pairs.count, by: slice).map { $0..<min($0 + slice, pairs.count) }
-        var scored: [(Int32, Int32, PairScore)] = []
-        if slices.count <= 1 {
-            scored = score(records, pairs[...], frequencies: frequencies)
-        } else {
-            scored = await withTaskGroup(of: (Int, [(Int32, Int32, PairScore)]).self) { group in
-                for (index, range) in slices.enumerated() {
-                    group.addTask { (index, self.score(records, pairs[range], frequencies: frequencies)) }
-                }
-                var parts = Array(repeating: [(Int32, Int32, PairScore)](), count: slices.count)
-                for await (index, part) in group { parts[index] = part }
-                return parts.flatMap { $0 }
-            }
-        }
+        var scored = await ParallelSlices.map(pairs.count, size: 50_000) { range in
+            self.score(records, pairs[range], frequencies: frequencies)
+        }.flatMap { $0 }
         // Strongest evidence first, so that a weak edge cannot pre-empt a strong one.
         scored.sort { left, right in
             let (l, r) = (left.2, right.2)

@@ -59,7 +59,7 @@ public enum ChangeLog {
             let block = entries[blockStart..<min(blockStart + 20_000, entries.count)]
             // The canonical JSON of the changes is most of the work, and each entry's alone: on
             // every core. Only the chain itself runs in order.
-            let canonical = await inParallelSlices(block.count, minimum: 2_000) { range in
+            let canonical = await ParallelSlices.map(block.count, size: ParallelSlices.perCore(block.count, minimum: 2_000)) { range in
                 range.map { canonicalChanges(block[block.startIndex + $0].changes) }
             }.flatMap { $0 }
             var copy = CopyText()

@@ -174,14 +174,14 @@ public struct GoldenRecords: Sendable {
 
     /// Merges and diffs each resident; slices of residents run side by side. A resident with a
     /// digest in `hashes` also gets its `staging_golden_resident` row, encoded in its slice.
-    /// `rowsReady` gets each slice's rows, in the caller's task, while the next slices merge;
-    /// at most one slice per core plus one waits, so the rows of a district are never all in memory.
+    /// `rowsReady` gets each slice's rows, in the caller's task, while the next slices merge
+    /// (`ParallelSlices.forEach`: the rows of a district are never all in memory).
     static func mergeInParallel(
         _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
         overrides: [Int64: [String: Override]], stored: [Int64: [String: FieldValue]], open: [Int64: [String: FieldConflict]],
         hashes: [Int64: String] = [:], rowsReady: (CopyText) async throws -> Void
     ) async throws -> [Int64: MergedResident] {
-        func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], CopyText) {
+        @Sendable func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], CopyText) {
             var rows = CopyText()
             let merged = slice.map { id in
                 let outcome = merger.merge(observations[id] ?? [], overrides: overrides[id] ?? [:])
@@ -196,31 +196,11 @@ public struct GoldenRecords: Sendable {
             }
             return (merged, rows)
         }
-        let size = 10_000
         var result: [Int64: MergedResident] = [:]
         result.reserveCapacity(residents.count)
-        guard residents.count > size else {
-            let (merged, sliceRows) = mergeSlice(residents[...])
+        try await ParallelSlices.forEach(residents.count, size: 10_000, { range in mergeSlice(residents[range]) }) { merged, rows in
             for (id, resident) in merged { result[id] = resident }
-            try await rowsReady(sliceRows)
-            return result
-        }
-        let starts = Array(stride(from: 0, to: residents.count, by: size))
-        let inFlight = ProcessInfo.processInfo.activeProcessorCount + 1
-        try await withThrowingTaskGroup(of: ([(Int64, MergedResident)], CopyText).self) { group in
-            var next = 0
-            func addSlice() {
-                guard next < starts.count else { return }
-                let slice = residents[starts[next]..<min(starts[next] + size, residents.count)]
-                next += 1
-                group.addTask { mergeSlice(slice) }
-            }
-            for _ in 0..<inFlight { addSlice() }
-            while let (merged, sliceRows) = try await group.next() {
-                addSlice()
-                for (id, resident) in merged { result[id] = resident }
-                try await rowsReady(sliceRows)
-            }
+            try await rowsReady(rows)
         }
         return result
     }
