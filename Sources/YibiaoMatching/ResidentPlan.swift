@@ -18,10 +18,21 @@ public struct ResidentPlan: Sendable, Hashable {
     public var merges: [Merge] = []
     public var splits: [Split] = []
 
-    public init(clusters: [[Int64]], existing: [Int64: Int64]) {
+    /// `pinned`: record → the resident a person pinned it to. A cluster of pinned records only
+    /// (a worker's entry has no blocking keys of its own and clusters alone) stays with that
+    /// resident: it is no new person, no split, and does not decide where the resident's id goes.
+    public init(clusters: [[Int64]], existing: [Int64: Int64], pinned: [Int64: Int64] = [:]) {
+        var pinnedOnly: Set<Int> = []
+        for (index, cluster) in clusters.enumerated() {
+            let residents = Set(cluster.map { pinned[$0] })
+            if residents.count == 1, let resident = residents.first ?? nil {
+                assignments[index] = resident
+                pinnedOnly.insert(index)
+            }
+        }
         // Which clusters hold records of each existing resident, and how many.
         var holders: [Int64: [(cluster: Int, count: Int)]] = [:]
-        for (index, cluster) in clusters.enumerated() {
+        for (index, cluster) in clusters.enumerated() where !pinnedOnly.contains(index) {
             var counts: [Int64: Int] = [:]
             for record in cluster { if let resident = existing[record] { counts[resident, default: 0] += 1 } }
             for (resident, count) in counts { holders[resident, default: []].append((index, count)) }
@@ -31,7 +42,7 @@ public struct ResidentPlan: Sendable, Hashable {
         for (resident, list) in holders {
             owner[resident] = list.max { ($0.count, -$0.cluster) < ($1.count, -$1.cluster) }!.cluster
         }
-        for (index, cluster) in clusters.enumerated() {
+        for (index, cluster) in clusters.enumerated() where !pinnedOnly.contains(index) {
             let owned = Set(cluster.compactMap { existing[$0] }).filter { owner[$0] == index }.sorted()
             if let survivor = owned.first {
                 assignments[index] = survivor

@@ -61,6 +61,11 @@ private func integrityViolations(_ client: PostgresClient) async throws -> [Stri
            OR NOT EXISTS (SELECT 1 FROM resident x WHERE x.district = m.district AND x.resident_id = m.resident_id)
         """,
         "record of a missing batch": "SELECT count(*) FROM source_record r WHERE NOT EXISTS (SELECT 1 FROM ingest_batch b WHERE b.district = r.district AND b.batch_id = r.batch_id)",
+        "active resident without a current record": """
+        SELECT count(*) FROM resident x WHERE x.status = 'active' AND NOT EXISTS (
+            SELECT 1 FROM link l JOIN source_record r USING (district, record_id)
+            WHERE l.district = x.district AND l.resident_id = x.resident_id AND r.is_current)
+        """,
         "record without lookup keys": "SELECT count(*) FROM source_record WHERE is_current AND match_keys IS NULL",
         "record still waiting to be matched": "SELECT count(*) FROM match_queue",
     ]

@@ -57,6 +57,22 @@ import YibiaoMatching
         #expect(plan.splits.first?.moved == [1])
     }
 
+    @Test("a cluster of pinned records only stays with their resident: no new resident, no split, no say in the id")
+    func pinnedAlone() {
+        // Record 9 is a worker's entry pinned to 100; it clusters alone. In the tie below it
+        // would otherwise own 100 and push record 1 out as a split.
+        let existing: [Int64: Int64] = [1: 100, 9: 100]
+        let plan = ResidentPlan(clusters: [[9], [1]], existing: existing, pinned: [9: 100])
+        #expect(plan.assignments == [0: 100, 1: 100])
+        #expect(plan.newClusters.isEmpty && plan.splits.isEmpty && plan.merges.isEmpty)
+        #expect(plan.relinked([[9], [1]], existing: existing) == 0)
+        // A pinned record among unpinned ones is an ordinary member.
+        let mixed = ResidentPlan(clusters: [[9, 5], [1]], existing: existing, pinned: [9: 100])
+        #expect(mixed.assignments == [0: 100])
+        #expect(mixed.newClusters == [1])
+        #expect(mixed.splits.map(\.original) == [100])
+    }
+
     @Test("a tie keeps the id with the first cluster")
     func tie() {
         let plan = ResidentPlan(clusters: [[1], [2]], existing: [1: 100, 2: 100])

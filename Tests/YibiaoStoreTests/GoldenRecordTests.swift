@@ -208,9 +208,14 @@ import YibiaoTestSupport
             #expect(record.fields["address"]?.value == "朝阳区幸福路1号院3号楼201")
             let timeline = try await ResidentHistory(district: district, logger: .silent).timeline(client, resident: zhang)
             #expect(timeline.suffix(2).map(\.cause) == ["entry", "entry"])
-            // Matching again keeps the entry with its resident (pinned).
-            _ = try await ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent).run(client)
+            // Matching again keeps the entry with its resident (pinned): the entry's record has no
+            // blocking keys of its own and clusters alone, which is not a new person.
+            let rerun = try await ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent).run(client)
+            #expect(rerun.newResidents == 0)
+            #expect(rerun.splits == 0)
             #expect(try await resident(client, system: "community_entry", key: "resident:\(zhang)") == zhang)
+            #expect(try await count(client, "SELECT count(*) FROM resident") == 1)
+            #expect(try await count(client, "SELECT count(*) FROM resident_event") == 0)
             #expect(try await count(client, "SELECT count(*) FROM source_record WHERE system_id = 'community_entry' AND is_current") == 1)
         }
     }

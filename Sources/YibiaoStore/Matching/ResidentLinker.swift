@@ -253,7 +253,7 @@ public struct ResidentLinker: Sendable {
         summary.candidatePairs = result.candidatePairs
         summary.pairsByBlockingKey = result.pairsByBlockingKey
         summary.reviewItems = result.review.count
-        let plan = ResidentPlan(clusters: result.clusters, existing: existing)
+        let plan = ResidentPlan(clusters: result.clusters, existing: existing, pinned: constraints.pinned)
         summary.residents = result.clusters.count
         summary.newResidents = plan.newClusters.count
         summary.merges = plan.merges.count
