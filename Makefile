@@ -4,7 +4,7 @@ YIBIAO := .build/debug/yibiao
 # Tests and the demo run their own PostgreSQL; nothing else on the machine is touched.
 export YIBIAO_HOME ?= $(CURDIR)/.yibiao
 
-.PHONY: all setup build embed test demo bench district fuzz clean help format format-check
+.PHONY: all setup build embed test demo bench bench-peers district fuzz clean help format format-check
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make test   build and run every test against a real, throwaway PostgreSQL"
 	@echo "make bench  release build and benchmarks (figures and ratios)"
 	@echo "make bench district   the whole pipeline on a 200,000-resident district beside a raw COPY (DISTRICT_RESIDENTS to change)"
+	@echo "make bench-peers  matching quality and time beside Splink (PyPI, in .build/peers-venv) on FEBRL 3, FEBRL 4 and a synthetic district"
 	@echo "make setup  install missing Debian packages and build"
 	@echo "make fuzz   mutate the readers' seed corpus for FUZZ_SECONDS (default 300) per run; a short seeded run is in make test"
 	@echo "make format apply .swift-format to Sources and Tests (CI checks it)"
@@ -51,6 +52,9 @@ DISTRICT_RESIDENTS ?= 200000
 bench: setup
 	$(SWIFT) build -c release --product YibiaoBench
 	.build/release/YibiaoBench $(if $(filter district,$(MAKECMDGOALS)),district $(DISTRICT_RESIDENTS),$(BENCH_ARGS))
+
+bench-peers: setup
+	@scripts/bench-peers.sh
 
 district:
 	@$(if $(filter bench,$(MAKECMDGOALS)),true,echo "district is a part of 'make bench district'")

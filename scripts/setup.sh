@@ -2,7 +2,7 @@
 # Installs the Debian packages Yibiao needs when they are missing. Safe to run again.
 set -euo pipefail
 
-packages=(postgresql libpq-dev libssl-dev libxml2-dev util-linux)
+packages=(postgresql libpq-dev libssl-dev libxml2-dev util-linux curl unzip ca-certificates)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -26,3 +26,6 @@ if ! command -v swift >/dev/null; then
   echo "setup: the Swift toolchain (6.1 or later) is not on PATH; install it from swift.org" >&2
   exit 1
 fi
+
+# Public record-linkage benchmarks the matching tests measure against (not part of the product).
+"$(dirname "$0")/fetch-febrl.sh"

@@ -8,23 +8,37 @@ public enum Comparison: Int, CaseIterable, Sendable, Codable {
     /// Number of levels including 0 (missing).
     public var levelCount: Int {
         switch self {
-        case .id: 5
-        case .name: 6
-        case .birth: 5
+        case .id: 7
+        case .name: 7
+        case .birth: 6
         case .sex: 3
         case .phone: 3
-        case .address: 5
+        case .address: 6
         }
     }
 
     public func levelName(_ level: Int) -> LocalizedText {
         let names: [[(String, String)]] = [
-            [("missing", "缺失"), ("identical", "相同"), ("one digit differs", "一位不同"), ("two digits swapped", "两位颠倒"), ("different", "不同")],
-            [("missing", "缺失"), ("identical", "相同"), ("same pinyin", "拼音相同"), ("very similar", "非常相似"), ("similar", "相似"), ("different", "不同")],
-            [("missing", "缺失"), ("identical", "相同"), ("day and month swapped", "日月颠倒"), ("one part differs", "年月日之一不同"), ("different", "不同")],
+            [
+                ("missing", "缺失"), ("identical", "相同"), ("one digit differs", "一位不同"), ("two digits swapped", "两位颠倒"),
+                ("different", "不同"),
+                ("identical, but its birth date or sex does not fit a record: it may belong to a family member", "相同，但号码中的出生日期或性别与记录不符，可能是家人的号码"),
+                ("different, but one of them does not fit its record: it may belong to a family member", "不同，但其中一个号码与其记录不符，可能是家人的号码"),
+            ],
+            [
+                ("missing", "缺失"), ("identical", "相同"), ("same pinyin", "拼音相同"), ("very similar", "非常相似"), ("similar", "相似"),
+                ("one part agrees (surname or given name)", "姓或名之一相同"), ("different", "不同"),
+            ],
+            [
+                ("missing", "缺失"), ("identical", "相同"), ("day and month swapped", "日月颠倒"), ("one digit differs", "一位数字不同"),
+                ("one part differs", "年月日之一不同"), ("different", "不同"),
+            ],
             [("missing", "缺失"), ("same", "相同"), ("different", "不同")],
             [("missing", "缺失"), ("same", "相同"), ("different", "不同")],
-            [("missing", "缺失"), ("identical", "相同"), ("very similar", "非常相似"), ("similar", "相似"), ("different", "不同")],
+            [
+                ("missing", "缺失"), ("identical", "相同"), ("very similar", "非常相似"), ("similar", "相似"), ("somewhat similar", "部分相似"),
+                ("different", "不同"),
+            ],
         ]
         let pair = names[rawValue][level]
         return LocalizedText(en: pair.0, zh: pair.1)
@@ -57,59 +71,106 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
         ])
     }
 
+    public enum IDLevel: Int {
+        case missing, identical, oneDigit, transposed, different, identicalNotFitting, differentNotFitting
+    }
+
+    public enum NameLevel: Int {
+        case missing, identical, samePinyin, verySimilar, similar, onePart, different
+    }
+
+    public enum BirthLevel: Int {
+        case missing, identical, dayMonthSwapped, oneDigit, onePart, different
+    }
+
     static func idLevel(_ a: MatchRecord, _ b: MatchRecord) -> Int {
-        guard let x = a.comparableID, let y = b.comparableID, x.count == y.count else {
-            // Other identifier schemes: the same scheme with the same value agrees, another value differs.
-            let shared = Set(a.identifiers.keys).intersection(b.identifiers.keys)
-            guard !shared.isEmpty else { return 0 }
-            if shared.contains(where: { a.identifiers[$0] == b.identifiers[$0] }) { return 1 }
-            let close = shared.contains { scheme in
-                let p = Array(a.identifiers[scheme]!.unicodeScalars), q = Array(b.identifiers[scheme]!.unicodeScalars)
-                return p.count == q.count && zip(p, q).filter { $0 != $1 }.count == 1
-            }
-            return close ? 2 : 4
+        guard let x = a.comparableID, let y = b.comparableID else { return otherIdentifierLevel(a, b) }
+        let level = citizenIDLevel(x, y, bothValid: a.nationalID != nil && b.nationalID != nil)
+        // An ID that its own record contradicts may be a relative's: weak evidence either way.
+        guard a.idContradictsRecord || b.idContradictsRecord else { return level.rawValue }
+        return (level == .identical ? IDLevel.identicalNotFitting : .differentNotFitting).rawValue
+    }
+
+    /// Two citizen ID numbers (18 characters, or a raw one of another length against either).
+    static func citizenIDLevel(_ x: [UInt8], _ y: [UInt8], bothValid: Bool) -> IDLevel {
+        if x == y { return .identical }
+        guard x.count == 18, y.count == 18 else {
+            // A digit left out or added: one edit apart, unless more is wrong.
+            return StringSimilarity.damerauLevenshtein(x, y, limit: 1) == 1 ? .oneDigit : .different
         }
-        if x == y { return 1 }
-        // Two valid IDs that differ are two people: a single typo always breaks the check character.
-        if a.nationalID != nil, b.nationalID != nil { return 4 }
         var differences: [Int] = []
         for index in 0..<x.count where x[index] != y[index] {
             differences.append(index)
-            if differences.count > 2 { return 4 }
+            if differences.count > 3 { return .different }
         }
         // The check character follows the body: compare the first 17 positions.
         let body = differences.filter { $0 < 17 }
-        if body.count == 1 { return 2 }
-        if body.count == 2, body[1] == body[0] + 1, x[body[0]] == y[body[1]], x[body[1]] == y[body[0]] { return 3 }
-        if body.isEmpty { return 2 }
-        return 4
+        let transposed = body.count == 2 && body[1] == body[0] + 1 && x[body[0]] == y[body[1]] && x[body[1]] == y[body[0]]
+        if bothValid {
+            // Two valid numbers: a typo breaks the check character, so one is a typo that was given
+            // a fresh one (a 15-digit ID upgraded with its typo) — or two people. Only a slip in the
+            // division or birth digits can be the former; the sequence digits tell twins apart.
+            guard body.allSatisfy({ $0 < 14 }) else { return .different }
+            return body.count == 1 ? .oneDigit : (transposed ? .transposed : .different)
+        }
+        if body.count == 1 || body.isEmpty { return .oneDigit }
+        return transposed ? .transposed : .different
+    }
+
+    /// Passports and other schemes: the same scheme with the same value agrees; one edit apart
+    /// (a character replaced, left out or added) or two neighbours swapped is a typo.
+    static func otherIdentifierLevel(_ a: MatchRecord, _ b: MatchRecord) -> Int {
+        guard !a.identifiers.isEmpty, !b.identifiers.isEmpty else { return 0 }
+        var best = IDLevel.missing
+        for (scheme, value) in a.identifiers {
+            guard let other = b.identifiers[scheme] else { continue }
+            if value == other { return IDLevel.identical.rawValue }
+            let p = Array(value.utf8), q = Array(other.utf8)
+            let level: IDLevel =
+                switch StringSimilarity.damerauLevenshtein(p, q, limit: 1) {
+                case 1: StringSimilarity.isAdjacentTransposition(p, q) ? .transposed : .oneDigit
+                default: .different
+                }
+            if best == .missing || level.rawValue < best.rawValue { best = level }
+        }
+        return best.rawValue
     }
 
     static func nameLevel(_ a: MatchRecord, _ b: MatchRecord) -> Int {
         guard let x = a.nameKey, let y = b.nameKey, !x.isEmpty, !y.isEmpty else { return 0 }
-        if x == y { return 1 }
-        guard let p = a.pinyinKey, let q = b.pinyinKey else { return 5 }
-        if p == q { return 2 }
+        if x == y { return NameLevel.identical.rawValue }
+        let p = a.pinyinKey ?? x, q = b.pinyinKey ?? y
+        if a.pinyinKey != nil, b.pinyinKey != nil, p == q { return NameLevel.samePinyin.rawValue }
+        // The same parts in another order (family name first in one system, last in another).
+        if a.nameParts.count > 1, a.nameParts.sorted() == b.nameParts.sorted() { return NameLevel.verySimilar.rawValue }
         let similarity = StringSimilarity.jaroWinkler(p, q)
-        if similarity >= 0.94 { return 3 }
-        if similarity >= 0.85 { return 4 }
-        return 5
+        if similarity >= 0.94 { return NameLevel.verySimilar.rawValue }
+        if similarity >= 0.85 { return NameLevel.similar.rawValue }
+        if !a.nameParts.isEmpty, !Set(a.nameParts).isDisjoint(with: b.nameParts) { return NameLevel.onePart.rawValue }
+        return NameLevel.different.rawValue
     }
 
     static func birthLevel(_ a: CalendarDate?, _ b: CalendarDate?) -> Int {
         guard let a, let b else { return 0 }
-        if a == b { return 1 }
-        if a.year == b.year, a.month == b.day, a.day == b.month { return 2 }
+        if a == b { return BirthLevel.identical.rawValue }
+        if a.year == b.year, a.month == b.day, a.day == b.month { return BirthLevel.dayMonthSwapped.rawValue }
+        let x = Array(a.compact.utf8), y = Array(b.compact.utf8)
+        let differing = (0..<8).filter { x[$0] != y[$0] }
+        if differing.count == 1 { return BirthLevel.oneDigit.rawValue }
+        if differing.count == 2, differing[1] == differing[0] + 1, x[differing[0]] == y[differing[1]], x[differing[1]] == y[differing[0]] {
+            return BirthLevel.oneDigit.rawValue
+        }
         let same = (a.year == b.year ? 1 : 0) + (a.month == b.month ? 1 : 0) + (a.day == b.day ? 1 : 0)
-        return same == 2 ? 3 : 4
+        return (same == 2 ? BirthLevel.onePart : BirthLevel.different).rawValue
     }
 
     static func addressLevel(_ a: String?, _ b: String?) -> Int {
         guard let a, let b, !a.isEmpty, !b.isEmpty else { return 0 }
         if a == b { return 1 }
         let similarity = StringSimilarity.characterBigramJaccard(a, b)
-        if similarity >= 0.7 { return 2 }
-        if similarity >= 0.4 { return 3 }
-        return 4
+        if similarity >= 0.8 { return 2 }
+        if similarity >= 0.6 { return 3 }
+        if similarity >= 0.4 { return 4 }
+        return 5
     }
 }

@@ -20,22 +20,32 @@ public struct MatchParameters: Sendable, Codable, Hashable {
     /// Starting values before training: plausible for any population, Chinese or not.
     public static let initial = MatchParameters(
         m: [
-            [0, 0.93, 0.03, 0.01, 0.03], // id
-            [0, 0.85, 0.06, 0.03, 0.02, 0.04], // name
-            [0, 0.95, 0.01, 0.02, 0.02], // birth
+            [0, 0.93, 0.03, 0.01, 0.02, 0.005, 0.005], // id
+            [0, 0.80, 0.06, 0.04, 0.03, 0.03, 0.04], // name
+            [0, 0.93, 0.01, 0.03, 0.02, 0.01], // birth
             [0, 0.98, 0.02], // sex
             [0, 0.80, 0.20], // phone
-            [0, 0.60, 0.15, 0.10, 0.15], // address
+            [0, 0.60, 0.10, 0.08, 0.07, 0.15], // address
         ],
         u: [
-            [0, 0.00001, 0.0001, 0.00001, 0.99988],
-            [0, 0.001, 0.001, 0.005, 0.02, 0.973],
-            [0, 0.0003, 0.0001, 0.004, 0.9956],
+            [0, 0.00001, 0.0001, 0.00001, 0.97986, 0.00001, 0.02],
+            [0, 0.001, 0.001, 0.004, 0.015, 0.03, 0.949],
+            [0, 0.0003, 0.0001, 0.001, 0.004, 0.9946],
             [0, 0.5, 0.5],
             [0, 0.0005, 0.9995],
-            [0, 0.0005, 0.005, 0.05, 0.9445],
+            [0, 0.0005, 0.002, 0.01, 0.04, 0.9475],
         ],
         prior: 0.1)
+
+    /// True when the parameters have one row per comparison and one value per level: parameters
+    /// stored before the comparisons changed are retrained, never read with the wrong levels.
+    public var fitsComparisons: Bool {
+        m.count == Comparison.allCases.count && u.count == m.count
+            && Comparison.allCases.allSatisfy { m[$0.rawValue].count == $0.levelCount && u[$0.rawValue].count == $0.levelCount }
+    }
+
+    /// At most this many bits, for or against, from an ID number that does not fit its record.
+    public static let weakEvidenceBits = 2.0
 
     /// Each comparison's contribution (log2 m/u) for a vector; `uOverride` supplies
     /// term-frequency u values for the exact-agreement level.
@@ -49,7 +59,12 @@ public struct MatchParameters: Sendable, Codable, Hashable {
                 // Term frequency: agreeing on 王伟 is weaker evidence than agreeing on 欧阳娜娜.
                 uValue = max(override, uValue)
             }
-            return log2(mValue / max(uValue, Self.floor))
+            let weight = log2(mValue / max(uValue, Self.floor))
+            if comparison == .id, level >= ComparisonVector.IDLevel.identicalNotFitting.rawValue {
+                // Possibly a relative's number: what it says is not about this person.
+                return min(max(weight, -Self.weakEvidenceBits), Self.weakEvidenceBits)
+            }
+            return weight
         }
     }
 
@@ -69,16 +84,30 @@ public enum ParameterTraining {
         public let randomPairs: Int
     }
 
-    public static func estimateU(records: [MatchRecord], samplePairs: Int, seed: UInt64) -> [[Double]] {
+    /// The comparison vectors of `samplePairs` random record pairs, with their counts.
+    public static func randomPairVectors(records: [MatchRecord], samplePairs: Int, seed: UInt64) -> [ComparisonVector: Int] {
         var generator = SeededGenerator(seed: seed)
-        var counts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
-        guard records.count > 1 else { return MatchParameters.initial.u }
+        var vectors: [ComparisonVector: Int] = [:]
+        guard records.count > 1 else { return vectors }
         for _ in 0..<samplePairs {
             let i = Int(generator.next() % UInt64(records.count))
             var j = Int(generator.next() % UInt64(records.count))
             if i == j { j = (j + 1) % records.count }
-            let vector = ComparisonVector.compare(records[i], records[j])
-            for comparison in Comparison.allCases { counts[comparison.rawValue][vector[comparison]] += 1 }
+            vectors[ComparisonVector.compare(records[i], records[j]), default: 0] += 1
+        }
+        return vectors
+    }
+
+    /// u from random pairs, each counted by its chance of being two different people under
+    /// `parameters` (nil: every pair counts). In a small district one random pair in a few
+    /// thousand is one person twice; counted as strangers, they would make an agreeing ID number
+    /// look a thousand times commoner among strangers than it is.
+    public static func estimateU(randomPairs vectors: [ComparisonVector: Int], excludingMatchesBy parameters: MatchParameters?) -> [[Double]] {
+        guard !vectors.isEmpty else { return MatchParameters.initial.u }
+        var counts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
+        for (vector, count) in vectors {
+            let strangers = parameters.map { 1 - $0.probability(weight: $0.contributions(vector).reduce(0, +)) } ?? 1
+            for comparison in Comparison.allCases { counts[comparison.rawValue][vector[comparison]] += Double(count) * strangers }
         }
         return normalise(counts, pseudo: 1)
     }
@@ -96,7 +125,8 @@ public enum ParameterTraining {
                     counts[comparison.rawValue][vector[comparison]] += Double(count)
                 }
             }
-            if vector[.name] == 1, vector[.birth] == 1, vector[.sex] == 1, vector[.phone] == 1 || vector[.address] == 1 {
+            // Sex may be missing (many feeds outside China have none); it must not disagree.
+            if vector[.name] == 1, vector[.birth] == 1, vector[.sex] != 2, vector[.phone] == 1 || vector[.address] == 1 {
                 counts[Comparison.id.rawValue][vector[.id]] += Double(count)
             }
         }

@@ -39,16 +39,25 @@ public struct MatchEngine: Sendable {
 
     // MARK: Blocking
 
-    public static let blockingKeys = ["id", "name+birth", "pinyin+birth", "phone", "birth+sex+division"]
+    public static let blockingKeys = [
+        "id", "name+birth", "pinyin+birth", "phone", "birth+sex+division", "name part+birth", "name+birth year", "name",
+        "address numbers", "name start+birth", "address sketch+birth",
+    ]
     /// The prefix of each blocking key's stored form, in `blockingKeys` order.
-    static let blockingPrefixes = ["id:", "nb:", "pb:", "ph:", "bsd:"]
+    static let blockingPrefixes = ["id:", "nb:", "pb:", "ph:", "bsd:", "npb:", "nby:", "n:", "an:", "nsb:", "asb:"]
 
     /// The record's blocking keys as (index into `blockingKeys`, stored form `prefix:value`).
+    /// Beyond the exact keys: each name part with the birth date finds a name written in another
+    /// order, with a part missing or one part mistyped; the name with the birth year finds a
+    /// birth date with a typo. A key that a record repeats (two equal parts) is given once.
     public static func blockingKeys(of record: MatchRecord) -> [(kind: Int, key: String)] {
         var keys: [(Int, String)] = []
-        keys.reserveCapacity(5)
-        if let id = record.nationalID ?? record.nationalIDRaw.flatMap({ $0.utf8.count == 18 ? $0 : nil }) ?? record.otherIdentifier {
+        keys.reserveCapacity(8)
+        if let id = record.nationalID ?? record.nationalIDRaw.flatMap({ $0.utf8.count == 18 ? $0 : nil }) {
             keys.append((0, "id:" + id))
+        }
+        if record.nationalID == nil {
+            for identifier in record.otherIdentifierKeys { keys.append((0, "id:" + identifier)) }
         }
         if let birth = record.birth {
             let iso = birth.iso
@@ -57,9 +66,56 @@ public struct MatchEngine: Sendable {
             if let sex = record.sex {
                 keys.append((4, "bsd:" + iso + sex.rawValue + (record.division ?? record.nationalID.map { String($0.prefix(6)) } ?? "")))
             }
+            // A one-part name meets the same part of a longer one ("webb" and "amber webb").
+            for part in Set(record.nameParts).sorted() { keys.append((5, "npb:" + part + "|" + iso)) }
+            if let name = record.nameKey { keys.append((6, "nby:" + name + "|" + String(birth.year))) }
+            // The first three letters (of the pinyin for Han names) survive a typo further on.
+            if let spelled = record.pinyinKey ?? record.nameKey, spelled.unicodeScalars.count > 3 {
+                keys.append((9, "nsb:" + String(String.UnicodeScalarView(spelled.unicodeScalars.prefix(3))) + "|" + iso))
+            }
+            // Two addresses meet here with a chance equal to the share of character pairs they have
+            // in common (a min-hash), whatever part of them a typo hit.
+            if let address = record.address, let sketch = Self.minHash(of: address) { keys.append((10, "asb:" + sketch + "|" + iso)) }
         }
         if let phone = record.phone { keys.append((3, "ph:" + phone)) }
+        // Alone, a name is a small block unless it is common (then the block is skipped).
+        if let name = record.nameKey { keys.append((7, "n:" + name)) }
+        // The numbers of an address (house, building, unit, flat, postcode) survive the typos and
+        // abbreviations of its words, and are few to a household.
+        if let numbers = record.address.flatMap(Self.addressNumbers) { keys.append((8, "an:" + numbers)) }
         return keys
+    }
+
+    /// The smallest hash among a text's character pairs, in hexadecimal (a fixed hash, not
+    /// Swift's per-process one: stored keys must be the same in every run).
+    static func minHash(of text: String) -> String? {
+        let pairs = StringSimilarity.bigrams(text)
+        guard pairs.count >= 3 else { return nil }
+        var smallest = UInt64.max
+        for pair in pairs {
+            // SplitMix64's finaliser: every bit of the pair moves every bit of the hash.
+            var z = pair &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            smallest = min(smallest, z ^ (z >> 31))
+        }
+        return String(smallest >> 32, radix: 16)
+    }
+
+    /// The runs of digits in an address joined by `|`; nil for an address with fewer than two.
+    static func addressNumbers(_ address: String) -> String? {
+        var runs: [Substring] = []
+        var start: String.Index?
+        for index in address.indices {
+            let isDigit = address[index].isASCII && address[index].isNumber
+            if isDigit, start == nil { start = index }
+            if !isDigit, let first = start {
+                runs.append(address[first..<index])
+                start = nil
+            }
+        }
+        if let start { runs.append(address[start...]) }
+        return runs.count >= 2 ? runs.joined(separator: "|") : nil
     }
 
     /// The blocking keys as staging stores them (`source_record.match_keys`), so that an
@@ -110,9 +166,21 @@ public struct MatchEngine: Sendable {
         var vectors: [ComparisonVector: Int] = [:]
         for (i, j) in pairs { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
         var trainedParameters = parameters
-        trainedParameters.u = ParameterTraining.estimateU(records: records, samplePairs: randomPairs, seed: seed)
+        let random = ParameterTraining.randomPairVectors(records: records, samplePairs: randomPairs, seed: seed)
+        trainedParameters.u = ParameterTraining.estimateU(randomPairs: random, excludingMatchesBy: nil)
         trainedParameters.m = ParameterTraining.estimateMByIndependentEvidence(vectors: vectors, fallback: parameters)
-        trainedParameters.prior = ParameterTraining.estimatePrior(vectors: vectors, parameters: trainedParameters)
+        // The share of matches among candidate pairs, turned into the share among all pairs: u
+        // was measured on random pairs, so the prior must be too. (Among candidates, the blocking
+        // keys' agreement would be counted twice: once in the prior, once in the weights.) Then u
+        // again without the random pairs that are one person, and the prior with that u.
+        let allPairs = Double(records.count) * Double(max(records.count - 1, 1)) / 2
+        var amongCandidates = parameters.prior
+        for round in 0..<2 {
+            if round > 0 { trainedParameters.u = ParameterTraining.estimateU(randomPairs: random, excludingMatchesBy: trainedParameters) }
+            trainedParameters.prior = amongCandidates
+            amongCandidates = ParameterTraining.estimatePrior(vectors: vectors, parameters: trainedParameters)
+            trainedParameters.prior = min(max(amongCandidates * Double(pairs.count) / allPairs, 1e-12), 0.5)
+        }
         let iterations = 1
         var engine = self
         engine.parameters = trainedParameters
@@ -128,17 +196,20 @@ public struct MatchEngine: Sendable {
         var overrides: [Double?] = Array(repeating: nil, count: Comparison.allCases.count)
         if vector[.name] == 1, let name = a.nameKey { overrides[Comparison.name.rawValue] = frequencies.nameShare(name) }
         if vector[.phone] == 1, let phone = a.phone { overrides[Comparison.phone.rawValue] = frequencies.phoneShare(phone) }
-        let contributions = parameters.contributions(vector, uOverride: overrides)
+        var contributions = parameters.contributions(vector, uOverride: overrides)
+        discountHouseholdEvidence(&contributions, vector, sharedPhone: vector[.phone] == 1 ? a.phone : nil, frequencies: frequencies)
         let weight = contributions.reduce(0, +)
         // Two different valid ID numbers are two people: one typo always breaks the check character.
-        if vector[.id] == 4, a.nationalID != nil, b.nationalID != nil {
+        if vector[.id] == ComparisonVector.IDLevel.different.rawValue, a.nationalID != nil, b.nationalID != nil {
             return PairScore(
                 a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
                 probability: 0, method: .deterministic)
         }
         // The same valid ID number is the person — unless everything else disagrees.
-        if vector[.id] == 1, a.nationalID != nil, b.nationalID != nil {
-            let clearlyOther = vector[.sex] == 2 && vector[.birth] == 4 && vector[.name] == 5
+        if vector[.id] == ComparisonVector.IDLevel.identical.rawValue, a.nationalID != nil, b.nationalID != nil {
+            let clearlyOther =
+                vector[.sex] == 2 && vector[.birth] == ComparisonVector.BirthLevel.different.rawValue
+                && vector[.name] == ComparisonVector.NameLevel.different.rawValue
             return PairScore(
                 a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
                 probability: clearlyOther ? parameters.reviewThreshold : 1, method: .deterministic)
@@ -146,6 +217,33 @@ public struct MatchEngine: Sendable {
         return PairScore(
             a: a.id, b: b.id, vector: vector, contributions: contributions, weight: weight,
             probability: parameters.probability(weight: weight), method: .probabilistic)
+    }
+
+    /// Household evidence is not person evidence. Family members share a phone and an address:
+    /// between records that look like two members of a family (and no ID number agrees), the two
+    /// count as one piece of evidence at half its weight; a phone number held by several people
+    /// weighs that much less wherever it agrees.
+    func discountHouseholdEvidence(
+        _ contributions: inout [Double], _ vector: ComparisonVector, sharedPhone: String?, frequencies: TermFrequencies
+    ) {
+        let phone = Comparison.phone.rawValue, address = Comparison.address.rawValue
+        if let sharedPhone, contributions[phone] > 0 {
+            contributions[phone] /= Double(max(frequencies.phoneHolders(sharedPhone), 1))
+        }
+        // A shared surname is a family's mark; a wholly different name is one only with another
+        // birth date (the same birth date and address under another name is a garbled record
+        // more often than a relative).
+        let birthAgrees = vector[.birth] >= 1 && vector[.birth] <= ComparisonVector.BirthLevel.oneDigit.rawValue
+        let family =
+            vector[.name] == ComparisonVector.NameLevel.onePart.rawValue
+            || (vector[.name] == ComparisonVector.NameLevel.different.rawValue && !birthAgrees)
+        guard family, vector[.id] != ComparisonVector.IDLevel.identical.rawValue else { return }
+        let household = max(contributions[phone], contributions[address], 0)
+        guard household > 0 else { return }
+        let stronger = contributions[phone] >= contributions[address] ? phone : address
+        contributions[phone] = min(contributions[phone], 0)
+        contributions[address] = min(contributions[address], 0)
+        contributions[stronger] = household / 2
     }
 
     /// What people decided, which no automatic run may undo.
@@ -240,7 +338,9 @@ extension MatchEngine {
         var best: [Int32: [String: Double]] = [:]
         for (i, j, score) in scored where score.probability >= parameters.linkThreshold && score.method == .probabilistic {
             for (loose, anchored) in [(i, j), (j, i)] {
-                guard records[Int(loose)].nationalID == nil, let id = records[Int(anchored)].nationalID else { continue }
+                guard records[Int(loose)].nationalID == nil, let id = records[Int(anchored)].nationalID,
+                    !records[Int(anchored)].idContradictsRecord
+                else { continue }
                 best[loose, default: [:]][id] = max(best[loose]?[id] ?? -.infinity, score.weight)
             }
         }
@@ -267,26 +367,37 @@ struct PairKey: Hashable {
 public struct TermFrequencies: Sendable {
     private let names: [String: Int]
     private let phones: [String: Int]
+    private let holders: [String: Int]
     private let total: Double
 
-    /// Counts over the whole district, when only part of it is loaded.
-    public init(names: [String: Int], phones: [String: Int], total: Int) {
+    /// Counts over the whole district, when only part of it is loaded. `phoneHolders`: how many
+    /// different names each phone number is given with.
+    public init(names: [String: Int], phones: [String: Int], phoneHolders: [String: Int] = [:], total: Int) {
         self.names = names
         self.phones = phones
+        self.holders = phoneHolders
         self.total = Double(max(total, 1))
     }
 
     public init(_ records: [MatchRecord]) {
         var names: [String: Int] = [:]
         var phones: [String: Int] = [:]
+        var namesByPhone: [String: Set<String>] = [:]
         for record in records {
             if let name = record.nameKey { names[name, default: 0] += 1 }
-            if let phone = record.phone { phones[phone, default: 0] += 1 }
+            if let phone = record.phone {
+                phones[phone, default: 0] += 1
+                if let name = record.nameKey { namesByPhone[phone, default: []].insert(name) }
+            }
         }
         self.names = names
         self.phones = phones
+        holders = namesByPhone.mapValues(\.count)
         total = Double(max(records.count, 1))
     }
+
+    /// How many different names the phone number is given with (1 when unknown).
+    public func phoneHolders(_ phone: String) -> Int { holders[phone] ?? 1 }
 
     /// The chance that two different people share this name (its share of all records).
     public func nameShare(_ name: String) -> Double { Double(names[name] ?? 1) / total }
@@ -303,7 +414,8 @@ struct ClusterSet {
 
     init(_ records: [MatchRecord], constraints: MatchEngine.Constraints = .init()) {
         parent = (0..<records.count).map { Int32($0) }
-        ids = records.map { $0.nationalID.map { [$0] } ?? [] }
+        // An ID number its own record contradicts may be a relative's: it does not keep people apart.
+        ids = records.map { record in record.nationalID.flatMap { record.idContradictsRecord ? nil : [$0] } ?? [] }
         var index: [Int64: Int] = [:]
         for (position, record) in records.enumerated() { index[record.id] = position }
         for (record, resident) in constraints.pinned {

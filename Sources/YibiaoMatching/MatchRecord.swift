@@ -16,11 +16,15 @@ public struct MatchRecord: Sendable, Hashable {
     public var address: String?
     /// Other identifiers (scheme → value): passports, residence permits, other countries' schemes.
     public var identifiers: [String: String]
+    /// The name's parts, folded like the key: given names and surname of a Latin-script name,
+    /// surname and given name of a Han name, the parts of a transliterated name (买买提·艾力).
+    /// A part agreeing when the whole name does not is evidence of its own, and blocks.
+    public var nameParts: [String]
 
     public init(
         id: Int64, nationalID: String? = nil, nationalIDRaw: String? = nil, nameKey: String? = nil,
         pinyinKey: String? = nil, sex: Sex? = nil, birth: CalendarDate? = nil, phone: String? = nil,
-        division: String? = nil, address: String? = nil, identifiers: [String: String] = [:]
+        division: String? = nil, address: String? = nil, identifiers: [String: String] = [:], nameParts: [String]? = nil
     ) {
         self.id = id
         self.nationalID = nationalID
@@ -33,19 +37,41 @@ public struct MatchRecord: Sendable, Hashable {
         self.division = division
         self.address = address
         self.identifiers = identifiers
+        self.nameParts = nameParts ?? nameKey.map(NameNormalizer.parts(ofKey:)) ?? []
+    }
+
+    /// True when the record's valid ID number encodes a birth date or sex that the record itself
+    /// clearly contradicts: the number may belong to a relative (a spouse's ID typed into the
+    /// record). One typo in the birth date is not a contradiction; a different sex is one only
+    /// when the birth date differs too.
+    public var idContradictsRecord: Bool {
+        guard let birth, let (encoded, encodedSex) = encodedInID, encoded != birth else { return false }
+        if let sex, sex.isKnown, sex != encodedSex { return true }
+        return ComparisonVector.birthLevel(birth, encoded) == ComparisonVector.BirthLevel.different.rawValue
+    }
+
+    /// The birth date and sex the valid ID number encodes.
+    var encodedInID: (CalendarDate, Sex)? {
+        guard let nationalID else { return nil }
+        let digits = Array(nationalID.utf8)
+        guard digits.count == 18 else { return nil }
+        func number(_ range: Range<Int>) -> Int { digits[range].reduce(0) { $0 * 10 + Int($1) - 48 } }
+        guard let date = CalendarDate(year: number(6..<10), month: number(10..<12), day: number(12..<14)) else { return nil }
+        return (date, (Int(digits[16]) - 48) % 2 == 1 ? .male : .female)
     }
 
     /// The ID digits to compare: the valid ID, else the raw one when it is long enough to say something.
     var comparableID: [UInt8]? {
         if let nationalID { return Array(nationalID.utf8) }
-        if let raw = nationalIDRaw, raw.utf8.count == 18 { return Array(raw.utf8) }
+        // A digit too few or too many is still one typo away; shorter or longer says nothing.
+        if let raw = nationalIDRaw, (17...19).contains(raw.utf8.count) { return Array(raw.utf8) }
         return nil
     }
 
-    /// The identifier to block and compare on when there is no citizen ID: `scheme:value`
-    /// of the first other identifier (passport, residence permit, another country's number).
-    var otherIdentifier: String? {
-        identifiers.keys.sorted().first.map { "\($0):\(identifiers[$0]!)" }
+    /// The identifiers to block on besides the citizen ID: `scheme:value` of each other one
+    /// (passport, residence permit, another country's number).
+    var otherIdentifierKeys: [String] {
+        identifiers.keys.sorted().map { "\($0):\(identifiers[$0]!)" }
     }
 }
 
@@ -53,12 +79,22 @@ extension MatchRecord {
     /// From normalised canonical fields (`national_id`, `name`, `birth_date`…), as staging stores them.
     public init(id: Int64, fields: [String: String]) {
         let name = fields["name"].flatMap(PersonName.init(normalizing:))
+        let parts = name.map { NameNormalizer.parts(ofDisplay: $0.display) }
         let birth = fields["birth_date"].flatMap { CalendarDate(iso: $0) }
         let raw = fields["national_id_raw"].map(CitizenID.clean)
         self.init(
             id: id, nationalID: fields["national_id"], nationalIDRaw: raw, nameKey: name?.matchingKey,
             pinyinKey: name?.pinyinKey, sex: fields["sex"].flatMap(Sex.init(rawValue:)), birth: birth,
             phone: fields["phone"], division: fields["division_code"], address: fields["address"],
-            identifiers: fields["passport_no"].map { ["passport": $0] } ?? [:])
+            identifiers: Self.otherIdentifiers(passport: fields["passport_no"], socialSecurity: fields["social_security_no"]), nameParts: parts)
+    }
+
+    /// The identifier schemes other than the citizen ID that matching compares, by the scheme
+    /// names `resident_identifier` uses.
+    public static func otherIdentifiers(passport: String?, socialSecurity: String?) -> [String: String] {
+        var identifiers: [String: String] = [:]
+        if let passport, !passport.isEmpty { identifiers["passport"] = passport }
+        if let socialSecurity, !socialSecurity.isEmpty { identifiers["social_security"] = socialSecurity }
+        return identifiers
     }
 }

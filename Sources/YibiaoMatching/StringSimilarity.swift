@@ -38,23 +38,75 @@ public enum StringSimilarity {
         return jaro + Double(prefix) * 0.1 * (1 - jaro)
     }
 
-    /// Token-set overlap (Jaccard) of two addresses split into runs of letters/digits.
+    /// Jaccard overlap of the two texts' sets of adjacent character pairs.
     public static func characterBigramJaccard(_ a: String, _ b: String) -> Double {
         let x = bigrams(a), y = bigrams(b)
         if x.isEmpty || y.isEmpty { return 0 }
-        return Double(x.intersection(y).count) / Double(x.union(y).count)
+        // Both sorted and unique: one merge pass counts the pairs in common.
+        var i = 0, j = 0, common = 0
+        while i < x.count, j < y.count {
+            if x[i] == y[j] {
+                common += 1
+                i += 1
+                j += 1
+            } else if x[i] < y[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return Double(common) / Double(x.count + y.count - common)
     }
 
-    static func bigrams(_ text: String) -> Set<String> {
-        let scalars = Array(text.unicodeScalars)
-        guard scalars.count > 1 else { return Set(scalars.map { String($0) }) }
-        var result: Set<String> = []
-        for i in 0..<(scalars.count - 1) {
-            var pair = String.UnicodeScalarView()
-            pair.append(scalars[i])
-            pair.append(scalars[i + 1])
-            result.insert(String(pair))
+    /// Each pair of neighbouring scalars as one number, sorted and unique (a single scalar for a
+    /// one-character text). Numbers, not strings: addresses are compared millions of times.
+    static func bigrams(_ text: String) -> [UInt64] {
+        var result: [UInt64] = []
+        var previous: UInt32?
+        for scalar in text.unicodeScalars {
+            if let previous { result.append(UInt64(previous) << 32 | UInt64(scalar.value)) }
+            previous = scalar.value
         }
+        if result.isEmpty, let previous { result.append(UInt64(previous)) }
+        result.sort()
+        var unique = 0
+        for index in result.indices where index == 0 || result[index] != result[unique - 1] {
+            result[unique] = result[index]
+            unique += 1
+        }
+        result.removeLast(result.count - unique)
         return result
+    }
+
+    /// The optimal-string-alignment distance (replacements, insertions, deletions and swaps of
+    /// neighbours each cost one), or `limit + 1` as soon as it is known to exceed `limit`.
+    public static func damerauLevenshtein(_ a: [UInt8], _ b: [UInt8], limit: Int) -> Int {
+        if abs(a.count - b.count) > limit { return limit + 1 }
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var before = [Int](repeating: 0, count: b.count + 1)
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            var smallest = current[0]
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                var value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { value = min(value, before[j - 2] + 1) }
+                current[j] = value
+                smallest = min(smallest, value)
+            }
+            if smallest > limit { return limit + 1 }
+            (before, previous, current) = (previous, current, before)
+        }
+        return min(previous[b.count], limit + 1)
+    }
+
+    /// True when `b` is `a` with two neighbouring characters swapped.
+    public static func isAdjacentTransposition(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        let differing = a.indices.filter { a[$0] != b[$0] }
+        return differing.count == 2 && differing[1] == differing[0] + 1 && a[differing[0]] == b[differing[1]]
+            && a[differing[1]] == b[differing[0]]
     }
 }

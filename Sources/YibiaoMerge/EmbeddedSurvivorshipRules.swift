@@ -35,6 +35,7 @@ enum EmbeddedSurvivorshipRules {
     fields:
       national_id: {strategy: priority, conflict: trusted}
       passport_no: {strategy: most_recent, conflict: none}
+      social_security_no: {strategy: most_recent, conflict: none}
       # Names: the spelling most systems agree on (a typo in one feed does not win).
       name: {strategy: most_frequent, conflict: none}
       sex: {strategy: most_frequent, conflict: trusted}

@@ -30,8 +30,21 @@ import YibiaoCore
         #expect(ComparisonVector.compare(a, record(2, ["name": "張偉"]))[.name] == 1)
         #expect(ComparisonVector.compare(a, record(2, ["name": "张玮"]))[.name] == 2)
         #expect(ComparisonVector.compare(record(1, ["name": "买买提·艾力"]), record(2, ["name": "买买提艾力"]))[.name] == 1)
-        #expect(ComparisonVector.compare(a, record(2, ["name": "李娜"]))[.name] == 5)
+        #expect(ComparisonVector.compare(a, record(2, ["name": "李娜"]))[.name] == 6)
         #expect(ComparisonVector.compare(record(1, ["name": "John Smith"]), record(2, ["name": "Jon Smith"]))[.name] == 3)
+        // The same parts in another order; one part in common (a missing or replaced part).
+        #expect(ComparisonVector.compare(record(1, ["name": "Amelia Graham"]), record(2, ["name": "Graham Amelia"]))[.name] == 3)
+        #expect(ComparisonVector.compare(record(1, ["name": "Jock Wilde"]), record(2, ["name": "Wilde"]))[.name] == 5)
+        #expect(ComparisonVector.compare(a, record(2, ["name": "张小红"]))[.name] == 5)
+    }
+
+    @Test("name parts: spaces and middle dots separate, a Han name splits into surname and given name")
+    func nameParts() {
+        #expect(record(1, ["name": "Mary Ann Smith"]).nameParts == ["mary", "ann", "smith"])
+        #expect(record(1, ["name": "买买提·艾力"]).nameParts == ["买买提", "艾力"])
+        #expect(record(1, ["name": "欧阳娜娜"]).nameParts == ["欧", "阳娜娜"])
+        #expect(record(1, ["name": "José"]).nameParts == ["jose"])
+        #expect(MatchRecord(id: 1, nameKey: "张伟").nameParts == ["张", "伟"])
     }
 
     @Test("birth levels: exact, swapped day and month, one part off, different")
@@ -40,7 +53,72 @@ import YibiaoCore
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-03-02"]))[.birth] == 1)
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-02-03"]))[.birth] == 2)
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1986-03-02"]))[.birth] == 3)
-        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1990-07-09"]))[.birth] == 4)
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1958-03-02"]))[.birth] == 3, "two neighbouring digits swapped")
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-11-02"]))[.birth] == 4)
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1990-07-09"]))[.birth] == 5)
+    }
+
+    @Test("other identifiers: one edit or a swap of neighbours is a typo; more is another number")
+    func otherIdentifierLevels() {
+        let a = record(1, ["social_security_no": "1804974"])
+        #expect(ComparisonVector.compare(a, record(2, ["social_security_no": "1804974"]))[.id] == 1)
+        #expect(ComparisonVector.compare(a, record(2, ["social_security_no": "1804975"]))[.id] == 2)
+        #expect(ComparisonVector.compare(a, record(2, ["social_security_no": "180497"]))[.id] == 2)
+        #expect(ComparisonVector.compare(a, record(2, ["social_security_no": "1809474"]))[.id] == 3)
+        #expect(ComparisonVector.compare(a, record(2, ["social_security_no": "5592088"]))[.id] == 4)
+        #expect(ComparisonVector.compare(a, record(2, ["passport_no": "E1804974"]))[.id] == 0, "another scheme says nothing")
+    }
+
+    @Test("Damerau-Levenshtein distance with a limit")
+    func damerauLevenshtein() {
+        func distance(_ a: String, _ b: String, _ limit: Int = 3) -> Int {
+            StringSimilarity.damerauLevenshtein(Array(a.utf8), Array(b.utf8), limit: limit)
+        }
+        #expect(distance("kitten", "sitting") == 3)
+        #expect(distance("abcd", "acbd") == 1)
+        #expect(distance("abc", "abc") == 0)
+        #expect(distance("", "abc") == 3)
+        #expect(distance("abcdef", "badcfe", 1) == 2, "stops at limit + 1")
+        #expect(distance("abc", "abcdefgh", 2) == 3)
+    }
+
+    @Test("an ID number whose birth date and sex its record contradicts is weak evidence, both ways")
+    func relativesID() {
+        // The wife's record carries her husband's ID (a man born 1949-12-31).
+        let husband = record(1, ["national_id": "110105194912310035", "name": "王建国", "birth_date": "1949-12-31", "sex": "1"])
+        let wife = record(2, ["national_id": "110105194912310035", "name": "李秀英", "birth_date": "1952-06-18", "sex": "2"])
+        #expect(!husband.idContradictsRecord)
+        #expect(wife.idContradictsRecord)
+        #expect(ComparisonVector.compare(husband, wife)[.id] == 5)
+        let wifeOwn = record(3, ["national_id": "110105195206180026", "name": "李秀英", "birth_date": "1952-06-18", "sex": "2"])
+        #expect(ComparisonVector.compare(wife, wifeOwn)[.id] == 6)
+        // A one-digit slip in the record's birth date is not a contradiction.
+        let typo = record(4, ["national_id": "110105194912310035", "birth_date": "1949-12-21", "sex": "1"])
+        #expect(!typo.idContradictsRecord)
+        let parameters = MatchParameters.initial
+        for level in [5, 6] {
+            var levels = [UInt8](repeating: 0, count: Comparison.allCases.count)
+            levels[Comparison.id.rawValue] = UInt8(level)
+            let weight = parameters.contributions(ComparisonVector(levels: levels))[Comparison.id.rawValue]
+            #expect(abs(weight) <= MatchParameters.weakEvidenceBits)
+        }
+    }
+
+    @Test("two valid IDs one digit apart: a slip in the division or birth digits is a typo, in the sequence digits another person")
+    func validIDsOneDigitApart() {
+        let a = record(1, ["national_id": "11010519491231002X"])
+        // 110105194912310035 differs in the sequence digits (a twin or a neighbour's child).
+        #expect(ComparisonVector.compare(a, record(2, ["national_id": "110105194912310035"]))[.id] == 4)
+        // The same person, one birth digit slipped in a 15-digit ID before it was upgraded.
+        let slipped = CitizenIDTestValues.valid(body: "11010519491221002")
+        #expect(ComparisonVector.compare(a, record(2, ["national_id": slipped]))[.id] == 2)
+    }
+}
+
+/// Valid ID numbers made from a 17-digit body, for tests.
+enum CitizenIDTestValues {
+    static func valid(body: String) -> String {
+        body + String(CitizenID.checkCharacter(forFirst17: body.utf8.map { Int($0) - 48 }))
     }
 }
 
@@ -79,6 +157,69 @@ import YibiaoCore
         ]
         let result = await MatchEngine().match(records)
         #expect(result.clusters.count == 4, "\(result.clusters)")
+    }
+
+    @Test("twins without ID numbers, and spouses sharing a phone and an address, stay apart")
+    func householdWithoutIDs() async {
+        var records: [MatchRecord] = []
+        // Enough unrelated people for the prior to mean something; then one family, two feeds each.
+        for index in 0..<300 {
+            let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
+            records.append(person(Int64(index + 1), "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2"))
+        }
+        let family = [
+            ("王大明", "2010-05-05", "1"), ("王小明", "2010-05-05", "1"), ("王建国", "1980-02-11", "1"), ("李秀英", "1982-07-23", "2"),
+        ]
+        var id: Int64 = 1000
+        var people: [[Int64]] = []
+        for (name, birth, sex) in family {
+            var own: [Int64] = []
+            for _ in 0..<2 {
+                id += 1
+                own.append(id)
+                records.append(person(id, name, birth, sex: sex, phone: "13811112222", address: "北京市朝阳区幸福路1号3单元201"))
+            }
+            people.append(own)
+        }
+        let (engine, _) = MatchEngine().trained(on: records, randomPairs: 50_000)
+        let result = await engine.match(records)
+        for own in people {
+            #expect(result.clusters.contains(own), "each family member is one resident: \(result.clusters.filter { $0.contains(own[0]) })")
+        }
+    }
+
+    @Test("household evidence between family-like records counts once, at half weight; a phone held by several names weighs less")
+    func householdEvidence() {
+        let engine = MatchEngine()
+        let husband = person(1, "王建国", "1980-02-11", sex: "1", phone: "13811112222", address: "幸福路1号3单元201")
+        let wife = person(2, "李秀英", "1982-07-23", sex: "2", phone: "13811112222", address: "幸福路1号3单元201")
+        let frequencies = TermFrequencies([husband, wife])
+        #expect(frequencies.phoneHolders("13811112222") == 2)
+        let score = engine.score(husband, wife, frequencies: frequencies)
+        let raw = engine.parameters.contributions(score.vector)
+        let household = score.contributions[Comparison.phone.rawValue] + score.contributions[Comparison.address.rawValue]
+        #expect(household > 0)
+        #expect(household <= max(raw[Comparison.phone.rawValue] / 2, raw[Comparison.address.rawValue]) / 2 + 1e-9)
+        // The same person in two feeds keeps the full weight of both (one holder, names agree).
+        let again = person(3, "王建国", "1980-02-11", sex: "1", phone: "13811112222", address: "幸福路1号3单元201")
+        let same = engine.score(husband, again, frequencies: TermFrequencies([husband, again]))
+        #expect(same.contributions[Comparison.address.rawValue] == raw[Comparison.address.rawValue])
+    }
+
+    @Test("blocking finds names in another order, with a part missing, with a typo after three letters, and addresses by their numbers")
+    func generalBlocking() {
+        let engine = MatchEngine()
+        func meet(_ a: MatchRecord, _ b: MatchRecord) -> Bool { engine.candidatePairs([a, b]).pairs.count == 1 }
+        let base = person(1, "Amelia Graham", "1990-06-19", sex: "2", address: "5 mcgivern crescent new town 2163 act")
+        #expect(meet(base, person(2, "Graham Amelia", "1990-06-19", sex: "0")))
+        #expect(meet(base, person(2, "Graham", "1990-06-19", sex: "0")))
+        #expect(meet(base, person(2, "Amelua Grahem", "1990-06-19", sex: "0")))
+        #expect(meet(base, person(2, "Amelia Graham", "1991-06-19", sex: "0")), "name and birth year")
+        #expect(meet(base, person(2, "Zoe Smith", "1950-01-01", sex: "0", address: "5 mcgiven cresent newtown 2163 act")))
+        #expect(!meet(base, person(2, "Zoe Smith", "1950-01-01", sex: "0", address: "7 other road 3000 vic")))
+        // Keys are stable text: the same record gives the same keys in every process.
+        #expect(MatchEngine.minHash(of: "5 mcgivern crescent new town 2163 act") == MatchEngine.minHash(of: "5 mcgivern crescent new town 2163 act"))
+        #expect(MatchEngine.addressNumbers("北京市朝阳区望京街46号公寓25号楼6单元901") == "46|25|6|901")
     }
 
     @Test("a chain of weak links cannot merge two people with different valid IDs")

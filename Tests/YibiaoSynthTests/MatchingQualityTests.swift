@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import YibiaoAdapters
 import YibiaoCore
@@ -32,5 +33,46 @@ import YibiaoSynth
             f1s.append(overall.f1)
         }
         #expect(abs(f1s[0] - f1s[1]) < 0.001, "F1 moved by \(abs(f1s[0] - f1s[1])) with another training sample")
+    }
+}
+
+/// Matching measured on data we did not write: FEBRL 3 and 4 (fetched by scripts/fetch-febrl.sh,
+/// which `make test` runs), trained without labels as a district's first load is.
+@Suite struct PublicBenchmarkTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let febrl = repository.appendingPathComponent(".build/febrl")
+    static let adapters = repository.appendingPathComponent("bench/febrl")
+
+    func quality(_ data: LabelledData) async throws -> (PairwiseQuality, MatchResult) {
+        #expect(
+            FileManager.default.fileExists(atPath: Self.febrl.appendingPathComponent("dataset3.csv").path),
+            "FEBRL is missing: run scripts/fetch-febrl.sh (make test does)")
+        let (rows, quarantined) = try data.rows()
+        #expect(quarantined == 0)
+        var records: [MatchRecord] = []
+        var truth: [Int64: Int] = [:]
+        for row in rows {
+            let id = Int64(records.count + 1)
+            records.append(MatchRecord(id: id, fields: row.fields))
+            truth[id] = row.person
+        }
+        let (engine, _) = MatchEngine().trained(on: records, randomPairs: 200_000)
+        let result = await engine.match(records)
+        return (PairwiseQuality(predicted: result.clusters, truth: truth), result)
+    }
+
+    @Test("FEBRL 3 (dedupe, 5,000 records): F1 at least 0.999")
+    func febrl3() async throws {
+        let (quality, result) = try await quality(LabelledData.febrl3(adapters: Self.adapters, directory: Self.febrl))
+        #expect(quality.truePairs == 6_538)
+        #expect(quality.f1 >= 0.999, "precision \(quality.precision) recall \(quality.recall)")
+        #expect(result.review.count <= 50)
+    }
+
+    @Test("FEBRL 4 (link 5,000 to 5,000): F1 at least 0.998")
+    func febrl4() async throws {
+        let (quality, _) = try await quality(LabelledData.febrl4(adapters: Self.adapters, directory: Self.febrl))
+        #expect(quality.truePairs == 5_000)
+        #expect(quality.f1 >= 0.998, "precision \(quality.precision) recall \(quality.recall)")
     }
 }

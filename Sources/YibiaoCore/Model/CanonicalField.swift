@@ -62,6 +62,9 @@ extension CanonicalField {
         .init("household_book_no", .text, .core, en: "household register number", zh: "户口簿号"),
         .init("relationship_to_head", .code(table: "family-relationship"), .core, en: "relationship to the head of household", zh: "与户主关系"),
         .init("passport_no", .text, .core, en: "passport number", zh: "护照号码"),
+        // Another country's personal number (social security, national insurance): an identifier
+        // for matching like the passport, for residents without a citizen ID.
+        .init("social_security_no", .text, .core, en: "social security number (other schemes)", zh: "社会保障号码（其他体系）"),
 
         .init("subsistence_allowance", .boolean, .civilAffairs, en: "subsistence allowance (dibao)", zh: "低保"),
         .init("subsistence_certificate_no", .text, .civilAffairs, en: "dibao certificate number", zh: "低保证号"),

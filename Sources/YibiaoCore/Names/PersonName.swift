@@ -110,6 +110,29 @@ public enum NameNormalizer {
                 pinyinKey: pinyin(of: matchingKey), isHan: hasHan))
     }
 
+    /// The parts of a displayed name, folded like the matching key: `Mary Ann Smith` → mary, ann,
+    /// smith; `买买提·艾力` → 买买提, 艾力; a Han name without separators → surname and given name.
+    public static func parts(ofDisplay display: String) -> [String] {
+        let pieces = display.split(whereSeparator: { $0 == " " || $0 == "\u{00B7}" })
+        guard pieces.count > 1 else { return parts(ofKey: fold(Substring(display))) }
+        return pieces.map(fold).filter { !$0.isEmpty }
+    }
+
+    /// The parts of a matching key that has no separators left: surname and given name of a Han
+    /// name (the first character is the surname; compound surnames stay consistent as 欧 + 阳娜娜);
+    /// any other key is one part.
+    public static func parts(ofKey key: String) -> [String] {
+        let scalars = key.unicodeScalars
+        guard scalars.count >= 2, let first = scalars.first, TextNormalization.isHan(first) else { return key.isEmpty ? [] : [key] }
+        return [String(first), String(String.UnicodeScalarView(scalars.dropFirst()))]
+    }
+
+    private static func fold(_ piece: Substring) -> String {
+        let plain = piece.unicodeScalars.allSatisfy { $0.isASCII || TextNormalization.isHan($0) }
+        let folded = plain ? piece.lowercased() : (String(piece).applyingTransform(.stripDiacritics, reverse: false)?.lowercased() ?? piece.lowercased())
+        return TextNormalization.removing(folded) { $0 == "." || $0 == "-" || $0 == "'" || $0 == "\u{00B7}" }
+    }
+
     /// Toneless pinyin of a matching key: surname readings first, then each character's usual reading.
     public static func pinyin(of key: String) -> String {
         var result = ""

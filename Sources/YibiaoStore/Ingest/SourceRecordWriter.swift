@@ -322,9 +322,11 @@ public struct SourceRecordWriter: Sendable {
         // The columns below, as matching will load them.
         let keys = MatchEngine.lookupKeys(
             of: MatchRecord(
-                storedID: 0, nationalID: core["national_id"], nationalIDRaw: core["national_id_raw"], nameKey: record.name?.matchingKey,
+                storedID: 0, nationalID: core["national_id"], nationalIDRaw: core["national_id_raw"], name: record.name?.display,
+                nameKey: record.name?.matchingKey,
                 pinyinKey: record.name?.pinyinKey, sex: core["sex"], birthDate: core["birth_date"], phone: core["phone"],
-                division: core["division_code"], address: core["address"], passport: core["passport_no"]))
+                division: core["division_code"], address: core["address"],
+                identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
             record.sourceKey, String(record.row), record.contentHash, JSONText.object(record.raw), JSONText.object(core),
             JSONText.object(record.facetFields), JSONText.encode(record.problems),

@@ -89,11 +89,17 @@ public struct ResidentLinker: Sendable {
         }
     }
 
+    /// Stored parameters, or nil when they were trained for comparisons with other levels.
+    static func decodeParameters(_ json: String) throws -> MatchParameters? {
+        let parameters = try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8))
+        return parameters.fitsComparisons ? parameters : nil
+    }
+
     func storedParameters(_ client: PostgresClient) async throws -> (Int, MatchParameters)? {
         for try await (version, json) in try await client.query(
             "SELECT version, parameters::text FROM match_parameters WHERE district = \(district) AND active"
         ).decode((Int, String).self) {
-            return (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)))
+            return try Self.decodeParameters(json).map { (version, $0) }
         }
         return nil
     }
@@ -111,7 +117,8 @@ public struct ResidentLinker: Sendable {
         for try await (version, json, trainedOn) in try await client.query(
             "SELECT version, parameters::text, trained_on FROM match_parameters WHERE district = \(district) AND active"
         ).decode((Int, String, Int).self) {
-            current = (version, try JSONDecoder().decode(MatchParameters.self, from: Data(json.utf8)), trainedOn)
+            // Parameters of earlier comparisons are retrained rather than read with the wrong levels.
+            current = try Self.decodeParameters(json).map { (version, $0, trainedOn) }
         }
         if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters, nil) }
         // A few hundred records say too little to estimate from: the defaults (version 0) serve.
@@ -382,18 +389,22 @@ public struct ResidentLinker: Sendable {
             WHERE district = \(district) AND is_current AND name_key IS NOT NULL AND name_key = ANY(\(nameList)) GROUP BY name_key
             """, logger: logger
         ).decode((String, Int).self) { nameCounts[name] = count }
-        for try await (phone, count) in try await client.query(
+        var holders: [String: Int] = [:]
+        for try await (phone, count, names) in try await client.query(
             """
-            SELECT phone, count(*) FROM source_record
+            SELECT phone, count(*), count(DISTINCT name_key) FROM source_record
             WHERE district = \(district) AND is_current AND phone IS NOT NULL AND phone = ANY(\(phoneList)) GROUP BY phone
             """, logger: logger
-        ).decode((String, Int).self) { phoneCounts[phone] = count }
-        return TermFrequencies(names: nameCounts, phones: phoneCounts, total: total)
+        ).decode((String, Int, Int).self) {
+            phoneCounts[phone] = count
+            holders[phone] = names
+        }
+        return TermFrequencies(names: nameCounts, phones: phoneCounts, phoneHolders: holders, total: total)
     }
 
     static let recordColumns = """
-        r.record_id, r.national_id, r.national_id_raw, r.name_key, r.pinyin_key, r.sex, r.birth_date::text, r.phone,
-        r.division_code, r.address, r.fields->>'passport_no', r.match_keys
+        r.record_id, r.national_id, r.national_id_raw, r.name, r.name_key, r.pinyin_key, r.sex, r.birth_date::text, r.phone,
+        r.division_code, r.address, r.fields->>'passport_no', r.fields->>'social_security_no', r.match_keys
         """
 
     /// Current records: all of them (`ids` nil) or the ones given; with their stored lookup keys.
@@ -432,13 +443,16 @@ public struct ResidentLinker: Sendable {
     private func decodeRecords(_ rows: PostgresRowSequence) async throws -> ([MatchRecord], [Int64: [String]]) {
         var records: [MatchRecord] = []
         var keys: [Int64: [String]] = [:]
-        for try await (id, nationalID, raw, nameKey, pinyin, sex, birth, phone, division, address, passport, stored) in rows.decode(
-            (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, [String]?).self)
+        for try await (id, nationalID, raw, name, nameKey, pinyin, sex, birth, phone, division, address, passport, socialSecurity, stored)
+            in rows.decode(
+                (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, [String]?)
+                    .self)
         {
             records.append(
                 MatchRecord(
-                    storedID: id, nationalID: nationalID, nationalIDRaw: raw, nameKey: nameKey, pinyinKey: pinyin, sex: sex,
-                    birthDate: birth, phone: phone, division: division, address: address, passport: passport))
+                    storedID: id, nationalID: nationalID, nationalIDRaw: raw, name: name, nameKey: nameKey, pinyinKey: pinyin, sex: sex,
+                    birthDate: birth, phone: phone, division: division, address: address,
+                    identifiers: MatchRecord.otherIdentifiers(passport: passport, socialSecurity: socialSecurity)))
             if let stored { keys[id] = stored }
         }
         return (records, keys)
@@ -538,6 +552,7 @@ public struct ResidentLinker: Sendable {
                             SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
                             FROM link l JOIN source_record r USING (district, record_id)
                             CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
+                                                       ('social_security', r.fields->>'social_security_no'),
                                                        (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
                             WHERE l.district = \(district) AND l.record_id = ANY(\(records)) AND r.is_current
                                 AND i.value IS NOT NULL AND i.value <> ''
@@ -653,12 +668,13 @@ extension MatchRecord {
     /// A record from the matching columns `source_record` stores: staging computes a row's lookup
     /// keys from this very record, and `ResidentLinker` matches it, so both see the same values.
     init(
-        storedID id: Int64, nationalID: String?, nationalIDRaw: String?, nameKey: String?, pinyinKey: String?, sex: String?,
-        birthDate: String?, phone: String?, division: String?, address: String?, passport: String?
+        storedID id: Int64, nationalID: String?, nationalIDRaw: String?, name: String?, nameKey: String?, pinyinKey: String?, sex: String?,
+        birthDate: String?, phone: String?, division: String?, address: String?, identifiers: [String: String]
     ) {
         self.init(
             id: id, nationalID: nationalID, nationalIDRaw: nationalIDRaw.map(CitizenID.clean), nameKey: nameKey,
             pinyinKey: pinyinKey, sex: sex.flatMap(Sex.init(rawValue:)), birth: birthDate.flatMap { CalendarDate(iso: $0) },
-            phone: phone, division: division, address: address, identifiers: passport.map { ["passport": $0] } ?? [:])
+            phone: phone, division: division, address: address, identifiers: identifiers,
+            nameParts: name.map(NameNormalizer.parts(ofDisplay:)))
     }
 }
