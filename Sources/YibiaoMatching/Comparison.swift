@@ -10,7 +10,7 @@ public enum Comparison: Int, CaseIterable, Sendable, Codable {
         switch self {
         case .id: 7
         case .name: 7
-        case .birth: 6
+        case .birth: 7
         case .sex: 3
         case .phone: 3
         case .address: 6
@@ -31,7 +31,8 @@ public enum Comparison: Int, CaseIterable, Sendable, Codable {
             ],
             [
                 ("missing", "缺失"), ("identical", "相同"), ("day and month swapped", "日月颠倒"), ("one digit differs", "一位数字不同"),
-                ("one part differs", "年月日之一不同"), ("different", "不同"),
+                ("one part differs", "年月日之一不同"), ("agrees as far as known (only the month or year is given)", "在已知范围内一致（仅有年月或年份）"),
+                ("different", "不同"),
             ],
             [("missing", "缺失"), ("same", "相同"), ("different", "不同")],
             [("missing", "缺失"), ("same", "相同"), ("different", "不同")],
@@ -64,7 +65,7 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
 
     public static func compare(_ a: MatchRecord, _ b: MatchRecord) -> ComparisonVector {
         ComparisonVector(levels: [
-            UInt8(idLevel(a, b)), UInt8(nameLevel(a, b)), UInt8(birthLevel(a.birth, b.birth)),
+            UInt8(idLevel(a, b)), UInt8(nameLevel(a, b)), UInt8(birthLevel(a, b)),
             UInt8(a.sex?.isKnown == true && b.sex?.isKnown == true ? (a.sex == b.sex ? 1 : 2) : 0),
             UInt8(a.phone != nil && b.phone != nil ? (a.phone == b.phone ? 1 : 2) : 0),
             UInt8(addressLevel(a.address, b.address)),
@@ -80,7 +81,7 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
     }
 
     public enum BirthLevel: Int {
-        case missing, identical, dayMonthSwapped, oneDigit, onePart, different
+        case missing, identical, dayMonthSwapped, oneDigit, onePart, agreesAsFarAsKnown, different
     }
 
     static func idLevel(_ a: MatchRecord, _ b: MatchRecord) -> Int {
@@ -148,6 +149,14 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
         if similarity >= 0.85 { return NameLevel.similar.rawValue }
         if !a.nameParts.isEmpty, !Set(a.nameParts).isDisjoint(with: b.nameParts) { return NameLevel.onePart.rawValue }
         return NameLevel.different.rawValue
+    }
+
+    /// Birth dates at their precision: a date known only to the month or year agrees with another
+    /// as far as both are known, or not at all.
+    static func birthLevel(_ a: MatchRecord, _ b: MatchRecord) -> Int {
+        if a.partialBirth == nil, b.partialBirth == nil { return birthLevel(a.birth, b.birth) }
+        guard let x = a.knownBirth, let y = b.knownBirth else { return BirthLevel.missing.rawValue }
+        return (x.agreesAsFarAsKnown(with: y) ? BirthLevel.agreesAsFarAsKnown : BirthLevel.different).rawValue
     }
 
     static func birthLevel(_ a: CalendarDate?, _ b: CalendarDate?) -> Int {

@@ -68,7 +68,7 @@ public struct MatchEngine: Sendable {
             }
             // A one-part name meets the same part of a longer one ("webb" and "amber webb").
             for part in Set(record.nameParts).sorted() { keys.append((5, "npb:" + part + "|" + iso)) }
-            if let name = record.nameKey { keys.append((6, "nby:" + name + "|" + String(birth.year))) }
+
             // The first three letters (of the pinyin for Han names) survive a typo further on.
             if let spelled = record.pinyinKey ?? record.nameKey, spelled.unicodeScalars.count > 3 {
                 keys.append((9, "nsb:" + String(String.UnicodeScalarView(spelled.unicodeScalars.prefix(3))) + "|" + iso))
@@ -77,6 +77,8 @@ public struct MatchEngine: Sendable {
             // in common (a min-hash), whatever part of them a typo hit.
             if let address = record.address, let sketch = Self.minHash(of: address) { keys.append((10, "asb:" + sketch + "|" + iso)) }
         }
+        // A birth date known only to the month or year still has its year.
+        if let name = record.nameKey, let year = record.knownBirth?.year { keys.append((6, "nby:" + name + "|" + String(year))) }
         if let phone = record.phone { keys.append((3, "ph:" + phone)) }
         // Alone, a name is a small block unless it is common (then the block is skipped).
         if let name = record.nameKey { keys.append((7, "n:" + name)) }

@@ -1,5 +1,5 @@
 import Foundation
-import YibiaoCore
+public import YibiaoCore
 
 /// Why a record is linked to its resident: the strongest pair that brought it into its cluster,
 /// comparison by comparison. Stored with the link (`link.explanation`) and read back as this
@@ -49,6 +49,34 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
     }
 
     public func evidence(_ comparison: Comparison) -> Evidence? { comparisons[comparison.name] }
+
+    /// What a worker should know about this evidence, in plain words.
+    public var notes: [LocalizedText] {
+        var notes: [LocalizedText] = []
+        let id = evidence(.id)?.level ?? 0
+        if id == ComparisonVector.IDLevel.identicalNotFitting.rawValue || id == ComparisonVector.IDLevel.differentNotFitting.rawValue {
+            notes.append(
+                LocalizedText(
+                    en: "The birth date or sex inside an ID number does not match its record's: the number may belong to a family member, so it counts for little either way.",
+                    zh: "身份证号中的出生日期或性别与该记录不符：这个号码可能属于家人，因此无论相同与否都只作弱证据。"))
+        }
+        let name = evidence(.name)?.level ?? 0
+        let sharedPhone = evidence(.phone)?.level == 1
+        let sharedAddress = (1...3).contains(evidence(.address)?.level ?? 0)
+        if name >= ComparisonVector.NameLevel.onePart.rawValue, sharedPhone || sharedAddress {
+            notes.append(
+                LocalizedText(
+                    en: "Family members share a phone and an address: between records whose names differ, these count once and at half weight.",
+                    zh: "家庭成员常共用电话和地址：姓名不同的记录之间，这两项只算一次，且只计一半权重。"))
+        }
+        if (evidence(.birth)?.level ?? 0) == ComparisonVector.BirthLevel.agreesAsFarAsKnown.rawValue {
+            notes.append(
+                LocalizedText(
+                    en: "One record gives the birth date only to the month or year; it was compared as far as it is known.",
+                    zh: "有一条记录的出生日期只精确到月或年，仅在已知范围内比较。"))
+        }
+        return notes
+    }
 
     /// The stored form: canonical JSON with the Codable keys (a test decodes it back with
     /// JSONDecoder). Written by hand because Foundation's encoder costs more than the matching

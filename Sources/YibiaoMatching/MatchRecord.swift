@@ -20,6 +20,8 @@ public struct MatchRecord: Sendable, Hashable {
     /// surname and given name of a Han name, the parts of a transliterated name (买买提·艾力).
     /// A part agreeing when the whole name does not is evidence of its own, and blocks.
     public var nameParts: [String]
+    /// A birth date known only to the month or the year (`birth` is nil then).
+    public var partialBirth: PartialDate?
 
     public init(
         id: Int64, nationalID: String? = nil, nationalIDRaw: String? = nil, nameKey: String? = nil,
@@ -38,6 +40,19 @@ public struct MatchRecord: Sendable, Hashable {
         self.address = address
         self.identifiers = identifiers
         self.nameParts = nameParts ?? nameKey.map(NameNormalizer.parts(ofKey:)) ?? []
+    }
+
+    /// The birth date as far as it is known.
+    public var knownBirth: PartialDate? { birth.map(PartialDate.init) ?? partialBirth }
+
+    /// Reads a stored birth date (`YYYY-MM-DD`, `YYYY-MM` or `YYYY`) into `birth` or `partialBirth`.
+    public mutating func setBirth(iso text: String?) {
+        guard let text else { return }
+        if let day = CalendarDate(iso: text) {
+            birth = day
+        } else {
+            partialBirth = PartialDate(iso: text)
+        }
     }
 
     /// True when the record's valid ID number encodes a birth date or sex that the record itself
@@ -80,13 +95,13 @@ extension MatchRecord {
     public init(id: Int64, fields: [String: String]) {
         let name = fields["name"].flatMap(PersonName.init(normalizing:))
         let parts = name.map { NameNormalizer.parts(ofDisplay: $0.display) }
-        let birth = fields["birth_date"].flatMap { CalendarDate(iso: $0) }
         let raw = fields["national_id_raw"].map(CitizenID.clean)
         self.init(
             id: id, nationalID: fields["national_id"], nationalIDRaw: raw, nameKey: name?.matchingKey,
-            pinyinKey: name?.pinyinKey, sex: fields["sex"].flatMap(Sex.init(rawValue:)), birth: birth,
+            pinyinKey: name?.pinyinKey, sex: fields["sex"].flatMap(Sex.init(rawValue:)),
             phone: fields["phone"], division: fields["division_code"], address: fields["address"],
             identifiers: Self.otherIdentifiers(passport: fields["passport_no"], socialSecurity: fields["social_security_no"]), nameParts: parts)
+        setBirth(iso: fields["birth_date"])
     }
 
     /// The identifier schemes other than the citizen ID that matching compares, by the scheme

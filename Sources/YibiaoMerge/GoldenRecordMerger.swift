@@ -148,10 +148,12 @@ public struct GoldenRecordMerger: Sendable {
                 }
             }
         }
-        // Dates are ISO text: a date of death before the date of birth cannot both be right. It
-        // is not taken into the golden record (nor logged, nor sent on) until a person decides.
-        if let death = outcome.values["death_date"], let deathDate = death.value, let birth = outcome.values["birth_date"]?.value,
-            deathDate < birth, death.rule != "override"
+        // A date of death before the date of birth cannot both be right (dates known to the
+        // month count as every day of it). It is not taken into the golden record (nor logged,
+        // nor sent on) until a person decides.
+        if let death = outcome.values["death_date"], let deathDate = death.value.flatMap(PartialDate.init(iso:)),
+            let birth = outcome.values["birth_date"]?.value.flatMap(PartialDate.init(iso:)),
+            deathDate.isCertainlyBefore(birth), death.rule != "override"
         {
             if outcome.conflicts["death_date"] == nil {
                 outcome.conflicts["death_date"] = FieldConflict(

@@ -177,6 +177,7 @@ struct Explain: AsyncParsableCommand {
         if link.method == "deterministic" {
             print(tr("  The same valid ID number identifies the person.", "  相同的有效身份证号即可确定为同一人。"))
         }
+        for note in explanation.notes { print("  " + tr(note)) }
     }
 }
 

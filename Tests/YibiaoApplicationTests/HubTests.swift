@@ -206,3 +206,56 @@ private func entryCount(_ hub: Hub) async throws -> Int {
         }
     }
 }
+
+@Suite struct PartialDateTests {
+    @Test("dates known to the month keep their precision through ingest, golden record, history and write-back; a decimal is no serial")
+    func partialDatesEndToEnd() async throws {
+        let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-partial")
+        let adapterFile = directory.appendingPathComponent("register.yaml")
+        try """
+        system: register
+        name: {en: Register, zh: 登记}
+        format: {type: csv}
+        source_key: id
+        fields:
+          name: {column: name, required: true}
+          birth_date: birth
+          death_date: death
+        outbound:
+          format: {type: csv}
+          columns:
+            - {column: name, field: name}
+            - {column: birth, field: birth_date, date_format: yyyy年M月d日}
+        """.write(to: adapterFile, atomically: true, encoding: .utf8)
+        let feed = directory.appendingPathComponent("register.csv")
+        try "id,name,birth,death\nA1,刘建华,1977年10月,\nA2,周玉兰,1972.11,2001\nA3,郑国强,31108,\n".write(to: feed, atomically: true, encoding: .utf8)
+        try await withHub { hub, _ in
+            let adapter = try FeedAdapterRegistry.load(adapterFile.path)
+            let outcome = try await hub.ingest(IngestRequest(adapter: adapter, file: feed, district: "110105", actor: "test"))
+            #expect(outcome.staging.reconciles)
+            let first = try await hub.history(district: "110105", resident: try residentID(hub, key: "A1"))
+            #expect(first.current.fields["birth_date"]?.value == "1977-10")
+            #expect(first.timeline.first?.changes["birth_date"]?.new == "1977-10")
+            let second = try await hub.history(district: "110105", resident: try residentID(hub, key: "A2"))
+            #expect(second.current.fields["birth_date"]?.value == "1972-11", "a decimal is read as a month, not as Excel serial 1972.11")
+            #expect(second.current.fields["death_date"]?.value == "2001")
+            // A number in a column without `excel_serial` is rejected with its reason, not read as a date.
+            let third = try await hub.history(district: "110105", resident: try residentID(hub, key: "A3"))
+            #expect(third.current.fields["birth_date"] == nil)
+            let problems = try await hub.quarantine(district: "110105")
+            #expect(problems.isEmpty, "an optional bad date is a problem on the record, not a quarantined row")
+            // Write-back in the system's own pattern, to the month.
+            let mapper = try #require(OutboundMapper(spec: try AdapterSpec.load(adapterFile)))
+            let row = try mapper.row(sourceKey: "A1", values: first.current.fields.compactMapValues(\.value))
+            #expect(row.cells.contains("1977年10月"))
+        }
+    }
+
+    private func residentID(_ hub: Hub, key: String) async throws -> String {
+        var found: Int64?
+        try await hub.crossReferences(district: "110105") { reference in
+            if reference.system == "register", reference.sourceKey == key { found = reference.residentID }
+        }
+        return String(try #require(found))
+    }
+}

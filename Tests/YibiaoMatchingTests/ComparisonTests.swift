@@ -55,7 +55,15 @@ import YibiaoCore
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1986-03-02"]))[.birth] == 3)
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1958-03-02"]))[.birth] == 3, "two neighbouring digits swapped")
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-11-02"]))[.birth] == 4)
-        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1990-07-09"]))[.birth] == 5)
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1990-07-09"]))[.birth] == 6)
+        // Known to the month or the year: agreeing as far as known is a level of its own.
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-03"]))[.birth] == 5)
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985"]))[.birth] == 5)
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-04"]))[.birth] == 6)
+        #expect(ComparisonVector.compare(record(1, ["birth_date": "1985-03"]), record(2, [:]))[.birth] == 0)
+        // A partial birth date still blocks by its year.
+        let partial = record(3, ["name": "张伟", "birth_date": "1985-03"])
+        #expect(MatchEngine.blockingKeys(of: partial).contains { $0.key == "nby:张伟|1985" })
     }
 
     @Test("other identifiers: one edit or a swap of neighbours is a typo; more is another number")

@@ -24,6 +24,24 @@ import YibiaoMatching
         #expect(try JSONDecoder().decode(MatchExplanation.self, from: encoded) == decoded)
         #expect(try MatchExplanation.decode("{}") == nil)
         #expect(throws: (any Error).self) { try MatchExplanation.decode("{\"method\": \"guess\"}") }
+        #expect(explanation.notes.isEmpty)
+    }
+
+    @Test("plain-word notes: a relative's ID number, household evidence, a birth date known to the month")
+    func notes() {
+        let husband = MatchRecord(id: 1, fields: ["national_id": "110105194912310035", "name": "王建国", "birth_date": "1949-12-31", "sex": "1"])
+        let wife = MatchRecord(
+            id: 2, fields: ["national_id": "110105194912310035", "name": "李秀英", "birth_date": "1952-06", "sex": "2", "phone": "13811112222"])
+        // Her record carries his ID number: it contradicts her birth date and sex.
+        let hersWithHisID = MatchRecord(
+            id: 4, fields: ["national_id": "110105194912310035", "name": "李秀英", "birth_date": "1952-06-18", "sex": "2"])
+        let daughter = MatchRecord(id: 3, fields: ["name": "李红梅", "birth_date": "1952-06-18", "sex": "2", "phone": "13811112222"])
+        let engine = MatchEngine()
+        let relative = MatchExplanation(engine.score(husband, hersWithHisID, frequencies: TermFrequencies([])), record: 1)
+        #expect(relative.notes.contains { $0.en.contains("may belong to a family member") && $0.zh.contains("家人") })
+        let household = MatchExplanation(engine.score(wife, daughter, frequencies: TermFrequencies([wife, daughter])), record: 2)
+        #expect(household.notes.contains { $0.en.contains("Family members share a phone") })
+        #expect(household.notes.contains { $0.en.contains("only to the month or year") })
     }
 }
 

@@ -64,7 +64,8 @@ public struct OutboundMapper: Sendable {
             return mapped
         }
         if let pattern = column.dateFormat {
-            guard let date = CalendarDate(iso: value) else {
+            // A date known only to the month is written to the month: never an invented day.
+            guard let date = PartialDate(iso: value) else {
                 throw OutboundIssue(
                     system: spec.system, field: field, column: column.column, code: "outbound_not_a_date",
                     message: LocalizedText(

@@ -164,7 +164,9 @@ public struct RecordMapper: Sendable {
                 }
                 continue
             }
-            switch memo?.normalised(text, mapping: index, field: mapping.field, normalizer) ?? normalizer.normalise(text, as: mapping.field) {
+            switch memo?.normalised(text, mapping: index, field: mapping.field, excelSerials: mapping.excelSerials, normalizer)
+                ?? normalizer.normalise(text, as: mapping.field, excelSerials: mapping.excelSerials)
+            {
             case .success(let normalised):
                 fields[mapping.field.qualifiedName] = normalised
             case .failure(let problem):
@@ -248,13 +250,13 @@ public final class MappingMemo {
     public init() {}
 
     func normalised(
-        _ text: String, mapping index: Int, field: CanonicalField, _ normalizer: FieldNormalizer
+        _ text: String, mapping index: Int, field: CanonicalField, excelSerials: Bool = false, _ normalizer: FieldNormalizer
     ) -> Result<String, FieldNormalizer.Problem> {
         // ID numbers and phone numbers are one per person: remembering them costs more than it saves.
         if field.kind == .citizenID || field.kind == .phone { return normalizer.normalise(text, as: field) }
         while values.count <= index { values.append([:]) }
         if let known = values[index][text] { return known }
-        let result = normalizer.normalise(text, as: field)
+        let result = normalizer.normalise(text, as: field, excelSerials: excelSerials)
         if values[index].count >= Self.limit { values[index].removeAll(keepingCapacity: true) }
         values[index][text] = result
         return result
@@ -279,13 +281,16 @@ public struct FieldNormalizer: Sendable {
 
     public let today: CalendarDate
     private let dates: DateParser
+    private let serialDates: DateParser
 
     public init(today: CalendarDate) {
         self.today = today
         self.dates = DateParser(referenceYear: today.year)
+        self.serialDates = DateParser(referenceYear: today.year, acceptsExcelSerials: true)
     }
 
-    public func normalise(_ text: String, as field: CanonicalField) -> Result<String, Problem> {
+    /// `excelSerials`: a date column whose numbers are Excel serial dates (the adapter says so).
+    public func normalise(_ text: String, as field: CanonicalField, excelSerials: Bool = false) -> Result<String, Problem> {
         switch field.kind {
         case .text:
             return .success(TextNormalization.nfkc(text))
@@ -294,8 +299,10 @@ public struct FieldNormalizer: Sendable {
         case .name:
             return NameNormalizer.normalize(text).map(\.display).mapError { Problem(code: $0.code, message: $0.message) }
         case .date:
-            return dates.parse(text).mapError { Problem(code: "date_" + $0.code.rawValue, message: $0.message) }.flatMap { date in
-                date > today
+            // Kept at the precision given: 1977年10月 is 1977-10, not an invented 1977-10-01.
+            let parser = excelSerials ? serialDates : dates
+            return parser.parsePartial(text).mapError { Problem(code: "date_" + $0.code.rawValue, message: $0.message) }.flatMap { date in
+                date.earliest > today
                     ? .failure(Problem(code: "date_in_future", message: LocalizedText(en: "the date \(date) is in the future", zh: "日期 \(date) 晚于今天")))
                     : .success(date.iso)
             }

@@ -233,7 +233,8 @@ private struct SpecParser {
                 field: field, source: .column(try column(value, key: key)), valueMap: [:], defaultValue: nil,
                 required: false, line: keyNode.mark?.line ?? 0)
         }
-        let items = try yaml.entries(value, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant", "map", "default", "required"])
+        let items = try yaml.entries(
+            value, path: key, allowed: ["column", "concat", "separator", "split", "index", "constant", "map", "default", "required", "excel_serial"])
         var values: [String: Node] = [:]
         for (itemKey, _, itemValue) in items { values[itemKey] = itemValue }
         let valueMap = try values["map"].map { try yaml.stringMap($0, key: "\(key).map") } ?? [:]
@@ -245,11 +246,17 @@ private struct SpecParser {
                     fixZH: "可用代码：\(shipped.entries.map(\.code).joined(separator: "、"))")
             }
         }
+        let excelSerials = try values["excel_serial"].map { try yaml.bool($0, key: "\(key).excel_serial") } ?? false
+        if excelSerials, field.kind != .date {
+            throw yaml.fail(
+                values["excel_serial"], key: "\(key).excel_serial", en: "`excel_serial` applies to date fields only",
+                zh: "`excel_serial` 仅适用于日期字段", fixEN: "remove it from \(name)", fixZH: "请从 \(name) 中删除")
+        }
         return .init(
             field: field, source: try source(values, node: value, key: key), valueMap: valueMap,
             defaultValue: try values["default"].map { try yaml.string($0, key: "\(key).default") },
             required: try values["required"].map { try yaml.bool($0, key: "\(key).required") } ?? false,
-            line: keyNode.mark?.line ?? 0)
+            excelSerials: excelSerials, line: keyNode.mark?.line ?? 0)
     }
 
     func outbound(_ node: Node) throws -> AdapterSpec.Outbound {

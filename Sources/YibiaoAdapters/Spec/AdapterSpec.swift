@@ -57,6 +57,8 @@ public struct AdapterSpec: Sendable {
         public let valueMap: [String: String]
         public let defaultValue: String?
         public let required: Bool
+        /// A date column whose numbers are Excel serial dates (`excel_serial: true`).
+        public var excelSerials: Bool = false
         /// The YAML line, for messages.
         public let line: Int
     }

@@ -16,8 +16,11 @@ public struct DateParseError: Error, Sendable, Hashable, CustomStringConvertible
 /// Reads the date formats found in government feeds.
 ///
 /// Accepted: `1985-03-02`, `1985/3/2`, `1985.03.02`, `19850302`, `1985年3月2日`,
-/// two-digit years (`85-03-02`, `850302`), Excel serial numbers (`31108`, `31108.0`),
-/// and ISO 8601 timestamps (`1985-03-02T00:00:00`, `…Z`, `…+08:00`, `1985-03-02 10:00:00`).
+/// two-digit years (`85-03-02`, `850302`), and ISO 8601 timestamps (`1985-03-02T00:00:00`,
+/// `…Z`, `…+08:00`, `1985-03-02 10:00:00`). Excel serial numbers (`31108`, `31108.0`) only when
+/// `acceptsExcelSerials` (the adapter says the column holds them): otherwise `1972.11` would
+/// silently become 1905-05-25. `parsePartial` also reads dates known to the month or the year:
+/// `1977-10`, `1977.10`, `1977/10`, `1977年10月`, `197710`, `1977年`, `1977`.
 ///
 /// Century rule for two-digit years: a year `yy` not after the reference year's last two
 /// digits is 20yy, otherwise 19yy (reference 2026: `26` → 2026, `27` → 1927). Birth dates are
@@ -29,10 +32,75 @@ public struct DateParseError: Error, Sendable, Hashable, CustomStringConvertible
 public struct DateParser: Sendable {
     public var referenceYear: Int
     public var zoneOffsetMinutes: Int
+    /// Numbers are Excel serial dates (a spreadsheet column whose cells are dates).
+    public var acceptsExcelSerials: Bool
 
-    public init(referenceYear: Int, zoneOffsetMinutes: Int = 8 * 60) {
+    public init(referenceYear: Int, zoneOffsetMinutes: Int = 8 * 60, acceptsExcelSerials: Bool = false) {
         self.referenceYear = referenceYear
         self.zoneOffsetMinutes = zoneOffsetMinutes
+        self.acceptsExcelSerials = acceptsExcelSerials
+    }
+
+    /// A date known to the day, the month or the year.
+    public func parsePartial(_ raw: String) -> Result<PartialDate, DateParseError> {
+        let text = TextNormalization.collapseWhitespace(TextNormalization.nfkc(raw))
+        guard !acceptsExcelSerials, let partial = Self.partialFields(text) else { return parse(raw).map(PartialDate.init) }
+        // 201203: 2012-03, or 2020-12-03 with a two-digit year? Neither is guessed.
+        if text.utf8.count == 6, case .success(let day) = parse(text) {
+            return .failure(
+                Self.error(
+                    .unrecognisedFormat, en: "ambiguous: \(partial.year)-\(partial.month ?? 0) or \(day.iso); write the year with four digits",
+                    zh: "有歧义：\(partial.year)年\(partial.month ?? 0)月还是 \(day.iso)？请写出四位年份"))
+        }
+        return makePartial(partial, raw: text)
+    }
+
+    /// Year and month (or year alone) from the forms that hold no day; nil for any other text.
+    private static func partialFields(_ text: String) -> (year: Int, month: Int?)? {
+        let scalars = Array(text.unicodeScalars)
+        guard !scalars.isEmpty else { return nil }
+        if scalars.allSatisfy({ $0.isASCII && $0.properties.numericType != nil }) {
+            // 1977 or 197710 (a six-digit 850302 is a day with a two-digit year; see parse).
+            if scalars.count == 4, let year = Int(text) { return (year, nil) }
+            if scalars.count == 6, let year = Int(text.prefix(4)), let month = Int(text.suffix(2)), (1800...2999).contains(year),
+                (1...12).contains(month)
+            {
+                return (year, month)
+            }
+            return nil
+        }
+        var fields: [Substring] = []
+        var current = ""
+        var endsWithDayMarker = false
+        for character in text {
+            if character.isASCII, character.isNumber {
+                current.append(character)
+            } else if "-/.年月 ".contains(character) {
+                if !current.isEmpty { fields.append(Substring(current)) }
+                current = ""
+            } else {
+                return nil
+            }
+            endsWithDayMarker = character == "日" || character == "号"
+        }
+        if !current.isEmpty { fields.append(Substring(current)) }
+        guard !endsWithDayMarker, fields.first?.count == 4, let year = Int(fields[0]) else { return nil }
+        switch fields.count {
+        case 1 where text.hasSuffix("年"): return (year, nil)
+        case 2 where fields[1].count <= 2 && !text.hasSuffix("年"): return Int(fields[1]).map { (year, $0) }
+        default: return nil
+        }
+    }
+
+    private func makePartial(_ fields: (year: Int, month: Int?), raw: String) -> Result<PartialDate, DateParseError> {
+        guard (1800...9999).contains(fields.year) else {
+            return .failure(Self.error(.outOfRange, en: "year \(fields.year) is out of range", zh: "年份 \(fields.year) 超出范围"))
+        }
+        guard let date = PartialDate(year: fields.year, month: fields.month) else {
+            let month = fields.month ?? 0
+            return .failure(Self.error(.impossibleDate, en: "month \(month) does not exist", zh: "不存在 \(month) 月"))
+        }
+        return .success(date)
     }
 
     /// Excel's 1900 date system: serial 1 is 1900-01-01; serial 60 is the fictitious 1900-02-29.
@@ -48,6 +116,7 @@ public struct DateParser: Sendable {
             return parseAllDigits(text)
         }
         if let serial = Self.excelSerial(text) {
+            guard acceptsExcelSerials else { return .failure(notASerialColumn(text)) }
             return fromExcelSerial(serial, raw: text)
         }
         if text.contains("T") || (text.contains(":") && text.contains(" ")) {
@@ -64,6 +133,7 @@ public struct DateParser: Sendable {
         case 6:
             return make(year: expandYear(number(digits[0..<2])), month: number(digits[2..<4]), day: number(digits[4..<6]), raw: text)
         case 1...5:
+            guard acceptsExcelSerials else { return .failure(notASerialColumn(text)) }
             return fromExcelSerial(number(digits[...]), raw: text)
         default:
             return .failure(unrecognised(text))
@@ -175,6 +245,13 @@ public struct DateParser: Sendable {
                     zh: "\(year)年\(month)月没有\(day)日"))
         }
         return .success(date)
+    }
+
+    private func notASerialColumn(_ text: String) -> DateParseError {
+        Self.error(
+            .unrecognisedFormat,
+            en: "a number, not a date; if the column holds Excel serial dates, the adapter says so with `excel_serial: true`",
+            zh: "这是数字而非日期；若该列为 Excel 日期序列号，请在适配器中注明 `excel_serial: true`")
     }
 
     private func unrecognised(_ text: String) -> DateParseError {

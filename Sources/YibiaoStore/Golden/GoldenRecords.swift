@@ -360,7 +360,11 @@ public struct GoldenRecords: Sendable {
         let name = value("name").flatMap(PersonName.init(normalizing:))
         var death = value("death_date")
         // The column refuses a death before birth; the conflict says so and a person decides.
-        if let date = death, let birth = value("birth_date"), date < birth { death = nil }
+        if let date = death.flatMap(PartialDate.init(iso:)), let birth = value("birth_date").flatMap(PartialDate.init(iso:)),
+            date.isCertainlyBefore(birth)
+        {
+            death = nil
+        }
         return [
             String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
             value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
@@ -411,7 +415,7 @@ public struct GoldenRecords: Sendable {
         try await connection.query(
             """
             CREATE TEMP TABLE IF NOT EXISTS staging_golden_resident (resident_id bigint, hash_only boolean, changed boolean, inputs_hash text,
-                name text, name_key text, pinyin_key text, sex char(1), birth_date date, death_date date, national_id text, phone text,
+                name text, name_key text, pinyin_key text, sex char(1), birth_date text, death_date text, national_id text, phone text,
                 division_code char(6), address text, marital_status char(2), political_status char(2), provenance jsonb) ON COMMIT DELETE ROWS
             """, logger: logger)
         try await connection.query(

@@ -21,7 +21,12 @@ struct Households {
             """
             INSERT INTO wanted_membership (resident_id, book, relationship, death_date, retired)
             SELECT r.resident_id, r.provenance -> 'household_book_no' ->> 'value',
-                   coalesce(r.provenance -> 'relationship_to_head' ->> 'value', '99'), r.death_date, r.status = 'retired'
+                   coalesce(r.provenance -> 'relationship_to_head' ->> 'value', '99'),
+                   -- A death known to the month or year: the member leaves on its last day.
+                   CASE length(r.death_date) WHEN 10 THEN r.death_date::date
+                       WHEN 7 THEN ((r.death_date || '-01')::date + interval '1 month' - interval '1 day')::date
+                       WHEN 4 THEN (r.death_date || '-12-31')::date END,
+                   r.status = 'retired'
             FROM resident r
             WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
             """, logger: logger)

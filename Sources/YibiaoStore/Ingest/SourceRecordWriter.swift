@@ -47,7 +47,7 @@ public struct SourceRecordWriter: Sendable {
             CREATE TEMP TABLE IF NOT EXISTS staging_record (
                 source_key text, row_number bigint, content_hash text, raw jsonb, fields jsonb, facet jsonb, problems jsonb,
                 national_id text, national_id_raw text, name text, name_key text, pinyin_key text, sex char(1),
-                birth_date date, phone text, division_code char(6), address text, match_keys text[]
+                birth_date text, phone text, division_code char(6), address text, match_keys text[]
             ) ON COMMIT DELETE ROWS
             """, logger: logger)
     }

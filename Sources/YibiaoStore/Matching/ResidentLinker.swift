@@ -673,8 +673,9 @@ extension MatchRecord {
     ) {
         self.init(
             id: id, nationalID: nationalID, nationalIDRaw: nationalIDRaw.map(CitizenID.clean), nameKey: nameKey,
-            pinyinKey: pinyinKey, sex: sex.flatMap(Sex.init(rawValue:)), birth: birthDate.flatMap { CalendarDate(iso: $0) },
+            pinyinKey: pinyinKey, sex: sex.flatMap(Sex.init(rawValue:)),
             phone: phone, division: division, address: address, identifiers: identifiers,
             nameParts: name.map(NameNormalizer.parts(ofDisplay:)))
+        setBirth(iso: birthDate)
     }
 }
