@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "YibiaoApplicationTests",
             dependencies: [
-                "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMerge", "YibiaoStore", "YibiaoSynth", "YibiaoTestSupport",
+                "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoSynth", "YibiaoTestSupport",
                 "YibiaoYAML", .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

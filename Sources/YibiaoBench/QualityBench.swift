@@ -46,7 +46,7 @@ struct BenchError: Error, CustomStringConvertible {
 }
 
 /// The pure engine on one data set, trained on it without labels as a district's first load is.
-func measureQuality(_ name: String, why: Bool) async throws -> QualityFigures {
+func measureQuality(_ name: String, why: Bool, trainOnFirstFeed: Bool = false) async throws -> QualityFigures {
     let (data, cleanup) = try labelledData(name)
     defer { cleanup() }
     let (rows, quarantined) = try data.rows()
@@ -58,7 +58,9 @@ func measureQuality(_ name: String, why: Bool) async throws -> QualityFigures {
         truth[id] = row.person
     }
     let start = ContinuousClock.now
-    let (engine, _) = MatchEngine().trained(on: records)
+    // --first-feed: trained on the first feed alone, as a district's first ingest trains.
+    let firstFeed = rows.prefix { $0.system == rows.first?.system }.count
+    let (engine, _) = MatchEngine().trained(on: trainOnFirstFeed ? Array(records.prefix(firstFeed)) : records)
     let result = await engine.match(records)
     let elapsed = seconds(ContinuousClock.now - start)
     let quality = PairwiseQuality(predicted: result.clusters, truth: truth)
@@ -150,7 +152,7 @@ func benchQuality(_ arguments: [String]) async throws {
     let json = arguments.contains("--json")
     let names = arguments.filter { !$0.hasPrefix("--") }
     for name in names.isEmpty ? ["febrl3", "febrl4", "synthetic"] : names {
-        let figures = try await measureQuality(name, why: why)
+        let figures = try await measureQuality(name, why: why, trainOnFirstFeed: arguments.contains("--first-feed"))
         if why { print(name) }
         if json {
             let encoder = JSONEncoder()

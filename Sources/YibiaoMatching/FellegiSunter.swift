@@ -14,6 +14,15 @@ public struct MatchParameters: Sendable, Codable, Hashable {
     public var linkThreshold = 0.99
     /// At or above (and below the link threshold): sent to a person.
     public var reviewThreshold = 0.5
+    /// How many candidate pairs the m estimates rest on (pairs agreeing on independent evidence);
+    /// nil before training. With too few, the prior is not taken from the data (see `trained`).
+    public var evidencePairs: Int?
+
+    /// Fewer than this many evidence pairs: the first feed alone (no one in it twice) taught nothing.
+    public static let enoughEvidence = 50
+
+    /// True when training saw too few pairs of one person twice for its m values to mean much.
+    public var restsOnTooLittleEvidence: Bool { (evidencePairs ?? Self.enoughEvidence) < Self.enoughEvidence }
 
     static let floor = 1e-6
 
@@ -118,9 +127,18 @@ public enum ParameterTraining {
     /// ID number are near-certain matches, so they give m for every other comparison; pairs
     /// agreeing exactly on name, birth date and sex give m for the ID number.
     public static func estimateMByIndependentEvidence(vectors: [ComparisonVector: Int], fallback: MatchParameters) -> [[Double]] {
+        estimateMByIndependentEvidenceCounting(vectors: vectors, fallback: fallback).m
+    }
+
+    /// The same, with the number of pairs the estimates rest on.
+    public static func estimateMByIndependentEvidenceCounting(vectors: [ComparisonVector: Int], fallback: MatchParameters) -> (
+        m: [[Double]], evidencePairs: Int
+    ) {
+        var evidencePairs = 0
         var counts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
         for (vector, count) in vectors {
             if vector[.id] == 1 {
+                evidencePairs += count
                 for comparison in Comparison.allCases where comparison != .id {
                     counts[comparison.rawValue][vector[comparison]] += Double(count)
                 }
@@ -128,18 +146,20 @@ public enum ParameterTraining {
             // Sex may be missing (many feeds outside China have none); it must not disagree.
             if vector[.name] == 1, vector[.birth] == 1, vector[.sex] != 2, vector[.phone] == 1 || vector[.address] == 1 {
                 counts[Comparison.id.rawValue][vector[.id]] += Double(count)
+                if vector[.id] != 1 { evidencePairs += count }
             }
         }
         // Pseudo-counts drawn from the starting values: a level seen in a handful of pairs
         // moves only as far as its evidence allows.
         let pseudo = 50.0
-        return counts.enumerated().map { index, row in
+        let m = counts.enumerated().map { index, row in
             let observed = row.dropFirst().reduce(0, +)
             return [0]
                 + row.indices.dropFirst().map { level in
                     (row[level] + pseudo * fallback.m[index][level]) / (observed + pseudo)
                 }
         }
+        return (m, evidencePairs)
     }
 
     /// The share of candidate pairs that are matches, by EM with m and u held fixed.

@@ -41,10 +41,10 @@ public struct MatchEngine: Sendable {
 
     public static let blockingKeys = [
         "id", "name+birth", "pinyin+birth", "phone", "birth+sex+division", "name part+birth", "name+birth year", "name",
-        "address numbers", "name start+birth", "address sketch+birth",
+        "address numbers", "name start+birth", "address sketch+birth", "address sketch", "name part starts",
     ]
     /// The prefix of each blocking key's stored form, in `blockingKeys` order.
-    static let blockingPrefixes = ["id:", "nb:", "pb:", "ph:", "bsd:", "npb:", "nby:", "n:", "an:", "nsb:", "asb:"]
+    static let blockingPrefixes = ["id:", "nb:", "pb:", "ph:", "bsd:", "npb:", "nby:", "n:", "an:", "nsb:", "asb:", "as:", "nps:"]
 
     /// The record's blocking keys as (index into `blockingKeys`, stored form `prefix:value`).
     /// Beyond the exact keys: each name part with the birth date finds a name written in another
@@ -75,28 +75,50 @@ public struct MatchEngine: Sendable {
             }
             // Two addresses meet here with a chance equal to the share of character pairs they have
             // in common (a min-hash), whatever part of them a typo hit.
-            if let address = record.address, let sketch = Self.minHash(of: address) { keys.append((10, "asb:" + sketch + "|" + iso)) }
+            // Two min-hashes, each its own key: a pair of addresses sharing most of their pairs
+            // meets on one of them (J = 0.7: 91 %).
+            if let address = record.address {
+                for seed in Self.addressSketchSeeds.prefix(2) {
+                    if let sketch = Self.minHash(of: address, seed: seed) { keys.append((10, "asb:" + sketch + "|" + iso)) }
+                }
+            }
         }
         // A birth date known only to the month or year still has its year.
         if let name = record.nameKey, let year = record.knownBirth?.year { keys.append((6, "nby:" + name + "|" + String(year))) }
         if let phone = record.phone { keys.append((3, "ph:" + phone)) }
         // Alone, a name is a small block unless it is common (then the block is skipped).
         if let name = record.nameKey { keys.append((7, "n:" + name)) }
+        // The first four letters of each part, in either order: a typo further on, or parts
+        // swapped, and no birth date to go with it. (Short parts make the name itself: no key.)
+        if record.nameParts.count > 1, record.nameParts.contains(where: { $0.unicodeScalars.count > 4 }) {
+            let starts = record.nameParts.map { String(String.UnicodeScalarView($0.unicodeScalars.prefix(4))) }.sorted()
+            keys.append((12, "nps:" + starts.joined(separator: "|")))
+        }
         // The numbers of an address (house, building, unit, flat, postcode) survive the typos and
         // abbreviations of its words, and are few to a household.
         if let numbers = record.address.flatMap(Self.addressNumbers) { keys.append((8, "an:" + numbers)) }
+        // Without the birth date (missing or mistyped), two min-hashes in one key: similar
+        // addresses meet (J = 0.8: 64 %), addresses that merely share common pairs rarely do.
+        if let address = record.address, let first = Self.minHash(of: address, seed: Self.addressSketchSeeds[2]),
+            let second = Self.minHash(of: address, seed: Self.addressSketchSeeds[3])
+        {
+            keys.append((11, "as:" + first + "." + second))
+        }
         return keys
     }
 
+    /// Fixed seeds of the address min-hashes: stored keys must be the same in every run.
+    static let addressSketchSeeds: [UInt64] = [0x9E37_79B9_7F4A_7C15, 0xD1B5_4A32_D192_ED03, 0x8CB9_2BA7_2F3D_8DD7, 0xA24B_AED4_963E_E407]
+
     /// The smallest hash among a text's character pairs, in hexadecimal (a fixed hash, not
     /// Swift's per-process one: stored keys must be the same in every run).
-    static func minHash(of text: String) -> String? {
+    static func minHash(of text: String, seed: UInt64 = addressSketchSeeds[0]) -> String? {
         let pairs = StringSimilarity.bigrams(text)
         guard pairs.count >= 3 else { return nil }
         var smallest = UInt64.max
         for pair in pairs {
             // SplitMix64's finaliser: every bit of the pair moves every bit of the hash.
-            var z = pair &+ 0x9E37_79B9_7F4A_7C15
+            var z = pair &+ seed
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             smallest = min(smallest, z ^ (z >> 31))
@@ -170,7 +192,8 @@ public struct MatchEngine: Sendable {
         var trainedParameters = parameters
         let random = ParameterTraining.randomPairVectors(records: records, samplePairs: randomPairs, seed: seed)
         trainedParameters.u = ParameterTraining.estimateU(randomPairs: random, excludingMatchesBy: nil)
-        trainedParameters.m = ParameterTraining.estimateMByIndependentEvidence(vectors: vectors, fallback: parameters)
+        (trainedParameters.m, trainedParameters.evidencePairs) = ParameterTraining.estimateMByIndependentEvidenceCounting(
+            vectors: vectors, fallback: parameters)
         // The share of matches among candidate pairs, turned into the share among all pairs: u
         // was measured on random pairs, so the prior must be too. (Among candidates, the blocking
         // keys' agreement would be counted twice: once in the prior, once in the weights.) Then u
@@ -182,6 +205,12 @@ public struct MatchEngine: Sendable {
             trainedParameters.prior = amongCandidates
             amongCandidates = ParameterTraining.estimatePrior(vectors: vectors, parameters: trainedParameters)
             trainedParameters.prior = min(max(amongCandidates * Double(pairs.count) / allPairs, 1e-12), 0.5)
+        }
+        // Records with hardly anyone in them twice (a district's first feed) say the share of
+        // matches is about nil — until the next feed, which is mostly matches. Until training sees
+        // enough pairs of one person, the prior is that each record has one other of its person.
+        if trainedParameters.restsOnTooLittleEvidence {
+            trainedParameters.prior = max(trainedParameters.prior, 1 / Double(max(records.count, 2)))
         }
         let iterations = 1
         var engine = self
@@ -401,8 +430,9 @@ public struct TermFrequencies: Sendable {
     /// How many different names the phone number is given with (1 when unknown).
     public func phoneHolders(_ phone: String) -> Int { holders[phone] ?? 1 }
 
-    /// The chance that two different people share this name (its share of all records).
-    public func nameShare(_ name: String) -> Double { Double(names[name] ?? 1) / total }
+    /// The chance that two different people share this name: the share of the other records
+    /// (not counting the record compared) that hold it.
+    public func nameShare(_ name: String) -> Double { Double(max((names[name] ?? 1) - 1, 1)) / total }
     public func phoneShare(_ phone: String) -> Double { Double(phones[phone] ?? 1) / total }
 }
 
