@@ -40,5 +40,6 @@ for row in rows:
     print(f"{row['data']:<22} {row['peer']:<7} {row['records']:>8} {row['precision']:>9.4f} {row['recall']:>7.4f} {row['f1']:>7.4f} {row['seconds']:>8.1f}")
 print()
 for ours, theirs in zip(rows[0::2], rows[1::2]):
-    print(f"{ours['data']:<22} F1 Yibiao/Splink {ours['f1'] / theirs['f1']:.4f}   time Yibiao/Splink {ours['seconds'] / theirs['seconds']:.2f}")
+    print(f"{ours['data']:<22} F1 Yibiao/Splink {ours['f1'] / theirs['f1']:.4f}   time Yibiao/Splink {ours['seconds'] / theirs['seconds']:.2f}"
+          f"   Yibiao's blocking recall {ours['blocking_recall']:.4f} ({ours['candidate_pairs']} candidate pairs)")
 PY

@@ -1,3 +1,4 @@
+import Foundation
 import YibiaoCore
 
 /// One scored pair and why.
@@ -32,6 +33,16 @@ public struct MatchEngine: Sendable {
     /// Blocks larger than this are skipped (a shared placeholder phone must not make the
     /// work quadratic); their records still meet through the other keys.
     public var maximumBlockSize = 60
+    /// Keys that hold no birth date or identifier (the name alone, an address sketch, the
+    /// starts of the name parts) make blocks of namesakes and neighbours: smaller ones only.
+    public static let looseBlockSize = 12
+    static let looseKinds: Set<Int> = [7]
+
+    /// The largest block of this stored key that is compared.
+    public func blockLimit(forKey key: String) -> Int {
+        for kind in Self.looseKinds where key.hasPrefix(Self.blockingPrefixes[kind]) { return min(Self.looseBlockSize, maximumBlockSize) }
+        return maximumBlockSize
+    }
 
     public init(parameters: MatchParameters = .initial) {
         self.parameters = parameters
@@ -163,9 +174,10 @@ public struct MatchEngine: Sendable {
         for (kind, blocks) in groups.enumerated() {
             var added = 0
             // Sorted: the same records give the same pairs in the same order, run after run.
+            let limit = Self.looseKinds.contains(kind) ? min(Self.looseBlockSize, maximumBlockSize) : maximumBlockSize
             for key in blocks.keys.sorted() {
                 let members = blocks[key]!
-                guard members.count > 1, members.count <= maximumBlockSize, !oversized.contains(key) else { continue }
+                guard members.count > 1, members.count <= limit, !oversized.contains(key) else { continue }
                 for x in 0..<members.count {
                     for y in (x + 1)..<members.count {
                         let i = members[x], j = members[y]
@@ -228,7 +240,9 @@ public struct MatchEngine: Sendable {
         if vector[.name] == 1, let name = a.nameKey { overrides[Comparison.name.rawValue] = frequencies.nameShare(name) }
         if vector[.phone] == 1, let phone = a.phone { overrides[Comparison.phone.rawValue] = frequencies.phoneShare(phone) }
         var contributions = parameters.contributions(vector, uOverride: overrides)
-        discountHouseholdEvidence(&contributions, vector, sharedPhone: vector[.phone] == 1 ? a.phone : nil, frequencies: frequencies)
+        discountHouseholdEvidence(
+            &contributions, vector, sharedPhone: vector[.phone] == 1 ? a.phone : nil, sharedAddress: vector[.address] == 1 ? a.address : nil,
+            frequencies: frequencies)
         let weight = contributions.reduce(0, +)
         // Two different valid ID numbers are two people: one typo always breaks the check character.
         if vector[.id] == ComparisonVector.IDLevel.different.rawValue, a.nationalID != nil, b.nationalID != nil {
@@ -252,14 +266,19 @@ public struct MatchEngine: Sendable {
 
     /// Household evidence is not person evidence. Family members share a phone and an address:
     /// between records that look like two members of a family (and no ID number agrees), the two
-    /// count as one piece of evidence at half its weight; a phone number held by several people
-    /// weighs that much less wherever it agrees.
+    /// count as one piece of evidence at half its weight; a phone number or an address held by
+    /// k people (k different names) weighs log2(k) bits less wherever it agrees.
     func discountHouseholdEvidence(
-        _ contributions: inout [Double], _ vector: ComparisonVector, sharedPhone: String?, frequencies: TermFrequencies
+        _ contributions: inout [Double], _ vector: ComparisonVector, sharedPhone: String?, sharedAddress: String? = nil,
+        frequencies: TermFrequencies
     ) {
         let phone = Comparison.phone.rawValue, address = Comparison.address.rawValue
+        // Term-frequency style: a value held by k people is k times as likely among strangers.
         if let sharedPhone, contributions[phone] > 0 {
-            contributions[phone] /= Double(max(frequencies.phoneHolders(sharedPhone), 1))
+            contributions[phone] = max(contributions[phone] - log2(Double(frequencies.phoneHolders(sharedPhone))), 0)
+        }
+        if let sharedAddress, contributions[address] > 0 {
+            contributions[address] = max(contributions[address] - log2(Double(frequencies.addressHolders(sharedAddress))), 0)
         }
         // A shared surname is a family's mark; a wholly different name is one only with another
         // birth date (the same birth date and address under another name is a garbled record
@@ -292,7 +311,7 @@ public struct MatchEngine: Sendable {
 
     /// What an incremental run knows of the district beyond the records it loaded.
     public struct Context: Sendable {
-        /// Blocks larger than `maximumBlockSize` in the whole district.
+        /// Blocks larger than their limit (`blockLimit(forKey:)`) in the whole district.
         public var oversizedBlocks: Set<String> = []
         /// Name and phone frequencies over the whole district; nil counts the records given.
         public var frequencies: TermFrequencies?
@@ -399,36 +418,56 @@ public struct TermFrequencies: Sendable {
     private let names: [String: Int]
     private let phones: [String: Int]
     private let holders: [String: Int]
+    private let addressHolders: [String: Int]
     private let total: Double
 
-    /// Counts over the whole district, when only part of it is loaded. `phoneHolders`: how many
-    /// different names each phone number is given with.
-    public init(names: [String: Int], phones: [String: Int], phoneHolders: [String: Int] = [:], total: Int) {
+    /// Counts over the whole district, when only part of it is loaded. `phoneHolders` and
+    /// `addressHolders`: how many different names each phone number and address is given with.
+    public init(
+        names: [String: Int], phones: [String: Int], phoneHolders: [String: Int] = [:], addressHolders: [String: Int] = [:], total: Int
+    ) {
         self.names = names
         self.phones = phones
         self.holders = phoneHolders
+        self.addressHolders = addressHolders
         self.total = Double(max(total, 1))
     }
 
     public init(_ records: [MatchRecord]) {
         var names: [String: Int] = [:]
         var phones: [String: Int] = [:]
-        var namesByPhone: [String: Set<String>] = [:]
         for record in records {
             if let name = record.nameKey { names[name, default: 0] += 1 }
-            if let phone = record.phone {
-                phones[phone, default: 0] += 1
-                if let name = record.nameKey { namesByPhone[phone, default: []].insert(name) }
-            }
+            if let phone = record.phone { phones[phone, default: 0] += 1 }
         }
         self.names = names
         self.phones = phones
-        holders = namesByPhone.mapValues(\.count)
+        holders = Self.holders(records, \.phone)
+        addressHolders = Self.holders(records, \.address)
         total = Double(max(records.count, 1))
+    }
+
+    /// The same frequencies with the address holders counted among `records` (an incremental
+    /// run loads every record sharing an address's keys, so they are the ones that count).
+    public func countingAddresses(among records: [MatchRecord]) -> TermFrequencies {
+        TermFrequencies(names: names, phones: phones, phoneHolders: holders, addressHolders: Self.holders(records, \.address), total: Int(total))
+    }
+
+    /// How many different names each value is given with, for values given with more than one.
+    static func holders(_ records: [MatchRecord], _ value: KeyPath<MatchRecord, String?>) -> [String: Int] {
+        var namesByValue: [String: Set<String>] = [:]
+        for record in records {
+            if let key = record[keyPath: value], let name = record.nameKey { namesByValue[key, default: []].insert(name) }
+        }
+        return namesByValue.compactMapValues { $0.count > 1 ? $0.count : nil }
     }
 
     /// How many different names the phone number is given with (1 when unknown).
     public func phoneHolders(_ phone: String) -> Int { holders[phone] ?? 1 }
+
+    /// How many different names the address is given with (1 when unknown): a collective
+    /// household's or a dormitory's address says little about which of its people a record is.
+    public func addressHolders(_ address: String) -> Int { addressHolders[address] ?? 1 }
 
     /// The chance that two different people share this name: the share of the other records
     /// (not counting the record compared) that hold it.

@@ -207,11 +207,15 @@ enum CitizenIDTestValues {
         let raw = engine.parameters.contributions(score.vector)
         let household = score.contributions[Comparison.phone.rawValue] + score.contributions[Comparison.address.rawValue]
         #expect(household > 0)
-        #expect(household <= max(raw[Comparison.phone.rawValue] / 2, raw[Comparison.address.rawValue]) / 2 + 1e-9)
-        // The same person in two feeds keeps the full weight of both (one holder, names agree).
+        #expect(household <= max(raw[Comparison.phone.rawValue], raw[Comparison.address.rawValue]) / 2 + 1e-9)
+        #expect(frequencies.addressHolders("幸福路1号3单元201") == 2)
+        // The same person in two feeds keeps the full weight of both (one holder, names agree)…
         let again = person(3, "王建国", "1980-02-11", sex: "1", phone: "13811112222", address: "幸福路1号3单元201")
         let same = engine.score(husband, again, frequencies: TermFrequencies([husband, again]))
         #expect(same.contributions[Comparison.address.rawValue] == raw[Comparison.address.rawValue])
+        // …less one bit for each doubling of the people the address is shared by.
+        let family = engine.score(husband, again, frequencies: TermFrequencies([husband, again, wife]))
+        #expect(abs(family.contributions[Comparison.address.rawValue] - (raw[Comparison.address.rawValue] - 1)) < 1e-9)
     }
 
     @Test("blocking finds names in another order, with a part missing, with a typo after three letters, and addresses by their numbers")

@@ -324,12 +324,12 @@ public struct ResidentLinker: Sendable {
         // full: merged into the index first, a lookup costs tens of microseconds, not a millisecond.
         try await client.query("SELECT gin_clean_pending_list('source_record_match_keys'::regclass)", logger: logger)
         var (records, keys) = try await loadRecords(client, ids: queued)
-        let maximum = MatchEngine().maximumBlockSize
+        let engine = MatchEngine()
         var members = try await blockMembers(Set(keys.values.flatMap { $0 }), client)
         var loaded = Set(records.map(\.id))
         // Candidates, then the residents they and the queued records belong to (a new version's
         // resident is its previous version's), then every current record of those residents.
-        let candidateIDs = Set(members.values.filter { $0.count <= maximum }.flatMap { $0 }).subtracting(loaded)
+        let candidateIDs = Set(members.filter { $0.value.count <= engine.blockLimit(forKey: $0.key) }.values.flatMap { $0 }).subtracting(loaded)
         let (candidates, candidateKeys) = try await loadRecords(client, ids: Array(candidateIDs))
         for record in candidates where loaded.insert(record.id).inserted {
             records.append(record)
@@ -342,13 +342,13 @@ public struct ResidentLinker: Sendable {
         }
         let missing = Set(keys.values.flatMap { $0 }).subtracting(members.keys)
         members.merge(try await blockMembers(missing, client)) { $1 }
-        let oversized = Set(members.filter { $0.value.count > maximum }.keys)
+        let oversized = Set(members.filter { $0.value.count > engine.blockLimit(forKey: $0.key) }.keys)
         let frequencies = try await termFrequencies(
             names: Set(records.compactMap(\.nameKey)), phones: Set(records.compactMap(\.phone)), total: currentRecords, client)
         records.sort { $0.id < $1.id }
         return WorkSet(
             records: records,
-            context: MatchEngine.Context(oversizedBlocks: oversized, frequencies: frequencies),
+            context: MatchEngine.Context(oversizedBlocks: oversized, frequencies: frequencies.countingAddresses(among: records)),
             queued: queued, whole: false)
     }
 
