@@ -126,12 +126,8 @@ public enum ParameterTraining {
     /// than that comparison (Splink's "blocked on another rule" estimate). Pairs sharing a valid
     /// ID number are near-certain matches, so they give m for every other comparison; pairs
     /// agreeing exactly on name, birth date and sex give m for the ID number.
-    public static func estimateMByIndependentEvidence(vectors: [ComparisonVector: Int], fallback: MatchParameters) -> [[Double]] {
-        estimateMByIndependentEvidenceCounting(vectors: vectors, fallback: fallback).m
-    }
-
-    /// The same, with the number of pairs the estimates rest on.
-    public static func estimateMByIndependentEvidenceCounting(vectors: [ComparisonVector: Int], fallback: MatchParameters) -> (
+    /// Also returns the number of pairs the estimates rest on.
+    public static func estimateMByIndependentEvidence(vectors: [ComparisonVector: Int], fallback: MatchParameters) -> (
         m: [[Double]], evidencePairs: Int
     ) {
         var evidencePairs = 0

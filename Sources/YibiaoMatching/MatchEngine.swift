@@ -33,8 +33,8 @@ public struct MatchEngine: Sendable {
     /// Blocks larger than this are skipped (a shared placeholder phone must not make the
     /// work quadratic); their records still meet through the other keys.
     public var maximumBlockSize = 60
-    /// Keys that hold no birth date or identifier (the name alone, an address sketch, the
-    /// starts of the name parts) make blocks of namesakes and neighbours: smaller ones only.
+    /// The name alone makes blocks of namesakes: only small ones are compared (a common name's
+    /// records meet through the keys that add a birth date or an address).
     public static let looseBlockSize = 12
     static let looseKinds: Set<Int> = [7]
 
@@ -79,15 +79,13 @@ public struct MatchEngine: Sendable {
             }
             // A one-part name meets the same part of a longer one ("webb" and "amber webb").
             for part in Set(record.nameParts).sorted() { keys.append((5, "npb:" + part + "|" + iso)) }
-
             // The first three letters (of the pinyin for Han names) survive a typo further on.
             if let spelled = record.pinyinKey ?? record.nameKey, spelled.unicodeScalars.count > 3 {
                 keys.append((9, "nsb:" + String(String.UnicodeScalarView(spelled.unicodeScalars.prefix(3))) + "|" + iso))
             }
-            // Two addresses meet here with a chance equal to the share of character pairs they have
-            // in common (a min-hash), whatever part of them a typo hit.
-            // Two min-hashes, each its own key: a pair of addresses sharing most of their pairs
-            // meets on one of them (J = 0.7: 91 %).
+            // Two addresses meet on a min-hash with a chance equal to the share of character pairs
+            // they have in common, whatever part a typo hit; two of them, each its own key, so
+            // that addresses sharing 70 % of their pairs meet 91 % of the time.
             if let address = record.address {
                 for seed in Self.addressSketchSeeds.prefix(2) {
                     if let sketch = Self.minHash(of: address, seed: seed) { keys.append((10, "asb:" + sketch + "|" + iso)) }
@@ -204,7 +202,7 @@ public struct MatchEngine: Sendable {
         var trainedParameters = parameters
         let random = ParameterTraining.randomPairVectors(records: records, samplePairs: randomPairs, seed: seed)
         trainedParameters.u = ParameterTraining.estimateU(randomPairs: random, excludingMatchesBy: nil)
-        (trainedParameters.m, trainedParameters.evidencePairs) = ParameterTraining.estimateMByIndependentEvidenceCounting(
+        (trainedParameters.m, trainedParameters.evidencePairs) = ParameterTraining.estimateMByIndependentEvidence(
             vectors: vectors, fallback: parameters)
         // The share of matches among candidate pairs, turned into the share among all pairs: u
         // was measured on random pairs, so the prior must be too. (Among candidates, the blocking
