@@ -196,6 +196,26 @@ enum CitizenIDTestValues {
         }
     }
 
+    @Test("an ID number with one typo (and a fresh check character) links when name, birth date and address agree; twins' do not")
+    func oneTypoInAValidID() async {
+        var records: [MatchRecord] = []
+        for index in 0..<300 {
+            let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
+            records.append(person(Int64(index + 1), "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2"))
+        }
+        let own = CitizenIDTestValues.valid(body: "11010519491231003")
+        // One birth digit slipped (…1221… for …1231…), as a 15-digit ID upgraded with its typo.
+        let slipped = CitizenIDTestValues.valid(body: "11010519491221003")
+        records.append(person(501, "王建国", "1949-12-31", sex: "1", nationalID: own, address: "北京市朝阳区幸福路1号3单元201"))
+        records.append(person(502, "王建国", "1949-12-31", sex: "1", nationalID: slipped, address: "北京市朝阳区幸福路1号3单元201"))
+        // Twins: the same birth date and address, sequence digits one apart, other given names.
+        records.append(person(601, "李大明", "2010-05-05", sex: "1", nationalID: "110105201005050317", address: "幸福路9号"))
+        records.append(person(602, "李小明", "2010-05-05", sex: "1", nationalID: "110105201005050333", address: "幸福路9号"))
+        let result = await MatchEngine().trained(on: records, randomPairs: 50_000).0.match(records)
+        #expect(result.clusters.contains([501, 502]), "\(result.clusters.filter { $0.contains(501) })")
+        #expect(!result.clusters.contains { $0.contains(601) && $0.contains(602) })
+    }
+
     @Test("household evidence between family-like records counts once, at half weight; a phone held by several names weighs less")
     func householdEvidence() {
         let engine = MatchEngine()
