@@ -55,7 +55,7 @@ let package = Package(
             ]
         ),
         .target(name: "YibiaoServer", dependencies: ["YibiaoApplication"]),
-        .target(name: "YibiaoSynth", dependencies: ["YibiaoCore", "YibiaoAdapters"]),
+        .target(name: "YibiaoSynth", dependencies: ["YibiaoCore", "YibiaoAdapters", "YibiaoMatching"]),
         .target(
             name: "YibiaoTestSupport",
             dependencies: [

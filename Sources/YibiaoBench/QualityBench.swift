@@ -50,13 +50,7 @@ func measureQuality(_ name: String, why: Bool, trainOnFirstFeed: Bool = false) a
     let (data, cleanup) = try labelledData(name)
     defer { cleanup() }
     let (rows, quarantined) = try data.rows()
-    var records: [MatchRecord] = []
-    var truth: [Int64: Int] = [:]
-    for row in rows {
-        let id = Int64(records.count + 1)
-        records.append(MatchRecord(id: id, fields: row.fields))
-        truth[id] = row.person
-    }
+    let (records, truth) = LabelledData.matchRecords(rows)
     let start = ContinuousClock.now
     // --first-feed: trained on the first feed alone, as a district's first ingest trains.
     let firstFeed = rows.prefix { $0.system == rows.first?.system }.count

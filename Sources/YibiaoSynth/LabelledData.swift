@@ -1,6 +1,7 @@
 public import Foundation
 public import YibiaoCore
 import YibiaoAdapters
+public import YibiaoMatching
 
 /// Feeds whose true people are known, read through their adapters: what matching quality is
 /// measured on (the synthetic district, and public benchmarks we did not write).
@@ -50,6 +51,18 @@ public struct LabelledData: Sendable {
             }
         }
         return (rows, quarantined)
+    }
+
+    /// The mapped rows as numbered match records (ids 1, 2, …) with each record's true person.
+    public static func matchRecords(_ rows: [Row]) -> (records: [MatchRecord], truth: [Int64: Int]) {
+        var records: [MatchRecord] = []
+        var truth: [Int64: Int] = [:]
+        for row in rows {
+            let id = Int64(records.count + 1)
+            records.append(MatchRecord(id: id, fields: row.fields))
+            truth[id] = row.person
+        }
+        return (records, truth)
     }
 
     /// FEBRL (Christen's Freely Extensible Biomedical Record Linkage generator), data sets 3 and 4

@@ -167,14 +167,18 @@ enum CitizenIDTestValues {
         #expect(result.clusters.count == 4, "\(result.clusters)")
     }
 
+    /// 300 unrelated people (ids 1–300), each with another name and birth date.
+    func strangers() -> [MatchRecord] {
+        (0..<300).map { index in
+            let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
+            return person(Int64(index + 1), "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2")
+        }
+    }
+
     @Test("twins without ID numbers, and spouses sharing a phone and an address, stay apart")
     func householdWithoutIDs() async {
-        var records: [MatchRecord] = []
         // Enough unrelated people for the prior to mean something; then one family, two feeds each.
-        for index in 0..<300 {
-            let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
-            records.append(person(Int64(index + 1), "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2"))
-        }
+        var records = strangers()
         let family = [
             ("王大明", "2010-05-05", "1"), ("王小明", "2010-05-05", "1"), ("王建国", "1980-02-11", "1"), ("李秀英", "1982-07-23", "2"),
         ]
@@ -198,11 +202,7 @@ enum CitizenIDTestValues {
 
     @Test("an ID number with one typo (and a fresh check character) links when name, birth date and address agree; twins' do not")
     func oneTypoInAValidID() async {
-        var records: [MatchRecord] = []
-        for index in 0..<300 {
-            let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
-            records.append(person(Int64(index + 1), "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2"))
-        }
+        var records = strangers()
         let own = CitizenIDTestValues.valid(body: "11010519491231003")
         // One birth digit slipped (…1221… for …1231…), as a 15-digit ID upgraded with its typo.
         let slipped = CitizenIDTestValues.valid(body: "11010519491221003")

@@ -49,13 +49,7 @@ import YibiaoSynth
             "FEBRL is missing: run scripts/fetch-febrl.sh (make test does)")
         let (rows, quarantined) = try data.rows()
         #expect(quarantined == 0)
-        var records: [MatchRecord] = []
-        var truth: [Int64: Int] = [:]
-        for row in rows {
-            let id = Int64(records.count + 1)
-            records.append(MatchRecord(id: id, fields: row.fields))
-            truth[id] = row.person
-        }
+        let (records, truth) = LabelledData.matchRecords(rows)
         let (engine, _) = MatchEngine().trained(on: records, randomPairs: 200_000)
         let result = await engine.match(records)
         return (PairwiseQuality(predicted: result.clusters, truth: truth), result)
