@@ -32,6 +32,14 @@ struct Normalize: ParsableCommand {
     @Argument(help: ArgumentHelp(tr("The values to normalise.", "要规范化的取值。")))
     var values: [String]
 
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            tr(
+                "Dates: read numbers as Excel serial dates, as in a column the adapter marks `excel_serial: true`.",
+                "日期：把数字当作 Excel 日期序列号读取，与适配器中标注 `excel_serial: true` 的列相同。")))
+    var excelSerial = false
+
     func validate() throws {
         if values.isEmpty {
             throw ValidationError(tr("Give at least one value.", "请至少提供一个取值。"))
@@ -78,8 +86,16 @@ struct Normalize: ParsableCommand {
             case .failure(let error): return reject(error.code, error.message)
             }
         case .date:
-            switch DateParser(referenceYear: today.year).parse(value) {
-            case .success(let date): return .success(date.iso)
+            // What ingest does: a date known only to the month or year is kept as such.
+            switch DateParser(referenceYear: today.year, acceptsExcelSerials: excelSerial).parsePartial(value) {
+            case .success(let date):
+                let precision: String =
+                    switch date.precision {
+                    case .day: ""
+                    case .month: tr(" (known to the month)", "（精确到月）")
+                    case .year: tr(" (known to the year)", "（精确到年）")
+                    }
+                return .success(date.iso + precision)
             case .failure(let error): return reject(error.code.rawValue, error.message)
             }
         case .sex:

@@ -41,6 +41,15 @@ import YibiaoTestSupport
         #expect(bad.stdout == "\"1985-02-30\" ✗ 1985年2月没有30日 [impossible_date]\n")
         let division = try CLIProcess().run("normalize", "division", "110103")
         #expect(division.stdout.contains("110103 北京市崇文区 (retired 2010; now 110101 北京市东城区)"))
+        // Dates at their precision; a number is a serial only when asked, as an adapter would.
+        let partial = try CLIProcess().run("normalize", "date", "1977年10月", "1972.11")
+        #expect(partial.status == 0)
+        #expect(partial.stdout == "\"1977年10月\" → 1977-10 (known to the month)\n\"1972.11\" → 1972-11 (known to the month)\n")
+        let number = try CLIProcess().run("normalize", "date", "31108")
+        #expect(number.status == 1)
+        #expect(number.stdout.contains("excel_serial: true"))
+        let serial = try CLIProcess().run("normalize", "date", "--excel-serial", "31108")
+        #expect(serial.stdout == "\"31108\" → 1985-03-02\n")
     }
 
     @Test("an invalid YIBIAO_DATABASE_URL exits 78 with a hint")
