@@ -35,7 +35,8 @@ public struct LabelledData: Sendable {
         self.feeds = feeds
     }
 
-    /// Every mapped row in feed order; rows the adapter quarantines are counted, not returned.
+    /// Every mapped row in feed order; rows the adapter quarantines are counted, not returned, and
+    /// rows whose key names no true person are left out.
     public func rows(today: CalendarDate = CalendarDate(year: 2026, month: 1, day: 1)!) throws -> (rows: [Row], quarantined: Int) {
         var rows: [Row] = []
         var quarantined = 0
