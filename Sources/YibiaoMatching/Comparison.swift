@@ -107,13 +107,9 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
         // The check character follows the body: compare the first 17 positions.
         let body = differences.filter { $0 < 17 }
         let transposed = body.count == 2 && body[1] == body[0] + 1 && x[body[0]] == y[body[1]] && x[body[1]] == y[body[0]]
-        if bothValid {
-            // Two valid numbers: a typo breaks the check character, so one is a typo that was given
-            // a fresh one (a 15-digit ID upgraded with its typo) — or two people. Only a slip in the
-            // division or birth digits can be the former; the sequence digits tell twins apart.
-            guard body.allSatisfy({ $0 < 14 }) else { return .different }
-            return body.count == 1 ? .oneDigit : (transposed ? .transposed : .different)
-        }
+        // Two valid numbers that differ are two people: a single typo always breaks the check
+        // character (namesakes born a day apart have IDs one birth digit apart).
+        if bothValid { return .different }
         if body.count == 1 || body.isEmpty { return .oneDigit }
         return transposed ? .transposed : .different
     }

@@ -473,8 +473,8 @@ public struct TermFrequencies: Sendable {
     public func phoneShare(_ phone: String) -> Double { Double(phones[phone] ?? 1) / total }
 }
 
-/// Union-find that refuses to join two groups holding different valid ID numbers (other than
-/// one typo apart): two valid IDs are two people, so a chain of weak links cannot merge them.
+/// Union-find that refuses to join two groups holding different valid ID numbers: two valid
+/// IDs are two people, so a chain of weak links cannot merge them.
 struct ClusterSet {
     private var parent: [Int32]
     /// Labels that must not meet: valid ID numbers, pinned residents, and one label per side of
@@ -541,15 +541,7 @@ struct ClusterSet {
     private func conflicts(_ a: Set<String>, _ b: Set<String>) -> Bool {
         func kinds(_ labels: Set<String>, _ prefix: String) -> Set<String> { labels.filter { $0.hasPrefix(prefix) } }
         let idsA = a.filter { !$0.contains(":") }, idsB = b.filter { !$0.contains(":") }
-        // Two valid IDs are two people — unless they are one slip apart in the division or birth
-        // digits (a typo that was given a fresh check character), which the score weighed.
-        if !idsA.isEmpty, !idsB.isEmpty, idsA.isDisjoint(with: idsB),
-            !idsA.contains(where: { x in
-                idsB.contains { y in ComparisonVector.citizenIDLevel(Array(x.utf8), Array(y.utf8), bothValid: true) != .different }
-            })
-        {
-            return true
-        }
+        if !idsA.isEmpty, !idsB.isEmpty, idsA.isDisjoint(with: idsB) { return true }
         let residentsA = kinds(a, "resident:"), residentsB = kinds(b, "resident:")
         if !residentsA.isEmpty, !residentsB.isEmpty, residentsA.isDisjoint(with: residentsB) { return true }
         for label in a where label.hasPrefix("apart:") {
