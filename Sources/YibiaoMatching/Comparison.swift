@@ -95,23 +95,17 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
     /// Two citizen ID numbers (18 characters, or a raw one of another length against either).
     static func citizenIDLevel(_ x: [UInt8], _ y: [UInt8], bothValid: Bool) -> IDLevel {
         if x == y { return .identical }
+        // Two valid numbers that differ are two people: a single typo always breaks the check
+        // character (namesakes born a day apart have IDs one birth digit apart).
+        if bothValid { return .different }
         guard x.count == 18, y.count == 18 else {
             // A digit left out or added: one edit apart, unless more is wrong.
             return StringSimilarity.damerauLevenshtein(x, y, limit: 1) == 1 ? .oneDigit : .different
         }
-        var differences: [Int] = []
-        for index in 0..<x.count where x[index] != y[index] {
-            differences.append(index)
-            if differences.count > 3 { return .different }
-        }
         // The check character follows the body: compare the first 17 positions.
-        let body = differences.filter { $0 < 17 }
-        let transposed = body.count == 2 && body[1] == body[0] + 1 && x[body[0]] == y[body[1]] && x[body[1]] == y[body[0]]
-        // Two valid numbers that differ are two people: a single typo always breaks the check
-        // character (namesakes born a day apart have IDs one birth digit apart).
-        if bothValid { return .different }
-        if body.count == 1 || body.isEmpty { return .oneDigit }
-        return transposed ? .transposed : .different
+        let (p, q) = (Array(x.prefix(17)), Array(y.prefix(17)))
+        if (0..<17).filter({ p[$0] != q[$0] }).count <= 1 { return .oneDigit }
+        return StringSimilarity.isAdjacentTransposition(p, q) ? .transposed : .different
     }
 
     /// Passports and other schemes: the same scheme with the same value agrees; one edit apart
@@ -160,9 +154,7 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
         if a == b { return BirthLevel.identical.rawValue }
         if a.year == b.year, a.month == b.day, a.day == b.month { return BirthLevel.dayMonthSwapped.rawValue }
         let x = Array(a.compact.utf8), y = Array(b.compact.utf8)
-        let differing = (0..<8).filter { x[$0] != y[$0] }
-        if differing.count == 1 { return BirthLevel.oneDigit.rawValue }
-        if differing.count == 2, differing[1] == differing[0] + 1, x[differing[0]] == y[differing[1]], x[differing[1]] == y[differing[0]] {
+        if (0..<8).filter({ x[$0] != y[$0] }).count == 1 || StringSimilarity.isAdjacentTransposition(x, y) {
             return BirthLevel.oneDigit.rawValue
         }
         let same = (a.year == b.year ? 1 : 0) + (a.month == b.month ? 1 : 0) + (a.day == b.day ? 1 : 0)

@@ -38,10 +38,15 @@ public struct MatchEngine: Sendable {
     public static let looseBlockSize = 12
     static let looseKinds: Set<Int> = [7]
 
+    /// The largest block of a key kind (index into `blockingKeys`) that is compared.
+    func blockLimit(kind: Int) -> Int {
+        Self.looseKinds.contains(kind) ? min(Self.looseBlockSize, maximumBlockSize) : maximumBlockSize
+    }
+
     /// The largest block of this stored key that is compared.
     public func blockLimit(forKey key: String) -> Int {
-        for kind in Self.looseKinds where key.hasPrefix(Self.blockingPrefixes[kind]) { return min(Self.looseBlockSize, maximumBlockSize) }
-        return maximumBlockSize
+        let kind = Self.looseKinds.first { key.hasPrefix(Self.blockingPrefixes[$0]) }
+        return kind.map(blockLimit(kind:)) ?? maximumBlockSize
     }
 
     public init(parameters: MatchParameters = .initial) {
@@ -172,7 +177,7 @@ public struct MatchEngine: Sendable {
         for (kind, blocks) in groups.enumerated() {
             var added = 0
             // Sorted: the same records give the same pairs in the same order, run after run.
-            let limit = Self.looseKinds.contains(kind) ? min(Self.looseBlockSize, maximumBlockSize) : maximumBlockSize
+            let limit = blockLimit(kind: kind)
             for key in blocks.keys.sorted() {
                 let members = blocks[key]!
                 guard members.count > 1, members.count <= limit, !oversized.contains(key) else { continue }
