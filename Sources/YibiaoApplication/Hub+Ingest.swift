@@ -30,6 +30,8 @@ public struct IngestOutcome: Sendable {
     public let staging: Ingestor.Summary
     public let matching: ResidentLinker.Summary?
     public let caughtUp: GoldenRecords.Summary?
+    /// Our own updates the feed brought back, and those it shows were not applied.
+    public var echoes = OutboxEchoes.Summary()
 }
 
 extension Hub {
@@ -40,18 +42,25 @@ extension Hub {
         var ingestor = Ingestor(adapter: request.adapter, district: request.district, actor: request.actor, today: .todayInChina(), logger: logger)
         ingestor.rereadUnchangedFile = request.rereadUnchangedFile
         let summary = try await ingestor.ingest(request.file, client: client, progress: progress)
-        guard request.match else { return IngestOutcome(staging: summary, matching: nil, caughtUp: nil) }
+        // After staging (which records the district and the system), before the golden records
+        // that route updates by it.
+        if let spec = (request.adapter as? YAMLFeedAdapter)?.spec {
+            try await OutboundSystems(district: request.district, logger: logger).register(spec, client)
+        }
+        // Before matching: the merge must know which values are our updates coming back.
+        let echoes = try await OutboxEchoes(district: request.district, logger: logger).reconcile(client)
+        guard request.match else { return IngestOutcome(staging: summary, matching: nil, caughtUp: nil, echoes: echoes) }
         let linker = linker(request.district, actor: request.actor)
         // Records left unlinked by an earlier run that stopped half-way are matched now too.
         let unlinked = summary.staged > 0 ? summary.batchID : try await linker.firstUnlinkedBatch(client)
         if let unlinked {
-            return IngestOutcome(staging: summary, matching: try await linker.run(client, cause: .batch(unlinked)), caughtUp: nil)
+            return IngestOutcome(staging: summary, matching: try await linker.run(client, cause: .batch(unlinked)), caughtUp: nil, echoes: echoes)
         }
         // Nothing new: golden records follow only a change of rules (every other input changes
         // them in its own transaction).
         let cause = summary.unchangedSinceBatch.map(ChangeCause.batch) ?? .batch(summary.batchID)
         let golden = try await golden(request.district).refresh(client, cause: cause, actor: request.actor, residents: [])
-        return IngestOutcome(staging: summary, matching: nil, caughtUp: golden)
+        return IngestOutcome(staging: summary, matching: nil, caughtUp: golden, echoes: echoes)
     }
 
     func linker(_ district: String, actor: String) -> ResidentLinker {

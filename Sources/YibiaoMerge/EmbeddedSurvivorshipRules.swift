@@ -32,6 +32,7 @@ enum EmbeddedSurvivorshipRules {
 
     # strategy: priority | domain_owner | most_recent | most_frequent | most_complete
     # conflict: none | trusted | any
+    # first: [sources] whose value wins before the strategy is asked
     fields:
       national_id: {strategy: priority, conflict: trusted}
       passport_no: {strategy: most_recent, conflict: none}
@@ -44,7 +45,9 @@ enum EmbeddedSurvivorshipRules {
       death_date: {strategy: priority, priority: [civil_affairs, community_entry, social_security], conflict: any}
       # Contact details change: the latest one received is the one to use.
       phone: {strategy: most_recent, conflict: none}
-      address: {strategy: most_complete, conflict: none}
+      # The fullest address, unless a worker entered one in person (people move; the old address
+      # is often the longer one).
+      address: {strategy: most_complete, first: [community_entry], conflict: none}
       division_code: {strategy: most_recent, conflict: none}
       marital_status: {strategy: priority, priority: [community_entry, civil_affairs, family_planning], conflict: none}
       # Political status is the party system's to say.

@@ -179,7 +179,8 @@ public struct GoldenRecordMerger: Sendable {
         for candidate in candidates { frequency[candidate.value, default: 0] += 1 }
         // Smaller keys rank first: the strategy's own key, then trust (systems outside the order
         // alphabetically), then recency, then record id.
-        func key(_ candidate: (observation: Observation, value: String)) -> (strategy: Int64, trust: Int, system: String, recency: Int64, record: Int64) {
+        let first = rule.first ?? []
+        func key(_ candidate: (observation: Observation, value: String)) -> (first: Int, strategy: Int64, trust: Int, system: String, recency: Int64, record: Int64) {
             let system = candidate.observation.system
             let rank = trust(system)
             let strategy: Int64 =
@@ -190,7 +191,10 @@ public struct GoldenRecordMerger: Sendable {
                 case .mostFrequent: -Int64(frequency[candidate.value]!)
                 case .mostComplete: -Int64(candidate.value.count)
                 }
-            return (strategy, rank, rank == order.count ? system : "", -candidate.observation.receivedAt, candidate.observation.recordID)
+            return (
+                first.firstIndex(of: system) ?? first.count, strategy, rank, rank == order.count ? system : "", -candidate.observation.receivedAt,
+                candidate.observation.recordID
+            )
         }
         return candidates.sorted { key($0) < key($1) }
     }

@@ -33,12 +33,18 @@ public struct SurvivorshipRules: Sendable, Hashable {
         public var priority: [String]?
         /// For `domain_owner` on a core field: whose domain it is.
         public var domain: String?
+        /// Sources whose value wins before the strategy is asked (`first: [community_entry]`: a
+        /// worker's verified entry of a new address wins over a longer old one).
+        public var first: [String]?
 
-        public init(strategy: Strategy, conflict: ConflictPolicy = .none, priority: [String]? = nil, domain: String? = nil) {
+        public init(
+            strategy: Strategy, conflict: ConflictPolicy = .none, priority: [String]? = nil, domain: String? = nil, first: [String]? = nil
+        ) {
             self.strategy = strategy
             self.conflict = conflict
             self.priority = priority
             self.domain = domain
+            self.first = first
         }
     }
 
@@ -72,10 +78,13 @@ public struct SurvivorshipRules: Sendable, Hashable {
     /// file do not count). Golden records remember it, so that other rules recompute them.
     public var canonicalText: String {
         func json(_ rule: Rule) -> CanonicalJSON {
-            .object([
+            var members: [String: CanonicalJSON] = [
                 "strategy": .string(rule.strategy.rawValue), "conflict": .string(rule.conflict.rawValue),
                 "priority": rule.priority.map { .array($0.map(CanonicalJSON.string)) } ?? .null, "domain": .optional(rule.domain),
-            ])
+            ]
+            // Only when given: rules written before `first` existed keep their fingerprint.
+            if let first = rule.first { members["first"] = .array(first.map(CanonicalJSON.string)) }
+            return .object(members)
         }
         return CanonicalJSON.object([
             "priority": .array(priority.map(CanonicalJSON.string)),
@@ -114,13 +123,14 @@ private struct RulesParser {
     func rule(_ node: Node, key: String) throws -> SurvivorshipRules.Rule {
         var rule = SurvivorshipRules.Rule(strategy: .priority)
         var sawStrategy = false
-        for (name, _, value) in try yaml.entries(node, path: key, allowed: ["strategy", "conflict", "priority", "domain"]) {
+        for (name, _, value) in try yaml.entries(node, path: key, allowed: ["strategy", "conflict", "priority", "domain", "first"]) {
             switch name {
             case "strategy":
                 rule.strategy = try yaml.choice(value, key: "\(key).strategy", as: SurvivorshipRules.Strategy.self)
                 sawStrategy = true
             case "conflict": rule.conflict = try yaml.choice(value, key: "\(key).conflict", as: SurvivorshipRules.ConflictPolicy.self)
             case "priority": rule.priority = try systems(value, key: "\(key).priority")
+            case "first": rule.first = try systems(value, key: "\(key).first")
             default:
                 let domain = try yaml.string(value, key: "\(key).domain")
                 guard CanonicalField.Domain(rawValue: domain) != nil, domain != "core" else {

@@ -41,6 +41,8 @@ public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugS
         public static let noSuchCandidate = Code("no_such_candidate")
         public static let quarantineNotFound = Code("quarantine_not_found")
         public static let rulesInvalid = Code("rules_invalid")
+        public static let outboxSystemUnknown = Code("outbox_system_unknown")
+        public static let deliveryNotFound = Code("delivery_not_found")
     }
 
     public let errorCode: Code

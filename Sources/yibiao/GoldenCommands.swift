@@ -181,6 +181,7 @@ extension ConflictsCommand {
                 try await hub.resolve(district: district, conflict: id, resolution, author: cliActor(), reason: reason)
             }
             print(tr("Conflict #\(id) resolved; \(summary.entries) change-log entries.", "冲突 #\(id) 已处理；变更日志 \(summary.entries) 条。"))
+            if summary.changed > 0 { printReceipts(summary.outbox) }
         }
     }
 }
@@ -296,5 +297,6 @@ struct Enter: AsyncParsableCommand {
             summary.changed > 0
                 ? tr("Saved for resident \(id): the golden record changed (\(summary.entries) change-log entry).", "已为居民 \(id) 保存：主记录已更新（变更日志 \(summary.entries) 条）。")
                 : tr("Saved for resident \(id): the golden record already had these values.", "已为居民 \(id) 保存：主记录中已是这些值。"))
+        if summary.changed > 0 { printReceipts(summary.outbox) }
     }
 }

@@ -47,6 +47,37 @@ func printGoldenSummary(_ golden: GoldenRecords.Summary) {
         tr(
             "golden records: \(golden.recomputed) recomputed, \(golden.changed) changed, \(golden.retired) retired by merges; \(golden.entries) change-log entries; conflicts \(golden.conflictsRaised) raised, \(golden.conflictsSuperseded) settled by the sources",
             "黄金记录：重算 \(golden.recomputed)，变化 \(golden.changed)，因合并停用 \(golden.retired)；变更日志 \(golden.entries) 条；冲突新增 \(golden.conflictsRaised)，由数据源自行消除 \(golden.conflictsSuperseded)"))
+    if !golden.outbox.isEmpty {
+        let parts = golden.outbox.keys.sorted().map { system in
+            let receipt = golden.outbox[system]!
+            return "\(system) \(receipt.updates)" + (receipt.held ? tr(" (held)", "（暂缓）") : "")
+        }
+        print(
+            tr(
+                "write-back: \(parts.joined(separator: ", ")) updates — see `yibiao outbox plan`",
+                "回写：\(parts.joined(separator: "，")) 条更新——详见 `yibiao outbox plan`"))
+    }
+}
+
+/// After an entry or a resolution: which systems will receive which fields, so that a worker
+/// knows the change need not be typed anywhere else.
+func printReceipts(_ outbox: [String: OutboxWriter.Receipt]) {
+    let outbox = outbox.filter { !$0.value.fields.isEmpty }
+    guard !outbox.isEmpty else {
+        print(tr("No other system holds these fields: nothing to send.", "没有其他系统保存这些字段：无需发送。"))
+        return
+    }
+    print(tr("This change will reach:", "此次修改将送达："))
+    for system in outbox.keys.sorted() {
+        let receipt = outbox[system]!
+        let fields = receipt.fields.sorted().map { CanonicalField.named($0).map { tr($0.label) } ?? $0 }
+        let line = tr(receipt.systemName) + tr(": ", "：") + fields.joined(separator: tr(", ", "、"))
+        print(
+            "  " + line
+                + (receipt.held
+                    ? tr(" (waiting until the district releases this system's write-back)", "（待区里开启该系统的回写后发送）") : ""))
+    }
+    print(tr("There is no need to enter it in those systems again.", "无需再在这些系统中重复录入。"))
 }
 
 extension Match {

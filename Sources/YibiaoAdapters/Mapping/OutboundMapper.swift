@@ -51,6 +51,25 @@ public struct OutboundMapper: Sendable {
             })
     }
 
+    /// An update for a person: the `owed` fields carry the golden value, every other column what
+    /// the system holds already (`current`), so that importing the row changes exactly the owed
+    /// fields. An owed value the system's codes cannot express is refused and left out, never
+    /// sent as something else; a held value that does not map back is left blank.
+    public func update(sourceKey: String, current: [String: String], owed: [String: String]) -> (row: OutboundRow, refused: [OutboundIssue]) {
+        var refused: [OutboundIssue] = []
+        let cells = outbound.columns.map { column -> String? in
+            let field = column.field.qualifiedName
+            if let value = owed[field], !value.isEmpty {
+                do { return try cell(value, column) } catch let issue as OutboundIssue {
+                    refused.append(issue)
+                } catch {}
+            }
+            guard let held = current[field], !held.isEmpty else { return nil }
+            return try? cell(held, column)
+        }
+        return (OutboundRow(sourceKey: sourceKey, cells: cells), refused)
+    }
+
     func cell(_ value: String, _ column: AdapterSpec.OutboundColumn) throws -> String {
         let field = column.field.qualifiedName
         if !column.valueMap.isEmpty {

@@ -27,6 +27,7 @@ extension AdapterSpec {
                 zh: "请参照 adapters/ 中自带的适配器编写"))
         var spec = try SpecParser(yaml: yaml).spec(root)
         spec.sourceSHA256 = SHA256.hash(data: Data(text.utf8)).hexString
+        spec.sourceText = text
         return spec
     }
 }
@@ -262,9 +263,33 @@ private struct SpecParser {
     func outbound(_ node: Node) throws -> AdapterSpec.Outbound {
         var format: AdapterSpec.Format?
         var columns: [AdapterSpec.OutboundColumn] = []
-        for (key, _, value) in try yaml.entries(node, path: "outbound", allowed: ["format", "columns"]) {
+        var send = AdapterSpec.SendMode.all
+        var endpoint: URL?
+        var maxAttempts = 8
+        for (key, _, value) in try yaml.entries(node, path: "outbound", allowed: ["format", "columns", "send", "http", "max_attempts"]) {
             switch key {
             case "format": format = try self.format(value)
+            case "send":
+                let text = try yaml.string(value, key: "outbound.send")
+                guard let mode = AdapterSpec.SendMode(rawValue: text) else {
+                    throw yaml.fail(value, key: "outbound.send", en: "send is `all` or `entries_only`", zh: "send 只能是 `all` 或 `entries_only`")
+                }
+                send = mode
+            case "http":
+                var url: String?
+                for (httpKey, _, httpValue) in try yaml.entries(value, path: "outbound.http", allowed: ["url"]) where httpKey == "url" {
+                    url = try yaml.string(httpValue, key: "outbound.http.url")
+                }
+                guard let url, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                    throw yaml.fail(
+                        value, key: "outbound.http.url", en: "http needs a url such as https://host/path", zh: "http 需要 url，例如 https://host/path")
+                }
+                endpoint = parsed
+            case "max_attempts":
+                guard let number = Int(try yaml.string(value, key: "outbound.max_attempts")), (1...100).contains(number) else {
+                    throw yaml.fail(value, key: "outbound.max_attempts", en: "max_attempts is a number from 1 to 100", zh: "max_attempts 应为 1 到 100 之间的数")
+                }
+                maxAttempts = number
             default:
                 guard let list = value.sequence else {
                     throw yaml.fail(value, key: "outbound.columns", en: "columns is a list: - {column: 姓名, field: name}", zh: "columns 应为列表：- {column: 姓名, field: name}")
@@ -304,6 +329,6 @@ private struct SpecParser {
         guard let format else {
             throw yaml.fail(node, key: "outbound.format", en: "outbound needs a format", zh: "outbound 需要 format")
         }
-        return .init(format: format, columns: columns)
+        return .init(format: format, columns: columns, send: send, endpoint: endpoint, maxAttempts: maxAttempts)
     }
 }

@@ -72,9 +72,30 @@ public struct AdapterSpec: Sendable {
         public let dateFormat: String?
     }
 
+    /// Which golden changes a system is sent (`outbound.send`).
+    public enum SendMode: String, Sendable, Hashable {
+        /// Every correction, whichever feed, entry or resolution it came from.
+        case all
+        /// Only what a person decided: workers' entries and conflict resolutions.
+        case entriesOnly = "entries_only"
+    }
+
     public struct Outbound: Sendable, Hashable {
         public let format: Format
         public let columns: [OutboundColumn]
+        public var send: SendMode = .all
+        /// Updates are POSTed here, one request per update, instead of written as files.
+        public var endpoint: URL?
+        /// Attempts before an update is a dead letter.
+        public var maxAttempts = 8
+
+        public init(format: Format, columns: [OutboundColumn], send: SendMode = .all, endpoint: URL? = nil, maxAttempts: Int = 8) {
+            self.format = format
+            self.columns = columns
+            self.send = send
+            self.endpoint = endpoint
+            self.maxAttempts = maxAttempts
+        }
     }
 
     /// The adapter's file name (`civil_affairs.yaml`).
@@ -87,6 +108,8 @@ public struct AdapterSpec: Sendable {
     public let outbound: Outbound?
     /// SHA-256 of the file it was read from: a changed adapter reads an unchanged feed anew.
     public internal(set) var sourceSHA256 = ""
+    /// The YAML it was read from: the hub keeps it with the system, so write-back needs no files.
+    public internal(set) var sourceText = ""
 
     /// The fields this system holds: write-back only ever sends these.
     public var heldFields: Set<String> { Set(mappings.map(\.field.qualifiedName)) }

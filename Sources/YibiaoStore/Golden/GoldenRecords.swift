@@ -40,6 +40,9 @@ public struct GoldenRecords: Sendable {
         /// Wall time of the refresh, and of its change-log append alone.
         public var elapsed: Duration = .zero
         public var appendElapsed: Duration = .zero
+        /// Per receiving system: what the changes owe it (`OutboxWriter`), and its wall time.
+        public var outbox: [String: OutboxWriter.Receipt] = [:]
+        public var outboxElapsed: Duration = .zero
     }
 
     public let district: String
@@ -77,6 +80,13 @@ public struct GoldenRecords: Sendable {
         summary.recomputed = stale.count
         let active = stale.filter { $0.mergedInto == nil }.map(\.id)
         var (observations, latestBatch) = try await loadObservations(connection, residents: active)
+        let placeholders = try await placeholders(connection, among: observations)
+        let unapplied = try await unappliedUpdates(connection, residents: active)
+        if !placeholders.isEmpty || !unapplied.isEmpty {
+            for (resident, list) in observations {
+                observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
+            }
+        }
         let overrides = try await loadOverrides(connection, residents: active)
         var stored = try await loadStoredFields(connection, residents: active)
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
@@ -150,9 +160,18 @@ public struct GoldenRecords: Sendable {
         try await Households(district: district, logger: logger).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))
         timer.lap("households", rows: changedResidents.count)
         let appending = ContinuousClock.now
-        summary.entries = try await ChangeLog.append(entries, district: district, on: connection, logger: logger).count
+        let sequences = try await ChangeLog.append(entries, district: district, on: connection, logger: logger)
+        summary.entries = sequences.count
         summary.appendElapsed = ContinuousClock.now - appending
         timer.lap("change log", rows: summary.entries)
+        let writingOutbox = ContinuousClock.now
+        let owing = zip(entries, sequences).compactMap { entry, seq in
+            entry.cause == "merge"
+                ? nil : OutboxWriter.Cause(seq: seq, residentID: entry.residentID, kind: entry.cause, changed: Set(entry.changes.keys))
+        }
+        summary.outbox = try await OutboxWriter(district: district, logger: logger).write(owing, placeholders: placeholders, on: connection)
+        summary.outboxElapsed = ContinuousClock.now - writingOutbox
+        timer.lap("outbox", rows: summary.outbox.values.reduce(0) { $0 + $1.updates })
         summary.elapsed = ContinuousClock.now - started
         return summary
     }
@@ -302,6 +321,53 @@ public struct GoldenRecords: Sendable {
             result[resident, default: []].append(Observation(recordID: record, system: system, receivedAt: receivedAt, values: values))
         }
         return (result, latest)
+    }
+
+    /// Phone numbers among `observations` that many different people give (`Placeholders`).
+    func placeholders(_ connection: PostgresConnection, among observations: [Int64: [Observation]]) async throws -> Placeholders {
+        var phones: Set<String> = []
+        for list in observations.values { for observation in list { if let phone = observation.values["phone"] { phones.insert(phone) } } }
+        guard !phones.isEmpty else { return Placeholders() }
+        var shared: Set<String> = []
+        // A few phones are looked up by the index; many (a first load) cost less as one scan.
+        let restrict = phones.count <= 5_000
+        for try await phone in try await connection.query(
+            """
+            SELECT phone FROM source_record
+            WHERE district = \(district) AND is_current AND phone IS NOT NULL AND (NOT \(restrict) OR phone = ANY(\(restrict ? Array(phones) : [])))
+            GROUP BY phone HAVING count(DISTINCT coalesce(name_key, name)) >= \(Placeholders.sharedPhoneHolders)
+            """, logger: logger
+        ).decode(String.self) { if phones.contains(phone) { shared.insert(phone) } }
+        return Placeholders(phones: shared)
+    }
+
+    /// Per record: fields still carrying the value an update we delivered replaced — the system
+    /// did not apply it (`OutboxEchoes`). Such a value is not news, so the merge does not see it.
+    func unappliedUpdates(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: Set<String>] {
+        var result: [Int64: Set<String>] = [:]
+        guard !residents.isEmpty else { return result }
+        for try await (record, field) in try await connection.query(
+            """
+            SELECT r.record_id, f.field FROM outbox o
+            JOIN source_record r ON r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key AND r.is_current
+            JOIN link l ON l.district = r.district AND l.record_id = r.record_id
+            CROSS JOIN LATERAL unnest(o.fields) AS f(field)
+            WHERE o.district = \(district) AND o.status = 'not_applied' AND l.resident_id = ANY(\(residents))
+              AND (CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END)
+                  IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old'
+            """, logger: logger
+        ).decode((Int64, String).self) { result[record, default: []].insert(field) }
+        return result
+    }
+
+    static func withoutUnapplied(_ observations: [Observation], _ unapplied: [Int64: Set<String>]) -> [Observation] {
+        guard !unapplied.isEmpty else { return observations }
+        return observations.map { observation in
+            guard let fields = unapplied[observation.recordID] else { return observation }
+            return Observation(
+                recordID: observation.recordID, system: observation.system, receivedAt: observation.receivedAt,
+                values: observation.values.filter { !fields.contains($0.key) })
+        }
     }
 
     func loadOverrides(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: Override]] {

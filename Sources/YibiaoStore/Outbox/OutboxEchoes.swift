@@ -1,0 +1,75 @@
+public import Logging
+public import PostgresNIO
+
+/// Recognises our own updates coming back. When a system's feed brings a newer version of a
+/// record we sent an update for, each field of the update is one of three things: the value we
+/// sent (an echo — the update is confirmed, and nothing else happens, because the golden record
+/// has that value already), the value we replaced (the system did not apply it: reported, and
+/// the merge does not take the old value for news), or something else (the system's own newer
+/// value: the update is overtaken and the value goes through survivorship like any other).
+/// Runs before matching, on state rather than on a batch, so a re-run after a crash catches up.
+public struct OutboxEchoes: Sendable {
+    public struct Summary: Sendable, Hashable {
+        public var confirmed = 0
+        public var notApplied = 0
+        public var overtaken = 0
+        /// Unsent updates the system's feed made needless (it has the values already).
+        public var needless = 0
+
+        public init() {}
+    }
+
+    public let district: String
+    public let logger: Logger
+
+    public init(district: String, logger: Logger) {
+        self.district = district
+        self.logger = logger
+    }
+
+    public func reconcile(_ client: PostgresClient) async throws -> Summary {
+        var summary = Summary()
+        try await client.withConnection { connection in
+            try await connection.transaction(logger: logger) {
+                // The district lock orders this with the golden refresh that reads `not_applied`.
+                try await connection.lockDistrict(district, logger: logger)
+                let rows = try await connection.query(
+                    """
+                    WITH checked AS (
+                        SELECT o.outbox_id, r.record_id,
+                            bool_and(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'new') AS echoed,
+                            bool_or(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old') AS unapplied
+                        FROM outbox o
+                        JOIN source_record r ON r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key
+                            AND r.is_current AND r.record_id > o.record_id
+                        CROSS JOIN LATERAL unnest(o.fields) AS f(field)
+                        CROSS JOIN LATERAL (
+                            SELECT CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END AS value) held
+                        WHERE o.district = \(district) AND o.status IN ('sent', 'acknowledged', 'not_applied', 'held', 'pending', 'failed')
+                          -- An unsent update already bound to a file being written is left to it.
+                          AND (o.status NOT IN ('held', 'pending', 'failed') OR o.delivery_no IS NULL)
+                        GROUP BY o.outbox_id, r.record_id
+                    )
+                    UPDATE outbox o SET record_id = c.record_id,
+                        status = CASE
+                            WHEN o.status IN ('held', 'pending', 'failed') THEN CASE WHEN c.echoed THEN 'superseded' ELSE o.status END
+                            WHEN c.echoed THEN 'confirmed' WHEN c.unapplied THEN 'not_applied' ELSE 'overtaken' END,
+                        confirmed_at = CASE WHEN c.echoed AND o.status NOT IN ('held', 'pending', 'failed') THEN now() ELSE o.confirmed_at END
+                    FROM checked c
+                    WHERE o.district = \(district) AND o.outbox_id = c.outbox_id
+                    RETURNING o.status
+                    """, logger: logger)
+                for try await status in rows.decode(String.self) {
+                    switch status {
+                    case "confirmed": summary.confirmed += 1
+                    case "not_applied": summary.notApplied += 1
+                    case "overtaken": summary.overtaken += 1
+                    case "superseded": summary.needless += 1
+                    default: break
+                    }
+                }
+            }
+        }
+        return summary
+    }
+}

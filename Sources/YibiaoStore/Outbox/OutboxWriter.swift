@@ -1,0 +1,201 @@
+import Foundation
+import Crypto
+public import Logging
+public import PostgresNIO
+import YibiaoAdapters
+public import YibiaoMerge
+public import YibiaoCore
+
+/// Writes what each system is owed after golden records changed, in the same transaction as the
+/// change-log entries that caused it, set-based: one query finds, for every changed resident,
+/// each current record of a receiving system whose held fields differ from the golden record;
+/// the rows are built in the system's own key, columns, codes and date formats and copied in.
+/// An update replaces the same person's updates to that system that have not gone out yet.
+public struct OutboxWriter: Sendable {
+    /// A change-log entry that may owe systems an update.
+    public struct Cause: Sendable, Hashable {
+        public let seq: Int64
+        public let residentID: Int64
+        public let kind: String
+        /// The fields the entry changed: what a receipt names (an update also carries fields
+        /// owed from before).
+        public let changed: Set<String>
+
+        public init(seq: Int64, residentID: Int64, kind: String, changed: Set<String> = []) {
+            self.seq = seq
+            self.residentID = residentID
+            self.kind = kind
+            self.changed = changed
+        }
+    }
+
+    /// Per system: the fields it will receive, and whether it is still held.
+    public struct Receipt: Sendable, Hashable {
+        public var systemName = LocalizedText(en: "", zh: "")
+        public var fields: Set<String> = []
+        public var updates = 0
+        public var held = false
+        /// Updates that could not be expressed in the system's codes (dead letters at once).
+        public var refused = 0
+    }
+
+    /// Causes a system with `send: entries_only` is sent: what a person decided.
+    static let personalCauses: Set<String> = ["entry", "resolution"]
+
+    public let district: String
+    public let logger: Logger
+
+    public init(district: String, logger: Logger) {
+        self.district = district
+        self.logger = logger
+    }
+
+    /// The updates owed for `causes`, written in the caller's transaction. `placeholders` are
+    /// never sent. Returns what each system was given.
+    public func write(
+        _ causes: [Cause], placeholders: Placeholders, on connection: PostgresConnection
+    ) async throws -> [String: Receipt] {
+        guard !causes.isEmpty else { return [:] }
+        let changedBySeq = Dictionary(causes.map { ($0.seq, $0.changed) }, uniquingKeysWith: { a, _ in a })
+        let systems = try await OutboundSystems(district: district, logger: logger).load(on: connection)
+        guard !systems.isEmpty else { return [:] }
+        var causeRows = CopyText()
+        for cause in causes { causeRows.row([String(cause.residentID), String(cause.seq), cause.kind]) }
+        try await connection.query(
+            "CREATE TEMP TABLE IF NOT EXISTS staging_outbox_cause (resident_id bigint, seq bigint, cause text) ON COMMIT DELETE ROWS",
+            logger: logger)
+        try await connection.copyFrom(table: "staging_outbox_cause", logger: logger) { writer in
+            try await writer.write(ByteBuffer(bytes: causeRows.bytes))
+        }
+        try await connection.analyzeStaging("staging_outbox_cause", logger: logger)
+
+        var systemColumn: [String] = [], fieldColumn: [String] = []
+        for (id, system) in systems.sorted(by: { $0.key < $1.key }) {
+            for field in system.mapper.fields {
+                systemColumn.append(id)
+                fieldColumn.append(field)
+            }
+        }
+        let placeholderPhones = Array(placeholders.values["phone"] ?? [])
+        // Each current record of a receiving system for a changed resident, with its outbound
+        // fields as the golden record and as the system hold them — only records owed something.
+        let rows = try await connection.query(
+            """
+            SELECT seq, cause, resident_id, record_id, system_id, source_key, fields, golden, held FROM (
+                SELECT c.seq, c.cause, c.resident_id, r.record_id, r.system_id, r.source_key,
+                    array_agg(f.field ORDER BY f.field) AS fields,
+                    array_agg(coalesce(g.value, chr(1)) ORDER BY f.field) AS golden,
+                    array_agg(coalesce(h.value, chr(1)) ORDER BY f.field) AS held,
+                    bool_or(g.value IS NOT NULL AND g.value IS DISTINCT FROM h.value
+                        AND NOT (f.field = 'phone' AND g.value = ANY(\(placeholderPhones)))) AS owed
+                FROM staging_outbox_cause c
+                JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
+                JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
+                JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current
+                JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = r.system_id
+                CROSS JOIN LATERAL (SELECT res.provenance -> f.field ->> 'value' AS value) g
+                CROSS JOIN LATERAL (
+                    SELECT CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END AS value) h
+                GROUP BY c.seq, c.cause, c.resident_id, r.record_id, r.system_id, r.source_key
+            ) records
+            WHERE owed
+            ORDER BY seq, system_id, source_key
+            """, logger: logger)
+        var receipts: [String: Receipt] = [:]
+        var outboxRows = CopyText()
+        var written = 0
+        for try await (seq, cause, resident, record, systemID, sourceKey, fields, golden, held) in rows.decode(
+            (Int64, String, Int64, Int64, String, String, [String], [String], [String]).self)
+        {
+            // Arrays of text cannot carry NULL to the client: chr(1) stands for "no value".
+            let golden = golden.map { $0 == "\u{1}" ? nil : $0 }, held = held.map { $0 == "\u{1}" ? nil : $0 }
+            guard let system = systems[systemID] else { continue }
+            if system.mapper.outbound.send == .entriesOnly, !Self.personalCauses.contains(cause) { continue }
+            var current: [String: String] = [:], owed: [String: String] = [:]
+            var changes: [String: CanonicalJSON] = [:]
+            for (index, field) in fields.enumerated() {
+                if let value = held[index] { current[field] = value }
+                guard let value = golden[index], value != held[index] else { continue }
+                if field == "phone", placeholders.contains(field, value) { continue }
+                owed[field] = value
+                changes[field] = .object(["old": .optional(held[index]), "new": .string(value)])
+            }
+            guard !owed.isEmpty else { continue }
+            let (row, refused) = system.mapper.update(sourceKey: sourceKey, current: current, owed: owed)
+            let refusedFields = Set(refused.map(\.field))
+            let sent = owed.keys.filter { !refusedFields.contains($0) }.sorted()
+            let status: String
+            var error: String?
+            if sent.isEmpty {
+                status = "dead"
+                error = Self.describe(refused)
+            } else {
+                status = system.released ? "pending" : "held"
+            }
+            let payload = CanonicalJSON.object([
+                "key": .string(sourceKey),
+                "cells": .array(row.cells.map { .optional($0) }),
+                "changes": .object(changes.filter { !refusedFields.contains($0.key) }),
+                "refused": .array(refused.map { .object(["field": .string($0.field), "code": .string($0.code)]) }),
+            ]).text
+            outboxRows.row([
+                systemID, String(resident), String(seq), sourceKey, String(record), cause, Self.textArray(sent.isEmpty ? owed.keys.sorted() : sent),
+                payload, Self.idempotencyKey(district: district, system: systemID, seq: seq, sourceKey: sourceKey), status, error,
+            ])
+            written += 1
+            var receipt = receipts[systemID] ?? Receipt(systemName: system.mapper.spec.name)
+            receipt.fields.formUnion(sent.filter { changedBySeq[seq]?.contains($0) ?? true })
+            receipt.updates += sent.isEmpty ? 0 : 1
+            receipt.refused += refused.isEmpty ? 0 : 1
+            receipt.held = !system.released
+            receipts[systemID] = receipt
+        }
+        guard written > 0 else { return receipts }
+        try await connection.query(
+            """
+            CREATE TEMP TABLE IF NOT EXISTS staging_outbox (system_id text, resident_id bigint, change_seq bigint, source_key text,
+                record_id bigint, cause text, fields text[], payload jsonb, idempotency_key text, status text, last_error text)
+            ON COMMIT DELETE ROWS
+            """, logger: logger)
+        try await connection.copyFrom(table: "staging_outbox", logger: logger) { writer in
+            try await writer.write(ByteBuffer(bytes: outboxRows.bytes))
+        }
+        try await connection.analyzeStaging("staging_outbox", logger: logger)
+        // An update that has not gone out yet is replaced by the newer one for the same person
+        // (which carries every field still owed); one being written into a file is left to finish.
+        try await connection.query(
+            """
+            UPDATE outbox o SET status = 'superseded'
+            FROM (SELECT system_id, source_key, max(change_seq) AS change_seq FROM staging_outbox WHERE status <> 'dead'
+                  GROUP BY system_id, source_key) s
+            WHERE o.district = \(district) AND o.system_id = s.system_id AND o.source_key = s.source_key
+              AND o.status IN ('held', 'pending', 'failed') AND o.delivery_no IS NULL AND o.change_seq < s.change_seq
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO outbox (district, system_id, resident_id, change_seq, source_key, record_id, cause, fields, payload,
+                idempotency_key, status, last_error)
+            SELECT \(district), system_id, resident_id, change_seq, source_key, record_id, cause, fields, payload,
+                idempotency_key, status, last_error
+            FROM staging_outbox
+            ON CONFLICT (district, idempotency_key) DO NOTHING
+            """, logger: logger)
+        return receipts
+    }
+
+    /// Stable for one update: a re-run after a crash writes, and a receiver sees, the same key.
+    static func idempotencyKey(district: String, system: String, seq: Int64, sourceKey: String) -> String {
+        let digest = SHA256.hash(data: Data("\(district)\u{0}\(system)\u{0}\(seq)\u{0}\(sourceKey)".utf8)).hexString
+        return "\(system)-\(district)-\(seq)-\(digest.prefix(16))"
+    }
+
+    /// What was refused, by field and reason: never the value.
+    static func describe(_ refused: [OutboundIssue]) -> String {
+        refused.map { "\($0.code): \($0.field) (\($0.column))" }.joined(separator: "; ")
+    }
+
+    /// A text[] in COPY's text form.
+    static func textArray(_ values: [String]) -> String {
+        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+    }
+}
