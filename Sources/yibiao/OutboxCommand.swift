@@ -170,10 +170,15 @@ struct OutboxCommand: AsyncParsableCommand {
         @OptionGroup var districtOption: DistrictOption
         @OptionGroup var systemOption: SystemOption
         @OptionGroup var directory: DirectoryOption
+        @Option(name: .long, help: ArgumentHelp(tr("Most rows in one file.", "每个文件的最多行数。"))) var rowsPerFile = 50_000
+
+        func validate() throws {
+            if rowsPerFile < 1 { throw ValidationError(tr("--rows-per-file must be at least 1.", "--rows-per-file 至少为 1。")) }
+        }
 
         func run() async throws {
             let district = try districtOption.resolved()
-            let options = OutboxDelivery.Options(directory: try directory.resolved(database))
+            let options = OutboxDelivery.Options(directory: try directory.resolved(database), rowsPerFile: rowsPerFile)
             let systems = systemOption.system.map { [$0] }
             let results = try await database.withHub { hub in
                 try await hub.deliverOutbox(district: district, systems: systems, options: options)

@@ -56,6 +56,24 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(spec.sourceKey == .column("编号"))
     }
 
+    @Test("outbound: send mode, an HTTP endpoint and attempts parse; wrong values name the key")
+    func outboundOptions() throws {
+        let base = minimal + "\noutbound:\n  format: {type: jsonl}\n  columns:\n    - {column: 姓名, field: name}\n"
+        let plain = try AdapterSpec.parse(base, fileName: "t.yaml")
+        #expect(plain.outbound?.send == .all)
+        #expect(plain.outbound?.endpoint == nil)
+        #expect(plain.outbound?.maxAttempts == 8)
+        #expect(plain.sourceText == base)
+        let full = try AdapterSpec.parse(
+            base + "  send: entries_only\n  http: {url: \"https://hub.example/updates\"}\n  max_attempts: 3\n", fileName: "t.yaml")
+        #expect(full.outbound?.send == .entriesOnly)
+        #expect(full.outbound?.endpoint?.absoluteString == "https://hub.example/updates")
+        #expect(full.outbound?.maxAttempts == 3)
+        #expect(specError(base + "  send: sometimes\n")?.problem.en.contains("`all` or `entries_only`") == true)
+        #expect(specError(base + "  http: {url: \"ftp://x\"}\n")?.problem.en.contains("http needs a url") == true)
+        #expect(specError(base + "  max_attempts: 0\n")?.problem.en.contains("from 1 to 100") == true)
+    }
+
     @Test("an unknown canonical field names the line and suggests the nearest")
     func unknownField() {
         let error = specError(minimal + "\n  birth_dat: 出生日期\n")

@@ -331,3 +331,55 @@ import YibiaoCore
         #expect(Masking.cell("") == "")
     }
 }
+
+@Suite struct PlaceholderAndFirstTests {
+    func obs(_ id: Int64, _ system: String, at time: Int64, _ values: [String: String]) -> Observation {
+        Observation(recordID: id, system: system, receivedAt: time, values: values)
+    }
+
+    let office = "010-65012345"
+
+    @Test("a placeholder is dropped where a real value exists, whichever record is newer or more trusted")
+    func placeholderDropped() {
+        let placeholders = Placeholders(phones: [office])
+        let records = [obs(1, "civil_affairs", at: 30, ["phone": office, "name": "张伟"]), obs(2, "party", at: 10, ["phone": "13812345678"])]
+        for permutation in [records, records.reversed()] {
+            let filtered = placeholders.filter(permutation)
+            let outcome = GoldenRecordMerger().merge(filtered)
+            #expect(outcome.values["phone"]?.value == "13812345678")
+            // Only the placeholder goes: the record's other values stay.
+            #expect(filtered.first { $0.recordID == 1 }?.values["name"] == "张伟")
+        }
+    }
+
+    @Test("a placeholder that is the only value stays: nothing disappears without a trace")
+    func onlyPlaceholderStays() {
+        let placeholders = Placeholders(phones: [office])
+        let records = [obs(1, "civil_affairs", at: 30, ["phone": office]), obs(2, "party", at: 10, ["phone": office])]
+        #expect(placeholders.filter(records) == records)
+        #expect(Placeholders().filter(records) == records)
+        #expect(placeholders.contains("phone", office))
+        #expect(!placeholders.contains("address", office))
+    }
+
+    @Test("first: a worker's entry wins before the strategy is asked; without one, the strategy decides")
+    func firstSources() throws {
+        let rules = try SurvivorshipRules.parse(
+            """
+            version: 1
+            priority: [civil_affairs, community_entry]
+            fields:
+              address: {strategy: most_complete, first: [community_entry], conflict: none}
+            """, fileName: "t.yaml")
+        let merger = GoldenRecordMerger(rules: rules)
+        let long = obs(1, "civil_affairs", at: 10, ["address": "北京市朝阳区幸福路1号院2号楼3单元401"])
+        let entry = obs(2, "community_entry", at: 5, ["address": "北京市朝阳区建国路88号"])
+        #expect(merger.merge([long, entry]).values["address"]?.value == "北京市朝阳区建国路88号")
+        #expect(merger.merge([long, obs(3, "party", at: 1, ["address": "朝阳区建国路88号"])]).values["address"]?.value == long.values["address"])
+        // `first` is part of the rules' fingerprint only when given.
+        let without = try SurvivorshipRules.parse(
+            "version: 1\npriority: [civil_affairs, community_entry]\nfields:\n  address: {strategy: most_complete, conflict: none}\n", fileName: "t.yaml")
+        #expect(rules.canonicalText != without.canonicalText)
+        #expect(!without.canonicalText.contains("first"))
+    }
+}
