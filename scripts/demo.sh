@@ -84,9 +84,46 @@ $yibiao rules check "$rules"
 $yibiao rules diff "$rules"
 echo "(to use them: --rules $rules, or YIBIAO_RULES=$rules)"
 
-say "A community worker enters a verified phone number once"
-$yibiao enter "$busy" phone=13912345678 --worker demo.li
-$yibiao history "$busy" | grep -E "联系电话|phone|entry" || true
+say "A community worker enters a new phone number and address once; the receipt says where they go"
+$yibiao enter "$busy" phone=13912345678 address="北京市朝阳区建国路88号院3号楼2单元501" --worker demo.li
+$yibiao history "$busy" | grep -E "联系电话|phone|地址|address|entry" || true
+
+outbox=${YIBIAO_HOME:-.yibiao}/outbox
+say "Write-back: every system's outbox starts held; the plan shows what the first load would send"
+$yibiao outbox status
+$yibiao outbox plan --sample 3
+say "Release the four systems and deliver: each gets a numbered file in its own format, with a manifest"
+for system in civil_affairs family_planning party social_security; do $yibiao outbox release --system "$system"; done
+$yibiao outbox deliver --dir "$outbox"
+find "$outbox/$YIBIAO_DISTRICT" -type f | sort
+keys=$(sql "SELECT string_agg(r.system_id || '=' || r.source_key, ' ') FROM link l JOIN source_record r USING (district, record_id) WHERE r.is_current AND l.resident_id = $busy")
+echo "The worker's resident in each system's file (keys: $keys):"
+for pair in $keys; do
+  system=${pair%%=*} key=${pair#*=}
+  file=$(ls "$outbox/$YIBIAO_DISTRICT/$system/"*_000001.* 2>/dev/null | grep -v manifest | head -1) || true
+  [ -n "$file" ] || continue
+  case "$file" in
+    *.csv) echo "  $system (GB18030 CSV): $(iconv -f GB18030 -t UTF-8 "$file" | grep "^$key," | tr -d '\r')" ;;
+    *.xml) echo "  $system (XML): $(grep -A8 ">$key<" "$file" | tr -d ' \n' | head -c 400)" ;;
+    *.jsonl) echo "  $system (JSON Lines): $(grep "\"$key\"" "$file")" ;;
+    *.xlsx) echo "  $system (XLSX): $(basename "$file"), $(grep -o '"rows" : [0-9]*' "$file.manifest.json")" ;;
+  esac
+done
+
+say "Civil affairs imports its file; its next export carries our values back: an echo, nothing logged"
+delivered=$(ls "$outbox/$YIBIAO_DISTRICT/civil_affairs/"*_000001.csv)
+next="$district_dir/civil_affairs_next.csv"
+# The system's side: every delivered row applied to its own export (an empty cell changes nothing).
+iconv -f GB18030 -t UTF-8 "$district_dir/civil_affairs.csv" | awk -F, -v OFS=, '
+  FNR == NR { sub(/\r$/, ""); if (FNR == 1) { n = NF; for (i = 1; i <= NF; i++) name[i] = $i; next }
+              for (i = 2; i <= n; i++) if ($i != "") value[$1, name[i]] = $i; seen[$1] = 1; next }
+  { sub(/\r$/, ""); if (FNR == 1) { for (i = 1; i <= NF; i++) column[$i] = i; print; next }
+    if ($1 in seen) for (i = 2; i <= n; i++) if (($1, name[i]) in value) $(column[name[i]]) = value[$1, name[i]]
+    print }' <(iconv -f GB18030 -t UTF-8 "$delivered") - | iconv -f UTF-8 -t GB18030 > "$next"
+before=$(sql "SELECT count(*) FROM change_log")
+$yibiao ingest --no-progress adapters/civil_affairs.yaml "$next"
+echo "change-log entries before: $before, after: $(sql "SELECT count(*) FROM change_log")"
+$yibiao outbox status | sed -n '1,/^family_planning/p' | head -8
 
 say "The same feed again: nothing changes, nothing is logged"
 before=$(sql "SELECT count(*) FROM change_log")

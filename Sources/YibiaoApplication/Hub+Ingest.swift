@@ -47,20 +47,27 @@ extension Hub {
         if let spec = (request.adapter as? YAMLFeedAdapter)?.spec {
             try await OutboundSystems(district: request.district, logger: logger).register(spec, client)
         }
-        // Before matching: the merge must know which values are our updates coming back.
-        let echoes = try await OutboxEchoes(district: request.district, logger: logger).reconcile(client)
-        guard request.match else { return IngestOutcome(staging: summary, matching: nil, caughtUp: nil, echoes: echoes) }
+        guard request.match else { return IngestOutcome(staging: summary, matching: nil, caughtUp: nil) }
         let linker = linker(request.district, actor: request.actor)
         // Records left unlinked by an earlier run that stopped half-way are matched now too.
         let unlinked = summary.staged > 0 ? summary.batchID : try await linker.firstUnlinkedBatch(client)
         if let unlinked {
-            return IngestOutcome(staging: summary, matching: try await linker.run(client, cause: .batch(unlinked)), caughtUp: nil, echoes: echoes)
+            // Before matching: the merge must know which values are our own updates coming back
+            // (this feed's system, or any system when catching up). With nothing to match,
+            // nothing new came from a system: nothing to check.
+            let echoes = OutboxEchoes(district: request.district, logger: logger)
+            let system = summary.staged > 0 ? request.adapter.system : nil
+            let before = try await echoes.reconcile(client, system: system)
+            let matching = try await linker.run(client, cause: .batch(unlinked))
+            // A resident sent to the system as new is recognised once its record is linked.
+            let after = try await echoes.reconcile(client, system: system)
+            return IngestOutcome(staging: summary, matching: matching, caughtUp: nil, echoes: before + after)
         }
         // Nothing new: golden records follow only a change of rules (every other input changes
         // them in its own transaction).
         let cause = summary.unchangedSinceBatch.map(ChangeCause.batch) ?? .batch(summary.batchID)
         let golden = try await golden(request.district).refresh(client, cause: cause, actor: request.actor, residents: [])
-        return IngestOutcome(staging: summary, matching: nil, caughtUp: golden, echoes: echoes)
+        return IngestOutcome(staging: summary, matching: nil, caughtUp: golden)
     }
 
     func linker(_ district: String, actor: String) -> ResidentLinker {

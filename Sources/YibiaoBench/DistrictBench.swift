@@ -71,14 +71,18 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
     // Feed by feed, as the README shows, then everything else on the loaded district.
     try await withBenchHub { hub, client in
         var fullLoad = 0.0
+        var outboxRows = 0, outboxTime = 0.0
         print("  first load, feed by feed:")
         for index in feeds.indices {
             let (time, outcome) = try await run.ingest(hub, index)
             fullLoad += time
+            outboxRows += outcome.matching?.golden.outbox.values.reduce(0) { $0 + $1.updates + $1.refused } ?? 0
+            outboxTime += outcome.matching.map { seconds($0.golden.outboxElapsed) } ?? 0
             run.figure("  \(feeds[index].0) (\(outcome.staging.staged) staged)", time, rows: outcome.staging.read)
             run.phases(time, outcome)
         }
         run.figure("whole district, feed by feed", fullLoad, rows: totalRows)
+        print(String(format: "    outbox: %d updates written in %.2f s during the load, %.0f rows/s", outboxRows, outboxTime, Double(outboxRows) / max(outboxTime, 1e-6)))
 
         let unchanged = feeds.count - 1
         let (noop, outcome) = try await run.ingest(hub, unchanged)
@@ -109,6 +113,7 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
             let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
             print(String(format: "  worker entries: %d, p50 %.1f ms, p99 %.1f ms", latencies.count, latencies[latencies.count / 2], p99))
         }
+        try await benchDelivery(hub, run: run)
         var bytes = 0, records = 0
         for try await (size, count) in try await client.query(
             "SELECT pg_database_size(current_database()), (SELECT count(*) FROM source_record)::bigint"
@@ -152,11 +157,12 @@ private struct DistrictRun: Sendable {
     @Sendable func phases(_ total: Double, _ outcome: IngestOutcome) {
         guard let matching = outcome.matching else { return }
         let match = seconds(matching.elapsed), golden = seconds(matching.golden.elapsed), log = seconds(matching.golden.appendElapsed)
+        let outbox = seconds(matching.golden.outboxElapsed)
         print(
             String(
-                format: "      staging %.1f s · matching %.1f s (%@, %d records) · golden records %.1f s (%d residents) · change log %.1f s",
+                format: "      staging %.1f s · matching %.1f s (%@, %d records) · golden records %.1f s (%d residents) · change log %.1f s · outbox %.1f s",
                 total - match, match - golden, (matching.wholeDistrict ? "whole district" : "incremental") as NSString, matching.records,
-                golden - log, matching.golden.recomputed, log))
+                golden - log - outbox, matching.golden.recomputed, log, outbox))
     }
 
     @Sendable func ingest(_ hub: Hub, _ index: Int, file: URL? = nil, match: Bool = true) async throws -> (Double, IngestOutcome) {
@@ -164,6 +170,37 @@ private struct DistrictRun: Sendable {
         let outcome = try await hub.ingest(
             IngestRequest(adapter: adapters[index], file: file ?? files[index], district: district, actor: "bench", match: match))
         return (seconds(ContinuousClock.now - start), outcome)
+    }
+}
+
+/// Delivery per format once every system is released, then the latency from a committed
+/// entry to its delivered file.
+private func benchDelivery(_ hub: Hub, run: DistrictRun) async throws {
+    let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-bench-outbox-\(UUID().uuidString.prefix(8))")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let systems = try await hub.outboxStatus(district: run.district).map(\.system)
+    print("  write-back delivery (every system released):")
+    for system in systems {
+        _ = try await hub.releaseOutbox(district: run.district, system: system, by: "bench")
+        let start = ContinuousClock.now
+        let result = try await hub.deliverOutbox(district: run.district, systems: [system], options: .init(directory: folder))
+        let time = seconds(ContinuousClock.now - start)
+        let sent = result.reduce(0) { $0 + $1.sent }, files = result.reduce(0) { $0 + $1.files.count }
+        let format = run.adapters.compactMap { ($0 as? YAMLFeedAdapter)?.spec }.first { $0.system == system }?.outbound?.format.typeName ?? "?"
+        print(String(format: "    %-16@ %-6@ %7d rows in %d files, %.2f s, %8.0f rows/s", system as NSString, format as NSString, sent, files, time, Double(sent) / max(time, 1e-6)))
+    }
+    var latencies: [Double] = []
+    for index in 0..<100 {
+        let id = Int64(1_000 + index * 7)
+        guard (try? await hub.enter(district: run.district, resident: String(id), values: ["address": "北京市朝阳区建国路\(index + 1)号"], worker: "bench")) != nil else { continue }
+        let start = ContinuousClock.now
+        _ = try await hub.deliverOutbox(district: run.district, systems: ["civil_affairs"], options: .init(directory: folder))
+        latencies.append(seconds(ContinuousClock.now - start) * 1000)
+    }
+    latencies.sort()
+    if !latencies.isEmpty {
+        let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
+        print(String(format: "    committed entry → its civil_affairs file written: %d entries, p50 %.1f ms, p99 %.1f ms", latencies.count, latencies[latencies.count / 2], p99))
     }
 }
 

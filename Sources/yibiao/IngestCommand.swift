@@ -69,9 +69,25 @@ struct Ingest: AsyncParsableCommand {
                     "批次 \(batch.batchID)（\(batch.system) · \(batch.fileName)）此前未完成即中断；现已标记为失败（已提交的行保留）。"))
         }
         printSummary(outcome.staging, system: request.adapter.system)
+        printEchoes(outcome.echoes)
         if let matched = outcome.matching { printMatchSummary(matched) }
         if let caughtUp = outcome.caughtUp, caughtUp.recomputed > 0 { printGoldenSummary(caughtUp) }
         if let issue = outcome.staging.fileIssue { throw issue }
+    }
+
+    func printEchoes(_ echoes: OutboxEchoes.Summary) {
+        if echoes.confirmed > 0 || echoes.notApplied > 0 || echoes.overtaken > 0 {
+            print(
+                tr(
+                    "  write-back: \(echoes.confirmed) of our updates came back (confirmed, nothing to change), \(echoes.notApplied) not applied by the system, \(echoes.overtaken) overtaken by its own newer values",
+                    "  回写：\(echoes.confirmed) 条更新已回传（已证实，无需变更），\(echoes.notApplied) 条系统未采用，\(echoes.overtaken) 条已被系统自身的新值取代"))
+        }
+        if echoes.notApplied > 0 {
+            print(
+                tr(
+                    "  the feed still carries the old values of \(echoes.notApplied) delivered updates: they are not taken as news — see `yibiao outbox status`",
+                    "  数据中仍有 \(echoes.notApplied) 条已投递更新的旧值：不视为新信息——见 `yibiao outbox status`"))
+        }
     }
 
     func printSummary(_ summary: Ingestor.Summary, system: String) {

@@ -64,7 +64,10 @@ func printGoldenSummary(_ golden: GoldenRecords.Summary) {
 func printReceipts(_ outbox: [String: OutboxWriter.Receipt]) {
     let outbox = outbox.filter { !$0.value.fields.isEmpty }
     guard !outbox.isEmpty else {
-        print(tr("No other system holds these fields: nothing to send.", "没有其他系统保存这些字段：无需发送。"))
+        print(
+            tr(
+                "Every system that holds these fields has these values already: nothing to send.",
+                "保存这些字段的系统中已是这些值：无需发送。"))
         return
     }
     print(tr("This change will reach:", "此次修改将送达："))

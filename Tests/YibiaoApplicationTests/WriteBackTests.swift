@@ -163,6 +163,47 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
         }
     }
 
+    @Test("a system that takes new residents is sent those it has no record of, with an empty key; its next feed with them confirms it")
+    func newResidents() async throws {
+        try await withHubAndClient { hub, client in
+            let social = try adapter("social_security.yaml", addingToOutbound: ["new_residents: true"])
+            try await ingest(hub, adapter: social, file: repository.appendingPathComponent("adapters/samples/social_security.jsonl"))
+            try await ingest(hub, adapter: repository.appendingPathComponent("adapters/party.yaml").path, file: repository.appendingPathComponent("adapters/samples/party.xml"))
+            try await ingest(
+                hub, adapter: repository.appendingPathComponent("adapters/civil_affairs.yaml").path,
+                file: repository.appendingPathComponent("adapters/samples/civil_affairs.csv"))
+            let newcomers = try #require(try await scalar(client, "SELECT count(*)::int FROM outbox WHERE system_id = 'social_security' AND record_id = 0"))
+            #expect(newcomers >= 1)
+            // Only residents social security has no record of; a system without the option gets none.
+            let known = try await scalar(
+                client,
+                """
+                SELECT count(*)::int FROM outbox o WHERE o.record_id = 0 AND EXISTS (
+                    SELECT 1 FROM link l JOIN source_record r USING (district, record_id)
+                    WHERE l.resident_id = o.resident_id AND r.is_current AND r.system_id = o.system_id)
+                """)
+            #expect(known == 0)
+            #expect(try await scalar(client, "SELECT count(*)::int FROM outbox WHERE system_id <> 'social_security' AND record_id = 0") == 0)
+
+            _ = try await hub.releaseOutbox(district: district, system: "social_security", by: "test")
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-outbox")
+            let result = try #require(try await hub.deliverOutbox(district: district, systems: ["social_security"], options: .init(directory: directory)).first)
+            let file = directory.appendingPathComponent(district).appendingPathComponent("social_security").appendingPathComponent(try #require(result.files.first))
+            let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+            let fresh = try #require(lines.first { $0.contains(#""aac001":"""#) || $0.contains(#""aac001": """#) })
+            // The system gives the newcomer its own number and exports them with the rest.
+            var object = try #require(try JSONSerialization.jsonObject(with: Data(fresh.utf8)) as? [String: Any])
+            object["aac001"] = "3109000001"
+            let sample = try String(contentsOf: repository.appendingPathComponent("adapters/samples/social_security.jsonl"), encoding: .utf8)
+            let next = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-next-feed").appendingPathComponent("social_security.jsonl")
+            let added = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            try (sample.trimmingCharacters(in: .newlines) + "\n" + added + "\n").write(to: next, atomically: true, encoding: .utf8)
+            let outcome = try await ingest(hub, adapter: social, file: next)
+            #expect(outcome.echoes.confirmed == 1, "\(outcome.echoes)")
+            #expect(try await scalar(client, "SELECT count(*)::int FROM outbox WHERE system_id = 'social_security' AND status = 'confirmed' AND record_id <> 0") == 1)
+        }
+    }
+
     @Test("released systems get files in their own format (GB18030 CSV, XLSX, XML, JSONL) that read back through their adapters to the golden values")
     func formatFidelity() async throws {
         try await withHubAndClient { hub, client in

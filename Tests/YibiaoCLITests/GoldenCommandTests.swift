@@ -62,6 +62,14 @@ import YibiaoTestSupport
         #expect(try cli.run("history", id, "--as-of", "someday").status == 64)
         #expect(try cli.run("history", "99999").status == 1)
         #expect(try cli.run("log", "verify").stdout.contains("intact"))
+        // The receipt: which systems get the change, in both languages.
+        let phone = try cli.run("enter", id, "phone=13912345678")
+        #expect(phone.stdout.contains("This change will reach:\n  Civil affairs: phone (waiting until the district releases"), "\(phone.stdout)")
+        #expect(phone.stdout.contains("There is no need to enter it in those systems again."))
+        let address = try zh.run("enter", id, "address=北京市朝阳区建国路88号")
+        #expect(address.stdout.contains("此次修改将送达：\n  民政系统：住址"), "\(address.stdout)")
+        let same = try cli.run("enter", id, "phone=13912345678")
+        #expect(same.stdout.contains("already had these values"), "\(same.stdout)")
         // A golden value edited behind the log's back, with SQL: log verify names the entry.
         let url = try cli.run("db", "url").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let tamper = try ProcessRunner().run(

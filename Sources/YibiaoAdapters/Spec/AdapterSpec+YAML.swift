@@ -266,7 +266,8 @@ private struct SpecParser {
         var send = AdapterSpec.SendMode.all
         var endpoint: URL?
         var maxAttempts = 8
-        for (key, _, value) in try yaml.entries(node, path: "outbound", allowed: ["format", "columns", "send", "http", "max_attempts"]) {
+        var newResidents = false
+        for (key, _, value) in try yaml.entries(node, path: "outbound", allowed: ["format", "columns", "send", "http", "max_attempts", "new_residents"]) {
             switch key {
             case "format": format = try self.format(value)
             case "send":
@@ -290,6 +291,8 @@ private struct SpecParser {
                     throw yaml.fail(value, key: "outbound.max_attempts", en: "max_attempts is a number from 1 to 100", zh: "max_attempts 应为 1 到 100 之间的数")
                 }
                 maxAttempts = number
+            case "new_residents":
+                newResidents = try yaml.bool(value, key: "outbound.new_residents")
             default:
                 guard let list = value.sequence else {
                     throw yaml.fail(value, key: "outbound.columns", en: "columns is a list: - {column: 姓名, field: name}", zh: "columns 应为列表：- {column: 姓名, field: name}")
@@ -329,6 +332,6 @@ private struct SpecParser {
         guard let format else {
             throw yaml.fail(node, key: "outbound.format", en: "outbound needs a format", zh: "outbound 需要 format")
         }
-        return .init(format: format, columns: columns, send: send, endpoint: endpoint, maxAttempts: maxAttempts)
+        return .init(format: format, columns: columns, send: send, endpoint: endpoint, maxAttempts: maxAttempts, newResidents: newResidents)
     }
 }

@@ -88,13 +88,20 @@ public struct AdapterSpec: Sendable {
         public var endpoint: URL?
         /// Attempts before an update is a dead letter.
         public var maxAttempts = 8
+        /// The system takes residents it has no record of (`new_residents: true`): they are sent
+        /// with an empty key cell, for the system to give them its own.
+        public var newResidents = false
 
-        public init(format: Format, columns: [OutboundColumn], send: SendMode = .all, endpoint: URL? = nil, maxAttempts: Int = 8) {
+        public init(
+            format: Format, columns: [OutboundColumn], send: SendMode = .all, endpoint: URL? = nil, maxAttempts: Int = 8,
+            newResidents: Bool = false
+        ) {
             self.format = format
             self.columns = columns
             self.send = send
             self.endpoint = endpoint
             self.maxAttempts = maxAttempts
+            self.newResidents = newResidents
         }
     }
 

@@ -104,24 +104,24 @@ public struct OutboxWriter: Sendable {
         var receipts: [String: Receipt] = [:]
         var outboxRows = CopyText()
         var written = 0
-        for try await (seq, cause, resident, record, systemID, sourceKey, fields, golden, held) in rows.decode(
-            (Int64, String, Int64, Int64, String, String, [String], [String], [String]).self)
-        {
-            // Arrays of text cannot carry NULL to the client: chr(1) stands for "no value".
-            let golden = golden.map { $0 == "\u{1}" ? nil : $0 }, held = held.map { $0 == "\u{1}" ? nil : $0 }
-            guard let system = systems[systemID] else { continue }
-            if system.mapper.outbound.send == .entriesOnly, !Self.personalCauses.contains(cause) { continue }
+        /// One update from a record's outbound fields as golden and as held (nil: no value).
+        func add(
+            seq: Int64, cause: String, resident: Int64, record: Int64, systemID: String, sourceKey: String, fileKey: String,
+            fields: [String], golden: [String?], held: [String?]
+        ) {
+            guard let system = systems[systemID] else { return }
+            if system.mapper.outbound.send == .entriesOnly, !Self.personalCauses.contains(cause) { return }
             var current: [String: String] = [:], owed: [String: String] = [:]
             var changes: [String: CanonicalJSON] = [:]
             for (index, field) in fields.enumerated() {
                 if let value = held[index] { current[field] = value }
                 guard let value = golden[index], value != held[index] else { continue }
-                if field == "phone", placeholders.contains(field, value) { continue }
+                if placeholders.contains(field, value) { continue }
                 owed[field] = value
                 changes[field] = .object(["old": .optional(held[index]), "new": .string(value)])
             }
-            guard !owed.isEmpty else { continue }
-            let (row, refused) = system.mapper.update(sourceKey: sourceKey, current: current, owed: owed)
+            guard !owed.isEmpty else { return }
+            let (row, refused) = system.mapper.update(sourceKey: fileKey, current: current, owed: owed)
             let refusedFields = Set(refused.map(\.field))
             let sent = owed.keys.filter { !refusedFields.contains($0) }.sorted()
             let status: String
@@ -133,7 +133,7 @@ public struct OutboxWriter: Sendable {
                 status = system.released ? "pending" : "held"
             }
             let payload = CanonicalJSON.object([
-                "key": .string(sourceKey),
+                "key": .string(fileKey),
                 "cells": .array(row.cells.map { .optional($0) }),
                 "changes": .object(changes.filter { !refusedFields.contains($0.key) }),
                 "refused": .array(refused.map { .object(["field": .string($0.field), "code": .string($0.code)]) }),
@@ -149,6 +149,37 @@ public struct OutboxWriter: Sendable {
             receipt.refused += refused.isEmpty ? 0 : 1
             receipt.held = !system.released
             receipts[systemID] = receipt
+        }
+        // Arrays of text cannot carry NULL to the client: chr(1) stands for "no value".
+        func values(_ texts: [String]) -> [String?] { texts.map { $0 == "\u{1}" ? nil : $0 } }
+        for try await (seq, cause, resident, record, systemID, sourceKey, fields, golden, held) in rows.decode(
+            (Int64, String, Int64, Int64, String, String, [String], [String], [String]).self)
+        {
+            add(
+                seq: seq, cause: cause, resident: resident, record: record, systemID: systemID, sourceKey: sourceKey, fileKey: sourceKey,
+                fields: fields, golden: values(golden), held: values(held))
+        }
+        // Systems that take residents they have no record of: every changed resident they lack,
+        // with an empty key cell (the system gives its own) and, in the outbox, `new:ID`.
+        let takers = systems.filter { $0.value.mapper.outbound.newResidents }.keys.sorted()
+        if !takers.isEmpty {
+            let newRows = try await connection.query(
+                """
+                SELECT c.seq, c.cause, c.resident_id, f.system_id,
+                    array_agg(f.field ORDER BY f.field), array_agg(coalesce(res.provenance -> f.field ->> 'value', chr(1)) ORDER BY f.field)
+                FROM staging_outbox_cause c
+                JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
+                JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = ANY(\(takers))
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
+                    WHERE l.district = \(district) AND l.resident_id = c.resident_id AND r.system_id = f.system_id)
+                GROUP BY c.seq, c.cause, c.resident_id, f.system_id
+                """, logger: logger)
+            for try await (seq, cause, resident, systemID, fields, golden) in newRows.decode((Int64, String, Int64, String, [String], [String]).self) {
+                add(
+                    seq: seq, cause: cause, resident: resident, record: 0, systemID: systemID, sourceKey: Self.newResidentKey(resident),
+                    fileKey: "", fields: fields, golden: values(golden), held: fields.map { _ in nil })
+            }
         }
         guard written > 0 else { return receipts }
         try await connection.query(
@@ -182,6 +213,9 @@ public struct OutboxWriter: Sendable {
             """, logger: logger)
         return receipts
     }
+
+    /// The outbox's key for a resident a system has no record of yet.
+    static func newResidentKey(_ resident: Int64) -> String { "new:\(resident)" }
 
     /// Stable for one update: a re-run after a crash writes, and a receiver sees, the same key.
     static func idempotencyKey(district: String, system: String, seq: Int64, sourceKey: String) -> String {
