@@ -104,7 +104,7 @@ for pair in $keys; do
   [ -n "$file" ] || continue
   case "$file" in
     *.csv) echo "  $system (GB18030 CSV): $(iconv -f GB18030 -t UTF-8 "$file" | grep "^$key," | tr -d '\r')" ;;
-    *.xml) echo "  $system (XML): $(grep -A8 ">$key<" "$file" | tr -d ' \n' | head -c 400)" ;;
+    *.xml) echo "  $system (XML): $(grep -m1 -e "\"$key\"" -e ">$key<" "$file" | sed 's/^ *//')" ;;
     *.jsonl) echo "  $system (JSON Lines): $(grep "\"$key\"" "$file")" ;;
     *.xlsx) echo "  $system (XLSX): $(basename "$file"), $(grep -o '"rows" : [0-9]*' "$file.manifest.json")" ;;
   esac

@@ -77,7 +77,7 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
         switch event {
         case .header(let columns): header = columns
         case .row(let row): rows.append(row.cells)
-        case .unreadable: break  // the sample's deliberately broken row is left out
+        case .unreadable: break // the sample's deliberately broken row is left out
         }
     }
     let url = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-next-feed").appendingPathComponent("civil_affairs.csv")
@@ -120,6 +120,14 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
                 }
             }
             #expect(try await scalar(client, "SELECT count(*)::int FROM outbox o WHERE fields && ARRAY['party.branch', 'social_security.insurance_types']") == 0)
+            // A system's more specific value is never replaced by a vaguer one (first marriage by "married").
+            let vaguer = try await scalar(
+                client,
+                """
+                SELECT count(*)::int FROM outbox WHERE payload -> 'changes' -> 'marital_status' ->> 'new' = '20'
+                  AND payload -> 'changes' -> 'marital_status' ->> 'old' IN ('21', '22', '23')
+                """)
+            #expect(vaguer == 0)
             let strangers = try await scalar(
                 client,
                 """
@@ -201,6 +209,39 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
             let outcome = try await ingest(hub, adapter: social, file: next)
             #expect(outcome.echoes.confirmed == 1, "\(outcome.echoes)")
             #expect(try await scalar(client, "SELECT count(*)::int FROM outbox WHERE system_id = 'social_security' AND status = 'confirmed' AND record_id <> 0") == 1)
+        }
+    }
+
+    @Test("an update not sent yet goes when the golden value returns to what the system holds; one in flight counts as held")
+    func staleUpdates() async throws {
+        try await withHubAndClient { hub, client in
+            let civil = repository.appendingPathComponent("adapters/civil_affairs.yaml").path
+            let social = repository.appendingPathComponent("adapters/social_security.yaml").path
+            try await ingest(hub, adapter: civil, file: repository.appendingPathComponent("adapters/samples/civil_affairs.csv"))
+            // Social security reports a newer phone for MZ0001's person: civil affairs is owed it.
+            let sample = try String(contentsOf: repository.appendingPathComponent("adapters/samples/social_security.jsonl"), encoding: .utf8)
+            let newer = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-feed").appendingPathComponent("social_security.jsonl")
+            try sample.replacingOccurrences(of: #""aae005": "13812345678""#, with: #""aae005": "13700000009""#).write(to: newer, atomically: true, encoding: .utf8)
+            try await ingest(hub, adapter: social, file: newer)
+            let owed = "SELECT count(*)::int FROM outbox WHERE system_id = 'civil_affairs' AND source_key = 'MZ0001' AND status IN ('held', 'pending')"
+            #expect(try await scalar(client, owed) == 1)
+            // Then civil affairs sends the person again with the old phone, newest of all: the golden
+            // phone is civil affairs' own again, and the update it was owed is withdrawn.
+            try await ingest(hub, adapter: civil, file: try civilFeed(replacing: ["MZ0001": ["户籍地址": "北京市朝阳区幸福路1号院2号楼3单元402"]]))
+            let id = try await resident(hub, "civil_affairs", "MZ0001")
+            #expect(try await hub.history(district: district, resident: String(id)).current.fields["phone"]?.value == "13812345678")
+            #expect(try await scalar(client, owed) == 0)
+            #expect(try await scalar(client, "SELECT count(*)::int FROM outbox WHERE system_id = 'social_security' AND status IN ('held', 'pending')")! >= 1)
+
+            // In flight: social security was sent 13812345678; a later change owes it nothing more
+            // for the phone while that update has not come back.
+            _ = try await hub.releaseOutbox(district: district, system: "social_security", by: "test")
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-outbox")
+            _ = try await hub.deliverOutbox(district: district, systems: ["social_security"], options: .init(directory: directory))
+            _ = try await hub.enter(district: district, resident: String(id), values: ["address": "北京市朝阳区建国路1号"], worker: "worker:a")
+            let resent = try await scalar(
+                client, "SELECT count(*)::int FROM outbox WHERE system_id = 'social_security' AND status IN ('held', 'pending') AND 'phone' = ANY(fields)")
+            #expect(resent == 0)
         }
     }
 

@@ -59,50 +59,50 @@ public struct OutboxEchoes: Sendable {
                 try await connection.lockDistrict(district, logger: logger)
                 // An update to a record the system had: its newer version of that record.
                 let known = try await connection.query(
-                            """
-                            WITH checked AS (
-                                SELECT o.outbox_id, r.record_id,
-                                    bool_and(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'new') AS echoed,
-                                    bool_or(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old') AS unapplied
-                                FROM outbox o
-                                JOIN source_record r ON r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key
-                                    AND r.is_current AND r.record_id > o.record_id
-                                \(unescaped: held)
-                                WHERE o.district = \(district) AND (\(system == nil) OR o.system_id = \(system ?? "")) AND o.record_id <> 0 AND \(unescaped: open)
-                                GROUP BY o.outbox_id, r.record_id
-                            )
-                            UPDATE outbox o SET record_id = c.record_id,
-                                status = CASE
-                                    WHEN o.status IN ('held', 'pending', 'failed') THEN CASE WHEN c.echoed THEN 'superseded' ELSE o.status END
-                                    WHEN c.echoed THEN 'confirmed' WHEN c.unapplied THEN 'not_applied' ELSE 'overtaken' END,
-                                confirmed_at = CASE WHEN c.echoed AND o.status NOT IN ('held', 'pending', 'failed') THEN now() ELSE o.confirmed_at END
-                            FROM checked c
-                            WHERE o.district = \(district) AND o.outbox_id = c.outbox_id
-                            RETURNING o.status
-                            """, logger: logger)
+                    """
+                    WITH checked AS (
+                        SELECT o.outbox_id, r.record_id,
+                            bool_and(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'new') AS echoed,
+                            bool_or(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old') AS unapplied
+                        FROM outbox o
+                        JOIN source_record r ON r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key
+                            AND r.is_current AND r.record_id > o.record_id
+                        \(unescaped: held)
+                        WHERE o.district = \(district) AND (\(system == nil) OR o.system_id = \(system ?? "")) AND o.record_id <> 0 AND \(unescaped: open)
+                        GROUP BY o.outbox_id, r.record_id
+                    )
+                    UPDATE outbox o SET record_id = c.record_id,
+                        status = CASE
+                            WHEN o.status IN ('held', 'pending', 'failed') THEN CASE WHEN c.echoed THEN 'superseded' ELSE o.status END
+                            WHEN c.echoed THEN 'confirmed' WHEN c.unapplied THEN 'not_applied' ELSE 'overtaken' END,
+                        confirmed_at = CASE WHEN c.echoed AND o.status NOT IN ('held', 'pending', 'failed') THEN now() ELSE o.confirmed_at END
+                    FROM checked c
+                    WHERE o.district = \(district) AND o.outbox_id = c.outbox_id
+                    RETURNING o.status
+                    """, logger: logger)
                 for try await status in known.decode(String.self) { statuses.append(status) }
                 // A resident sent as new (`record_id` 0): the first record of the system linked to them.
                 let new = try await connection.query(
-                            """
-                            WITH checked AS (
-                                SELECT o.outbox_id, min(r.record_id) AS record_id,
-                                    bool_and(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'new') AS echoed
-                                FROM outbox o
-                                JOIN link l ON l.district = o.district AND l.resident_id = o.resident_id
-                                JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
-                                    AND r.system_id = o.system_id
-                                \(unescaped: held)
-                                WHERE o.district = \(district) AND (\(system == nil) OR o.system_id = \(system ?? "")) AND o.record_id = 0 AND \(unescaped: open)
-                                GROUP BY o.outbox_id
-                            )
-                            UPDATE outbox o SET record_id = c.record_id,
-                                status = CASE WHEN o.status IN ('held', 'pending', 'failed') THEN 'superseded'
-                                    WHEN c.echoed THEN 'confirmed' ELSE 'overtaken' END,
-                                confirmed_at = CASE WHEN c.echoed AND o.status NOT IN ('held', 'pending', 'failed') THEN now() ELSE o.confirmed_at END
-                            FROM checked c
-                            WHERE o.district = \(district) AND o.outbox_id = c.outbox_id
-                            RETURNING o.status
-                            """, logger: logger)
+                    """
+                    WITH checked AS (
+                        SELECT o.outbox_id, min(r.record_id) AS record_id,
+                            bool_and(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'new') AS echoed
+                        FROM outbox o
+                        JOIN link l ON l.district = o.district AND l.resident_id = o.resident_id
+                        JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
+                            AND r.system_id = o.system_id
+                        \(unescaped: held)
+                        WHERE o.district = \(district) AND (\(system == nil) OR o.system_id = \(system ?? "")) AND o.record_id = 0 AND \(unescaped: open)
+                        GROUP BY o.outbox_id
+                    )
+                    UPDATE outbox o SET record_id = c.record_id,
+                        status = CASE WHEN o.status IN ('held', 'pending', 'failed') THEN 'superseded'
+                            WHEN c.echoed THEN 'confirmed' ELSE 'overtaken' END,
+                        confirmed_at = CASE WHEN c.echoed AND o.status NOT IN ('held', 'pending', 'failed') THEN now() ELSE o.confirmed_at END
+                    FROM checked c
+                    WHERE o.district = \(district) AND o.outbox_id = c.outbox_id
+                    RETURNING o.status
+                    """, logger: logger)
                 for try await status in new.decode(String.self) { statuses.append(status) }
                 return statuses
             }

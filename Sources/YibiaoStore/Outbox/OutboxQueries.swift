@@ -87,9 +87,10 @@ public struct OutboxQueries: Sendable {
             samples.append(
                 Sample(
                     id: id, system: system, resident: resident, status: status, cause: cause,
-                    changes: Dictionary(uniqueKeysWithValues: decoded.map { field, change in
-                        (field, (Self.mask(change.old, field: field), Self.mask(change.new, field: field)))
-                    }), attempts: attempts, lastError: error))
+                    changes: Dictionary(
+                        uniqueKeysWithValues: decoded.map { field, change in
+                            (field, (Self.mask(change.old, field: field), Self.mask(change.new, field: field)))
+                        }), attempts: attempts, lastError: error))
         }
         return samples
     }

@@ -77,6 +77,21 @@ public struct OutboxWriter: Sendable {
             }
         }
         let placeholderPhones = Array(placeholders.values["phone"] ?? [])
+        // What the system will hold: the value of an update it was sent for this very record and
+        // has not shown back yet, else its record's. (Only looked for when any update is out.)
+        var inFlight = false
+        for try await any in try await connection.query(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE district = \(district) AND status IN ('sent', 'acknowledged'))", logger: logger
+        ).decode(Bool.self) { inFlight = any }
+        let sentValue =
+            inFlight
+            ? """
+            (SELECT o.payload -> 'changes' -> f.field ->> 'new' FROM outbox o
+             WHERE o.district = r.district AND o.system_id = r.system_id AND o.source_key = r.source_key AND o.record_id = r.record_id
+               AND o.status IN ('sent', 'acknowledged') AND f.field = ANY(o.fields)
+             ORDER BY o.change_seq DESC LIMIT 1)
+            """ : "NULL"
+        try await supersedeUnsent(systems, on: connection)
         // Each current record of a receiving system for a changed resident, with its outbound
         // fields as the golden record and as the system hold them — only records owed something.
         let rows = try await connection.query(
@@ -95,7 +110,8 @@ public struct OutboxWriter: Sendable {
                 JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = r.system_id
                 CROSS JOIN LATERAL (SELECT res.provenance -> f.field ->> 'value' AS value) g
                 CROSS JOIN LATERAL (
-                    SELECT CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END AS value) h
+                    SELECT coalesce(\(unescaped: sentValue),
+                        CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END) AS value) h
                 GROUP BY c.seq, c.cause, c.resident_id, r.record_id, r.system_id, r.source_key
             ) records
             WHERE owed
@@ -117,6 +133,10 @@ public struct OutboxWriter: Sendable {
                 if let value = held[index] { current[field] = value }
                 guard let value = golden[index], value != held[index] else { continue }
                 if placeholders.contains(field, value) { continue }
+                // The system's value says more than the golden one (a day within the month): kept.
+                if let own = held[index], let canonical = CanonicalField.named(field), ValueSpecificity.refines(own, value, field: canonical) {
+                    continue
+                }
                 owed[field] = value
                 changes[field] = .object(["old": .optional(held[index]), "new": .string(value)])
             }
@@ -192,16 +212,6 @@ public struct OutboxWriter: Sendable {
             try await writer.write(ByteBuffer(bytes: outboxRows.bytes))
         }
         try await connection.analyzeStaging("staging_outbox", logger: logger)
-        // An update that has not gone out yet is replaced by the newer one for the same person
-        // (which carries every field still owed); one being written into a file is left to finish.
-        try await connection.query(
-            """
-            UPDATE outbox o SET status = 'superseded'
-            FROM (SELECT system_id, source_key, max(change_seq) AS change_seq FROM staging_outbox WHERE status <> 'dead'
-                  GROUP BY system_id, source_key) s
-            WHERE o.district = \(district) AND o.system_id = s.system_id AND o.source_key = s.source_key
-              AND o.status IN ('held', 'pending', 'failed') AND o.delivery_no IS NULL AND o.change_seq < s.change_seq
-            """, logger: logger)
         try await connection.query(
             """
             INSERT INTO outbox (district, system_id, resident_id, change_seq, source_key, record_id, cause, fields, payload,
@@ -214,7 +224,36 @@ public struct OutboxWriter: Sendable {
         return receipts
     }
 
+    /// An update that has not gone out yet is obsolete once the person changes again: the newer
+    /// state owes the system a new update carrying every field still owed, or nothing at all
+    /// (the golden value went back to what the system holds). One being written into a file is
+    /// left to finish. A system sent only people's decisions keeps its updates past a feed's change.
+    func supersedeUnsent(_ systems: [String: OutboundSystems.System], on connection: PostgresConnection) async throws {
+        let all = systems.keys.sorted()
+        let entriesOnly = systems.filter { $0.value.mapper.outbound.send == .entriesOnly }.keys.sorted()
+        let takers = systems.filter { $0.value.mapper.outbound.newResidents }.keys.sorted()
+        let personal = Self.personalCauses.sorted()
+        try await connection.query(
+            """
+            UPDATE outbox o SET status = 'superseded'
+            FROM (
+                SELECT system_id, source_key, max(seq) AS seq FROM (
+                    SELECT r.system_id, r.source_key, c.seq, c.cause FROM staging_outbox_cause c
+                    JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
+                    JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current AND r.system_id = ANY(\(all))
+                    UNION ALL
+                    SELECT t.system_id, 'new:' || c.resident_id, c.seq, c.cause FROM staging_outbox_cause c CROSS JOIN unnest(\(takers)::text[]) AS t(system_id)
+                ) examined
+                WHERE system_id <> ALL(\(entriesOnly)) OR cause = ANY(\(personal))
+                GROUP BY system_id, source_key
+            ) s
+            WHERE o.district = \(district) AND o.system_id = s.system_id AND o.source_key = s.source_key
+              AND o.status IN ('held', 'pending', 'failed') AND o.delivery_no IS NULL AND o.change_seq < s.seq
+            """, logger: logger)
+    }
+
     /// The outbox's key for a resident a system has no record of yet.
+    /// (`supersedeUnsent` spells it in SQL too.)
     static func newResidentKey(_ resident: Int64) -> String { "new:\(resident)" }
 
     /// Stable for one update: a re-run after a crash writes, and a receiver sees, the same key.
