@@ -52,7 +52,7 @@ public struct OutboundSystems: Sendable {
             WHERE district = \(district) ORDER BY system_id
             """, logger: logger
         ).decode((String, String, String, Bool, Int64).self) {
-            guard let spec = try? AdapterSpec.parse(yaml, fileName: adapter), let mapper = OutboundMapper(spec: spec) else {
+            guard let spec = Self.parsed(yaml, fileName: adapter), let mapper = OutboundMapper(spec: spec) else {
                 logger.warning("stored adapter no longer reads; its updates wait", metadata: ["system": "\(system)"])
                 continue
             }
@@ -61,7 +61,34 @@ public struct OutboundSystems: Sendable {
         return systems
     }
 
+    /// Parsed adapters by their text: every entry routes through them, and parsing YAML four
+    /// times per entry would be most of its cost.
+    static func parsed(_ yaml: String, fileName: String) -> AdapterSpec? {
+        let key = fileName + "\u{0}" + yaml
+        if let spec = cache.withLock({ $0[key] }) { return spec }
+        guard let spec = try? AdapterSpec.parse(yaml, fileName: fileName) else { return nil }
+        cache.withLock { cached in
+            if cached.count > 256 { cached.removeAll() }
+            cached[key] = spec
+        }
+        return spec
+    }
+
+    private static let cache = LockedDictionary()
+
     public func load(_ client: PostgresClient) async throws -> [String: System] {
         try await client.withConnection { try await load(on: $0) }
+    }
+}
+
+/// A dictionary behind a lock, for the process-wide adapter cache.
+private final class LockedDictionary: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: [String: AdapterSpec] = [:]
+
+    func withLock<Result>(_ body: (inout [String: AdapterSpec]) -> Result) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }

@@ -369,7 +369,7 @@ public struct OutboxDelivery: Sendable {
                 var rejected = 0, accepted = 0
                 for try await _ in try await connection.query(
                     """
-                    UPDATE outbox o SET status = 'dead', last_error = r.reason
+                    UPDATE outbox o SET status = 'dead', last_error = r.reason, delivery_no = NULL
                     FROM unnest(\(rejectedKeys)::text[], \(reasons)::text[]) AS r(key, reason)
                     WHERE o.district = \(district) AND o.system_id = \(system) AND o.delivery_no = \(delivery)
                       AND o.idempotency_key = r.key AND o.status = 'sent'
