@@ -265,6 +265,9 @@ public struct EmbeddedPostgres: Sendable {
             max_connections = \(configuration.fastUnsafe ? 300 : 100)
             shared_buffers = 128MB
             logging_collector = off
+            # Compiling a plan costs tens of milliseconds: more than a worker's entry may take,
+            # and little gained on the bulk statements.
+            jit = off
 
             """
         if configuration.fastUnsafe {

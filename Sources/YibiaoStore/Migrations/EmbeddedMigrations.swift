@@ -765,6 +765,8 @@ enum EmbeddedMigrations {
     CREATE INDEX outbox_open ON outbox (district, system_id, source_key)
         WHERE status IN ('held', 'pending', 'failed', 'sent', 'acknowledged', 'not_applied');
     CREATE INDEX outbox_by_seq ON outbox (district, change_seq);
+    -- Updates out and not yet shown back: what the system will hold (every refresh asks).
+    CREATE INDEX outbox_in_flight ON outbox (district, system_id, source_key) WHERE status IN ('sent', 'acknowledged');
     -- Updates a system did not apply: every golden refresh asks, and there are usually none.
     CREATE INDEX outbox_not_applied ON outbox (district) WHERE status = 'not_applied';
     CREATE INDEX outbox_by_delivery ON outbox (district, system_id, delivery_no) WHERE delivery_no IS NOT NULL;

@@ -92,30 +92,32 @@ public struct OutboxWriter: Sendable {
              ORDER BY o.change_seq DESC LIMIT 1)
             """ : "NULL"
         try await supersedeUnsent(systems, on: connection)
-        // Each current record of a receiving system for a changed resident, with its outbound
-        // fields as the golden record and as the system hold them — only records owed something.
+        // Each current record of a receiving system for a changed resident that is owed
+        // something, with its outbound fields as the golden record and as the system hold them.
+        // First the owed (record, change) pairs alone, then their fields: few records are owed,
+        // and carrying every field of every record through the grouping cost most of the time.
         let rows = try await connection.query(
             """
-            SELECT seq, cause, resident_id, record_id, system_id, source_key, fields, golden, held FROM (
-                SELECT c.seq, c.cause, c.resident_id, r.record_id, r.system_id, r.source_key,
-                    array_agg(f.field ORDER BY f.field) AS fields,
-                    array_agg(coalesce(g.value, chr(1)) ORDER BY f.field) AS golden,
-                    array_agg(coalesce(h.value, chr(1)) ORDER BY f.field) AS held,
-                    bool_or(g.value IS NOT NULL AND g.value IS DISTINCT FROM h.value
-                        AND NOT (f.field = 'phone' AND g.value = ANY(\(placeholderPhones)))) AS owed
+            WITH owed AS (
+                SELECT DISTINCT c.seq, c.cause, c.resident_id, r.record_id
                 FROM staging_outbox_cause c
                 JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
                 JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
                 JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current
                 JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = r.system_id
-                CROSS JOIN LATERAL (SELECT res.provenance -> f.field ->> 'value' AS value) g
-                CROSS JOIN LATERAL (
-                    SELECT coalesce(\(unescaped: sentValue),
-                        CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END) AS value) h
-                GROUP BY c.seq, c.cause, c.resident_id, r.record_id, r.system_id, r.source_key
-            ) records
-            WHERE owed
-            ORDER BY seq, system_id, source_key
+                \(unescaped: Self.goldenAndHeld(sentValue: sentValue))
+                WHERE g.value IS NOT NULL AND g.value IS DISTINCT FROM h.value AND NOT (f.field = 'phone' AND g.value = ANY(\(placeholderPhones)))
+            )
+            SELECT o.seq, o.cause, o.resident_id, r.record_id, r.system_id, r.source_key,
+                array_agg(f.field ORDER BY f.field), array_agg(coalesce(g.value, chr(1)) ORDER BY f.field),
+                array_agg(coalesce(h.value, chr(1)) ORDER BY f.field)
+            FROM owed o
+            JOIN resident res ON res.district = \(district) AND res.resident_id = o.resident_id
+            JOIN source_record r ON r.district = \(district) AND r.record_id = o.record_id
+            JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = r.system_id
+            \(unescaped: Self.goldenAndHeld(sentValue: sentValue))
+            GROUP BY o.seq, o.cause, o.resident_id, r.record_id, r.system_id, r.source_key
+            ORDER BY o.seq, r.system_id, r.source_key
             """, logger: logger)
         var receipts: [String: Receipt] = [:]
         var outboxRows = CopyText()
@@ -250,6 +252,19 @@ public struct OutboxWriter: Sendable {
             WHERE o.district = \(district) AND o.system_id = s.system_id AND o.source_key = s.source_key
               AND o.status IN ('held', 'pending', 'failed') AND o.delivery_no IS NULL AND o.change_seq < s.seq
             """, logger: logger)
+    }
+
+    /// `g.value`, a field's golden value — from the resident's own column for the core fields, so
+    /// that the provenance document is not read for every field — and `h.value`, the system's.
+    static func goldenAndHeld(sentValue: String) -> String {
+        let columns = ["name", "sex", "birth_date", "national_id", "phone", "division_code", "address", "marital_status", "political_status"]
+        let golden = columns.map { "WHEN '\($0)' THEN res.\($0)::text" }.joined(separator: " ")
+        return """
+            CROSS JOIN LATERAL (SELECT CASE f.field \(golden) ELSE res.provenance -> f.field ->> 'value' END AS value) g
+            CROSS JOIN LATERAL (
+                SELECT coalesce(\(sentValue),
+                    CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END) AS value) h
+            """
     }
 
     /// The outbox's key for a resident a system has no record of yet.
