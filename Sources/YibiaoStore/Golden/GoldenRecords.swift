@@ -359,7 +359,7 @@ public struct GoldenRecords: Sendable {
             JOIN link l ON l.district = r.district AND l.record_id = r.record_id
             CROSS JOIN LATERAL unnest(o.fields) AS f(field)
             WHERE o.district = \(district) AND o.status = 'not_applied' AND l.resident_id = ANY(\(residents))
-              AND (CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END)
+              AND (\(unescaped: OutboxWriter.recordValue))
                   IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old'
             """, logger: logger
         ).decode((Int64, String).self) { result[record, default: []].insert(field) }

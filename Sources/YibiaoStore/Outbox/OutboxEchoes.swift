@@ -45,7 +45,7 @@ public struct OutboxEchoes: Sendable {
         let held = """
             CROSS JOIN LATERAL unnest(o.fields) AS f(field)
             CROSS JOIN LATERAL (
-                SELECT CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END AS value) held
+                SELECT \(OutboxWriter.recordValue) AS value) held
             """
         // Updates still open; an unsent one already bound to a file being written is left to it.
         let open = """

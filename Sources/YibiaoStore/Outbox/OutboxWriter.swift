@@ -262,10 +262,12 @@ public struct OutboxWriter: Sendable {
         return """
             CROSS JOIN LATERAL (SELECT CASE f.field \(golden) ELSE res.provenance -> f.field ->> 'value' END AS value) g
             CROSS JOIN LATERAL (
-                SELECT coalesce(\(sentValue),
-                    CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END) AS value) h
+                SELECT coalesce(\(sentValue), \(recordValue)) AS value) h
             """
     }
+
+    /// Field `f.field` of source record `r` as the system holds it (the name as normalised).
+    static let recordValue = "CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END"
 
     /// The outbox's key for a resident a system has no record of yet.
     /// (`supersedeUnsent` spells it in SQL too.)
