@@ -62,7 +62,7 @@ func printGoldenSummary(_ golden: GoldenRecords.Summary) {
 /// After an entry or a resolution: which systems will receive which fields, so that a worker
 /// knows the change need not be typed anywhere else.
 func printReceipts(_ outbox: [String: OutboxWriter.Receipt]) {
-    let outbox = outbox.filter { !$0.value.fields.isEmpty }
+    let outbox = outbox.filter { !$0.value.fields.isEmpty || $0.value.refused > 0 }
     guard !outbox.isEmpty else {
         print(
             tr(
@@ -75,10 +75,19 @@ func printReceipts(_ outbox: [String: OutboxWriter.Receipt]) {
         let receipt = outbox[system]!
         let fields = receipt.fields.sorted().map { CanonicalField.named($0).map { tr($0.label) } ?? $0 }
         let line = tr(receipt.systemName) + tr(": ", "：") + fields.joined(separator: tr(", ", "、"))
-        print(
-            "  " + line
-                + (receipt.held
-                    ? tr(" (waiting until the district releases this system's write-back)", "（待区里开启该系统的回写后发送）") : ""))
+        if !fields.isEmpty {
+            print(
+                "  " + line
+                    + (receipt.held
+                        ? tr(" (waiting until the district releases this system's write-back)", "（待区里开启该系统的回写后发送）") : ""))
+        }
+        if receipt.refused > 0 {
+            print(
+                "  " + tr(receipt.systemName)
+                    + tr(
+                        ": a value has no code in this system and was not sent; the district's IT team sees it in `yibiao outbox dead`",
+                        "：有取值在该系统中没有对应代码，未发送；区信息部门可在 `yibiao outbox dead` 中查看"))
+        }
     }
     print(tr("There is no need to enter it in those systems again.", "无需再在这些系统中重复录入。"))
 }

@@ -274,6 +274,9 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
                 #expect(manifest["rows"] as? Int == result.sent)
                 #expect((manifest["idempotency_keys"] as? [String])?.count == result.sent)
                 #expect(manifest["sha256"] as? String == SHA256Hex.of(try Data(contentsOf: file)))
+                // Personal data: readable by the owner and the importing group only.
+                let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
+                #expect(mode == 0o640)
 
                 // Read back through the system's own adapter: every value sent is the golden one.
                 var readBack: [String: [String: String]] = [:]

@@ -70,6 +70,9 @@ import YibiaoTestSupport
         #expect(address.stdout.contains("此次修改将送达：\n  民政系统：住址"), "\(address.stdout)")
         let same = try cli.run("enter", id, "phone=13912345678")
         #expect(same.stdout.contains("already had these values"), "\(same.stdout)")
+        // Civil affairs has no code for "remarried to former spouse": the worker is told it was not sent.
+        let uncoded = try cli.run("enter", id, "marital_status=23")
+        #expect(uncoded.stdout.contains("Civil affairs: a value has no code in this system and was not sent"), "\(uncoded.stdout)")
         // A golden value edited behind the log's back, with SQL: log verify names the entry.
         let url = try cli.run("db", "url").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let tamper = try ProcessRunner().run(

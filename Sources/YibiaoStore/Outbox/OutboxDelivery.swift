@@ -107,7 +107,8 @@ public struct OutboxDelivery: Sendable {
             // receiver imports files in order, so no later number is handed out before it.
             guard let delivery = try await nextDelivery(client, system: system, options: options) else { return }
             do {
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                // Personal data: the owner and the importing group only.
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
                 let rows = try await boundRows(client, system: system.id, delivery: delivery.number)
                 let (sha, keys) = try write(rows, system: system, delivery: delivery, folder: folder)
                 try await markWritten(client, system: system.id, delivery: delivery, sha256: sha, now: options.now)
@@ -238,6 +239,7 @@ public struct OutboxDelivery: Sendable {
             try writer.append([payload.key] + payload.cells)
         }
         try writer.finish()
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: temporary.path)
         try Self.replace(file, with: temporary)
         let sha = SHA256.hash(data: try Data(contentsOf: file)).hexString
         let manifest = Manifest(
@@ -247,6 +249,7 @@ public struct OutboxDelivery: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let manifestTemporary = folder.appendingPathComponent(".\(delivery.fileName).manifest.partial")
         try encoder.encode(manifest).write(to: manifestTemporary)
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: manifestTemporary.path)
         try Self.replace(manifestURL, with: manifestTemporary)
         return (sha, keys)
     }
