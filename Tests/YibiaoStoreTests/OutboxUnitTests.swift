@@ -26,6 +26,16 @@ import Testing
         #expect(Set(others + [key]).count == 5)
     }
 
+    @Test("an operator sees codes as they are and masked phones, IDs and names")
+    func masking() {
+        #expect(OutboxQueries.mask("13912345678", field: "phone") == "139****5678")
+        #expect(OutboxQueries.mask("010-65012345", field: "phone") == "010*****2345")
+        #expect(OutboxQueries.mask("110105198503020118", field: "national_id") == "110105********0118")
+        #expect(OutboxQueries.mask("张伟", field: "name") == "张*")
+        #expect(OutboxQueries.mask("21", field: "marital_status") == "21")
+        #expect(OutboxQueries.mask(nil, field: "phone") == nil)
+    }
+
     @Test("text arrays for COPY quote and escape every element")
     func textArrays() {
         #expect(OutboxWriter.textArray(["phone", "address"]) == #"{"phone","address"}"#)

@@ -95,11 +95,15 @@ public struct OutboxQueries: Sendable {
         return samples
     }
 
-    /// A value shown to an operator: codes (sex, marital status…) as they are, identifiers and
-    /// phones as first 6 + last 4, other text by its first character.
+    /// A value shown to an operator: codes (sex, marital status…) as they are, phones as the
+    /// first 3 and last 4 digits (6 + 4 would show 10 of a mobile's 11), identifiers as first
+    /// 6 + last 4, other text by its first character.
     static func mask(_ value: String?, field: String) -> String? {
         guard let value else { return nil }
         if codeFields.contains(field) { return value }
+        if field == "phone", value.count > 7 {
+            return String(value.prefix(3)) + String(repeating: "*", count: value.count - 7) + String(value.suffix(4))
+        }
         return Masking.cell(value)
     }
 
