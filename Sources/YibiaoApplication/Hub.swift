@@ -1,7 +1,7 @@
 public import Foundation
 import YibiaoYAML
 public import Logging
-import PostgresNIO
+public import PostgresNIO
 public import YibiaoCore
 public import YibiaoMerge
 public import YibiaoStore
@@ -41,6 +41,18 @@ public struct HubConfiguration: Sendable {
 public struct Hub: Sendable {
     public let configuration: HubConfiguration
     let client: PostgresClient
+
+    /// For a long-running front end that runs the pool as a service of its own (`yibiao serve`
+    /// runs it in its ServiceGroup): the caller runs `client.run()`.
+    public init(configuration: HubConfiguration, client: PostgresClient) {
+        self.configuration = configuration
+        self.client = client
+    }
+
+    /// Answers when the database does: for a readiness check.
+    public func ping() async throws {
+        for try await _ in try await client.query("SELECT 1", logger: logger).decode(Int.self) {}
+    }
 
     public var rules: SurvivorshipRules { configuration.rules }
     public var logger: Logger { configuration.logger }

@@ -49,6 +49,8 @@ enum EmbeddedSurvivorshipRules {
       # is often the longer one).
       address: {strategy: most_complete, first: [community_entry], conflict: none}
       division_code: {strategy: most_recent, conflict: none}
+      # The community follows where the person lives now: a worker's entry, else the latest feed.
+      community_code: {strategy: most_recent, first: [community_entry], conflict: none}
       marital_status: {strategy: priority, priority: [community_entry, civil_affairs, family_planning], conflict: none}
       # Political status is the party system's to say.
       political_status: {strategy: domain_owner, domain: party, conflict: none}

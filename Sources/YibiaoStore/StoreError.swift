@@ -43,6 +43,11 @@ public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugS
         public static let rulesInvalid = Code("rules_invalid")
         public static let outboxSystemUnknown = Code("outbox_system_unknown")
         public static let deliveryNotFound = Code("delivery_not_found")
+        public static let consumerExists = Code("consumer_exists")
+        public static let consumerNotFound = Code("consumer_not_found")
+        public static let consumerDisabled = Code("consumer_disabled")
+        public static let grantInvalid = Code("grant_invalid")
+        public static let cursorAhead = Code("cursor_ahead")
     }
 
     public let errorCode: Code

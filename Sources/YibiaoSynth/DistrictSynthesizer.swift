@@ -459,7 +459,7 @@ public final class DistrictSynthesizer {
                 person.dibao ? String(format: "%.2f", Double(800 + person.householdID % 700)) : "",
                 person.disability.map { disability in person.nationalID + "\(disability.category)\(disability.grade)" } ?? "",
                 person.disability.map { String($0.category) } ?? "", person.disability.map { String($0.grade) } ?? "",
-                elderly ? "是" : "否",
+                elderly ? "是" : "否", CommunityOffice.code(forAddress: record.address, district: configuration.district) ?? "",
             ])
             return key
         case "family_planning":
@@ -532,4 +532,16 @@ public final class DistrictSynthesizer {
 /// The number a community office types in for residents without a phone.
 public enum CommunityOffice {
     public static let phone = "010-65012345"
+
+    /// The community whose office keeps the address: each street belongs to one community, three
+    /// communities to a street office (county + street + community, 12 digits).
+    public static func code(forAddress address: String, district: String) -> String? {
+        guard let street = NameTables.streets.firstIndex(where: { address.contains($0) }) else { return nil }
+        return district + (street / 3 + 1).zeroPadded(3) + (street % 3 + 1).zeroPadded(3)
+    }
+
+    /// Every community of a synthetic district.
+    public static func communities(district: String) -> [String] {
+        NameTables.streets.indices.map { district + ($0 / 3 + 1).zeroPadded(3) + ($0 % 3 + 1).zeroPadded(3) }
+    }
 }

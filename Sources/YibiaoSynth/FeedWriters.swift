@@ -3,7 +3,7 @@ enum FeedLayout {
     /// 民政: CSV in GB18030, CRLF.
     static let civilAffairs = [
         "人员编号", "姓名", "性别", "身份证号码", "出生日期", "婚姻状况", "联系电话", "户籍地址",
-        "是否低保", "低保证号", "低保金额", "残疾证号", "残疾类别", "残疾等级", "高龄津贴",
+        "是否低保", "低保证号", "低保金额", "残疾证号", "残疾类别", "残疾等级", "高龄津贴", "社区代码",
     ]
     /// 计生: XLSX, dates as Excel serial numbers.
     static let familyPlanning = [

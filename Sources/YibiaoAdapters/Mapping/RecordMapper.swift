@@ -83,7 +83,7 @@ public enum FieldLimits {
         switch field.kind {
         case .name: 100
         case .text, .list: field.name == "address" ? 300 : 500
-        case .citizenID, .date, .sex, .phone, .division, .code, .integer, .decimal, .boolean, .choice: 64
+        case .citizenID, .date, .sex, .phone, .division, .community, .code, .integer, .decimal, .boolean, .choice: 64
         }
     }
 }
@@ -312,6 +312,8 @@ public struct FieldNormalizer: Sendable {
             return PhoneNumber.parse(text).map(\.value).mapError { Problem(code: $0.code, message: $0.message) }
         case .division:
             return DivisionCodeTable.standard.validate(text).mapError { Problem(code: $0.code.rawValue, message: $0.message) }
+        case .community:
+            return DivisionCodeTable.standard.validateCommunity(text).mapError { Problem(code: $0.code.rawValue, message: $0.message) }
         case .code(let table):
             guard let entry = CodeTable.shipped[table]?.lookup(text) else {
                 let error = CodeLookupError(table: table, value: text)

@@ -107,6 +107,30 @@ public struct DivisionCodeTable: Sendable {
         return .success(code)
     }
 
+    /// A community's (居委会/村委会) 12-digit statistical division code: the county's GB/T 2260 code,
+    /// then three digits for the street or town and three for the community. Only the county part
+    /// can be checked against a published table; the rest must be digits and not all zeros.
+    public func validateCommunity(_ raw: String) -> Result<String, DivisionCodeError> {
+        let code = TextNormalization.removing(TextNormalization.nfkc(raw), where: TextNormalization.isSpace)
+        guard code.count == 12, code.allSatisfy({ $0.isASCII && $0.isNumber }), !code.hasSuffix("000000") else {
+            return .failure(
+                DivisionCodeError(
+                    code: .malformed,
+                    message: LocalizedText(
+                        en: "a community code has twelve digits: the county's six, then street and community",
+                        zh: "社区代码应为 12 位数字：前 6 位为区县代码，后接街道（乡镇）和社区（村）代码")))
+        }
+        guard existed(String(code.prefix(6))) else {
+            return .failure(
+                DivisionCodeError(
+                    code: .unknown,
+                    message: LocalizedText(
+                        en: "\(code.prefix(6)) (its first six digits) is not a GB/T 2260 county code of any year since 1980",
+                        zh: "其前 6 位 \(code.prefix(6)) 不是 1980 年以来任何年份的 GB/T 2260 区县代码")))
+        }
+        return .success(code)
+    }
+
     /// The codes in use today that a (possibly retired) code became, following every successor.
     public func currentCodes(for code: String) -> [String] {
         var result: [String] = []

@@ -10,6 +10,8 @@ public struct CanonicalField: Sendable, Hashable {
         case sex
         case phone
         case division
+        /// A community's 12-digit statistical code (county + street + community).
+        case community
         case code(table: String)
         case integer
         case decimal
@@ -57,6 +59,9 @@ extension CanonicalField {
         .init("phone", .phone, .core, en: "phone", zh: "联系电话"),
         .init("address", .text, .core, en: "address", zh: "住址"),
         .init("division_code", .division, .core, en: "division code", zh: "行政区划代码"),
+        // The community (社区/村) the resident is registered with: what a community office's view
+        // and a worker's scope are drawn by.
+        .init("community_code", .community, .core, en: "community code", zh: "所属社区代码"),
         .init("marital_status", .code(table: "marital-status"), .core, en: "marital status", zh: "婚姻状况"),
         .init("political_status", .code(table: "political-status"), .core, en: "political status", zh: "政治面貌"),
         .init("household_book_no", .text, .core, en: "household register number", zh: "户口簿号"),

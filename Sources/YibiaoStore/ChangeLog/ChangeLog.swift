@@ -139,16 +139,7 @@ public enum ChangeLog {
         previous: String, district: String, seq: Int64, residentID: Int64, cause: String, causeRef: String?,
         actor: String, changedAt: String, changes: String
     ) -> String {
-        // Length-prefixed fields: no two different entries serialise alike.
-        var text: [UInt8] = []
-        text.reserveCapacity(changes.utf8.count + 256)
-        for field in [previous, district, String(seq), String(residentID), cause, causeRef ?? "\u{0}", actor, changedAt, changes] {
-            text += String(field.utf8.count).utf8
-            text.append(UInt8(ascii: ":"))
-            text += field.utf8
-            text.append(UInt8(ascii: ";"))
-        }
-        return SHA256.hash(data: text).hexString
+        HashChain.link([previous, district, String(seq), String(residentID), cause, causeRef, actor, changedAt, changes])
     }
 
     /// The changes in canonical JSON (docs/merge.md): what the hash covers.
@@ -168,5 +159,22 @@ public enum ChangeLog {
         let day = CalendarDate(daysSinceEpoch: Int(seconds / 86_400))!
         let secondOfDay = Int(seconds % 86_400)
         return "\(day.iso)T\((secondOfDay / 3600).zeroPadded(2)):\((secondOfDay / 60 % 60).zeroPadded(2)):\((secondOfDay % 60).zeroPadded(2)).\(fraction.zeroPadded(6))Z"
+    }
+}
+
+/// The hash of one entry of an append-only chain (change log, audit log): SHA-256 over its
+/// fields, each length-prefixed so that no two different entries serialise alike; nil is "\u{0}".
+enum HashChain {
+    static func link(_ fields: [String?]) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(fields.reduce(0) { $0 + ($1?.utf8.count ?? 1) + 8 })
+        for field in fields {
+            let value = field ?? "\u{0}"
+            text += String(value.utf8.count).utf8
+            text.append(UInt8(ascii: ":"))
+            text += value.utf8
+            text.append(UInt8(ascii: ";"))
+        }
+        return SHA256.hash(data: text).hexString
     }
 }

@@ -101,9 +101,7 @@ public struct OutboxQueries: Sendable {
     static func mask(_ value: String?, field: String) -> String? {
         guard let value else { return nil }
         if codeFields.contains(field) { return value }
-        if field == "phone", value.count > 7 {
-            return String(value.prefix(3)) + String(repeating: "*", count: value.count - 7) + String(value.suffix(4))
-        }
+        if field == "phone" { return Masking.phone(value) }
         return Masking.cell(value)
     }
 

@@ -1,0 +1,156 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Metrics
+import YibiaoApplication
+import YibiaoCore
+import YibiaoStore
+
+/// The handlers: authenticate, check the rate, ask the application layer, shape the answer.
+struct API: Sendable {
+    let hub: Hub
+    let audit: any AuditSink
+    let limiter: RateLimiter
+    let longestWait: Duration
+
+    static let changesStreamed = Counter(label: "yibiao_changes_streamed_total")
+    static let extractRows = Counter(label: "yibiao_extract_rows_total")
+
+    /// The consumer a request's bearer token names, within its rate.
+    func consumer(_ request: Request) async throws -> Consumers.Consumer {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIError.unauthorized }
+        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard let consumer = try await hub.authenticate(token: token) else { throw APIError.unauthorized }
+        if let wait = await limiter.take("\(consumer.district)/\(consumer.id)", perMinute: consumer.ratePerMinute) {
+            throw APIError(
+                .tooManyRequests, "rate_limited", en: "more than \(consumer.ratePerMinute) requests a minute; wait \(wait) s",
+                zh: "每分钟请求超过 \(consumer.ratePerMinute) 次；请等待 \(wait) 秒", retryAfter: wait)
+        }
+        return consumer
+    }
+
+    func me(_ request: Request) async throws -> Response {
+        let consumer = try await consumer(request)
+        let grant = consumer.grant
+        return try json([
+            "consumer": consumer.id, "district": consumer.district, "name": consumer.name, "purpose": consumer.purpose,
+            "fields": grant.allowedFields.map { ["field": $0, "masked": grant.mask(for: $0) != .none] as [String: Any] },
+            "communities": grant.communities.sorted(), "systems": grant.systems.sorted(), "rate_per_minute": consumer.ratePerMinute,
+        ])
+    }
+
+    func resident(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let consumer = try await consumer(request)
+        guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+            throw APIError(.badRequest, "bad_resident_id", en: "a resident id is a positive whole number", zh: "居民编号应为正整数")
+        }
+        guard let row = try await hub.readResident(as: consumer, id: id, audit: audit) else { throw APIError.notFound }
+        return try json(Self.object(row))
+    }
+
+    struct LookupBody: Decodable {
+        let national_id: String
+    }
+
+    /// By POST, so that the ID number is in no URL, proxy log or browser history.
+    func lookup(_ request: Request) async throws -> Response {
+        let consumer = try await consumer(request)
+        let body = try await request.body.collect(upTo: 4096)
+        guard let lookup = try? JSONDecoder().decode(LookupBody.self, from: Data(body.readableBytesView)) else {
+            throw APIError(.badRequest, "bad_body", en: "send {\"national_id\": \"…\"} as JSON", zh: "请以 JSON 发送 {\"national_id\": \"…\"}")
+        }
+        guard consumer.grant.allows("national_id") else {
+            throw APIError(.forbidden, "not_granted", en: "this consumer is not granted national_id, so it cannot look up by it", zh: "本使用方未获授权 national_id，不能按其查询")
+        }
+        guard case .success = CitizenID.parse(lookup.national_id, today: .todayInChina()) else {
+            throw APIError(
+                .unprocessableContent, "invalid_national_id", en: "not a valid citizen ID number (length, date or check character)",
+                zh: "不是有效的公民身份号码（位数、日期或校验码有误）")
+        }
+        guard let row = try await hub.lookup(as: consumer, nationalID: lookup.national_id, audit: audit) else { throw APIError.notFound }
+        return try json(Self.object(row))
+    }
+
+    func crossReference(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let consumer = try await consumer(request)
+        let system = context.parameters.get("system") ?? "", key = (context.parameters.get("key") ?? "").removingPercentEncoding ?? ""
+        guard consumer.grant.systems.contains(system) else {
+            throw APIError(.forbidden, "not_granted", en: "this consumer may not use \(system)'s keys", zh: "本使用方无权使用 \(system) 的编号")
+        }
+        guard let found = try await hub.crossReference(as: consumer, system: system, key: key, audit: audit) else { throw APIError.notFound }
+        return try json(["resident": found.resident, "keys": found.keys.map { ["system": $0.system, "key": $0.key] }])
+    }
+
+    func changes(_ request: Request) async throws -> Response {
+        let consumer = try await consumer(request)
+        let query = request.uri.queryParameters
+        let after = try Self.integer(query["after"], name: "after", default: 0, range: 0...Int64.max)
+        let limit = try Self.integer(query["limit"], name: "limit", default: 100, range: 1...1000)
+        let wait = try Self.integer(query["wait"], name: "wait", default: 0, range: 0...Int64(longestWait.components.seconds))
+        let page = try await hub.changes(as: consumer, after: after, limit: Int(limit), wait: .seconds(wait), audit: audit)
+        Self.changesStreamed.increment(by: page.changes.count)
+        return try json([
+            "changes": page.changes.map { change in
+                [
+                    "seq": change.seq, "resident": change.resident, "cause": change.cause, "at": change.at,
+                    "fields": change.changes.mapValues { ["old": $0.old as Any? ?? NSNull(), "new": $0.new as Any? ?? NSNull()] as [String: Any] },
+                ] as [String: Any]
+            },
+            "next_after": page.through, "head": page.head,
+        ])
+    }
+
+    /// JSON Lines, streamed: one resident a line, then a last line `{"manifest": {rows, cursor,
+    /// sha256}}` whose hash covers every line before it, so a receiver can tell a cut stream.
+    func extract(_ request: Request) async throws -> Response {
+        let consumer = try await consumer(request)
+        let query = request.uri.queryParameters
+        let since: Int64? = try query["since"].map { try Self.integer($0, name: "since", default: 0, range: 0...Int64.max) }
+        if let format = query["format"], format != "jsonl" {
+            throw APIError(.badRequest, "bad_format", en: "the API streams jsonl; csv and xlsx come from `yibiao extract`", zh: "接口仅以 jsonl 流式输出；csv 和 xlsx 请用 `yibiao extract`")
+        }
+        let (hub, audit) = (self.hub, self.audit)
+        let body = ResponseBody { writer in
+            var hasher = SHA256Stream()
+            var buffer = ByteBuffer()
+            let (rows, cursor) = try await hub.extractRows(as: consumer, since: since, format: "jsonl", audit: audit) { row in
+                let line = try JSONSerialization.data(withJSONObject: Self.object(row), options: [.sortedKeys, .withoutEscapingSlashes]) + Data("\n".utf8)
+                hasher.update(line)
+                buffer.writeBytes(line)
+                if buffer.readableBytes >= 1 << 16 {
+                    try await writer.write(buffer)
+                    buffer.clear()
+                }
+            }
+            Self.extractRows.increment(by: rows)
+            let manifest: [String: Any] = ["manifest": ["rows": rows, "cursor": cursor, "sha256": hasher.finish(), "since": since as Any? ?? NSNull()]]
+            buffer.writeBytes(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]) + Data("\n".utf8))
+            try await writer.write(buffer)
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson; charset=utf-8"], body: body)
+    }
+
+    static func object(_ row: ConsumerReads.ResidentRow) -> [String: Any] {
+        var object: [String: Any] = ["id": row.id, "status": row.status]
+        if let merged = row.mergedInto { object["merged_into"] = merged } else { object["fields"] = row.fields }
+        return object
+    }
+
+    static func integer(_ text: Substring?, name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let text else { return value }
+        guard let number = Int64(text), range.contains(number) else {
+            throw APIError(
+                .badRequest, "bad_parameter", en: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)",
+                zh: "\(name) 应为 \(range.lowerBound) 到 \(range.upperBound) 之间的整数")
+        }
+        return number
+    }
+}
+
+/// SHA-256 over a stream of lines.
+struct SHA256Stream {
+    private var hasher = SHA256()
+    mutating func update(_ data: Data) { hasher.update(data: data) }
+    func finish() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+}
