@@ -98,7 +98,8 @@ let package = Package(
             name: "YibiaoBench",
             dependencies: [
                 "YibiaoCore", "YibiaoAdapters", "YibiaoSynth", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport",
-                "YibiaoApplication", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                "YibiaoApplication", "YibiaoServer", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // The readers' seeded mutation fuzzer (`make fuzz`); its own process, so a crash is seen, not shared.
@@ -126,6 +127,15 @@ let package = Package(
                 "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoSynth", "YibiaoTestSupport",
                 "YibiaoYAML", .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "YibiaoServerTests",
+            dependencies: [
+                "YibiaoServer", "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoStore", "YibiaoTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoStore", "YibiaoCore"]),

@@ -133,5 +133,33 @@ echo "change-log entries before: $before, after: $(sql "SELECT count(*) FROM cha
 say "The change log's hash chain is intact"
 $yibiao log verify
 
+say "Downstream: a community office gets its own residents back — granted fields only, ID numbers and phones masked"
+community=$(sql "SELECT provenance #>> '{community_code,value}' FROM resident WHERE status = 'active' AND provenance ? 'community_code' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+if $yibiao consumer show office >/dev/null 2>&1; then
+  # A demo run before this one added it: a new token (the old one is never shown again).
+  token=$($yibiao consumer rotate-token office | tail -1)
+else
+  token=$($yibiao consumer add office --name 社区居委会 --purpose 社区居民服务 --legal-basis 城市居民委员会组织法第三条 \
+    --fields name,sex,birth_date,national_id,phone,address,community_code --community "$community" | tee /dev/stderr | tail -1)
+fi
+$yibiao extract --consumer office --format csv --out "$district_dir/office.csv"
+head -3 "$district_dir/office.csv"
+echo "active residents whose golden record places them in $community: $(sql "SELECT count(*) FROM resident WHERE status = 'active' AND provenance #>> '{community_code,value}' = '$community'")"
+
+say "The same through the HTTP API (yibiao serve on loopback): a resident, the change feed — every read in the audit log"
+$yibiao serve --port 0 > "$district_dir/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 50); do grep -q Listening "$district_dir/serve.log" && break; sleep 0.2; done
+base=$(grep -o 'http://[0-9.:]*' "$district_dir/serve.log")
+someone=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND provenance #>> '{community_code,value}' = '$community' ORDER BY resident_id LIMIT 1")
+echo "GET /v1/residents/$someone:"; curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$someone"; echo
+outsider=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND coalesce(provenance #>> '{community_code,value}', '') <> '$community' ORDER BY resident_id LIMIT 1")
+echo "GET /v1/residents/$outsider (not of this community: the same answer as no resident at all):"
+curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$outsider"; echo
+echo "GET /v1/changes?after=0&limit=1:"; curl -s -H "Authorization: Bearer $token" "$base/v1/changes?after=0&limit=1"; echo
+kill -TERM "$server"; wait "$server" || true
+$yibiao audit list --limit 4
+$yibiao audit verify
+
 say "Done"
 echo "The database keeps running: stop it with '$yibiao db stop'; start over with '$yibiao db reset --yes'."

@@ -120,6 +120,7 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
                     latencies[latencies.count / 2], p99, outboxShare[outboxShare.count / 2]))
         }
         try await benchDelivery(hub, run: run)
+        try await benchAccess(hub, client: client, district: district)
         var bytes = 0, records = 0
         for try await (size, count) in try await client.query(
             "SELECT pg_database_size(current_database()), (SELECT count(*) FROM source_record)::bigint"

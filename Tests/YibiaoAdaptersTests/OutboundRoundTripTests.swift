@@ -53,7 +53,7 @@ private func records(_ spec: AdapterSpec, _ url: URL) throws -> [String: MappedR
         let mapper = try #require(OutboundMapper(spec: spec))
         #expect(mapper.columns.first == "人员编号")
         let row = try mapper.row(sourceKey: "MZ1", values: ["name": "张伟", "sex": "1", "birth_date": "1985-03-02", "marital_status": "40"])
-        #expect(row.cells == ["张伟", "男", nil, "1985/3/2", "离异", nil, nil])
+        #expect(row.cells == ["张伟", "男", nil, "1985/3/2", "离异", nil, nil, nil])
         #expect(throws: OutboundIssue.self) { try mapper.row(sourceKey: "MZ1", values: ["marital_status": "90"]) }
         #expect(CalendarDate(year: 1977, month: 10, day: 5)!.formatted("yyyy年M月d日") == "1977年10月5日")
         #expect(CalendarDate(year: 1977, month: 1, day: 5)!.formatted("yyyyMMdd") == "19770105")

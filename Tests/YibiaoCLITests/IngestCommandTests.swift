@@ -35,7 +35,7 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
         #expect(result.stdout.contains("national_id=110105********0118"))
         #expect(!result.stdout.contains("110105198503020118"))
         #expect(result.stdout.contains("[id_check_mismatch]"))
-        #expect(result.stdout.contains("✗ row 10: the row has 7 cells but the header has 15 [ragged_row]"))
+        #expect(result.stdout.contains("✗ row 10: the row has 7 cells but the header has 16 [ragged_row]"))
         #expect(result.stdout.contains("9 rows read: 6 mapped (1 with problems), 3 would be quarantined"))
     }
 }
@@ -107,7 +107,7 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
         #expect(!show.stdout.contains("MZ0011,孙强,男"), "\(show.stdout)")
         #expect(show.stdout.contains("原始值       M*****"))
         #expect(try zh.run("quarantine", "show", "3", "--show-values").stdout.contains("MZ0011,孙强,男"))
-        #expect(show.stdout.contains("该行有 7 个单元格，而表头有 15 列"))
+        #expect(show.stdout.contains("该行有 7 个单元格，而表头有 16 列"))
         let noDistrict = try CLIProcess(environment: ["YIBIAO_HOME": home.path]).run("ingest", adapter, feed)
         #expect(noDistrict.status == 64)
         #expect(noDistrict.stderr.contains("--district 110105"))
