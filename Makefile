@@ -4,7 +4,7 @@ YIBIAO := .build/debug/yibiao
 # Tests and the demo run their own PostgreSQL; nothing else on the machine is touched.
 export YIBIAO_HOME ?= $(CURDIR)/.yibiao
 
-.PHONY: all setup build embed test demo bench bench-peers district fuzz clean help format format-check
+.PHONY: all setup build embed test demo bench bench-peers district fuzz contract clean help format format-check
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make bench district   the whole pipeline on a 200,000-resident district beside a raw COPY (DISTRICT_RESIDENTS to change)"
 	@echo "make bench-peers  matching quality and time beside Splink (PyPI, in .build/peers-venv) on FEBRL 3, FEBRL 4 and a synthetic district"
 	@echo "make setup  install missing Debian packages and build"
+	@echo "make contract  schemathesis (PyPI) against schemas/openapi.yaml for CONTRACT_EXAMPLES (default 500) cases per operation; a short run is in make test"
 	@echo "make fuzz   mutate the readers' seed corpus for FUZZ_SECONDS (default 300) per run; a short seeded run is in make test"
 	@echo "make format apply .swift-format to Sources and Tests (CI checks it)"
 	@echo "make clean  remove build output and local state (.yibiao)"
@@ -31,6 +32,12 @@ build: embed
 
 test: setup format-check
 	$(SWIFT) test --skip-build
+	@scripts/contract.sh
+
+# The API against its OpenAPI spec for longer (schemathesis; make test runs 25 examples per operation).
+CONTRACT_EXAMPLES ?= 500
+contract: build
+	@CONTRACT_EXAMPLES=$(CONTRACT_EXAMPLES) scripts/contract.sh
 
 FUZZ_SECONDS ?= 300
 FUZZ_SEED ?= $(shell date +%s)

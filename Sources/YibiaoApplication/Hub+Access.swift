@@ -168,6 +168,11 @@ extension Hub {
         return found
     }
 
+    /// The district's last change-log sequence number.
+    public func changeLogHead(district: String) async throws -> Int64 {
+        try await ConsumerReads.head(client, district: district, logger: logger)
+    }
+
     /// A page of the change feed; with `wait`, a page with nothing new waits up to that long for
     /// the next change (long poll).
     public func changes(

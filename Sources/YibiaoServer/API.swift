@@ -109,6 +109,10 @@ struct API: Sendable {
         if let format = query["format"], format != "jsonl" {
             throw APIError(.badRequest, "bad_format", en: "the API streams jsonl; csv and xlsx come from `yibiao extract`", zh: "接口仅以 jsonl 流式输出；csv 和 xlsx 请用 `yibiao extract`")
         }
+        // Checked before the first byte: once streaming has begun, an error can only cut the stream.
+        if let since, since > (try await hub.changeLogHead(district: consumer.district)) {
+            throw APIError(.conflict, "cursor_ahead", en: "since \(since) is past the district's last change", zh: "since \(since) 超过了本区县最后一条变更")
+        }
         let (hub, audit) = (self.hub, self.audit)
         let body = ResponseBody { writer in
             var hasher = SHA256Stream()

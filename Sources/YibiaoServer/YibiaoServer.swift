@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Hummingbird
 import Logging
 import Metrics
@@ -61,7 +62,8 @@ public enum YibiaoServer {
         _ = registry
         let api = API(hub: hub, audit: audit, limiter: RateLimiter(), longestWait: server.longestWait)
         let router = Router()
-        router.add(middleware: ErrorMiddleware())
+        let errors = ErrorMiddleware()
+        router.add(middleware: errors)
         router.add(middleware: MetricsMiddleware())
         router.get("health") { _, _ in try json(["status": "ok"]) }
         router.get("ready") { _, _ in
@@ -85,6 +87,7 @@ public enum YibiaoServer {
         v1.get("xref/:system/:key") { request, context in try await api.crossReference(request, context) }
         v1.get("changes") { request, _ in try await api.changes(request) }
         v1.get("extract") { request, _ in try await api.extract(request) }
+        errors.routes.set(router.routes.map { (method: $0.method, path: $0.path.description) })
         return router
     }
 }
@@ -120,12 +123,21 @@ struct APIError: Error, HTTPResponseError {
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
 
+    /// The routes, set once the router is built: a known path asked with another method is a 405.
+    let routes = RouteTable()
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
             return try error.response(from: request, context: context)
         } catch let error as any HTTPResponseError {
+            if error.status == .notFound, case let allowed = routes.methods(for: request.uri.path), !allowed.isEmpty {
+                var response = try APIError(.methodNotAllowed, "method_not_allowed", en: "this route does not take \(request.method.rawValue)", zh: "此接口不支持 \(request.method.rawValue) 方法")
+                    .response(from: request, context: context)
+                response.headers[.allow] = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+                return response
+            }
             let status = error.status
             let code = status == .notFound ? "no_such_route" : status == .methodNotAllowed ? "method_not_allowed" : "bad_request"
             return try APIError(status, code, en: status.reasonPhrase.lowercased(), zh: Self.chinese(status)).response(from: request, context: context)
@@ -145,6 +157,30 @@ struct ErrorMiddleware: RouterMiddleware {
         case 413: "请求内容过大"
         default: "请求有误"
         }
+    }
+}
+
+/// The router's routes as path templates (`/v1/residents/{id}`), for telling 404 from 405.
+final class RouteTable: Sendable {
+    private let storage = Mutex<[(method: HTTPRequest.Method, segments: [Substring])]>([])
+
+    func set(_ routes: [(method: HTTPRequest.Method, path: String)]) {
+        storage.withLock { $0 = routes.map { ($0.method, $0.path.split(separator: "/")) } }
+    }
+
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/")
+        // The most literal template wins, as in the router: /v1/residents/lookup is not /v1/residents/{id}.
+        let matches: [(method: HTTPRequest.Method, literals: Int)] = storage.withLock { routes in
+            routes.compactMap { route in
+                guard route.segments.count == segments.count,
+                    zip(route.segments, segments).allSatisfy({ template, segment in template.hasPrefix("{") || template == segment })
+                else { return nil }
+                return (route.method, route.segments.filter { !$0.hasPrefix("{") }.count)
+            }
+        }
+        let best = matches.map(\.literals).max()
+        return matches.filter { $0.literals == best }.map(\.method)
     }
 }
 

@@ -250,6 +250,8 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
                     ("/v1/changes?after=99999999", .get, bearer(token), nil, .conflict, "cursor_ahead"),
                     ("/v1/extract?format=xml", .get, bearer(token), nil, .badRequest, "bad_format"),
                     ("/v1/nothing", .get, bearer(token), nil, .notFound, "no_such_route"),
+                    ("/v1/residents/lookup", .put, bearer(token), nil, .methodNotAllowed, "method_not_allowed"),
+                    ("/v1/extract?since=99999999", .get, bearer(token), nil, .conflict, "cursor_ahead"),
                 ]
                 for (uri, method, headers, body, status, code) in cases {
                     let response = try await http.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
@@ -259,6 +261,8 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
                     let text = String(buffer: response.body)
                     #expect(!text.contains("SELECT") && !text.contains("PSQL") && !text.contains(".swift"))
                 }
+                let wrongMethod = try await http.execute(uri: "/v1/residents/lookup", method: .delete, headers: bearer(token))
+                #expect(wrongMethod.headers[.allow] == "POST", "the most literal route's methods, not /v1/residents/{id}'s")
                 let chinese = try await http.execute(uri: "/v1/residents/1", method: .get, headers: [.acceptLanguage: "zh-CN"])
                 #expect((try object(chinese)["error"] as? [String: String])?["message"]?.contains("令牌") == true)
                 for _ in 0..<2 { #expect(try await http.execute(uri: "/v1/me", method: .get, headers: bearer(slow)).status == .ok) }
