@@ -150,6 +150,7 @@ say "The same through the HTTP API (yibiao serve on loopback): a resident, the c
 $yibiao serve --port 0 > "$district_dir/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do grep -q Listening "$district_dir/serve.log" && break; sleep 0.2; done
+grep -q Listening "$district_dir/serve.log" || { cat "$district_dir/serve.log"; exit 1; }
 base=$(grep -o 'http://[0-9.:]*' "$district_dir/serve.log")
 someone=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND provenance #>> '{community_code,value}' = '$community' ORDER BY resident_id LIMIT 1")
 echo "GET /v1/residents/$someone:"; curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$someone"; echo

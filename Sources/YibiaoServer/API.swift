@@ -135,6 +135,61 @@ struct API: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson; charset=utf-8"], body: body)
     }
 
+    struct EntryBody: Decodable {
+        let entry_id: String
+        let resident: String
+        let values: [String: String]
+        let seen: [String: String?]?
+    }
+
+    /// A worker's entry (the sync client's): accepted with the systems it will reach, already
+    /// received (the same entry id again), or a conflict showing both values.
+    func entry(_ request: Request) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            let worker = try await hub.authenticateWorker(token: String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces))
+        else { throw APIError.unauthorized }
+        if let wait = await limiter.take("\(worker.district)/worker/\(worker.id)", perMinute: 600) {
+            throw APIError(.tooManyRequests, "rate_limited", en: "too many entries a minute; wait \(wait) s", zh: "录入过于频繁；请等待 \(wait) 秒", retryAfter: wait)
+        }
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let entry = try? JSONDecoder().decode(EntryBody.self, from: Data(body.readableBytesView)), !entry.values.isEmpty else {
+            throw APIError(
+                .badRequest, "bad_body", en: "send {\"entry_id\", \"resident\", \"values\": {field: value}, \"seen\": {field: value}} as JSON",
+                zh: "请以 JSON 发送 {\"entry_id\", \"resident\", \"values\": {字段: 值}, \"seen\": {字段: 原值}}")
+        }
+        guard entry.entry_id.range(of: "^[A-Za-z0-9_-]{8,64}$", options: .regularExpression) != nil else {
+            throw APIError(.badRequest, "bad_entry_id", en: "entry_id: 8 to 64 letters, digits, _ or - (a UUID)", zh: "entry_id 应为 8 到 64 位字母、数字、_ 或 -（如 UUID）")
+        }
+        do {
+            let outcome = try await hub.submitEntry(
+                as: worker, EntryRequest(resident: entry.resident, values: entry.values, entryID: entry.entry_id, seen: entry.seen ?? [:]), audit: audit)
+            switch outcome {
+            case .accepted(let resident, let changes, let reaches):
+                return try json([
+                    "status": "accepted", "resident": resident, "changes": changes,
+                    "reaches": reaches.filter { !$0.value.fields.isEmpty }.keys.sorted().map { system in
+                        ["system": system, "fields": reaches[system]!.fields.sorted(), "held": reaches[system]!.held] as [String: Any]
+                    },
+                ])
+            case .alreadyReceived(let resident, let seq):
+                return try json(["status": "already_received", "resident": resident, "change_seq": seq as Any? ?? NSNull()])
+            }
+        } catch let conflict as WorkerEntries.Conflict {
+            let chinese = (request.headers[.acceptLanguage] ?? "").lowercased().hasPrefix("zh")
+            let message =
+                chinese ? "您看到的值已在平台上被修改：请选择保留哪个值后重新发送" : "the hub's value changed since you saw it: choose one, then send again"
+            return try json(
+                [
+                    "error": ["code": "entry_conflict", "message": message],
+                    "conflicts": conflict.fields.mapValues { ["seen": $0.seen as Any? ?? NSNull(), "current": $0.current as Any? ?? NSNull()] },
+                ], status: .conflict)
+        } catch let error as StoreError where error.errorCode == .residentNotFound {
+            throw APIError.notFound
+        } catch let error as StoreError where error.errorCode == .entryInvalid || error.errorCode == .residentRetired {
+            throw APIError(.unprocessableContent, error.code, en: error.message.en, zh: error.message.zh)
+        }
+    }
+
     static func object(_ row: ConsumerReads.ResidentRow) -> [String: Any] {
         var object: [String: Any] = ["id": row.id, "status": row.status]
         if let merged = row.mergedInto { object["merged_into"] = merged } else { object["fields"] = row.fields }

@@ -87,6 +87,7 @@ public enum YibiaoServer {
         v1.get("xref/:system/:key") { request, context in try await api.crossReference(request, context) }
         v1.get("changes") { request, _ in try await api.changes(request) }
         v1.get("extract") { request, _ in try await api.extract(request) }
+        v1.post("entries") { request, _ in try await api.entry(request) }
         errors.routes.set(router.routes.map { (method: $0.method, path: $0.path.description) })
         return router
     }

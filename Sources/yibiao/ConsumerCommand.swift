@@ -353,3 +353,96 @@ struct AuditCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct WorkerCommand: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "worker",
+            abstract: tr(
+                "Community workers who enter data through the API, each bound to communities.",
+                "通过接口录入数据的社区工作人员，每人限定于所负责的社区。"),
+            discussion: tr(
+                "A worker sees and changes only residents of its communities (POST /v1/entries, docs/api.md).",
+                "工作人员只能查看和修改其负责社区的居民（POST /v1/entries，见 docs/api.md）。"),
+            subcommands: [Add.self, List.self, Disable.self, RotateToken.self])
+    }
+
+    struct Add: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr("Register a worker and print its token (shown this once).", "登记工作人员并显示其令牌（仅显示这一次）。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var districtOption: DistrictOption
+        @Argument(help: ArgumentHelp(tr("Its id (e.g. li.na).", "编号（如 li.na）。"), valueName: "id")) var id: String
+        @Option(name: .long, help: ArgumentHelp(tr("The worker's name.", "姓名。"), valueName: "text")) var name: String
+        @Option(
+            name: .long,
+            help: ArgumentHelp(tr("A community it works in (12-digit code). Repeatable.", "负责的社区（12 位代码）。可重复。"), valueName: "code"))
+        var community: [String] = []
+
+        func run() async throws {
+            let district = try districtOption.resolved()
+            let (worker, token) = try await database.withHub { hub in
+                try await hub.addWorker(district: district, id: id, name: name, communities: Set(community), actor: cliActor())
+            }
+            print("\(worker.id) · \(worker.name) · " + worker.communities.sorted().joined(separator: ", "))
+            print(tr("Token (shown only now; give it to the worker in person):", "令牌（仅此一次显示，请当面交给本人）："))
+            print(token)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static var configuration: CommandConfiguration { CommandConfiguration(abstract: tr("The district's workers.", "本区县的工作人员。")) }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var districtOption: DistrictOption
+
+        func run() async throws {
+            let district = try districtOption.resolved()
+            let workers = try await database.withHub { hub in try await hub.listWorkers(district: district) }
+            if workers.isEmpty { print(tr("No workers in \(district).", "\(district) 尚无工作人员。")) }
+            for worker in workers {
+                let state = worker.active ? tr("active", "启用") : tr("disabled", "已停用")
+                print("\(worker.id) · \(worker.name) · \(state) · " + worker.communities.sorted().joined(separator: ", ") + " · \(worker.tokenHint)…")
+            }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr("Stop a worker's token at once.", "立即停用工作人员的令牌。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var districtOption: DistrictOption
+        @Argument(help: ArgumentHelp(tr("The worker's id.", "工作人员编号。"), valueName: "id")) var id: String
+
+        func run() async throws {
+            let district = try districtOption.resolved()
+            try await database.withHub { hub in try await hub.disableWorker(district: district, id: id, actor: cliActor()) }
+            print(tr("Disabled \(id).", "已停用 \(id)。"))
+        }
+    }
+
+    struct RotateToken: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "rotate-token", abstract: tr("Issue a new token; the old one stops at once.", "换发新令牌；旧令牌立即失效。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var districtOption: DistrictOption
+        @Argument(help: ArgumentHelp(tr("The worker's id.", "工作人员编号。"), valueName: "id")) var id: String
+
+        func run() async throws {
+            let district = try districtOption.resolved()
+            let token = try await database.withHub { hub in try await hub.rotateWorkerToken(district: district, id: id, actor: cliActor()) }
+            print(tr("New token for \(id) (shown only now):", "\(id) 的新令牌（仅此一次显示）："))
+            print(token)
+        }
+    }
+}

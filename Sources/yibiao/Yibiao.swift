@@ -35,7 +35,7 @@ struct Yibiao: AsyncParsableCommand {
             version: "0.1.0",
             subcommands: [
                 DB.self, Adapter.self, Rules.self, Ingest.self, Quarantine.self, Match.self, Explain.self, Review.self, MergeRecords.self, SplitRecord.self, ConflictsCommand.self, History.self, Enter.self, Xref.self,
-                Log.self, OutboxCommand.self, ConsumerCommand.self, ExtractCommand.self, AuditCommand.self, Serve.self, Synth.self, Normalize.self,
+                Log.self, OutboxCommand.self, ConsumerCommand.self, WorkerCommand.self, ExtractCommand.self, AuditCommand.self, Serve.self, Synth.self, Normalize.self,
             ]
         )
     }

@@ -83,6 +83,16 @@ private func get(_ url: String, token: String? = nil) async throws -> (Int, Stri
         #expect(try cli.run("consumer", "list").stdout.contains("office · 幸福路社区居委会 · disabled"))
         #expect(try cli.run("consumer", "rotate-token", "office").status == 1)
         #expect(try cli.run("consumer", "show", "nobody").stderr.contains("there is no consumer nobody"))
+
+        let worker = try cli.run("worker", "add", "li.na", "--name", "李娜", "--community", "110105001001")
+        #expect(worker.status == 0, "\(worker.stderr)")
+        #expect(worker.stdout.split(separator: "\n").last?.hasPrefix("ybw_110105_") == true)
+        let elsewhere = try cli.run("worker", "add", "wang", "--name", "王", "--community", "110106001001")
+        #expect(elsewhere.status == 64 && elsewhere.stderr.contains("is not a community of 110105"), "\(elsewhere.stderr)")
+        #expect(try cli.run("worker", "list").stdout.contains("li.na · 李娜 · active · 110105001001"))
+        #expect(try cli.run("worker", "rotate-token", "li.na").stdout.contains("ybw_110105_"))
+        #expect(try cli.run("worker", "disable", "li.na").status == 0)
+        #expect(try zh.run("worker", "list").stdout.contains("li.na · 李娜 · 已停用"))
     }
 
     @Test("yibiao serve on loopback answers with the consumer's view and stops cleanly on SIGTERM; a backup restores with both hash chains intact")

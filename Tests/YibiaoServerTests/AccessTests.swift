@@ -350,6 +350,72 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
         }
     }
 
+    @Test("worker entries: in scope only, sent twice changes once, a value changed meanwhile is a conflict showing both, bad values 422")
+    func workerEntries() async throws {
+        try await withDistrict { hub, client in
+            let (_, token) = try await hub.addWorker(district: district, id: "li.na", name: "李娜", communities: ["110105001001"], actor: "test")
+            let (_, consumerToken) = try await add(hub, "reader", AccessGrant(fields: ["name"]))
+            var golden: (id: Int64, phone: String)?
+            for try await row in try await client.query(
+                "SELECT resident_id, provenance #>> '{phone,value}' FROM resident WHERE district = \(district) AND national_id = '110105198503020118'"
+            ).decode((Int64, String).self) { golden = row }
+            let (resident, phone) = try #require(golden)
+            @Sendable func body(_ id: String, _ resident: String, _ values: [String: String], seen: [String: String?] = [:]) throws -> ByteBuffer {
+                ByteBuffer(
+                    bytes: try JSONSerialization.data(withJSONObject: [
+                        "entry_id": id, "resident": resident, "values": values, "seen": seen.mapValues { $0 as Any? ?? NSNull() },
+                    ]))
+            }
+            @Sendable func entries() async throws -> Int {
+                try await scalar(client, "SELECT count(*)::int FROM change_log WHERE district = \(district) AND cause = 'entry'")
+            }
+            try await app(hub).test(.router) { http in
+                let first = UUID().uuidString
+                let sent = try await http.execute(
+                    uri: "/v1/entries", method: .post, headers: bearer(token),
+                    body: try body(first, "110105198503020118", ["phone": "139 0000 1111"], seen: ["phone": phone]))
+                #expect(sent.status == .ok, "\(String(buffer: sent.body))")
+                let accepted = try object(sent)
+                #expect(accepted["status"] as? String == "accepted" && accepted["resident"] as? Int64 == resident)
+                let reaches = try #require(accepted["reaches"] as? [[String: Any]])
+                #expect(reaches.contains { $0["system"] as? String == "civil_affairs" && ($0["fields"] as? [String]) == ["phone"] })
+                let logged = try await entries()
+                #expect(logged == 1)
+                // The same entry again (a lost answer, a retry): received before, nothing changes.
+                let again = try object(
+                    try await http.execute(
+                        uri: "/v1/entries", method: .post, headers: bearer(token),
+                        body: try body(first, "110105198503020118", ["phone": "139 0000 1111"], seen: ["phone": phone])))
+                #expect(again["status"] as? String == "already_received")
+                #expect(try await entries() == logged)
+                // Another worker saw the old phone and types a third one: both shown, nothing overwritten.
+                let stale = try await http.execute(
+                    uri: "/v1/entries", method: .post, headers: bearer(token),
+                    body: try body(UUID().uuidString, String(resident), ["phone": "13700002222"], seen: ["phone": phone]))
+                #expect(stale.status == .conflict)
+                let conflict = try #require((try object(stale)["conflicts"] as? [String: [String: String]])?["phone"])
+                #expect(conflict["seen"] == phone && conflict["current"] == "13900001111")
+                #expect(try await entries() == logged)
+                // Outside the worker's communities: the same as no resident.
+                let outsider = try await scalar(
+                    client,
+                    "SELECT min(resident_id)::int FROM resident WHERE district = \(district) AND coalesce(provenance #>> '{community_code,value}', '') <> '110105001001'")
+                let outside = try await http.execute(
+                    uri: "/v1/entries", method: .post, headers: bearer(token), body: try body(UUID().uuidString, String(outsider), ["phone": "13700003333"]))
+                #expect(outside.status == .notFound)
+                let invalid = try await http.execute(
+                    uri: "/v1/entries", method: .post, headers: bearer(token), body: try body(UUID().uuidString, String(resident), ["phone": "12"]))
+                #expect(invalid.status == .unprocessableContent)
+                #expect(!String(buffer: invalid.body).contains("\"12\""), "the value is not echoed")
+                let asConsumer = try await http.execute(
+                    uri: "/v1/entries", method: .post, headers: bearer(consumerToken), body: try body(UUID().uuidString, String(resident), ["phone": "13700004444"]))
+                #expect(asConsumer.status == .unauthorized)
+            }
+            #expect(try await scalar(client, "SELECT count(*)::int FROM audit_log WHERE district = \(district) AND actor = 'worker:li.na' AND action = 'entry'") == 1)
+            #expect(try await scalar(client, "SELECT count(*)::int FROM worker_entry WHERE district = \(district)") == 1)
+        }
+    }
+
     @Test("schemas/openapi.yaml and the server's routes describe the same API")
     func specMatchesRoutes() async throws {
         try await withDistrict { hub, _ in

@@ -51,22 +51,12 @@ public struct Consumers: Sendable {
         self.logger = logger
     }
 
-    /// `yb_DISTRICT_` and 40 hex digits (160 random bits). The district in the token lets the
-    /// server look it up in one district (one Citus shard) without a scan of every tenant.
-    static func newToken(district: String) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<20).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return "yb_\(district)_" + bytes.hexString
-    }
+    static func newToken(district: String) -> String { AccessTokens.make(prefix: "yb", district: district) }
 
-    static func tokenHash(_ token: String) -> String { SHA256.hash(data: Data(token.utf8)).hexString }
+    static func tokenHash(_ token: String) -> String { AccessTokens.hash(token) }
 
-    /// The district a token names, or nil when it is not a Yibiao token at all.
-    public static func district(ofToken token: String) -> String? {
-        let parts = token.split(separator: "_", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "yb", parts[1].count == 6, parts[1].allSatisfy(\.isNumber), parts[2].count == 40 else { return nil }
-        return String(parts[1])
-    }
+    /// The district a consumer token names, or nil when it is not one at all.
+    public static func district(ofToken token: String) -> String? { AccessTokens.district(of: token, prefix: "yb") }
 
     /// Adds the consumer and returns its token: the only time the token is ever shown.
     public func add(_ client: PostgresClient, _ definition: Definition, by actor: String, knownSystems: [String: CanonicalField.Domain]) async throws -> (Consumer, token: String) {
@@ -216,6 +206,25 @@ public struct Consumers: Sendable {
                     active: active, tokenHint: hint, createdAt: created, createdBy: createdBy, tokenRotatedAt: rotated, disabledAt: disabled))
         }
         return found
+    }
+}
+
+/// Bearer tokens: `PREFIX_DISTRICT_` and 40 hex digits (160 random bits), stored as SHA-256 only.
+/// The district in the token lets the server look it up in one district (one Citus shard)
+/// without a scan of every tenant.
+enum AccessTokens {
+    static func make(prefix: String, district: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<20).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return "\(prefix)_\(district)_" + bytes.hexString
+    }
+
+    static func hash(_ token: String) -> String { SHA256.hash(data: Data(token.utf8)).hexString }
+
+    static func district(of token: String, prefix: String) -> String? {
+        let parts = token.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == prefix, parts[1].count == 6, parts[1].allSatisfy(\.isNumber), parts[2].count == 40 else { return nil }
+        return String(parts[1])
     }
 }
 

@@ -60,10 +60,40 @@ public struct WorkerEntries: Sendable {
         return result
     }
 
+    /// What a sync client sends beside the values: the entry's own id (made once on the worker's
+    /// machine) and, per field, the value the worker saw before changing it (nil: it was empty).
+    public struct Submission: Sendable, Hashable {
+        public var entryID: String
+        public var seen: [String: String?]
+
+        public init(entryID: String, seen: [String: String?] = [:]) {
+            self.entryID = entryID
+            self.seen = seen
+        }
+    }
+
+    /// The hub's value changed since the worker saw it: both are shown, the worker decides.
+    /// Carries values for the worker's screen only; its description names fields, never values.
+    public struct Conflict: Error, Sendable, CustomStringConvertible {
+        /// field → what the worker saw, what the hub holds now.
+        public let fields: [String: (seen: String?, current: String?)]
+        public var description: String { "entry conflict on \(fields.keys.sorted().joined(separator: ", "))" }
+    }
+
+    /// An entry id the hub has had before: the answer it got then.
+    public struct AlreadyReceived: Error, Sendable {
+        public let resident: Int64
+        public let changeSeq: Int64?
+    }
+
     /// Saves an entry as a one-record batch through the feeds' own writer; returns the change
-    /// the golden record went through.
+    /// the golden record went through. With a submission, in the same transaction: an entry id
+    /// seen before throws `AlreadyReceived` (nothing changes twice), and a field whose golden
+    /// value is no longer what the worker saw throws `Conflict` (nothing is overwritten).
     @discardableResult
-    public func enter(_ client: PostgresClient, resident: Int64, values: [String: String], today: CalendarDate) async throws -> GoldenRecords.Summary {
+    public func enter(
+        _ client: PostgresClient, resident: Int64, values: [String: String], today: CalendarDate, submission: Submission? = nil
+    ) async throws -> GoldenRecords.Summary {
         let normalised = try normalise(values, today: today)
         guard !normalised.isEmpty else { return GoldenRecords.Summary() }
         let writer = SourceRecordWriter(district: district, system: Self.system, logger: logger)
@@ -90,6 +120,9 @@ public struct WorkerEntries: Sendable {
                             en: "resident \(resident) was merged into \(mergedInto ?? 0)",
                             zh: "居民 \(resident) 已合并到 \(mergedInto ?? 0)"),
                         remedy: LocalizedText(en: "enter it for resident \(mergedInto ?? 0)", zh: "请为居民 \(mergedInto ?? 0) 录入"))
+                }
+                if let submission {
+                    try await check(submission, values: normalised, resident: resident, today: today, on: connection)
                 }
                 let key = "resident:\(resident)"
                 // Earlier entries' values stay; this entry's values replace theirs field by field.
@@ -120,9 +153,54 @@ public struct WorkerEntries: Sendable {
                         VALUES (\(district), \(recordID), \(resident), 'manual', \(worker), 'verified in-person entry', true)
                         """, logger: logger)
                 }
-                return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
+                let summary = try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
                     on: connection, cause: ChangeCause("entry", ref: "batch:\(batch)"), actor: worker, residents: [resident])
+                if let submission {
+                    // The head row is locked by this transaction's append: its last number is this entry's.
+                    var seq: Int64?
+                    if summary.entries > 0 {
+                        for try await last in try await connection.query(
+                            "SELECT last_seq FROM change_log_head WHERE district = \(district)", logger: logger
+                        ).decode(Int64.self) { seq = last }
+                    }
+                    try await connection.query(
+                        """
+                        INSERT INTO worker_entry (district, entry_id, worker_id, resident_id, fields, change_seq)
+                        VALUES (\(district), \(submission.entryID), \(String(worker.drop { $0 != ":" }.dropFirst())), \(resident),
+                                \(normalised.keys.sorted()), \(seq))
+                        """, logger: logger)
+                }
+                return summary
             }
         }
+    }
+
+    /// Under the district lock: an entry id seen before, or a field changed since the worker saw it.
+    func check(_ submission: Submission, values: [String: String], resident: Int64, today: CalendarDate, on connection: PostgresConnection) async throws {
+        for try await (id, seq) in try await connection.query(
+            "SELECT resident_id, change_seq FROM worker_entry WHERE district = \(district) AND entry_id = \(submission.entryID)", logger: logger
+        ).decode((Int64, Int64?).self) { throw AlreadyReceived(resident: id, changeSeq: seq) }
+        guard !submission.seen.isEmpty else { return }
+        var current: [String: String] = [:]
+        let fields = Array(submission.seen.keys)
+        for try await (field, value) in try await connection.query(
+            """
+            SELECT f.key, f.value->>'value' FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) f
+            WHERE r.district = \(district) AND r.resident_id = \(resident) AND f.key = ANY(\(fields))
+            """, logger: logger
+        ).decode((String, String?).self) { current[field] = value }
+        let normalizer = FieldNormalizer(today: today)
+        var conflicts: [String: (seen: String?, current: String?)] = [:]
+        for (field, seen) in submission.seen {
+            // What the worker saw, read as the hub stores it (a phone typed with spaces is the same phone).
+            let seenValue = seen.flatMap { text in
+                CanonicalField.named(field).flatMap { try? normalizer.normalise(text, as: $0).get() } ?? text
+            }
+            let now = current[field]
+            // Someone else entered the same value meanwhile: nothing to decide.
+            guard seenValue != now, values[field] != now else { continue }
+            conflicts[field] = (seen, now)
+        }
+        if !conflicts.isEmpty { throw Conflict(fields: conflicts) }
     }
 }

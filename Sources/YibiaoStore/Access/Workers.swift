@@ -1,0 +1,137 @@
+import Foundation
+public import Logging
+public import PostgresNIO
+import YibiaoCore
+
+/// Community workers (网格员) who enter data through the API: each bound to communities of its
+/// district, with a token shown once and stored as SHA-256 only.
+public struct Workers: Sendable {
+    public struct Worker: Sendable, Hashable {
+        public let district: String
+        public let id: String
+        public let name: String
+        public let communities: Set<String>
+        public let active: Bool
+        public let tokenHint: String
+        public let createdAt: String
+
+        /// As the change log and batches record who acted.
+        public var actor: String { "worker:\(id)" }
+    }
+
+    public let district: String
+    public let logger: Logger
+
+    public init(district: String, logger: Logger) {
+        self.district = district
+        self.logger = logger
+    }
+
+    public func add(_ client: PostgresClient, id: String, name: String, communities: Set<String>, by actor: String) async throws -> (Worker, token: String) {
+        var problems: [LocalizedText] = []
+        if id.range(of: "^[a-z0-9][a-z0-9_.-]{0,62}$", options: .regularExpression) == nil {
+            problems.append(
+                LocalizedText(en: "the id \(id) may use only a-z, 0-9, _, . and -", zh: "编号 \(id) 只能包含 a-z、0-9、_、. 和 -"))
+        }
+        if name.trimmingCharacters(in: .whitespaces).isEmpty { problems.append(LocalizedText(en: "the worker needs a name", zh: "须写明姓名")) }
+        if communities.isEmpty {
+            problems.append(LocalizedText(en: "give the worker's community (--community CODE)", zh: "请给出所属社区（--community 代码）"))
+        }
+        for community in communities.sorted() {
+            if case .failure(let error) = DivisionCodeTable.standard.validateCommunity(community) {
+                problems.append(LocalizedText(en: "\(community): \(error.message.en)", zh: "\(community)：\(error.message.zh)"))
+            } else if !community.hasPrefix(district) {
+                problems.append(LocalizedText(en: "\(community) is not a community of \(district)", zh: "\(community) 不是 \(district) 的社区"))
+            }
+        }
+        guard problems.isEmpty else {
+            throw StoreError(
+                .grantInvalid,
+                message: LocalizedText(
+                    en: "the worker cannot be added:\n  - " + problems.map(\.en).joined(separator: "\n  - "),
+                    zh: "无法添加该工作人员：\n  - " + problems.map(\.zh).joined(separator: "\n  - ")),
+                exitCode: ExitStatus.usage)
+        }
+        let token = AccessTokens.make(prefix: "ybw", district: district)
+        do {
+            try await client.query("INSERT INTO district (district, name) VALUES (\(district), \(district)) ON CONFLICT DO NOTHING", logger: logger)
+            try await client.query(
+                """
+                INSERT INTO worker (district, worker_id, name, communities, token_sha256, token_hint, created_by)
+                VALUES (\(district), \(id), \(name), \(communities.sorted()), \(AccessTokens.hash(token)), \(String(token.prefix(15))), \(actor))
+                """, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw StoreError(
+                .consumerExists,
+                message: LocalizedText(en: "there is already a worker \(id) in district \(district)", zh: "区县 \(district) 已有工作人员 \(id)"),
+                remedy: LocalizedText(en: "`yibiao worker rotate-token \(id)` issues a new token", zh: "可用 `yibiao worker rotate-token \(id)` 换发令牌"))
+        }
+        return (try await show(client, id: id), token)
+    }
+
+    static let columns = """
+        worker_id, name, communities, active, token_hint, to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS')
+        """
+
+    public func list(_ client: PostgresClient) async throws -> [Worker] {
+        try await workers(client, "SELECT \(unescaped: Self.columns) FROM worker WHERE district = \(district) ORDER BY worker_id")
+    }
+
+    public func show(_ client: PostgresClient, id: String) async throws -> Worker {
+        guard let worker = try await workers(client, "SELECT \(unescaped: Self.columns) FROM worker WHERE district = \(district) AND worker_id = \(id)").first
+        else {
+            throw StoreError(
+                .consumerNotFound,
+                message: LocalizedText(en: "there is no worker \(id) in district \(district)", zh: "区县 \(district) 中没有工作人员 \(id)"),
+                remedy: LocalizedText(en: "`yibiao worker list` shows them", zh: "可用 `yibiao worker list` 查看"))
+        }
+        return worker
+    }
+
+    public static func authenticate(_ client: PostgresClient, token: String, logger: Logger) async throws -> Worker? {
+        guard let district = AccessTokens.district(of: token, prefix: "ybw") else { return nil }
+        return try await Workers(district: district, logger: logger).workers(
+            client, "SELECT \(unescaped: columns) FROM worker WHERE district = \(district) AND token_sha256 = \(AccessTokens.hash(token)) AND active"
+        ).first
+    }
+
+    public func disable(_ client: PostgresClient, id: String) async throws {
+        _ = try await show(client, id: id)
+        try await client.query(
+            "UPDATE worker SET active = false, disabled_at = coalesce(disabled_at, now()) WHERE district = \(district) AND worker_id = \(id)",
+            logger: logger)
+    }
+
+    public func rotateToken(_ client: PostgresClient, id: String) async throws -> String {
+        guard try await show(client, id: id).active else {
+            throw StoreError(.consumerDisabled, message: LocalizedText(en: "the worker \(id) is disabled", zh: "工作人员 \(id) 已停用"))
+        }
+        let token = AccessTokens.make(prefix: "ybw", district: district)
+        try await client.query(
+            """
+            UPDATE worker SET token_sha256 = \(AccessTokens.hash(token)), token_hint = \(String(token.prefix(15))), token_rotated_at = now()
+            WHERE district = \(district) AND worker_id = \(id)
+            """, logger: logger)
+        return token
+    }
+
+    /// The community a resident's golden record places them in (nil: none, or no such resident).
+    public func community(_ client: PostgresClient, resident: Int64) async throws -> String?? {
+        for try await community in try await client.query(
+            "SELECT provenance #>> '{community_code,value}' FROM resident WHERE district = \(district) AND resident_id = \(resident)",
+            logger: logger
+        ).decode(String?.self) { return .some(community) }
+        return .none
+    }
+
+    private func workers(_ client: PostgresClient, _ query: PostgresQuery) async throws -> [Worker] {
+        var found: [Worker] = []
+        for try await (id, name, communities, active, hint, created) in try await client.query(query, logger: logger).decode(
+            (String, String, [String], Bool, String, String).self)
+        {
+            found.append(
+                Worker(district: district, id: id, name: name, communities: Set(communities), active: active, tokenHint: hint, createdAt: created))
+        }
+        return found
+    }
+}
