@@ -29,14 +29,18 @@ extension Hub {
         district: String, conflict id: Int64, _ resolution: Conflicts.Resolution, author: String,
         reason: String
     ) async throws -> GoldenRecords.Summary {
-        try await conflictStore(district).resolve(client, id: id, resolution: resolution, author: author, reason: reason, today: .todayInChina())
+        let summary = try await conflictStore(district).resolve(client, id: id, resolution: resolution, author: author, reason: reason, today: .todayInChina())
+        try await audit(district, actor: author, "conflict_resolve", subject: "conflict:\(id)", AuditLog.Detail(count: summary.entries))
+        return summary
     }
 
     /// A resident by id or citizen ID number: its golden record with provenance and its timeline
     /// (up to `asOf`, a time as `ResidentHistory.parseTime` reads it).
-    public func history(district: String, resident reference: String, asOf: String? = nil) async throws -> ResidentView {
+    /// Reading a resident's record is audited like a consumer's read, with `reader` as the actor.
+    public func history(district: String, resident reference: String, asOf: String? = nil, reader: String = "hub") async throws -> ResidentView {
         let history = ResidentHistory(district: district, logger: logger)
         let id = try await history.find(client, reference)
+        try await audit(district, actor: reader, "read_resident", subject: "resident:\(id)", AuditLog.Detail(residents: [id], outcome: "history"))
         let timeline = try await history.timeline(client, resident: id, asOf: asOf)
         let state = asOf.map { _ in GoldenHistory.state(replaying: timeline.map(\.changes)) }
         return ResidentView(id: id, current: try await history.current(client, resident: id), timeline: timeline, asOf: state)
@@ -49,7 +53,9 @@ extension Hub {
     ) async throws -> (resident: Int64, golden: GoldenRecords.Summary) {
         let id = try await ResidentHistory(district: district, logger: logger).find(client, reference)
         let entries = WorkerEntries(district: district, worker: worker, rules: rules, logger: logger)
-        return (id, try await entries.enter(client, resident: id, values: values, today: .todayInChina()))
+        let summary = try await entries.enter(client, resident: id, values: values, today: .todayInChina())
+        try await audit(district, actor: worker, "entry", subject: "resident:\(id)", AuditLog.Detail(residents: [id], fields: values.keys.sorted()))
+        return (id, summary)
     }
 
     /// Checks the district's change log from its first entry.
@@ -64,6 +70,11 @@ extension Hub {
 
     public func quarantinedRow(district: String, id: Int64) async throws -> QuarantinedRows.Row? {
         try await QuarantinedRows(district: district, logger: logger).row(client, id: id)
+    }
+
+    /// A write (or an operator's read) into the audit log, in a transaction of its own.
+    func audit(_ district: String, actor: String, _ action: String, subject: String? = nil, _ detail: AuditLog.Detail = AuditLog.Detail()) async throws {
+        try await immediateAudit.record(AuditLog.Entry(actor: actor, action: action, subject: subject, detail: detail), district: district)
     }
 
     func conflictStore(_ district: String) -> Conflicts {

@@ -42,6 +42,11 @@ extension Hub {
         var ingestor = Ingestor(adapter: request.adapter, district: request.district, actor: request.actor, today: .todayInChina(), logger: logger)
         ingestor.rereadUnchangedFile = request.rereadUnchangedFile
         let summary = try await ingestor.ingest(request.file, client: client, progress: progress)
+        if summary.staged > 0 {
+            try await audit(
+                request.district, actor: request.actor, "ingest", subject: "\(request.adapter.system) batch:\(summary.batchID)",
+                AuditLog.Detail(count: summary.staged))
+        }
         // After staging (which records the district and the system), before the golden records
         // that route updates by it.
         if let spec = (request.adapter as? YAMLFeedAdapter)?.spec {

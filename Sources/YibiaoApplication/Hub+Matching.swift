@@ -41,6 +41,7 @@ extension Hub {
         let first = try await decisions.record(client, system: a.system, key: a.key)
         let second = try await decisions.record(client, system: b.system, key: b.key)
         try await decisions.merge(client, first, second, reason: reason)
+        try await audit(district, actor: author, "merge", subject: "\(a.system):\(a.key)+\(b.system):\(b.key)")
         return try await linker(district, actor: author).run(client)
     }
 
@@ -52,6 +53,7 @@ extension Hub {
         let decisions = decisions(district, author: author)
         let id = try await decisions.record(client, system: record.system, key: record.key)
         let resident = try await decisions.split(client, record: id, reason: reason, rules: rules)
+        try await audit(district, actor: author, "split", subject: "\(record.system):\(record.key)", AuditLog.Detail(residents: [resident]))
         return (resident, try await linker(district, actor: author).run(client))
     }
 
@@ -65,6 +67,7 @@ extension Hub {
         reason: String
     ) async throws {
         try await ReviewQueue(district: district, author: author, logger: logger).decide(client, item, decision, reason: reason)
+        try await audit(district, actor: author, "review_decide", subject: "review:\(item.reviewID)")
     }
 
     func decisions(_ district: String, author: String) -> ManualDecisions {

@@ -32,7 +32,12 @@ extension Hub {
             let queries = OutboxQueries(district: district, logger: logger)
             for system in systems where !(try await queries.knows(client, system: system)) { throw OutboxQueries.unknownSystem(system) }
         }
-        return try await OutboxDelivery(district: district, logger: logger).deliver(client, systems: systems, options: options)
+        let results = try await OutboxDelivery(district: district, logger: logger).deliver(client, systems: systems, options: options)
+        // A delivery discloses residents' data to a system: on record like a consumer's read.
+        for result in results where result.sent > 0 {
+            try await audit(district, actor: "hub", "outbox_deliver", subject: "system:\(result.system)", AuditLog.Detail(count: result.sent))
+        }
+        return results
     }
 
     /// A system's acknowledgement of one delivered file (its `.ack` text: rejected keys, or

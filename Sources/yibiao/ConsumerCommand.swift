@@ -342,14 +342,9 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             let district = try districtOption.resolved()
             let (checked, broken) = try await database.withHub { hub in try await hub.verifyAudit(district: district, reader: cliActor()) }
-            if let broken {
-                print(
-                    tr(
-                        "BROKEN at entry \(broken.seq): \(broken.reason.en). \(checked) entries read.",
-                        "第 \(broken.seq) 条记录处损坏：\(broken.reason.zh)。共读取 \(checked) 条。"))
-                throw ExitCode.failure
-            }
-            print(tr("The audit log of \(district) is intact: \(checked) entries.", "\(district) 的审计日志完好：共 \(checked) 条。"))
+            try reportChain(
+                checked: checked, broken: broken,
+                intact: tr("The audit log of \(district) is intact: \(checked) entries.", "\(district) 的审计日志完好：共 \(checked) 条。"))
         }
     }
 }

@@ -219,7 +219,7 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         let district = try districtOption.resolved()
         let reference = resident, time = asOf.flatMap(ResidentHistory.parseTime)
-        let view = try await database.withHub { hub in try await hub.history(district: district, resident: reference, asOf: time) }
+        let view = try await database.withHub { hub in try await hub.history(district: district, resident: reference, asOf: time, reader: cliActor()) }
         let (id, current, timeline) = (view.id, view.current, view.timeline)
         let unmasked = ids.showIDs
         if let state = view.asOf, let asOf {

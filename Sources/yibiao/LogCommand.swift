@@ -24,14 +24,22 @@ struct Log: AsyncParsableCommand {
         func run() async throws {
             let district = try districtOption.resolved()
             let (checked, broken) = try await database.withHub { hub in try await hub.verifyLog(district: district) }
-            if let broken {
-                print(
-                    tr(
-                        "BROKEN at entry \(broken.seq): \(broken.reason.en). \(checked) entries read.",
-                        "第 \(broken.seq) 条记录处损坏：\(broken.reason.zh)。共读取 \(checked) 条。"))
-                throw ExitCode.failure
-            }
-            print(tr("The change log of \(district) is intact: \(checked) entries.", "\(district) 的变更日志完好：共 \(checked) 条。"))
+            try reportChain(
+                checked: checked, broken: broken,
+                intact: tr("The change log of \(district) is intact: \(checked) entries.", "\(district) 的变更日志完好：共 \(checked) 条。"))
         }
     }
+}
+
+/// The outcome of checking a hash chain (change log, audit log); exit 1 when it is broken.
+func reportChain(checked: Int, broken: ChangeLog.Break?, intact: String) throws {
+    guard let broken else {
+        print(intact)
+        return
+    }
+    print(
+        tr(
+            "BROKEN at entry \(broken.seq): \(broken.reason.en). \(checked) entries read.",
+            "第 \(broken.seq) 条记录处损坏：\(broken.reason.zh)。共读取 \(checked) 条。"))
+    throw ExitCode.failure
 }
