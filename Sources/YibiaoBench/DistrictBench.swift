@@ -12,7 +12,7 @@ import YibiaoTestSupport
 /// floor measured in the same run — a raw COPY of the same rows into unindexed text tables.
 func benchDistrict(residents: Int, seed: UInt64) async throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let directory = root.appendingPathComponent(".build/bench-district-\(residents)-\(seed)")
+    let directory = root.appendingPathComponent(".build/bench-district-\(residents)-\(seed)-v\(DistrictSynthesizer.layoutVersion)")
     let feeds = [
         ("civil_affairs", "civil_affairs.csv"), ("family_planning", "family_planning.xlsx"), ("party", "party.xml"),
         ("social_security", "social_security.jsonl"),

@@ -145,7 +145,8 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as StoreError where error.errorCode == .cursorAhead {
             return try APIError(.conflict, "cursor_ahead", en: error.message.en, zh: error.message.zh).response(from: request, context: context)
         } catch {
-            context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(type(of: error))"])
+            // The route's template, not the path: a path can carry a system's key for a person.
+            context.logger.error("request failed", metadata: ["route": "\(context.endpointPath ?? "unknown")", "error": "\(type(of: error))"])
             return try APIError(.internalServerError, "internal", en: "the request failed on the server; try again", zh: "服务器处理请求失败，请重试")
                 .response(from: request, context: context)
         }

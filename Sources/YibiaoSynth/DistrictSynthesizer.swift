@@ -30,6 +30,8 @@ public final class DistrictSynthesizer {
     }
 
     public static let feeds = ["civil_affairs", "family_planning", "party", "social_security"]
+    /// Bumped whenever the feeds' columns change, so that a district generated before is not reused.
+    public static let layoutVersion = 2
 
     let configuration: Configuration
     let noise: NoiseProfile

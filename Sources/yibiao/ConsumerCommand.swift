@@ -91,7 +91,7 @@ struct ConsumerCommand: AsyncParsableCommand {
                 valueName: "code"))
         var community: [String] = []
 
-        @Option(name: .long, help: ArgumentHelp(tr("Requests per minute before 429 (default 600).", "每分钟请求上限，超过返回 429（默认 600）。"), valueName: "n"))
+        @Option(name: .long, help: ArgumentHelp(tr("Requests per minute before 429.", "每分钟请求上限，超过返回 429。"), valueName: "n"))
         var ratePerMinute: Int = 600
 
         func run() async throws {

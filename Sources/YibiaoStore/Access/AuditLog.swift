@@ -20,8 +20,9 @@ public enum AuditLog {
         public init(actor: String, action: String, subject: String? = nil, purpose: String? = nil, detail: Detail = Detail()) {
             self.actor = actor
             self.action = action
-            self.subject = subject
-            self.purpose = purpose
+            // Empty is none: stored as NULL, so that the hash reads back the same.
+            self.subject = subject?.isEmpty == true ? nil : subject
+            self.purpose = purpose?.isEmpty == true ? nil : purpose
             self.detail = detail
         }
     }
@@ -68,28 +69,36 @@ public enum AuditLog {
     @discardableResult
     public static func append(_ entries: [Entry], district: String, on connection: PostgresConnection, logger: Logger) async throws -> [Int64] {
         guard !entries.isEmpty else { return [] }
-        try await connection.query(
-            "INSERT INTO audit_log_head (district) VALUES (\(district)) ON CONFLICT (district) DO NOTHING", logger: logger)
+        // One round trip: creates the head row when missing and locks it either way.
         var (seq, previous): (Int64, String) = (0, ChangeLog.genesisHash)
         for try await row in try await connection.query(
-            "SELECT last_seq, last_hash FROM audit_log_head WHERE district = \(district) FOR UPDATE", logger: logger
+            """
+            INSERT INTO audit_log_head AS h (district) VALUES (\(district))
+            ON CONFLICT (district) DO UPDATE SET last_seq = h.last_seq RETURNING last_seq, last_hash
+            """, logger: logger
         ).decode((Int64, String).self) { (seq, previous) = row }
         let at = ChangeLog.timestamp(Date())
-        var copy = CopyText()
+        var rows: [[String]] = []
         var sequences: [Int64] = []
         for entry in entries {
             seq += 1
             let detail = entry.detail.canonical
             let hash = entryHash(
                 previous: previous, district: district, seq: seq, entry: entry, at: at, detail: detail)
-            copy.row([district, String(seq), entry.actor, entry.action, entry.subject, entry.purpose, detail, at, previous, hash])
+            rows.append([district, String(seq), entry.actor, entry.action, entry.subject ?? "", entry.purpose ?? "", detail, at, previous, hash])
             sequences.append(seq)
             previous = hash
         }
-        try await connection.copyFrom(
-            table: "audit_log", columns: ["district", "seq", "actor", "action", "subject", "purpose", "detail", "at", "prev_hash", "hash"],
-            logger: logger
-        ) { writer in try await writer.write(ByteBuffer(bytes: copy.bytes)) }
+        // The entries as arrays of one statement: a batch is small, and COPY costs a protocol
+        // exchange of its own.
+        func column(_ index: Int) -> [String] { rows.map { $0[index] } }
+        try await connection.query(
+            """
+            INSERT INTO audit_log (district, seq, actor, action, subject, purpose, detail, at, prev_hash, hash)
+            SELECT \(district), s, a, ac, NULLIF(su, ''), NULLIF(pu, ''), d::jsonb, t::timestamptz, p, h
+            FROM unnest(\(sequences), \(column(2)), \(column(3)), \(column(4)), \(column(5)), \(column(6)), \(column(7)), \(column(8)), \(column(9)))
+                 AS x(s, a, ac, su, pu, d, t, p, h)
+            """, logger: logger)
         try await connection.query(
             "UPDATE audit_log_head SET last_seq = \(seq), last_hash = \(previous) WHERE district = \(district)", logger: logger)
         return sequences

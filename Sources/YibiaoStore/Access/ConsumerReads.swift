@@ -133,35 +133,47 @@ public struct ConsumerReads: Sendable {
     }
 
     /// Entries after `after`, at most `limit` shown and `scan` read. Scope is the resident's
-    /// community now.
-    public func changes(_ client: PostgresClient, after: Int64, limit: Int, scan: Int = 10_000) async throws -> ChangePage {
+    /// community now, looked up for the page's residents only when the grant is scoped.
+    public func changes(_ client: PostgresClient, after: Int64, limit: Int, scan: Int? = nil) async throws -> ChangePage {
         let head = try await Self.head(client, district: district, logger: logger)
         guard after < head else {
             if after > head { throw cursorAhead(after: after, head: head) }
             return ChangePage(changes: [], through: after, head: head)
         }
+        let scanned = scan ?? min(10_000, max(limit, limit * (grant.communities.isEmpty ? 2 : 8)))
+        var rows: [(seq: Int64, resident: Int64, cause: String, at: String, changes: String)] = []
+        rows.reserveCapacity(scanned)
+        for try await row in try await client.query(
+            """
+            SELECT seq, resident_id, cause, to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), changes::text
+            FROM change_log WHERE district = \(district) AND seq > \(after) AND seq <= \(head)
+            ORDER BY seq LIMIT \(scanned)
+            """, logger: logger
+        ).decode((Int64, Int64, String, String, String).self) { rows.append(row) }
+        var communities: [Int64: String] = [:]
+        if !grant.communities.isEmpty {
+            let residents = Array(Set(rows.map(\.resident)))
+            for try await (id, community) in try await client.query(
+                """
+                SELECT resident_id, provenance #>> '{community_code,value}' FROM resident
+                WHERE district = \(district) AND resident_id = ANY(\(residents))
+                """, logger: logger
+            ).decode((Int64, String?).self) { communities[id] = community }
+        }
         var shown: [Change] = []
         var through = after
         let decoder = JSONDecoder()
-        let rows = try await client.query(
-            """
-            SELECT c.seq, c.resident_id, c.cause, to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), c.changes::text,
-                   r.provenance #>> '{community_code,value}'
-            FROM change_log c LEFT JOIN resident r ON r.district = c.district AND r.resident_id = c.resident_id
-            WHERE c.district = \(district) AND c.seq > \(after) AND c.seq <= \(head)
-            ORDER BY c.seq LIMIT \(scan)
-            """, logger: logger)
-        for try await (seq, resident, cause, at, text, community) in rows.decode((Int64, Int64, String, String, String, String?).self) {
+        for row in rows {
             guard shown.count < limit else { break }
-            through = seq
-            guard grant.covers(community: community),
-                let decoded = try? decoder.decode([String: FieldChange].self, from: Data(text.utf8))
+            through = row.seq
+            guard grant.covers(community: communities[row.resident]),
+                let decoded = try? decoder.decode([String: FieldChange].self, from: Data(row.changes.utf8))
             else { continue }
             let visible = grant.view(changes: decoded.mapValues { (old: $0.old, new: $0.new) })
             guard !visible.isEmpty else { continue }
             shown.append(
                 Change(
-                    seq: seq, resident: resident, cause: cause, at: at,
+                    seq: row.seq, resident: row.resident, cause: row.cause, at: row.at,
                     changes: visible.mapValues { FieldChange(old: $0.old, new: $0.new) }))
         }
         return ChangePage(changes: shown, through: through, head: head)
