@@ -35,5 +35,5 @@ for _ in $(seq 100); do grep -q Listening "$YIBIAO_HOME/serve.log" 2>/dev/null &
 base=$(grep -o 'http://[0-9.:]*' "$YIBIAO_HOME/serve.log")
 echo "contract: schemathesis against $base, $examples examples per operation"
 "$venv/bin/schemathesis" --config-file schemas/schemathesis.toml run schemas/openapi.yaml --url "$base" -H "Authorization: Bearer $token" \
-  --checks all --max-examples "$examples" --seed 2026 --no-color --workers 2 \
+  --checks all --max-examples "$examples" --seed 2026 --no-color --workers 1 \
   --report junit --report-dir "$PWD/.build/contract-report"

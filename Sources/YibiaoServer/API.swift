@@ -89,15 +89,15 @@ struct API: Sendable {
         let wait = try Self.integer(query["wait"], name: "wait", default: 0, range: 0...Int64(longestWait.components.seconds))
         let page = try await hub.changes(as: consumer, after: after, limit: Int(limit), wait: .seconds(wait), audit: audit)
         Self.changesStreamed.increment(by: page.changes.count)
-        return try json([
-            "changes": page.changes.map { change in
-                [
-                    "seq": change.seq, "resident": change.resident, "cause": change.cause, "at": change.at,
-                    "fields": change.changes.mapValues { ["old": $0.old as Any? ?? NSNull(), "new": $0.new as Any? ?? NSNull()] as [String: Any] },
-                ] as [String: Any]
-            },
-            "next_after": page.through, "head": page.head,
-        ])
+        // Written by CanonicalJSON: JSONSerialization spent most of a page's time sorting keys
+        // through ICU collation and casting `Any`s.
+        let changes: [CanonicalJSON] = page.changes.map { change in
+            .object([
+                "seq": .integer(change.seq), "resident": .integer(change.resident), "cause": .string(change.cause), "at": .string(change.at),
+                "fields": .object(change.changes.mapValues { .object(["old": .optional($0.old), "new": .optional($0.new)]) }),
+            ])
+        }
+        return json(.object(["changes": .array(changes), "next_after": .integer(page.through), "head": .integer(page.head)]))
     }
 
     /// JSON Lines, streamed: one resident a line, then a last line `{"manifest": {rows, cursor,
@@ -118,7 +118,7 @@ struct API: Sendable {
             var hasher = SHA256Stream()
             var buffer = ByteBuffer()
             let (rows, cursor) = try await hub.extractRows(as: consumer, since: since, format: "jsonl", audit: audit) { row in
-                let line = try JSONSerialization.data(withJSONObject: Self.object(row), options: [.sortedKeys, .withoutEscapingSlashes]) + Data("\n".utf8)
+                let line = Data((Self.canonical(row).text + "\n").utf8)
                 hasher.update(line)
                 buffer.writeBytes(line)
                 if buffer.readableBytes >= 1 << 16 {
@@ -188,6 +188,12 @@ struct API: Sendable {
         } catch let error as StoreError where error.errorCode == .entryInvalid || error.errorCode == .residentRetired {
             throw APIError(.unprocessableContent, error.code, en: error.message.en, zh: error.message.zh)
         }
+    }
+
+    static func canonical(_ row: ConsumerReads.ResidentRow) -> CanonicalJSON {
+        var members: [String: CanonicalJSON] = ["id": .integer(row.id), "status": .string(row.status)]
+        if let merged = row.mergedInto { members["merged_into"] = .integer(merged) } else { members["fields"] = .strings(row.fields) }
+        return .object(members)
     }
 
     static func object(_ row: ConsumerReads.ResidentRow) -> [String: Any] {

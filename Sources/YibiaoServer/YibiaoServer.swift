@@ -186,6 +186,10 @@ final class RouteTable: Sendable {
     }
 }
 
+func json(_ value: CanonicalJSON, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: value.text)))
+}
+
 func json(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response {
     let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
     return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
