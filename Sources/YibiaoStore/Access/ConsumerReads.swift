@@ -140,7 +140,8 @@ public struct ConsumerReads: Sendable {
             if after > head { throw cursorAhead(after: after, head: head) }
             return ChangePage(changes: [], through: after, head: head)
         }
-        let scanned = scan ?? min(10_000, max(limit, limit * (grant.communities.isEmpty ? 2 : 8)))
+        // A community's entries are sparse in its district's log: read further for them.
+        let scanned = scan ?? (grant.communities.isEmpty ? min(10_000, max(100, limit * 2)) : 10_000)
         var rows: [(seq: Int64, resident: Int64, cause: String, at: String, changes: String)] = []
         rows.reserveCapacity(scanned)
         for try await row in try await client.query(
