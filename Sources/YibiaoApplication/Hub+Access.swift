@@ -84,23 +84,16 @@ extension Hub {
 
     /// Every system the hub knows, with the domain it owns (`other` and `community` as core).
     public func knownSystems() async throws -> [String: CanonicalField.Domain] {
-        var systems: [String: CanonicalField.Domain] = [:]
-        for try await (system, domain) in try await client.query("SELECT system_id, domain FROM source_system", logger: logger).decode(
-            (String, String).self)
-        {
-            systems[system] = CanonicalField.Domain(rawValue: domain) ?? .core
-        }
-        return systems
+        try await ConsumerReads.systemDomains(client, logger: logger)
     }
 
     // MARK: Consumers, as the district's IT team manages them (each change audited)
 
     public func addConsumer(district: String, _ definition: Consumers.Definition, actor: String) async throws -> (Consumers.Consumer, token: String) {
         let added = try await consumers(district).add(client, definition, by: actor, knownSystems: try await knownSystems())
-        try await immediateAudit.record(
-            AuditLog.Entry(
-                actor: actor, action: "consumer_add", subject: "consumer:\(definition.id)", purpose: definition.purpose,
-                detail: AuditLog.Detail(fields: added.0.grant.allowedFields)), district: district)
+        try await audit(
+            district, actor: actor, "consumer_add", subject: "consumer:\(definition.id)", purpose: definition.purpose,
+            AuditLog.Detail(fields: added.0.grant.allowedFields))
         return added
     }
 
@@ -114,12 +107,12 @@ extension Hub {
 
     public func disableConsumer(district: String, id: String, actor: String) async throws {
         try await consumers(district).disable(client, id: id, by: actor)
-        try await immediateAudit.record(AuditLog.Entry(actor: actor, action: "consumer_disable", subject: "consumer:\(id)"), district: district)
+        try await audit(district, actor: actor, "consumer_disable", subject: "consumer:\(id)")
     }
 
     public func rotateConsumerToken(district: String, id: String, actor: String) async throws -> String {
         let token = try await consumers(district).rotateToken(client, id: id)
-        try await immediateAudit.record(AuditLog.Entry(actor: actor, action: "consumer_rotate_token", subject: "consumer:\(id)"), district: district)
+        try await audit(district, actor: actor, "consumer_rotate_token", subject: "consumer:\(id)")
         return token
     }
 
@@ -245,11 +238,9 @@ extension Hub {
             throw error
         }
         let digest = try Self.sha256(of: temporary)
-        try await immediateAudit.record(
-            AuditLog.Entry(
-                actor: actor, action: "extract", subject: "consumer:\(consumer.id)", purpose: consumer.purpose,
-                detail: AuditLog.Detail(count: rows, fields: fields, after: since, through: cursor, format: format.rawValue)),
-            district: consumer.district)
+        try await audit(
+            consumer.district, actor: actor, "extract", subject: "consumer:\(consumer.id)", purpose: consumer.purpose,
+            AuditLog.Detail(count: rows, fields: fields, after: since, through: cursor, format: format.rawValue))
         try? FileManager.default.removeItem(at: file)
         try FileManager.default.moveItem(at: temporary, to: file)
         let manifest = file.appendingPathExtension("manifest.json")
@@ -279,8 +270,7 @@ extension Hub {
 
     public func auditEntries(district: String, actor: String?, action: String?, limit: Int, reader: String) async throws -> [AuditLog.Listed] {
         let listed = try await AuditLog.list(client, district: district, actor: actor, action: action, limit: limit, logger: logger)
-        try await immediateAudit.record(
-            AuditLog.Entry(actor: reader, action: "audit_list", detail: AuditLog.Detail(count: listed.count)), district: district)
+        try await audit(district, actor: reader, "audit_list", AuditLog.Detail(count: listed.count))
         return listed
     }
 
@@ -288,8 +278,7 @@ extension Hub {
         let result = try await AuditLog.verify(client, district: district, logger: logger)
         // Recorded after the check, so a broken chain is reported as it was found.
         if result.firstBreak == nil {
-            try await immediateAudit.record(
-                AuditLog.Entry(actor: reader, action: "audit_verify", detail: AuditLog.Detail(count: result.checked, outcome: "intact")), district: district)
+            try await audit(district, actor: reader, "audit_verify", AuditLog.Detail(count: result.checked, outcome: "intact"))
         }
         return result
     }

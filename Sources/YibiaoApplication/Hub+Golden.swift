@@ -73,8 +73,11 @@ extension Hub {
     }
 
     /// A write (or an operator's read) into the audit log, in a transaction of its own.
-    func audit(_ district: String, actor: String, _ action: String, subject: String? = nil, _ detail: AuditLog.Detail = AuditLog.Detail()) async throws {
-        try await immediateAudit.record(AuditLog.Entry(actor: actor, action: action, subject: subject, detail: detail), district: district)
+    func audit(
+        _ district: String, actor: String, _ action: String, subject: String? = nil, purpose: String? = nil,
+        _ detail: AuditLog.Detail = AuditLog.Detail()
+    ) async throws {
+        try await immediateAudit.record(AuditLog.Entry(actor: actor, action: action, subject: subject, purpose: purpose, detail: detail), district: district)
     }
 
     func conflictStore(_ district: String) -> Conflicts {

@@ -32,7 +32,7 @@ extension Hub {
 
     public func addWorker(district: String, id: String, name: String, communities: Set<String>, actor: String) async throws -> (Workers.Worker, token: String) {
         let added = try await workers(district).add(client, id: id, name: name, communities: communities, by: actor)
-        try await immediateAudit.record(AuditLog.Entry(actor: actor, action: "worker_add", subject: "worker:\(id)"), district: district)
+        try await audit(district, actor: actor, "worker_add", subject: "worker:\(id)")
         return added
     }
 
@@ -40,12 +40,12 @@ extension Hub {
 
     public func disableWorker(district: String, id: String, actor: String) async throws {
         try await workers(district).disable(client, id: id)
-        try await immediateAudit.record(AuditLog.Entry(actor: actor, action: "worker_disable", subject: "worker:\(id)"), district: district)
+        try await audit(district, actor: actor, "worker_disable", subject: "worker:\(id)")
     }
 
     public func rotateWorkerToken(district: String, id: String, actor: String) async throws -> String {
         let token = try await workers(district).rotateToken(client, id: id)
-        try await immediateAudit.record(AuditLog.Entry(actor: actor, action: "worker_rotate_token", subject: "worker:\(id)"), district: district)
+        try await audit(district, actor: actor, "worker_rotate_token", subject: "worker:\(id)")
         return token
     }
 

@@ -16,11 +16,15 @@ struct API: Sendable {
     static let changesStreamed = Counter(label: "yibiao_changes_streamed_total")
     static let extractRows = Counter(label: "yibiao_extract_rows_total")
 
+    /// The token of `Authorization: Bearer …`.
+    static func bearerToken(_ request: Request) throws -> String {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIError.unauthorized }
+        return String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+    }
+
     /// The consumer a request's bearer token names, within its rate.
     func consumer(_ request: Request) async throws -> Consumers.Consumer {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIError.unauthorized }
-        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
-        guard let consumer = try await hub.authenticate(token: token) else { throw APIError.unauthorized }
+        guard let consumer = try await hub.authenticate(token: try Self.bearerToken(request)) else { throw APIError.unauthorized }
         if let wait = await limiter.take("\(consumer.district)/\(consumer.id)", perMinute: consumer.ratePerMinute) {
             throw APIError(
                 .tooManyRequests, "rate_limited", en: "more than \(consumer.ratePerMinute) requests a minute; wait \(wait) s",
@@ -45,7 +49,7 @@ struct API: Sendable {
             throw APIError(.badRequest, "bad_resident_id", en: "a resident id is a positive whole number", zh: "居民编号应为正整数")
         }
         guard let row = try await hub.readResident(as: consumer, id: id, audit: audit) else { throw APIError.notFound }
-        return try json(Self.object(row))
+        return json(Self.canonical(row))
     }
 
     struct LookupBody: Decodable {
@@ -68,7 +72,7 @@ struct API: Sendable {
                 zh: "不是有效的公民身份号码（位数、日期或校验码有误）")
         }
         guard let row = try await hub.lookup(as: consumer, nationalID: lookup.national_id, audit: audit) else { throw APIError.notFound }
-        return try json(Self.object(row))
+        return json(Self.canonical(row))
     }
 
     func crossReference(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -145,9 +149,7 @@ struct API: Sendable {
     /// A worker's entry (the sync client's): accepted with the systems it will reach, already
     /// received (the same entry id again), or a conflict showing both values.
     func entry(_ request: Request) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            let worker = try await hub.authenticateWorker(token: String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces))
-        else { throw APIError.unauthorized }
+        guard let worker = try await hub.authenticateWorker(token: try Self.bearerToken(request)) else { throw APIError.unauthorized }
         if let wait = await limiter.take("\(worker.district)/worker/\(worker.id)", perMinute: 600) {
             throw APIError(.tooManyRequests, "rate_limited", en: "too many entries a minute; wait \(wait) s", zh: "录入过于频繁；请等待 \(wait) 秒", retryAfter: wait)
         }
@@ -196,12 +198,6 @@ struct API: Sendable {
         return .object(members)
     }
 
-    static func object(_ row: ConsumerReads.ResidentRow) -> [String: Any] {
-        var object: [String: Any] = ["id": row.id, "status": row.status]
-        if let merged = row.mergedInto { object["merged_into"] = merged } else { object["fields"] = row.fields }
-        return object
-    }
-
     static func integer(_ text: Substring?, name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
         guard let text else { return value }
         guard let number = Int64(text), range.contains(number) else {
@@ -217,5 +213,5 @@ struct API: Sendable {
 struct SHA256Stream {
     private var hasher = SHA256()
     mutating func update(_ data: Data) { hasher.update(data: data) }
-    func finish() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+    func finish() -> String { hasher.finalize().hexString }
 }

@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import PostgresNIO
-import YibiaoCore
+public import YibiaoCore
 
 /// What a consumer reads, each through its grant: a resident, a lookup by ID number, a
 /// cross-reference, the change feed, an extract. A resident outside the grant's scope and one
@@ -92,8 +92,8 @@ public struct ConsumerReads: Sendable {
 
     /// A system's local key → the resident → the keys of the other systems the consumer may see.
     public func crossReference(_ client: PostgresClient, system: String, key: String) async throws -> (resident: Int64, keys: [(system: String, key: String)])? {
-        let domains = try await systemDomains(client)
-        guard grant.maySeeKeys(of: system, domain: domains[system] ?? nil) else { return nil }
+        let domains = try await Self.systemDomains(client, logger: logger)
+        guard grant.maySeeKeys(of: system, domain: domains[system]) else { return nil }
         var resident: Int64?
         for try await id in try await client.query(
             """
@@ -108,18 +108,19 @@ public struct ConsumerReads: Sendable {
             SELECT r.system_id, r.source_key FROM link l JOIN source_record r USING (district, record_id)
             WHERE l.district = \(district) AND l.resident_id = \(resident) AND r.is_current ORDER BY r.system_id, r.source_key
             """, logger: logger
-        ).decode((String, String).self) where grant.maySeeKeys(of: other, domain: domains[other] ?? nil) {
+        ).decode((String, String).self) where grant.maySeeKeys(of: other, domain: domains[other]) {
             keys.append((other, otherKey))
         }
         return (resident, keys.map { (system: $0.0, key: $0.1) })
     }
 
-    func systemDomains(_ client: PostgresClient) async throws -> [String: CanonicalField.Domain?] {
-        var domains: [String: CanonicalField.Domain?] = [:]
+    /// Every system with the domain it owns; `other` and `community` count as core (not sensitive).
+    public static func systemDomains(_ client: PostgresClient, logger: Logger) async throws -> [String: CanonicalField.Domain] {
+        var domains: [String: CanonicalField.Domain] = [:]
         for try await (system, domain) in try await client.query("SELECT system_id, domain FROM source_system", logger: logger).decode(
             (String, String).self)
         {
-            domains[system] = CanonicalField.Domain(rawValue: domain)
+            domains[system] = CanonicalField.Domain(rawValue: domain) ?? .core
         }
         return domains
     }
