@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -74,11 +75,22 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The community workers' sync client: login, the durable entry queue, spreadsheets, the
+        // hub's worker API. Front ends (the CLI's enter/sync, the load test) sit over it.
+        .target(
+            name: "YibiaoSync",
+            dependencies: [
+                "YibiaoCore", "YibiaoAdapters",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(name: "YibiaoSynth", dependencies: ["YibiaoCore", "YibiaoAdapters", "YibiaoMatching"]),
         .target(
             name: "YibiaoTestSupport",
             dependencies: [
-                "YibiaoStore",
+                "YibiaoStore", "YibiaoApplication", "YibiaoSync", "YibiaoCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,7 +99,7 @@ let package = Package(
             name: "yibiao",
             dependencies: [
                 "YibiaoCore", "YibiaoAdapters", "YibiaoMatching", "YibiaoMerge",
-                "YibiaoStore", "YibiaoApplication", "YibiaoServer", "YibiaoSynth",
+                "YibiaoStore", "YibiaoApplication", "YibiaoServer", "YibiaoSynth", "YibiaoSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +110,7 @@ let package = Package(
             name: "YibiaoBench",
             dependencies: [
                 "YibiaoCore", "YibiaoAdapters", "YibiaoSynth", "YibiaoMatching", "YibiaoMerge", "YibiaoStore", "YibiaoTestSupport",
-                "YibiaoApplication", "YibiaoServer", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                "YibiaoApplication", "YibiaoServer", "YibiaoSync", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
@@ -136,6 +148,14 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "YibiaoSyncTests",
+            dependencies: [
+                "YibiaoSync", "YibiaoServer", "YibiaoApplication", "YibiaoAdapters", "YibiaoCore", "YibiaoStore", "YibiaoTestSupport", "YibiaoSynth",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoStore", "YibiaoCore"]),

@@ -1,5 +1,5 @@
 import Foundation
-import YibiaoCore
+public import YibiaoCore
 public import YibiaoStore
 
 /// A worker's entry as the sync client sends it.
@@ -30,9 +30,11 @@ public enum EntryOutcome: Sendable {
 extension Hub {
     func workers(_ district: String) -> Workers { Workers(district: district, logger: logger) }
 
-    public func addWorker(district: String, id: String, name: String, communities: Set<String>, actor: String) async throws -> (Workers.Worker, token: String) {
-        let added = try await workers(district).add(client, id: id, name: name, communities: communities, by: actor)
-        try await audit(district, actor: actor, "worker_add", subject: "worker:\(id)")
+    public func addWorker(
+        district: String, id: String, name: String, communities: Set<String>, facets: Set<CanonicalField.Domain> = [], actor: String
+    ) async throws -> (Workers.Worker, token: String) {
+        let added = try await workers(district).add(client, id: id, name: name, communities: communities, facets: facets, by: actor)
+        try await audit(district, actor: actor, "worker_add", subject: "worker:\(id)", AuditLog.Detail(fields: added.0.fields.editable))
         return added
     }
 
@@ -53,6 +55,21 @@ extension Hub {
         try await Workers.authenticate(client, token: token, logger: logger)
     }
 
+    /// The residents of the worker's communities with these citizen ID numbers, with the values
+    /// the worker may read; one audit entry for the request. Invalid numbers are answered as
+    /// not found, never looked up.
+    public func lookupForWorker(_ worker: Workers.Worker, nationalIDs: [String], audit: any AuditSink) async throws -> [Workers.Found] {
+        let today = CalendarDate.todayInChina()
+        let valid = nationalIDs.compactMap { try? CitizenID.parse($0, today: today).get().value }
+        let found = try await workers(worker.district).lookup(client, worker: worker, nationalIDs: Array(Set(valid)).sorted())
+        try await audit.record(
+            AuditLog.Entry(
+                actor: worker.actor, action: "worker_lookup", subject: "worker:\(worker.id)",
+                detail: AuditLog.Detail(residents: found.map(\.resident), fields: worker.fields.readable, outcome: "\(found.count) of \(nationalIDs.count)")),
+            district: worker.district)
+        return found
+    }
+
     /// A worker's entry for a resident of its communities. A resident outside them is "not found",
     /// as one that does not exist. Throws `WorkerEntries.Conflict` when a field changed since the
     /// worker saw it; an entry id seen before answers `alreadyReceived`.
@@ -65,6 +82,15 @@ extension Hub {
                 .residentNotFound,
                 message: LocalizedText(en: "there is no resident \(id) in your communities", zh: "您负责的社区中没有居民 \(id)"),
                 remedy: LocalizedText(en: "check the resident, or ask the district to add the community", zh: "请核对居民，或请区里为您增加该社区"))
+        }
+        let refused = request.values.keys.filter { !worker.fields.mayEdit($0) }.sorted()
+        guard refused.isEmpty else {
+            throw StoreError(
+                .fieldNotEditable,
+                message: LocalizedText(
+                    en: "you may not change \(refused.joined(separator: ", ")); nothing was saved",
+                    zh: "您无权修改 \(refused.joined(separator: "、"))；未保存任何内容"),
+                remedy: LocalizedText(en: "ask the district to grant the facet (yibiao worker add --facet)", zh: "如需修改，请区里为您授权该类信息"))
         }
         let entries = WorkerEntries(district: worker.district, worker: worker.actor, rules: rules, logger: logger)
         do {

@@ -146,13 +146,50 @@ struct API: Sendable {
         let seen: [String: String?]?
     }
 
+    /// The worker a request's bearer token names, within its rate.
+    func worker(_ request: Request) async throws -> Workers.Worker {
+        guard let worker = try await hub.authenticateWorker(token: try Self.bearerToken(request)) else { throw APIError.unauthorized }
+        if let wait = await limiter.take("\(worker.district)/worker/\(worker.id)", perMinute: 600) {
+            throw APIError(.tooManyRequests, "rate_limited", en: "too many requests a minute; wait \(wait) s", zh: "请求过于频繁；请等待 \(wait) 秒", retryAfter: wait)
+        }
+        return worker
+    }
+
+    /// Who the worker is, where it works and which fields it may change: the sync client's login
+    /// check and the shape of its form.
+    func workerMe(_ request: Request) async throws -> Response {
+        let worker = try await worker(request)
+        return try json([
+            "worker": worker.id, "name": worker.name, "district": worker.district, "communities": worker.communities.sorted(),
+            "facets": worker.facets.map(\.rawValue).sorted(), "editable": worker.fields.editable, "readable": worker.fields.readable,
+        ])
+    }
+
+    struct WorkerLookupBody: Decodable {
+        let national_ids: [String]
+    }
+
+    /// Residents of the worker's communities by citizen ID number (in the body, never the URL),
+    /// with the values the worker may read: what the form shows before asking for changes.
+    func workerLookup(_ request: Request) async throws -> Response {
+        let worker = try await worker(request)
+        let body = try await request.body.collect(upTo: 256 << 10)
+        guard let lookup = try? JSONDecoder().decode(WorkerLookupBody.self, from: Data(body.readableBytesView)), (1...1000).contains(lookup.national_ids.count)
+        else {
+            throw APIError(
+                .badRequest, "bad_body", en: "send {\"national_ids\": [\"…\"]} (1 to 1,000) as JSON", zh: "请以 JSON 发送 {\"national_ids\": [\"…\"]}（1 到 1000 个）")
+        }
+        let found = try await hub.lookupForWorker(worker, nationalIDs: lookup.national_ids, audit: audit)
+        let residents: [CanonicalJSON] = found.map { resident in
+            .object(["national_id": .string(resident.nationalID), "resident": .integer(resident.resident), "fields": .strings(resident.fields)])
+        }
+        return json(.object(["residents": .array(residents)]))
+    }
+
     /// A worker's entry (the sync client's): accepted with the systems it will reach, already
     /// received (the same entry id again), or a conflict showing both values.
     func entry(_ request: Request) async throws -> Response {
-        guard let worker = try await hub.authenticateWorker(token: try Self.bearerToken(request)) else { throw APIError.unauthorized }
-        if let wait = await limiter.take("\(worker.district)/worker/\(worker.id)", perMinute: 600) {
-            throw APIError(.tooManyRequests, "rate_limited", en: "too many entries a minute; wait \(wait) s", zh: "录入过于频繁；请等待 \(wait) 秒", retryAfter: wait)
-        }
+        let worker = try await worker(request)
         let body = try await request.body.collect(upTo: 64 << 10)
         guard let entry = try? JSONDecoder().decode(EntryBody.self, from: Data(body.readableBytesView)), !entry.values.isEmpty else {
             throw APIError(
@@ -187,6 +224,8 @@ struct API: Sendable {
                 ], status: .conflict)
         } catch let error as StoreError where error.errorCode == .residentNotFound {
             throw APIError.notFound
+        } catch let error as StoreError where error.errorCode == .fieldNotEditable {
+            throw APIError(.forbidden, error.code, en: error.message.en, zh: error.message.zh)
         } catch let error as StoreError where error.errorCode == .entryInvalid || error.errorCode == .residentRetired {
             throw APIError(.unprocessableContent, error.code, en: error.message.en, zh: error.message.zh)
         }

@@ -88,6 +88,8 @@ public enum YibiaoServer {
         v1.get("changes") { request, _ in try await api.changes(request) }
         v1.get("extract") { request, _ in try await api.extract(request) }
         v1.post("entries") { request, _ in try await api.entry(request) }
+        v1.get("worker/me") { request, _ in try await api.workerMe(request) }
+        v1.post("worker/lookup") { request, _ in try await api.workerLookup(request) }
         errors.routes.set(router.routes.map { (method: $0.method, path: $0.path.description) })
         return router
     }

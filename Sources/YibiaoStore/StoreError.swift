@@ -48,6 +48,7 @@ public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugS
         public static let consumerDisabled = Code("consumer_disabled")
         public static let grantInvalid = Code("grant_invalid")
         public static let cursorAhead = Code("cursor_ahead")
+        public static let fieldNotEditable = Code("field_not_editable")
     }
 
     public let errorCode: Code

@@ -376,13 +376,27 @@ struct WorkerCommand: AsyncParsableCommand {
             name: .long,
             help: ArgumentHelp(tr("A community it works in (12-digit code). Repeatable.", "负责的社区（12 位代码）。可重复。"), valueName: "code"))
         var community: [String] = []
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                tr(
+                    "A facet it may change beside the core fields: civil_affairs, family_planning, party, social_security. Repeatable.",
+                    "除基本信息外可修改的类别：civil_affairs、family_planning、party、social_security。可重复。"),
+                valueName: "facet"))
+        var facet: [String] = []
+
+        func validate() throws {
+            if let problem = WorkerFields.parseFacets(facet).problem { throw ValidationError(tr(problem)) }
+        }
 
         func run() async throws {
             let district = try districtOption.resolved()
+            let facets = WorkerFields.parseFacets(facet).facets
             let (worker, token) = try await database.withHub { hub in
-                try await hub.addWorker(district: district, id: id, name: name, communities: Set(community), actor: cliActor())
+                try await hub.addWorker(district: district, id: id, name: name, communities: Set(community), facets: facets, actor: cliActor())
             }
             print("\(worker.id) · \(worker.name) · " + worker.communities.sorted().joined(separator: ", "))
+            print(tr("May change: ", "可修改：") + worker.fields.editable.joined(separator: ", "))
             print(tr("Token (shown only now; give it to the worker in person):", "令牌（仅此一次显示，请当面交给本人）："))
             print(token)
         }
@@ -401,7 +415,8 @@ struct WorkerCommand: AsyncParsableCommand {
             if workers.isEmpty { print(tr("No workers in \(district).", "\(district) 尚无工作人员。")) }
             for worker in workers {
                 let state = worker.active ? tr("active", "启用") : tr("disabled", "已停用")
-                print("\(worker.id) · \(worker.name) · \(state) · " + worker.communities.sorted().joined(separator: ", ") + " · \(worker.tokenHint)…")
+                let facets = worker.facets.isEmpty ? "" : " · +" + worker.facets.map(\.rawValue).sorted().joined(separator: ",")
+                print("\(worker.id) · \(worker.name) · \(state) · " + worker.communities.sorted().joined(separator: ", ") + facets + " · \(worker.tokenHint)…")
             }
         }
     }

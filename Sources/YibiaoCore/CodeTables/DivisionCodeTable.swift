@@ -160,4 +160,18 @@ public struct DivisionCodeTable: Sendable {
             return row.province + prefecture + row.name
         }
     }
+
+    /// County-level divisions in use whose full name contains every part of `text` (split on
+    /// spaces; "朝阳" finds 北京市朝阳区 and 辽宁省朝阳市朝阳县 …), shortest names first, so a
+    /// worker picks a division by its name instead of typing its code.
+    public func search(_ text: String, limit: Int = 8) -> [(code: String, name: String)] {
+        let parts = text.split(whereSeparator: \.isWhitespace).map(String.init).filter { !$0.isEmpty }
+        guard !parts.isEmpty else { return [] }
+        var found: [(code: String, name: String)] = []
+        for code in rows.keys {
+            guard let row = latest(code), row.level == .county, row.status == .inUse, let name = fullName(code) else { continue }
+            if parts.allSatisfy({ name.contains($0) }) { found.append((code, name)) }
+        }
+        return Array(found.sorted { ($0.name.count, $0.code) < ($1.name.count, $1.code) }.prefix(limit))
+    }
 }

@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import PostgresNIO
-import YibiaoCore
+public import YibiaoCore
 
 /// Community workers (网格员) who enter data through the API: each bound to communities of its
 /// district, with a token shown once and stored as SHA-256 only.
@@ -11,12 +11,15 @@ public struct Workers: Sendable {
         public let id: String
         public let name: String
         public let communities: Set<String>
+        /// Facets it may change beside the core fields.
+        public let facets: Set<CanonicalField.Domain>
         public let active: Bool
         public let tokenHint: String
         public let createdAt: String
 
         /// As the change log and batches record who acted.
         public var actor: String { "worker:\(id)" }
+        public var fields: WorkerFields { WorkerFields(facets: facets) }
     }
 
     public let district: String
@@ -27,7 +30,9 @@ public struct Workers: Sendable {
         self.logger = logger
     }
 
-    public func add(_ client: PostgresClient, id: String, name: String, communities: Set<String>, by actor: String) async throws -> (Worker, token: String) {
+    public func add(
+        _ client: PostgresClient, id: String, name: String, communities: Set<String>, facets: Set<CanonicalField.Domain> = [], by actor: String
+    ) async throws -> (Worker, token: String) {
         var problems: [LocalizedText] = []
         if id.range(of: "^[a-z0-9][a-z0-9_.-]{0,62}$", options: .regularExpression) == nil {
             problems.append(
@@ -57,8 +62,9 @@ public struct Workers: Sendable {
             try await client.query("INSERT INTO district (district, name) VALUES (\(district), \(district)) ON CONFLICT DO NOTHING", logger: logger)
             try await client.query(
                 """
-                INSERT INTO worker (district, worker_id, name, communities, token_sha256, token_hint, created_by)
-                VALUES (\(district), \(id), \(name), \(communities.sorted()), \(AccessTokens.hash(token)), \(String(token.prefix(15))), \(actor))
+                INSERT INTO worker (district, worker_id, name, communities, facets, token_sha256, token_hint, created_by)
+                VALUES (\(district), \(id), \(name), \(communities.sorted()), \(facets.map(\.rawValue).sorted()), \(AccessTokens.hash(token)),
+                        \(String(token.prefix(15))), \(actor))
                 """, logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw StoreError(
@@ -70,7 +76,7 @@ public struct Workers: Sendable {
     }
 
     static let columns = """
-        worker_id, name, communities, active, token_hint, to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS')
+        worker_id, name, communities, facets, active, token_hint, to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS')
         """
 
     public func list(_ client: PostgresClient) async throws -> [Worker] {
@@ -124,13 +130,51 @@ public struct Workers: Sendable {
         return .none
     }
 
+    /// A resident a worker looked up: their current values of the fields the worker may read.
+    public struct Found: Sendable, Hashable {
+        public let nationalID: String
+        public let resident: Int64
+        public let fields: [String: String]
+    }
+
+    /// The residents of the worker's communities holding these citizen ID numbers (cleaned,
+    /// valid). An ID of nobody, of a merged-away resident or of someone outside the worker's
+    /// communities is simply absent: the worker cannot tell those apart. Where an ID is also kept
+    /// as a relative's by another resident, its owner (whose golden ID it is) answers.
+    public func lookup(_ client: PostgresClient, worker: Worker, nationalIDs: [String]) async throws -> [Found] {
+        guard !nationalIDs.isEmpty else { return [] }
+        let fields = worker.fields.readable
+        var found: [Found] = []
+        for try await (id, resident, keys, values) in try await client.query(
+            """
+            SELECT owner.value, owner.resident_id,
+                   ARRAY(SELECT key FROM jsonb_each(r.provenance) WHERE key = ANY(\(fields)) AND value->>'value' IS NOT NULL ORDER BY key),
+                   ARRAY(SELECT value->>'value' FROM jsonb_each(r.provenance) WHERE key = ANY(\(fields)) AND value->>'value' IS NOT NULL ORDER BY key)
+            FROM (
+                SELECT DISTINCT ON (i.value) i.value, i.resident_id
+                FROM resident_identifier i
+                JOIN resident r ON r.district = i.district AND r.resident_id = i.resident_id AND r.status = 'active'
+                WHERE i.district = \(district) AND i.scheme = 'cn_citizen_id' AND i.value = ANY(\(nationalIDs))
+                ORDER BY i.value, (r.provenance #>> '{national_id,value}' IS NOT DISTINCT FROM i.value) DESC, i.resident_id
+            ) owner
+            JOIN resident r ON r.district = \(district) AND r.resident_id = owner.resident_id
+            WHERE r.provenance #>> '{community_code,value}' = ANY(\(worker.communities.sorted()))
+            """, logger: logger
+        ).decode((String, Int64, [String], [String]).self) {
+            found.append(Found(nationalID: id, resident: resident, fields: Dictionary(uniqueKeysWithValues: zip(keys, values))))
+        }
+        return found
+    }
+
     private func workers(_ client: PostgresClient, _ query: PostgresQuery) async throws -> [Worker] {
         var found: [Worker] = []
-        for try await (id, name, communities, active, hint, created) in try await client.query(query, logger: logger).decode(
-            (String, String, [String], Bool, String, String).self)
+        for try await (id, name, communities, facets, active, hint, created) in try await client.query(query, logger: logger).decode(
+            (String, String, [String], [String], Bool, String, String).self)
         {
             found.append(
-                Worker(district: district, id: id, name: name, communities: Set(communities), active: active, tokenHint: hint, createdAt: created))
+                Worker(
+                    district: district, id: id, name: name, communities: Set(communities),
+                    facets: Set(facets.compactMap(CanonicalField.Domain.init(rawValue:))), active: active, tokenHint: hint, createdAt: created))
         }
         return found
     }

@@ -1,0 +1,43 @@
+import Foundation
+import PostgresNIO
+import Testing
+import YibiaoAdapters
+import YibiaoApplication
+import YibiaoCore
+import YibiaoStore
+import YibiaoSynth
+import YibiaoTestSupport
+
+@Suite(.serialized) struct WorkerLoadTests {
+    /// The full load (5 minutes) runs in `make bench district`; here the same 2,500 workers for
+    /// 30 seconds, checked for what must never happen under load.
+    @Test("2,500 simulated workers on loopback: every entry stored exactly once, each with its change-log entry and outbox row; entries sent twice answered 'already received'")
+    func twoThousandFiveHundredWorkers() async throws {
+        let feeds = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-load")
+        _ = try DistrictSynthesizer(configuration: .init(residents: 6_000, seed: 5), output: feeds).run()
+        try await TestDatabase.withFreshDatabase { url, client in
+            var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
+            database.maximumConnections = 16
+            try await Hub.withHub(HubConfiguration(database: database, logger: .silent)) { hub in
+                _ = try await hub.ingest(
+                    IngestRequest(
+                        adapter: try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/civil_affairs.yaml").path),
+                        file: feeds.appendingPathComponent("civil_affairs.csv"), district: district, actor: "test"))
+                let workers = try await WorkerLoad.makeWorkers(2_500, hub: hub, client: client, district: district)
+                try await serve(hub) { base in
+                    let load = WorkerLoad(
+                        base: base, workers: workers, configuration: .init(duration: .seconds(30), thinkSeconds: 120...360, resendShare: 0.05))
+                    let result = try await load.run(queueRoot: try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-load-queues"))
+                    #expect(result.accepted.count > 100, "the workers got entries through: \(result.accepted.count)")
+                    #expect(result.conflicts == 0 && result.rejected == 0, "each worker changes only its own residents")
+                    #expect(result.alreadyReceived == result.resent, "every entry sent twice was recognised")
+                    let stored = try await WorkerLoad.check(result, client: client, district: district)
+                    #expect(stored.entries == result.accepted.count, "nothing lost, nothing doubled: \(stored) vs \(result.accepted.count)")
+                    #expect(stored.ofAccepted == result.accepted.count)
+                    #expect(stored.changes == result.accepted.count, "one change-log entry per entry")
+                    #expect(stored.withoutOutbox == 0, "each change owed to civil affairs has its outbox row")
+                }
+            }
+        }
+    }
+}
