@@ -121,6 +121,8 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
         }
         try await benchDelivery(hub, run: run)
         try await benchAccess(hub, client: client, district: district)
+        print("  community workers through the sync client:")
+        try await benchWorkerLoad(hub, client: client, district: district, seconds: 300)
         var bytes = 0, records = 0
         for try await (size, count) in try await client.query(
             "SELECT pg_database_size(current_database()), (SELECT count(*) FROM source_record)::bigint"
@@ -212,7 +214,7 @@ private func benchDelivery(_ hub: Hub, run: DistrictRun) async throws {
 }
 
 /// A hub on a fresh database of the benchmark cluster.
-private func withBenchHub(_ body: @escaping @Sendable (Hub, PostgresClient) async throws -> Void) async throws {
+func withBenchHub(_ body: @escaping @Sendable (Hub, PostgresClient) async throws -> Void) async throws {
     try await TestDatabase.withFreshDatabase { url, client in
         let database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
         try await Hub.withHub(HubConfiguration(database: database, logger: .silent)) { hub in try await body(hub, client) }

@@ -13,6 +13,7 @@ import YibiaoSynth
 //   YibiaoBench readers [N]     each reader on a generated N-row feed (default 1,000,000)
 //   YibiaoBench golden [N]      merge, golden records in PostgreSQL and change-log appends (default 200,000)
 //   YibiaoBench district [N]    the whole pipeline on an N-resident district beside a raw COPY (default 200,000)
+//   YibiaoBench workers [N] [S]  2,500 workers sending entries on loopback for S seconds (default 300) on an N-resident district (default 20,000)
 //   YibiaoBench quality [DATA…] [--why] [--json]   matching quality on febrl3, febrl4, synthetic[:N] (pure engine)
 //   YibiaoBench quality --export DATA FILE          a data set's normalised rows as CSV (for a peer)
 //   YibiaoBench read KIND FILE  (internal) read one file in this process, print rows and peak memory
@@ -47,6 +48,9 @@ case "golden":
     try await benchGolden(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: 1)
 case "district":
     try await benchDistrict(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1)
+case "workers":
+    try await benchWorkers(
+        residents: arguments.count > 1 ? Int(arguments[1]) ?? 20_000 : 20_000, seconds: arguments.count > 2 ? Int(arguments[2]) ?? 300 : 300)
 case "quality":
     try await benchQuality(Array(arguments.dropFirst()))
 case "match":
@@ -57,6 +61,7 @@ default:
     await benchMatching(residents: 200_000, seed: 1)
     try await benchGolden(residents: 200_000, seed: 1)
     benchReaders(rows: 1_000_000)
+    try await benchWorkers(residents: 20_000, seconds: 300)
 }
 
 // MARK: Matching

@@ -75,8 +75,12 @@ public struct WorkerLoad: Sendable {
             ORDER BY resident_id
             """
         ).decode((String, String, String?).self) { residents.append((id, community, phone)) }
-        precondition(residents.count >= count, "the district has fewer residents with an ID and a community than workers")
-        let shares = (0..<count).map { worker in stride(from: worker, to: residents.count, by: count).map { residents[$0] } }
+        guard !residents.isEmpty else { throw LoadSetupError(residents: 0, workers: count) }
+        // Disjoint shares when there are residents enough; else neighbours share residents, and
+        // one worker's entry can overtake what another saw (a conflict, resolved as a worker would).
+        let shares = (0..<count).map { worker in
+            stride(from: worker, to: max(residents.count, count), by: count).map { residents[$0 % residents.count] }
+        }
         return try await withThrowingTaskGroup(of: Worker.self) { group in
             var workers: [Worker] = []
             var next = 0
@@ -137,13 +141,18 @@ public struct WorkerLoad: Sendable {
                             nationalID: residents[pick].nationalID, values: ["phone": phone], seen: ["phone": residents[pick].phone], origin: "load")
                         let sent = ContinuousClock.now
                         do {
-                            let answered = try await client.submit(entry, to: hub)
+                            var answered = try await client.submit(entry, to: hub)
                             result.latencies.append(Self.seconds(ContinuousClock.now - sent))
+                            if answered.state == .conflict {
+                                // Someone changed the phone since this worker saw it: the worker keeps theirs.
+                                result.conflicts += 1
+                                _ = try client.resolve(entry.id, keep: .mine)
+                                answered = try await client.send(try client.queue.find(entry.id), to: hub)
+                            }
                             switch answered.state {
                             case .accepted:
                                 result.accepted.append(entry.id)
                                 residents[pick].phone = phone
-                            case .conflict: result.conflicts += 1
                             default: result.rejected += 1
                             }
                             if answered.state == .accepted, random.uniform(0...1) < configuration.resendShare {
@@ -199,6 +208,12 @@ public struct WorkerLoad: Sendable {
         ).decode(Int.self) { stored.changes = changes }
         return stored
     }
+}
+
+public struct LoadSetupError: Error, CustomStringConvertible {
+    public let residents: Int
+    public let workers: Int
+    public var description: String { "only \(residents) residents with an ID number and a community for \(workers) workers" }
 }
 
 /// A small seeded generator: every run of the load sends the same pattern.
