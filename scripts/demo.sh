@@ -162,5 +162,37 @@ kill -TERM "$server"; wait "$server" || true
 $yibiao audit list --limit 4
 $yibiao audit verify
 
+say "A community worker enters changes once, from a spreadsheet, and offline (the sync client)"
+export YIBIAO_CLIENT_HOME=$district_dir/worker-computer
+rm -rf "$YIBIAO_CLIENT_HOME"
+if $yibiao worker list | grep -q '^demo.worker '; then
+  $yibiao worker rotate-token demo.worker | tail -1 > "$district_dir/worker.token"
+else
+  $yibiao worker add demo.worker --name 网格员小李 --community "$community" > "$district_dir/worker.add"
+  head -2 "$district_dir/worker.add"; tail -1 "$district_dir/worker.add" > "$district_dir/worker.token"
+fi
+start_server() { # the same port each time: the worker's login names it
+  $yibiao serve --port "${port:-0}" > "$district_dir/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 50); do grep -q Listening "$district_dir/serve.log" && break; sleep 0.2; done
+  base=$(grep -o 'http://[0-9.:]*' "$district_dir/serve.log")
+  port=${base##*:}
+}
+start_server
+$yibiao login --hub "$base" --token-file "$district_dir/worker.token"
+$yibiao template --out "$district_dir/template.xlsx" --lang zh
+mapfile -t ids < <(sql "SELECT provenance #>> '{national_id,value}' FROM resident WHERE status = 'active' AND provenance #>> '{community_code,value}' = '$community' AND provenance ? 'national_id' ORDER BY resident_id LIMIT 3")
+printf '身份证号,手机号,住址,备注\n%s,13912340001,,\n%s,,%s幸福路8号,\n%s,1391234,,\n' "${ids[0]}" "${ids[1]}" "北京市朝阳区" "${ids[2]}" > "$district_dir/updates.csv"
+echo "the worker's own sheet:"; cat "$district_dir/updates.csv"
+$yibiao sync --file "$district_dir/updates.csv" --yes || true
+kill -TERM "$server"; wait "$server" || true
+echo; echo "The line is down: the entry waits on the worker's computer"
+$yibiao enter "${ids[0]}" phone=13912340002 || true
+$yibiao sync status
+start_server
+$yibiao sync push
+kill -TERM "$server"; wait "$server" || true
+unset YIBIAO_CLIENT_HOME
+
 say "Done"
 echo "The database keeps running: stop it with '$yibiao db stop'; start over with '$yibiao db reset --yes'."

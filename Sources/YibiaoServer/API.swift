@@ -181,7 +181,10 @@ struct API: Sendable {
         }
         let found = try await hub.lookupForWorker(worker, nationalIDs: lookup.national_ids, audit: audit)
         let residents: [CanonicalJSON] = found.map { resident in
-            .object(["national_id": .string(resident.nationalID), "resident": .integer(resident.resident), "fields": .strings(resident.fields)])
+            .object([
+                "national_id": .string(resident.nationalID), "resident": .integer(resident.resident), "fields": .strings(resident.fields),
+                "changed_at": .strings(resident.changedAt),
+            ])
         }
         return json(.object(["residents": .array(residents)]))
     }

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+public import Foundation
 import NIOCore
 import NIOHTTP1
 public import YibiaoCore
@@ -83,6 +83,8 @@ public final class HubConnection: Sendable {
     public struct Resident: Sendable, Hashable {
         public let id: Int64
         public let fields: [String: String]
+        /// field → when the hub last changed it.
+        public let changedAt: [String: Date]
     }
 
     /// By citizen ID number (cleaned, valid); absent: no such person in the worker's communities.
@@ -96,11 +98,17 @@ public final class HubConnection: Sendable {
                     let national_id: String
                     let resident: Int64
                     let fields: [String: String]
+                    let changed_at: [String: String]?
                 }
                 let residents: [Row]
             }
             guard status == 200, let answer = try? JSONDecoder().decode(Answer.self, from: body) else { throw unexpected(status, body) }
-            for row in answer.residents { found[row.national_id] = Resident(id: row.resident, fields: row.fields) }
+            let times = ISO8601DateFormatter()
+            times.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            for row in answer.residents {
+                found[row.national_id] = Resident(
+                    id: row.resident, fields: row.fields, changedAt: (row.changed_at ?? [:]).compactMapValues { times.date(from: $0) })
+            }
         }
         return found
     }

@@ -67,12 +67,14 @@ public struct SyncClient: Sendable {
             guard let resident = try await hub.lookup([entry.nationalID])[entry.nationalID] else {
                 return try finish(entry, .rejected(code: "not_found", message: hub.language == .zh ? "您负责的社区中没有此公民身份号码的居民" : "no resident with this citizen ID number in your communities"))
             }
-            // Made offline: a value the hub holds and the worker did not see is theirs to weigh.
+            // Made offline: what the hub held when the entry was made is what the worker would have
+            // seen; a value the hub changed since (or at an unknown time) is theirs to weigh.
             var seen: [String: String?] = [:]
             var conflicts: [String: QueuedEntry.Conflict] = [:]
             for (field, mine) in entry.values {
                 let current = resident.fields[field]
-                if let current, current != mine {
+                let changedSince = resident.changedAt[field].map { $0 > entry.createdAt } ?? (current != nil)
+                if let current, current != mine, changedSince {
                     conflicts[field] = QueuedEntry.Conflict(seen: nil, current: current, mine: mine)
                 } else {
                     seen[field] = .some(current)

@@ -97,9 +97,8 @@ struct SheetSync {
         for entry in accepted { for reach in entry.reaches { reached[reach.system, default: 0] += 1 } }
         if !reached.isEmpty {
             print(
-                tr("These changes will reach: ", "这些修改将送达：")
-                    + reached.keys.sorted().map { tr("\(SyncOutput.systemName($0)) (\(reached[$0]!) residents)", "\(SyncOutput.systemName($0))（\(reached[$0]!) 人）") }
-                    .joined(separator: tr(", ", "、")))
+                tr("These changes will reach (residents per system): ", "这些修改将送达（各系统人数）：")
+                    + reached.keys.sorted().map { "\(SyncOutput.systemName($0)) \(reached[$0]!)" }.joined(separator: tr(", ", "、")))
             print(tr("There is no need to enter them in those systems again.", "无需再在这些系统中重复录入。"))
         }
         for entry in states[.conflict] ?? [] {

@@ -262,7 +262,7 @@ private final class Hub: @unchecked Sendable {
 
         let sent = try hub.cli.run("sync", "--file", template.path, "--yes")
         #expect(sent.stdout.contains("Accepted: 2"), "\(sent.stdout)")
-        #expect(sent.stdout.contains("These changes will reach: civil affairs (2 residents)"), "\(sent.stdout)")
+        #expect(sent.stdout.contains("These changes will reach (residents per system): civil affairs 2"), "\(sent.stdout)")
         let aside = try String(contentsOf: hub.home.appendingPathComponent("updates.set-aside.csv"), encoding: .utf8)
         #expect(aside.contains("110105198503020119") && aside.contains("reason"), "\(aside)")
         let again = try hub.cli.run("sync", "--file", template.path, "--yes")

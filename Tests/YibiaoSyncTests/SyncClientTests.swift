@@ -217,12 +217,19 @@ func deadHub() -> String { "http://127.0.0.1:9" }
             #expect(report.sent.map(\.state) == [.accepted] && report.sent[0].id == entry.id)
             #expect(try await connection.lookup([zhangWei])[zhangWei]?.fields["phone"] == "13900001111")
 
-            // Made offline (nothing seen): the hub's different value is the worker's to weigh.
-            let offline = QueuedEntry(nationalID: zhangWei, values: ["phone": "13600006666", "address": "幸福路9号"], seen: nil, origin: "test")
+            // Made offline an hour ago (nothing seen): values the hub changed since are the worker's to weigh.
+            let offline = QueuedEntry(
+                createdAt: Date(timeIntervalSinceNow: -3600), nationalID: zhangWei, values: ["phone": "13600006666", "address": "幸福路9号"], seen: nil,
+                origin: "test")
             let weighed = try await sync.submit(offline, to: connection)
             #expect(weighed.state == .conflict && weighed.conflicts.keys.sorted() == ["address", "phone"])
+            #expect(weighed.conflicts["phone"]?.seen == nil && weighed.conflicts["phone"]?.current == "13900001111")
             let hubs = try sync.resolve(offline.id, keep: .hub)
             #expect(hubs.state == .withdrawn && hubs.values.isEmpty)
+            // Made offline after the hub's last change: what the worker would have seen; it goes through.
+            let later = QueuedEntry(nationalID: zhangWei, values: ["phone": "13600006666"], seen: nil, origin: "test")
+            let through = try await sync.submit(later, to: connection)
+            #expect(through.state == .accepted && through.seen?["phone"] == .some("13900001111"))
             _ = client
         }
     }

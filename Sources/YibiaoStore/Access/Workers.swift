@@ -135,6 +135,9 @@ public struct Workers: Sendable {
         public let nationalID: String
         public let resident: Int64
         public let fields: [String: String]
+        /// field → when the change log last changed it (ISO 8601, UTC): tells an entry made
+        /// offline whether the hub's value is newer than what the worker could have seen.
+        public let changedAt: [String: String]
     }
 
     /// The residents of the worker's communities holding these citizen ID numbers (cleaned,
@@ -145,11 +148,12 @@ public struct Workers: Sendable {
         guard !nationalIDs.isEmpty else { return [] }
         let fields = worker.fields.readable
         var found: [Found] = []
-        for try await (id, resident, keys, values) in try await client.query(
+        for try await (id, resident, keys, values, changedKeys, changedTimes) in try await client.query(
             """
             SELECT owner.value, owner.resident_id,
                    ARRAY(SELECT key FROM jsonb_each(r.provenance) WHERE key = ANY(\(fields)) AND value->>'value' IS NOT NULL ORDER BY key),
-                   ARRAY(SELECT value->>'value' FROM jsonb_each(r.provenance) WHERE key = ANY(\(fields)) AND value->>'value' IS NOT NULL ORDER BY key)
+                   ARRAY(SELECT value->>'value' FROM jsonb_each(r.provenance) WHERE key = ANY(\(fields)) AND value->>'value' IS NOT NULL ORDER BY key),
+                   changed.keys, changed.times
             FROM (
                 SELECT DISTINCT ON (i.value) i.value, i.resident_id
                 FROM resident_identifier i
@@ -158,10 +162,22 @@ public struct Workers: Sendable {
                 ORDER BY i.value, (r.provenance #>> '{national_id,value}' IS NOT DISTINCT FROM i.value) DESC, i.resident_id
             ) owner
             JOIN resident r ON r.district = \(district) AND r.resident_id = owner.resident_id
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(field ORDER BY field), '{}') AS keys, coalesce(array_agg(at ORDER BY field), '{}') AS times
+                FROM (
+                    SELECT f.field, to_char(max(c.changed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
+                    FROM change_log c CROSS JOIN LATERAL jsonb_object_keys(c.changes) AS f(field)
+                    WHERE c.district = \(district) AND c.resident_id = owner.resident_id AND f.field = ANY(\(fields))
+                    GROUP BY f.field
+                ) last
+            ) changed
             WHERE r.provenance #>> '{community_code,value}' = ANY(\(worker.communities.sorted()))
             """, logger: logger
-        ).decode((String, Int64, [String], [String]).self) {
-            found.append(Found(nationalID: id, resident: resident, fields: Dictionary(uniqueKeysWithValues: zip(keys, values))))
+        ).decode((String, Int64, [String], [String], [String], [String]).self) {
+            found.append(
+                Found(
+                    nationalID: id, resident: resident, fields: Dictionary(uniqueKeysWithValues: zip(keys, values)),
+                    changedAt: Dictionary(uniqueKeysWithValues: zip(changedKeys, changedTimes))))
         }
         return found
     }
