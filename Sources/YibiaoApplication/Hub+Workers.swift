@@ -92,6 +92,17 @@ extension Hub {
                     zh: "您无权修改 \(refused.joined(separator: "、"))；未保存任何内容"),
                 remedy: LocalizedText(en: "ask the district to grant the facet (yibiao worker add --facet)", zh: "如需修改，请区里为您授权该类信息"))
         }
+        // A worker moves a resident only between its own communities; a move elsewhere is the district's.
+        if let community = request.values["community_code"],
+            case .success(let code) = DivisionCodeTable.standard.validateCommunity(community), !worker.communities.contains(code)
+        {
+            throw StoreError(
+                .fieldNotEditable,
+                message: LocalizedText(
+                    en: "community_code: you may move a resident only to one of your communities; nothing was saved",
+                    zh: "所属社区代码：只能改为您负责的社区；未保存任何内容"),
+                remedy: LocalizedText(en: "the district office registers a move to another community", zh: "迁往其他社区请由区里办理"))
+        }
         let entries = WorkerEntries(district: worker.district, worker: worker.actor, rules: rules, logger: logger)
         do {
             let summary = try await entries.enter(

@@ -22,7 +22,8 @@ public struct EntryQueue: Sendable {
         try ClientHome(directory: directory.deletingLastPathComponent()).prepare(directory)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
+        // Seconds with their fraction: entries made in the same second keep their order.
+        encoder.dateEncodingStrategy = .secondsSince1970
         try DurableFile.write(try encoder.encode(entry), to: file(entry.id))
     }
 
@@ -41,7 +42,7 @@ public struct EntryQueue: Sendable {
     public func load() -> (entries: [QueuedEntry], damaged: [String]) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return ([], []) }
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .secondsSince1970
         var entries: [QueuedEntry] = []
         var damaged: [String] = []
         for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {

@@ -8,6 +8,8 @@ public struct CLIProcess: Sendable {
     /// A clean environment: PATH, the given variables, and English unless told otherwise.
     public init(environment: [String: String] = [:]) {
         var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        // No sync-client login of the machine's user leaks in: without one, `enter` writes to the database.
+        base["YIBIAO_CLIENT_HOME"] = NSTemporaryDirectory() + "yibiao-no-client-\(UUID().uuidString)"
         for (key, value) in environment { base[key] = value }
         self.environment = base
     }

@@ -185,6 +185,10 @@ func deadHub() -> String { "http://127.0.0.1:9" }
             let refused = try await sync.submit(
                 QueuedEntry(nationalID: zhangWei, values: ["party.branch": "一支部"], seen: ["party.branch": nil], origin: "test"), to: hubConnection)
             #expect(refused.state == .rejected && refused.reasonCode == "field_not_editable", "\(refused)")
+            let moved = try await sync.submit(
+                QueuedEntry(nationalID: zhangWei, values: ["community_code": "110105001002"], seen: ["community_code": "110105001001"], origin: "test"),
+                to: hubConnection)
+            #expect(moved.state == .rejected && moved.reasonCode == "field_not_editable", "a move out of the worker's communities is the district's")
             let outside = try await sync.submit(QueuedEntry(nationalID: liuXiuying, values: ["phone": "13900002222"], seen: ["phone": nil], origin: "test"), to: hubConnection)
             #expect(outside.state == .rejected && outside.reasonCode == "not_found")
 
