@@ -90,7 +90,8 @@ let package = Package(
         .target(
             name: "YibiaoTestSupport",
             dependencies: [
-                "YibiaoStore", "YibiaoApplication", "YibiaoSync", "YibiaoCore",
+                "YibiaoStore", "YibiaoApplication", "YibiaoSync", "YibiaoCore", "YibiaoServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,10 +1,7 @@
 import Foundation
-import Hummingbird
-import Logging
 import PostgresNIO
 import YibiaoAdapters
 import YibiaoApplication
-import YibiaoServer
 import YibiaoStore
 import YibiaoSynth
 import YibiaoTestSupport
@@ -33,22 +30,11 @@ func benchWorkerLoad(_ hub: Hub, client: PostgresClient, district: String, secon
     let setup = ContinuousClock.now
     let workers = try await WorkerLoad.makeWorkers(count, hub: hub, client: client, district: district)
     print(String(format: "  %d workers registered in %.1f s; sending for %d s (each: an entry, then 60–180 s to the next)", count, seconds(ContinuousClock.now - setup), duration))
-    var quiet = Logger(label: "bench-server")
-    quiet.logLevel = .critical
-    let (ports, port) = AsyncStream<Int>.makeStream()
-    let app = Application(
-        router: YibiaoServer.makeRouter(hub: hub, audit: AuditRecorder(hub: hub), server: ServerConfiguration()),
-        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in port.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await app.run() }
-        defer { group.cancelAll() }
-        var iterator = ports.makeAsyncIterator()
-        guard let listening = await iterator.next() else { return }
+    try await serveOnLoopback(hub) { base in
         let queues = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-bench-queues-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: queues) }
         let load = WorkerLoad(
-            base: "http://127.0.0.1:\(listening)", workers: workers, configuration: .init(duration: .seconds(duration), thinkSeconds: 60...180))
+            base: base, workers: workers, configuration: .init(duration: .seconds(duration), thinkSeconds: 60...180))
         let result = try await load.run(queueRoot: queues)
         let stored = try await WorkerLoad.check(result, client: client, district: district)
         print(

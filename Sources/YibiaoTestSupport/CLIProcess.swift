@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import YibiaoStore
 
 /// Runs the built `yibiao` executable, as a person would from a shell.
@@ -42,4 +42,33 @@ public struct CLIProcess: Sendable {
         defer { try? FileManager.default.removeItem(atPath: file) }
         return try ProcessRunner().run(Self.executable, arguments, environment: environment, inheritEnvironment: false, input: file)
     }
+
+    /// Starts `yibiao serve --port 0` in this environment: the process, the address its first
+    /// line names, and its standard output for the rest of what it says.
+    public func serve() throws -> (server: Process, base: String, output: Pipe) {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Self.executable)
+        server.arguments = ["serve", "--port", "0"]
+        server.environment = environment
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let base = text.firstMatch(of: #/http://127\.0\.0\.1:[0-9]+/#).map({ String($0.output) }) else {
+            server.terminate()
+            throw ProcessRunnerError.serverDidNotStart(text)
+        }
+        return (server, base, output)
+    }
+}
+
+public enum ProcessRunnerError: Error {
+    case serverDidNotStart(String)
 }

@@ -110,24 +110,8 @@ private func get(_ url: String, token: String? = nil) async throws -> (Int, Stri
         let added = try cli.run("consumer", "add", "reader", "--name", "r", "--purpose", "p", "--legal-basis", "b", "--fields", "name,phone")
         let token = try #require(added.stdout.split(separator: "\n").last.map(String.init))
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: CLIProcess.executable)
-        server.arguments = ["serve", "--port", "0"]
-        server.environment = cli.environment
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, base, output) = try cli.serve()
         defer { if server.isRunning { server.terminate() } }
-        // The first line says where it listens.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        let base = try #require(text.firstMatch(of: #/http://127\.0\.0\.1:[0-9]+/#).map { String($0.output) }, "\(text)")
 
         #expect(try await get(base + "/health").0 == 200)
         #expect(try await get(base + "/ready").0 == 200)

@@ -68,7 +68,7 @@ private struct Screen {
 private final class Hub: @unchecked Sendable {
     let home: URL
     let cli: CLIProcess
-    let server = Process()
+    var server = Process()
     var base = ""
     var token = ""
 
@@ -82,20 +82,7 @@ private final class Hub: @unchecked Sendable {
                 .status == 0)
         let added = try cli.run("worker", "add", "li.na", "--name", "李娜", "--community", "110105001001")
         token = try #require(added.stdout.split(separator: "\n").last.map(String.init))
-        server.executableURL = URL(fileURLWithPath: CLIProcess.executable)
-        server.arguments = ["serve", "--port", "0"]
-        server.environment = cli.environment
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        base = try #require(String(decoding: line, as: UTF8.self).firstMatch(of: #/http://127\.0\.0\.1:[0-9]+/#).map { String($0.output) })
+        (server, base, _) = try cli.serve()
     }
 
     /// Logs the worker's client in to `url` (the hub, or a proxy in front of it).

@@ -18,41 +18,25 @@ let zhangWei = "110105198503020118"
 /// 刘秀英, community 110105001002: outside a worker of 110105001001.
 let liuXiuying = "110105194808120242"
 
-/// A hub on a fresh database with the civil-affairs sample, served over HTTP on loopback.
-func withServedHub(_ body: @escaping @Sendable (Hub, PostgresClient, String) async throws -> Void) async throws {
+/// A hub on a fresh database with a civil-affairs feed ingested.
+func withCivilAffairs(_ feed: URL, connections: Int, _ body: @escaping @Sendable (Hub, PostgresClient) async throws -> Void) async throws {
     try await TestDatabase.withFreshDatabase { url, client in
         var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
-        database.maximumConnections = 8
+        database.maximumConnections = connections
         try await Hub.withHub(HubConfiguration(database: database, logger: .silent)) { hub in
             _ = try await hub.ingest(
                 IngestRequest(
-                    adapter: try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/civil_affairs.yaml").path),
-                    file: repository.appendingPathComponent("adapters/samples/civil_affairs.csv"), district: district, actor: "test"))
-            try await serve(hub) { base in try await body(hub, client, base) }
+                    adapter: try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/civil_affairs.yaml").path), file: feed,
+                    district: district, actor: "test"))
+            try await body(hub, client)
         }
     }
 }
 
-/// Runs the API on a free loopback port for the length of `body`.
-func serve(_ hub: Hub, _ body: @escaping @Sendable (String) async throws -> Void) async throws {
-    var quiet = Logger(label: "test")
-    quiet.logLevel = .critical
-    let (ports, port) = AsyncStream<Int>.makeStream()
-    let app = Application(
-        router: YibiaoServer.makeRouter(hub: hub, audit: AuditRecorder(hub: hub), server: ServerConfiguration()),
-        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in port.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await app.run() }
-        var iterator = ports.makeAsyncIterator()
-        let listening = try #require(await iterator.next())
-        do {
-            try await body("http://127.0.0.1:\(listening)")
-        } catch {
-            group.cancelAll()
-            throw error
-        }
-        group.cancelAll()
+/// A hub with the civil-affairs sample, served over HTTP on loopback.
+func withServedHub(_ body: @escaping @Sendable (Hub, PostgresClient, String) async throws -> Void) async throws {
+    try await withCivilAffairs(repository.appendingPathComponent("adapters/samples/civil_affairs.csv"), connections: 8) { hub, client in
+        try await serveOnLoopback(hub) { base in try await body(hub, client, base) }
     }
 }
 

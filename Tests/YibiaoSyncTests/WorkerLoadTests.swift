@@ -16,34 +16,26 @@ import YibiaoTestSupport
         let clock = ContinuousClock(), started = clock.now
         let feeds = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-load")
         _ = try DistrictSynthesizer(configuration: .init(residents: 5_000, seed: 5), output: feeds).run()
-        try await TestDatabase.withFreshDatabase { url, client in
-            var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
-            database.maximumConnections = 16
-            try await Hub.withHub(HubConfiguration(database: database, logger: .silent)) { hub in
-                _ = try await hub.ingest(
-                    IngestRequest(
-                        adapter: try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/civil_affairs.yaml").path),
-                        file: feeds.appendingPathComponent("civil_affairs.csv"), district: district, actor: "test"))
-                print("load test: district ready after \(clock.now - started)")
-                let workers = try await WorkerLoad.makeWorkers(2_500, hub: hub, client: client, district: district)
-                try await serve(hub) { base in
-                    let load = WorkerLoad(
-                        base: base, workers: workers, configuration: .init(duration: .seconds(30), thinkSeconds: 120...360, resendShare: 0.05))
-                    print("load test: 2,500 workers ready after \(clock.now - started)")
-                    let result = try await load.run(queueRoot: try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-load-queues"))
-                    print(
-                        "load test: \(result.accepted.count) entries accepted, \(result.unanswered) unanswered then pushed, p50 \(result.percentile(0.5)) s, p99 \(result.percentile(0.99)) s, done after \(clock.now - started)"
-                    )
-                    #expect(result.accepted.count > 100, "the workers got entries through: \(result.accepted.count)")
-                    #expect(result.rejected == 0)
-                    #expect(result.conflicts > 0, "workers share residents here: one worker's entry overtakes what another saw")
-                    #expect(result.alreadyReceived == result.resent, "every entry sent twice was recognised")
-                    let stored = try await WorkerLoad.check(result, client: client, district: district)
-                    #expect(stored.entries == result.accepted.count, "nothing lost, nothing doubled: \(stored) vs \(result.accepted.count)")
-                    #expect(stored.ofAccepted == result.accepted.count)
-                    #expect(stored.changes == result.accepted.count, "one change-log entry per entry")
-                    #expect(stored.withoutOutbox == 0, "each change owed to civil affairs has its outbox row")
-                }
+        try await withCivilAffairs(feeds.appendingPathComponent("civil_affairs.csv"), connections: 16) { hub, client in
+            print("load test: district ready after \(clock.now - started)")
+            let workers = try await WorkerLoad.makeWorkers(2_500, hub: hub, client: client, district: district)
+            try await serveOnLoopback(hub) { base in
+                let load = WorkerLoad(
+                    base: base, workers: workers, configuration: .init(duration: .seconds(30), thinkSeconds: 120...360, resendShare: 0.05))
+                print("load test: 2,500 workers ready after \(clock.now - started)")
+                let result = try await load.run(queueRoot: try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-load-queues"))
+                print(
+                    "load test: \(result.accepted.count) entries accepted, \(result.unanswered) unanswered then pushed, p50 \(result.percentile(0.5)) s, p99 \(result.percentile(0.99)) s, done after \(clock.now - started)"
+                )
+                #expect(result.accepted.count > 100, "the workers got entries through: \(result.accepted.count)")
+                #expect(result.rejected == 0)
+                #expect(result.conflicts > 0, "workers share residents here: one worker's entry overtakes what another saw")
+                #expect(result.alreadyReceived == result.resent, "every entry sent twice was recognised")
+                let stored = try await WorkerLoad.check(result, client: client, district: district)
+                #expect(stored.entries == result.accepted.count, "nothing lost, nothing doubled: \(stored) vs \(result.accepted.count)")
+                #expect(stored.ofAccepted == result.accepted.count)
+                #expect(stored.changes == result.accepted.count, "one change-log entry per entry")
+                #expect(stored.withoutOutbox == 0, "each change owed to civil affairs has its outbox row")
             }
         }
     }
