@@ -94,8 +94,11 @@ struct EntryForm {
         }
         print(Terminal.dim(tr("Press Enter to keep a value; Ctrl-C stops without sending.", "直接按回车表示不修改；按 Ctrl-C 中止，不会发送。")))
         var values: [String: String] = [:]
+        // What the ID number says, offered where the hub has nothing (online: offline, Enter changes nothing).
+        let derived = ["sex": id.sex.rawValue, "birth_date": id.birthDate.iso]
         for field in fields {
-            if let value = try askField(field, current: current) { values[field] = value }
+            let offered = current.flatMap { $0[field] == nil ? derived[field] : nil }
+            if let value = try askField(field, current: current, derived: offered) { values[field] = value }
         }
         let changes = SyncClient.changes(values, current: current)
         guard !changes.isEmpty else {
@@ -140,15 +143,18 @@ struct EntryForm {
         }
     }
 
-    /// One field: nil keeps it. Asked again until the value is one the hub will accept.
-    func askField(_ field: String, current: [String: String]?) throws -> String? {
+    /// One field: nil keeps it. Asked again until the value is one the hub will accept. A value
+    /// `derived` from the ID number is what Enter takes, when there is one.
+    func askField(_ field: String, current: [String: String]?, derived: String? = nil) throws -> String? {
         let now = current?[field]
         if field == "community_code" { return try askCommunity(now: now) }
-        let shown = current == nil ? tr("unchanged", "不修改") : FieldDisplay.show(field, now)
+        let shown =
+            derived.map { tr("from the ID number: ", "按身份号码：") + FieldDisplay.show(field, $0) }
+            ?? (current == nil ? tr("unchanged", "不修改") : FieldDisplay.show(field, now))
         let prompt = "\(FieldDisplay.label(field)) [\(shown)]\(tr(": ", "："))"
         while true {
             let typed = try Terminal.ask(prompt, hint: { hint(field, $0) }).trimmingCharacters(in: .whitespaces)
-            if typed.isEmpty { return nil }
+            if typed.isEmpty { return derived }
             if field == "division_code", let picked = try pickDivision(typed) { return picked }
             let (checked, problems) = client.check([field: typed], editable: login.editable)
             if let value = checked[field] { return value }
