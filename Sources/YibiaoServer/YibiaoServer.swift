@@ -42,9 +42,10 @@ public enum YibiaoServer {
     public static func run(
         hub configuration: HubConfiguration, server: ServerConfiguration, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
-        let url = try configuration.database.url()
+        // A server that is not there, or refuses this sslmode, fails here with its reason.
+        let url = try await Database.resolve(try configuration.database.url(), logger: configuration.logger)
         let client = PostgresClient(
-            configuration: Database.clientConfiguration(for: url, maximumConnections: configuration.database.maximumConnections),
+            configuration: try Database.clientConfiguration(for: url, maximumConnections: configuration.database.maximumConnections),
             backgroundLogger: configuration.logger)
         let hub = Hub(configuration: configuration, client: client)
         let audit = AuditRecorder(hub: hub)

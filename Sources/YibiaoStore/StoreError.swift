@@ -15,6 +15,15 @@ public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugS
 
         public static let databaseUnreachable = Code("db_unreachable")
         public static let databaseLost = Code("db_connection_lost")
+        /// The server does not speak TLS, and the URL's sslmode demands it.
+        public static let databaseNoTLS = Code("db_no_tls")
+        /// The server's certificate failed sslmode=verify-ca / verify-full.
+        public static let databaseCertificate = Code("db_certificate_rejected")
+        /// The server refused a connection without TLS (pg_hba.conf hostssl).
+        public static let databaseRefusedPlain = Code("db_refused_plain")
+        public static let databaseLoginRejected = Code("db_login_rejected")
+        /// A Citus-only command on a server without the citus extension.
+        public static let citusMissing = Code("db_citus_missing")
         public static let databaseURLInvalid = Code("db_url_invalid")
         public static let databaseOwnership = Code("db_chown_failed")
         public static let postgresMissing = Code("db_binaries_missing")

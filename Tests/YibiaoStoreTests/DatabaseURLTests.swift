@@ -16,6 +16,13 @@ import YibiaoStore
         #expect(defaults.endpoint == .tcp(host: "localhost", port: 5432))
         #expect(defaults.database == "me")
         #expect(defaults.tls == .prefer)
+        let verified = try DatabaseURL(parsing: "postgresql://hub@db.example/yibiao?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+        #expect(verified.tls == .verifyFull)
+        #expect(verified.tls.demandsTLS && verified.tls.verifiesCertificate)
+        #expect(verified.rootCertificatePath == "/etc/ca.pem")
+        #expect(try DatabaseURL(parsing: "postgresql://hub@db.example/y?sslmode=verify-ca").tls == .verifyCA)
+        #expect(try DatabaseURL(parsing: "postgresql://hub@db.example/y?sslmode=allow").tls == .allow)
+        #expect(try DatabaseURL(parsing: "postgresql://hub@db.example/y?sslmode=require").tls.verifiesCertificate == false)
     }
 
     @Test("Unix socket URLs in libpq's form")
@@ -25,6 +32,8 @@ import YibiaoStore
         #expect(url.tls == .disable)
         #expect(url.description == "postgresql://yibiao@/yibiao?host=/tmp/x/run")
         #expect(url.with(database: "other").database == "other")
+        // As libpq: TLS is not used over a Unix socket, whatever sslmode says.
+        #expect(try DatabaseURL(parsing: "postgresql://yibiao@/yibiao?host=/tmp/x&sslmode=require").tls == .disable)
     }
 
     @Test(

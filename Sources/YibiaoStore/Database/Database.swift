@@ -15,22 +15,61 @@ public enum Database {
         try await withClient(try configuration.url(), logger: logger, maximumConnections: configuration.maximumConnections, body)
     }
 
-    public static func clientConfiguration(for url: DatabaseURL, maximumConnections: Int = 4) -> PostgresClient.Configuration {
+    public static func clientConfiguration(for url: DatabaseURL, maximumConnections: Int = 4) throws -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         switch url.endpoint {
         case .unixSocket(let path):
             configuration = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
         case .tcp(let host, let port):
             let tls: PostgresClient.Configuration.TLS =
-                switch url.tls {
-                case .disable: .disable
-                case .prefer: .prefer(.makeClientConfiguration())
-                case .require: .require(.makeClientConfiguration())
+                switch (url.tls, try tlsConfiguration(for: url)) {
+                case (_, nil): .disable
+                case (.prefer, let tls?): .prefer(tls)
+                case (_, let tls?): .require(tls)
                 }
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
         configuration.options.maximumConnections = maximumConnections
         return configuration
+    }
+
+    /// libpq's meaning of each `sslmode`: `prefer` and `require` encrypt but trust any
+    /// certificate; `verify-ca` checks the issuer against `sslrootcert`; `verify-full` also the
+    /// host name. nil: no TLS (`disable`, and `allow` until a server refuses plain connections).
+    static func tlsConfiguration(for url: DatabaseURL) throws -> TLSConfiguration? {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch url.tls {
+        case .disable, .allow:
+            return nil
+        case .prefer, .require:
+            tls.certificateVerification = .none
+            return tls
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+        case .verifyFull:
+            tls.certificateVerification = .fullVerification
+        }
+        if let path = url.rootCertificatePath ?? defaultRootCertificate() {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw StoreError(
+                    .databaseURLInvalid,
+                    message: LocalizedText(
+                        en: "the certificate authority file \(path) (sslrootcert) cannot be read",
+                        zh: "无法读取证书颁发机构文件 \(path)（sslrootcert）"),
+                    remedy: LocalizedText(
+                        en: "set sslrootcert in YIBIAO_DATABASE_URL to the PEM file of the CA that signed the server's certificate",
+                        zh: "请在 YIBIAO_DATABASE_URL 中把 sslrootcert 设为签发服务器证书的 CA 的 PEM 文件"),
+                    exitCode: ExitStatus.config)
+            }
+            tls.trustRoots = .file(path)
+        }
+        return tls
+    }
+
+    /// libpq's default CA file, when the user has one.
+    private static func defaultRootCertificate() -> String? {
+        let path = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".postgresql/root.crt").path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
     /// Runs `body` with a pool connected to `url`; the pool is closed when `body` returns or throws.
@@ -41,17 +80,37 @@ public enum Database {
         maximumConnections: Int = 4,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        let client = PostgresClient(configuration: clientConfiguration(for: url, maximumConnections: maximumConnections), backgroundLogger: logger)
+        // One direct connection first, so that a server that is not there fails at once with a
+        // clear message instead of the pool retrying in the background.
+        let resolved = try await resolve(url, logger: logger)
+        let client = PostgresClient(configuration: try clientConfiguration(for: resolved, maximumConnections: maximumConnections), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            try await probe(url, logger: logger)
             return try await body(client)
         }
     }
 
-    /// One direct connection, so that a server that is not there fails at once with a clear
-    /// message instead of the pool retrying in the background.
+    /// The URL a pool should use: `sslmode=allow` becomes what the server accepted (plain, or
+    /// TLS after a refusal); other modes are kept. Fails with `unreachable`'s message.
+    public static func resolve(_ url: DatabaseURL, logger: Logger) async throws -> DatabaseURL {
+        guard url.tls == .allow else {
+            try await probe(url, logger: logger)
+            return url
+        }
+        var plain = url
+        plain.tls = .disable
+        do {
+            try await probe(plain, logger: logger)
+            return plain
+        } catch let error as StoreError where error.code == StoreError.Code.databaseRefusedPlain.rawValue {
+            var encrypted = url
+            encrypted.tls = .require
+            try await probe(encrypted, logger: logger)
+            return encrypted
+        }
+    }
+
     /// When the server process started (`pg_postmaster_start_time()`), on a connection of its
     /// own: a different answer later means the server restarted and every older connection is gone.
     @discardableResult
@@ -62,10 +121,10 @@ public enum Database {
             configuration = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
         case .tcp(let host, let port):
             let tls: PostgresConnection.Configuration.TLS =
-                switch url.tls {
-                case .disable: .disable
-                case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-                case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                switch (url.tls, try tlsConfiguration(for: url)) {
+                case (_, nil): .disable
+                case (.prefer, let tls?): .prefer(try NIOSSLContext(configuration: tls))
+                case (_, let tls?): .require(try NIOSSLContext(configuration: tls))
                 }
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
@@ -86,17 +145,6 @@ public enum Database {
         } catch {
             throw unreachable(url, error)
         }
-    }
-
-    static func unreachable(_ url: DatabaseURL, _ error: any Error) -> StoreError {
-        StoreError(
-            .databaseUnreachable,
-            message: LocalizedText(en: "cannot connect to the database \(url)", zh: "无法连接数据库 \(url)"),
-            remedy: LocalizedText(
-                en: "start the embedded database with `yibiao db start`, or check YIBIAO_DATABASE_URL",
-                zh: "请用 `yibiao db start` 启动内置数据库，或检查 YIBIAO_DATABASE_URL"),
-            exitCode: ExitStatus.unavailable,
-            detail: String(reflecting: error))
     }
 
     /// Creates the database on the server when it does not exist yet (needs CREATEDB).

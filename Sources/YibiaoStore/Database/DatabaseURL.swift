@@ -11,8 +11,21 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         case unixSocket(path: String)
     }
 
-    public enum TLSMode: String, Sendable, Hashable {
-        case disable, prefer, require
+    /// libpq's `sslmode`: `prefer` and `require` encrypt without checking who answers (as libpq
+    /// does); `verify-ca` checks the certificate's issuer, `verify-full` its host name too.
+    public enum TLSMode: String, Sendable, Hashable, CaseIterable {
+        case disable
+        /// Plain first; TLS only when the server refuses a plain connection.
+        case allow
+        /// TLS when the server offers it, plain otherwise (libpq's default).
+        case prefer
+        case require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+
+        /// The modes that fail rather than fall back to a plain connection.
+        public var demandsTLS: Bool { self == .require || self == .verifyCA || self == .verifyFull }
+        public var verifiesCertificate: Bool { self == .verifyCA || self == .verifyFull }
     }
 
     public var endpoint: Endpoint
@@ -20,13 +33,20 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     public var password: String?
     public var database: String
     public var tls: TLSMode
+    /// `sslrootcert`: the certificate authorities trusted by `verify-ca` / `verify-full` (a PEM
+    /// file); nil means `~/.postgresql/root.crt` when it exists, else the system's store.
+    public var rootCertificatePath: String?
 
-    public init(endpoint: Endpoint, user: String, password: String? = nil, database: String, tls: TLSMode = .disable) {
+    public init(
+        endpoint: Endpoint, user: String, password: String? = nil, database: String, tls: TLSMode = .disable,
+        rootCertificatePath: String? = nil
+    ) {
         self.endpoint = endpoint
         self.user = user
         self.password = password
         self.database = database
         self.tls = tls
+        self.rootCertificatePath = rootCertificatePath
     }
 
     public init(parsing text: String) throws {
@@ -58,16 +78,26 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         password = query["password"] ?? components.password
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         database = query["dbname"] ?? (path.isEmpty ? user : path)
-        switch query["sslmode"] ?? (host.hasPrefix("/") || host.isEmpty ? "disable" : "prefer") {
-        case "disable", "allow": tls = .disable
-        case "prefer": tls = .prefer
-        case "require", "verify-ca", "verify-full": tls = .require
-        case let other:
+        let isSocket = host.hasPrefix("/") || host.isEmpty
+        let mode = query["sslmode"] ?? (isSocket ? "disable" : "prefer")
+        guard let parsed = TLSMode(rawValue: mode) else {
+            let known = TLSMode.allCases.map(\.rawValue)
             throw Self.invalid(
                 text,
                 LocalizedText(
-                    en: "sslmode \(other) is not one of disable, prefer, require, verify-full",
-                    zh: "sslmode \(other) 不是 disable、prefer、require、verify-full 之一"))
+                    en: "sslmode \(mode) is not one of \(known.joined(separator: ", "))",
+                    zh: "sslmode \(mode) 不是 \(known.joined(separator: "、")) 之一"))
+        }
+        // As libpq: no TLS over a Unix socket, whatever the mode says.
+        tls = isSocket ? .disable : parsed
+        rootCertificatePath = query["sslrootcert"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// `host:port`, or the socket path: where a connection goes, for messages.
+    public var endpointText: String {
+        switch endpoint {
+        case .tcp(let host, let port): "\(host):\(port)"
+        case .unixSocket(let path): path
         }
     }
 

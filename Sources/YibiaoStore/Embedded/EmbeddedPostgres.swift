@@ -19,6 +19,9 @@ public struct EmbeddedPostgres: Sendable {
         public var fastUnsafe: Bool = false
         /// Where the binaries are (YIBIAO_PG_BINDIR); when set, no other place is searched.
         public var binDirectory: String?
+        /// TCP addresses to listen on besides the socket (`127.0.0.1`); empty: none. Host
+        /// connections are refused until pg_hba.conf allows them (see `writeServerFile`).
+        public var listenAddresses: String = ""
 
         public init(home: URL) {
             self.home = home.standardizedFileURL
@@ -172,7 +175,7 @@ public struct EmbeddedPostgres: Sendable {
             break
         }
         try prepareSocketDirectory()
-        let options = "-k \(socketDirectory.path) -p \(configuration.port) -c listen_addresses="
+        let options = "-k \(socketDirectory.path) -p \(configuration.port) -c listen_addresses=\(configuration.listenAddresses)"
         var lastOutput: ProcessRunner.Output?
         // Right after a kill -9 the old server's children may still hold its shared memory for
         // a moment; PostgreSQL then refuses to start, so try a few times.
@@ -278,6 +281,27 @@ public struct EmbeddedPostgres: Sendable {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(settings.utf8))
         try handle.close()
+    }
+
+    /// Writes a file of the server's (pg_hba.conf, server.crt, server.key) into the data
+    /// directory, owned by the server's user and readable by it alone; `reload()` applies it.
+    public func writeServerFile(_ name: String, contents: String) throws {
+        let url = dataDirectory.appendingPathComponent(name)
+        try Data(contents.utf8).write(to: url)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
+        try giveToServerUser(url)
+    }
+
+    /// Makes the running server reread its configuration files.
+    public func reload() throws {
+        let output = try runServerTool("\(try binDirectory())/pg_ctl", ["reload", "-D", dataDirectory.path, "-s"])
+        guard output.succeeded else {
+            throw StoreError(
+                .startFailed,
+                message: LocalizedText(en: "the embedded PostgreSQL did not reload its settings", zh: "内置 PostgreSQL 未能重新加载配置"),
+                remedy: LocalizedText(en: "see the server log at \(logFile.path)", zh: "请查看服务器日志 \(logFile.path)"),
+                detail: output.stderr + tailOfLog())
+        }
     }
 
     private func prepareSocketDirectory() throws {
