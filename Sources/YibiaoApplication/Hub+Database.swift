@@ -28,6 +28,12 @@ extension Hub {
         try await Migrator(logger: logger).migrate(client)
     }
 
+    /// Lays the schema out on a Citus coordinator (`db distribute`); with `dryRun`, only says
+    /// what it would do. Refuses on a server without the citus extension.
+    public func distribute(dryRun: Bool) async throws -> DistributionPlan {
+        try await Distribution.distribute(client, url: try configuration.database.url(), dryRun: dryRun, logger: logger)
+    }
+
     /// Batches a process that is gone left `running`, in every district, marked failed now.
     public func failInterruptedBatches() async throws -> [SourceRecordWriter.InterruptedBatch] {
         try await SourceRecordWriter.failInterrupted(client, logger: logger)

@@ -11,7 +11,7 @@ struct DB: AsyncParsableCommand {
             abstract: tr(
                 "Manage the database: the embedded PostgreSQL, or the server in YIBIAO_DATABASE_URL.",
                 "管理数据库：内置的 PostgreSQL，或 YIBIAO_DATABASE_URL 指向的服务器。"),
-            subcommands: [Start.self, Stop.self, Status.self, URLCommand.self, Migrate.self, Reset.self]
+            subcommands: [Start.self, Stop.self, Status.self, URLCommand.self, Migrate.self, Distribute.self, Reset.self]
         )
     }
 }
@@ -186,6 +186,45 @@ extension DB {
             for migration in applied {
                 print(tr("Applied \(migration.fileName)", "已应用 \(migration.fileName)"))
             }
+        }
+    }
+
+    struct Distribute: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(
+                abstract: tr(
+                    "On a Citus coordinator: make district and source_system reference tables and distribute every district table by district, colocated with resident.",
+                    "在 Citus 协调节点上：把 district 与 source_system 设为参考表，并把所有区县数据表按 district 分布、与 resident 共置。"),
+                discussion: tr(
+                    "Runs in one transaction and does only what is still needed: run it again and it does nothing. "
+                        + "Afterwards `db migrate` distributes each new table as it creates it. See deploy/citus/README.md.",
+                    "在一个事务中执行，只做尚未完成的部分：再次运行不会有任何更改。之后 `db migrate` 会在创建新表时立即分布它。见 deploy/citus/README.md。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @Flag(name: .long, help: ArgumentHelp(tr("Print the statements; change nothing.", "只列出语句，不做更改。")))
+        var dryRun = false
+
+        func run() async throws {
+            let plan = try await Hub.withHub(try database.schemaConfiguration()) { hub in try await hub.distribute(dryRun: dryRun) }
+            if plan.isEmpty {
+                print(tr("Every table is already in place; nothing to do.", "所有数据表均已就位，无需更改。"))
+                return
+            }
+            if dryRun {
+                print(tr("Would run, in one transaction:", "将在一个事务中执行："))
+                for statement in plan.statements { print("  \(statement);") }
+                if !plan.serverHasCitus {
+                    print(tr("(This server has no citus extension: the plan is for a Citus coordinator.)", "（该服务器未安装 citus 扩展：以上为在 Citus 协调节点上的计划。）"))
+                }
+                return
+            }
+            print(
+                tr(
+                    "Distributed \(plan.toDistribute.count) tables by district and made \(plan.toReference.count) reference tables"
+                        + " (\(plan.foreignKeys.count) foreign keys dropped and re-added).",
+                    "已按 district 分布 \(plan.toDistribute.count) 张表，设置 \(plan.toReference.count) 张参考表（\(plan.foreignKeys.count) 个外键已删除并重建）。"))
         }
     }
 

@@ -42,6 +42,14 @@ import YibiaoTestSupport
         #expect(migrate.stdout.contains("Applied 0001_canonical_schema.sql"))
         let again = try cli.run("db", "migrate")
         #expect(again.stdout == "The schema is up to date.\n")
+        // Distribution is for a Citus coordinator: a plain PostgreSQL says so and changes nothing.
+        let distribute = try cli.run("db", "distribute")
+        #expect(distribute.status == 78)
+        #expect(distribute.stderr.contains("no citus extension") && distribute.stderr.contains("CREATE EXTENSION citus"))
+        let plan = try cli.run("db", "distribute", "--dry-run")
+        #expect(plan.status == 0)
+        #expect(plan.stdout.contains("SELECT create_distributed_table('resident', 'district', colocate_with => 'none');"))
+        #expect(plan.stdout.contains("no citus extension"))
 
         let running = try cli.run("db", "status")
         #expect(running.status == 0)

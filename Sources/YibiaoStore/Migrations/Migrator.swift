@@ -89,8 +89,11 @@ public struct Migrator: Sendable {
         try verify(applied)
         let done = Set(applied.map(\.version))
         var newlyApplied: [Migration] = []
+        // On a distributed database, each new table is distributed the moment it is created, so
+        // that the migration's next statements (its foreign keys) meet it in place.
+        let distributed = try await Distribution.isDistributed(connection, logger: logger)
         for migration in migrations where !done.contains(migration.version) {
-            try await apply(migration, on: connection)
+            try await apply(migration, on: connection, distributed: distributed)
             newlyApplied.append(migration)
         }
         return newlyApplied
@@ -126,13 +129,16 @@ public struct Migrator: Sendable {
         }
     }
 
-    private func apply(_ migration: Migration, on connection: PostgresConnection) async throws {
+    private func apply(_ migration: Migration, on connection: PostgresConnection, distributed: Bool) async throws {
         logger.info("applying migration", metadata: ["file": "\(migration.fileName)"])
         try await connection.query("BEGIN", logger: logger)
         do {
             for statement in SQLScript.statements(in: migration.sql) {
                 do {
                     try await connection.query(PostgresQuery(unsafeSQL: statement.text), logger: logger)
+                    if distributed, Self.createsTable(statement.text) {
+                        try await Distribution.apply(connection, logger: logger)
+                    }
                 } catch {
                     throw StoreError(
                         .migrationFailed,
@@ -156,6 +162,14 @@ public struct Migrator: Sendable {
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }
+    }
+
+    /// Whether a statement of a migration is a CREATE TABLE (after its leading comments).
+    public static func createsTable(_ statement: String) -> Bool {
+        let code = statement.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }.joined(separator: " ")
+        let words = code.split(whereSeparator: \.isWhitespace).prefix(5).map { $0.uppercased() }
+        guard words.first == "CREATE" else { return false }
+        return words.dropFirst().prefix(3).contains("TABLE")
     }
 
     private func readApplied(_ connection: PostgresConnection) async throws -> [AppliedMigration] {
