@@ -37,8 +37,9 @@ say "Quarantined rows: never lost, always explained"
 $yibiao quarantine list --limit 10
 
 district_dir=${YIBIAO_HOME:-.yibiao}/demo-district
-say "Generate a synthetic district of 20,000 residents (seed 2024) in $district_dir"
-$yibiao synth --residents 20000 --seed 2024 --out "$district_dir"
+residents=${YIBIAO_DEMO_RESIDENTS:-20000} # smaller in the Citus statement-rule test
+say "Generate a synthetic district of $residents residents (seed 2024) in $district_dir"
+$yibiao synth --residents "$residents" --seed 2024 --out "$district_dir"
 
 say "Ingest its four feeds: each ingest stages, then links every record to one resident"
 for feed in civil_affairs:civil_affairs.csv family_planning:family_planning.xlsx party:party.xml social_security:social_security.jsonl; do

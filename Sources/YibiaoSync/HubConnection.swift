@@ -16,16 +16,25 @@ public final class HubConnection: Sendable {
     /// Connections made by `with(token:)` share the first one's client and leave closing it to it.
     let ownsClient: Bool
 
-    public init(hub: String, token: String, language: Language, timeout: Duration = .seconds(20), connections: Int = 8) throws {
+    /// `connectTimeout` is short by default so a worker offline learns it quickly; a busy machine
+    /// (tests beside a load test) passes a longer one.
+    public init(
+        hub: String, token: String, language: Language, timeout: Duration = .seconds(20), connectTimeout: Duration = .seconds(5),
+        connections: Int = 8
+    ) throws {
         self.base = try Self.normalised(hub)
         self.token = token
         self.language = language
-        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        self.timeout = Self.timeAmount(timeout)
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: self.timeout)
+        configuration.timeout = .init(connect: Self.timeAmount(min(connectTimeout, timeout)), read: self.timeout)
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         ownsClient = true
+    }
+
+    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     private init(base: String, token: String, language: Language, http: HTTPClient, timeout: TimeAmount) {

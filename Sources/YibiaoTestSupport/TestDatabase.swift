@@ -74,6 +74,9 @@ private final class SharedServer: @unchecked Sendable {
         try String(getpid()).write(to: home.appendingPathComponent(SharedServerCleanup.ownerFile), atomically: true, encoding: .utf8)
         var configuration = EmbeddedPostgres.Configuration(home: home)
         configuration.fastUnsafe = true
+        // Dozens of tests migrate their own database at once; a migration that rewrites every
+        // district table holds hundreds of locks, more than the default lock table shares out.
+        configuration.settings["max_locks_per_transaction"] = "512"
         let server = EmbeddedPostgres(configuration: configuration)
         try server.start()
         SharedServerCleanup.register(server)

@@ -30,7 +30,9 @@ import YibiaoStore
         let url = try DatabaseURL(parsing: "postgresql://yibiao@/yibiao?host=%2Ftmp%2Fx%2Frun&port=5433")
         #expect(url.endpoint == .unixSocket(path: "/tmp/x/run/.s.PGSQL.5433"))
         #expect(url.tls == .disable)
-        #expect(url.description == "postgresql://yibiao@/yibiao?host=/tmp/x/run")
+        #expect(url.description == "postgresql://yibiao@/yibiao?host=/tmp/x/run&port=5433")
+        #expect(try DatabaseURL(parsing: url.description) == url)
+        #expect(try DatabaseURL(parsing: "postgresql://yibiao@/yibiao?host=/tmp/x").description == "postgresql://yibiao@/yibiao?host=/tmp/x")
         #expect(url.with(database: "other").database == "other")
         // As libpq: TLS is not used over a Unix socket, whatever sslmode says.
         #expect(try DatabaseURL(parsing: "postgresql://yibiao@/yibiao?host=/tmp/x&sslmode=require").tls == .disable)

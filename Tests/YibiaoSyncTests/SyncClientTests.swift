@@ -141,7 +141,7 @@ func deadHub() -> String { "http://127.0.0.1:9" }
     func online() async throws {
         try await withServedHub { hub, client, base in
             let (_, token) = try await hub.addWorker(district: district, id: "li.na", name: "李娜", communities: ["110105001001"], actor: "test")
-            let hubConnection = try HubConnection(hub: base, token: token, language: .zh)
+            let hubConnection = try HubConnection(hub: base, token: token, language: .zh, timeout: .seconds(120), connectTimeout: .seconds(60))
             defer { Task { await hubConnection.close() } }
             let me = try await hubConnection.me()
             #expect(me.worker == "li.na" && me.communities == ["110105001001"] && me.editable == WorkerFields().editable)
@@ -188,7 +188,7 @@ func deadHub() -> String { "http://127.0.0.1:9" }
     func conflicts() async throws {
         try await withServedHub { hub, client, base in
             let (_, token) = try await hub.addWorker(district: district, id: "li.na", name: "李娜", communities: ["110105001001"], actor: "test")
-            let connection = try HubConnection(hub: base, token: token, language: .en)
+            let connection = try HubConnection(hub: base, token: token, language: .en, timeout: .seconds(120), connectTimeout: .seconds(60))
             defer { Task { await connection.close() } }
             let sync = try freshClient()
             // The worker saw the sample's phone; an operator changes it before the entry arrives.
@@ -233,7 +233,7 @@ func deadHub() -> String { "http://127.0.0.1:9" }
             #expect(try sync.queue.find(entry.id).state == .waiting, "never sent: it waits")
             await down.close()
 
-            let up = try HubConnection(hub: base, token: token, language: .zh)
+            let up = try HubConnection(hub: base, token: token, language: .zh, timeout: .seconds(120), connectTimeout: .seconds(60))
             defer { Task { await up.close() } }
             // The hub got a copy, but the answer never came back (the line dropped mid-send).
             var sent = entry

@@ -105,7 +105,9 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch endpoint {
         case .tcp(let host, let port): "postgresql://\(user)@\(host):\(port)/\(database)"
-        case .unixSocket(let path): "postgresql://\(user)@/\(database)?host=\((path as NSString).deletingLastPathComponent)"
+        case .unixSocket(let path):
+            "postgresql://\(user)@/\(database)?host=\((path as NSString).deletingLastPathComponent)"
+                + (path.hasSuffix(".s.PGSQL.5432") ? "" : "&port=\(path.split(separator: ".").last ?? "")")
         }
     }
 

@@ -22,6 +22,9 @@ public struct EmbeddedPostgres: Sendable {
         /// TCP addresses to listen on besides the socket (`127.0.0.1`); empty: none. Host
         /// connections are refused until pg_hba.conf allows them (see `writeServerFile`).
         public var listenAddresses: String = ""
+        /// More server settings, given at start (`shared_preload_libraries`, for tests that
+        /// record statements).
+        public var settings: [String: String] = [:]
 
         public init(home: URL) {
             self.home = home.standardizedFileURL
@@ -175,7 +178,8 @@ public struct EmbeddedPostgres: Sendable {
             break
         }
         try prepareSocketDirectory()
-        let options = "-k \(socketDirectory.path) -p \(configuration.port) -c listen_addresses=\(configuration.listenAddresses)"
+        let options = (["-k \(socketDirectory.path) -p \(configuration.port) -c listen_addresses=\(configuration.listenAddresses)"]
+            + configuration.settings.sorted { $0.key < $1.key }.map { "-c \($0.key)=\($0.value)" }).joined(separator: " ")
         var lastOutput: ProcessRunner.Output?
         // Right after a kill -9 the old server's children may still hold its shared memory for
         // a moment; PostgreSQL then refuses to start, so try a few times.
