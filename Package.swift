@@ -159,7 +159,12 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
-        .testTarget(name: "YibiaoCLITests", dependencies: ["YibiaoTestSupport", "YibiaoStore", "YibiaoCore"]),
+        .testTarget(
+            name: "YibiaoCLITests",
+            dependencies: [
+                "YibiaoTestSupport", "YibiaoStore", "YibiaoCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )
 

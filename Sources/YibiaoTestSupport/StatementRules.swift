@@ -35,13 +35,20 @@ public enum StatementRules {
     ]
 
     /// Statements that must span districts, with the reason; kept short on purpose.
-    public static let crossDistrictAllowed: [(pattern: String, why: String)] = []
+    public static let crossDistrictAllowed: [(pattern: String, why: String)] = [
+        (
+            "SELECT DISTINCT district FROM ingest_batch WHERE status = $1",
+            "`yibiao db start` after a crash looks in every district for batches a killed process left running"
+        )
+    ]
 
-    /// Creates `url`'s database with the extension, and forgets what was recorded so far.
+    /// Creates `url`'s database with the extension and every migration applied (migrations run
+    /// once, before `db distribute`; they are not the pipeline), then forgets what was recorded.
     public static func startRecording(_ url: DatabaseURL) async throws {
         try await Database.createDatabaseIfMissing(url)
         try await Database.withClient(url) { client in
             try await client.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            _ = try await Migrator(logger: .silent).migrate(client)
             try await client.query("SELECT pg_stat_statements_reset()")
         }
     }
@@ -81,6 +88,40 @@ public enum StatementRules {
         return code.split(whereSeparator: { $0.isWhitespace || $0 == "(" }).first.map { $0.uppercased() } ?? ""
     }
 
+    /// `pg_stat_statements` replaces constants with parameters, even where SQL's grammar wants a
+    /// keyword or a typed literal; these put back something PostgreSQL parses the same way.
+    static func parseable(_ normalized: String) -> String {
+        normalized
+            .replacing(/extract\(\$\d+ FROM/, with: "extract(epoch FROM")
+            .replacing(/interval (\$\d+)/) { "\($0.output.1)::interval" }
+    }
+
+    /// Prepares `statement` as `rule_check` in a new transaction with generic plans. A parameter
+    /// whose type the normalized text hides (a literal the recorder replaced, `x * $4`) is
+    /// declared `text`, then `numeric`, until PostgreSQL accepts the statement.
+    private static func prepare(_ statement: String, connection: PostgresConnection) async throws {
+        let logger = Logger.silent
+        var declared: [Int: String] = [:]
+        while true {
+            // A prepared statement outlives ROLLBACK: deallocated before each try.
+            try await connection.query("DEALLOCATE ALL", logger: logger)
+            try await connection.query("BEGIN", logger: logger)
+            try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", logger: logger)
+            let types = (0..<(declared.keys.max() ?? 0)).map { declared[$0 + 1] ?? "unknown" }
+            let signature = types.isEmpty ? "" : "(" + types.joined(separator: ", ") + ")"
+            do {
+                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE rule_check\(signature) AS " + parseable(statement)), logger: logger)
+                return
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P18" {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                guard let match = (error.serverInfo?[.message] ?? "").firstMatch(of: /parameter \$(\d+)/), let index = Int(match.output.1),
+                    declared[index] != "numeric"
+                else { throw error }
+                declared[index] = declared[index] == nil ? "text" : "numeric"
+            }
+        }
+    }
+
     private static func check(_ statement: String, districtTables: Set<String>, connection: PostgresConnection, report: inout Report) async throws {
         let logger = Logger.silent
         let word = firstWord(statement)
@@ -90,11 +131,8 @@ public enum StatementRules {
             return
         }
         guard ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "MERGE", "VALUES"].contains(word) else { return }
-        try await connection.query("BEGIN", logger: logger)
-        defer { }
         do {
-            try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "PREPARE rule_check AS " + statement), logger: logger)
+            try await prepare(statement, connection: connection)
             var parameters = 0
             for try await count in try await connection.query(
                 "SELECT cardinality(parameter_types) FROM pg_prepared_statements WHERE name = 'rule_check'", logger: logger
@@ -171,7 +209,7 @@ public enum StatementRules {
     /// Every function named after DO UPDATE SET must be immutable.
     private static func checkConflictUpdate(_ statement: String, connection: PostgresConnection, report: inout Report) async throws {
         guard let range = statement.range(of: "DO UPDATE", options: .caseInsensitive) else { return }
-        var clause = String(statement[range.upperBound...])
+        var clause = String(statement[range.upperBound...]).replacing(/--[^\n]*/, with: "")
         if let returning = clause.range(of: "RETURNING", options: .caseInsensitive) { clause = String(clause[..<returning.lowerBound]) }
         let names = Set(clause.matches(of: /([A-Za-z_][A-Za-z0-9_]*)\s*\(/).map { String($0.output.1).lowercased() })
         for name in names.sorted() {

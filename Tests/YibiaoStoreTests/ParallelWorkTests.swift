@@ -22,31 +22,29 @@ import YibiaoMerge
         }
         var hashes: [Int64: String] = [:]
         for id in residents where id % 2 == 0 { hashes[id] = String(repeating: "a", count: 64) }
-        var rows = CopyText()
+        var rows = StagedRows(columns: GoldenRecords.residentColumns)
         var blocks = 0
         let parallel = try await GoldenRecords.mergeInParallel(
             residents, merger: merger, observations: observations, overrides: [:], stored: [:], open: [:], hashes: hashes
         ) { block in
-            rows.append(block)
+            rows.append(contentsOf: block)
             blocks += 1
         }
         // Handed over slice by slice, not at the end in one piece.
         #expect(blocks == 3)
         #expect(parallel.count == residents.count)
-        var expectedRows: Set<[UInt8]> = []
+        var expectedRows: Set<[String?]> = []
         for id in residents {
             let outcome = merger.merge(observations[id]!)
             let expected = GoldenRecords.MergedResident(GoldenDiff(stored: [:], openConflicts: [:], outcome: outcome))
             #expect(parallel[id] == expected, "resident \(id)")
             if parallel[id] != expected { break }
             if let hash = hashes[id] {
-                var row = CopyText()
-                row.row(GoldenRecords.residentRow(id, golden: outcome.values, changed: true, hash: hash))
-                expectedRows.insert(row.bytes)
+                expectedRows.insert(GoldenRecords.residentRow(id, golden: outcome.values, changed: true, hash: hash))
             }
         }
         // One row per resident with a digest, each the row one core encodes; in any order.
-        let lines = rows.bytes.split(separator: 0x0A).map { Array($0) + [0x0A] }
+        let lines = (0..<rows.count).map { index in rows.columns.map { $0[index] } }
         #expect(lines.count == hashes.count)
         #expect(Set(lines) == expectedRows)
     }

@@ -96,7 +96,8 @@ public enum AuditLog {
             """
             INSERT INTO audit_log (district, seq, actor, action, subject, purpose, detail, at, prev_hash, hash)
             SELECT \(district), s, a, ac, NULLIF(su, ''), NULLIF(pu, ''), d::jsonb, t::timestamptz, p, h
-            FROM unnest(\(sequences), \(column(2)), \(column(3)), \(column(4)), \(column(5)), \(column(6)), \(column(7)), \(column(8)), \(column(9)))
+            FROM unnest(\(sequences)::bigint[], \(column(2))::text[], \(column(3))::text[], \(column(4))::text[], \(column(5))::text[],
+                        \(column(6))::text[], \(column(7))::text[], \(column(8))::text[], \(column(9))::text[])
                  AS x(s, a, ac, su, pu, d, t, p, h)
             """, logger: logger)
         try await connection.query(

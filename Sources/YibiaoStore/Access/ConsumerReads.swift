@@ -216,12 +216,12 @@ public struct ConsumerReads: Sendable {
                     FROM resident r
                     WHERE district = \(district)
                       AND CASE WHEN \(since)::bigint IS NULL THEN status = 'active'
-                               ELSE EXISTS (SELECT 1 FROM change_log c WHERE c.district = r.district AND c.resident_id = r.resident_id
+                               ELSE EXISTS (SELECT 1 FROM change_log c WHERE c.district = \(district) AND c.resident_id = r.resident_id
                                             AND c.seq > \(since) AND c.seq <= \(cursor)) END
                       AND (cardinality(\(communities)::text[]) = 0
                            OR provenance #>> '{community_code,value}' = ANY(\(communities))
                            OR (status = 'retired' AND EXISTS (
-                                SELECT 1 FROM resident s WHERE s.district = r.district AND s.resident_id = r.merged_into
+                                SELECT 1 FROM resident s WHERE s.district = \(district) AND s.resident_id = r.merged_into
                                 AND s.provenance #>> '{community_code,value}' = ANY(\(communities)))))
                     ORDER BY resident_id
                     """, logger: logger)

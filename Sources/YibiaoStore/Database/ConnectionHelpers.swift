@@ -8,20 +8,17 @@ extension PostgresConnection {
         try await query("SELECT pg_advisory_xact_lock(hashtext('yibiao:district:' || \(district)))", logger: logger)
     }
 
-    /// Temporary tables have no statistics until analysed: the planner then guesses a handful of
-    /// rows and joins them to the big tables by nested loops, which turns a 10,000-row statement
-    /// from milliseconds into seconds.
-    /// Also for a table of one row (a worker's entry): unanalysed, it is assumed to fill its
-    /// pages, and the planner scans `source_record` whole to join it.
-    func analyzeStaging(_ table: String, logger: Logger) async throws {
+    /// Fresh statistics for a table that just grew many times over (a district's first ingest):
+    /// until autovacuum catches up, minutes later, the planner takes it for nearly empty and
+    /// joins it by nested loops, which turns a 10,000-row statement from milliseconds into seconds.
+    func analyze(_ table: String, logger: Logger) async throws {
         try await query(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
     }
 
-    /// The same for a table that just grew by many rows (a district's first ingest): its
-    /// statistics still describe it as nearly empty until autovacuum catches up, minutes later.
+    /// `analyze` for tables a statement of `rows` rows just filled, when that is many.
     func analyzeAfterBulk(_ tables: [String], rows: Int, logger: Logger) async throws {
         guard rows >= 2_000 else { return }
-        for table in tables { try await analyzeStaging(table, logger: logger) }
+        for table in tables { try await analyze(table, logger: logger) }
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.

@@ -178,7 +178,8 @@ public struct EmbeddedPostgres: Sendable {
             break
         }
         try prepareSocketDirectory()
-        let options = (["-k \(socketDirectory.path) -p \(configuration.port) -c listen_addresses=\(configuration.listenAddresses)"]
+        let options =
+            (["-k \(socketDirectory.path) -p \(configuration.port) -c listen_addresses=\(configuration.listenAddresses)"]
             + configuration.settings.sorted { $0.key < $1.key }.map { "-c \($0.key)=\($0.value)" }).joined(separator: " ")
         var lastOutput: ProcessRunner.Output?
         // Right after a kill -9 the old server's children may still hold its shared memory for

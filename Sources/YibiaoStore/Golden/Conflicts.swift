@@ -102,7 +102,7 @@ public struct Conflicts: Sendable {
                     INSERT INTO override (district, resident_id, field, value, author, reason, conflict_id)
                     VALUES (\(district), \(resident), \(field), \(json)::jsonb, \(author), \(trimmed), \(id))
                     ON CONFLICT (district, resident_id, field) DO UPDATE SET value = excluded.value, author = excluded.author,
-                        reason = excluded.reason, conflict_id = excluded.conflict_id, created_at = now()
+                        reason = excluded.reason, conflict_id = excluded.conflict_id, created_at = excluded.created_at
                     """, logger: logger)
                 let resolutionJSON = JSONText.encode(["value": value])
                 try await connection.query(

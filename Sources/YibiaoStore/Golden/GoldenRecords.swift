@@ -95,18 +95,18 @@ public struct GoldenRecords: Sendable {
         // The pure merge of every active resident, and its row for the database, split across cores.
         var hashes: [Int64: String] = [:]
         for resident in stale where resident.mergedInto == nil { hashes[resident.id] = resident.hash }
-        // Each slice's rows go to the staging table as soon as they are merged, not all at the end.
-        if !dryRun { try await prepareStaging(connection) }
+        // Each slice's rows are written as soon as they are merged, not all at the end.
         let merged = try await Self.mergeInParallel(
             active, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes
         ) { rows in
-            if !dryRun { try await copy(rows, into: "staging_golden_resident", connection, analyze: false) }
+            if !dryRun { try await writeResidents(rows, connection) }
         }
         // Every source value of the residents, and their stored records: not needed past the merge.
         observations = [:]
         stored = [:]
         timer.lap("merge", rows: active.count)
-        var residentRows = CopyText(), closeRows = CopyText(), raiseRows = CopyText()
+        var residentRows = StagedRows(columns: Self.residentColumns)
+        var closeRows = StagedRows(columns: 2), raiseRows = StagedRows(columns: 4)
         var entries: [ChangeLog.Entry] = []
         var changedResidents: [Int64] = []
         for resident in stale {
@@ -192,16 +192,16 @@ public struct GoldenRecords: Sendable {
     }
 
     /// Merges and diffs each resident; slices of residents run side by side. A resident with a
-    /// digest in `hashes` also gets its `staging_golden_resident` row, encoded in its slice.
+    /// digest in `hashes` also gets its `resident` row, encoded in its slice.
     /// `rowsReady` gets each slice's rows, in the caller's task, while the next slices merge
     /// (`ParallelSlices.forEach`: the rows of a district are never all in memory).
     static func mergeInParallel(
         _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
         overrides: [Int64: [String: Override]], stored: [Int64: [String: FieldValue]], open: [Int64: [String: FieldConflict]],
-        hashes: [Int64: String] = [:], rowsReady: (CopyText) async throws -> Void
+        hashes: [Int64: String] = [:], rowsReady: (StagedRows) async throws -> Void
     ) async throws -> [Int64: MergedResident] {
-        @Sendable func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], CopyText) {
-            var rows = CopyText()
+        @Sendable func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], StagedRows) {
+            var rows = StagedRows(columns: residentColumns)
             let merged = slice.map { id in
                 let outcome = merger.merge(observations[id] ?? [], overrides: overrides[id] ?? [:])
                 let diff = GoldenDiff(stored: stored[id] ?? [:], openConflicts: open[id] ?? [:], outcome: outcome)
@@ -276,7 +276,7 @@ public struct GoldenRecords: Sendable {
                         \(rulesFingerprint) || '|' ||
                         coalesce(string_agg(r.record_id::text || ':' || r.content_hash, ',' ORDER BY r.record_id), '') || '|' ||
                         coalesce((SELECT string_agg(o.field || '=' || coalesce(o.value::text, 'null') || '@' || o.created_at::text, ',' ORDER BY o.field)
-                                  FROM override o WHERE o.district = res.district AND o.resident_id = res.resident_id), ''))
+                                  FROM override o WHERE o.district = \(district) AND o.resident_id = res.resident_id), ''))
                     END AS digest
                 FROM resident res
                 LEFT JOIN link l ON l.district = res.district AND l.resident_id = res.resident_id
@@ -482,69 +482,57 @@ public struct GoldenRecords: Sendable {
         ).text
     }
 
-    /// The session's staging tables for one refresh's rows.
-    private func prepareStaging(_ connection: PostgresConnection) async throws {
-        try await connection.query(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS staging_golden_resident (resident_id bigint, hash_only boolean, changed boolean, inputs_hash text,
-                name text, name_key text, pinyin_key text, sex char(1), birth_date text, death_date text, national_id text, phone text,
-                division_code char(6), address text, marital_status char(2), political_status char(2), provenance jsonb) ON COMMIT DELETE ROWS
-            """, logger: logger)
-        try await connection.query(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS staging_golden_conflict (resident_id bigint, field text, reason_code text, candidates jsonb)
-            ON COMMIT DELETE ROWS
-            """, logger: logger)
-    }
+    /// Columns of `residentRow`.
+    static let residentColumns = 17
 
-    /// Applies the staged resident rows (those streamed during the merge, and `residents`) and
-    /// the conflicts to raise and close.
-    private func write(
-        _ connection: PostgresConnection, residents: CopyText, close: CopyText,
-        raise: CopyText
-    ) async throws {
-        try await copy(residents, into: "staging_golden_resident", connection, analyze: false)
-        try await connection.analyzeStaging("staging_golden_resident", logger: logger)
+    /// Applies resident rows: golden values with their digest, or the digest alone.
+    private func writeResidents(_ rows: StagedRows, _ connection: PostgresConnection) async throws {
+        guard !rows.isEmpty else { return }
+        let c = rows.column
         try await connection.query(
             """
             UPDATE resident r SET inputs_hash = s.inputs_hash,
                 name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
                 death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
                 address = s.address, marital_status = s.marital_status, political_status = s.political_status,
-                provenance = s.provenance, version = r.version + CASE WHEN s.changed THEN 1 ELSE 0 END,
-                updated_at = CASE WHEN s.changed THEN now() ELSE r.updated_at END
-            FROM staging_golden_resident s
-            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND NOT s.hash_only
+                provenance = s.provenance::jsonb, version = r.version + s.changed::boolean::int,
+                updated_at = CASE WHEN s.changed::boolean THEN now() ELSE r.updated_at END
+            FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[], \(c(9))::text[], \(c(10))::text[], \(c(11))::text[],
+                        \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[])
+                 AS s(resident_id, hash_only, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
+                      phone, division_code, address, marital_status, political_status, provenance)
+            WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND NOT s.hash_only::boolean
             """, logger: logger)
         try await connection.query(
             """
-            UPDATE resident r SET inputs_hash = s.inputs_hash FROM staging_golden_resident s
-            WHERE r.district = \(district) AND r.resident_id = s.resident_id AND s.hash_only
+            UPDATE resident r SET inputs_hash = s.inputs_hash
+            FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(3))::text[]) AS s(resident_id, hash_only, inputs_hash)
+            WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND s.hash_only::boolean
             """, logger: logger)
+    }
+
+    /// Applies the resident rows not written during the merge (retired residents) and the
+    /// conflicts to raise and close.
+    private func write(
+        _ connection: PostgresConnection, residents: StagedRows, close: StagedRows, raise: StagedRows
+    ) async throws {
+        try await writeResidents(residents, connection)
         if !close.isEmpty {
-            try await connection.query("CREATE TEMP TABLE IF NOT EXISTS staging_golden_close (resident_id bigint, field text) ON COMMIT DELETE ROWS", logger: logger)
-            try await copy(close, into: "staging_golden_close", connection)
             try await connection.query(
                 """
-                UPDATE conflict c SET status = 'superseded', resolved_at = now() FROM staging_golden_close s
-                WHERE c.district = \(district) AND c.resident_id = s.resident_id AND c.field = s.field AND c.status = 'open'
+                UPDATE conflict c SET status = 'superseded', resolved_at = now()
+                FROM unnest(\(close.column(0))::text[], \(close.column(1))::text[]) AS s(resident_id, field)
+                WHERE c.district = \(district) AND c.resident_id = s.resident_id::bigint AND c.field = s.field AND c.status = 'open'
                 """, logger: logger)
         }
         if !raise.isEmpty {
-            try await copy(raise, into: "staging_golden_conflict", connection)
             try await connection.query(
                 """
                 INSERT INTO conflict (district, resident_id, field, candidates, reason_code)
-                SELECT \(district), resident_id, field, candidates, reason_code FROM staging_golden_conflict
+                SELECT \(district), s.resident_id::bigint, s.field, s.candidates::jsonb, s.reason_code
+                FROM unnest(\(raise.column(0))::text[], \(raise.column(1))::text[], \(raise.column(2))::text[], \(raise.column(3))::text[])
+                     AS s(resident_id, field, reason_code, candidates)
                 """, logger: logger)
         }
-    }
-
-    private func copy(_ rows: CopyText, into table: String, _ connection: PostgresConnection, analyze: Bool = true) async throws {
-        guard !rows.isEmpty else { return }
-        try await connection.copyFrom(table: table, logger: logger) { writer in
-            try await writer.write(ByteBuffer(bytes: rows.bytes))
-        }
-        if analyze { try await connection.analyzeStaging(table, logger: logger) }
     }
 }

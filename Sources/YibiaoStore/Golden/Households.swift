@@ -10,71 +10,72 @@ struct Households {
     let district: String
     let logger: Logger
 
-    func update(_ connection: PostgresConnection, residents: [Int64]) async throws {
-        guard !residents.isEmpty else { return }
-        try await connection.query(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS wanted_membership (resident_id bigint, book text, relationship char(2), death_date date,
-                retired boolean, household_id bigint, has_open boolean, seen_before boolean) ON COMMIT DELETE ROWS
-            """, logger: logger)
-        try await connection.query(
-            """
-            INSERT INTO wanted_membership (resident_id, book, relationship, death_date, retired)
-            SELECT r.resident_id, r.provenance -> 'household_book_no' ->> 'value',
-                   coalesce(r.provenance -> 'relationship_to_head' ->> 'value', '99'),
+    /// The household each of the residents ($2) should be in, from their golden records: a
+    /// common table expression each statement below starts with (no session-local table, so
+    /// Citus can route every statement to the district's node).
+    private static let wanted = """
+        WITH wanted AS MATERIALIZED (
+            SELECT r.resident_id, b.book, h.household_id,
+                   coalesce(r.provenance -> 'relationship_to_head' ->> 'value', '99') AS relationship,
                    -- A death known to the month or year: the member leaves on its last day.
                    CASE length(r.death_date) WHEN 10 THEN r.death_date::date
-                       WHEN 7 THEN ((r.death_date || '-01')::date + interval '1 month' - interval '1 day')::date
-                       WHEN 4 THEN (r.death_date || '-12-31')::date END,
-                   r.status = 'retired'
+                       WHEN 7 THEN ((r.death_date || '-01')::date + '1 month'::interval - '1 day'::interval)::date
+                       WHEN 4 THEN (r.death_date || '-12-31')::date END AS death_date,
+                   r.status = 'retired' AS retired
             FROM resident r
-            WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
-            """, logger: logger)
-        try await connection.analyzeStaging("wanted_membership", logger: logger)
-        try await connection.query(
+            CROSS JOIN LATERAL (SELECT r.provenance -> 'household_book_no' ->> 'value' AS book) b
+            LEFT JOIN household h ON h.district = $1 AND h.household_book_no = b.book
+            WHERE r.district = $1 AND r.resident_id = ANY($2)
+        )
+
+        """
+
+    func update(_ connection: PostgresConnection, residents: [Int64]) async throws {
+        guard !residents.isEmpty else { return }
+        var binds = PostgresBindings()
+        binds.append(district)
+        binds.append(residents)
+        func run(_ statement: String) async throws {
+            try await connection.query(PostgresQuery(unsafeSQL: Self.wanted + statement, binds: binds), logger: logger)
+        }
+        try await run(
             """
             INSERT INTO household (district, household_book_no)
-            SELECT DISTINCT \(district), book FROM wanted_membership WHERE book IS NOT NULL AND NOT retired AND death_date IS NULL
+            SELECT DISTINCT $1, book FROM wanted WHERE book IS NOT NULL AND NOT retired AND death_date IS NULL
             ON CONFLICT (district, household_book_no) WHERE household_book_no IS NOT NULL DO NOTHING
-            """, logger: logger)
-        try await connection.query(
-            """
-            UPDATE wanted_membership w SET household_id = h.household_id FROM household h
-            WHERE h.district = \(district) AND h.household_book_no = w.book
-            """, logger: logger)
+            """)
         try await connection.analyzeAfterBulk(["household"], rows: residents.count, logger: logger)
         // Leaving: death, merge, or another register.
-        try await connection.query(
+        try await run(
             """
             UPDATE household_member m SET
                 until = greatest(coalesce(w.death_date, current_date), coalesce(m.since, '-infinity'::date)),
                 left_because = CASE WHEN w.retired THEN 'merged' WHEN w.death_date IS NOT NULL THEN 'died' ELSE 'moved' END
-            FROM wanted_membership w
-            WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL
+            FROM wanted w
+            WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL
               AND (w.retired OR w.death_date IS NOT NULL OR (w.household_id IS NOT NULL AND m.household_id <> w.household_id))
-            """, logger: logger)
-        try await connection.query(
+            """)
+        try await run(
             """
-            UPDATE household_member m SET relationship = w.relationship FROM wanted_membership w
-            WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
+            UPDATE household_member m SET relationship = w.relationship FROM wanted w
+            WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
               AND m.relationship <> w.relationship
-            """, logger: logger)
-        // Looked up before the insert: a statement that inserts into household_member while
-        // probing it would rescan its own new rows.
-        try await connection.query(
+            """)
+        // Probed before any row goes in (the statement's snapshot would not see them anyway).
+        try await run(
             """
-            UPDATE wanted_membership w SET
-                has_open = EXISTS (SELECT 1 FROM household_member m WHERE m.district = \(district) AND m.resident_id = w.resident_id AND m.until IS NULL),
-                seen_before = EXISTS (SELECT 1 FROM household_member p WHERE p.district = \(district) AND p.resident_id = w.resident_id)
-            """, logger: logger)
-        try await connection.query(
-            """
+            , probed AS MATERIALIZED (
+                SELECT w.*,
+                    EXISTS (SELECT 1 FROM household_member m WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL) AS has_open,
+                    EXISTS (SELECT 1 FROM household_member p WHERE p.district = $1 AND p.resident_id = w.resident_id) AS seen_before
+                FROM wanted w
+            )
             INSERT INTO household_member (district, household_id, resident_id, relationship, since)
             -- Since when is unknown for the household a person is first seen in; a move we saw happen is dated.
-            SELECT \(district), w.household_id, w.resident_id, w.relationship, CASE WHEN w.seen_before THEN current_date END
-            FROM wanted_membership w
+            SELECT $1, w.household_id, w.resident_id, w.relationship, CASE WHEN w.seen_before THEN current_date END
+            FROM probed w
             WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL AND NOT w.has_open
-            """, logger: logger)
+            """)
         try await connection.analyzeAfterBulk(["household_member"], rows: residents.count, logger: logger)
         // The household's address is its head's.
         try await connection.query(

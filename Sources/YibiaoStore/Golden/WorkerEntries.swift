@@ -98,8 +98,7 @@ public struct WorkerEntries: Sendable {
         guard !normalised.isEmpty else { return GoldenRecords.Summary() }
         let writer = SourceRecordWriter(district: district, system: Self.system, logger: logger)
         return try await client.withConnection { connection in
-            try await writer.prepareStaging(connection)
-            return try await connection.transaction(logger: logger) {
+            try await connection.transaction(logger: logger) {
                 try await connection.lockDistrict(district, logger: logger)
                 var status: String?, mergedInto: Int64?
                 for try await (state, target) in try await connection.query(

@@ -99,7 +99,7 @@ public struct Ingestor: Sendable {
             for await chunk in chunks.stream {
                 try await write(chunk, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
                 if summary.staged >= max(4_096, analyzedAt) {
-                    try await connection.analyzeStaging("source_record (district, system_id, source_key, version, is_current)", logger: logger)
+                    try await connection.analyze("source_record (district, system_id, source_key, version, is_current)", logger: logger)
                     analyzedAt = 2 * max(summary.staged, analyzedAt)
                 }
                 chunks.consumed()

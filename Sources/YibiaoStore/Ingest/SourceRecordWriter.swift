@@ -27,7 +27,7 @@ public struct SourceRecordWriter: Sendable {
         self.logger = logger
     }
 
-    /// The district and the system exist; the session's staging table is there.
+    /// The district and the system exist.
     public func prepare(_ connection: PostgresConnection, systemName: LocalizedText, domain: String) async throws {
         let districtName = DivisionCodeTable.standard.fullName(district) ?? district
         try await connection.query("INSERT INTO district (district, name) VALUES (\(district), \(districtName)) ON CONFLICT DO NOTHING", logger: logger)
@@ -35,20 +35,6 @@ public struct SourceRecordWriter: Sendable {
             """
             INSERT INTO source_system (system_id, name_zh, name_en, domain) VALUES (\(system), \(systemName.zh), \(systemName.en), \(domain))
             ON CONFLICT (system_id) DO NOTHING
-            """, logger: logger)
-        try await prepareStaging(connection)
-    }
-
-    /// The session's staging table only: for a writer whose district and system exist already
-    /// (a worker's entry: its resident's district, the seeded `community_entry` system).
-    public func prepareStaging(_ connection: PostgresConnection) async throws {
-        try await connection.query(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS staging_record (
-                source_key text, row_number bigint, content_hash text, raw jsonb, fields jsonb, facet jsonb, problems jsonb,
-                national_id text, national_id_raw text, name text, name_key text, pinyin_key text, sex char(1),
-                birth_date text, phone text, division_code char(6), address text, match_keys text[]
-            ) ON COMMIT DELETE ROWS
             """, logger: logger)
     }
 
@@ -203,18 +189,14 @@ public struct SourceRecordWriter: Sendable {
     ) async throws -> Counts {
         var counts = Counts()
         if staging.count > 0 {
-            try await connection.copyFrom(table: "staging_record", logger: logger) { writer in
-                try await writer.write(ByteBuffer(bytes: staging.copy.bytes))
-            }
-            // The compare joins on the key alone: statistics on the wide columns would cost more than it.
-            try await connection.analyzeStaging("staging_record (source_key)", logger: logger)
-            // Unchanged rows are counted; changed rows retire their current version; new and
-            // changed rows are inserted with the next version number.
-            let rows = try await connection.query(
+            let rows = staging.rows
+            // Unchanged rows are counted; changed rows retire their current version (the keys
+            // and hashes suffice); new and changed rows are inserted next with the next version.
+            let compared = try await connection.query(
                 """
                 WITH compared AS (
-                    SELECT s.*, r.record_id AS current_id, r.version AS current_version, r.content_hash AS current_hash
-                    FROM staging_record s
+                    SELECT s.source_key, s.content_hash, r.record_id AS current_id, r.content_hash AS current_hash
+                    FROM unnest(\(rows.column(0))::text[], \(rows.column(2))::text[]) AS s(source_key, content_hash)
                     LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(system)
                         AND r.source_key = s.source_key AND r.is_current
                 ),
@@ -229,7 +211,7 @@ public struct SourceRecordWriter: Sendable {
                        (SELECT count(*) FROM retired)
                 FROM compared
                 """, logger: logger)
-            for try await (same, new, changed, _) in rows.decode((Int, Int, Int, Int).self) {
+            for try await (same, new, changed, _) in compared.decode((Int, Int, Int, Int).self) {
                 counts.unchanged = same
                 counts.staged = new + changed
                 counts.newVersions = changed
@@ -241,10 +223,15 @@ public struct SourceRecordWriter: Sendable {
                 INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash,
                     raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
                     birth_date, phone, division_code, address, match_keys)
-                SELECT \(district), \(system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number,
-                    s.content_hash, s.raw, s.fields, s.facet, s.problems, s.national_id, s.national_id_raw, s.name,
-                    s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address, s.match_keys
-                FROM staging_record s
+                SELECT \(district), \(system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number::bigint,
+                    s.content_hash, s.raw::jsonb, s.fields::jsonb, s.facet::jsonb, s.problems::jsonb, s.national_id, s.national_id_raw,
+                    s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address, s.match_keys::text[]
+                FROM unnest(\(rows.column(0))::text[], \(rows.column(1))::text[], \(rows.column(2))::text[], \(rows.column(3))::text[], \(rows.column(4))::text[],
+                            \(rows.column(5))::text[], \(rows.column(6))::text[], \(rows.column(7))::text[], \(rows.column(8))::text[], \(rows.column(9))::text[],
+                            \(rows.column(10))::text[], \(rows.column(11))::text[], \(rows.column(12))::text[], \(rows.column(13))::text[], \(rows.column(14))::text[],
+                            \(rows.column(15))::text[], \(rows.column(16))::text[], \(rows.column(17))::text[])
+                     AS s(source_key, row_number, content_hash, raw, fields, facet, problems, national_id, national_id_raw, name,
+                          name_key, pinyin_key, sex, birth_date, phone, division_code, address, match_keys)
                 LEFT JOIN LATERAL (
                     SELECT r.version, r.content_hash, r.is_current FROM source_record r
                     WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = s.source_key
@@ -295,10 +282,10 @@ public struct SourceRecordWriter: Sendable {
         return nil
     }
 
-    /// Records as the staging COPY takes them.
+    /// Records as the staging statements take them.
     public struct StagingRows: Sendable {
-        public private(set) var copy = CopyText()
-        public private(set) var count = 0
+        public private(set) var rows = StagedRows(columns: 18)
+        public var count: Int { rows.count }
 
         public init() {}
 
@@ -307,13 +294,11 @@ public struct SourceRecordWriter: Sendable {
         }
 
         public mutating func append(_ record: MappedRecord) {
-            copy.row(SourceRecordWriter.stagingRow(record))
-            count += 1
+            rows.row(SourceRecordWriter.stagingRow(record))
         }
 
         public mutating func append(contentsOf other: StagingRows) {
-            copy.append(other.copy)
-            count += other.count
+            rows.append(contentsOf: other.rows)
         }
     }
 

@@ -64,7 +64,7 @@ public struct ManualDecisions: Sendable {
                     INSERT INTO link (district, record_id, resident_id, method, decided_by, reason, pinned)
                     VALUES (\(district), \(record), \(fresh), 'manual', \(author), \(reason), true)
                     ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = 'manual',
-                        decided_by = excluded.decided_by, reason = excluded.reason, pinned = true, decided_at = now(), weight = NULL
+                        decided_by = excluded.decided_by, reason = excluded.reason, pinned = true, decided_at = excluded.decided_at, weight = NULL
                     """, logger: logger)
                 try await connection.query(
                     "INSERT INTO match_queue (district, record_id) VALUES (\(district), \(record)) ON CONFLICT DO NOTHING", logger: logger)
@@ -95,7 +95,7 @@ public struct ManualDecisions: Sendable {
             INSERT INTO pair_decision (district, record_a, record_b, same_person, author, reason)
             VALUES (\(district), \(low), \(high), \(same), \(author), \(reason))
             ON CONFLICT (district, record_a, record_b) DO UPDATE SET same_person = excluded.same_person,
-                author = excluded.author, reason = excluded.reason, decided_at = now()
+                author = excluded.author, reason = excluded.reason, decided_at = excluded.decided_at
             """)
         // Both records are matched again by the next run, under the new constraint.
         try await client.query(

@@ -233,7 +233,7 @@ public struct ResidentLinker: Sendable {
             LEFT JOIN link l ON l.district = r.district AND l.record_id = r.record_id
             LEFT JOIN LATERAL (
                 SELECT pl.resident_id, pl.pinned FROM source_record p JOIN link pl USING (district, record_id)
-                WHERE p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key AND p.version < r.version
+                WHERE p.district = \(district) AND p.system_id = r.system_id AND p.source_key = r.source_key AND p.version < r.version
                 ORDER BY p.version DESC LIMIT 1
             ) previous ON l.record_id IS NULL
             WHERE r.district = \(district) AND r.is_current AND (\(whole) OR r.record_id = ANY(\(ids)))
@@ -487,19 +487,14 @@ public struct ResidentLinker: Sendable {
                         var fresh: [Int64] = []
                         for try await id in try await connection.query(
                             """
-                            INSERT INTO resident (district) SELECT \(district) FROM generate_series(1, \(needed)) RETURNING resident_id
+                            INSERT INTO resident (district) SELECT \(district) FROM generate_series(1, \(needed)::bigint) RETURNING resident_id
                             """, logger: logger
                         ).decode(Int64.self) { fresh.append(id) }
                         for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
                         freshResidents = Set(fresh)
                     }
-                    // Links: one row per record, written with COPY, applied set-based.
-                    try await connection.query(
-                        """
-                        CREATE TEMP TABLE IF NOT EXISTS staging_link (record_id bigint, resident_id bigint, method text, weight double precision,
-                            explanation jsonb, pinned boolean, reason text) ON COMMIT DELETE ROWS
-                        """, logger: logger)
-                    var copy = CopyText()
+                    // Links: one row per record, sent as arrays, applied set-based.
+                    var copy = StagedRows(columns: 7)
                     // Records that are new or change resident: only they can bring a resident new identifiers.
                     var moved: [Int64] = []
                     var movedToFresh: [Int64] = []
@@ -527,20 +522,21 @@ public struct ResidentLinker: Sendable {
                         }
                     }
                     if !copy.isEmpty {
-                        try await connection.copyFrom(table: "staging_link", logger: logger) { writer in
-                            try await writer.write(ByteBuffer(bytes: copy.bytes))
-                        }
-                        try await connection.analyzeStaging("staging_link", logger: logger)
+                        try await connection.query(
+                            """
+                            INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
+                            SELECT \(district), s.record_id::bigint, s.resident_id::bigint, s.method, s.weight::double precision,
+                                s.explanation::jsonb, \(actor), s.pinned::boolean, s.reason
+                            FROM unnest(\(copy.column(0))::text[], \(copy.column(1))::text[], \(copy.column(2))::text[], \(copy.column(3))::text[], \(copy.column(4))::text[],
+                                        \(copy.column(5))::text[], \(copy.column(6))::text[]) AS s(record_id, resident_id, method, weight, explanation, pinned, reason)
+                            ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
+                                weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by,
+                                -- The column's default: Citus allows no volatile function here.
+                                decided_at = excluded.decided_at
+                            WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
+                                IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
+                            """, logger: logger)
                     }
-                    try await connection.query(
-                        """
-                        INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
-                        SELECT \(district), record_id, resident_id, method, weight, explanation, \(actor), pinned, reason FROM staging_link
-                        ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
-                            weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by, decided_at = now()
-                        WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
-                            IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
-                        """, logger: logger)
                     try await connection.analyzeAfterBulk(["resident", "link"], rows: records.count - existing.count, logger: logger)
                     // Every identifier a resident is known by, with the record it came from. A
                     // resident made in this transaction has none yet, and no other session can give
@@ -585,26 +581,19 @@ public struct ResidentLinker: Sendable {
                     // Review: uncertain pairs against the resident of the other record; decided pairs are not asked again.
                     var clusterOf: [Int64: Int] = [:]
                     for (index, cluster) in result.clusters.enumerated() { for record in cluster { clusterOf[record] = index } }
-                    var reviewCopy = CopyText()
+                    var reviewCopy = StagedRows(columns: 4)
                     for pair in result.review {
                         guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
                         reviewCopy.row([String(pair.a), String(resident), String(pair.probability), MatchExplanation(pair, record: pair.a).json])
                     }
-                    try await connection.query(
-                        """
-                        CREATE TEMP TABLE IF NOT EXISTS staging_review (record_id bigint, resident_id bigint, weight double precision,
-                            explanation jsonb) ON COMMIT DELETE ROWS
-                        """, logger: logger)
                     if !reviewCopy.isEmpty {
-                        try await connection.copyFrom(table: "staging_review", logger: logger) { writer in
-                            try await writer.write(ByteBuffer(bytes: reviewCopy.bytes))
-                        }
-                        try await connection.analyzeStaging("staging_review", logger: logger)
                         try await connection.query(
                             """
                             INSERT INTO review_item (district, record_id, candidate_resident_id, weight, explanation)
-                            SELECT \(district), s.record_id, s.resident_id, s.weight, s.explanation FROM staging_review s
-                            JOIN link l ON l.district = \(district) AND l.record_id = s.record_id AND l.resident_id <> s.resident_id
+                            SELECT \(district), s.record_id::bigint, s.resident_id::bigint, s.weight::double precision, s.explanation::jsonb
+                            FROM unnest(\(reviewCopy.column(0))::text[], \(reviewCopy.column(1))::text[], \(reviewCopy.column(2))::text[], \(reviewCopy.column(3))::text[])
+                                 AS s(record_id, resident_id, weight, explanation)
+                            JOIN link l ON l.district = \(district) AND l.record_id = s.record_id::bigint AND l.resident_id <> s.resident_id::bigint
                             ON CONFLICT (district, record_id, candidate_resident_id) DO NOTHING
                             """, logger: logger)
                     }
@@ -643,16 +632,12 @@ public struct ResidentLinker: Sendable {
         try await connection.query(
             "DELETE FROM match_queue WHERE district = \(district) AND record_id = ANY(\(matched))", logger: logger)
         if !work.keyless.isEmpty {
-            try await connection.query(
-                "CREATE TEMP TABLE IF NOT EXISTS staging_keys (record_id bigint, match_keys text[]) ON COMMIT DELETE ROWS", logger: logger)
-            var copy = CopyText()
-            for record in work.keyless { copy.row([String(record.id), PostgresArrayText.literal(MatchEngine.lookupKeys(of: record))]) }
-            try await connection.copyFrom(table: "staging_keys", logger: logger) { writer in
-                try await writer.write(ByteBuffer(bytes: copy.bytes))
-            }
+            let ids = work.keyless.map(\.id)
+            let keys = work.keyless.map { PostgresArrayText.literal(MatchEngine.lookupKeys(of: $0)) }
             try await connection.query(
                 """
-                UPDATE source_record r SET match_keys = s.match_keys FROM staging_keys s
+                UPDATE source_record r SET match_keys = s.match_keys::text[]
+                FROM unnest(\(ids)::bigint[], \(keys)::text[]) AS s(record_id, match_keys)
                 WHERE r.district = \(district) AND r.record_id = s.record_id
                 """, logger: logger)
         }

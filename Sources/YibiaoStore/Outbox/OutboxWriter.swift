@@ -59,15 +59,8 @@ public struct OutboxWriter: Sendable {
         let changedBySeq = Dictionary(causes.map { ($0.seq, $0.changed) }, uniquingKeysWith: { a, _ in a })
         let systems = try await OutboundSystems(district: district, logger: logger).load(on: connection)
         guard !systems.isEmpty else { return [:] }
-        var causeRows = CopyText()
-        for cause in causes { causeRows.row([String(cause.residentID), String(cause.seq), cause.kind]) }
-        try await connection.query(
-            "CREATE TEMP TABLE IF NOT EXISTS staging_outbox_cause (resident_id bigint, seq bigint, cause text) ON COMMIT DELETE ROWS",
-            logger: logger)
-        try await connection.copyFrom(table: "staging_outbox_cause", logger: logger) { writer in
-            try await writer.write(ByteBuffer(bytes: causeRows.bytes))
-        }
-        try await connection.analyzeStaging("staging_outbox_cause", logger: logger)
+        // The causes travel inside each statement that reads them, as arrays (`StagedRows`).
+        let causeResidents = causes.map(\.residentID), causeSeqs = causes.map(\.seq), causeKinds = causes.map(\.kind)
 
         var systemColumn: [String] = [], fieldColumn: [String] = []
         for (id, system) in systems.sorted(by: { $0.key < $1.key }) {
@@ -83,15 +76,18 @@ public struct OutboxWriter: Sendable {
         for try await any in try await connection.query(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE district = \(district) AND status IN ('sent', 'acknowledged'))", logger: logger
         ).decode(Bool.self) { inFlight = any }
+        // Spelled out in this fragment (a code of digits, so safe as a literal) so that the
+        // outbox is read for one district, as Citus needs to route the statement.
+        let districtLiteral = district.utf8.allSatisfy({ (0x30...0x39).contains($0) }) ? "'\(district)'" : "r.district"
         let sentValue =
             inFlight
             ? """
             (SELECT o.payload -> 'changes' -> f.field ->> 'new' FROM outbox o
-             WHERE o.district = r.district AND o.system_id = r.system_id AND o.source_key = r.source_key AND o.record_id = r.record_id
+             WHERE o.district = \(districtLiteral) AND o.system_id = r.system_id AND o.source_key = r.source_key AND o.record_id = r.record_id
                AND o.status IN ('sent', 'acknowledged') AND f.field = ANY(o.fields)
              ORDER BY o.change_seq DESC LIMIT 1)
             """ : "NULL"
-        try await supersedeUnsent(systems, on: connection)
+        try await supersedeUnsent(systems, causes: causes, on: connection)
         // Each current record of a receiving system for a changed resident that is owed
         // something, with its outbound fields as the golden record and as the system hold them.
         // First the owed (record, change) pairs alone, then their fields: few records are owed,
@@ -100,7 +96,7 @@ public struct OutboxWriter: Sendable {
             """
             WITH owed AS (
                 SELECT DISTINCT c.seq, c.cause, c.resident_id, r.record_id
-                FROM staging_outbox_cause c
+                FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
                 JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
                 JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
                 JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current
@@ -120,7 +116,7 @@ public struct OutboxWriter: Sendable {
             ORDER BY o.seq, r.system_id, r.source_key
             """, logger: logger)
         var receipts: [String: Receipt] = [:]
-        var outboxRows = CopyText()
+        var outboxRows = StagedRows(columns: 11)
         var written = 0
         /// One update from a record's outbound fields as golden and as held (nil: no value).
         func add(
@@ -189,7 +185,7 @@ public struct OutboxWriter: Sendable {
                 """
                 SELECT c.seq, c.cause, c.resident_id, f.system_id,
                     array_agg(f.field ORDER BY f.field), array_agg(coalesce(res.provenance -> f.field ->> 'value', chr(1)) ORDER BY f.field)
-                FROM staging_outbox_cause c
+                FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
                 JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
                 JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = ANY(\(takers))
                 WHERE NOT EXISTS (
@@ -204,23 +200,15 @@ public struct OutboxWriter: Sendable {
             }
         }
         guard written > 0 else { return receipts }
-        try await connection.query(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS staging_outbox (system_id text, resident_id bigint, change_seq bigint, source_key text,
-                record_id bigint, cause text, fields text[], payload jsonb, idempotency_key text, status text, last_error text)
-            ON COMMIT DELETE ROWS
-            """, logger: logger)
-        try await connection.copyFrom(table: "staging_outbox", logger: logger) { writer in
-            try await writer.write(ByteBuffer(bytes: outboxRows.bytes))
-        }
-        try await connection.analyzeStaging("staging_outbox", logger: logger)
+        let c = outboxRows.column
         try await connection.query(
             """
             INSERT INTO outbox (district, system_id, resident_id, change_seq, source_key, record_id, cause, fields, payload,
                 idempotency_key, status, last_error)
-            SELECT \(district), system_id, resident_id, change_seq, source_key, record_id, cause, fields, payload,
-                idempotency_key, status, last_error
-            FROM staging_outbox
+            SELECT \(district), s.system_id, s.resident_id::bigint, s.change_seq::bigint, s.source_key, s.record_id::bigint, s.cause,
+                s.fields::text[], s.payload::jsonb, s.idempotency_key, s.status, s.last_error
+            FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[], \(c(9))::text[], \(c(10))::text[])
+                 AS s(system_id, resident_id, change_seq, source_key, record_id, cause, fields, payload, idempotency_key, status, last_error)
             ON CONFLICT (district, idempotency_key) DO NOTHING
             """, logger: logger)
         return receipts
@@ -230,7 +218,8 @@ public struct OutboxWriter: Sendable {
     /// state owes the system a new update carrying every field still owed, or nothing at all
     /// (the golden value went back to what the system holds). One being written into a file is
     /// left to finish. A system sent only people's decisions keeps its updates past a feed's change.
-    func supersedeUnsent(_ systems: [String: OutboundSystems.System], on connection: PostgresConnection) async throws {
+    func supersedeUnsent(_ systems: [String: OutboundSystems.System], causes: [Cause], on connection: PostgresConnection) async throws {
+        let causeResidents = causes.map(\.residentID), causeSeqs = causes.map(\.seq), causeKinds = causes.map(\.kind)
         let all = systems.keys.sorted()
         let entriesOnly = systems.filter { $0.value.mapper.outbound.send == .entriesOnly }.keys.sorted()
         let takers = systems.filter { $0.value.mapper.outbound.newResidents }.keys.sorted()
@@ -240,11 +229,13 @@ public struct OutboxWriter: Sendable {
             UPDATE outbox o SET status = 'superseded'
             FROM (
                 SELECT system_id, source_key, max(seq) AS seq FROM (
-                    SELECT r.system_id, r.source_key, c.seq, c.cause FROM staging_outbox_cause c
+                    SELECT r.system_id, r.source_key, c.seq, c.cause
+                    FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
                     JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
                     JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current AND r.system_id = ANY(\(all))
                     UNION ALL
-                    SELECT t.system_id, 'new:' || c.resident_id, c.seq, c.cause FROM staging_outbox_cause c CROSS JOIN unnest(\(takers)::text[]) AS t(system_id)
+                    SELECT t.system_id, 'new:' || c.resident_id, c.seq, c.cause
+                    FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause) CROSS JOIN unnest(\(takers)::text[]) AS t(system_id)
                 ) examined
                 WHERE system_id <> ALL(\(entriesOnly)) OR cause = ANY(\(personal))
                 GROUP BY system_id, source_key
