@@ -195,5 +195,10 @@ $yibiao sync push
 kill -TERM "$server"; wait "$server" || true
 unset YIBIAO_CLIENT_HOME
 
+say "The district's data at a glance: one HTML file with charts, readable offline"
+$yibiao report --out "$district_dir/report.html"
+$yibiao report list id-invalid --limit 3
+echo "open $district_dir/report.html in a browser"
+
 say "Done"
 echo "The database keeps running: stop it with '$yibiao db stop'; start over with '$yibiao db reset --yes'."

@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 import Testing
 import YibiaoAdapters
-import YibiaoApplication
+@testable import YibiaoApplication
 import YibiaoCore
 import YibiaoMerge
 import YibiaoStore
@@ -257,5 +257,96 @@ private func entryCount(_ hub: Hub) async throws -> Int {
             if reference.system == "register", reference.sourceKey == key { found = reference.residentID }
         }
         return String(try #require(found))
+    }
+}
+
+@Suite struct QualityReportTests {
+    @Test("the data-quality report: counts per system that its listings reproduce, overlaps that add up, every read audited; drawn by a real browser")
+    func report() async throws {
+        try await withHub { hub, _ in
+            var staged: [String: Int] = [:]
+            for (adapter, sample, system) in [
+                ("civil_affairs.yaml", "civil_affairs.csv", "civil_affairs"), ("family_planning.yaml", "family_planning.xlsx", "family_planning"),
+                ("party.yaml", "party.xml", "party"), ("social_security.yaml", "social_security.jsonl", "social_security"),
+            ] {
+                staged[system] = try await ingest(hub, adapter, sample).staging.staged
+            }
+            let report = try await hub.qualityReport(district: "110105", reader: "cli:test")
+            #expect(report.district == "110105" && report.changeLogSeq > 0)
+            #expect(Set(report.systems.map(\.system)) == Set(staged.keys))
+            var found = 0
+            for system in report.systems {
+                #expect(system.records == staged[system.system], "\(system.system): every staged record is current")
+                #expect(system.residents <= system.records)
+                for finding in QualityReport.Finding.allCases {
+                    let rows = try await hub.qualityRows(
+                        district: "110105", finding: finding, system: system.system, limit: 100_000, reader: "cli:test")
+                    #expect(rows.count == system.findings[finding], "\(system.system) \(finding.rawValue): the listing is the count")
+                    #expect(rows.allSatisfy { $0.system == system.system })
+                    found += rows.count
+                }
+            }
+            #expect(found > 0, "the sample feeds carry bad and missing ID numbers")
+            // Every resident is known to at least one system; no pair shares more than either holds.
+            #expect(report.residentsBySystemCount.values.reduce(0, +) >= report.activeResidents)
+            let residents = Dictionary(uniqueKeysWithValues: report.systems.map { ($0.system, $0.residents) })
+            for overlap in report.overlaps {
+                #expect(overlap.residents <= min(residents[overlap.a] ?? 0, residents[overlap.b] ?? 0))
+            }
+            #expect(report.quarantined.reduce(0) { $0 + $1.rows } == report.batches.reduce(0) { $0 + $1.quarantined })
+            #expect(report.systemNames["civil_affairs"] != nil)
+            let audited = try await hub.auditEntries(district: "110105", actor: "cli:test", action: nil, limit: 1_000, reader: "cli:auditor")
+            #expect(audited.contains { $0.entry.action == "report" } && audited.contains { $0.entry.action == "report_list" })
+
+            // The page: one chart per section, no value of a person, and drawn by Chromium.
+            let html = QualityReportPage.html(report)
+            for section in ["systems", "overlap", "ids", "phones", "stale", "duplicates", "conflicts", "quarantine", "batches"] {
+                #expect(html.contains("<figure id=\"\(section)\">"), "\(section)")
+            }
+            #expect(!html.contains("<script") && !html.contains("https://") && !html.contains("src="), "nothing is fetched at view time")
+            #expect(html.contains("yibiao report list id-invalid --system civil_affairs"))
+            try ChromiumCheck.expectDrawn(html)
+        }
+    }
+
+    @Test("the page escapes what it shows")
+    func escaping() {
+        #expect(QualityReportPage.escape("<b>\"x\" & 'y'</b>") == "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;")
+    }
+}
+
+/// Renders HTML in headless Chromium (Debian's `chromium`, installed by scripts/setup.sh).
+enum ChromiumCheck {
+    static func expectDrawn(_ html: String) throws {
+        let chromium = try #require(
+            ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "headless Chromium is needed: scripts/setup.sh installs Debian's chromium")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("yibiao-report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let page = directory.appendingPathComponent("report.html")
+        let blank = directory.appendingPathComponent("blank.html")
+        try Data(html.utf8).write(to: page)
+        try Data("<!DOCTYPE html><html><body></body></html>".utf8).write(to: blank)
+        func run(_ arguments: [String]) throws -> ProcessRunner.Output {
+            try ProcessRunner().run(
+                chromium,
+                ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(directory.path)/profile"] + arguments,
+                environment: ["HOME": directory.path])
+        }
+        // The DOM as the browser built it: the charts' bars are there, with their sizes.
+        let dom = try run(["--dump-dom", page.absoluteString])
+        try #require(dom.succeeded, "chromium failed: \(dom.stderr.suffix(2000))")
+        #expect(dom.stdout.components(separatedBy: "<svg").count - 1 >= 9, "a chart per section")
+        #expect(dom.stdout.contains("<rect class=\"bar\""))
+        // A screenshot of the page holds far more than one of an empty page of the same size.
+        var sizes: [Int] = []
+        for (source, shot) in [(page, "report.png"), (blank, "blank.png")] {
+            let out = directory.appendingPathComponent(shot)
+            let result = try run(["--window-size=1100,2400", "--screenshot=\(out.path)", source.absoluteString])
+            try #require(result.succeeded, "chromium failed: \(result.stderr.suffix(2000))")
+            sizes.append((try FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int) ?? 0)
+        }
+        #expect(sizes[1] > 0 && sizes[0] > 8 * sizes[1], "the report's screenshot is not blank: \(sizes)")
     }
 }
