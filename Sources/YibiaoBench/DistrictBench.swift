@@ -120,6 +120,13 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
                     latencies[latencies.count / 2], p99, outboxShare[outboxShare.count / 2]))
         }
         try await benchDelivery(hub, run: run)
+        let reportStart = ContinuousClock.now
+        let report = try await hub.qualityReport(district: district, reader: "bench")
+        let page = QualityReportPage.html(report)
+        print(
+            String(
+                format: "  data-quality report: %.2f s (%d residents, %.0f KB of HTML)", seconds(ContinuousClock.now - reportStart),
+                report.activeResidents, Double(page.utf8.count) / 1000))
         try await benchAccess(hub, client: client, district: district)
         print("  community workers through the sync client:")
         try await benchWorkerLoad(hub, client: client, district: district, seconds: 300)
