@@ -199,6 +199,9 @@ say "The district's data at a glance: one HTML file with charts, readable offlin
 $yibiao report --out "$district_dir/report.html"
 $yibiao report list id-invalid --limit 3
 echo "open $district_dir/report.html in a browser"
+echo; echo "The data catalogue (一本账): which system holds, receives and owns each field"
+$yibiao catalog --format md | sed -n '5,9p'
+$yibiao catalog --format html --out "$district_dir/catalog.html"
 
 say "Done"
 echo "The database keeps running: stop it with '$yibiao db stop'; start over with '$yibiao db reset --yes'."

@@ -309,6 +309,40 @@ private func entryCount(_ hub: Hub) async throws -> Int {
         }
     }
 
+    @Test("the data catalogue: every canonical field with the systems holding and receiving it, its owner, sensitivity, readers and coverage; as md, csv and html")
+    func catalog() async throws {
+        try await withHub { hub, _ in
+            for (adapter, sample) in [("civil_affairs.yaml", "civil_affairs.csv"), ("party.yaml", "party.xml")] {
+                _ = try await ingest(hub, adapter, sample)
+            }
+            _ = try await hub.addConsumer(
+                district: "110105",
+                Consumers.Definition(
+                    id: "office", name: "社区办公室", purpose: "community services", legalBasis: "PIPL art. 13(1)(3)",
+                    grant: AccessGrant(fields: ["name", "address"])), actor: "cli:test")
+            let catalog = try await hub.catalog(district: "110105", reader: "cli:test")
+            #expect(catalog.entries.map(\.field) == CanonicalField.all.map(\.qualifiedName))
+            let entries = Dictionary(uniqueKeysWithValues: catalog.entries.map { ($0.field, $0) })
+            let name = try #require(entries["name"])
+            #expect(Set(name.inbound.keys) == ["civil_affairs", "party"] && name.inbound.values.allSatisfy { $0 > 0 })
+            #expect(name.residentsWithValue == catalog.activeResidents && name.coverage == 1)
+            #expect(name.consumers == ["office"] && entries["phone"]?.consumers == [])
+            #expect(entries["national_id"]?.sensitivity == .identifier && entries["name"]?.sensitivity == .personal)
+            #expect(catalog.entries.filter { $0.domain == "party" }.allSatisfy { $0.sensitivity == .sensitive })
+            #expect(entries["marital_status"]?.codeTable == "marital-status")
+            #expect(entries["phone"]?.outbound.contains("civil_affairs") == true, "civil affairs' adapter sends phones back")
+            #expect(catalog.entries.allSatisfy { $0.coverage >= 0 && $0.coverage <= 1 && $0.residentsWithValue <= catalog.activeResidents })
+            #expect(catalog.entries.allSatisfy { Set($0.outbound).isSubset(of: ["civil_affairs", "party"]) })
+
+            let csv = DataCatalogPage.render(catalog, as: .csv)
+            #expect(csv.hasPrefix("\u{FEFF}") && csv.components(separatedBy: "\r\n").count == catalog.entries.count + 2)
+            let markdown = DataCatalogPage.render(catalog, as: .md)
+            #expect(markdown.split(separator: "\n").filter { $0.hasPrefix("| ") }.count == catalog.entries.count + 1)
+            let html = DataCatalogPage.render(catalog, as: .html)
+            #expect(html.components(separatedBy: "<tr class=").count - 1 == catalog.entries.count)
+        }
+    }
+
     @Test("the page escapes what it shows")
     func escaping() {
         #expect(QualityReportPage.escape("<b>\"x\" & 'y'</b>") == "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;")

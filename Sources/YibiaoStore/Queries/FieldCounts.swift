@@ -1,0 +1,41 @@
+public import Logging
+public import PostgresNIO
+
+/// How many values of each canonical field a district holds: per system in its current records,
+/// and in the golden records of its active residents. Counts only; for the data catalogue.
+public struct FieldCounts: Sendable {
+    /// System → qualified field → current records with a non-empty value.
+    public var inbound: [String: [String: Int]] = [:]
+    /// Qualified field → active residents whose golden record has a value.
+    public var golden: [String: Int] = [:]
+    public var activeResidents = 0
+
+    public init() {}
+
+    public static func load(_ client: PostgresClient, district: String, logger: Logger) async throws -> FieldCounts {
+        var counts = FieldCounts()
+        for try await (system, field, count) in try await client.query(
+            """
+            SELECT r.system_id, k.key, count(*)::int
+            FROM source_record r CROSS JOIN LATERAL jsonb_each_text(r.fields || r.facet) k
+            WHERE r.district = \(district) AND r.is_current AND k.value <> ''
+            GROUP BY 1, 2
+            """, logger: logger
+        ).decode((String, String, Int).self) {
+            counts.inbound[system, default: [:]][field] = count
+        }
+        for try await (field, count) in try await client.query(
+            """
+            SELECT e.key, count(*)::int FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) e
+            WHERE r.district = \(district) AND r.status = 'active' AND e.value ->> 'value' IS NOT NULL
+            GROUP BY 1
+            """, logger: logger
+        ).decode((String, Int).self) {
+            counts.golden[field] = count
+        }
+        for try await count in try await client.query(
+            "SELECT count(*)::int FROM resident WHERE district = \(district) AND status = 'active'", logger: logger
+        ).decode(Int.self) { counts.activeResidents = count }
+        return counts
+    }
+}
