@@ -363,9 +363,10 @@ enum ChromiumCheck {
         try Data(html.utf8).write(to: page)
         try Data("<!DOCTYPE html><html><body></body></html>".utf8).write(to: blank)
         func run(_ arguments: [String]) throws -> ProcessRunner.Output {
+            // Bounded: a browser that hangs fails the test instead of stalling the run.
             try ProcessRunner().run(
-                chromium,
-                ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(directory.path)/profile"] + arguments,
+                "/usr/bin/timeout",
+                ["120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(directory.path)/profile"] + arguments,
                 environment: ["HOME": directory.path])
         }
         // The DOM as the browser built it: the charts' bars are there, with their sizes.
