@@ -489,20 +489,25 @@ public struct GoldenRecords: Sendable {
     private func writeResidents(_ rows: StagedRows, _ connection: PostgresConnection) async throws {
         guard !rows.isEmpty else { return }
         let c = rows.column
-        try await connection.query(
-            """
-            UPDATE resident r SET inputs_hash = s.inputs_hash,
-                name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
-                death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
-                address = s.address, marital_status = s.marital_status, political_status = s.political_status,
-                provenance = s.provenance::jsonb, version = r.version + s.changed::boolean::int,
-                updated_at = CASE WHEN s.changed::boolean THEN now() ELSE r.updated_at END
-            FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[], \(c(9))::text[], \(c(10))::text[], \(c(11))::text[],
-                        \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[])
-                 AS s(resident_id, hash_only, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
-                      phone, division_code, address, marital_status, political_status, provenance)
-            WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND NOT s.hash_only::boolean
-            """, logger: logger)
+        // Each statement joins a slice to `resident`: skipped when the slice has no row of its kind.
+        let hashOnly = rows.columns[1].count { $0 == "true" }
+        if hashOnly < rows.count {
+            try await connection.query(
+                """
+                UPDATE resident r SET inputs_hash = s.inputs_hash,
+                    name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
+                    death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
+                    address = s.address, marital_status = s.marital_status, political_status = s.political_status,
+                    provenance = s.provenance::jsonb, version = r.version + s.changed::boolean::int,
+                    updated_at = CASE WHEN s.changed::boolean THEN now() ELSE r.updated_at END
+                FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[], \(c(9))::text[], \(c(10))::text[], \(c(11))::text[],
+                            \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[])
+                     AS s(resident_id, hash_only, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
+                          phone, division_code, address, marital_status, political_status, provenance)
+                WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND NOT s.hash_only::boolean
+                """, logger: logger)
+        }
+        guard hashOnly > 0 else { return }
         try await connection.query(
             """
             UPDATE resident r SET inputs_hash = s.inputs_hash
