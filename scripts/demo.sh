@@ -199,6 +199,10 @@ say "The district's data at a glance: one HTML file with charts, readable offlin
 $yibiao report --out "$district_dir/report.html"
 $yibiao report list id-invalid --limit 3
 echo "open $district_dir/report.html in a browser"
+echo; echo "A department's form, filled for one community from the golden records (一表通)"
+$yibiao form check forms/resident_visits.yaml
+$yibiao form fill forms/resident_visits.yaml --community "$community" --out "$district_dir/visits.csv"
+head -6 "$district_dir/visits.csv" | cut -c1-160
 echo; echo "The data catalogue (一本账): which system holds, receives and owns each field"
 $yibiao catalog --format md | sed -n '5,9p'
 $yibiao catalog --format html --out "$district_dir/catalog.html"

@@ -7,6 +7,7 @@ public struct SpecFileError: UserFacingError, Hashable, CustomStringConvertible 
     public enum Kind: String, Sendable, Hashable {
         case adapter = "adapter_invalid"
         case rules = "survivorship_invalid"
+        case form = "form_invalid"
     }
 
     public let kind: Kind

@@ -36,7 +36,8 @@ struct Yibiao: AsyncParsableCommand {
             subcommands: [
                 DB.self, Adapter.self, Rules.self, Ingest.self, Quarantine.self, Match.self, Explain.self, Review.self, MergeRecords.self, SplitRecord.self, ConflictsCommand.self, History.self, Enter.self,
                 SyncCommand.self, Template.self, LoginCommand.self, Logout.self, Xref.self,
-                Log.self, OutboxCommand.self, ConsumerCommand.self, WorkerCommand.self, ExtractCommand.self, AuditCommand.self, Serve.self, ReportCommand.self, CatalogCommand.self, Synth.self, Normalize.self,
+                Log.self, OutboxCommand.self, ConsumerCommand.self, WorkerCommand.self, ExtractCommand.self, AuditCommand.self, Serve.self, ReportCommand.self, CatalogCommand.self, FormCommand.self, Synth.self,
+                Normalize.self,
             ]
         )
     }

@@ -385,3 +385,98 @@ enum ChromiumCheck {
         #expect(sizes[1] > 0 && sizes[0] > 8 * sizes[1], "the report's screenshot is not blank: \(sizes)")
     }
 }
+
+@Suite struct FormTests {
+    @Test("a form filled for a community holds exactly its residents, the golden values in the department's codes and masks, no field outside its grant; blank cells listed; the cursor stamped")
+    func fill() async throws {
+        try await withHub { hub, _ in
+            for (adapter, sample) in [("civil_affairs.yaml", "civil_affairs.csv"), ("party.yaml", "party.xml")] {
+                _ = try await ingest(hub, adapter, sample)
+            }
+            let grant = AccessGrant(fields: ["name", "sex", "national_id", "marital_status", "community_code"])
+            _ = try await hub.addConsumer(
+                district: "110105",
+                Consumers.Definition(id: "civil_bureau", name: "区民政局", purpose: "低保年审", legalBasis: "PIPL art. 13(1)(3)", grant: grant),
+                actor: "cli:test")
+            let text = """
+                form: dibao_review
+                title: {zh: 低保年审表, en: Dibao annual review}
+                department: {zh: 区民政局, en: District civil affairs bureau}
+                purpose: 低保年审
+                consumer: civil_bureau
+                columns:
+                  - {header: 姓名, field: name}
+                  - {header: 性别, field: sex, codes: {"1": 男, "2": 女}}
+                  - {header: 公民身份号码, field: national_id}
+                  - {header: 婚姻状况, field: marital_status, codes: {"10": 未婚, "20": 已婚}}
+                  - {header: 开户银行}
+                """
+            let spec = try FormSpec.parse(text, fileName: "dibao_review.yaml")
+            let community = "110105001001"
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("form-\(UUID().uuidString).csv")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let filled = try await hub.fillForm(spec, district: "110105", community: community, format: .csv, to: out, actor: "cli:test")
+
+            // What the form must hold: the community's active residents, in resident order.
+            var expected: [[String]] = []
+            for try await (name, sex, id, marital) in try await hub.client.query(
+                """
+                SELECT provenance #>> '{name,value}', provenance #>> '{sex,value}', provenance #>> '{national_id,value}',
+                       provenance #>> '{marital_status,value}'
+                FROM resident WHERE district = '110105' AND status = 'active' AND provenance #>> '{community_code,value}' = \(community)
+                ORDER BY resident_id
+                """
+            ).decode((String?, String?, String?, String?).self) {
+                let cells = [
+                    name.map { grant.show($0, field: "name") }, sex.map { ["1": "男", "2": "女"][$0] ?? $0 },
+                    id.map { grant.show($0, field: "national_id") }, marital.map { ["10": "未婚", "20": "已婚"][$0] ?? $0 }, nil,
+                ]
+                let headers = spec.columns.map(\.header)
+                let toFill = zip(headers, cells).filter { $0.1 == nil }.map(\.0).joined(separator: "、")
+                expected.append(cells.map { $0 ?? "" } + [toFill])
+            }
+            try #require(!expected.isEmpty, "the sample feeds have residents in \(community)")
+            #expect(filled.rows == expected.count)
+
+            let bytes = try Data(contentsOf: out)
+            #expect(bytes.starts(with: [0xEF, 0xBB, 0xBF]), "a byte-order mark, for spreadsheet programs")
+            let lines = String(decoding: bytes.dropFirst(3), as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            #expect(lines[0].hasPrefix("低保年审表"))
+            #expect(lines[2].contains(FormLayout.cursorLabel + String(filled.cursor)) && filled.cursor > 0)
+            #expect(lines[3] == (spec.columns.map(\.header) + [FormLayout.toFillHeader]).joined(separator: ","))
+            let rows = lines.dropFirst(4).map { $0.components(separatedBy: ",") }
+            #expect(rows == expected, "exactly the community's residents, the golden values as the grant shows them")
+            #expect(rows.allSatisfy { !$0[2].isEmpty ? $0[2].contains("*") : true }, "ID numbers masked under this grant")
+            #expect(filled.blankCells >= rows.count, "the bank column is blank in every row")
+
+            // A column outside the grant is refused, naming it; nothing is written.
+            var wider = spec
+            wider.columns.append(FormSpec.Column(header: "联系电话", field: "phone"))
+            let refused = FileManager.default.temporaryDirectory.appendingPathComponent("form-\(UUID().uuidString).csv")
+            await #expect(throws: FormError.self) {
+                try await hub.fillForm(wider, district: "110105", community: community, format: .csv, to: refused, actor: "cli:test")
+            }
+            #expect(!FileManager.default.fileExists(atPath: refused.path))
+            let audited = try await hub.auditEntries(district: "110105", actor: "cli:test", action: "form_fill", limit: 10, reader: "cli:auditor")
+            #expect(audited.count == 1 && audited[0].entry.detail.count == expected.count)
+        }
+    }
+
+    @Test("form specs: a wrong field names its line and the nearest canonical field; columns need headers, once each")
+    func specErrors() {
+        let base = "form: f\ntitle: {zh: 表, en: Form}\ndepartment: {zh: 部门, en: Dept}\npurpose: p\nconsumer: c\ncolumns:\n"
+        #expect(throws: SpecFileError.self) { try FormSpec.parse(base + "  - {header: 电话, field: phon}\n", fileName: "f.yaml") }
+        do {
+            _ = try FormSpec.parse(base + "  - {header: 电话, field: phon}\n", fileName: "f.yaml")
+        } catch let error as SpecFileError {
+            #expect(error.line == 7 && error.fix?.en.contains("phone") == true, "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        #expect(throws: SpecFileError.self) { try FormSpec.parse(base + "  - {header: 电话, field: phone}\n  - {header: 电话}\n", fileName: "f.yaml") }
+        #expect(throws: SpecFileError.self) { try FormSpec.parse(base + "  - {field: phone}\n", fileName: "f.yaml") }
+        #expect(throws: SpecFileError.self) { try FormSpec.parse(base.replacingOccurrences(of: "consumer: c\n", with: ""), fileName: "f.yaml") }
+        let parsed = try? FormSpec.parse(base + "  - {header: 电话, field: phone}\n  - {header: 备注}\n", fileName: "f.yaml")
+        #expect(parsed?.columns.map(\.field) == ["phone", nil])
+    }
+}

@@ -235,3 +235,15 @@ extension JSONEncoder {
         return encoder
     }
 }
+
+extension Consumers.Consumer {
+    /// The same consumer reading one community only (a form filled for one community office).
+    public func narrowed(toCommunity community: String) -> Consumers.Consumer {
+        var grant = self.grant
+        grant.communities = [community]
+        return Consumers.Consumer(
+            district: district, id: id, name: name, purpose: purpose, legalBasis: legalBasis, grant: grant, ratePerMinute: ratePerMinute,
+            active: active, tokenHint: tokenHint, createdAt: createdAt, createdBy: createdBy, tokenRotatedAt: tokenRotatedAt,
+            disabledAt: disabledAt)
+    }
+}

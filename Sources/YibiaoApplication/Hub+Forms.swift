@@ -1,0 +1,121 @@
+public import Foundation
+public import YibiaoCore
+import YibiaoAdapters
+import YibiaoStore
+
+/// Why a form cannot be filled.
+public struct FormError: UserFacingError, Hashable {
+    public let code: String
+    public let message: LocalizedText
+    public let remedy: LocalizedText?
+    public var exitCode: Int32 { ExitStatus.config }
+}
+
+/// A filled form: where it is, how many residents, and the change-log cursor it stands at.
+public struct FilledForm: Sendable, Hashable {
+    public var file: URL
+    public var rows: Int
+    public var blankCells: Int
+    public var cursor: Int64
+}
+
+extension Hub {
+    /// Writes `spec` filled from the golden records of `community`'s residents, as the form's
+    /// consumer may see them (its grant's fields and masks, narrowed to the community): known
+    /// values in the department's codes, unknown cells blank and named in a last column, an
+    /// "as of" stamp and the change-log cursor above the headers. Audited like an extract.
+    public func fillForm(
+        _ spec: FormSpec, district: String, community: String, format: FormFormat, to file: URL, actor: String
+    ) async throws -> FilledForm {
+        let consumer = try await consumers(district).show(client, id: spec.consumer)
+        guard consumer.active else {
+            throw FormError(
+                code: "form_consumer_disabled",
+                message: LocalizedText(
+                    en: "the form is issued under consumer \(consumer.id), which is disabled", zh: "该表格依据的使用方 \(consumer.id) 已停用"),
+                remedy: nil)
+        }
+        let outside = spec.columns.compactMap { column in column.field.flatMap { consumer.grant.allows($0) ? nil : (column.header, $0) } }
+        guard outside.isEmpty else {
+            let list = outside.map { "\($0.0) (\($0.1))" }.joined(separator: ", ")
+            throw FormError(
+                code: "form_field_not_granted",
+                message: LocalizedText(
+                    en: "columns outside the grant of consumer \(consumer.id): \(list)", zh: "以下列超出使用方 \(consumer.id) 的授权：\(list)"),
+                remedy: LocalizedText(
+                    en: "leave those columns without `field` (blank, to fill), or extend the consumer's grant",
+                    zh: "将这些列的 `field` 去掉（留空待填），或扩大该使用方的授权"))
+        }
+        guard consumer.grant.covers(community: community) else {
+            throw FormError(
+                code: "form_community_not_granted",
+                message: LocalizedText(
+                    en: "consumer \(consumer.id) may not read community \(community)", zh: "使用方 \(consumer.id) 无权读取社区 \(community)"),
+                remedy: nil)
+        }
+        var rows: [[String?]] = []
+        var blank = 0
+        let reads = ConsumerReads(consumer: consumer.narrowed(toCommunity: community), logger: logger)
+        let (_, cursor) = try await reads.extract(client, since: nil, snapshot: { _ in }) { row in
+            var cells: [String?] = []
+            var toFill: [String] = []
+            for column in spec.columns {
+                let value = column.field.flatMap { row.fields[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+                if let value {
+                    cells.append(column.codes[value] ?? value)
+                } else {
+                    cells.append(nil)
+                    toFill.append(column.header)
+                }
+            }
+            blank += toFill.count
+            rows.append(cells + [toFill.joined(separator: "、")])
+        }
+        let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "Asia/Shanghai")!, formatOptions: [.withInternetDateTime])
+        let preamble: [[String?]] = [
+            ["\(spec.title.zh) \(spec.title.en)"],
+            ["填报部门 department: \(spec.department.zh) (\(spec.department.en))", "用途 purpose: \(spec.purpose)", "社区 community: \(community)"],
+            ["截至 as of: \(stamp)", "\(FormLayout.cursorLabel)\(cursor)", "表格 form: \(spec.id)"],
+            spec.columns.map(\.header) + [FormLayout.toFillHeader],
+        ]
+        let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).partial")
+        try? FileManager.default.removeItem(at: temporary)
+        do {
+            switch format {
+            case .xlsx:
+                let writer = try XLSXWriter(url: temporary, sheetName: String(spec.title.zh.prefix(31)))
+                for row in preamble + rows { try writer.append(row) }
+                try writer.finish()
+            case .csv:
+                var text = "\u{FEFF}"
+                for row in preamble + rows { text += row.map { FormLayout.csvField($0 ?? "") }.joined(separator: ",") + "\r\n" }
+                try Data(text.utf8).write(to: temporary)
+            }
+            // Personal data: readable by the owner and its group only.
+            try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: temporary.path)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        try await audit(
+            district, actor: actor, "form_fill", subject: "form:\(spec.id)", purpose: spec.purpose,
+            AuditLog.Detail(count: rows.count, fields: spec.columns.compactMap(\.field), through: cursor, format: format.rawValue))
+        try? FileManager.default.removeItem(at: file)
+        try FileManager.default.moveItem(at: temporary, to: file)
+        return FilledForm(file: file, rows: rows.count, blankCells: blank, cursor: cursor)
+    }
+}
+
+public enum FormFormat: String, Sendable, CaseIterable {
+    case xlsx, csv
+}
+
+/// The parts of a filled form's layout that readers of a returned form look for.
+public enum FormLayout {
+    public static let cursorLabel = "变更日志游标 change-log cursor: "
+    public static let toFillHeader = "待补充 to fill"
+
+    static func csvField(_ text: String) -> String {
+        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+}

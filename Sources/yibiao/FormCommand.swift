@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import YibiaoApplication
+import YibiaoCore
+
+struct FormCommand: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "form",
+            abstract: tr("Forms a department asks for, filled from the golden records.", "部门所需的表格，由标准记录预先填好。"),
+            subcommands: [Fill.self, Check.self])
+    }
+}
+
+extension FormCommand {
+    struct Check: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: tr("Check form specs; errors name the line and key.", "检查表格定义；错误会指明行号和键。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: ArgumentHelp(tr("Form spec files (YAML).", "表格定义文件（YAML）。"))) var files: [String]
+
+        func run() throws {
+            for file in files {
+                let spec = try FormSpec.load(URL(fileURLWithPath: file))
+                let blank = spec.columns.filter { $0.field == nil }.count
+                print(
+                    tr(
+                        "\(file): \(spec.id) — \(spec.columns.count) columns (\(blank) to fill), under consumer \(spec.consumer)",
+                        "\(file)：\(spec.id) —— 共 \(spec.columns.count) 列（\(blank) 列待填），依据使用方 \(spec.consumer)"))
+            }
+        }
+    }
+
+    struct Fill: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(
+                abstract: tr(
+                    "Fill a form for one community: known values in the department's codes, unknown cells blank and listed.",
+                    "为一个社区填好表格：已知的值按部门代码填入，未知的单元格留空并列出。"))
+        }
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case xlsx, csv }
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var districtOption: DistrictOption
+        @Argument(help: ArgumentHelp(tr("The form spec (YAML).", "表格定义（YAML）。"))) var spec: String
+        @Option(name: .long, help: ArgumentHelp(tr("The community's 12-digit code.", "社区的 12 位代码。"))) var community: String
+        @Option(name: .long, help: ArgumentHelp(tr("The file to write (.xlsx or .csv).", "要写入的文件（.xlsx 或 .csv）。"))) var out: String
+
+        func run() async throws {
+            let district = try districtOption.resolved()
+            let form = try FormSpec.load(URL(fileURLWithPath: spec))
+            let url = URL(fileURLWithPath: out)
+            let format: FormFormat = url.pathExtension.lowercased() == "csv" ? .csv : .xlsx
+            let community = self.community
+            let filled = try await database.withHub { hub in
+                try await hub.fillForm(form, district: district, community: community, format: format, to: url, actor: cliActor())
+            }
+            print(
+                tr(
+                    "Wrote \(filled.file.path): \(filled.rows) residents, \(filled.blankCells) cells to fill, as of change-log entry \(filled.cursor).",
+                    "已写入 \(filled.file.path)：\(filled.rows) 名居民，\(filled.blankCells) 个单元格待填，截至变更日志第 \(filled.cursor) 条。"))
+        }
+    }
+}
