@@ -78,7 +78,7 @@ public struct EntrySheet: Sendable {
         case "xlsx": reader = XLSXReader(url: file)
         case "csv", "txt":
             var options = CSVReader.Options()
-            options.encoding = Self.looksLikeUTF8(file) ? .utf8 : .gb18030
+            options.encoding = TextEncoding.guessUTF8OrGB18030(file)
             options.allowShortRows = true
             reader = CSVReader(url: file, options: options)
         default:
@@ -140,21 +140,6 @@ public struct EntrySheet: Sendable {
         }
         let ignored = header.filter { columns[$0] == nil && !$0.isEmpty }
         return EntrySheet(file: file, header: header, columns: columns, ignored: ignored, rows: rows, setAside: setAside, empty: empty, cells: goodCells)
-    }
-
-    /// Spreadsheet programs save CSV as UTF-8 or as the system's GB18030: tell them apart by
-    /// whether the first megabyte is valid UTF-8.
-    static func looksLikeUTF8(_ file: URL) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: file.path) else { return true }
-        defer { try? handle.close() }
-        var bytes = [UInt8]((try? handle.read(upToCount: 1 << 20)) ?? Data())
-        // A cut at the end of the sample may split a character: drop up to 3 trailing bytes.
-        for _ in 0..<4 {
-            if String(validating: bytes, as: UTF8.self) != nil { return true }
-            if bytes.isEmpty || bytes.last! < 0x80 { return false }
-            bytes.removeLast()
-        }
-        return false
     }
 
     /// Writes the rows set aside beside the file, as CSV (UTF-8 with BOM, so a spreadsheet opens

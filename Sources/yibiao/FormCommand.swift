@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import YibiaoAdapters
 import YibiaoApplication
 import YibiaoCore
 
@@ -8,11 +9,48 @@ struct FormCommand: AsyncParsableCommand {
         CommandConfiguration(
             commandName: "form",
             abstract: tr("Forms a department asks for, filled from the golden records.", "部门所需的表格，由标准记录预先填好。"),
-            subcommands: [Fill.self, Check.self])
+            subcommands: [Suggest.self, Check.self, Fill.self])
     }
 }
 
 extension FormCommand {
+    struct Suggest: ParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(
+                abstract: tr(
+                    "Draft a form spec from a department's blank template: each header placed on a field, with how sure; the rest listed.",
+                    "根据部门的空白模板起草表格定义：逐个表头对应到字段并注明把握程度，无法对应的列出。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: ArgumentHelp(tr("The template (.xlsx or .csv).", "模板（.xlsx 或 .csv）。"))) var template: String
+        @Option(name: .long, help: ArgumentHelp(tr("The district's adapters, whose column names are known.", "本区的适配器目录，其中的列名可用于对应。")))
+        var adapters = "adapters"
+        @Option(name: .long, help: ArgumentHelp(tr("Write the draft here instead of the terminal.", "将草稿写入此文件而非终端。"))) var out: String?
+
+        func run() throws {
+            let url = URL(fileURLWithPath: template)
+            let headers = try FormSuggestion.headers(of: url)
+            let directory = URL(fileURLWithPath: adapters)
+            let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+            let specs = try files.filter { $0.pathExtension == "yaml" }.sorted { $0.path < $1.path }.map(AdapterSpec.load)
+            let suggestion = FormSuggestion(headers: headers, matcher: HeaderMatcher(adapters: specs))
+            let id = url.deletingPathExtension().lastPathComponent.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+            let yaml = suggestion.yaml(id: id.isEmpty ? "new_form" : id)
+            if let out {
+                try Data(yaml.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            } else {
+                print(yaml, terminator: "")
+            }
+            let placed = headers.count - suggestion.unplaced.count
+            var summary = tr("Placed \(placed) of \(headers.count) columns", "已对应 \(placed)/\(headers.count) 列")
+            if !suggestion.unplaced.isEmpty {
+                summary += tr("; not placed: \(suggestion.unplaced.joined(separator: ", "))", "；未能对应：\(suggestion.unplaced.joined(separator: "、"))")
+            }
+            FileHandle.standardError.write(Data((summary + "\n").utf8))
+        }
+    }
+
     struct Check: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
             CommandConfiguration(abstract: tr("Check form specs; errors name the line and key.", "检查表格定义；错误会指明行号和键。"))

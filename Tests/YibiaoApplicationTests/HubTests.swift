@@ -480,3 +480,63 @@ enum ChromiumCheck {
         #expect(parsed?.columns.map(\.field) == ["phone", nil])
     }
 }
+
+@Suite struct FormSuggestionTests {
+    static let adapters = ["civil_affairs", "family_planning", "party", "social_security"].map {
+        try! AdapterSpec.load(repository.appendingPathComponent("adapters/\($0).yaml"))
+    }
+
+    /// The columns an adapter maps one to one, with their fields.
+    static func columns(of spec: AdapterSpec) -> [(String, String)] {
+        spec.mappings.compactMap { mapping in
+            if case .column(let column) = mapping.source { return (column, mapping.field.qualifiedName) }
+            return nil
+        }
+    }
+
+    @Test("the four shipped adapters' columns are placed on their fields; learnt from the other three only, nothing is placed wrong")
+    func shippedColumns() {
+        let all = HeaderMatcher(adapters: Self.adapters)
+        for spec in Self.adapters {
+            for (column, field) in Self.columns(of: spec) {
+                #expect(all.place(column)?.field == field, "\(spec.system): \(column)")
+            }
+        }
+        var placed = 0, total = 0
+        for (index, spec) in Self.adapters.enumerated() {
+            var others = Self.adapters
+            others.remove(at: index)
+            let matcher = HeaderMatcher(adapters: others)
+            for (column, field) in Self.columns(of: spec) {
+                total += 1
+                guard let placement = matcher.place(column) else { continue }
+                placed += 1
+                #expect(placement.field == field, "\(spec.system): \(column) placed on \(placement.field)")
+            }
+        }
+        #expect(placed > total / 3, "placed \(placed) of \(total) from the other adapters and the labels")
+    }
+
+    @Test("form suggest: a template's headers in GB18030 CSV and XLSX; a draft that form check reads; the unplaced listed, never guessed")
+    func suggest() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("form-suggest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let headers = ["序号", "姓名", "性别（男/女）", "身份证号码*", "联系电话", "户籍地址（详细）", "开户银行"]
+        let csv = directory.appendingPathComponent("template.csv")
+        try Data(try #require(TextEncoder(.gb18030).encode(headers.joined(separator: ",") + "\r\n"))).write(to: csv)
+        let xlsx = directory.appendingPathComponent("template.xlsx")
+        let writer = try XLSXWriter(url: xlsx)
+        try writer.append(headers)
+        try writer.finish()
+        for template in [csv, xlsx] {
+            #expect(try FormSuggestion.headers(of: template) == headers)
+        }
+        let suggestion = FormSuggestion(headers: headers, matcher: HeaderMatcher(adapters: Self.adapters))
+        #expect(suggestion.columns.map { $0.placement?.field } == [nil, "name", "sex", "national_id", "phone", "address", nil])
+        #expect(suggestion.unplaced == ["序号", "开户银行"])
+        #expect(suggestion.columns.compactMap(\.placement).allSatisfy { $0.confidence > 0 && $0.confidence <= 1 })
+        let draft = try FormSpec.parse(suggestion.yaml(id: "template"), fileName: "template.yaml")
+        #expect(draft.columns.map(\.header) == headers && draft.columns.map(\.field) == suggestion.columns.map { $0.placement?.field })
+    }
+}

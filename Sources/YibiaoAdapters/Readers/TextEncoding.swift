@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -117,5 +117,22 @@ public final class TextEncoder {
             }
         }
         return ok ? Array(output[0..<produced]) : nil
+    }
+}
+
+extension TextEncoding {
+    /// Spreadsheet programs save CSV as UTF-8 or as the system's GB18030: told apart by whether
+    /// the first megabyte is valid UTF-8.
+    public static func guessUTF8OrGB18030(_ file: URL) -> TextEncoding {
+        guard let handle = FileHandle(forReadingAtPath: file.path) else { return .utf8 }
+        defer { try? handle.close() }
+        var bytes = [UInt8]((try? handle.read(upToCount: 1 << 20)) ?? Data())
+        // A cut at the end of the sample may split a character: drop up to 3 trailing bytes.
+        for _ in 0..<4 {
+            if String(validating: bytes, as: UTF8.self) != nil { return .utf8 }
+            if bytes.isEmpty || bytes.last! < 0x80 { return .gb18030 }
+            bytes.removeLast()
+        }
+        return .gb18030
     }
 }
