@@ -200,6 +200,8 @@ $yibiao report --out "$district_dir/report.html"
 $yibiao report list id-invalid --limit 3
 echo "open $district_dir/report.html in a browser"
 echo; echo "A department's form, filled for one community from the golden records (一表通)"
+printf '序号,姓名,性别（男/女）,身份证号码*,联系电话,户籍地址（详细）,开户银行\r\n' > "$district_dir/template.csv"
+$yibiao form suggest "$district_dir/template.csv" | sed -n '7,20p'
 $yibiao form check forms/resident_visits.yaml
 $yibiao form fill forms/resident_visits.yaml --community "$community" --out "$district_dir/visits.csv"
 head -6 "$district_dir/visits.csv" | cut -c1-160

@@ -92,7 +92,9 @@ extension FormCommand {
             let district = try districtOption.resolved()
             let form = try FormSpec.load(URL(fileURLWithPath: spec))
             let url = URL(fileURLWithPath: out)
-            let format: FormFormat = url.pathExtension.lowercased() == "csv" ? .csv : .xlsx
+            guard let format = FormFormat(rawValue: url.pathExtension.lowercased()) else {
+                throw ValidationError(tr("--out: name a .xlsx or .csv file", "--out：请指定 .xlsx 或 .csv 文件"))
+            }
             let community = self.community
             let filled = try await database.withHub { hub in
                 try await hub.fillForm(form, district: district, community: community, format: format, to: url, actor: cliActor())
