@@ -61,21 +61,35 @@ struct Households {
             WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
               AND m.relationship <> w.relationship
             """)
-        // Probed before any row goes in (the statement's snapshot would not see them anyway).
-        try await run(
-            """
-            , probed AS MATERIALIZED (
-                SELECT w.*,
-                    EXISTS (SELECT 1 FROM household_member m WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL) AS has_open,
-                    EXISTS (SELECT 1 FROM household_member p WHERE p.district = $1 AND p.resident_id = w.resident_id) AS seen_before
-                FROM wanted w
-            )
-            INSERT INTO household_member (district, household_id, resident_id, relationship, since)
-            -- Since when is unknown for the household a person is first seen in; a move we saw happen is dated.
-            SELECT $1, w.household_id, w.resident_id, w.relationship, CASE WHEN w.seen_before THEN current_date END
-            FROM probed w
-            WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL AND NOT w.has_open
-            """)
+        // Who joins a household: read first, then inserted. One statement that probes
+        // household_member while inserting into it rescans the rows it adds (invisible to it, yet
+        // on its pages): quadratic in a district's first load.
+        var households: [Int64] = [], members: [Int64] = [], relationships: [String] = [], seenBefore: [Bool] = []
+        for try await (household, member, relationship, seen) in try await connection.query(
+            PostgresQuery(
+                unsafeSQL: Self.wanted + """
+                    SELECT w.household_id, w.resident_id, w.relationship,
+                        EXISTS (SELECT 1 FROM household_member p WHERE p.district = $1 AND p.resident_id = w.resident_id)
+                    FROM wanted w
+                    WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM household_member m WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL)
+                    """, binds: binds), logger: logger
+        ).decode((Int64, Int64, String, Bool).self) {
+            households.append(household)
+            members.append(member)
+            relationships.append(relationship)
+            seenBefore.append(seen)
+        }
+        if !members.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO household_member (district, household_id, resident_id, relationship, since)
+                -- Since when is unknown for the household a person is first seen in; a move we saw happen is dated.
+                SELECT \(district), x.household_id, x.resident_id, x.relationship, CASE WHEN x.seen_before THEN current_date END
+                FROM unnest(\(households)::bigint[], \(members)::bigint[], \(relationships)::text[], \(seenBefore)::boolean[])
+                     AS x(household_id, resident_id, relationship, seen_before)
+                """, logger: logger)
+        }
         try await connection.analyzeAfterBulk(["household_member"], rows: residents.count, logger: logger)
         // The household's address is its head's.
         try await connection.query(
