@@ -52,7 +52,19 @@ public final class HubConnection: Sendable {
     }
 
     public convenience init(login: Login, language: Language) throws {
-        try self.init(hub: login.hub, token: login.token, language: language)
+        try self.init(hub: login.hub, token: login.token, language: language, timeouts: Self.configuredTimeouts())
+    }
+
+    convenience init(hub: String, token: String, language: Language, timeouts: (read: Duration, connect: Duration)) throws {
+        try self.init(hub: hub, token: token, language: language, timeout: timeouts.read, connectTimeout: timeouts.connect)
+    }
+
+    /// `YIBIAO_HUB_TIMEOUT` (seconds) for a slow line: how long to wait for the hub to connect
+    /// and to answer. By default 5 s to connect and 20 s to answer, so that a worker offline
+    /// learns it quickly.
+    public static func configuredTimeouts(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> (read: Duration, connect: Duration) {
+        guard let text = environment["YIBIAO_HUB_TIMEOUT"], let seconds = Int(text), seconds > 0 else { return (.seconds(20), .seconds(5)) }
+        return (.seconds(seconds), .seconds(seconds))
     }
 
     public func close() async {

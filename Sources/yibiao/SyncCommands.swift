@@ -56,7 +56,8 @@ struct LoginCommand: AsyncParsableCommand {
                 remedy: .init(en: "the district's IT team issues it: yibiao worker add", zh: "令牌由区信息部门发放（yibiao worker add）"))
         }
         let address = try HubConnection.normalised(hub)
-        let connection = try HubConnection(hub: address, token: token, language: CLI.language)
+        let timeouts = HubConnection.configuredTimeouts()
+        let connection = try HubConnection(hub: address, token: token, language: CLI.language, timeout: timeouts.read, connectTimeout: timeouts.connect)
         let me: HubConnection.Me
         do {
             me = try await connection.me()

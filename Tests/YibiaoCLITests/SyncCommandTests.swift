@@ -35,8 +35,9 @@ private struct Screen {
     var text: String { (try? tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session)) ?? "" }
 
     /// The screen once it shows `expected`; fails the test with the screen when it never does.
+    /// Generous: beside the load test, a keystroke can take seconds to echo on two cores.
     @discardableResult
-    func wait(for expected: String, seconds: Double = 20, sourceLocation: SourceLocation = #_sourceLocation) -> String {
+    func wait(for expected: String, seconds: Double = 90, sourceLocation: SourceLocation = #_sourceLocation) -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let screen = text
@@ -54,10 +55,10 @@ private struct Screen {
             if text.contains(expected) { return }
             let before = text
             try press("Enter")
-            let deadline = Date().addingTimeInterval(5)
+            let deadline = Date().addingTimeInterval(20)
             while text == before, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         }
-        wait(for: expected, seconds: 1, sourceLocation: sourceLocation)
+        wait(for: expected, seconds: 5, sourceLocation: sourceLocation)
     }
 
     func close() { _ = try? tmux("kill-server") }
@@ -72,9 +73,13 @@ private final class Hub: @unchecked Sendable {
     var base = ""
     var token = ""
 
-    init() throws {
+    /// `hubTimeout`: seconds the client waits for the hub (`YIBIAO_HUB_TIMEOUT`); only for a test
+    /// whose hub answers, slowly on a busy machine — one that is offline would wait it out.
+    init(hubTimeout: Int? = nil) throws {
         home = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-cli-sync")
-        cli = CLIProcess(environment: ["YIBIAO_HOME": home.path, "YIBIAO_DISTRICT": "110105", "YIBIAO_CLIENT_HOME": home.appendingPathComponent("client").path])
+        var environment = ["YIBIAO_HOME": home.path, "YIBIAO_DISTRICT": "110105", "YIBIAO_CLIENT_HOME": home.appendingPathComponent("client").path]
+        if let hubTimeout { environment["YIBIAO_HUB_TIMEOUT"] = String(hubTimeout) }
+        cli = CLIProcess(environment: environment)
         #expect(try cli.run("db", "start").status == 0)
         #expect(try cli.run("db", "migrate").status == 0)
         #expect(
@@ -183,7 +188,7 @@ private final class Hub: @unchecked Sendable {
 
     @Test("the line drops mid-send: the entry waits on the worker's machine, `sync push` sends it again and the hub says it had it — one change, not two")
     func lostConnection() throws {
-        let hub = try Hub()
+        let hub = try Hub(hubTimeout: 60)
         defer { hub.stop() }
         let proxy = Process()
         proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
