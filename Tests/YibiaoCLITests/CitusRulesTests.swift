@@ -27,7 +27,7 @@ import YibiaoTestSupport
         let environment = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "LANG": "C.UTF-8",
             "YIBIAO_HOME": home.appendingPathComponent("demo").path, "YIBIAO_DATABASE_URL": server.url,
-            "YIBIAO_DEMO_RESIDENTS": "2000",
+            "YIBIAO_DEMO_RESIDENTS": "1000",
             // The demo's own psql queries are the reader's, not the pipeline's: not recorded.
             "PGOPTIONS": "-c pg_stat_statements.track=none",
         ]
