@@ -23,6 +23,9 @@ $yibiao adapter check adapters/*.yaml
 say "Preview a feed without touching the database"
 $yibiao adapter preview adapters/civil_affairs.yaml adapters/samples/civil_affairs.csv --rows 4
 
+say "A new system's export, no adapter yet: a draft from its values alone (no adapter knows its column names)"
+$yibiao adapter suggest adapters/samples/social_security.jsonl --adapters /nonexistent --system new_system 2>&1 | grep -E '^  [a-z_]+: \{|Placed'
+
 say "Ingest the sample feeds of district $YIBIAO_DISTRICT (CSV/GB18030, XLSX, XML, JSON Lines, fixed-width via a Swift adapter)"
 for feed in civil_affairs:civil_affairs.csv family_planning:family_planning.xlsx party:party.xml social_security:social_security.jsonl; do
   $yibiao ingest --no-progress "adapters/${feed%%:*}.yaml" "adapters/samples/${feed#*:}"

@@ -7,7 +7,7 @@ struct Adapter: ParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(
             abstract: tr("Check adapter files and preview what they make of a feed.", "检查适配器文件，并预览其对数据文件的处理结果。"),
-            subcommands: [Check.self, Preview.self])
+            subcommands: [Check.self, Preview.self, Suggest.self])
     }
 }
 
@@ -111,6 +111,77 @@ extension Adapter {
                     "\(read) rows read: \(mapped) mapped (\(withProblems) with problems), \(quarantined) would be quarantined",
                     "共读取 \(read) 行：映射 \(mapped) 行（其中 \(withProblems) 行有问题），\(quarantined) 行将被隔离")
                     + (reasons.isEmpty ? "" : " (" + reasons.keys.sorted().map { "\($0) \(reasons[$0]!)" }.joined(separator: ", ") + ")"))
+        }
+    }
+}
+
+/// The district's adapters in a directory, whose column names and value maps suggestions draw
+/// on. One that does not load is skipped with a warning: a draft in the middle of being written
+/// must not stop the next suggestion.
+func knownAdapters(in path: String) -> [AdapterSpec] {
+    let directory = URL(fileURLWithPath: path)
+    let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+    return files.filter { $0.pathExtension == "yaml" }.sorted { $0.path < $1.path }.compactMap { file in
+        do {
+            return try AdapterSpec.load(file)
+        } catch {
+            FileHandle.standardError.write(Data((tr("\(file.path) not used: it does not load (`yibiao adapter check` says why)", "\(file.path) 未使用：无法加载（`yibiao adapter check` 可查看原因）") + "\n").utf8))
+            return nil
+        }
+    }
+}
+
+extension Adapter {
+    struct Suggest: ParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(
+                abstract: tr(
+                    "Draft an adapter for an unknown export: format, encoding, header row, and each column's field with how sure. No database needed.",
+                    "为未知的导出文件起草适配器：格式、编码、表头行，以及每列对应的字段和把握程度。无需数据库。"),
+                discussion: tr(
+                    "Columns are placed by their names (as the district's adapters and the fields' labels call them) and by their values "
+                        + "(valid ID numbers, phone numbers, code-table codes; sexes and birth dates that agree with the row's ID number). "
+                        + "Columns it cannot place are listed, never guessed. Check the draft, then `adapter check` and `adapter preview`.",
+                    "按列名（本区适配器及字段标签中的叫法）和取值（有效身份证号、电话号码、代码表代码；与同行身份证号一致的性别和出生日期）对应各列。"
+                        + "无法对应的列会列出，绝不猜测。请核对草稿，再运行 `adapter check` 与 `adapter preview`。"))
+        }
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: ArgumentHelp(tr("The export (.csv, .txt, .xlsx, .xml, .json or .jsonl).", "导出文件（.csv、.txt、.xlsx、.xml、.json 或 .jsonl）。"), valueName: "feed"))
+        var feed: String
+        @Option(name: .long, help: ArgumentHelp(tr("The district's adapters, whose column names are known.", "本区的适配器目录，其中的列名可用于对应。")))
+        var adapters = "adapters"
+        @Option(name: .long, help: ArgumentHelp(tr("The system's id in the draft (default: from the file name).", "草稿中的系统标识（默认取自文件名）。")))
+        var system: String?
+        @Option(name: .long, help: ArgumentHelp(tr("Rows to read (the values are judged on these).", "读取的行数（据此判断取值）。"))) var rows = 5_000
+        @Option(name: .long, help: ArgumentHelp(tr("Write the draft here instead of the terminal.", "将草稿写入此文件而非终端。"))) var out: String?
+
+        func validate() throws {
+            if rows < 1 { throw ValidationError(tr("--rows must be 1 or more.", "--rows 至少为 1。")) }
+            if let system, system.isEmpty || !system.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
+                throw ValidationError(tr("--system: use a-z, 0-9 and _.", "--system：只能使用 a-z、0-9 和 _。"))
+            }
+        }
+
+        func run() throws {
+            let url = URL(fileURLWithPath: feed)
+            let suggestion = try AdapterSuggestion.suggest(feed: url, adapters: knownAdapters(in: adapters), today: todayInChina(), sampleRows: rows)
+            let fromName = url.deletingPathExtension().lastPathComponent.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+            let yaml = suggestion.yaml(system: system ?? (fromName.first?.isLetter == true ? fromName : "new_system"), feedName: url.lastPathComponent)
+            if let out {
+                try Data(yaml.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            } else {
+                print(yaml, terminator: "")
+            }
+            let total = suggestion.columns.count, placed = suggestion.placed.count, unplaced = suggestion.unplaced.map(\.name)
+            var summary = tr("Placed \(placed) of \(total) columns", "已对应 \(placed)/\(total) 列")
+            if let key = suggestion.sourceKey {
+                summary += tr("; source key \(key)", "；来源主键 \(key)")
+            } else {
+                summary += tr("; no source key found", "；未找到来源主键")
+            }
+            if !unplaced.isEmpty { summary += tr("; not placed: \(unplaced.joined(separator: ", "))", "；未能对应：\(unplaced.joined(separator: "、"))") }
+            FileHandle.standardError.write(Data((summary + "\n").utf8))
         }
     }
 }

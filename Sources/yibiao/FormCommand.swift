@@ -31,10 +31,7 @@ extension FormCommand {
         func run() throws {
             let url = URL(fileURLWithPath: template)
             let headers = try FormSuggestion.headers(of: url)
-            let directory = URL(fileURLWithPath: adapters)
-            let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
-            let specs = try files.filter { $0.pathExtension == "yaml" }.sorted { $0.path < $1.path }.map(AdapterSpec.load)
-            let suggestion = FormSuggestion(headers: headers, matcher: HeaderMatcher(adapters: specs))
+            let suggestion = FormSuggestion(headers: headers, matcher: HeaderMatcher(adapters: knownAdapters(in: adapters)))
             let id = url.deletingPathExtension().lastPathComponent.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
             let yaml = suggestion.yaml(id: id.isEmpty ? "new_form" : id)
             if let out {

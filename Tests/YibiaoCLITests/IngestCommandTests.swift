@@ -24,6 +24,27 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
         #expect(chinese.stderr.contains("错误：broken.yaml:5（fields.nmae）：`nmae` 不是 core 的规范字段"))
     }
 
+    @Test("adapter suggest drafts an adapter that adapter check and preview accept; what it could not place is on stderr")
+    func suggest() throws {
+        let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-suggest")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let draft = directory.appendingPathComponent("party_draft.yaml")
+        let feed = root.appendingPathComponent("adapters/samples/party.xml").path
+        let suggested = try CLIProcess().run("adapter", "suggest", feed, "--adapters", directory.path, "--system", "party", "--out", draft.path)
+        #expect(suggested.status == 0)
+        #expect(suggested.stderr.contains("Placed 10 of 13 columns; source key @编号; not placed: 党员状态, 组织关系"))
+        #expect(try String(contentsOf: draft, encoding: .utf8).contains("record_element: \"党员\""))
+        #expect(try CLIProcess().run("adapter", "check", draft.path).status == 0)
+        let preview = try CLIProcess().run("adapter", "preview", draft.path, feed, "--rows", "0")
+        #expect(preview.status == 0)
+        #expect(preview.stdout.contains("name=张伟"))
+        let chinese = try CLIProcess(environment: ["LANG": "zh_CN.UTF-8"]).run("adapter", "suggest", feed, "--adapters", directory.path)
+        #expect(chinese.stderr.contains("已对应 10/13 列；来源主键 @编号；未能对应：党员状态、组织关系"))
+        let refused = try CLIProcess().run("adapter", "suggest", directory.appendingPathComponent("none.csv").path)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("there is no file"))
+    }
+
     @Test("adapter preview shows normalised rows, problems, quarantine reasons and a reconciled total")
     func preview() throws {
         let result = try CLIProcess().run(

@@ -121,15 +121,7 @@ public struct AdapterSpec: Sendable {
     /// The fields this system holds: write-back only ever sends these.
     public var heldFields: Set<String> { Set(mappings.map(\.field.qualifiedName)) }
 
-    public func reader(for url: URL) -> any FeedReader {
-        switch format {
-        case .csv(let options): CSVReader(url: url, options: options)
-        case .xlsx(let sheet, let headerRow): XLSXReader(url: url, sheet: sheet, headerRow: headerRow)
-        case .xml(let element): XMLReader(url: url, recordElement: element)
-        case .jsonLines: JSONReader(url: url, layout: .lines)
-        case .json(let path): JSONReader(url: url, layout: .array(path: path))
-        }
-    }
+    public func reader(for url: URL) -> any FeedReader { Self.readerFor(format, url: url) }
 }
 
 /// A mistake in an adapter file: where (line, key) and what to do.
