@@ -208,6 +208,13 @@ $yibiao form suggest "$district_dir/template.csv" | sed -n '7,20p'
 $yibiao form check forms/resident_visits.yaml
 $yibiao form fill forms/resident_visits.yaml --community "$community" --out "$district_dir/visits.csv"
 head -6 "$district_dir/visits.csv" | cut -c1-160
+echo; echo "The office corrects one phone number in the form and the worker sends the form back: only that cell becomes an entry"
+awk -F, -v OFS=, 'NR == 5 { $5 = "13912340009" } { print }' "$district_dir/visits.csv" > "$district_dir/visits-returned.csv"
+export YIBIAO_CLIENT_HOME=$district_dir/worker-computer
+start_server
+$yibiao sync --file "$district_dir/visits-returned.csv" --yes || true
+kill -TERM "$server"; wait "$server" || true
+unset YIBIAO_CLIENT_HOME
 echo; echo "The data catalogue (一本账): which system holds, receives and owns each field"
 $yibiao catalog --format md | sed -n '5,9p'
 $yibiao catalog --format html --out "$district_dir/catalog.html"

@@ -55,28 +55,35 @@ extension Hub {
         }
         var rows: [[String?]] = []
         var blank = 0
+        // Taken before the snapshot: a change the form shows but made after this is, at worst, a
+        // conflict the worker is asked about when the form comes back — never one overwritten unseen.
+        let filledAt = Date()
         let reads = ConsumerReads(consumer: consumer.narrowed(toCommunity: community), logger: logger)
         let (_, cursor) = try await reads.extract(client, since: nil, snapshot: { _ in }) { row in
             var cells: [String?] = []
             var toFill: [String] = []
+            var held: [(header: String, text: String)] = []
             for column in spec.columns {
                 let value = column.field.flatMap { row.fields[$0] }.flatMap { $0.isEmpty ? nil : $0 }
-                if let value {
-                    cells.append(column.codes[value] ?? value)
-                } else {
-                    cells.append(nil)
-                    toFill.append(column.header)
-                }
+                let text = value.map { column.codes[$0] ?? $0 }
+                cells.append(text)
+                if text == nil { toFill.append(column.header) }
+                if column.field != nil { held.append((column.header, text ?? "")) }
             }
             blank += toFill.count
-            rows.append(cells + [toFill.joined(separator: "、")])
+            rows.append(cells + [toFill.joined(separator: "、"), String(row.id), FormLayout.checkCell(resident: row.id, cells: held)])
         }
-        let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "Asia/Shanghai")!, formatOptions: [.withInternetDateTime])
+        let stamp = ISO8601DateFormatter.string(
+            from: filledAt, timeZone: TimeZone(identifier: "Asia/Shanghai")!, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
         let preamble: [[String?]] = [
             ["\(spec.title.zh) \(spec.title.en)"],
             ["填报部门 department: \(spec.department.zh) (\(spec.department.en))", "用途 purpose: \(spec.purpose)", "社区 community: \(community)"],
-            ["截至 as of: \(stamp)", "\(FormLayout.cursorLabel)\(cursor)", "表格 form: \(spec.id)"],
-            spec.columns.map(\.header) + [FormLayout.toFillHeader],
+            [
+                FormLayout.asOfLabel + stamp, FormLayout.cursorLabel + String(cursor), FormLayout.formLabel + spec.id,
+                FormLayout.fieldsLabel + Self.compactJSON(Dictionary(uniqueKeysWithValues: spec.columns.compactMap { c in c.field.map { (c.header, $0) } })),
+                FormLayout.codesLabel + Self.compactJSON(Dictionary(uniqueKeysWithValues: spec.columns.filter { !$0.codes.isEmpty }.map { ($0.header, $0.codes) })),
+            ],
+            spec.columns.map(\.header) + [FormLayout.toFillHeader, FormLayout.residentHeader, FormLayout.checkHeader],
         ]
         let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).partial")
         try? FileManager.default.removeItem(at: temporary)
@@ -106,16 +113,15 @@ extension Hub {
     }
 }
 
-public enum FormFormat: String, Sendable, CaseIterable {
-    case xlsx, csv
+extension Hub {
+    /// Sorted keys, no spaces, Chinese as it is: what a person reads in the form's third line.
+    static func compactJSON(_ object: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
 }
 
-/// The parts of a filled form's layout that readers of a returned form look for.
-public enum FormLayout {
-    public static let cursorLabel = "变更日志游标 change-log cursor: "
-    public static let toFillHeader = "待补充 to fill"
-
-    static func csvField(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-    }
+public enum FormFormat: String, Sendable, CaseIterable {
+    case xlsx, csv
 }

@@ -58,14 +58,16 @@ extension Hub {
     /// The residents of the worker's communities with these citizen ID numbers, with the values
     /// the worker may read; one audit entry for the request. Invalid numbers are answered as
     /// not found, never looked up.
-    public func lookupForWorker(_ worker: Workers.Worker, nationalIDs: [String], audit: any AuditSink) async throws -> [Workers.Found] {
+    /// `residents`: residents by id too (a returned form's rows).
+    public func lookupForWorker(_ worker: Workers.Worker, nationalIDs: [String], residents: [Int64] = [], audit: any AuditSink) async throws -> [Workers.Found] {
         let today = CalendarDate.todayInChina()
         let valid = nationalIDs.compactMap { try? CitizenID.parse($0, today: today).get().value }
-        let found = try await workers(worker.district).lookup(client, worker: worker, nationalIDs: Array(Set(valid)).sorted())
+        let found = try await workers(worker.district).lookup(
+            client, worker: worker, nationalIDs: Array(Set(valid)).sorted(), residents: Array(Set(residents.filter { $0 > 0 })).sorted())
         try await audit.record(
             AuditLog.Entry(
                 actor: worker.actor, action: "worker_lookup", subject: "worker:\(worker.id)",
-                detail: AuditLog.Detail(residents: found.map(\.resident), fields: worker.fields.readable, outcome: "\(found.count) of \(nationalIDs.count)")),
+                detail: AuditLog.Detail(residents: found.map(\.resident), fields: worker.fields.readable, outcome: "\(found.count) of \(nationalIDs.count + residents.count)")),
             district: worker.district)
         return found
     }

@@ -166,7 +166,11 @@ struct API: Sendable {
     }
 
     struct WorkerLookupBody: Decodable {
-        let national_ids: [String]
+        var national_ids: [String]?
+        /// Resident ids (a returned form's rows); answered with `resident`, and `national_id`
+        /// only where the worker may read it.
+        var residents: [Int64]?
+        var count: Int { (national_ids?.count ?? 0) + (residents?.count ?? 0) }
     }
 
     /// Residents of the worker's communities by citizen ID number (in the body, never the URL),
@@ -174,15 +178,20 @@ struct API: Sendable {
     func workerLookup(_ request: Request) async throws -> Response {
         let worker = try await worker(request)
         let body = try await request.body.collect(upTo: 256 << 10)
-        guard let lookup = try? JSONDecoder().decode(WorkerLookupBody.self, from: Data(body.readableBytesView)), (1...1000).contains(lookup.national_ids.count)
+        guard let lookup = try? JSONDecoder().decode(WorkerLookupBody.self, from: Data(body.readableBytesView)), (1...1000).contains(lookup.count)
         else {
             throw APIError(
-                .badRequest, "bad_body", en: "send {\"national_ids\": [\"…\"]} (1 to 1,000) as JSON", zh: "请以 JSON 发送 {\"national_ids\": [\"…\"]}（1 到 1000 个）")
+                .badRequest, "bad_body", en: "send {\"national_ids\": [\"…\"]} or {\"residents\": [id, …]} (1 to 1,000) as JSON",
+                zh: "请以 JSON 发送 {\"national_ids\": [\"…\"]} 或 {\"residents\": [编号, …]}（1 到 1000 个）")
         }
-        let found = try await hub.lookupForWorker(worker, nationalIDs: lookup.national_ids, audit: audit)
+        let found = try await hub.lookupForWorker(worker, nationalIDs: lookup.national_ids ?? [], residents: lookup.residents ?? [], audit: audit)
+        let asked = Set(lookup.national_ids ?? [])
+        let mayReadIDs = worker.fields.readable.contains("national_id")
         let residents: [CanonicalJSON] = found.map { resident in
-            .object([
-                "national_id": .string(resident.nationalID), "resident": .integer(resident.resident), "fields": .strings(resident.fields),
+            // A number the worker typed is theirs already; one found by resident id only when readable.
+            let shown = asked.contains(resident.nationalID) || mayReadIDs ? resident.nationalID : ""
+            return .object([
+                "national_id": .string(shown), "resident": .integer(resident.resident), "fields": .strings(resident.fields),
                 "changed_at": .strings(resident.changedAt),
             ])
         }

@@ -69,23 +69,28 @@ public struct EntrySheet: Sendable {
         return CanonicalField.all.first { $0.label.zh == text || $0.label.en.lowercased() == lowered }?.qualifiedName
     }
 
-    /// Reads and checks the whole file. Throws only when the file itself cannot be used (not
-    /// there, unreadable, no ID column).
-    public static func read(_ file: URL, client: SyncClient, editable: [String]) throws -> EntrySheet {
-        try FeedFile.check(file)
-        let reader: any FeedReader
+    /// A worker's spreadsheet: XLSX, or CSV in UTF-8 or GB18030, short rows allowed.
+    static func reader(_ file: URL, headerRow: Int) throws -> any FeedReader {
         switch file.pathExtension.lowercased() {
-        case "xlsx": reader = XLSXReader(url: file)
+        case "xlsx": return XLSXReader(url: file, headerRow: headerRow)
         case "csv", "txt":
             var options = CSVReader.Options()
             options.encoding = TextEncoding.guessUTF8OrGB18030(file)
             options.allowShortRows = true
-            reader = CSVReader(url: file, options: options)
+            options.headerRow = headerRow
+            return CSVReader(url: file, options: options)
         default:
             throw SyncError(
                 .badInput, LocalizedText(en: "\(file.lastPathComponent): give a .xlsx or .csv file", zh: "\(file.lastPathComponent)：请提供 .xlsx 或 .csv 文件"),
                 remedy: LocalizedText(en: "`yibiao template` writes one to fill in", zh: "可用 `yibiao template` 生成模板"))
         }
+    }
+
+    /// Reads and checks the whole file. Throws only when the file itself cannot be used (not
+    /// there, unreadable, no ID column).
+    public static func read(_ file: URL, client: SyncClient, editable: [String]) throws -> EntrySheet {
+        try FeedFile.check(file)
+        let reader = try Self.reader(file, headerRow: 1)
         var header: [String] = []
         var columns: [String: String] = [:]
         var rows: [Row] = []

@@ -111,9 +111,36 @@ public final class HubConnection: Sendable {
     /// By citizen ID number (cleaned, valid); absent: no such person in the worker's communities.
     public func lookup(_ nationalIDs: [String]) async throws -> [String: Resident] {
         var found: [String: Resident] = [:]
-        for start in stride(from: 0, to: nationalIDs.count, by: 1000) {
-            let slice = Array(nationalIDs[start..<min(start + 1000, nationalIDs.count)])
-            let (status, body) = try await call(.POST, "/v1/worker/lookup", json: ["national_ids": slice])
+        for (key, resident) in try await lookup(nationalIDs.map(Key.nationalID)) {
+            if case .nationalID(let id) = key { found[id] = resident }
+        }
+        return found
+    }
+
+    /// By resident id (a returned form's rows); absent: not an active resident of the worker's communities.
+    public func lookup(residents: [Int64]) async throws -> [Int64: Resident] {
+        var found: [Int64: Resident] = [:]
+        for (key, resident) in try await lookup(residents.map(Key.resident)) {
+            if case .resident(let id) = key { found[id] = resident }
+        }
+        return found
+    }
+
+    enum Key: Hashable {
+        case nationalID(String)
+        case resident(Int64)
+    }
+
+    private func lookup(_ keys: [Key]) async throws -> [Key: Resident] {
+        var found: [Key: Resident] = [:]
+        for start in stride(from: 0, to: keys.count, by: 1000) {
+            let slice = keys[start..<min(start + 1000, keys.count)]
+            var body: [String: Any] = [:]
+            let ids = slice.compactMap { if case .nationalID(let id) = $0 { id } else { nil } }
+            let residents = slice.compactMap { if case .resident(let id) = $0 { id } else { nil } }
+            if !ids.isEmpty { body["national_ids"] = ids }
+            if !residents.isEmpty { body["residents"] = residents }
+            let (status, answerBody) = try await call(.POST, "/v1/worker/lookup", json: body)
             struct Answer: Decodable {
                 struct Row: Decodable {
                     let national_id: String
@@ -123,12 +150,15 @@ public final class HubConnection: Sendable {
                 }
                 let residents: [Row]
             }
-            guard status == 200, let answer = try? JSONDecoder().decode(Answer.self, from: body) else { throw unexpected(status, body) }
+            guard status == 200, let answer = try? JSONDecoder().decode(Answer.self, from: answerBody) else { throw unexpected(status, answerBody) }
             let times = ISO8601DateFormatter()
             times.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let askedIDs = Set(ids), askedResidents = Set(residents)
             for row in answer.residents {
-                found[row.national_id] = Resident(
+                let resident = Resident(
                     id: row.resident, fields: row.fields, changedAt: (row.changed_at ?? [:]).compactMapValues { times.date(from: $0) })
+                if askedIDs.contains(row.national_id) { found[.nationalID(row.national_id)] = resident }
+                if askedResidents.contains(row.resident) { found[.resident(row.resident)] = resident }
             }
         }
         return found
@@ -145,6 +175,14 @@ public final class HubConnection: Sendable {
     public struct Pair: Sendable, Hashable {
         public let seen: String?
         public let current: String?
+    }
+
+    /// Why the hub could not find an entry's resident, in the worker's language.
+    func notFound(_ entry: QueuedEntry) -> String {
+        if entry.residentID != nil {
+            return language == .zh ? "您负责的社区中没有该居民（可能已合并或迁出）" : "no such resident in your communities (merged or moved away?)"
+        }
+        return language == .zh ? "您负责的社区中没有此公民身份号码的居民" : "no resident with this citizen ID number in your communities"
     }
 
     public func send(_ entry: QueuedEntry) async throws -> Outcome {
@@ -170,7 +208,7 @@ public final class HubConnection: Sendable {
         case 404:
             return .rejected(
                 code: "not_found",
-                message: language == .zh ? "您负责的社区中没有此公民身份号码的居民" : "no resident with this citizen ID number in your communities")
+                message: notFound(entry))
         case 403, 422, 400:
             let error = object["error"] as? [String: Any]
             return .rejected(code: error?["code"] as? String ?? "rejected", message: error?["message"] as? String ?? "")

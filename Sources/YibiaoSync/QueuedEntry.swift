@@ -49,8 +49,12 @@ public struct QueuedEntry: Codable, Sendable, Hashable, Identifiable {
 
     public let id: String
     public let createdAt: Date
-    /// The citizen ID number the worker typed (how the hub finds the person).
+    /// How the hub finds the person: the citizen ID number the worker typed, or — for a row of
+    /// a returned form, whose ID column is masked — the resident's id on the hub (digits, fewer
+    /// than 15). Kept under one name so that queues written before forms came back still read.
     public var nationalID: String
+    /// The resident's id on the hub when the entry names them so (a returned form's row).
+    public var residentID: Int64? { nationalID.count < 15 ? Int64(nationalID) : nil }
     /// field → the new value, as the worker typed it (normalised on the worker's machine first).
     public var values: [String: String]
     /// field → the value the worker saw (nil inside: it was empty). Nil when the entry was made

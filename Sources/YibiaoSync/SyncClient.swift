@@ -64,8 +64,14 @@ public struct SyncClient: Sendable {
     public func send(_ original: QueuedEntry, to hub: HubConnection) async throws -> QueuedEntry {
         var entry = original
         if entry.seen == nil {
-            guard let resident = try await hub.lookup([entry.nationalID])[entry.nationalID] else {
-                return try finish(entry, .rejected(code: "not_found", message: hub.language == .zh ? "您负责的社区中没有此公民身份号码的居民" : "no resident with this citizen ID number in your communities"))
+            let found: HubConnection.Resident?
+            if let id = entry.residentID {
+                found = try await hub.lookup(residents: [id])[id]
+            } else {
+                found = try await hub.lookup([entry.nationalID])[entry.nationalID]
+            }
+            guard let resident = found else {
+                return try finish(entry, .rejected(code: "not_found", message: hub.notFound(entry)))
             }
             // Made offline: what the hub held when the entry was made is what the worker would have
             // seen; a value the hub changed since (or at an unknown time) is theirs to weigh.

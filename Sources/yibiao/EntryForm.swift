@@ -248,6 +248,11 @@ struct EntryForm {
 
 /// What the worker reads after sending, the same from the form, a file and `sync push`.
 enum SyncOutput {
+    /// Who an entry is for: the masked ID number, or the resident's id (a returned form's row).
+    static func person(_ entry: QueuedEntry) -> String {
+        entry.residentID.map { tr("resident \($0)", "居民 \($0)") } ?? Masking.identifier(entry.nationalID)
+    }
+
     static func savedOffline(_ error: SyncError) {
         print(tr(error.message))
         print(

@@ -11,6 +11,7 @@ struct SheetSync {
     let dryRun: Bool
 
     func run() async throws -> Int32 {
+        if ReturnedForm.isFilledForm(file) { return try await returnedForm() }
         let client = WorkerSide.client
         let sheet = try EntrySheet.read(file, client: client, editable: login.editable)
         if !sheet.ignored.isEmpty {
@@ -65,15 +66,95 @@ struct SheetSync {
                     return ExitStatus.success
                 }
             }
-            var queued = 0
-            for (_, entry) in entries where try client.queue.add(entry).added { queued += 1 }
-            if queued < entries.count {
-                print(tr("\(entries.count - queued) of these were already waiting on this computer.", "其中 \(entries.count - queued) 条已在本机等待发送。"))
-            }
+            try queue(entries.map(\.entry), in: client)
             let pushed = try await client.push(to: hub)
             summarise(pushed)
             if pushed.unreachable != nil { return ExitStatus.success }
             return aside.setAside.isEmpty ? ExitStatus.success : ExitStatus.dataError
+        }
+    }
+
+    /// A form filled by `yibiao form fill` and returned: the cells a person changed, per
+    /// resident and field, shown before anything is sent; an entry per changed resident, made
+    /// as of the time the form was filled (a field the hub changed since is the worker's to weigh).
+    func returnedForm() async throws -> Int32 {
+        let client = WorkerSide.client
+        let form = try ReturnedForm.read(file, client: client, editable: login.editable)
+        print(
+            tr(
+                "A returned form (\(form.formID), filled as of change-log entry \(form.cursor)): only the cells changed since are sent.",
+                "已填回的表格（\(form.formID)，截至变更日志第 \(form.cursor) 条）：只发送此后改动过的单元格。"))
+        return try await WorkerSide.withHub(login) { hub in
+            var current: [Int64: HubConnection.Resident]?
+            do {
+                current = try await hub.lookup(residents: Array(Set(form.changes.map(\.resident))).sorted())
+            } catch let error as SyncError where error.kind == .unreachable {
+                print(tr(error.message))
+                print(tr("Checked on this computer only; the entries wait here and are sent when the hub answers.", "仅在本机完成检查；录入将保存在本机，待连接平台后发送。"))
+            }
+            var entries: [(change: ReturnedForm.Change, entry: QueuedEntry)] = []
+            var aside = form.setAside
+            var already = 0
+            for change in form.changes {
+                if current != nil, current?[change.resident] == nil {
+                    aside.append(
+                        EntrySheet.SetAside(
+                            number: change.row, reasons: [LocalizedText(en: "no such resident in your communities (merged or moved away?)", zh: "您负责的社区中没有该居民（可能已合并或迁出）")],
+                            cells: [:]))
+                    continue
+                }
+                let values = SyncClient.changes(change.values, current: current?[change.resident]?.fields)
+                if values.isEmpty {
+                    already += 1
+                    continue
+                }
+                entries.append(
+                    (change, QueuedEntry(createdAt: form.filledAt, nationalID: String(change.resident), values: values, seen: nil, origin: "form:\(form.formID) \(file.lastPathComponent) row \(change.row)")))
+            }
+            if !entries.isEmpty {
+                print(tr("Would change:", "将修改："))
+                for (change, entry) in entries {
+                    let fields = entry.values.keys.sorted().map { field in
+                        let before = current?[change.resident].map { FieldDisplay.show(field, $0.fields[field]) } ?? "?"
+                        return "\(FieldDisplay.label(field)) \(before) → \(FieldDisplay.show(field, entry.values[field]))"
+                    }
+                    print(tr("  row \(change.row)", "  第 \(change.row) 行") + " · " + SyncOutput.person(entry) + " · " + fields.joined(separator: tr("; ", "；")))
+                }
+            }
+            for row in aside.sorted(by: { $0.number < $1.number }) {
+                print(tr("row \(row.number) set aside: ", "第 \(row.number) 行未采用：") + row.reasons.map { tr($0) }.joined(separator: tr("; ", "；")))
+            }
+            if !aside.isEmpty {
+                print(tr("Correct those rows in the form and send it again: rows already sent change nothing.", "请在表格中更正这些行后再次发送：已发送的行不会重复修改。"))
+            }
+            if form.cleared > 0 {
+                print(tr("\(form.cleared) filled cells were emptied: clearing a value is not sent.", "\(form.cleared) 个预填单元格被清空：清空不作为修改发送。"))
+            }
+            print(
+                tr(
+                    "\(form.changes.count + form.unchanged + form.setAside.count) rows: \(entries.count) to send, \(form.unchanged + already) with nothing to change, \(aside.count) set aside.",
+                    "共 \(form.changes.count + form.unchanged + form.setAside.count) 行：\(entries.count) 行待发送，\(form.unchanged + already) 行无变化，\(aside.count) 行未采用。"))
+            guard !entries.isEmpty, !dryRun else { return aside.isEmpty ? ExitStatus.success : ExitStatus.dataError }
+            if !yes {
+                guard try Terminal.confirm(tr("Send \(entries.count) entries?", "发送这 \(entries.count) 条录入？"), default: true) else {
+                    print(tr("Not sent.", "未发送。"))
+                    return ExitStatus.success
+                }
+            }
+            try queue(entries.map(\.entry), in: client)
+            let pushed = try await client.push(to: hub)
+            summarise(pushed)
+            if pushed.unreachable != nil { return ExitStatus.success }
+            return aside.isEmpty ? ExitStatus.success : ExitStatus.dataError
+        }
+    }
+
+    /// Keeps the entries on this computer before sending; one already waiting is not added twice.
+    func queue(_ entries: [QueuedEntry], in client: SyncClient) throws {
+        var queued = 0
+        for entry in entries where try client.queue.add(entry).added { queued += 1 }
+        if queued < entries.count {
+            print(tr("\(entries.count - queued) of these were already waiting on this computer.", "其中 \(entries.count - queued) 条已在本机等待发送。"))
         }
     }
 
@@ -102,12 +183,12 @@ struct SheetSync {
             print(tr("There is no need to enter them in those systems again.", "无需再在这些系统中重复录入。"))
         }
         for entry in states[.conflict] ?? [] {
-            print(Terminal.bold("\(entry.id.prefix(8)) · \(Masking.identifier(entry.nationalID))"))
+            print(Terminal.bold("\(entry.id.prefix(8)) · \(SyncOutput.person(entry))"))
             SyncOutput.conflicts(entry)
             SyncOutput.outcome(entry)
         }
         for entry in states[.rejected] ?? [] {
-            print("\(entry.id.prefix(8)) · \(Masking.identifier(entry.nationalID)) · " + tr("not accepted: ", "未被接受：") + (entry.reason ?? entry.reasonCode ?? ""))
+            print("\(entry.id.prefix(8)) · \(SyncOutput.person(entry)) · " + tr("not accepted: ", "未被接受：") + (entry.reason ?? entry.reasonCode ?? ""))
         }
         if let unreachable = pushed.unreachable {
             SyncOutput.savedOffline(unreachable)

@@ -322,7 +322,7 @@ struct SyncCommand: AsyncParsableCommand {
                 print(tr("Nothing waits to be sent.", "没有待发送的录入。"))
             }
             for entry in report.sent {
-                print(Terminal.bold("\(entry.id.prefix(8)) · \(Masking.identifier(entry.nationalID))"))
+                print(Terminal.bold("\(entry.id.prefix(8)) · \(SyncOutput.person(entry))"))
                 if entry.state == .conflict { SyncOutput.conflicts(entry) }
                 SyncOutput.outcome(entry)
             }
@@ -360,7 +360,7 @@ struct SyncCommand: AsyncParsableCommand {
             formatter.timeZone = TimeZone(secondsFromGMT: 8 * 3600)
             for entry in entries {
                 let fields = entry.values.keys.sorted().map(FieldDisplay.label).joined(separator: tr(", ", "、"))
-                var line = "\(entry.id.prefix(8)) · \(formatter.string(from: entry.createdAt)) · \(Masking.identifier(entry.nationalID)) · \(fields) · \(Self.stateName(entry.state))"
+                var line = "\(entry.id.prefix(8)) · \(formatter.string(from: entry.createdAt)) · \(SyncOutput.person(entry)) · \(fields) · \(Self.stateName(entry.state))"
                 switch entry.state {
                 case .accepted where !entry.reaches.isEmpty: line += " → " + entry.reaches.map { SyncOutput.systemName($0.system) }.joined(separator: tr(", ", "、"))
                 case .accepted where entry.alreadyReceived: line += tr(" (already received)", "（平台已收到过）")

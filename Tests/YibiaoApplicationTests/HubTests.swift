@@ -419,14 +419,16 @@ enum ChromiumCheck {
 
             // What the form must hold: the community's active residents, in resident order.
             var expected: [[String]] = []
-            for try await (name, sex, id, marital) in try await hub.client.query(
+            var residents: [String] = []
+            for try await (resident, name, sex, id, marital) in try await hub.client.query(
                 """
-                SELECT provenance #>> '{name,value}', provenance #>> '{sex,value}', provenance #>> '{national_id,value}',
+                SELECT resident_id, provenance #>> '{name,value}', provenance #>> '{sex,value}', provenance #>> '{national_id,value}',
                        provenance #>> '{marital_status,value}'
                 FROM resident WHERE district = '110105' AND status = 'active' AND provenance #>> '{community_code,value}' = \(community)
                 ORDER BY resident_id
                 """
-            ).decode((String?, String?, String?, String?).self) {
+            ).decode((Int64, String?, String?, String?, String?).self) {
+                residents.append(String(resident))
                 let cells = [
                     name.map { grant.show($0, field: "name") }, sex.map { ["1": "男", "2": "女"][$0] ?? $0 },
                     id.map { grant.show($0, field: "national_id") }, marital.map { ["10": "未婚", "20": "已婚"][$0] ?? $0 }, nil,
@@ -443,9 +445,16 @@ enum ChromiumCheck {
             let lines = String(decoding: bytes.dropFirst(3), as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
             #expect(lines[0].hasPrefix("低保年审表"))
             #expect(lines[2].contains(FormLayout.cursorLabel + String(filled.cursor)) && filled.cursor > 0)
-            #expect(lines[3] == (spec.columns.map(\.header) + [FormLayout.toFillHeader]).joined(separator: ","))
+            #expect(lines[2].contains(FormLayout.fieldsLabel) && lines[2].contains("婚姻状况") && lines[2].contains("marital_status"), "each column's field, for the way back")
+            #expect(lines[3] == (spec.columns.map(\.header) + [FormLayout.toFillHeader, FormLayout.residentHeader, FormLayout.checkHeader]).joined(separator: ","))
             let rows = lines.dropFirst(4).map { $0.components(separatedBy: ",") }
-            #expect(rows == expected, "exactly the community's residents, the golden values as the grant shows them")
+            #expect(rows.map { Array($0.prefix(spec.columns.count + 1)) } == expected, "exactly the community's residents, the golden values as the grant shows them")
+            #expect(rows.map { $0[spec.columns.count + 1] } == residents)
+            // The check code: one fingerprint per field column, of what the cell holds.
+            for row in rows {
+                let held = zip(spec.columns, row).filter { $0.0.field != nil }.map { (header: $0.0.header, text: $0.1) }
+                #expect(row.last == FormLayout.checkCell(resident: Int64(row[spec.columns.count + 1])!, cells: held))
+            }
             #expect(rows.allSatisfy { !$0[2].isEmpty ? $0[2].contains("*") : true }, "ID numbers masked under this grant")
             #expect(filled.blankCells >= rows.count, "the bank column is blank in every row")
 

@@ -271,4 +271,77 @@ private final class Hub: @unchecked Sendable {
         let push = try hub.cli.run("sync", "push")
         #expect(push.status == 69, "still offline: \(push.stdout)")
     }
+
+    @Test("a returned form: exactly the changed cells become entries, per resident, reported first; untouched cells never overwrite what the hub learnt since")
+    func returnedForm() throws {
+        let hub = try Hub()
+        defer { hub.stop() }
+        try hub.login(hub.base)
+        let office = try hub.cli.run(
+            "consumer", "add", "office", "--name", "幸福路社区居委会", "--purpose", "社区居民服务", "--legal-basis", "城市居民委员会组织法",
+            "--fields", "name,sex,birth_date,national_id,phone,address", "--community", "110105001001")
+        #expect(office.status == 0, "\(office.stderr)")
+        // Three more residents of the community, from a roll of its own.
+        let adapter = hub.home.appendingPathComponent("roll.yaml"), roll = hub.home.appendingPathComponent("roll.csv")
+        try """
+        system: community_roll
+        name: {zh: 社区花名册, en: Community roll}
+        format: {type: csv}
+        source_key: 编号
+        fields: {name: 姓名, national_id: 身份证号码, phone: 电话, address: 地址, community_code: 社区代码}
+        """.write(to: adapter, atomically: true, encoding: .utf8)
+        try """
+        编号,姓名,身份证号码,电话,地址,社区代码
+        H1,刘洋,110105196005050032,13700000001,幸福路11号,110105001001
+        H2,陈静,110105197211110045,13700000002,幸福路12号,110105001001
+        H3,杨帆,110105198808080058,13700000003,幸福路13号,110105001001
+
+        """.write(to: roll, atomically: true, encoding: .utf8)
+        #expect(try hub.cli.run("ingest", adapter.path, roll.path).status == 0)
+        let form = hub.home.appendingPathComponent("visits.csv")
+        let filled = try hub.cli.run("form", "fill", root.appendingPathComponent("forms/resident_visits.yaml").path, "--community", "110105001001", "--out", form.path)
+        #expect(filled.status == 0, "\(filled.stderr)")
+
+        // After the form was filled, the hub learns a new address for 0118 (another worker's sheet).
+        let sheet = hub.home.appendingPathComponent("moved.csv")
+        try "公民身份号码,住址\r\n110105198503020118,幸福路5号\r\n".write(to: sheet, atomically: true, encoding: .utf8)
+        #expect(try hub.cli.run("sync", "--file", sheet.path, "--yes").stdout.contains("Accepted: 1"))
+
+        // The office changes three cells of three residents, fills its own columns, and mistypes one masked cell.
+        var lines = String(decoding: try Data(contentsOf: form).dropFirst(3), as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        let header = lines[3].components(separatedBy: ",")
+        let (phone, address, visited, id) = (header.firstIndex(of: "联系电话")!, header.firstIndex(of: "现住址")!, header.firstIndex(of: "走访日期")!, header.firstIndex(of: "公民身份号码")!)
+        var rows = lines.dropFirst(4).map { $0.components(separatedBy: ",") }
+        try #require(rows.count == 5 && lines.dropFirst(4).allSatisfy { !$0.contains("\"") }, "\(lines)")
+        let zhang = try #require(rows.firstIndex { $0[id].hasSuffix("0118") }), wang = try #require(rows.firstIndex { $0[id].hasSuffix("022X") })
+        let others = rows.indices.filter { $0 != zhang && $0 != wang }
+        for index in rows.indices { rows[index][visited] = "2026-12-01" }
+        rows[zhang][phone] = "13900007777"
+        rows[wang][address] = "幸福路9号"
+        rows[others[0]][phone] = "13900008888"
+        rows[others[1]][phone] = "139****0000"
+        lines = Array(lines.prefix(4)) + rows.map { $0.joined(separator: ",") }
+        try Data(("\u{FEFF}" + lines.joined(separator: "\r\n") + "\r\n").utf8).write(to: form)
+
+        let dry = try hub.cli.run("sync", "--file", form.path, "--dry-run")
+        #expect(dry.stdout.contains("A returned form (resident_visits"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("row \(zhang + 5) · resident ") && dry.stdout.contains("phone 13812345678 → 13900007777"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("row \(wang + 5) · resident ") && dry.stdout.contains("→ 幸福路9号"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("row \(others[1] + 5) set aside: 联系电话: a masked value"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("\(rows.count) rows: 3 to send, \(rows.count - 4) with nothing to change, 1 set aside."), "\(dry.stdout)")
+        #expect(!dry.stdout.contains("幸福路5号 →"), "the untouched address cell of 0118 is not an entry")
+        #expect(dry.status == 65)
+
+        let sent = try hub.cli.run("sync", "--file", form.path, "--yes")
+        #expect(sent.stdout.contains("Accepted: 3"), "\(sent.stdout)")
+        let status = try hub.cli.run("sync", "status")
+        #expect(status.stdout.components(separatedBy: " · accepted").count - 1 == 4, "the sheet's entry and the form's three:\n\(status.stdout)")
+        #expect(status.stdout.components(separatedBy: " · resident ").count - 1 == 3, "\(status.stdout)")
+        let zhangNow = try hub.cli.run("history", "110105198503020118")
+        #expect(zhangNow.stdout.contains("13900007777") && zhangNow.stdout.contains("幸福路5号"), "\(zhangNow.stdout)")
+        // Sent again, the form changes nothing.
+        let again = try hub.cli.run("sync", "--file", form.path, "--yes")
+        #expect(again.stdout.contains("0 to send"), "\(again.stdout)")
+    }
+
 }

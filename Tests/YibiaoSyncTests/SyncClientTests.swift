@@ -151,6 +151,14 @@ func deadHub() -> String { "http://127.0.0.1:9" }
             let zhang = try #require(found[zhangWei])
             #expect(zhang.fields["phone"] == "13812345678" && zhang.fields["name"] == "张伟")
             #expect(zhang.fields["civil_affairs.subsistence_allowance"] == nil, "a facet not granted is not read either")
+            // By resident id too (a returned form's rows): the same answer in scope, nothing outside it.
+            var liu: Int64?
+            for try await id in try await client.query(
+                "SELECT resident_id FROM resident_identifier WHERE district = \(district) AND value = \(liuXiuying)"
+            ).decode(Int64.self) { liu = id }
+            let byID = try await hubConnection.lookup(residents: [zhang.id, try #require(liu), 999_999])
+            #expect(Set(byID.keys) == [zhang.id], "a resident outside the worker's communities, or none, is absent")
+            #expect(byID[zhang.id]?.fields == zhang.fields)
 
             let sync = try freshClient()
             let entry = QueuedEntry(nationalID: zhangWei, values: ["phone": "13900001111"], seen: ["phone": "13812345678"], origin: "test")
@@ -180,7 +188,7 @@ func deadHub() -> String { "http://127.0.0.1:9" }
             for try await count in try await client.query(
                 "SELECT count(*)::int FROM audit_log WHERE district = \(district) AND actor = 'worker:li.na' AND action = 'worker_lookup'"
             ).decode(Int.self) { audited = count }
-            #expect(audited == 1, "every lookup is in the audit log")
+            #expect(audited == 2, "every lookup is in the audit log (by ID number, by resident id)")
         }
     }
 

@@ -144,8 +144,11 @@ public struct Workers: Sendable {
     /// valid). An ID of nobody, of a merged-away resident or of someone outside the worker's
     /// communities is simply absent: the worker cannot tell those apart. Where an ID is also kept
     /// as a relative's by another resident, its owner (whose golden ID it is) answers.
-    public func lookup(_ client: PostgresClient, worker: Worker, nationalIDs: [String]) async throws -> [Found] {
-        guard !nationalIDs.isEmpty else { return [] }
+    ///
+    /// `residents`: also these resident ids (a returned form names its residents so, its ID
+    /// column being masked); answered with their golden ID number, or an empty one.
+    public func lookup(_ client: PostgresClient, worker: Worker, nationalIDs: [String], residents: [Int64] = []) async throws -> [Found] {
+        guard !nationalIDs.isEmpty || !residents.isEmpty else { return [] }
         let fields = worker.fields.readable
         var found: [Found] = []
         for try await (id, resident, keys, values, changedKeys, changedTimes) in try await client.query(
@@ -155,11 +158,15 @@ public struct Workers: Sendable {
                    ARRAY(SELECT value->>'value' FROM jsonb_each(r.provenance) WHERE key = ANY(\(fields)) AND value->>'value' IS NOT NULL ORDER BY key),
                    changed.keys, changed.times
             FROM (
-                SELECT DISTINCT ON (i.value) i.value, i.resident_id
-                FROM resident_identifier i
-                JOIN resident r ON r.district = i.district AND r.resident_id = i.resident_id AND r.status = 'active'
-                WHERE i.district = \(district) AND i.scheme = 'cn_citizen_id' AND i.value = ANY(\(nationalIDs))
-                ORDER BY i.value, (r.provenance #>> '{national_id,value}' IS NOT DISTINCT FROM i.value) DESC, i.resident_id
+                (SELECT DISTINCT ON (i.value) i.value, i.resident_id
+                 FROM resident_identifier i
+                 JOIN resident r ON r.district = i.district AND r.resident_id = i.resident_id AND r.status = 'active'
+                 WHERE i.district = \(district) AND i.scheme = 'cn_citizen_id' AND i.value = ANY(\(nationalIDs))
+                 ORDER BY i.value, (r.provenance #>> '{national_id,value}' IS NOT DISTINCT FROM i.value) DESC, i.resident_id)
+                UNION ALL
+                SELECT coalesce(r.provenance #>> '{national_id,value}', ''), r.resident_id
+                FROM resident r
+                WHERE r.district = \(district) AND r.resident_id = ANY(\(residents)) AND r.status = 'active'
             ) owner
             JOIN resident r ON r.district = \(district) AND r.resident_id = owner.resident_id
             CROSS JOIN LATERAL (
