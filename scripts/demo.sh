@@ -143,8 +143,11 @@ if $yibiao consumer show office >/dev/null 2>&1; then
   # A demo run before this one added it: a new token (the old one is never shown again).
   token=$($yibiao consumer rotate-token office | tail -1)
 else
-  token=$($yibiao consumer add office --name 社区居委会 --purpose 社区居民服务 --legal-basis 城市居民委员会组织法第三条 \
-    --fields name,sex,birth_date,national_id,phone,address,community_code --community "$community" | tee /dev/stderr | tail -1)
+  # Into a file first: `tee /dev/stderr` would reopen (and truncate) a log the demo is written to.
+  $yibiao consumer add office --name 社区居委会 --purpose 社区居民服务 --legal-basis 城市居民委员会组织法第三条 \
+    --fields name,sex,birth_date,national_id,phone,address,community_code --community "$community" > "$district_dir/office.add"
+  cat "$district_dir/office.add"
+  token=$(tail -1 "$district_dir/office.add")
 fi
 $yibiao extract --consumer office --format csv --out "$district_dir/office.csv"
 head -3 "$district_dir/office.csv"

@@ -10,14 +10,14 @@ public enum DataCatalogPage {
 
     static let headers = [
         "字段 field", "名称", "name", "领域 domain", "代码表 code table", "敏感性 sensitivity", "来源系统 held by (records)",
-        "回写系统 sent to", "权威来源 owner", "使用方 consumers", "覆盖率 coverage",
+        "回写系统 sent to", "权威来源 owner", "使用方 consumers", "表格 forms", "覆盖率 coverage",
     ]
 
     static func cells(_ entry: DataCatalog.Entry) -> [String] {
         [
             entry.field, entry.label.zh, entry.label.en, entry.domain, entry.codeTable ?? "", "\(entry.sensitivity.label.zh) · \(entry.sensitivity.label.en)",
             entry.inbound.keys.sorted().map { "\($0) (\(entry.inbound[$0] ?? 0))" }.joined(separator: ", "),
-            entry.outbound.joined(separator: ", "), entry.owner, entry.consumers.joined(separator: ", "),
+            entry.outbound.joined(separator: ", "), entry.owner, entry.consumers.joined(separator: ", "), entry.forms.joined(separator: ", "),
             String(format: "%.1f %% (%d)", entry.coverage * 100, entry.residentsWithValue),
         ]
     }

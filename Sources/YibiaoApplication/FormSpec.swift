@@ -22,6 +22,29 @@ public struct FormSpec: Sendable, Hashable {
         }
     }
 
+    /// Which residents of the community get a row: an age range in whole years on the day of
+    /// filling (`select: {age_min: 60}`), bounds included. Nil: everyone.
+    public struct Selection: Sendable, Hashable {
+        public var ageMin: Int?
+        public var ageMax: Int?
+
+        public init(ageMin: Int? = nil, ageMax: Int? = nil) {
+            self.ageMin = ageMin
+            self.ageMax = ageMax
+        }
+
+        /// True, false, or nil when the birth date cannot say (missing, or only a year or month
+        /// that straddles a bound).
+        public func admits(birthDate: String?, on today: CalendarDate) -> Bool? {
+            guard let birthDate, let born = PartialDate(iso: birthDate) else { return nil }
+            let youngest = born.latest.years(until: today), oldest = born.earliest.years(until: today)
+            if let low = ageMin, oldest < low { return false }
+            if let high = ageMax, youngest > high { return false }
+            let inside = { (age: Int) in (self.ageMin.map { age >= $0 } ?? true) && (self.ageMax.map { age <= $0 } ?? true) }
+            return inside(youngest) && inside(oldest) ? true : nil
+        }
+    }
+
     public var id: String
     public var title: LocalizedText
     public var department: LocalizedText
@@ -29,14 +52,18 @@ public struct FormSpec: Sendable, Hashable {
     /// The consumer whose grant decides which fields the form may carry, and how masked.
     public var consumer: String
     public var columns: [Column]
+    public var selection: Selection?
 
-    public init(id: String, title: LocalizedText, department: LocalizedText, purpose: String, consumer: String, columns: [Column]) {
+    public init(
+        id: String, title: LocalizedText, department: LocalizedText, purpose: String, consumer: String, columns: [Column], selection: Selection? = nil
+    ) {
         self.id = id
         self.title = title
         self.department = department
         self.purpose = purpose
         self.consumer = consumer
         self.columns = columns
+        self.selection = selection
     }
 
     public static func load(_ url: URL) throws -> FormSpec {
@@ -56,6 +83,7 @@ public struct FormSpec: Sendable, Hashable {
         let root = try yaml.root(of: text, emptyFix: LocalizedText(en: "start from forms/README.md", zh: "请参照 forms/README.md 编写"))
         var id: String?, title: LocalizedText?, department: LocalizedText?, purpose: String?, consumer: String?
         var columns: [Column] = []
+        var selection: Selection?
         func bilingual(_ node: Node, key: String) throws -> LocalizedText {
             let names = try yaml.stringMap(node, key: key)
             guard let zh = names["zh"], let en = names["en"] else {
@@ -63,13 +91,26 @@ public struct FormSpec: Sendable, Hashable {
             }
             return LocalizedText(en: en, zh: zh)
         }
-        for (key, _, value) in try yaml.entries(root, path: "", allowed: ["form", "title", "department", "purpose", "consumer", "columns"]) {
+        for (key, _, value) in try yaml.entries(root, path: "", allowed: ["form", "title", "department", "purpose", "consumer", "columns", "select"]) {
             switch key {
             case "form": id = try yaml.string(value, key: key)
             case "title": title = try bilingual(value, key: key)
             case "department": department = try bilingual(value, key: key)
             case "purpose": purpose = try yaml.string(value, key: key)
             case "consumer": consumer = try yaml.string(value, key: key)
+            case "select":
+                var chosen = Selection()
+                for (selectKey, _, bound) in try yaml.entries(value, path: "select", allowed: ["age_min", "age_max"]) {
+                    let age = try yaml.int(bound, key: "select.\(selectKey)")
+                    guard (0...150).contains(age) else {
+                        throw yaml.fail(bound, key: "select.\(selectKey)", en: "an age is between 0 and 150", zh: "年龄应在 0 到 150 之间")
+                    }
+                    if selectKey == "age_min" { chosen.ageMin = age } else { chosen.ageMax = age }
+                }
+                if let low = chosen.ageMin, let high = chosen.ageMax, low > high {
+                    throw yaml.fail(value, key: "select", en: "age_min is above age_max", zh: "age_min 大于 age_max")
+                }
+                selection = chosen
             default:
                 guard let items = value.sequence, !items.isEmpty else {
                     throw yaml.fail(value, key: key, en: "list the form's columns: - {header: 姓名, field: name}", zh: "请列出表格的列：- {header: 姓名, field: name}")
@@ -111,6 +152,6 @@ public struct FormSpec: Sendable, Hashable {
         guard let purpose else { throw missing("purpose") }
         guard let consumer else { throw missing("consumer") }
         guard !columns.isEmpty else { throw missing("columns") }
-        return FormSpec(id: id, title: title, department: department, purpose: purpose, consumer: consumer, columns: columns)
+        return FormSpec(id: id, title: title, department: department, purpose: purpose, consumer: consumer, columns: columns, selection: selection)
     }
 }

@@ -39,6 +39,8 @@ public struct DataCatalog: Sendable {
         public var owner: String
         /// Active consumers granted the field.
         public var consumers: [String]
+        /// Forms (`forms/`) with a column taking the field, or selecting by it.
+        public var forms: [String] = []
         public var residentsWithValue: Int
         /// Share of active residents with a value.
         public var coverage: Double
@@ -52,11 +54,16 @@ public struct DataCatalog: Sendable {
 
 extension Hub {
     /// The catalogue of `district`'s data, from the canonical schema, the rules, the outbound
-    /// adapters, the consumers' grants and the counts of values. Audited as a read.
-    public func catalog(district: String, reader: String) async throws -> DataCatalog {
+    /// adapters, the consumers' grants, the forms and the counts of values. Audited as a read.
+    /// `forms`: the district's form specs, for the forms using each field.
+    public func catalog(district: String, reader: String, forms: [FormSpec] = []) async throws -> DataCatalog {
         let counts = try await FieldCounts.load(client, district: district, logger: logger)
         let outbound = try await OutboundSystems(district: district, logger: logger).load(client)
         let consumers = try await listConsumers(district: district).filter(\.active)
+        var formsByField: [String: Set<String>] = [:]
+        for form in forms {
+            for field in form.columns.compactMap(\.field) + (form.selection == nil ? [] : ["birth_date"]) { formsByField[field, default: []].insert(form.id) }
+        }
         let entries = CanonicalField.all.map { field in
             let name = field.qualifiedName
             var codeTable: String?
@@ -69,6 +76,7 @@ extension Hub {
                 field: name, label: field.label, domain: field.domain.rawValue, codeTable: codeTable, sensitivity: sensitivity,
                 inbound: inbound, outbound: outbound.values.filter { $0.mapper.fields.contains(name) }.map(\.id).sorted(),
                 owner: Self.owner(of: field, rules: rules), consumers: consumers.filter { $0.grant.allows(name) }.map(\.id).sorted(),
+                forms: (formsByField[name] ?? []).sorted(),
                 residentsWithValue: withValue, coverage: counts.activeResidents == 0 ? 0 : Double(withValue) / Double(counts.activeResidents))
         }
         try await audit(district, actor: reader, "catalog", AuditLog.Detail(count: entries.count))

@@ -17,6 +17,9 @@ public struct FilledForm: Sendable, Hashable {
     public var rows: Int
     public var blankCells: Int
     public var cursor: Int64
+    /// Residents left out because their date of birth cannot tell whether the form's age
+    /// range takes them (missing, or only a year that straddles a bound): theirs to add by hand.
+    public var undetermined: Int = 0
 }
 
 extension Hub {
@@ -53,13 +56,31 @@ extension Hub {
                     en: "consumer \(consumer.id) may not read community \(community)", zh: "使用方 \(consumer.id) 无权读取社区 \(community)"),
                 remedy: nil)
         }
+        if spec.selection != nil, !consumer.grant.allows("birth_date") || consumer.grant.mask(for: "birth_date") != .none {
+            throw FormError(
+                code: "form_selection_not_granted",
+                message: LocalizedText(
+                    en: "the form selects residents by age, but consumer \(consumer.id) may not read birth_date in full",
+                    zh: "该表格按年龄选取居民，但使用方 \(consumer.id) 无权读取完整的出生日期"),
+                remedy: LocalizedText(en: "grant it birth_date unmasked, or drop `select`", zh: "请为其授权完整的出生日期，或去掉 `select`"))
+        }
         var rows: [[String?]] = []
-        var blank = 0
+        var blank = 0, undetermined = 0
+        let today = CalendarDate.todayInChina()
         // Taken before the snapshot: a change the form shows but made after this is, at worst, a
         // conflict the worker is asked about when the form comes back — never one overwritten unseen.
         let filledAt = Date()
         let reads = ConsumerReads(consumer: consumer.narrowed(toCommunity: community), logger: logger)
         let (_, cursor) = try await reads.extract(client, since: nil, snapshot: { _ in }) { row in
+            if let selection = spec.selection {
+                switch selection.admits(birthDate: row.fields["birth_date"], on: today) {
+                case true?: break
+                case false?: return
+                case nil:
+                    undetermined += 1
+                    return
+                }
+            }
             var cells: [String?] = []
             var toFill: [String] = []
             var held: [(header: String, text: String)] = []
@@ -77,7 +98,8 @@ extension Hub {
             from: filledAt, timeZone: TimeZone(identifier: "Asia/Shanghai")!, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
         let preamble: [[String?]] = [
             ["\(spec.title.zh) \(spec.title.en)"],
-            ["填报部门 department: \(spec.department.zh) (\(spec.department.en))", "用途 purpose: \(spec.purpose)", "社区 community: \(community)"],
+            ["填报部门 department: \(spec.department.zh) (\(spec.department.en))", "用途 purpose: \(spec.purpose)", "社区 community: \(community)"]
+                + (spec.selection.map { ["年龄 ages: \($0.ageMin.map(String.init) ?? "")–\($0.ageMax.map(String.init) ?? "")"] } ?? []),
             [
                 FormLayout.asOfLabel + stamp, FormLayout.cursorLabel + String(cursor), FormLayout.formLabel + spec.id,
                 FormLayout.fieldsLabel + Self.compactJSON(Dictionary(uniqueKeysWithValues: spec.columns.compactMap { c in c.field.map { (c.header, $0) } })),
@@ -106,10 +128,12 @@ extension Hub {
         }
         try await audit(
             district, actor: actor, "form_fill", subject: "form:\(spec.id)", purpose: spec.purpose,
-            AuditLog.Detail(count: rows.count, fields: spec.columns.compactMap(\.field), through: cursor, format: format.rawValue))
+            AuditLog.Detail(
+                count: rows.count, fields: spec.columns.compactMap(\.field) + (spec.selection == nil ? [] : ["birth_date"]), through: cursor,
+                format: format.rawValue))
         try? FileManager.default.removeItem(at: file)
         try FileManager.default.moveItem(at: temporary, to: file)
-        return FilledForm(file: file, rows: rows.count, blankCells: blank, cursor: cursor)
+        return FilledForm(file: file, rows: rows.count, blankCells: blank, cursor: cursor, undetermined: undetermined)
     }
 }
 

@@ -18,10 +18,13 @@ struct CatalogCommand: AsyncParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case md, csv, html }
     @Option(name: .long, help: ArgumentHelp(tr("md, csv or html.", "md、csv 或 html。"))) var format: Format = .md
     @Option(name: .long, help: ArgumentHelp(tr("Write to this file instead of the terminal.", "写入此文件而非终端。"))) var out: String?
+    @Option(name: .long, help: ArgumentHelp(tr("The district's form specs, for the forms using each field.", "本区的表格定义目录，用于列出使用各字段的表格。")))
+    var forms = "forms"
 
     func run() async throws {
         let district = try districtOption.resolved()
-        let catalog = try await database.withHub { hub in try await hub.catalog(district: district, reader: cliActor()) }
+        let specs = knownForms(in: forms)
+        let catalog = try await database.withHub { hub in try await hub.catalog(district: district, reader: cliActor(), forms: specs) }
         let text = DataCatalogPage.render(catalog, as: DataCatalogPage.Format(rawValue: format.rawValue) ?? .md)
         guard let out else {
             print(text, terminator: "")
@@ -29,5 +32,20 @@ struct CatalogCommand: AsyncParsableCommand {
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
         print(tr("Wrote \(out): \(catalog.entries.count) fields.", "已写入 \(out)：\(catalog.entries.count) 个字段。"))
+    }
+}
+
+/// The form specs in a directory; one that does not load is skipped with a warning
+/// (`yibiao form check` says why).
+func knownForms(in path: String) -> [FormSpec] {
+    let files = (try? FileManager.default.contentsOfDirectory(at: URL(fileURLWithPath: path), includingPropertiesForKeys: nil)) ?? []
+    return files.filter { $0.pathExtension == "yaml" }.sorted { $0.path < $1.path }.compactMap { file in
+        do {
+            return try FormSpec.load(file)
+        } catch {
+            FileHandle.standardError.write(
+                Data((tr("\(file.path) not used: it does not load (`yibiao form check` says why)", "\(file.path) 未使用：无法加载（`yibiao form check` 可查看原因）") + "\n").utf8))
+            return nil
+        }
     }
 }

@@ -100,6 +100,12 @@ extension FormCommand {
                 tr(
                     "Wrote \(filled.file.path): \(filled.rows) residents, \(filled.blankCells) cells to fill, as of change-log entry \(filled.cursor).",
                     "已写入 \(filled.file.path)：\(filled.rows) 名居民，\(filled.blankCells) 个单元格待填，截至变更日志第 \(filled.cursor) 条。"))
+            if filled.undetermined > 0 {
+                print(
+                    tr(
+                        "\(filled.undetermined) residents left out: their date of birth is missing or too vague to tell their age; add them by hand if they belong.",
+                        "另有 \(filled.undetermined) 名居民未列入：出生日期缺失或不完整，无法判断年龄；如属本表范围请手工补充。"))
+            }
         }
     }
 }

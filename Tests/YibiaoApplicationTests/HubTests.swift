@@ -320,8 +320,17 @@ private func entryCount(_ hub: Hub) async throws -> Int {
                 Consumers.Definition(
                     id: "office", name: "社区办公室", purpose: "community services", legalBasis: "PIPL art. 13(1)(3)",
                     grant: AccessGrant(fields: ["name", "address"])), actor: "cli:test")
-            let catalog = try await hub.catalog(district: "110105", reader: "cli:test")
+            let visits = try FormSpec.load(repository.appendingPathComponent("forms/resident_visits.yaml"))
+            var elderly = visits
+            elderly.id = "elderly_care"
+            elderly.columns = [FormSpec.Column(header: "姓名", field: "name")]
+            elderly.selection = FormSpec.Selection(ageMin: 80)
+            let catalog = try await hub.catalog(district: "110105", reader: "cli:test", forms: [visits, elderly])
             #expect(catalog.entries.map(\.field) == CanonicalField.all.map(\.qualifiedName))
+            let used = Dictionary(uniqueKeysWithValues: catalog.entries.map { ($0.field, $0.forms) })
+            #expect(used["name"] == ["elderly_care", "resident_visits"] && used["phone"] == ["resident_visits"])
+            #expect(used["birth_date"] == ["elderly_care", "resident_visits"], "a form selecting by age uses the birth date")
+            #expect(used["marital_status"] == [])
             let entries = Dictionary(uniqueKeysWithValues: catalog.entries.map { ($0.field, $0) })
             let name = try #require(entries["name"])
             #expect(Set(name.inbound.keys) == ["civil_affairs", "party"] && name.inbound.values.allSatisfy { $0 > 0 })
@@ -468,7 +477,58 @@ enum ChromiumCheck {
             #expect(!FileManager.default.fileExists(atPath: refused.path))
             let audited = try await hub.auditEntries(district: "110105", actor: "cli:test", action: "form_fill", limit: 10, reader: "cli:auditor")
             #expect(audited.count == 1 && audited[0].entry.detail.count == expected.count)
+
+            // Selecting by age reads the birth date: refused while the grant lacks it, then exactly the residents of that age.
+            var older = spec
+            older.selection = FormSpec.Selection(ageMin: 40)
+            await #expect(throws: FormError.self) {
+                try await hub.fillForm(older, district: "110105", community: community, format: .csv, to: refused, actor: "cli:test")
+            }
+            _ = try await hub.addConsumer(
+                district: "110105",
+                Consumers.Definition(
+                    id: "civil_bureau_ages", name: "区民政局", purpose: "低保年审", legalBasis: "PIPL art. 13(1)(3)",
+                    grant: AccessGrant(fields: grant.fields.union(["birth_date"]))),
+                actor: "cli:test")
+            older.consumer = "civil_bureau_ages"
+            let today = CalendarDate.todayInChina()
+            var ofAge = 0, unknown = 0
+            for try await birth in try await hub.client.query(
+                """
+                SELECT provenance #>> '{birth_date,value}' FROM resident
+                WHERE district = '110105' AND status = 'active' AND provenance #>> '{community_code,value}' = \(community)
+                """
+            ).decode(String?.self) {
+                guard let birth, let date = PartialDate(iso: birth), date.precision == .day else {
+                    unknown += 1
+                    continue
+                }
+                if date.earliest.years(until: today) >= 40 { ofAge += 1 }
+            }
+            let selected = try await hub.fillForm(older, district: "110105", community: community, format: .csv, to: out, actor: "cli:test")
+            #expect(selected.rows == ofAge && selected.undetermined == unknown && ofAge > 0 && ofAge < expected.count, "\(selected)")
         }
+    }
+
+    @Test("an age range admits a birth date only when it can tell: a year or month straddling a bound is undetermined, never guessed")
+    func ageSelection() {
+        let today = CalendarDate(year: 2026, month: 12, day: 3)!
+        let sixties = FormSpec.Selection(ageMin: 60, ageMax: 69)
+        #expect(sixties.admits(birthDate: "1966-12-03", on: today) == true)
+        #expect(sixties.admits(birthDate: "1966-12-04", on: today) == false, "59 until tomorrow")
+        #expect(sixties.admits(birthDate: "1956-12-03", on: today) == false, "70 today: 69 is in, 70 is not")
+        #expect(sixties.admits(birthDate: "1956-12-04", on: today) == true, "69 until tomorrow")
+        #expect(sixties.admits(birthDate: "1960", on: today) == true, "66 or 65 either way")
+        #expect(sixties.admits(birthDate: "1966", on: today) == nil, "59 or 60")
+        #expect(sixties.admits(birthDate: "1966-05", on: today) == true)
+        #expect(sixties.admits(birthDate: "1990", on: today) == false)
+        #expect(sixties.admits(birthDate: nil, on: today) == nil)
+        #expect(FormSpec.Selection(ageMin: 80).admits(birthDate: "1930-06-01", on: today) == true)
+        #expect(FormSpec.Selection(ageMax: 17).admits(birthDate: "2010-02-02", on: today) == true)
+        let base = "form: f\ntitle: {zh: 表, en: Form}\ndepartment: {zh: 部门, en: Dept}\npurpose: p\nconsumer: c\ncolumns:\n  - {header: 姓名, field: name}\n"
+        #expect((try? FormSpec.parse(base + "select: {age_min: 60}\n", fileName: "f.yaml"))?.selection == FormSpec.Selection(ageMin: 60))
+        #expect(throws: SpecFileError.self) { try FormSpec.parse(base + "select: {age_min: 70, age_max: 60}\n", fileName: "f.yaml") }
+        #expect(throws: SpecFileError.self) { try FormSpec.parse(base + "select: {age: 60}\n", fileName: "f.yaml") }
     }
 
     @Test("form specs: a wrong field names its line and the nearest canonical field; columns need headers, once each")
