@@ -85,7 +85,7 @@ public struct ReturnedForm: Sendable {
                 if cells.values.allSatisfy(\.isEmpty) { return }
                 func aside(_ en: String, _ zh: String) { setAside.append(EntrySheet.SetAside(number: raw.number, reasons: [LocalizedText(en: en, zh: zh)], cells: raw.cells)) }
                 let fieldColumns = header.filter { fields[$0] != nil }
-                let codesInRow = (cells[FormLayout.checkHeader] ?? "").split(separator: ".").map(String.init)
+                let codesInRow = FormLayout.fingerprints(inCheckCell: cells[FormLayout.checkHeader] ?? "") ?? []
                 guard let resident = cells[FormLayout.residentHeader].flatMap({ Int64($0) }), resident > 0, codesInRow.count == fieldColumns.count else {
                     aside(
                         "the resident or check column is empty or altered: these cells cannot be compared with what was filled",

@@ -19,6 +19,19 @@ import YibiaoYAML
         RecordMapper(spec: spec, today: CalendarDate(year: 2026, month: 12, day: 1)!).map(RawRow(number: 2, cells: cells))
     }
 
+    @Test("a NUL character, which PostgreSQL text cannot hold, quarantines its row naming the cell, never dropped silently")
+    func nulCharacter() {
+        guard case .quarantined(let issue) = map(["id": "1", "name": "张\u{0}伟", "addr": ""]) else {
+            Issue.record("a name with a NUL character was accepted")
+            return
+        }
+        #expect(issue.code == "nul_character" && issue.column == "name" && issue.value == "张\\x00伟")
+        guard case .record = map(["id": "1", "name": "张伟", "addr": ""]) else {
+            Issue.record("a clean row was quarantined")
+            return
+        }
+    }
+
     @Test("a value beyond its field's limit is quarantined with the column, not sent to the database")
     func overLongValues() {
         guard case .quarantined(let huge) = map(["id": "1", "name": String(repeating: "张", count: 100_000), "addr": ""]) else {

@@ -125,6 +125,16 @@ public struct RecordMapper: Sendable {
                         zh: "该行有 \(rowBytes) 字节，超过每行 \(FieldLimits.rowBytes) 字节的上限"),
                     row: row.number, column: row.cells.max { $0.value.utf8.count < $1.value.utf8.count }?.key))
         }
+        // PostgreSQL text cannot hold U+0000: kept, it would be dropped on the way in — a
+        // different value, silently. The row is quarantined instead, naming the cell.
+        if let cell = row.cells.first(where: { $0.value.utf8.contains(0) }) {
+            return .quarantined(
+                FeedIssue(
+                    code: "nul_character",
+                    message: LocalizedText(
+                        en: "the cell holds a NUL character (byte 0), which the database cannot store in text", zh: "该单元格含有空字符（字节 0），数据库无法将其存为文本"),
+                    row: row.number, column: cell.key, value: cell.value.replacingOccurrences(of: "\u{0}", with: "\\x00")))
+        }
         let key = TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
         if key.isEmpty {
             return .quarantined(

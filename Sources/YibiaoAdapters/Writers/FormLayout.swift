@@ -28,9 +28,19 @@ public enum FormLayout {
         return digest.prefix(3).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The row's check cell: the fingerprints of its field columns, in order, dot-separated.
+    /// The row's check cell: `v1:` and the fingerprints of its field columns, in order,
+    /// dot-separated. The prefix keeps spreadsheet programs from reading `012345` or `1e5234` as
+    /// a number and rewriting it.
     public static func checkCell(resident: Int64, cells: [(header: String, text: String)]) -> String {
-        cells.map { fingerprint(resident: resident, header: $0.header, text: $0.text) }.joined(separator: ".")
+        checkPrefix + cells.map { fingerprint(resident: resident, header: $0.header, text: $0.text) }.joined(separator: ".")
+    }
+
+    public static let checkPrefix = "v1:"
+
+    /// The fingerprints of a check cell, or nil when it is not one.
+    public static func fingerprints(inCheckCell text: String) -> [String]? {
+        guard text.hasPrefix(checkPrefix) else { return nil }
+        return text.dropFirst(checkPrefix.count).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
     }
 
     public static func csvField(_ text: String) -> String {
