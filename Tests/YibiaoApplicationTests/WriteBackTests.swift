@@ -402,7 +402,10 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
         }
     }
 
-    @Test("HTTP delivery: one request per update with its idempotency key; a failing endpoint is retried with backoff until it answers")
+    // A time limit names the test should it ever hang (it did once in a full parallel run, 2026-12-03).
+    @Test(
+        "HTTP delivery: one request per update with its idempotency key; a failing endpoint is retried with backoff until it answers",
+        .timeLimit(.minutes(10)))
     func httpEndpoint() async throws {
         let recorder = Recorder(failures: 2)
         let router = Router()

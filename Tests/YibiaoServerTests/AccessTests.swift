@@ -353,7 +353,8 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
         }
     }
 
-    @Test("the change feed long-polls: a request waiting for news returns with the next change")
+    // A time limit names the test should it ever hang (it did once in a full parallel run, 2026-12-03).
+    @Test("the change feed long-polls: a request waiting for news returns with the next change", .timeLimit(.minutes(10)))
     func longPoll() async throws {
         try await withDistrict { hub, _ in
             let (consumer, _) = try await add(hub, "waiting", AccessGrant(fields: ["phone"]))

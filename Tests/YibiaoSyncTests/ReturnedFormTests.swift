@@ -32,7 +32,7 @@ private func rows(of file: URL) throws -> (preamble: [[String]], header: [String
     return (preamble, header, data)
 }
 
-@Suite struct ReturnedFormTests {
+@Suite(.timeLimit(.minutes(10))) struct ReturnedFormTests {
     @Test("an XLSX form filled, edited in two cells (one in the department's codes) and read back: exactly those two values, canonical")
     func xlsxRoundTrip() async throws {
         try await withCivilAffairs(repository.appendingPathComponent("adapters/samples/civil_affairs.csv"), connections: 4) { hub, _ in

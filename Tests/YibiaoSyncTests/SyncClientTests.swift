@@ -55,7 +55,8 @@ func freshClient() throws -> SyncClient {
 /// A port nothing listens on: the hub "cannot be reached".
 func deadHub() -> String { "http://127.0.0.1:9" }
 
-@Suite(.serialized) struct SyncClientTests {
+// A time limit names the test should one ever hang (one did in a full parallel run, 2026-12-03).
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SyncClientTests {
     @Test("queue: entries survive as files, a torn temporary file is ignored, a damaged one is kept and named, a change waiting twice is queued once")
     func queueFiles() throws {
         let client = try freshClient()
