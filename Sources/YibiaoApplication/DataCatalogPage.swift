@@ -1,5 +1,6 @@
 import Foundation
 import YibiaoCore
+import YibiaoAdapters
 
 /// The catalogue as Markdown, CSV (UTF-8 with a byte-order mark, for spreadsheet programs) or
 /// one self-contained HTML page; column headers in both languages.
@@ -46,10 +47,7 @@ public enum DataCatalogPage {
     }
 
     static func csv(_ catalog: DataCatalog) -> String {
-        func field(_ text: String) -> String {
-            text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-        }
+        func field(_ text: String) -> String { CSVWriter.field(text) }
         var rows = [headers.map(field).joined(separator: ",")]
         for entry in catalog.entries { rows.append(cells(entry).map(field).joined(separator: ",")) }
         return "\u{FEFF}" + rows.joined(separator: "\r\n") + "\r\n"

@@ -116,9 +116,12 @@ extension Hub {
                 for row in preamble + rows { try writer.append(row) }
                 try writer.finish()
             case .csv:
-                var text = "\u{FEFF}"
-                for row in preamble + rows { text += row.map { FormLayout.csvField($0 ?? "") }.joined(separator: ",") + "\r\n" }
-                try Data(text.utf8).write(to: temporary)
+                // A byte-order mark, for spreadsheet programs.
+                let output = try TextOutput(url: temporary)
+                try output.write("\u{FEFF}")
+                let writer = try CSVWriter(output: output, columns: preamble[0].map { $0 ?? "" })
+                for row in preamble.dropFirst() + rows { try writer.append(row) }
+                try writer.finish()
             }
             // Personal data: readable by the owner and its group only.
             try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: temporary.path)

@@ -154,10 +154,7 @@ public struct EntrySheet: Sendable {
         guard !setAside.isEmpty else { return nil }
         let out = file.deletingPathExtension().appendingPathExtension("set-aside.csv")
         let reasonColumn = language == .zh ? "原因" : "reason"
-        func quoted(_ text: String) -> String {
-            text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-        }
+        func quoted(_ text: String) -> String { CSVWriter.field(text) }
         var text = "\u{FEFF}" + (header + [reasonColumn, language == .zh ? "原行号" : "row"]).map(quoted).joined(separator: ",") + "\r\n"
         for row in setAside {
             let reason = row.reasons.map { $0.text(in: language) }.joined(separator: language == .zh ? "；" : "; ")

@@ -43,7 +43,4 @@ public enum FormLayout {
         return text.dropFirst(checkPrefix.count).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
     }
 
-    public static func csvField(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-    }
 }

@@ -33,7 +33,10 @@ public final class CSVWriter: RecordWriter {
         try output.write(cells.map { quote($0 ?? "") }.joined(separator: delimiter) + lineEnding)
     }
 
-    func quote(_ cell: String) -> String {
+    func quote(_ cell: String) -> String { Self.field(cell, delimiter: delimiter) }
+
+    /// A cell as CSV writes it: quoted (quotes doubled) when it holds the delimiter, a quote or a line break.
+    public static func field(_ cell: String, delimiter: String = ",") -> String {
         let special = cell.contains(delimiter) || cell.contains("\"") || cell.contains("\n") || cell.contains("\r")
         return special ? "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : cell
     }
