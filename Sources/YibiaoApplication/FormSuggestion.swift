@@ -1,6 +1,7 @@
 public import Foundation
 public import YibiaoAdapters
 import YibiaoCore
+import YibiaoYAML
 
 /// `yibiao form suggest`: a draft form spec from a department's blank template — its header
 /// cells placed on canonical fields by `HeaderMatcher`, each with how sure it is; the headers it
@@ -50,9 +51,7 @@ public struct FormSuggestion: Sendable {
 
     /// The draft spec, for a person to complete (`title`, `department`, `purpose`, `consumer`).
     public func yaml(id: String) -> String {
-        func quoted(_ text: String) -> String {
-            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
+        let quoted = YAMLText.quoted
         var lines = [
             "# Drafted by `yibiao form suggest`: check each placement, then fill in the lines marked TODO.",
             "form: \(id)",
@@ -66,7 +65,7 @@ public struct FormSuggestion: Sendable {
             if let placement = column.placement {
                 lines.append(
                     "  - {header: \(quoted(column.header)), field: \(placement.field)}  # \(String(format: "%.2f", placement.confidence)): "
-                        + "“\(placement.matched)” (\(placement.source))")
+                        + YAMLText.comment("“\(placement.matched)” (\(placement.source))"))
             } else {
                 lines.append("  - {header: \(quoted(column.header))}  # not placed: to fill, or give it a field")
             }

@@ -145,3 +145,29 @@ public struct YAMLWalker: Sendable {
             fixEN: hint.map { "did you mean `\($0)`?" }, fixZH: hint.map { "是否应为 `\($0)`？" })
     }
 }
+
+/// Text written into YAML drafts (`form suggest`, `adapter suggest`): header cells may hold
+/// anything a spreadsheet allows, line breaks included.
+public enum YAMLText {
+    /// A double-quoted scalar: backslashes, quotes, line breaks and tabs escaped.
+    public static func quoted(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\r\n": escaped += "\\r\\n"
+            case "\t": escaped += "\\t"
+            default: escaped.append(character)
+            }
+        }
+        return "\"" + escaped + "\""
+    }
+
+    /// Text for a `#` comment: one line.
+    public static func comment(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}

@@ -141,6 +141,20 @@ private func outcomes(_ spec: AdapterSpec, _ url: URL) throws -> [Int: [String: 
         #expect(fromXLSX.placed.map(\.placement!.field).sorted() == ["name", "national_id", "phone"])
     }
 
+    @Test("a header cell with a line break, a quote and a backslash stays one column of a draft that reads")
+    func awkwardHeaders() throws {
+        let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-suggest")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let feed = directory.appendingPathComponent("roll.csv")
+        let header = "\"身份证\n号码\",\"姓名 \"\"全称\"\"\",备注\\编号"
+        try Data((header + "\n110105198503020118,张伟,K1\n11010519870615022X,王芳,K2\n").utf8).write(to: feed)
+        let suggestion = try AdapterSuggestion.suggest(feed: feed, adapters: [], today: today)
+        #expect(suggestion.columns.map(\.name) == ["身份证\n号码", "姓名 \"全称\"", "备注\\编号"])
+        let draft = try AdapterSpec.parse(suggestion.yaml(system: "roll", feedName: "roll.csv"), fileName: "roll.yaml")
+        #expect(draft.mappings.first { $0.field.name == "national_id" }?.source == .column("身份证\n号码"))
+        #expect(draft.sourceKey == .column("备注\\编号"))
+    }
+
     @Test("files it cannot learn from say why")
     func refusals() throws {
         let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-suggest")

@@ -3,6 +3,7 @@ public import Foundation
     import FoundationXML
 #endif
 public import YibiaoCore
+import YibiaoYAML
 
 /// `yibiao adapter suggest`: a draft adapter for an export nobody has described yet. The file's
 /// shape is detected (format, encoding, delimiter, header row, XML record element, JSON layout),
@@ -548,9 +549,7 @@ public struct AdapterSuggestion: Sendable {
     /// The draft adapter: a person completes the lines marked TODO, checks the placements, and
     /// runs `adapter check` and `adapter preview`.
     public func yaml(system: String, feedName: String) -> String {
-        func quoted(_ text: String) -> String {
-            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
+        let quoted = YAMLText.quoted
         var lines = [
             "# Drafted by `yibiao adapter suggest` from \(feedName) (\(rowsRead) rows read). Check every placement,",
             "# fill in the lines marked TODO, then run `yibiao adapter check` and `yibiao adapter preview`.",
@@ -577,9 +576,9 @@ public struct AdapterSuggestion: Sendable {
             lines.append("  type: json")
             if !path.isEmpty { lines.append("  json_path: \(quoted(path.joined(separator: ".")))") }
         }
-        for note in formatNotes { lines.append("  # \(note)") }
+        for note in formatNotes { lines.append("  # " + YAMLText.comment(note)) }
         if let sourceKey {
-            lines.append("source_key: \(quoted(sourceKey))  # \(sourceKeyReason)")
+            lines.append("source_key: \(quoted(sourceKey))  # " + YAMLText.comment(sourceKeyReason))
         } else {
             lines.append("source_key: TODO  # \(sourceKeyReason)")
         }
@@ -593,7 +592,7 @@ public struct AdapterSuggestion: Sendable {
             let placement = column.placement!
             var comment = String(format: "%.2f", placement.confidence) + ": " + placement.reason
             if !column.dateShapes.isEmpty { comment += "; written \(column.dateShapes.joined(separator: ", "))" }
-            var result = ["\(indent)\(field.name): {\(parts.joined(separator: ", "))}  # \(comment)"]
+            var result = ["\(indent)\(field.name): {\(parts.joined(separator: ", "))}  # " + YAMLText.comment(comment)]
             if !column.unreadValues.isEmpty {
                 result.append(
                     "\(indent)  # not a code of its table, give them a map: "
@@ -617,7 +616,7 @@ public struct AdapterSuggestion: Sendable {
         }
         if !unplaced.isEmpty {
             lines.append("# Not placed: give each a field above, or leave it out (a column no field needs is not read).")
-            for column in unplaced { lines.append("#   \(column.name)" + (column.note.map { ": \($0)" } ?? "")) }
+            for column in unplaced { lines.append("#   " + YAMLText.comment(column.name + (column.note.map { ": \($0)" } ?? ""))) }
         }
         lines.append("# outbound: add one to receive corrections (adapters/README.md, \"Write-back\").")
         return lines.joined(separator: "\n") + "\n"
