@@ -115,21 +115,24 @@ extension Adapter {
     }
 }
 
-/// The district's adapters in a directory, whose column names and value maps suggestions draw
-/// on. One that does not load is skipped with a warning: a draft in the middle of being written
-/// must not stop the next suggestion.
-func knownAdapters(in path: String) -> [AdapterSpec] {
-    let directory = URL(fileURLWithPath: path)
-    let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+/// The specs (`.yaml`) in a directory, in name order: the district's adapters or forms that a
+/// command draws on. One that does not load is skipped with a warning naming the command that
+/// says why: a draft in the middle of being written must not stop the next command.
+func loadSpecs<Spec>(in path: String, checkedBy command: String, _ load: (URL) throws -> Spec) -> [Spec] {
+    let files = (try? FileManager.default.contentsOfDirectory(at: URL(fileURLWithPath: path), includingPropertiesForKeys: nil)) ?? []
     return files.filter { $0.pathExtension == "yaml" }.sorted { $0.path < $1.path }.compactMap { file in
         do {
-            return try AdapterSpec.load(file)
+            return try load(file)
         } catch {
-            FileHandle.standardError.write(Data((tr("\(file.path) not used: it does not load (`yibiao adapter check` says why)", "\(file.path) 未使用：无法加载（`yibiao adapter check` 可查看原因）") + "\n").utf8))
+            FileHandle.standardError.write(
+                Data((tr("\(file.path) not used: it does not load (`\(command)` says why)", "\(file.path) 未使用：无法加载（`\(command)` 可查看原因）") + "\n").utf8))
             return nil
         }
     }
 }
+
+/// The district's adapters, whose column names and value maps suggestions draw on.
+func knownAdapters(in path: String) -> [AdapterSpec] { loadSpecs(in: path, checkedBy: "yibiao adapter check", AdapterSpec.load) }
 
 extension Adapter {
     struct Suggest: ParsableCommand {

@@ -35,17 +35,5 @@ struct CatalogCommand: AsyncParsableCommand {
     }
 }
 
-/// The form specs in a directory; one that does not load is skipped with a warning
-/// (`yibiao form check` says why).
-func knownForms(in path: String) -> [FormSpec] {
-    let files = (try? FileManager.default.contentsOfDirectory(at: URL(fileURLWithPath: path), includingPropertiesForKeys: nil)) ?? []
-    return files.filter { $0.pathExtension == "yaml" }.sorted { $0.path < $1.path }.compactMap { file in
-        do {
-            return try FormSpec.load(file)
-        } catch {
-            FileHandle.standardError.write(
-                Data((tr("\(file.path) not used: it does not load (`yibiao form check` says why)", "\(file.path) 未使用：无法加载（`yibiao form check` 可查看原因）") + "\n").utf8))
-            return nil
-        }
-    }
-}
+/// The district's form specs, for the forms using each field.
+func knownForms(in path: String) -> [FormSpec] { loadSpecs(in: path, checkedBy: "yibiao form check", FormSpec.load) }

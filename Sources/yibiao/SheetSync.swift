@@ -46,7 +46,7 @@ struct SheetSync {
                 let seen: [String: String?]? = resident.map { resident in Dictionary(uniqueKeysWithValues: changes.keys.map { ($0, resident.fields[$0]) }) }
                 entries.append((row, QueuedEntry(nationalID: row.nationalID, values: changes, seen: seen, origin: "file:\(file.lastPathComponent) row \(row.number)")))
             }
-            report(entries, current: current)
+            report(entries.map { ($0.row.number, $0.entry, current?[$0.row.nationalID]) })
             let aside = sheet.settingAside(unknown)
             for row in aside.setAside {
                 print(tr("row \(row.number) set aside: ", "第 \(row.number) 行已另存：") + row.reasons.map { tr($0) }.joined(separator: tr("; ", "；")))
@@ -59,18 +59,7 @@ struct SheetSync {
                 tr(
                     "\(total) rows: \(entries.count) to send, \(unchanged) with nothing to change, \(aside.setAside.count) set aside.",
                     "共 \(total) 行：\(entries.count) 行待发送，\(unchanged) 行无变化，\(aside.setAside.count) 行另存。"))
-            guard !entries.isEmpty, !dryRun else { return aside.setAside.isEmpty ? ExitStatus.success : ExitStatus.dataError }
-            if !yes {
-                guard try Terminal.confirm(tr("Send \(entries.count) entries?", "发送这 \(entries.count) 条录入？"), default: true) else {
-                    print(tr("Not sent.", "未发送。"))
-                    return ExitStatus.success
-                }
-            }
-            try queue(entries.map(\.entry), in: client)
-            let pushed = try await client.push(to: hub)
-            summarise(pushed)
-            if pushed.unreachable != nil { return ExitStatus.success }
-            return aside.setAside.isEmpty ? ExitStatus.success : ExitStatus.dataError
+            return try await send(entries.map(\.entry), client: client, hub: hub, setAside: aside.setAside.count)
         }
     }
 
@@ -111,16 +100,7 @@ struct SheetSync {
                 entries.append(
                     (change, QueuedEntry(createdAt: form.filledAt, nationalID: String(change.resident), values: values, seen: nil, origin: "form:\(form.formID) \(file.lastPathComponent) row \(change.row)")))
             }
-            if !entries.isEmpty {
-                print(tr("Would change:", "将修改："))
-                for (change, entry) in entries {
-                    let fields = entry.values.keys.sorted().map { field in
-                        let before = current?[change.resident].map { FieldDisplay.show(field, $0.fields[field]) } ?? "?"
-                        return "\(FieldDisplay.label(field)) \(before) → \(FieldDisplay.show(field, entry.values[field]))"
-                    }
-                    print(tr("  row \(change.row)", "  第 \(change.row) 行") + " · " + SyncOutput.person(entry) + " · " + fields.joined(separator: tr("; ", "；")))
-                }
-            }
+            report(entries.map { ($0.change.row, $0.entry, current?[$0.change.resident]) })
             for row in aside.sorted(by: { $0.number < $1.number }) {
                 print(tr("row \(row.number) set aside: ", "第 \(row.number) 行未采用：") + row.reasons.map { tr($0) }.joined(separator: tr("; ", "；")))
             }
@@ -134,39 +114,43 @@ struct SheetSync {
                 tr(
                     "\(form.changes.count + form.unchanged + form.setAside.count) rows: \(entries.count) to send, \(form.unchanged + already) with nothing to change, \(aside.count) set aside.",
                     "共 \(form.changes.count + form.unchanged + form.setAside.count) 行：\(entries.count) 行待发送，\(form.unchanged + already) 行无变化，\(aside.count) 行未采用。"))
-            guard !entries.isEmpty, !dryRun else { return aside.isEmpty ? ExitStatus.success : ExitStatus.dataError }
-            if !yes {
-                guard try Terminal.confirm(tr("Send \(entries.count) entries?", "发送这 \(entries.count) 条录入？"), default: true) else {
-                    print(tr("Not sent.", "未发送。"))
-                    return ExitStatus.success
-                }
-            }
-            try queue(entries.map(\.entry), in: client)
-            let pushed = try await client.push(to: hub)
-            summarise(pushed)
-            if pushed.unreachable != nil { return ExitStatus.success }
-            return aside.isEmpty ? ExitStatus.success : ExitStatus.dataError
+            return try await send(entries.map(\.entry), client: client, hub: hub, setAside: aside.count)
         }
     }
 
-    /// Keeps the entries on this computer before sending; one already waiting is not added twice.
-    func queue(_ entries: [QueuedEntry], in client: SyncClient) throws {
+    /// Unless it is a dry run or there is nothing to send: asks (without `--yes`), keeps the
+    /// entries on this computer (one already waiting is not added twice), sends them and says what
+    /// came of them. The exit status: rows set aside are a data error, a hub out of reach is not.
+    func send(_ entries: [QueuedEntry], client: SyncClient, hub: HubConnection, setAside: Int) async throws -> Int32 {
+        let status = setAside == 0 ? ExitStatus.success : ExitStatus.dataError
+        guard !entries.isEmpty, !dryRun else { return status }
+        if !yes {
+            guard try Terminal.confirm(tr("Send \(entries.count) entries?", "发送这 \(entries.count) 条录入？"), default: true) else {
+                print(tr("Not sent.", "未发送。"))
+                return ExitStatus.success
+            }
+        }
         var queued = 0
         for entry in entries where try client.queue.add(entry).added { queued += 1 }
         if queued < entries.count {
             print(tr("\(entries.count - queued) of these were already waiting on this computer.", "其中 \(entries.count - queued) 条已在本机等待发送。"))
         }
+        let pushed = try await client.push(to: hub)
+        summarise(pushed)
+        return pushed.unreachable != nil ? ExitStatus.success : status
     }
 
-    func report(_ entries: [(row: EntrySheet.Row, entry: QueuedEntry)], current: [String: HubConnection.Resident]?) {
+    /// What would change, a line per entry: its row, the person, each field from the hub's value
+    /// (`?` when it is not known) to the new one.
+    func report(_ entries: [(row: Int, entry: QueuedEntry, current: HubConnection.Resident?)]) {
         guard !entries.isEmpty else { return }
         print(tr("Would change:", "将修改："))
-        for (row, entry) in entries {
+        for (row, entry, current) in entries {
             let changes = entry.values.keys.sorted().map { field in
-                let before = current?[row.nationalID].map { FieldDisplay.show(field, $0.fields[field]) } ?? "?"
+                let before = current.map { FieldDisplay.show(field, $0.fields[field]) } ?? "?"
                 return "\(FieldDisplay.label(field)) \(before) → \(FieldDisplay.show(field, entry.values[field]))"
             }
-            print(tr("  row \(row.number)", "  第 \(row.number) 行") + " · \(Masking.identifier(row.nationalID)) · " + changes.joined(separator: tr("; ", "；")))
+            print(tr("  row \(row)", "  第 \(row) 行") + " · \(SyncOutput.person(entry)) · " + changes.joined(separator: tr("; ", "；")))
         }
     }
 
