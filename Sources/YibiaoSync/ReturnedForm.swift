@@ -67,6 +67,8 @@ public struct ReturnedForm: Sendable {
         // Department label → canonical code, per column.
         let labels = codes.mapValues { map in Dictionary(map.map { ($0.value, $0.key) }) { first, _ in first } }
         var header: [String] = []
+        // The columns holding a field, in the order of the row's check code.
+        var fieldColumns: [String] = []
         var changes: [Change] = []
         var setAside: [EntrySheet.SetAside] = []
         var unchanged = 0, cleared = 0
@@ -74,6 +76,7 @@ public struct ReturnedForm: Sendable {
             switch event {
             case .header(let names):
                 header = names
+                fieldColumns = names.filter { fields[$0] != nil }
                 for needed in [FormLayout.residentHeader, FormLayout.checkHeader] + fields.keys.sorted() where !names.contains(needed) {
                     throw SyncError(
                         .badInput,
@@ -84,7 +87,6 @@ public struct ReturnedForm: Sendable {
                 let cells = raw.cells.mapValues { $0.trimmingCharacters(in: .whitespaces) }
                 if cells.values.allSatisfy(\.isEmpty) { return }
                 func aside(_ en: String, _ zh: String) { setAside.append(EntrySheet.SetAside(number: raw.number, reasons: [LocalizedText(en: en, zh: zh)], cells: raw.cells)) }
-                let fieldColumns = header.filter { fields[$0] != nil }
                 let codesInRow = FormLayout.fingerprints(inCheckCell: cells[FormLayout.checkHeader] ?? "") ?? []
                 guard let resident = cells[FormLayout.residentHeader].flatMap({ Int64($0) }), resident > 0, codesInRow.count == fieldColumns.count else {
                     aside(

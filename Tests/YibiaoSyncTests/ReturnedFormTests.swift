@@ -67,12 +67,17 @@ private func rows(of file: URL) throws -> (preamble: [[String]], header: [String
             edited[zhang]["婚姻状况"] = "单身"
             edited[wang]["联系电话"] = "13900001234"
             for index in edited.indices { edited[index]["走访人"] = "李娜" }
-            let returned = directory.appendingPathComponent("returned.xlsx")
-            let writer = try XLSXWriter(url: returned, sheetName: "走访")
-            for line in preamble { try writer.append(line) }
-            try writer.append(header)
-            for row in edited { try writer.append(header.map { row[$0] }) }
-            try writer.finish()
+            /// The office's copy: the form as it was, with its rows as edited.
+            func save(_ rows: [[String: String]], as name: String) throws -> URL {
+                let file = directory.appendingPathComponent(name)
+                let writer = try XLSXWriter(url: file, sheetName: "走访")
+                for line in preamble { try writer.append(line) }
+                try writer.append(header)
+                for row in rows { try writer.append(header.map { row[$0] }) }
+                try writer.finish()
+                return file
+            }
+            let returned = try save(edited, as: "returned.xlsx")
 
             #expect(ReturnedForm.isFilledForm(returned) && !ReturnedForm.isFilledForm(repository.appendingPathComponent("adapters/samples/civil_affairs.csv")))
             let form = try ReturnedForm.read(returned, client: try freshClient(), editable: WorkerFields().editable)
@@ -84,12 +89,7 @@ private func rows(of file: URL) throws -> (preamble: [[String]], header: [String
 
             // A row whose check code was lost cannot be compared: set aside, not guessed.
             edited[zhang][FormLayout.checkHeader] = ""
-            let damaged = directory.appendingPathComponent("damaged.xlsx")
-            let again = try XLSXWriter(url: damaged, sheetName: "走访")
-            for line in preamble { try again.append(line) }
-            try again.append(header)
-            for row in edited { try again.append(header.map { row[$0] }) }
-            try again.finish()
+            let damaged = try save(edited, as: "damaged.xlsx")
             let read = try ReturnedForm.read(damaged, client: try freshClient(), editable: WorkerFields().editable)
             #expect(read.setAside.count == 1 && read.changes.count == 1)
         }

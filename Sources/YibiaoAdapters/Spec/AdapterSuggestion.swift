@@ -90,16 +90,17 @@ public struct AdapterSuggestion: Sendable {
                 options.headerRow = headerRow
                 return CSVReader(url: feed, options: options)
             }
-            // The delimiter that splits the header into the most cells.
-            var best: (delimiter: UInt8, cells: Int) = (UInt8(ascii: ","), 0)
+            // The delimiter that splits the header into the most cells, with the header row it found.
+            var best: (delimiter: UInt8, row: (row: Int, cells: Int, notes: [String]))?
             for delimiter in [",", "\t", ";", "|"].map({ UInt8(ascii: Unicode.Scalar($0)!) }) {
                 var trial = options
                 trial.delimiter = delimiter
-                let cells = (try? headerRow { reader(trial, headerRow: $0) }.cells) ?? 0
-                if cells > best.cells { best = (delimiter, cells) }
+                guard let row = try? headerRow({ reader(trial, headerRow: $0) }), row.cells > (best?.row.cells ?? 0) else { continue }
+                best = (delimiter, row)
             }
-            options.delimiter = best.delimiter
-            let row = try headerRow { reader(options, headerRow: $0) }
+            // None named a column: read with commas again, for the error that says why.
+            let (delimiter, row) = try best ?? (UInt8(ascii: ","), headerRow { reader(options, headerRow: $0) })
+            options.delimiter = delimiter
             options.headerRow = row.row
             notes += row.notes
             return (.csv(options), notes)
@@ -345,14 +346,13 @@ public struct AdapterSuggestion: Sendable {
         var notes: [String: String] = [:]
         var dateShapes: [String: [String]] = [:]
         // Values first for the ID number: sex and birth date are checked against it.
-        let idField = CanonicalField.named("national_id")!
-        var ids: [String: Reading] = [:]
-        for column in sample.order {
-            let reading = Self.read(sample.values[column] ?? [], as: idField, map: [:], normalizer: normalizer)
-            if reading.count > 0 { ids[column] = reading }
-        }
-        let namedID = sample.order.first { matcher.place($0)?.field == "national_id" }
-        let idColumn = namedID ?? ids.filter { $0.value.share >= 0.8 }.max { ($0.value.share, $1.key) < ($1.value.share, $0.key) }?.key
+        // A column named as the ID number; failing that, the one whose values read as ID numbers most.
+        let idColumn =
+            sample.order.first { matcher.place($0)?.field == "national_id" }
+            ?? sample.order.compactMap { column -> (column: String, share: Double)? in
+                let reading = Self.read(sample.values[column] ?? [], as: CanonicalField.named("national_id")!, map: [:], normalizer: normalizer)
+                return reading.count > 0 && reading.share >= 0.8 ? (column, reading.share) : nil
+            }.max { ($0.share, $1.column) < ($1.share, $0.column) }?.column
         let rowIDs: [CitizenID?] = (idColumn.flatMap { sample.values[$0] } ?? []).map { value in value.flatMap { try? CitizenID.parse($0, today: today).get() } }
 
         func agreement(_ normalised: [String?], with property: (CitizenID) -> String) -> Double? {
