@@ -224,9 +224,17 @@ private func benchDelivery(_ hub: Hub, run: DistrictRun) async throws {
 func withBenchHub(_ body: @escaping @Sendable (Hub, PostgresClient) async throws -> Void) async throws {
     try await TestDatabase.withFreshDatabase { url, client in
         let database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
-        try await Hub.withHub(HubConfiguration(database: database, logger: .silent)) { hub in try await body(hub, client) }
+        try await Hub.withHub(HubConfiguration(database: database, logger: benchLogger)) { hub in try await body(hub, client) }
     }
 }
+
+/// Silent, unless `BENCH_LOG=info` (or another level) asks for the pipeline's phase timings on stderr.
+let benchLogger: Logger = {
+    guard let level = ProcessInfo.processInfo.environment["BENCH_LOG"].flatMap(Logger.Level.init(rawValue:)) else { return .silent }
+    var logger = Logger(label: "bench", factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = level
+    return logger
+}()
 
 /// The feed with one row in a hundred given another phone number; returns how many changed.
 private func writeOnePercentChanged(_ source: URL, to target: URL) throws -> Int {

@@ -54,7 +54,7 @@ func measureQuality(_ name: String, why: Bool, trainOnFirstFeed: Bool = false) a
     let start = ContinuousClock.now
     // --first-feed: trained on the first feed alone, as a district's first ingest trains.
     let firstFeed = rows.prefix { $0.system == rows.first?.system }.count
-    let (engine, _) = MatchEngine().trained(on: trainOnFirstFeed ? Array(records.prefix(firstFeed)) : records)
+    let (engine, _) = await MatchEngine().trained(on: trainOnFirstFeed ? Array(records.prefix(firstFeed)) : records)
     let result = await engine.match(records)
     let elapsed = seconds(ContinuousClock.now - start)
     let quality = PairwiseQuality(predicted: result.clusters, truth: truth)

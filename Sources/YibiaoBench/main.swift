@@ -90,7 +90,7 @@ func benchMatching(residents: Int, seed: UInt64) async {
         }
     }
     let start = ContinuousClock.now
-    let (engine, report) = MatchEngine().trained(on: records, seed: seed)
+    let (engine, report) = await MatchEngine().trained(on: records, seed: seed)
     let trainedAt = ContinuousClock.now
     let result = await engine.match(records)
     let end = ContinuousClock.now
@@ -118,7 +118,7 @@ func benchMatching(residents: Int, seed: UInt64) async {
         print("    u: \(engine.parameters.u.map { $0.map { String(format: "%.5f", $0) } })  prior \(engine.parameters.prior)")
     }
     print(String(format: "  review queue %d pairs (%.2f%% of records); %d links", result.review.count, 100 * Double(result.review.count) / Double(records.count), result.links.count))
-    let (other, _) = MatchEngine().trained(on: records, seed: seed + 1000)
+    let (other, _) = await MatchEngine().trained(on: records, seed: seed + 1000)
     let otherF1 = PairwiseQuality(predicted: await other.match(records).clusters, truth: truth).f1
     print(String(format: "  stability: F1 with another training sample %.5f (change %.5f; target < 0.001)", otherF1, abs(otherF1 - overall.f1)))
     print(

@@ -133,11 +133,16 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
         let p = a.pinyinKey ?? x, q = b.pinyinKey ?? y
         if a.pinyinKey != nil, b.pinyinKey != nil, p == q { return NameLevel.samePinyin.rawValue }
         // The same parts in another order (family name first in one system, last in another).
-        if a.nameParts.count > 1, a.nameParts.sorted() == b.nameParts.sorted() { return NameLevel.verySimilar.rawValue }
+        // (Cheap tests first: most pairs compared are strangers, in training hundreds of thousands.)
+        if a.nameParts.count > 1, a.nameParts.count == b.nameParts.count, b.nameParts.contains(a.nameParts[0]),
+            a.nameParts.sorted() == b.nameParts.sorted()
+        {
+            return NameLevel.verySimilar.rawValue
+        }
         let similarity = StringSimilarity.jaroWinkler(p, q)
         if similarity >= 0.94 { return NameLevel.verySimilar.rawValue }
         if similarity >= 0.85 { return NameLevel.similar.rawValue }
-        if !a.nameParts.isEmpty, !Set(a.nameParts).isDisjoint(with: b.nameParts) { return NameLevel.onePart.rawValue }
+        if a.nameParts.contains(where: b.nameParts.contains) { return NameLevel.onePart.rawValue }
         return NameLevel.different.rawValue
     }
 
@@ -153,12 +158,27 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
         guard let a, let b else { return 0 }
         if a == b { return BirthLevel.identical.rawValue }
         if a.year == b.year, a.month == b.day, a.day == b.month { return BirthLevel.dayMonthSwapped.rawValue }
-        let x = Array(a.compact.utf8), y = Array(b.compact.utf8)
-        if (0..<8).filter({ x[$0] != y[$0] }).count == 1 || StringSimilarity.isAdjacentTransposition(x, y) {
+        // The eight digits YYYYMMDD compared in place (no text: random pairs in training compare
+        // hundreds of thousands of dates): one digit wrong, or two neighbours swapped.
+        let x = digits(a), y = digits(b)
+        var differing = 0, first = 0, second = 0
+        for i in 0..<8 where x[i] != y[i] {
+            differing += 1
+            if differing == 1 { first = i } else if differing == 2 { second = i }
+        }
+        if differing == 1 || (differing == 2 && second == first + 1 && x[first] == y[second] && x[second] == y[first]) {
             return BirthLevel.oneDigit.rawValue
         }
         let same = (a.year == b.year ? 1 : 0) + (a.month == b.month ? 1 : 0) + (a.day == b.day ? 1 : 0)
         return (same == 2 ? BirthLevel.onePart : BirthLevel.different).rawValue
+    }
+
+    /// A date's digits as `CalendarDate.compact` writes them (YYYYMMDD).
+    static func digits(_ date: CalendarDate) -> SIMD8<UInt8> {
+        let (y, m, d) = (date.year, date.month, date.day)
+        return SIMD8(
+            UInt8(y / 1000 % 10), UInt8(y / 100 % 10), UInt8(y / 10 % 10), UInt8(y % 10), UInt8(m / 10), UInt8(m % 10), UInt8(d / 10),
+            UInt8(d % 10))
     }
 
     static func addressLevel(_ a: String?, _ b: String?) -> Int {

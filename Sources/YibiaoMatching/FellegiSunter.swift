@@ -93,18 +93,34 @@ public enum ParameterTraining {
         public let randomPairs: Int
     }
 
-    /// The comparison vectors of `samplePairs` random record pairs, with their counts.
-    public static func randomPairVectors(records: [MatchRecord], samplePairs: Int, seed: UInt64) -> [ComparisonVector: Int] {
+    /// The comparison vectors of `samplePairs` random record pairs, with their counts. The
+    /// pairs are drawn in order from the seed and compared on every core: the same counts as
+    /// one core would give.
+    public static func randomPairVectors(records: [MatchRecord], samplePairs: Int, seed: UInt64) async -> [ComparisonVector: Int] {
+        guard records.count > 1 else { return [:] }
         var generator = SeededGenerator(seed: seed)
-        var vectors: [ComparisonVector: Int] = [:]
-        guard records.count > 1 else { return vectors }
+        var pairs: [(Int32, Int32)] = []
+        pairs.reserveCapacity(samplePairs)
         for _ in 0..<samplePairs {
             let i = Int(generator.next() % UInt64(records.count))
             var j = Int(generator.next() % UInt64(records.count))
             if i == j { j = (j + 1) % records.count }
-            vectors[ComparisonVector.compare(records[i], records[j]), default: 0] += 1
+            pairs.append((Int32(i), Int32(j)))
         }
-        return vectors
+        return await vectorCounts(records, pairs)
+    }
+
+    /// How many of `pairs` (indices into `records`) give each comparison vector, compared in
+    /// slices side by side.
+    public static func vectorCounts(_ records: [MatchRecord], _ pairs: [(Int32, Int32)]) async -> [ComparisonVector: Int] {
+        let slices = await ParallelSlices.map(pairs.count, size: ParallelSlices.perCore(pairs.count, minimum: 20_000)) { range in
+            var vectors: [ComparisonVector: Int] = [:]
+            for (i, j) in pairs[range] { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
+            return vectors
+        }
+        var total: [ComparisonVector: Int] = [:]
+        for slice in slices { total.merge(slice, uniquingKeysWith: +) }
+        return total
     }
 
     /// u from random pairs, each counted by its chance of being two different people under

@@ -166,20 +166,24 @@ public struct MatchEngine: Sendable {
     /// Candidate pairs (indices into `records`, i < j), each once, from every blocking key.
     /// Blocks in `oversized` are skipped whatever their size among `records`: an incremental run
     /// loads part of a block and must skip the blocks the whole district would.
-    public func candidatePairs(_ records: [MatchRecord], oversized: Set<String> = []) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
+    /// `keys`: each record's `blockingKeys(of:)`, when computed already (`blockingKeysInParallel`).
+    public func candidatePairs(
+        _ records: [MatchRecord], keys: [[(kind: Int, key: String)]]? = nil, oversized: Set<String> = []
+    ) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
         var groups: [[String: [Int32]]] = Array(repeating: [:], count: Self.blockingKeys.count)
         for (index, record) in records.enumerated() {
-            for (kind, key) in Self.blockingKeys(of: record) { groups[kind][key, default: []].append(Int32(index)) }
+            for (kind, key) in keys?[index] ?? Self.blockingKeys(of: record) { groups[kind][key, default: []].append(Int32(index)) }
         }
         var seen = Set<UInt64>()
         var pairs: [(Int32, Int32)] = []
         var byKey: [String: Int] = [:]
         for (kind, blocks) in groups.enumerated() {
             var added = 0
-            // Sorted: the same records give the same pairs in the same order, run after run.
+            // In no particular order: which kind finds a pair first is fixed, and everything
+            // after blocking orders the pairs by score and ids (sorting the keys cost more than
+            // comparing the pairs).
             let limit = blockLimit(kind: kind)
-            for key in blocks.keys.sorted() {
-                let members = blocks[key]!
+            for (key, members) in blocks {
                 guard members.count > 1, members.count <= limit, !oversized.contains(key) else { continue }
                 for x in 0..<members.count {
                     for y in (x + 1)..<members.count {
@@ -197,15 +201,22 @@ public struct MatchEngine: Sendable {
         return (pairs, byKey)
     }
 
+    /// Every record's blocking keys, computed in slices side by side (names and address
+    /// sketches make them a large share of blocking).
+    public static func blockingKeysInParallel(_ records: [MatchRecord]) async -> [[(kind: Int, key: String)]] {
+        await ParallelSlices.map(records.count, size: ParallelSlices.perCore(records.count, minimum: 5_000)) { range in
+            records[range].map { blockingKeys(of: $0) }
+        }.flatMap { $0 }
+    }
+
     // MARK: Training
 
     /// Estimates u from random pairs and m and the prior by EM over the candidate pairs.
-    public func trained(on records: [MatchRecord], seed: UInt64 = 1, randomPairs: Int = 400_000) -> (MatchEngine, ParameterTraining.Report) {
-        let (pairs, _) = candidatePairs(records)
-        var vectors: [ComparisonVector: Int] = [:]
-        for (i, j) in pairs { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
+    public func trained(on records: [MatchRecord], seed: UInt64 = 1, randomPairs: Int = 400_000) async -> (MatchEngine, ParameterTraining.Report) {
+        let (pairs, _) = candidatePairs(records, keys: await Self.blockingKeysInParallel(records))
+        let vectors = await ParameterTraining.vectorCounts(records, pairs)
         var trainedParameters = parameters
-        let random = ParameterTraining.randomPairVectors(records: records, samplePairs: randomPairs, seed: seed)
+        let random = await ParameterTraining.randomPairVectors(records: records, samplePairs: randomPairs, seed: seed)
         trainedParameters.u = ParameterTraining.estimateU(randomPairs: random, excludingMatchesBy: nil)
         (trainedParameters.m, trainedParameters.evidencePairs) = ParameterTraining.estimateMByIndependentEvidence(
             vectors: vectors, fallback: parameters)
@@ -328,7 +339,7 @@ public struct MatchEngine: Sendable {
     /// Blocks, scores (on every core), decides and clusters.
     public func match(_ records: [MatchRecord], constraints: Constraints = Constraints(), context: Context = Context()) async -> MatchResult {
         let frequencies = context.frequencies ?? TermFrequencies(records)
-        let (pairs, byKey) = candidatePairs(records, oversized: context.oversizedBlocks)
+        let (pairs, byKey) = candidatePairs(records, keys: await Self.blockingKeysInParallel(records), oversized: context.oversizedBlocks)
         let scored = await scoreInParallel(records, pairs, frequencies: frequencies)
         return decide(records, pairs: pairs.count, byKey: byKey, scored: scored, constraints: constraints)
     }

@@ -54,6 +54,12 @@ import YibiaoCore
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-02-03"]))[.birth] == 2)
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1986-03-02"]))[.birth] == 3)
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1958-03-02"]))[.birth] == 3, "two neighbouring digits swapped")
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-03-20"]))[.birth] == 3, "the day's digits swapped")
+        #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-03-13"]))[.birth] == 4, "two digits apart, not neighbours swapped")
+        // The digits compared are the ones `compact` writes, zeros included.
+        for date in [CalendarDate(year: 5, month: 1, day: 9)!, CalendarDate(year: 1985, month: 12, day: 31)!, CalendarDate(year: 9999, month: 10, day: 1)!] {
+            #expect(Array(date.compact.utf8).map { $0 - UInt8(ascii: "0") } == (0..<8).map { ComparisonVector.digits(date)[$0] })
+        }
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1985-11-02"]))[.birth] == 4)
         #expect(ComparisonVector.compare(a, record(2, ["birth_date": "1990-07-09"]))[.birth] == 6)
         // Known to the month or the year: agreeing as far as known is a level of its own.
@@ -193,7 +199,7 @@ enum CitizenIDTestValues {
             }
             people.append(own)
         }
-        let (engine, _) = MatchEngine().trained(on: records, randomPairs: 50_000)
+        let (engine, _) = await MatchEngine().trained(on: records, randomPairs: 50_000)
         let result = await engine.match(records)
         for own in people {
             #expect(result.clusters.contains(own), "each family member is one resident: \(result.clusters.filter { $0.contains(own[0]) })")

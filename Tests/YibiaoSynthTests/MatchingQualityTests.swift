@@ -23,7 +23,7 @@ import YibiaoSynth
         let withoutID = Set(records.filter { $0.nationalID == nil }.map(\.id))
         var f1s: [Double] = []
         for seed in [UInt64(1), 2] {
-            let (engine, _) = MatchEngine().trained(on: records, seed: seed, randomPairs: 200_000)
+            let (engine, _) = await MatchEngine().trained(on: records, seed: seed, randomPairs: 200_000)
             let result = await engine.match(records)
             let overall = PairwiseQuality(predicted: result.clusters, truth: truth)
             let noID = PairwiseQuality(predicted: result.clusters, truth: truth, focus: withoutID)
@@ -50,7 +50,7 @@ import YibiaoSynth
         let (rows, quarantined) = try data.rows()
         #expect(quarantined == 0)
         let (records, truth) = LabelledData.matchRecords(rows)
-        let (engine, _) = MatchEngine().trained(on: records, randomPairs: 200_000)
+        let (engine, _) = await MatchEngine().trained(on: records, randomPairs: 200_000)
         let result = await engine.match(records)
         return (PairwiseQuality(predicted: result.clusters, truth: truth), result)
     }

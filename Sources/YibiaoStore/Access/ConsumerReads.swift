@@ -157,7 +157,7 @@ public struct ConsumerReads: Sendable {
             let residents = Array(Set(rows.map(\.resident)))
             for try await (id, community) in try await client.query(
                 """
-                SELECT resident_id, provenance #>> '{community_code,value}' FROM resident
+                SELECT resident_id, community_code FROM resident
                 WHERE district = \(district) AND resident_id = ANY(\(residents))
                 """, logger: logger
             ).decode((Int64, String?).self) { communities[id] = community }
@@ -219,10 +219,10 @@ public struct ConsumerReads: Sendable {
                                ELSE EXISTS (SELECT 1 FROM change_log c WHERE c.district = \(district) AND c.resident_id = r.resident_id
                                             AND c.seq > \(since) AND c.seq <= \(cursor)) END
                       AND (cardinality(\(communities)::text[]) = 0
-                           OR provenance #>> '{community_code,value}' = ANY(\(communities))
+                           OR community_code = ANY(\(communities))
                            OR (status = 'retired' AND EXISTS (
                                 SELECT 1 FROM resident s WHERE s.district = \(district) AND s.resident_id = r.merged_into
-                                AND s.provenance #>> '{community_code,value}' = ANY(\(communities)))))
+                                AND s.community_code = ANY(\(communities)))))
                     ORDER BY resident_id
                     """, logger: logger)
                 var count = 0

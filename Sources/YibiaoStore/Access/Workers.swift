@@ -124,7 +124,7 @@ public struct Workers: Sendable {
     /// The community a resident's golden record places them in (nil: none, or no such resident).
     public func community(_ client: PostgresClient, resident: Int64) async throws -> String?? {
         for try await community in try await client.query(
-            "SELECT provenance #>> '{community_code,value}' FROM resident WHERE district = \(district) AND resident_id = \(resident)",
+            "SELECT community_code FROM resident WHERE district = \(district) AND resident_id = \(resident)",
             logger: logger
         ).decode(String?.self) { return .some(community) }
         return .none
@@ -178,7 +178,7 @@ public struct Workers: Sendable {
                     GROUP BY f.field
                 ) last
             ) changed
-            WHERE r.provenance #>> '{community_code,value}' = ANY(\(worker.communities.sorted()))
+            WHERE r.community_code = ANY(\(worker.communities.sorted()))
             """, logger: logger
         ).decode((String, Int64, [String], [String], [String], [String]).self) {
             found.append(

@@ -427,7 +427,7 @@ public struct GoldenRecords: Sendable {
 
     /// The resident's columns (core fields), or only its digest when `golden` is nil (retired, or unchanged).
     static func residentRow(_ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String) -> [String?] {
-        guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: 13) }
+        guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: residentColumns - 4) }
         func value(_ field: String) -> String? { golden[field]?.value }
         let name = value("name").flatMap(PersonName.init(normalizing:))
         var death = value("death_date")
@@ -440,7 +440,7 @@ public struct GoldenRecords: Sendable {
         return [
             String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
             value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
-            value("marital_status"), value("political_status"), provenance(golden),
+            value("marital_status"), value("political_status"), provenance(golden), value("community_code"),
         ]
     }
 
@@ -483,7 +483,7 @@ public struct GoldenRecords: Sendable {
     }
 
     /// Columns of `residentRow`.
-    static let residentColumns = 17
+    static let residentColumns = 18
 
     /// Applies resident rows: golden values with their digest, or the digest alone.
     private func writeResidents(_ rows: StagedRows, _ connection: PostgresConnection) async throws {
@@ -498,12 +498,12 @@ public struct GoldenRecords: Sendable {
                     name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
                     death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
                     address = s.address, marital_status = s.marital_status, political_status = s.political_status,
-                    provenance = s.provenance::jsonb, version = r.version + s.changed::boolean::int,
+                    provenance = s.provenance::jsonb, community_code = s.community_code, version = r.version + s.changed::boolean::int,
                     updated_at = CASE WHEN s.changed::boolean THEN now() ELSE r.updated_at END
                 FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[], \(c(9))::text[], \(c(10))::text[], \(c(11))::text[],
-                            \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[])
+                            \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[], \(c(17))::text[])
                      AS s(resident_id, hash_only, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
-                          phone, division_code, address, marital_status, political_status, provenance)
+                          phone, division_code, address, marital_status, political_status, provenance, community_code)
                 WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND NOT s.hash_only::boolean
                 """, logger: logger)
         }

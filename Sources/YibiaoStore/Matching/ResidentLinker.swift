@@ -67,7 +67,7 @@ public struct ResidentLinker: Sendable {
         }
         if let linkThreshold { base.parameters.linkThreshold = linkThreshold }
         if let reviewThreshold { base.parameters.reviewThreshold = reviewThreshold }
-        let (engine, _) = base.trained(on: records, seed: seed)
+        let (engine, _) = await base.trained(on: records, seed: seed)
         let encoded = String(decoding: try JSONEncoder().encode(engine.parameters), as: UTF8.self)
         let count = records.count
         return try await client.withConnection { connection in
@@ -225,10 +225,11 @@ public struct ResidentLinker: Sendable {
         // resident (and a person's pin), so a changed cell never changes a resident's id.
         var inheritedPins: Set<Int64> = []
         var newVersions: Set<Int64> = []
-        for try await (record, resident, pinned, inherited) in try await client.query(
+        var stored: [Int64: StoredLink] = [:]
+        for try await (record, resident, pinned, inherited, method, other) in try await client.query(
             """
             SELECT r.record_id, coalesce(l.resident_id, previous.resident_id), coalesce(l.pinned, previous.pinned, false),
-                   l.record_id IS NULL
+                   l.record_id IS NULL, l.method, (l.explanation->>'other_record')::bigint
             FROM source_record r
             LEFT JOIN link l ON l.district = r.district AND l.record_id = r.record_id
             LEFT JOIN LATERAL (
@@ -239,8 +240,9 @@ public struct ResidentLinker: Sendable {
             WHERE r.district = \(district) AND r.is_current AND (\(whole) OR r.record_id = ANY(\(ids)))
                 AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
             """
-        ).decode((Int64, Int64, Bool, Bool).self) {
+        ).decode((Int64, Int64, Bool, Bool, String?, Int64?).self) {
             existing[record] = resident
+            if let method { stored[record] = StoredLink(method: method, otherRecord: other) }
             if inherited { newVersions.insert(record) }
             if pinned { constraints.pinned[record] = resident }
             if pinned, inherited { inheritedPins.insert(record) }
@@ -268,7 +270,7 @@ public struct ResidentLinker: Sendable {
         summary.relinked = plan.relinked(result.clusters, existing: existing)
         if dryRun { return summary }
         summary.golden = try await write(
-            plan, result: result, work: work, existing: existing, pinned: constraints.pinned,
+            plan, result: result, work: work, existing: existing, stored: stored, pinned: constraints.pinned,
             inheritedPins: inheritedPins, newVersions: newVersions, cause: cause, parametersVersion: version, client: client)
         timer.lap("write")
         return summary
@@ -460,8 +462,15 @@ public struct ResidentLinker: Sendable {
 
     // MARK: Writing
 
+    /// What a record's link says now, as far as deciding whether it must be written again.
+    struct StoredLink {
+        var method: String
+        /// The record its explanation names (nil for a record alone).
+        var otherRecord: Int64?
+    }
+
     private func write(
-        _ plan: ResidentPlan, result: MatchResult, work: WorkSet, existing: [Int64: Int64],
+        _ plan: ResidentPlan, result: MatchResult, work: WorkSet, existing: [Int64: Int64], stored: [Int64: StoredLink],
         pinned: [Int64: Int64], inheritedPins: Set<Int64>, newVersions: Set<Int64>, cause: ChangeCause, parametersVersion: Int,
         client: PostgresClient
     ) async throws -> GoldenRecords.Summary {
@@ -493,7 +502,9 @@ public struct ResidentLinker: Sendable {
                         for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
                         freshResidents = Set(fresh)
                     }
-                    // Links: one row per record, sent as arrays, applied set-based.
+                    var clusterOf: [Int64: Int] = [:]
+                    for (index, cluster) in result.clusters.enumerated() { for record in cluster { clusterOf[record] = index } }
+                    // Links: one row per record whose link is new or no longer holds, sent as arrays, applied set-based.
                     var copy = StagedRows(columns: 7)
                     // Records that are new or change resident: only they can bring a resident new identifiers.
                     var moved: [Int64] = []
@@ -515,6 +526,14 @@ public struct ResidentLinker: Sendable {
                             guard pinned[record] == nil else { continue }
                             let edge = best[record]
                             let method = edge.map { $0.method.rawValue } ?? "new"
+                            // A link that still holds — same resident, same method, the record it
+                            // names still the same person's — keeps the evidence it was decided on
+                            // and is not written again: a whole run rewrites only what moved.
+                            if let link = stored[record], existing[record] == resident, !newVersions.contains(record), link.method == method,
+                                link.otherRecord.map({ clusterOf[$0] == clusterIndex }) ?? (edge == nil)
+                            {
+                                continue
+                            }
                             copy.row([
                                 String(record), String(resident), method, edge.map { String($0.weight) },
                                 edge.map { MatchExplanation($0, record: record).json } ?? "{}", "false", nil,
@@ -537,7 +556,11 @@ public struct ResidentLinker: Sendable {
                                 IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
                             """, logger: logger)
                     }
-                    try await connection.analyzeAfterBulk(["resident", "link"], rows: records.count - existing.count, logger: logger)
+                    // The columns the next statements join and filter on: statistics of the explanations'
+                    // JSON would cost a second per feed and guide no plan.
+                    try await connection.analyzeAfterBulk(
+                        ["resident (district, resident_id, status)", "link (district, record_id, resident_id)"], rows: records.count - existing.count,
+                        logger: logger)
                     // Every identifier a resident is known by, with the record it came from. A
                     // resident made in this transaction has none yet, and no other session can give
                     // it one: its records' identifiers need no conflict check (most of a first load).
@@ -579,8 +602,6 @@ public struct ResidentLinker: Sendable {
                             """, logger: logger)
                     }
                     // Review: uncertain pairs against the resident of the other record; decided pairs are not asked again.
-                    var clusterOf: [Int64: Int] = [:]
-                    for (index, cluster) in result.clusters.enumerated() { for record in cluster { clusterOf[record] = index } }
                     var reviewCopy = StagedRows(columns: 4)
                     for pair in result.review {
                         guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
