@@ -67,6 +67,13 @@ private func integrityViolations(_ client: PostgresClient) async throws -> [Stri
             SELECT 1 FROM link l JOIN source_record r USING (district, record_id)
             WHERE l.district = x.district AND l.resident_id = x.resident_id AND r.is_current)
         """,
+        // A link kept from an earlier run must still explain itself by a record of its resident.
+        "link explained by a record of another resident": """
+        SELECT count(*) FROM link l JOIN source_record r USING (district, record_id)
+        JOIN link o ON o.district = l.district AND o.record_id = (l.explanation->>'other_record')::bigint
+        JOIN source_record other ON other.district = o.district AND other.record_id = o.record_id
+        WHERE r.is_current AND other.is_current AND o.resident_id <> l.resident_id
+        """,
         "record without lookup keys": "SELECT count(*) FROM source_record WHERE is_current AND match_keys IS NULL",
         "record still waiting to be matched": "SELECT count(*) FROM match_queue",
     ]

@@ -78,8 +78,10 @@ public struct GoldenRecords: Sendable {
             return summary
         }
         summary.recomputed = stale.count
+        timer.lap("stale residents", rows: stale.count)
         let active = stale.filter { $0.mergedInto == nil }.map(\.id)
         var (observations, latestBatch) = try await loadObservations(connection, residents: active)
+        timer.lap("load records", rows: observations.count)
         let placeholders = try await placeholders(connection, among: observations)
         let unapplied = try await unappliedUpdates(connection, residents: active)
         if !placeholders.isEmpty || !unapplied.isEmpty {
@@ -88,9 +90,10 @@ public struct GoldenRecords: Sendable {
             }
         }
         let overrides = try await loadOverrides(connection, residents: active)
+        timer.lap("placeholders, updates not applied, overrides", rows: active.count)
         var stored = try await loadStoredFields(connection, residents: active)
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
-        timer.lap("load observations", rows: active.count)
+        timer.lap("stored golden values and open conflicts", rows: active.count)
 
         // The pure merge of every active resident, and its row for the database, split across cores.
         var hashes: [Int64: String] = [:]
@@ -393,14 +396,25 @@ public struct GoldenRecords: Sendable {
     func loadStoredFields(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldValue]] {
         var result: [Int64: [String: FieldValue]] = [:]
         guard !residents.isEmpty else { return result }
-        for try await (resident, field, value, record, system, rule) in try await connection.query(
+        // One row per resident, its fields as parallel arrays (a row per field cost more to
+        // decode than to read). Arrays of text carry no NULL to the client: chr(1) stands for none.
+        for try await (resident, fields, values, records, systems, rules) in try await connection.query(
             """
-            SELECT r.resident_id, f.key, f.value->>'value', (f.value->>'record')::bigint, f.value->>'system', f.value->>'rule'
+            SELECT r.resident_id, array_agg(f.key), array_agg(coalesce(f.value->>'value', chr(1))),
+                   array_agg(coalesce(f.value->>'record', '')), array_agg(coalesce(f.value->>'system', chr(1))), array_agg(f.value->>'rule')
             FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) f
             WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
+            GROUP BY r.resident_id
             """, logger: logger
-        ).decode((Int64, String, String?, Int64?, String?, String).self) {
-            result[resident, default: [:]][field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
+        ).decode((Int64, [String], [String], [String], [String], [String]).self) {
+            var golden: [String: FieldValue] = [:]
+            golden.reserveCapacity(fields.count)
+            for index in fields.indices {
+                golden[fields[index]] = FieldValue(
+                    value: values[index] == "\u{1}" ? nil : values[index], recordID: Int64(records[index]),
+                    system: systems[index] == "\u{1}" ? nil : systems[index], rule: rules[index])
+            }
+            result[resident] = golden
         }
         return result
     }
