@@ -253,7 +253,9 @@ public struct EmbeddedPostgres: Sendable {
         let output = try runServerTool(
             "\(bin)/initdb",
             [
-                "-D", dataDirectory.path, "-U", configuration.user, "-E", "UTF8", "--locale=C.UTF-8",
+                // Collation C: UTF-8 bytes sort as code points, the order C.UTF-8 gives, but every
+                // text comparison (keys, joins, the lookup-key index) is a memcmp, not strcoll.
+                "-D", dataDirectory.path, "-U", configuration.user, "-E", "UTF8", "--locale=C.UTF-8", "--lc-collate=C",
                 "--auth-local=trust", "--auth-host=reject", "--no-instructions",
             ])
         guard output.succeeded else {

@@ -10,31 +10,50 @@ struct Households {
     let district: String
     let logger: Logger
 
-    /// The household each of the residents ($2) should be in, from their golden records: a
-    /// common table expression each statement below starts with (no session-local table, so
-    /// Citus can route every statement to the district's node).
+    /// The household each of the residents should be in, from their golden records — read once
+    /// into arrays ($2…$6), not once per statement below — joined to the households as they are
+    /// when each statement runs: a common table expression each statement starts with (no
+    /// session-local table, so Citus can route every statement to the district's node).
     private static let wanted = """
         WITH wanted AS MATERIALIZED (
-            SELECT r.resident_id, b.book, h.household_id,
-                   coalesce(r.provenance -> 'relationship_to_head' ->> 'value', '99') AS relationship,
-                   -- A death known to the month or year: the member leaves on its last day.
-                   CASE length(r.death_date) WHEN 10 THEN r.death_date::date
-                       WHEN 7 THEN ((r.death_date || '-01')::date + '1 month'::interval - '1 day'::interval)::date
-                       WHEN 4 THEN (r.death_date || '-12-31')::date END AS death_date,
-                   r.status = 'retired' AS retired
-            FROM resident r
-            CROSS JOIN LATERAL (SELECT r.provenance -> 'household_book_no' ->> 'value' AS book) b
-            LEFT JOIN household h ON h.district = $1 AND h.household_book_no = b.book
-            WHERE r.district = $1 AND r.resident_id = ANY($2)
+            SELECT w.resident_id, nullif(w.book, chr(1)) AS book, h.household_id, w.relationship,
+                   nullif(w.death_date, chr(1))::date AS death_date, w.retired
+            FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::boolean[])
+                 AS w(resident_id, book, relationship, death_date, retired)
+            LEFT JOIN household h ON h.district = $1 AND h.household_book_no = nullif(w.book, chr(1))
         )
 
         """
 
     func update(_ connection: PostgresConnection, residents: [Int64]) async throws {
         guard !residents.isEmpty else { return }
+        // Arrays of text carry no NULL to the server here: chr(1) stands for none.
+        var ids: [Int64] = [], books: [String] = [], heads: [String] = [], deaths: [String] = [], retired: [Bool] = []
+        for try await (id, book, relationship, death, isRetired) in try await connection.query(
+            """
+            SELECT r.resident_id, coalesce(r.provenance -> 'household_book_no' ->> 'value', chr(1)),
+                   coalesce(r.provenance -> 'relationship_to_head' ->> 'value', '99'),
+                   -- A death known to the month or year: the member leaves on its last day.
+                   coalesce(CASE length(r.death_date) WHEN 10 THEN r.death_date::date
+                       WHEN 7 THEN ((r.death_date || '-01')::date + '1 month'::interval - '1 day'::interval)::date
+                       WHEN 4 THEN (r.death_date || '-12-31')::date END::text, chr(1)),
+                   r.status = 'retired'
+            FROM resident r WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
+            """, logger: logger
+        ).decode((Int64, String, String, String, Bool).self) {
+            ids.append(id)
+            books.append(book)
+            heads.append(relationship)
+            deaths.append(death)
+            retired.append(isRetired)
+        }
         var binds = PostgresBindings()
         binds.append(district)
-        binds.append(residents)
+        binds.append(ids)
+        binds.append(books)
+        binds.append(heads)
+        binds.append(deaths)
+        binds.append(retired)
         func run(_ statement: String) async throws {
             try await connection.query(PostgresQuery(unsafeSQL: Self.wanted + statement, binds: binds), logger: logger)
         }
