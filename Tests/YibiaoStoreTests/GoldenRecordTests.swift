@@ -96,6 +96,14 @@ import YibiaoTestSupport
             let again = try await GoldenRecords(district: district, rules: .standard, logger: .silent).refresh(client, cause: .link, actor: "test")
             #expect(again.recomputed == 0)
             #expect(try await count(client, "SELECT count(*) FROM change_log") == entries)
+            // Every resident recomputed a slice at a time (a first load's are, 25,000 at a time):
+            // the same values, nothing logged.
+            try await client.query("UPDATE resident SET inputs_hash = NULL")
+            var sliced = GoldenRecords(district: district, rules: .standard, logger: .silent)
+            sliced.loadSlice = 1
+            let recomputed = try await sliced.refresh(client, cause: .link, actor: "test")
+            #expect(recomputed.recomputed == 2 && recomputed.changed == 0 && recomputed.entries == 0)
+            #expect(try await count(client, "SELECT count(*) FROM change_log") == entries)
 
             // One cell changed in one feed: exactly one entry, for that resident, with that change.
             let changed = Self.zhang.replacingOccurrences(of: "13812345678", with: "13987654321")

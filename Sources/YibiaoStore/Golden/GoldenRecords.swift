@@ -50,6 +50,9 @@ public struct GoldenRecords: Sendable {
     /// Part of every resident's input digest: other rules, other golden records.
     public let rulesFingerprint: String
     public let logger: Logger
+    /// Residents loaded and merged at a time by a refresh (every source value of a first load's
+    /// residents at once was several hundred MB of its peak).
+    public var loadSlice = 25_000
 
     public init(district: String, rules: SurvivorshipRules, logger: Logger) {
         self.logger = logger
@@ -80,34 +83,42 @@ public struct GoldenRecords: Sendable {
         summary.recomputed = stale.count
         timer.lap("stale residents", rows: stale.count)
         let active = stale.filter { $0.mergedInto == nil }.map(\.id)
-        var (observations, latestBatch) = try await loadObservations(connection, residents: active)
-        timer.lap("load records", rows: observations.count)
-        let placeholders = try await placeholders(connection, among: observations)
-        let unapplied = try await unappliedUpdates(connection, residents: active)
-        if !placeholders.isEmpty || !unapplied.isEmpty {
-            for (resident, list) in observations {
-                observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
-            }
-        }
-        let overrides = try await loadOverrides(connection, residents: active)
-        timer.lap("placeholders, updates not applied, overrides", rows: active.count)
-        var stored = try await loadStoredFields(connection, residents: active)
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
-        timer.lap("stored golden values and open conflicts", rows: active.count)
-
-        // The pure merge of every active resident, and its row for the database, split across cores.
         var hashes: [Int64: String] = [:]
         for resident in stale where resident.mergedInto == nil { hashes[resident.id] = resident.hash }
-        // Each slice's rows are written as soon as they are merged, not all at the end.
-        let merged = try await Self.mergeInParallel(
-            active, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes
-        ) { rows in
-            if !dryRun { try await writeResidents(rows, connection) }
+        // Residents are loaded and merged a slice at a time (`loadSlice`). Past one slice, the
+        // district's shared phones are read once for all of them.
+        let sliced = active.count > loadSlice
+        let everywhere = sliced ? try await self.placeholders(connection, everywhere: true) : nil
+        var placeholders = everywhere ?? Placeholders()
+        var merged: [Int64: MergedResident] = [:]
+        var latestBatch: [Int64: Int64] = [:]
+        for start in stride(from: 0, to: active.count, by: max(loadSlice, 1)) {
+            let slice = Array(active[start..<min(start + max(loadSlice, 1), active.count)])
+            var (observations, latest) = try await loadObservations(connection, residents: slice)
+            latestBatch.merge(latest) { $1 }
+            timer.lap("load records", rows: observations.count)
+            if everywhere == nil { placeholders = try await self.placeholders(connection, among: observations) }
+            let unapplied = try await unappliedUpdates(connection, residents: slice)
+            if !placeholders.isEmpty || !unapplied.isEmpty {
+                for (resident, list) in observations {
+                    observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
+                }
+            }
+            let overrides = try await loadOverrides(connection, residents: slice)
+            timer.lap("placeholders, updates not applied, overrides", rows: slice.count)
+            let stored = try await loadStoredFields(connection, residents: slice)
+            timer.lap("stored golden values", rows: slice.count)
+            // The pure merge of the slice's residents, and their rows for the database, split
+            // across cores; each part's rows are written as soon as they are merged.
+            let part = try await Self.mergeInParallel(
+                slice, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes
+            ) { rows in
+                if !dryRun { try await writeResidents(rows, connection) }
+            }
+            merged.merge(part) { $1 }
+            timer.lap("merge", rows: slice.count)
         }
-        // Every source value of the residents, and their stored records: not needed past the merge.
-        observations = [:]
-        stored = [:]
-        timer.lap("merge", rows: active.count)
         var residentRows = StagedRows(columns: Self.residentColumns)
         var closeRows = StagedRows(columns: 2), raiseRows = StagedRows(columns: 4)
         var entries: [ChangeLog.Entry] = []
@@ -326,16 +337,19 @@ public struct GoldenRecords: Sendable {
         return (result, latest)
     }
 
-    /// Phone numbers among `observations` that many different people give (`Placeholders`).
-    func placeholders(_ connection: PostgresConnection, among observations: [Int64: [Observation]]) async throws -> Placeholders {
+    /// Phone numbers among `observations` that many different people give (`Placeholders`); with
+    /// `everywhere`, every such phone number of the district.
+    func placeholders(
+        _ connection: PostgresConnection, among observations: [Int64: [Observation]] = [:], everywhere: Bool = false
+    ) async throws -> Placeholders {
         var phones: Set<String> = []
         for list in observations.values { for observation in list { if let phone = observation.values["phone"] { phones.insert(phone) } } }
-        guard !phones.isEmpty else { return Placeholders() }
+        guard everywhere || !phones.isEmpty else { return Placeholders() }
         var shared: Set<String> = []
         // A few phones are looked up by the index; many (a first load) cost less as one scan.
         // Two statements, not one with a switch in it: a plan made for both would scan.
         let query: PostgresQuery =
-            phones.count <= 5_000
+            !everywhere && phones.count <= 5_000
             ? """
             SELECT phone FROM source_record WHERE district = \(district) AND is_current AND phone = ANY(\(Array(phones)))
             GROUP BY phone HAVING count(DISTINCT coalesce(name_key, name)) >= \(Placeholders.sharedPhoneHolders)
@@ -344,7 +358,7 @@ public struct GoldenRecords: Sendable {
             SELECT phone FROM source_record WHERE district = \(district) AND is_current AND phone IS NOT NULL
             GROUP BY phone HAVING count(DISTINCT coalesce(name_key, name)) >= \(Placeholders.sharedPhoneHolders)
             """
-        for try await phone in try await connection.query(query, logger: logger).decode(String.self) where phones.contains(phone) {
+        for try await phone in try await connection.query(query, logger: logger).decode(String.self) where everywhere || phones.contains(phone) {
             shared.insert(phone)
         }
         return Placeholders(phones: shared)

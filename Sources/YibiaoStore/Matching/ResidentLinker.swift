@@ -404,19 +404,27 @@ public struct ResidentLinker: Sendable {
         return TermFrequencies(names: nameCounts, phones: phoneCounts, phoneHolders: holders, total: total)
     }
 
-    static let recordColumns = """
-        r.record_id, r.national_id, r.national_id_raw, r.name, r.name_key, r.pinyin_key, r.sex, r.birth_date::text, r.phone,
-        r.division_code, r.address, r.fields->>'passport_no', r.fields->>'social_security_no', r.match_keys
+    static let recordColumns = recordColumns(keys: "r.match_keys")
+
+    /// The columns a `MatchRecord` is read from, then `keys` (a text[]).
+    static func recordColumns(keys: String) -> String {
         """
+        r.record_id, r.national_id, r.national_id_raw, r.name, r.name_key, r.pinyin_key, r.sex, r.birth_date::text, r.phone,
+        r.division_code, r.address, r.fields->>'passport_no', r.fields->>'social_security_no', \(keys)
+        """
+    }
 
     /// Current records: all of them (`ids` nil) or the ones given; with their stored lookup keys.
+    /// Read whole, the district's keys serve only to tell which records have none: an empty list
+    /// stands for "has keys" (the keys themselves were a few hundred MB of a first load's peak).
     func loadRecords(_ client: PostgresClient, ids: [Int64]?) async throws -> ([MatchRecord], [Int64: [String]]) {
         let all = ids == nil
         let list = ids ?? []
+        let columns = all ? Self.recordColumns(keys: "CASE WHEN r.match_keys IS NOT NULL THEN '{}'::text[] END") : Self.recordColumns
         return try await decodeRecords(
             client.query(
                 """
-                SELECT \(unescaped: Self.recordColumns) FROM source_record r
+                SELECT \(unescaped: columns) FROM source_record r
                 WHERE r.district = \(district) AND r.is_current AND (\(all) OR r.record_id = ANY(\(list)))
                 ORDER BY r.record_id
                 """, logger: logger))
