@@ -28,7 +28,7 @@ struct Households {
     func update(_ connection: PostgresConnection, residents: [Int64]) async throws {
         guard !residents.isEmpty else { return }
         // Arrays of text carry no NULL to the server here: chr(1) stands for none.
-        var ids: [Int64] = [], books: [String] = [], heads: [String] = [], deaths: [String] = [], retired: [Bool] = []
+        var ids: [Int64] = [], books: [String] = [], relationsToHead: [String] = [], deaths: [String] = [], retired: [Bool] = []
         for try await (id, book, relationship, death, isRetired) in try await connection.query(
             """
             SELECT r.resident_id, coalesce(r.provenance -> 'household_book_no' ->> 'value', chr(1)),
@@ -43,7 +43,7 @@ struct Households {
         ).decode((Int64, String, String, String, Bool).self) {
             ids.append(id)
             books.append(book)
-            heads.append(relationship)
+            relationsToHead.append(relationship)
             deaths.append(death)
             retired.append(isRetired)
         }
@@ -51,7 +51,7 @@ struct Households {
         binds.append(district)
         binds.append(ids)
         binds.append(books)
-        binds.append(heads)
+        binds.append(relationsToHead)
         binds.append(deaths)
         binds.append(retired)
         func run(_ statement: String) async throws {
