@@ -30,8 +30,10 @@ embed:
 build: embed
 	$(SWIFT) build --build-tests
 
+# The watchdog ends a run that stopped making progress (stacks in .build/test-stalls/) and
+# runs the suites that had not passed once more; see scripts/test-watchdog.py.
 test: setup format-check
-	$(SWIFT) test --skip-build
+	@SWIFT=$(SWIFT) scripts/test-watchdog.py
 	@scripts/contract.sh
 
 # The API against its OpenAPI spec for longer (schemathesis; make test runs 25 examples per operation).

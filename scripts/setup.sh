@@ -2,8 +2,9 @@
 # Installs the Debian packages Yibiao needs when they are missing. Safe to run again.
 set -euo pipefail
 
-# chromium: headless, to check in tests that the HTML report is drawn.
-packages=(postgresql libpq-dev libssl-dev libxml2-dev util-linux curl unzip ca-certificates tmux python3 openssl chromium)
+# chromium: headless, to check in tests that the HTML report is drawn. gdb: the test watchdog
+# writes the stacks of a stalled test process.
+packages=(postgresql libpq-dev libssl-dev libxml2-dev util-linux curl unzip ca-certificates tmux python3 openssl chromium gdb)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
