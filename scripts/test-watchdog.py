@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Runs `swift test --skip-build [arguments]` and watches that it keeps making progress.
 
-Under a heavy parallel load the Swift test process was seen, rarely, to stop making progress:
-every thread idle, no CPU used, even the tests' own time limits never firing. A stalled run
-would otherwise hang CI until its deadline. When no test reports anything for
+Running tests in parallel, the Swift test process was seen to stop making progress: tests
+started and never finished, every thread idle, no I/O, no timer, no child process, so a stalled
+run would hang CI until its deadline. The same suites run one test at a time pass
+(docs/architecture.md, "Tests under a watchdog"). When no test reports anything for
 TEST_STALL_SECONDS (default 600), this script
 
-  1. writes every thread's stack of the test process (gdb) to .build/test-stalls/, and names it;
-  2. kills the stalled process;
-  3. runs once more only the suites that had not passed, and says so.
+  1. names the tests that had started and not finished;
+  2. writes every thread's stack of the test process (gdb) to .build/test-stalls/, and names it;
+  3. kills the stalled process and the throwaway databases its tests had started;
+  4. runs once more, one test at a time, only the suites that had not passed, and says so.
 
 A test that failed is never run again: the result is a failure. A second stall is a failure.
 """
@@ -24,6 +26,8 @@ import time
 STALL_SECONDS = int(os.environ.get("TEST_STALL_SECONDS", "600"))
 SUITE_PASSED = re.compile(r"✔ Suite (\S+) passed")
 FAILED = re.compile(r"✘ (Test|Suite) ")
+TEST_STARTED = re.compile(r'◇ Test "(.*)" started')
+TEST_ENDED = re.compile(r'[✔✘] Test "(.*)" (passed|failed|recorded|with)')
 STALL_DIR = os.path.join(".build", "test-stalls")
 
 
@@ -105,10 +109,16 @@ def test_servers():
 def run(arguments, attempt):
     """Runs swift test; returns (exit status or None when stalled, suites passed, any failure)."""
     servers_before = test_servers()
+    environment = dict(os.environ)
+    # Swift's global executor on libdispatch's ordinary global queues, not its cooperative ones,
+    # which on two cores have two threads: many tests block one waiting on a process, and the
+    # ordinary queues add a thread when theirs are blocked (a report suite: 14 s → 8 s).
+    environment.setdefault("SWIFT_DEBUG_CONCURRENCY_ENABLE_COOPERATIVE_QUEUES", "false")
     process = subprocess.Popen(
         [os.environ.get("SWIFT", "swift"), "test", "--skip-build", *arguments],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=environment)
     passed, failed = set(), False
+    started, finished = [], set()
     last_output = time.monotonic()
     buffer = b""
     while True:
@@ -128,10 +138,17 @@ def run(arguments, attempt):
                     passed.add(match.group(1))
                 if FAILED.search(text):
                     failed = True
+                if match := TEST_STARTED.search(text):
+                    started.append(match.group(1))
+                if match := TEST_ENDED.search(text):
+                    finished.add(match.group(1))
         elif time.monotonic() - last_output > STALL_SECONDS:
             pids = test_processes(process.pid)
             print(f"\ntest-watchdog: no test reported anything for {STALL_SECONDS} s; "
-                  "the test process is stalled.", flush=True)
+                  "the test process is stalled. Started and not finished:", flush=True)
+            for name in started:
+                if name not in finished:
+                    print(f"test-watchdog:   {name}", flush=True)
             path = dump_stacks(pids, attempt)
             print(f"test-watchdog: the stacks of its threads are in {path}", flush=True)
             os.killpg(process.pid, signal.SIGKILL)
@@ -159,10 +176,10 @@ def main():
     if failed:
         print("test-watchdog: tests had failed before the stall; not running anything again.")
         return 1
-    skips = list(given)
+    skips = list(given) + ["--no-parallel"]
     for suite in sorted(passed):
         skips += ["--skip", rf"(^|\.){re.escape(suite)}(/|$)"]
-    print(f"test-watchdog: {len(passed)} suites had passed; running the others once more.", flush=True)
+    print(f"test-watchdog: {len(passed)} suites had passed; running the others once more, one test at a time.", flush=True)
     status, _, _ = run(skips, 2)
     if status is None:
         print("test-watchdog: the second run stalled as well.")

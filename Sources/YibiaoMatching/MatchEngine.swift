@@ -201,6 +201,24 @@ public struct MatchEngine: Sendable {
         return (pairs, byKey)
     }
 
+    /// The candidate pairs of one array of records, found once: a run that trains hands them to
+    /// the match over the same records that follows, rather than blocking the district twice.
+    public struct Blocking: Sendable {
+        public let recordCount: Int
+        let oversized: Set<String>
+        let pairs: [(Int32, Int32)]
+        let byKey: [String: Int]
+
+        func fits(_ records: [MatchRecord], oversized: Set<String>) -> Bool {
+            recordCount == records.count && self.oversized == oversized
+        }
+    }
+
+    public func blocking(of records: [MatchRecord], oversized: Set<String> = []) async -> Blocking {
+        let (pairs, byKey) = candidatePairs(records, keys: await Self.blockingKeysInParallel(records), oversized: oversized)
+        return Blocking(recordCount: records.count, oversized: oversized, pairs: pairs, byKey: byKey)
+    }
+
     /// Every record's blocking keys, computed in slices side by side (names and address
     /// sketches make them a large share of blocking).
     public static func blockingKeysInParallel(_ records: [MatchRecord]) async -> [[(kind: Int, key: String)]] {
@@ -212,8 +230,12 @@ public struct MatchEngine: Sendable {
     // MARK: Training
 
     /// Estimates u from random pairs and m and the prior by EM over the candidate pairs.
-    public func trained(on records: [MatchRecord], seed: UInt64 = 1, randomPairs: Int = 400_000) async -> (MatchEngine, ParameterTraining.Report) {
-        let (pairs, _) = candidatePairs(records, keys: await Self.blockingKeysInParallel(records))
+    /// `blocking`: of these records, when found already.
+    public func trained(
+        on records: [MatchRecord], seed: UInt64 = 1, randomPairs: Int = 400_000, blocking: Blocking? = nil
+    ) async -> (MatchEngine, ParameterTraining.Report) {
+        let pairs =
+            if let blocking, blocking.fits(records, oversized: []) { blocking.pairs } else { await self.blocking(of: records).pairs }
         let vectors = await ParameterTraining.vectorCounts(records, pairs)
         var trainedParameters = parameters
         let random = await ParameterTraining.randomPairVectors(records: records, samplePairs: randomPairs, seed: seed)
@@ -336,12 +358,19 @@ public struct MatchEngine: Sendable {
         }
     }
 
-    /// Blocks, scores (on every core), decides and clusters.
-    public func match(_ records: [MatchRecord], constraints: Constraints = Constraints(), context: Context = Context()) async -> MatchResult {
+    /// Blocks (unless `blocking` of these records is given), scores (on every core), decides and clusters.
+    public func match(
+        _ records: [MatchRecord], constraints: Constraints = Constraints(), context: Context = Context(), blocking: Blocking? = nil
+    ) async -> MatchResult {
         let frequencies = context.frequencies ?? TermFrequencies(records)
-        let (pairs, byKey) = candidatePairs(records, keys: await Self.blockingKeysInParallel(records), oversized: context.oversizedBlocks)
-        let scored = await scoreInParallel(records, pairs, frequencies: frequencies)
-        return decide(records, pairs: pairs.count, byKey: byKey, scored: scored, constraints: constraints)
+        let found =
+            if let blocking, blocking.fits(records, oversized: context.oversizedBlocks) {
+                blocking
+            } else {
+                await self.blocking(of: records, oversized: context.oversizedBlocks)
+            }
+        let scored = await scoreInParallel(records, found.pairs, frequencies: frequencies)
+        return decide(records, pairs: found.pairs.count, byKey: found.byKey, scored: scored, constraints: constraints)
     }
 
     /// Pairs at or above the review threshold, strongest first (ties by record ids: the same

@@ -181,6 +181,38 @@ enum CitizenIDTestValues {
         }
     }
 
+    @Test("blocking found once serves training and matching alike; a blocking of other records is not used")
+    func blockingHandedOn() async throws {
+        var records = strangers()
+        // A second record of 120 of them, with a phone the first one lacks.
+        for index in 0..<120 {
+            let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
+            records.append(
+                person(
+                    Int64(index + 1_001), "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2",
+                    phone: "1381112\(1_000 + index)"))
+        }
+        let engine = MatchEngine()
+        let blocking = await engine.blocking(of: records)
+        #expect(blocking.recordCount == records.count)
+        let (alone, aloneReport) = await engine.trained(on: records, randomPairs: 50_000)
+        let (handed, report) = await engine.trained(on: records, randomPairs: 50_000, blocking: blocking)
+        #expect(report.candidatePairs == aloneReport.candidatePairs && report.candidatePairs > 0)
+        // Equal but for the last bits: sums over hashed tables need not add in one order.
+        let estimates = { (p: MatchParameters) -> [Double] in p.m.flatMap { $0 } + p.u.flatMap { $0 } + [p.prior] }
+        #expect(zip(estimates(handed.parameters), estimates(alone.parameters)).allSatisfy { abs($0 - $1) <= 1e-12 * max(abs($0), 1e-300) })
+        let fresh = await alone.match(records)
+        let reused = await alone.match(records, blocking: blocking)
+        #expect(reused.clusters == fresh.clusters)
+        #expect(reused.links.map(\.a) == fresh.links.map(\.a) && reused.links.map(\.b) == fresh.links.map(\.b))
+        #expect(reused.candidatePairs == fresh.candidatePairs && reused.pairsByBlockingKey == fresh.pairsByBlockingKey)
+        #expect(fresh.clusters.contains([1, 1_001]))
+        // The blocking of fewer records does not fit: the engine blocks again and finds the same.
+        let other = await engine.blocking(of: Array(records.dropLast()))
+        let refused = await alone.match(records, blocking: other)
+        #expect(refused.clusters == fresh.clusters && refused.candidatePairs == fresh.candidatePairs)
+    }
+
     @Test("twins without ID numbers, and spouses sharing a phone and an address, stay apart")
     func householdWithoutIDs() async {
         // Enough unrelated people for the prior to mean something; then one family, two feeds each.

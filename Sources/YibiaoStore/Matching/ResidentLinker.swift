@@ -51,13 +51,15 @@ public struct ResidentLinker: Sendable {
         _ client: PostgresClient, seed: UInt64 = 1, linkThreshold: Double? = nil,
         reviewThreshold: Double? = nil
     ) async throws -> (version: Int, MatchParameters) {
-        try await train(client, on: try await loadRecords(client, ids: nil).0, seed: seed, linkThreshold: linkThreshold, reviewThreshold: reviewThreshold)
+        try await train(
+            client, on: try await loadRecords(client, ids: nil).0, seed: seed, linkThreshold: linkThreshold, reviewThreshold: reviewThreshold)
     }
 
-    /// Trains on records loaded already (a matching run that is about to match them all).
+    /// Trains on records loaded already (a matching run that is about to match them all), with
+    /// their candidate pairs when found already.
     func train(
-        _ client: PostgresClient, on records: [MatchRecord], seed: UInt64 = 1, linkThreshold: Double? = nil,
-        reviewThreshold: Double? = nil
+        _ client: PostgresClient, on records: [MatchRecord], blocking: MatchEngine.Blocking? = nil, seed: UInt64 = 1,
+        linkThreshold: Double? = nil, reviewThreshold: Double? = nil
     ) async throws -> (version: Int, MatchParameters) {
         var base = MatchEngine()
         // Thresholds carry over from the active version unless new ones are given.
@@ -67,7 +69,7 @@ public struct ResidentLinker: Sendable {
         }
         if let linkThreshold { base.parameters.linkThreshold = linkThreshold }
         if let reviewThreshold { base.parameters.reviewThreshold = reviewThreshold }
-        let (engine, _) = await base.trained(on: records, seed: seed)
+        let (engine, _) = await base.trained(on: records, seed: seed, blocking: blocking)
         let encoded = String(decoding: try JSONEncoder().encode(engine.parameters), as: UTF8.self)
         let count = records.count
         return try await client.withConnection { connection in
@@ -107,12 +109,12 @@ public struct ResidentLinker: Sendable {
     /// The active parameters. Trained once the district has enough records, and again automatically once it
     /// has twice as many records as the active version was trained on (the first feed alone
     /// says little about how the others agree); `yibiao match train` retrains at will.
-    /// When they had to be trained, also the district's records they were trained on (a new
-    /// version matches the whole district next: loaded once, not twice). `currentRecords`: the
-    /// district's current records, counted by the caller.
+    /// When they had to be trained, also the district's records they were trained on and their
+    /// candidate pairs (a new version matches the whole district next: loaded and blocked once,
+    /// not twice). `currentRecords`: the district's current records, counted by the caller.
     func activeParameters(
         _ client: PostgresClient, currentRecords records: Int
-    ) async throws -> (version: Int, parameters: MatchParameters, district: ([MatchRecord], [Int64: [String]])?) {
+    ) async throws -> (version: Int, parameters: MatchParameters, district: LoadedDistrict?) {
         var current: (Int, MatchParameters, Int)?
         for try await (version, json, trainedOn) in try await client.query(
             "SELECT version, parameters::text, trained_on FROM match_parameters WHERE district = \(district) AND active"
@@ -123,9 +125,10 @@ public struct ResidentLinker: Sendable {
         if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters, nil) }
         // A few hundred records say too little to estimate from: the defaults (version 0) serve.
         guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1, nil) } ?? (0, .initial, nil) }
-        let district = try await loadRecords(client, ids: nil)
-        let (version, parameters) = try await train(client, on: district.0)
-        return (version, parameters, district)
+        let (loaded, keys) = try await loadRecords(client, ids: nil)
+        let blocking = await MatchEngine().blocking(of: loaded)
+        let (version, parameters) = try await train(client, on: loaded, blocking: blocking)
+        return (version, parameters, LoadedDistrict(records: loaded, keys: keys, blocking: blocking))
     }
 
     /// The first batch among the records waiting to be matched (staged without matching, or a
@@ -180,6 +183,16 @@ public struct ResidentLinker: Sendable {
         var whole: Bool
         /// Current records that have no lookup keys yet (staged before they existed).
         var keyless: [MatchRecord] = []
+        /// The records' candidate pairs, when a training found them already.
+        var blocking: MatchEngine.Blocking?
+    }
+
+    /// The district's current records as a training loaded them, with their lookup keys and
+    /// candidate pairs.
+    struct LoadedDistrict {
+        var records: [MatchRecord]
+        var keys: [Int64: [String]]
+        var blocking: MatchEngine.Blocking
     }
 
     private func match(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause, full: Bool) async throws -> Summary {
@@ -196,7 +209,7 @@ public struct ResidentLinker: Sendable {
         let queued = try await queuedRecords(client)
         let state = try await matchState(client)
         let (version, parameters, trainedOn) = try await activeParameters(client, currentRecords: state.current)
-        timer.lap(trainedOn == nil ? "parameters" : "load district and train", rows: trainedOn?.0.count)
+        timer.lap(trainedOn == nil ? "parameters" : "load district and train", rows: trainedOn?.records.count)
         var summary = Summary()
         summary.parametersVersion = version
         // Past a twentieth of the district, reading it all in one pass costs less than key by key.
@@ -256,7 +269,8 @@ public struct ResidentLinker: Sendable {
             if same { constraints.together.append((a, b)) } else { constraints.apart.append((a, b)) }
         }
         timer.lap("load links and decisions", rows: existing.count)
-        let result = await MatchEngine(parameters: parameters).match(records, constraints: constraints, context: work.context)
+        let result = await MatchEngine(parameters: parameters).match(
+            records, constraints: constraints, context: work.context, blocking: work.blocking)
         timer.lap("score and cluster", rows: result.candidatePairs)
         summary.records = records.count
         summary.candidatePairs = result.candidatePairs
@@ -307,15 +321,15 @@ public struct ResidentLinker: Sendable {
     }
 
     private func wholeDistrict(
-        _ client: PostgresClient, queued: [Int64], keyless: Bool, loaded: ([MatchRecord], [Int64: [String]])?
+        _ client: PostgresClient, queued: [Int64], keyless: Bool, loaded: LoadedDistrict?
     ) async throws -> WorkSet {
         // Records a training loaded moments ago stand for the district: reading again would
         // differ only by a concurrent ingest's rows, and those wait in the queue for the next run
         // (the queue was read before the training).
-        let (records, keys) = if let loaded { loaded } else { try await loadRecords(client, ids: nil) }
+        let (records, keys) = if let loaded { (loaded.records, loaded.keys) } else { try await loadRecords(client, ids: nil) }
         return WorkSet(
             records: records, context: MatchEngine.Context(), queued: queued, whole: true,
-            keyless: keyless ? records.filter { keys[$0.id] == nil } : [])
+            keyless: keyless ? records.filter { keys[$0.id] == nil } : [], blocking: loaded?.blocking)
     }
 
     /// The queued records, the current records sharing a blocking key with them (blocks the
