@@ -175,10 +175,13 @@ enum CitizenIDTestValues {
 
     /// 300 unrelated people (ids 1–300), each with another name and birth date.
     func strangers() -> [MatchRecord] {
-        (0..<300).map { index in
-            let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
-            return person(Int64(index + 1), "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2")
-        }
+        (0..<300).map { stranger($0, id: Int64($0 + 1)) }
+    }
+
+    /// The stranger of `index` (0..<300) under `id`, with a phone when given.
+    func stranger(_ index: Int, id: Int64, phone: String? = nil) -> MatchRecord {
+        let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
+        return person(id, "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2", phone: phone)
     }
 
     @Test("blocking found once serves training and matching alike; a blocking of other records is not used")
@@ -186,11 +189,7 @@ enum CitizenIDTestValues {
         var records = strangers()
         // A second record of 120 of them, with a phone the first one lacks.
         for index in 0..<120 {
-            let given = String(Character(UnicodeScalar(0x4E00 + index * 7)!))
-            records.append(
-                person(
-                    Int64(index + 1_001), "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2",
-                    phone: "1381112\(1_000 + index)"))
+            records.append(stranger(index, id: Int64(index + 1_001), phone: "1381112\(1_000 + index)"))
         }
         let engine = MatchEngine()
         let blocking = await engine.blocking(of: records)
