@@ -10,7 +10,9 @@ import YibiaoTestSupport
 
 /// `make bench district`: the whole pipeline on a synthetic district, every figure beside the
 /// floor measured in the same run — a raw COPY of the same rows into unindexed text tables.
-func benchDistrict(residents: Int, seed: UInt64) async throws {
+/// `allAtOnceOnly`: the floor and the first load all at once, alone in this process, so that its
+/// peak memory is its own (`YibiaoBench district N SEED all-at-once`).
+func benchDistrict(residents: Int, seed: UInt64, allAtOnceOnly: Bool = false) async throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let directory = root.appendingPathComponent(".build/bench-district-\(residents)-\(seed)-v\(DistrictSynthesizer.layoutVersion)")
     let feeds = [
@@ -69,82 +71,87 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
     let district = run.district
 
     // Feed by feed, as the README shows, then everything else on the loaded district.
-    try await withBenchHub { hub, client in
-        var fullLoad = 0.0
-        var outboxRows = 0, outboxTime = 0.0
-        print("  first load, feed by feed:")
-        for index in feeds.indices {
-            let (time, outcome) = try await run.ingest(hub, index)
-            fullLoad += time
-            outboxRows += outcome.matching?.golden.outbox.values.reduce(0) { $0 + $1.updates + $1.refused } ?? 0
-            outboxTime += outcome.matching.map { seconds($0.golden.outboxElapsed) } ?? 0
-            run.figure("  \(feeds[index].0) (\(outcome.staging.staged) staged)", time, rows: outcome.staging.read)
-            run.phases(time, outcome)
-        }
-        run.figure("whole district, feed by feed", fullLoad, rows: totalRows)
-        print(String(format: "    outbox: %d updates written in %.2f s during the load, %.0f rows/s", outboxRows, outboxTime, Double(outboxRows) / max(outboxTime, 1e-6)))
+    if !allAtOnceOnly {
+        try await withBenchHub { hub, client in
+            var fullLoad = 0.0
+            var outboxRows = 0, outboxTime = 0.0
+            print("  first load, feed by feed:")
+            resetPeakMemory()
+            for index in feeds.indices {
+                let (time, outcome) = try await run.ingest(hub, index)
+                fullLoad += time
+                outboxRows += outcome.matching?.golden.outbox.values.reduce(0) { $0 + $1.updates + $1.refused } ?? 0
+                outboxTime += outcome.matching.map { seconds($0.golden.outboxElapsed) } ?? 0
+                run.figure("  \(feeds[index].0) (\(outcome.staging.staged) staged)", time, rows: outcome.staging.read)
+                run.phases(time, outcome)
+            }
+            run.figure("whole district, feed by feed", fullLoad, rows: totalRows)
+            print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
+            print(String(format: "    outbox: %d updates written in %.2f s during the load, %.0f rows/s", outboxRows, outboxTime, Double(outboxRows) / max(outboxTime, 1e-6)))
 
-        let unchanged = feeds.count - 1
-        let (noop, outcome) = try await run.ingest(hub, unchanged)
-        run.figure("re-ingest of an unchanged feed (\(outcome.staging.staged) staged)", noop)
-        let matchStart = ContinuousClock.now
-        let idle = try await hub.match(district: district, actor: "bench")
-        run.figure("match with nothing to do (\(idle.records) records read)", seconds(ContinuousClock.now - matchStart))
+            let unchanged = feeds.count - 1
+            let (noop, outcome) = try await run.ingest(hub, unchanged)
+            run.figure("re-ingest of an unchanged feed (\(outcome.staging.staged) staged)", noop)
+            let matchStart = ContinuousClock.now
+            let idle = try await hub.match(district: district, actor: "bench")
+            run.figure("match with nothing to do (\(idle.records) records read)", seconds(ContinuousClock.now - matchStart))
 
-        let changedFile = directory.appendingPathComponent("social_security-1pct.jsonl")
-        let changedRows = try writeOnePercentChanged(files[unchanged], to: changedFile)
-        let (changed, changedOutcome) = try await run.ingest(hub, unchanged, file: changedFile)
-        run.figure("feed with 1 % of rows changed (\(changedOutcome.staging.staged) of \(changedRows))", changed)
-        run.phases(changed, changedOutcome)
-        print(String(format: "    = %.1f %% of the full load", 100 * changed / fullLoad))
+            let changedFile = directory.appendingPathComponent("social_security-1pct.jsonl")
+            let changedRows = try writeOnePercentChanged(files[unchanged], to: changedFile)
+            let (changed, changedOutcome) = try await run.ingest(hub, unchanged, file: changedFile)
+            run.figure("feed with 1 % of rows changed (\(changedOutcome.staging.staged) of \(changedRows))", changed)
+            run.phases(changed, changedOutcome)
+            print(String(format: "    = %.1f %% of the full load", 100 * changed / fullLoad))
 
-        var ids: [Int64] = []
-        for try await id in try await client.query(
-            "SELECT resident_id FROM resident WHERE district = \(district) AND status = 'active' ORDER BY resident_id LIMIT 200"
-        ).decode(Int64.self) { ids.append(id) }
-        var latencies: [Double] = [], outboxShare: [Double] = []
-        for (index, id) in ids.enumerated() {
-            let start = ContinuousClock.now
-            let (_, summary) = try await hub.enter(
-                district: district, resident: String(id), values: ["phone": "139\(String(format: "%08d", 12_345_678 + index))"], worker: "bench")
-            latencies.append(seconds(ContinuousClock.now - start) * 1000)
-            outboxShare.append(seconds(summary.outboxElapsed) * 1000)
-        }
-        latencies.sort()
-        outboxShare.sort()
-        if !latencies.isEmpty {
-            let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
+            var ids: [Int64] = []
+            for try await id in try await client.query(
+                "SELECT resident_id FROM resident WHERE district = \(district) AND status = 'active' ORDER BY resident_id LIMIT 200"
+            ).decode(Int64.self) { ids.append(id) }
+            var latencies: [Double] = [], outboxShare: [Double] = []
+            for (index, id) in ids.enumerated() {
+                let start = ContinuousClock.now
+                let (_, summary) = try await hub.enter(
+                    district: district, resident: String(id), values: ["phone": "139\(String(format: "%08d", 12_345_678 + index))"], worker: "bench")
+                latencies.append(seconds(ContinuousClock.now - start) * 1000)
+                outboxShare.append(seconds(summary.outboxElapsed) * 1000)
+            }
+            latencies.sort()
+            outboxShare.sort()
+            if !latencies.isEmpty {
+                let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
+                print(
+                    String(
+                        format: "  worker entries: %d, p50 %.1f ms, p99 %.1f ms (of which the outbox: p50 %.1f ms)", latencies.count,
+                        latencies[latencies.count / 2], p99, outboxShare[outboxShare.count / 2]))
+            }
+            try await benchDelivery(hub, run: run)
+            let reportStart = ContinuousClock.now
+            let report = try await hub.qualityReport(district: district, reader: "bench")
+            let page = QualityReportPage.html(report)
             print(
                 String(
-                    format: "  worker entries: %d, p50 %.1f ms, p99 %.1f ms (of which the outbox: p50 %.1f ms)", latencies.count,
-                    latencies[latencies.count / 2], p99, outboxShare[outboxShare.count / 2]))
+                    format: "  data-quality report: %.2f s (%d residents, %.0f KB of HTML)", seconds(ContinuousClock.now - reportStart),
+                    report.activeResidents, Double(page.utf8.count) / 1000))
+            try await benchAccess(hub, client: client, district: district)
+            print("  community workers through the sync client:")
+            try await benchWorkerLoad(hub, client: client, district: district, seconds: 300)
+            var bytes = 0, records = 0
+            for try await (size, count) in try await client.query(
+                "SELECT pg_database_size(current_database()), (SELECT count(*) FROM source_record)::bigint"
+            ).decode((Int, Int).self) { (bytes, records) = (size, count) }
+            print(String(format: "  database: %.0f MB, %.0f bytes per source record (%d records)", Double(bytes) / 1e6, Double(bytes) / Double(max(records, 1)), records))
+            print("  largest relations:")
+            for try await (name, size) in try await client.query(
+                """
+                SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 2 DESC LIMIT 8
+                """
+            ).decode((String, Int).self) { print(String(format: "    %-22@ %6.0f MB", name as NSString, Double(size) / 1e6)) }
         }
-        try await benchDelivery(hub, run: run)
-        let reportStart = ContinuousClock.now
-        let report = try await hub.qualityReport(district: district, reader: "bench")
-        let page = QualityReportPage.html(report)
-        print(
-            String(
-                format: "  data-quality report: %.2f s (%d residents, %.0f KB of HTML)", seconds(ContinuousClock.now - reportStart),
-                report.activeResidents, Double(page.utf8.count) / 1000))
-        try await benchAccess(hub, client: client, district: district)
-        print("  community workers through the sync client:")
-        try await benchWorkerLoad(hub, client: client, district: district, seconds: 300)
-        var bytes = 0, records = 0
-        for try await (size, count) in try await client.query(
-            "SELECT pg_database_size(current_database()), (SELECT count(*) FROM source_record)::bigint"
-        ).decode((Int, Int).self) { (bytes, records) = (size, count) }
-        print(String(format: "  database: %.0f MB, %.0f bytes per source record (%d records)", Double(bytes) / 1e6, Double(bytes) / Double(max(records, 1)), records))
-        print("  largest relations:")
-        for try await (name, size) in try await client.query(
-            """
-            SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 2 DESC LIMIT 8
-            """
-        ).decode((String, Int).self) { print(String(format: "    %-22@ %6.0f MB", name as NSString, Double(size) / 1e6)) }
     }
 
     try await withBenchHub { hub, _ in
+        resetPeakMemory()
         let start = ContinuousClock.now
         for index in feeds.indices { _ = try await run.ingest(hub, index, match: false) }
         let staged = seconds(ContinuousClock.now - start)
@@ -152,6 +159,7 @@ func benchDistrict(residents: Int, seed: UInt64) async throws {
         let total = seconds(ContinuousClock.now - start)
         run.figure("whole district, all at once", total, rows: totalRows)
         run.figure("  of which staging", staged, rows: totalRows)
+        print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
     }
     print(String(format: "  peak memory of this process: %.0f MB", peakMemoryMB()))
     print("  (the benchmark cluster runs with fsync off; each figure is one run)")

@@ -37,15 +37,78 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
         self.comparisons = comparisons
     }
 
-    /// The explanation of `score` as seen from `record`, one side of the pair.
+    /// The explanation of `score` as seen from `record`, one side of the pair. Weights are kept
+    /// to three decimals: they are shown to one, and a district stores one explanation per link.
     public init(_ score: PairScore, record: Int64) {
         var comparisons: [String: Evidence] = [:]
         for comparison in Comparison.allCases {
-            comparisons[comparison.name] = Evidence(level: Int(score.vector[comparison]), weight: score.contributions[comparison.rawValue])
+            comparisons[comparison.name] = Evidence(
+                level: Int(score.vector[comparison]), weight: Self.rounded(score.contributions[comparison.rawValue]))
         }
         self.init(
-            method: score.method, weight: score.weight, probability: score.probability,
+            method: score.method, weight: Self.rounded(score.weight), probability: score.probability,
             otherRecord: score.a == record ? score.b : score.a, comparisons: comparisons)
+    }
+
+    /// `value` to three decimals (the nearest double to them).
+    static func rounded(_ value: Double) -> Double {
+        guard value.isFinite else { return value }
+        let thousandths = (value * 1000).rounded()
+        return thousandths == 0 ? 0 : thousandths / 1000
+    }
+
+    /// The comparisons as stored: `name:level:weight` in the order of `Comparison`, separated by
+    /// spaces (`id:0:0 name:1:12.989 …`) — a third of the size of an object per comparison.
+    static func compactText(_ comparisons: [String: Evidence]) -> String {
+        let known = Comparison.allCases.map(\.name)
+        let names = known.filter { comparisons[$0] != nil } + comparisons.keys.filter { !known.contains($0) }.sorted()
+        return names.map { name in
+            let evidence = comparisons[name]!
+            return "\(name):\(evidence.level):\(decimalText(evidence.weight))"
+        }.joined(separator: " ")
+    }
+
+    /// Up to three decimals, without trailing zeros (`15`, `12.989`, `-0.5`).
+    static func decimalText(_ value: Double) -> String {
+        var text = String(format: "%.3f", rounded(value))
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text == "-0" ? "0" : text
+    }
+
+    static func parseCompact(_ text: String) throws -> [String: Evidence] {
+        var comparisons: [String: Evidence] = [:]
+        for part in text.split(separator: " ") {
+            let fields = part.split(separator: ":", omittingEmptySubsequences: false)
+            guard fields.count == 3, let level = Int(fields[1]), let weight = Double(fields[2]) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.comparisons], debugDescription: "not name:level:weight"))
+            }
+            comparisons[String(fields[0])] = Evidence(level: level, weight: weight)
+        }
+        return comparisons
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        method = try container.decode(PairScore.Method.self, forKey: .method)
+        weight = try container.decode(Double.self, forKey: .weight)
+        probability = try container.decode(Double.self, forKey: .probability)
+        otherRecord = try container.decode(Int64.self, forKey: .otherRecord)
+        if let text = try? container.decode(String.self, forKey: .comparisons) {
+            comparisons = try Self.parseCompact(text)
+        } else {
+            // One object per comparison: the form before migration 0015.
+            comparisons = try container.decode([String: Evidence].self, forKey: .comparisons)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(method, forKey: .method)
+        try container.encode(weight, forKey: .weight)
+        try container.encode(probability, forKey: .probability)
+        try container.encode(otherRecord, forKey: .otherRecord)
+        try container.encode(Self.compactText(comparisons), forKey: .comparisons)
     }
 
     public func evidence(_ comparison: Comparison) -> Evidence? { comparisons[comparison.name] }
@@ -85,7 +148,7 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
         CanonicalJSON.object([
             "method": .string(method.rawValue), "weight": .number(weight), "probability": .number(probability),
             "other_record": .integer(otherRecord),
-            "comparisons": .object(comparisons.mapValues { .object(["level": .integer(Int64($0.level)), "weight": .number($0.weight)]) }),
+            "comparisons": .string(Self.compactText(comparisons)),
         ]).text
     }
 

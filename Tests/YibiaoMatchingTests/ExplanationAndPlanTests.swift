@@ -22,6 +22,26 @@ import YibiaoMatching
         // The Codable form and the hand-written one are the same document.
         let encoded = try JSONEncoder().encode(explanation)
         #expect(try JSONDecoder().decode(MatchExplanation.self, from: encoded) == decoded)
+        // Stored compactly: the comparisons as one text in the matcher's order, weights to three decimals.
+        let stored = try #require(try JSONSerialization.jsonObject(with: Data(explanation.json.utf8)) as? [String: Any])
+        let text = try #require(stored["comparisons"] as? String)
+        #expect(text.hasPrefix("id:0:0 name:1:"))
+        #expect(text.split(separator: " ").count == Comparison.allCases.count)
+        for part in text.split(separator: " ") {
+            let weight = try #require(part.split(separator: ":").last)
+            #expect(weight.split(separator: ".").dropFirst().first.map { $0.count <= 3 } ?? true, "\(part)")
+        }
+        // The form written before migration 0015, an object per comparison, still reads.
+        let older = """
+            {"method": "probabilistic", "weight": 41.537476619682145, "probability": 0.9999999921870052, "other_record": 3,
+             "comparisons": {"id": {"level": 0, "weight": 0.0}, "name": {"level": 1, "weight": 12.989057592294003}}}
+            """
+        let read = try #require(try MatchExplanation.decode(older))
+        #expect(read.evidence(.name) == MatchExplanation.Evidence(level: 1, weight: 12.989057592294003))
+        #expect(read.otherRecord == 3 && read.method == .probabilistic)
+        #expect(throws: (any Error).self) {
+            try MatchExplanation.decode(#"{"method": "probabilistic", "weight": 1, "probability": 0.5, "other_record": 3, "comparisons": "id:x"}"#)
+        }
         #expect(try MatchExplanation.decode("{}") == nil)
         #expect(throws: (any Error).self) { try MatchExplanation.decode("{\"method\": \"guess\"}") }
         #expect(explanation.notes.isEmpty)

@@ -1,6 +1,7 @@
 import PostgresNIO
 import Testing
 import YibiaoCore
+import YibiaoMatching
 import YibiaoStore
 import YibiaoTestSupport
 
@@ -74,6 +75,46 @@ import YibiaoTestSupport
             async let b = Migrator(logger: .silent).migrate(client)
             let (first, second) = try await (a, b)
             #expect(first.count + second.count == Migration.bundled.count)
+        }
+    }
+
+    @Test("migration 0015 rewrites stored explanations into the compact form MatchExplanation writes")
+    func compactExplanations() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 15 }, logger: .silent).migrate(client)
+            let a = MatchRecord(id: 10, fields: ["national_id": "11010519850302011X", "name": "张伟", "birth_date": "1985-03-02", "sex": "1"])
+            let b = MatchRecord(id: 20, fields: ["name": "张伟", "birth_date": "1985-03-02", "sex": "1", "phone": "13812345678"])
+            let score = MatchEngine().score(a, b, frequencies: TermFrequencies([a, b]))
+            // The form written before 0015: an object per comparison, weights at full precision.
+            let older = CanonicalJSON.object([
+                "method": .string(score.method.rawValue), "weight": .number(score.weight), "probability": .number(score.probability),
+                "other_record": .integer(10),
+                "comparisons": .object(
+                    Dictionary(
+                        uniqueKeysWithValues: Comparison.allCases.map {
+                            ($0.name, CanonicalJSON.object(["level": .integer(Int64(score.vector[$0])), "weight": .number(score.contributions[$0.rawValue])]))
+                        })),
+            ]).text
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', 'test')")
+            try await client.query(
+                """
+                INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by)
+                VALUES ('110105', 20, 1, \(score.method.rawValue), \(score.weight), \(older)::jsonb, 'test'),
+                       ('110105', 30, 2, 'new', NULL, '{}', 'test')
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var stored: [Int64: String] = [:]
+            for try await (record, text) in try await client.query("SELECT record_id, explanation::text FROM link").decode((Int64, String).self) {
+                stored[record] = text
+            }
+            #expect(stored[30] == "{}")
+            let written = MatchExplanation(score, record: 20).json
+            var same = false
+            for try await equal in try await client.query("SELECT \(try #require(stored[20]))::jsonb = \(written)::jsonb").decode(Bool.self) {
+                same = equal
+            }
+            #expect(same, "migrated \(stored[20] ?? "") against written \(written)")
+            #expect(try MatchExplanation.decode(try #require(stored[20])) == MatchExplanation(score, record: 20))
         }
     }
 }

@@ -91,12 +91,71 @@ public struct GoldenRecords: Sendable {
         let sliced = active.count > loadSlice
         let everywhere = sliced ? try await self.placeholders(connection, everywhere: true) : nil
         var placeholders = everywhere ?? Placeholders()
-        var merged: [Int64: MergedResident] = [:]
-        var latestBatch: [Int64: Int64] = [:]
+        var changedResidents: [Int64] = []
+        var owing: [OutboxWriter.Cause] = []
+        // Each slice's conflicts and change-log entries are written once it is merged: what a
+        // slice changed is never held for the whole district (it was most of a first load's peak).
+        func settle(_ residents: [StaleResident], merged: [Int64: MergedResident], latestBatch: [Int64: Int64]) async throws {
+            var residentRows = StagedRows(columns: Self.residentColumns)
+            var closeRows = StagedRows(columns: 2), raiseRows = StagedRows(columns: 4)
+            var entries: [ChangeLog.Entry] = []
+            for resident in residents {
+                // A batch's change is logged under the batch that staged the resident's newest record:
+                // after a crash, the batch that staged it, not the run that caught up.
+                let entryCause =
+                    causes[resident.id]
+                    ?? (cause.kind == "batch" ? latestBatch[resident.id].map(ChangeCause.batch) : nil) ?? cause
+                if let survivor = resident.mergedInto {
+                    // Retired into another resident: its conflicts are the survivor's now.
+                    summary.retired += 1
+                    for field in (open[resident.id] ?? [:]).keys.sorted() { closeRows.row([String(resident.id), field]) }
+                    residentRows.row(Self.residentRow(resident.id, golden: nil, changed: false, hash: resident.hash))
+                    entries.append(
+                        ChangeLog.Entry(
+                            residentID: resident.id, cause: "merge", causeRef: "resident:\(survivor)", actor: actor,
+                            changes: [
+                                "status": .init(old: "active", new: "retired"),
+                                "merged_into": .init(old: nil, new: String(survivor)),
+                            ]))
+                    continue
+                }
+                guard let diff = merged[resident.id] else { continue }
+                for field in diff.supersede { closeRows.row([String(resident.id), field]) }
+                for conflict in diff.raise {
+                    raiseRows.row([String(resident.id), conflict.field, conflict.reason.rawValue, JSONText.encode(conflict.candidates)])
+                }
+                summary.conflictsRaised += diff.raise.count
+                summary.conflictsSuperseded += diff.supersede.count
+                for field in diff.changes.keys { summary.valuesChangedByField[field, default: 0] += 1 }
+                for conflict in diff.raise { summary.conflictsRaisedByField[conflict.field, default: 0] += 1 }
+                for field in diff.supersede { summary.conflictsSupersededByField[field, default: 0] += 1 }
+                if !diff.changes.isEmpty {
+                    summary.changed += 1
+                    changedResidents.append(resident.id)
+                    entries.append(
+                        ChangeLog.Entry(
+                            residentID: resident.id, cause: entryCause.kind, causeRef: entryCause.ref, actor: actor,
+                            changes: diff.changes))
+                }
+            }
+            guard !dryRun else {
+                summary.entries += entries.count
+                return
+            }
+            try await write(connection, residents: residentRows, close: closeRows, raise: raiseRows)
+            let appending = ContinuousClock.now
+            let sequences = try await ChangeLog.append(entries, district: district, on: connection, logger: logger)
+            summary.entries += sequences.count
+            summary.appendElapsed += ContinuousClock.now - appending
+            owing += zip(entries, sequences).compactMap { entry, seq in
+                entry.cause == "merge"
+                    ? nil : OutboxWriter.Cause(seq: seq, residentID: entry.residentID, kind: entry.cause, changed: Set(entry.changes.keys))
+            }
+        }
+        let staleByID = Dictionary(uniqueKeysWithValues: stale.map { ($0.id, $0) })
         for start in stride(from: 0, to: active.count, by: max(loadSlice, 1)) {
             let slice = Array(active[start..<min(start + max(loadSlice, 1), active.count)])
             var (observations, latest) = try await loadObservations(connection, residents: slice)
-            latestBatch.merge(latest) { $1 }
             timer.lap("load records", rows: observations.count)
             if everywhere == nil { placeholders = try await self.placeholders(connection, among: observations) }
             let unapplied = try await unappliedUpdates(connection, residents: slice)
@@ -111,78 +170,24 @@ public struct GoldenRecords: Sendable {
             timer.lap("stored golden values", rows: slice.count)
             // The pure merge of the slice's residents, and their rows for the database, split
             // across cores; each part's rows are written as soon as they are merged.
-            let part = try await Self.mergeInParallel(
+            let merged = try await Self.mergeInParallel(
                 slice, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes
             ) { rows in
                 if !dryRun { try await writeResidents(rows, connection) }
             }
-            merged.merge(part) { $1 }
             timer.lap("merge", rows: slice.count)
+            try await settle(slice.compactMap { staleByID[$0] }, merged: merged, latestBatch: latest)
+            timer.lap("conflicts and change log", rows: slice.count)
         }
-        var residentRows = StagedRows(columns: Self.residentColumns)
-        var closeRows = StagedRows(columns: 2), raiseRows = StagedRows(columns: 4)
-        var entries: [ChangeLog.Entry] = []
-        var changedResidents: [Int64] = []
-        for resident in stale {
-            // A batch's change is logged under the batch that staged the resident's newest record:
-            // after a crash, the batch that staged it, not the run that caught up.
-            let entryCause =
-                causes[resident.id]
-                ?? (cause.kind == "batch" ? latestBatch[resident.id].map(ChangeCause.batch) : nil) ?? cause
-            if let survivor = resident.mergedInto {
-                // Retired into another resident: its conflicts are the survivor's now.
-                summary.retired += 1
-                for field in (open[resident.id] ?? [:]).keys.sorted() { closeRows.row([String(resident.id), field]) }
-                residentRows.row(Self.residentRow(resident.id, golden: nil, changed: false, hash: resident.hash))
-                entries.append(
-                    ChangeLog.Entry(
-                        residentID: resident.id, cause: "merge", causeRef: "resident:\(survivor)", actor: actor,
-                        changes: [
-                            "status": .init(old: "active", new: "retired"),
-                            "merged_into": .init(old: nil, new: String(survivor)),
-                        ]))
-                continue
-            }
-            guard let diff = merged[resident.id] else { continue }
-            for field in diff.supersede { closeRows.row([String(resident.id), field]) }
-            for conflict in diff.raise {
-                raiseRows.row([String(resident.id), conflict.field, conflict.reason.rawValue, JSONText.encode(conflict.candidates)])
-            }
-            summary.conflictsRaised += diff.raise.count
-            summary.conflictsSuperseded += diff.supersede.count
-            for field in diff.changes.keys { summary.valuesChangedByField[field, default: 0] += 1 }
-            for conflict in diff.raise { summary.conflictsRaisedByField[conflict.field, default: 0] += 1 }
-            for field in diff.supersede { summary.conflictsSupersededByField[field, default: 0] += 1 }
-            let changed = !diff.changes.isEmpty
-            if changed {
-                summary.changed += 1
-                changedResidents.append(resident.id)
-                entries.append(
-                    ChangeLog.Entry(
-                        residentID: resident.id, cause: entryCause.kind, causeRef: entryCause.ref, actor: actor,
-                        changes: diff.changes))
-            }
-        }
+        let retired = stale.filter { $0.mergedInto != nil }
+        try await settle(retired, merged: [:], latestBatch: [:])
         if dryRun {
-            summary.entries = entries.count
             summary.elapsed = ContinuousClock.now - started
             return summary
         }
-        timer.lap("conflicts and log entries", rows: stale.count)
-        try await write(connection, residents: residentRows, close: closeRows, raise: raiseRows)
-        timer.lap("write residents and conflicts", rows: stale.count)
-        try await Households(district: district, logger: logger).update(connection, residents: changedResidents + stale.filter { $0.mergedInto != nil }.map(\.id))
+        try await Households(district: district, logger: logger).update(connection, residents: changedResidents + retired.map(\.id))
         timer.lap("households", rows: changedResidents.count)
-        let appending = ContinuousClock.now
-        let sequences = try await ChangeLog.append(entries, district: district, on: connection, logger: logger)
-        summary.entries = sequences.count
-        summary.appendElapsed = ContinuousClock.now - appending
-        timer.lap("change log", rows: summary.entries)
         let writingOutbox = ContinuousClock.now
-        let owing = zip(entries, sequences).compactMap { entry, seq in
-            entry.cause == "merge"
-                ? nil : OutboxWriter.Cause(seq: seq, residentID: entry.residentID, kind: entry.cause, changed: Set(entry.changes.keys))
-        }
         summary.outbox = try await OutboxWriter(district: district, logger: logger).write(owing, placeholders: placeholders, on: connection)
         summary.outboxElapsed = ContinuousClock.now - writingOutbox
         timer.lap("outbox", rows: summary.outbox.values.reduce(0) { $0 + $1.updates })

@@ -528,6 +528,26 @@ public struct ResidentLinker: Sendable {
                     for (index, cluster) in result.clusters.enumerated() { for record in cluster { clusterOf[record] = index } }
                     // Links: one row per record whose link is new or no longer holds, sent as arrays, applied set-based.
                     var copy = StagedRows(columns: 7)
+                    // Sent in parts: the links of a whole district in one statement were a few
+                    // hundred MB of a first load's peak (the rows, then their encoding).
+                    func flush() async throws {
+                        guard !copy.isEmpty else { return }
+                        try await connection.query(
+                            """
+                            INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
+                            SELECT \(district), s.record_id::bigint, s.resident_id::bigint, s.method, s.weight::double precision,
+                                s.explanation::jsonb, \(actor), s.pinned::boolean, s.reason
+                            FROM unnest(\(copy.column(0))::text[], \(copy.column(1))::text[], \(copy.column(2))::text[], \(copy.column(3))::text[], \(copy.column(4))::text[],
+                                        \(copy.column(5))::text[], \(copy.column(6))::text[]) AS s(record_id, resident_id, method, weight, explanation, pinned, reason)
+                            ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
+                                weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by,
+                                -- The column's default: Citus allows no volatile function here.
+                                decided_at = excluded.decided_at
+                            WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
+                                IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
+                            """, logger: logger)
+                        copy = StagedRows(columns: 7)
+                    }
                     // Records that are new or change resident: only they can bring a resident new identifiers.
                     var moved: [Int64] = []
                     var movedToFresh: [Int64] = []
@@ -561,23 +581,9 @@ public struct ResidentLinker: Sendable {
                                 edge.map { MatchExplanation($0, record: record).json } ?? "{}", "false", nil,
                             ])
                         }
+                        if copy.count >= 50_000 { try await flush() }
                     }
-                    if !copy.isEmpty {
-                        try await connection.query(
-                            """
-                            INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
-                            SELECT \(district), s.record_id::bigint, s.resident_id::bigint, s.method, s.weight::double precision,
-                                s.explanation::jsonb, \(actor), s.pinned::boolean, s.reason
-                            FROM unnest(\(copy.column(0))::text[], \(copy.column(1))::text[], \(copy.column(2))::text[], \(copy.column(3))::text[], \(copy.column(4))::text[],
-                                        \(copy.column(5))::text[], \(copy.column(6))::text[]) AS s(record_id, resident_id, method, weight, explanation, pinned, reason)
-                            ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
-                                weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by,
-                                -- The column's default: Citus allows no volatile function here.
-                                decided_at = excluded.decided_at
-                            WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
-                                IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
-                            """, logger: logger)
-                    }
+                    try await flush()
                     // The columns the next statements join and filter on: statistics of the explanations'
                     // JSON would cost a second per feed and guide no plan.
                     try await connection.analyzeAfterBulk(
