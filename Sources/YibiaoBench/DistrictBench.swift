@@ -10,9 +10,15 @@ import YibiaoTestSupport
 
 /// `make bench district`: the whole pipeline on a synthetic district, every figure beside the
 /// floor measured in the same run — a raw COPY of the same rows into unindexed text tables.
-/// `allAtOnceOnly`: the floor and the first load all at once, alone in this process, so that its
-/// peak memory is its own (`YibiaoBench district N SEED all-at-once`).
-func benchDistrict(residents: Int, seed: UInt64, allAtOnceOnly: Bool = false) async throws {
+/// Which parts of the district benchmark run: all of them, or the floor and one way of the first
+/// load alone in this process, so that its peak memory is its own.
+enum DistrictBenchPart: String {
+    case all
+    case feedByFeed = "feed-by-feed"
+    case allAtOnce = "all-at-once"
+}
+
+func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all) async throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let directory = root.appendingPathComponent(".build/bench-district-\(residents)-\(seed)-v\(DistrictSynthesizer.layoutVersion)")
     let feeds = [
@@ -71,7 +77,7 @@ func benchDistrict(residents: Int, seed: UInt64, allAtOnceOnly: Bool = false) as
     let district = run.district
 
     // Feed by feed, as the README shows, then everything else on the loaded district.
-    if !allAtOnceOnly {
+    if part != .allAtOnce {
         try await withBenchHub { hub, client in
             var fullLoad = 0.0
             var outboxRows = 0, outboxTime = 0.0
@@ -88,6 +94,7 @@ func benchDistrict(residents: Int, seed: UInt64, allAtOnceOnly: Bool = false) as
             run.figure("whole district, feed by feed", fullLoad, rows: totalRows)
             print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
             print(String(format: "    outbox: %d updates written in %.2f s during the load, %.0f rows/s", outboxRows, outboxTime, Double(outboxRows) / max(outboxTime, 1e-6)))
+            guard part == .all else { return }
 
             let unchanged = feeds.count - 1
             let (noop, outcome) = try await run.ingest(hub, unchanged)
@@ -150,16 +157,18 @@ func benchDistrict(residents: Int, seed: UInt64, allAtOnceOnly: Bool = false) as
         }
     }
 
-    try await withBenchHub { hub, _ in
-        resetPeakMemory()
-        let start = ContinuousClock.now
-        for index in feeds.indices { _ = try await run.ingest(hub, index, match: false) }
-        let staged = seconds(ContinuousClock.now - start)
-        _ = try await hub.match(district: district, actor: "bench")
-        let total = seconds(ContinuousClock.now - start)
-        run.figure("whole district, all at once", total, rows: totalRows)
-        run.figure("  of which staging", staged, rows: totalRows)
-        print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
+    if part != .feedByFeed {
+        try await withBenchHub { hub, _ in
+            resetPeakMemory()
+            let start = ContinuousClock.now
+            for index in feeds.indices { _ = try await run.ingest(hub, index, match: false) }
+            let staged = seconds(ContinuousClock.now - start)
+            _ = try await hub.match(district: district, actor: "bench")
+            let total = seconds(ContinuousClock.now - start)
+            run.figure("whole district, all at once", total, rows: totalRows)
+            run.figure("  of which staging", staged, rows: totalRows)
+            print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
+        }
     }
     print(String(format: "  peak memory of this process: %.0f MB", peakMemoryMB()))
     print("  (the benchmark cluster runs with fsync off; each figure is one run)")

@@ -13,7 +13,7 @@ import YibiaoSynth
 //   YibiaoBench readers [N]     each reader on a generated N-row feed (default 1,000,000)
 //   YibiaoBench golden [N]      merge, golden records in PostgreSQL and change-log appends (default 200,000)
 //   YibiaoBench district [N]    the whole pipeline on an N-resident district beside a raw COPY (default 200,000)
-//   YibiaoBench district N SEED all-at-once   only the floor and the first load all at once (its own peak memory)
+//   YibiaoBench district N SEED feed-by-feed|all-at-once   only the floor and that first load (its own peak memory)
 //   YibiaoBench workers [N] [S]  2,500 workers sending entries on loopback for S seconds (default 300) on an N-resident district (default 20,000)
 //   YibiaoBench quality [DATA…] [--why] [--json]   matching quality on febrl3, febrl4, synthetic[:N] (pure engine)
 //   YibiaoBench quality --export DATA FILE          a data set's normalised rows as CSV (for a peer)
@@ -56,7 +56,7 @@ case "golden":
 case "district":
     try await benchDistrict(
         residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1,
-        allAtOnceOnly: arguments.count > 3 && arguments[3] == "all-at-once")
+        part: arguments.count > 3 ? DistrictBenchPart(rawValue: arguments[3]) ?? .all : .all)
 case "workers":
     try await benchWorkers(
         residents: arguments.count > 1 ? Int(arguments[1]) ?? 20_000 : 20_000, seconds: arguments.count > 2 ? Int(arguments[2]) ?? 300 : 300)

@@ -145,8 +145,6 @@ public struct ResidentLinker: Sendable {
     }
 
     public static let minimumRecordsToTrain = 1_000
-    /// `local_<system>`: a system's own key for the person, kept as an identifier for cross-references.
-    static let localKeyScheme = "local_"
 
     /// Matches and writes the outcome, and brings the golden records of every resident it touched
     /// up to date in the same transaction. With `dryRun`, only reports what would change.
@@ -592,6 +590,8 @@ public struct ResidentLinker: Sendable {
                     // Every identifier a resident is known by, with the record it came from. A
                     // resident made in this transaction has none yet, and no other session can give
                     // it one: its records' identifiers need no conflict check (most of a first load).
+                    // A system's own key is not among them: its record and link already say whose
+                    // it is (a third of these rows once, read by nothing).
                     for (records, onConflict) in [(movedToFresh, ""), (moved, "ON CONFLICT DO NOTHING")] where !records.isEmpty {
                         try await connection.query(
                             """
@@ -599,8 +599,7 @@ public struct ResidentLinker: Sendable {
                             SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
                             FROM link l JOIN source_record r USING (district, record_id)
                             CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
-                                                       ('social_security', r.fields->>'social_security_no'),
-                                                       (\(Self.localKeyScheme)::text || r.system_id, r.source_key)) AS i(scheme, value)
+                                                       ('social_security', r.fields->>'social_security_no')) AS i(scheme, value)
                             WHERE l.district = \(district) AND l.record_id = ANY(\(records)) AND r.is_current
                                 AND i.value IS NOT NULL AND i.value <> ''
                             \(unescaped: onConflict)
