@@ -433,13 +433,15 @@ public struct ResidentLinker: Sendable {
         let all = ids == nil
         let list = ids ?? []
         let columns = all ? Self.recordColumns(keys: "CASE WHEN r.match_keys IS NOT NULL THEN '{}'::text[] END") : Self.recordColumns
-        return try await decodeRecords(
+        // Put in order here: sorted by the server, a district's rows spilled to disk on the way.
+        var (records, keys) = try await decodeRecords(
             client.query(
                 """
                 SELECT \(unescaped: columns) FROM source_record r
                 WHERE r.district = \(district) AND r.is_current AND (\(all) OR r.record_id = ANY(\(list)))
-                ORDER BY r.record_id
                 """, logger: logger))
+        records.sort { $0.id < $1.id }
+        return (records, keys)
     }
 
     /// Every current record of the residents the given records are (or, as a new version, were) linked to.
