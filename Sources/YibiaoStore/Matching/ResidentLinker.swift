@@ -172,6 +172,16 @@ public struct ResidentLinker: Sendable {
     }
 
     /// The records one run matches, and what it knows of the district beyond them.
+    /// A run's records and results, emptied by the write once the links are written.
+    /// Unchecked: one run's task alone uses it, handing it to its own connection closure and
+    /// waiting for it, never to two tasks at once.
+    final class HeldRun: @unchecked Sendable {
+        var work: WorkSet
+        var result: MatchResult?
+
+        init(work: WorkSet) { self.work = work }
+    }
+
     struct WorkSet {
         var records: [MatchRecord]
         var context: MatchEngine.Context
@@ -206,8 +216,9 @@ public struct ResidentLinker: Sendable {
         // it leaves the queue; read the other way round, it could leave the queue unmatched.
         let queued = try await queuedRecords(client)
         let state = try await matchState(client)
-        let (version, parameters, trainedOn) = try await activeParameters(client, currentRecords: state.current)
-        timer.lap(trainedOn == nil ? "parameters" : "load district and train", rows: trainedOn?.records.count)
+        var active = try await activeParameters(client, currentRecords: state.current)
+        let (version, parameters) = (active.version, active.parameters)
+        timer.lap(active.district == nil ? "parameters" : "load district and train", rows: active.district?.records.count)
         var summary = Summary()
         summary.parametersVersion = version
         // Past a twentieth of the district, reading it all in one pass costs less than key by key.
@@ -222,14 +233,16 @@ public struct ResidentLinker: Sendable {
             }
             return summary
         }
-        let work =
-            whole
-            ? try await wholeDistrict(client, queued: queued, keyless: state.keyless, loaded: trainedOn)
-            : try await neighbourhood(of: queued, currentRecords: state.current, client)
-        let records = work.records
-        timer.lap(whole ? "load district" : "load neighbourhood", rows: records.count)
+        // The run's records and results are held by `run` alone, so that the write can let them
+        // go before the golden refresh (they were a fifth of a first load's peak).
+        let run = HeldRun(
+            work: whole
+                ? try await wholeDistrict(client, queued: queued, keyless: state.keyless, loaded: active.district)
+                : try await neighbourhood(of: queued, currentRecords: state.current, client))
+        active.district = nil
+        timer.lap(whole ? "load district" : "load neighbourhood", rows: run.work.records.count)
         // A whole run reads every row anyway: no list of ids to narrow by.
-        let ids = whole ? [] : records.map(\.id)
+        let ids = whole ? [] : run.work.records.map(\.id)
         var constraints = MatchEngine.Constraints()
         var existing: [Int64: Int64] = [:]
         // Links of current records; a new version of a row inherits its previous version's
@@ -267,22 +280,28 @@ public struct ResidentLinker: Sendable {
             if same { constraints.together.append((a, b)) } else { constraints.apart.append((a, b)) }
         }
         timer.lap("load links and decisions", rows: existing.count)
-        let result = await MatchEngine(parameters: parameters).match(
-            records, constraints: constraints, context: work.context, blocking: work.blocking)
-        timer.lap("score and cluster", rows: result.candidatePairs)
-        summary.records = records.count
-        summary.candidatePairs = result.candidatePairs
-        summary.pairsByBlockingKey = result.pairsByBlockingKey
-        summary.reviewItems = result.review.count
-        let plan = ResidentPlan(clusters: result.clusters, existing: existing, pinned: constraints.pinned)
-        summary.residents = result.clusters.count
-        summary.newResidents = plan.newClusters.count
-        summary.merges = plan.merges.count
-        summary.splits = plan.splits.count
-        summary.relinked = plan.relinked(result.clusters, existing: existing)
-        if dryRun { return summary }
+        // In a scope of its own: past it, only `run` holds the results.
+        let plan: ResidentPlan
+        do {
+            let match = await MatchEngine(parameters: parameters).match(
+                run.work.records, constraints: constraints, context: run.work.context, blocking: run.work.blocking)
+            run.work.blocking = nil
+            run.result = match
+            plan = ResidentPlan(clusters: match.clusters, existing: existing, pinned: constraints.pinned)
+            timer.lap("score and cluster", rows: match.candidatePairs)
+            summary.records = run.work.records.count
+            summary.candidatePairs = match.candidatePairs
+            summary.pairsByBlockingKey = match.pairsByBlockingKey
+            summary.reviewItems = match.review.count
+            summary.residents = match.clusters.count
+            summary.newResidents = plan.newClusters.count
+            summary.merges = plan.merges.count
+            summary.splits = plan.splits.count
+            summary.relinked = plan.relinked(match.clusters, existing: existing)
+            if dryRun { return summary }
+        }
         summary.golden = try await write(
-            plan, result: result, work: work, existing: existing, stored: stored, pinned: constraints.pinned,
+            plan, run: run, existing: existing, stored: stored, pinned: constraints.pinned,
             inheritedPins: inheritedPins, newVersions: newVersions, cause: cause, parametersVersion: version, client: client)
         timer.lap("write")
         return summary
@@ -492,15 +511,17 @@ public struct ResidentLinker: Sendable {
     }
 
     private func write(
-        _ plan: ResidentPlan, result: MatchResult, work: WorkSet, existing: [Int64: Int64], stored: [Int64: StoredLink],
+        _ plan: ResidentPlan, run: HeldRun, existing: [Int64: Int64], stored: [Int64: StoredLink],
         pinned: [Int64: Int64], inheritedPins: Set<Int64>, newVersions: Set<Int64>, cause: ChangeCause, parametersVersion: Int,
         client: PostgresClient
     ) async throws -> GoldenRecords.Summary {
-        let records = work.records
-        let whole = work.whole
+        let whole = run.work.whole
+        let recordCount = run.work.records.count
         // Each record's explanation: the strongest edge that brought it into its cluster.
+        // (The results are read through `run` each time: a local copy would hold them through
+        // the golden refresh.)
         var best: [Int64: PairScore] = [:]
-        for link in result.links {
+        for link in run.result?.links ?? [] {
             for id in [link.a, link.b] where (best[id]?.probability ?? -1, best[id]?.weight ?? -.infinity) < (link.probability, link.weight) {
                 best[id] = link
             }
@@ -525,7 +546,7 @@ public struct ResidentLinker: Sendable {
                         freshResidents = Set(fresh)
                     }
                     var clusterOf: [Int64: Int] = [:]
-                    for (index, cluster) in result.clusters.enumerated() { for record in cluster { clusterOf[record] = index } }
+                    for (index, cluster) in (run.result?.clusters ?? []).enumerated() { for record in cluster { clusterOf[record] = index } }
                     // Links: one row per record whose link is new or no longer holds, sent as arrays, applied set-based.
                     var copy = StagedRows(columns: 7)
                     // Sent in parts: the links of a whole district in one statement were a few
@@ -551,7 +572,7 @@ public struct ResidentLinker: Sendable {
                     // Records that are new or change resident: only they can bring a resident new identifiers.
                     var moved: [Int64] = []
                     var movedToFresh: [Int64] = []
-                    for (clusterIndex, cluster) in result.clusters.enumerated() {
+                    for (clusterIndex, cluster) in (run.result?.clusters ?? []).enumerated() {
                         guard let resident = clusterResident[clusterIndex] else { continue }
                         for record in cluster where existing[record] != resident || newVersions.contains(record) {
                             if freshResidents.contains(resident) { movedToFresh.append(record) } else { moved.append(record) }
@@ -587,7 +608,7 @@ public struct ResidentLinker: Sendable {
                     // The columns the next statements join and filter on: statistics of the explanations'
                     // JSON would cost a second per feed and guide no plan.
                     try await connection.analyzeAfterBulk(
-                        ["resident (district, resident_id, status)", "link (district, record_id, resident_id)"], rows: records.count - existing.count,
+                        ["resident (district, resident_id, status)", "link (district, record_id, resident_id)"], rows: recordCount - existing.count,
                         logger: logger)
                     // Every identifier a resident is known by, with the record it came from. A
                     // resident made in this transaction has none yet, and no other session can give
@@ -632,7 +653,7 @@ public struct ResidentLinker: Sendable {
                     }
                     // Review: uncertain pairs against the resident of the other record; decided pairs are not asked again.
                     var reviewCopy = StagedRows(columns: 4)
-                    for pair in result.review {
+                    for pair in run.result?.review ?? [] {
                         guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
                         reviewCopy.row([String(pair.a), String(resident), String(pair.probability), MatchExplanation(pair, record: pair.a).json])
                     }
@@ -655,8 +676,15 @@ public struct ResidentLinker: Sendable {
                         causes[split.original] = ChangeCause("split", ref: "resident:\(newID)")
                         causes[newID] = ChangeCause("split", ref: "resident:\(split.original)")
                     }
-                    try await finishRun(connection, work: work, parametersVersion: parametersVersion)
-                    timer.lap("links, residents, identifiers, review", rows: records.count)
+                    try await finishRun(connection, work: run.work, parametersVersion: parametersVersion)
+                    timer.lap("links, residents, identifiers, review", rows: recordCount)
+                    // The records, scores and clusters are not needed past this point: let them go
+                    // before the golden refresh loads its own.
+                    run.work.records = []
+                    run.work.keyless = []
+                    run.result = nil
+                    best = [:]
+                    clusterOf = [:]
                     // Only the residents this run could have changed: before and after.
                     let touched = whole ? nil : Array(Set(existing.values).union(clusterResident.values)).sorted()
                     return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
