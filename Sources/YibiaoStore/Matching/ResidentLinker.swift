@@ -171,7 +171,6 @@ public struct ResidentLinker: Sendable {
         }
     }
 
-    /// The records one run matches, and what it knows of the district beyond them.
     /// A run's records and results, emptied by the write once the links are written.
     /// Unchecked: one run's task alone uses it, handing it to its own connection closure and
     /// waiting for it, never to two tasks at once.
@@ -182,6 +181,7 @@ public struct ResidentLinker: Sendable {
         init(work: WorkSet) { self.work = work }
     }
 
+    /// The records one run matches, and what it knows of the district beyond them.
     struct WorkSet {
         var records: [MatchRecord]
         var context: MatchEngine.Context
