@@ -120,6 +120,35 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("a refresh a slice at a time, each slice's log written before the next loads, writes what one pass writes")
+    func slicedRefresh() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            try await ingest("civil_affairs", [Self.zhang, Self.wang], client: client)
+            try await ingest("social_security", [Self.zhangSS], client: client)
+            let golden = "SELECT resident_id, name, phone, address, provenance::text FROM resident ORDER BY resident_id"
+            func rows() async throws -> [String] {
+                var result: [String] = []
+                for try await (id, name, phone, address, provenance) in try await client.query(PostgresQuery(unsafeSQL: golden)).decode(
+                    (Int64, String?, String?, String?, String).self)
+                {
+                    result.append("\(id) \(name ?? "-") \(phone ?? "-") \(address ?? "-") \(provenance)")
+                }
+                return result
+            }
+            let once = try await rows()
+            let logged = try await count(client, "SELECT count(*) FROM change_log")
+            // Every resident's golden record lost: each slice of one must write its resident again.
+            try await client.query("UPDATE resident SET provenance = '{}', name = NULL, phone = NULL, address = NULL, inputs_hash = NULL")
+            var sliced = GoldenRecords(district: district, rules: .standard, logger: .silent)
+            sliced.loadSlice = 1
+            let summary = try await sliced.refresh(client, cause: .link, actor: "test")
+            #expect(summary.recomputed == 2 && summary.changed == 2 && summary.entries == 2)
+            #expect(try await rows() == once)
+            #expect(try await count(client, "SELECT count(*) FROM change_log") == logged + 2)
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
+        }
+    }
+
     @Test("history as of a past time replays the log")
     func asOf() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
