@@ -54,9 +54,14 @@ case "synth":
 case "golden":
     try await benchGolden(residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: 1)
 case "district":
+    // A misspelt part would otherwise run everything (half an hour at 200,000 residents).
+    guard let part = arguments.count > 3 ? DistrictBenchPart(rawValue: arguments[3]) : .all else {
+        FileHandle.standardError.write(Data("usage: YibiaoBench district [N] [SEED] [feed-by-feed|all-at-once]\n".utf8))
+        exit(64)
+    }
     try await benchDistrict(
         residents: arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000, seed: arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1,
-        part: arguments.count > 3 ? DistrictBenchPart(rawValue: arguments[3]) ?? .all : .all)
+        part: part)
 case "workers":
     try await benchWorkers(
         residents: arguments.count > 1 ? Int(arguments[1]) ?? 20_000 : 20_000, seconds: arguments.count > 2 ? Int(arguments[2]) ?? 300 : 300)
