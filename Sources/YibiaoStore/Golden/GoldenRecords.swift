@@ -82,10 +82,10 @@ public struct GoldenRecords: Sendable {
         }
         summary.recomputed = stale.count
         timer.lap("stale residents", rows: stale.count)
-        let active = stale.filter { $0.mergedInto == nil }.map(\.id)
+        let active = stale.filter { $0.mergedInto == nil }
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
         var hashes: [Int64: String] = [:]
-        for resident in stale where resident.mergedInto == nil { hashes[resident.id] = resident.hash }
+        for resident in active { hashes[resident.id] = resident.hash }
         // Residents are loaded and merged a slice at a time (`loadSlice`). Past one slice, the
         // district's shared phones are read once for all of them.
         let sliced = active.count > loadSlice
@@ -152,9 +152,9 @@ public struct GoldenRecords: Sendable {
                     ? nil : OutboxWriter.Cause(seq: seq, residentID: entry.residentID, kind: entry.cause, changed: Set(entry.changes.keys))
             }
         }
-        let staleByID = Dictionary(uniqueKeysWithValues: stale.map { ($0.id, $0) })
         for start in stride(from: 0, to: active.count, by: max(loadSlice, 1)) {
-            let slice = Array(active[start..<min(start + max(loadSlice, 1), active.count)])
+            let residents = Array(active[start..<min(start + max(loadSlice, 1), active.count)])
+            let slice = residents.map(\.id)
             var (observations, latest) = try await loadObservations(connection, residents: slice)
             timer.lap("load records", rows: observations.count)
             if everywhere == nil { placeholders = try await self.placeholders(connection, among: observations) }
@@ -176,7 +176,7 @@ public struct GoldenRecords: Sendable {
                 if !dryRun { try await writeResidents(rows, connection) }
             }
             timer.lap("merge", rows: slice.count)
-            try await settle(slice.compactMap { staleByID[$0] }, merged: merged, latestBatch: latest)
+            try await settle(residents, merged: merged, latestBatch: latest)
             timer.lap("conflicts and change log", rows: slice.count)
         }
         let retired = stale.filter { $0.mergedInto != nil }
