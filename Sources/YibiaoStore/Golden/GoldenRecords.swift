@@ -63,17 +63,23 @@ public struct GoldenRecords: Sendable {
 
     /// Recomputes every stale resident of the district (or only `residents`) inside the caller's
     /// open transaction, which must hold the district lock (`PostgresConnection.lockDistrict`).
-    @discardableResult
+    /// `fresh`: ids a matching run reserved for new residents and linked records to; each is
+    /// inserted here with its golden values (no row of theirs exists yet).
     /// With `dryRun`, computes the same and writes nothing (`yibiao rules diff`).
+    @discardableResult
     public func refresh(
         on connection: PostgresConnection, cause: ChangeCause, actor: String,
-        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, dryRun: Bool = false
+        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, fresh: Set<Int64> = [], dryRun: Bool = false
     ) async throws -> Summary {
         let started = ContinuousClock.now
         var timer = PhaseTimer("golden records", logger: logger)
         // Other rules than the district's golden records were made with: all of them, once.
         let rulesChanged = try await rulesChanged(connection)
-        let stale = try await staleResidents(connection, only: rulesChanged ? nil : residents)
+        var stale = try await staleResidents(connection, only: rulesChanged ? nil : residents)
+        if !fresh.isEmpty {
+            stale += try await freshResidents(connection, fresh)
+            stale.sort { $0.id < $1.id }
+        }
         if rulesChanged, !dryRun { try await recordRules(connection) }
         var summary = Summary()
         guard !stale.isEmpty else {
@@ -164,14 +170,17 @@ public struct GoldenRecords: Sendable {
                     observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
                 }
             }
-            let overrides = try await loadOverrides(connection, residents: slice)
+            // A new resident has no overrides and no stored values yet.
+            let existing = fresh.isEmpty ? slice : slice.filter { !fresh.contains($0) }
+            let overrides = try await loadOverrides(connection, residents: existing)
             timer.lap("placeholders, updates not applied, overrides", rows: slice.count)
-            let stored = try await loadStoredFields(connection, residents: slice)
+            let stored = try await loadStoredFields(connection, residents: existing)
             timer.lap("stored golden values", rows: slice.count)
             // The pure merge of the slice's residents, and their rows for the database, split
             // across cores; each part's rows are written as soon as they are merged.
             let merged = try await Self.mergeInParallel(
-                slice, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes
+                slice, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes,
+                fresh: fresh
             ) { rows in
                 if !dryRun { try await writeResidents(rows, connection) }
             }
@@ -185,6 +194,8 @@ public struct GoldenRecords: Sendable {
             summary.elapsed = ContinuousClock.now - started
             return summary
         }
+        // The matching run analysed `resident` before its new residents were inserted here.
+        try await connection.analyzeAfterBulk(["resident (district, resident_id, status)"], rows: fresh.count, logger: logger)
         try await Households(district: district, logger: logger).update(connection, residents: changedResidents + retired.map(\.id))
         timer.lap("households", rows: changedResidents.count)
         let writingOutbox = ContinuousClock.now
@@ -217,7 +228,7 @@ public struct GoldenRecords: Sendable {
     static func mergeInParallel(
         _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
         overrides: [Int64: [String: Override]], stored: [Int64: [String: FieldValue]], open: [Int64: [String: FieldConflict]],
-        hashes: [Int64: String] = [:], rowsReady: (StagedRows) async throws -> Void
+        hashes: [Int64: String] = [:], fresh: Set<Int64> = [], rowsReady: (StagedRows) async throws -> Void
     ) async throws -> [Int64: MergedResident] {
         @Sendable func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], StagedRows) {
             var rows = StagedRows(columns: residentColumns)
@@ -226,9 +237,10 @@ public struct GoldenRecords: Sendable {
                 let diff = GoldenDiff(stored: stored[id] ?? [:], openConflicts: open[id] ?? [:], outcome: outcome)
                 if let hash = hashes[id] {
                     // Same values from the same records: only the digest moves (a whole-district
-                    // run recomputes many residents and changes few).
-                    let same = diff.upserts.isEmpty && diff.removals.isEmpty
-                    rows.row(residentRow(id, golden: same ? nil : outcome.values, changed: !diff.changes.isEmpty, hash: hash))
+                    // run recomputes many residents and changes few). A new resident is written whole.
+                    let isNew = fresh.contains(id)
+                    let same = !isNew && diff.upserts.isEmpty && diff.removals.isEmpty
+                    rows.row(residentRow(id, golden: same ? nil : outcome.values, changed: !diff.changes.isEmpty, hash: hash, isNew: isNew))
                 }
                 return (id, MergedResident(diff))
             }
@@ -292,8 +304,7 @@ public struct GoldenRecords: Sendable {
             SELECT resident_id, merged_into, digest FROM (
                 SELECT res.resident_id, res.merged_into, res.inputs_hash,
                     CASE WHEN res.status = 'retired' THEN 'retired:' || res.merged_into::text ELSE md5(
-                        \(rulesFingerprint) || '|' ||
-                        coalesce(string_agg(r.record_id::text || ':' || r.content_hash, ',' ORDER BY r.record_id), '') || '|' ||
+                        \(rulesFingerprint) || '|' || \(unescaped: Self.recordsDigest) || '|' ||
                         coalesce((SELECT string_agg(o.field || '=' || coalesce(o.value::text, 'null') || '@' || o.created_at::text, ',' ORDER BY o.field)
                                   FROM override o WHERE o.district = \(district) AND o.resident_id = res.resident_id), ''))
                     END AS digest
@@ -310,6 +321,25 @@ public struct GoldenRecords: Sendable {
             stale.append(StaleResident(id: id, mergedInto: mergedInto, hash: digest))
         }
         return stale
+    }
+
+    /// The part of a resident's digest its current records (`r`) make.
+    static let recordsDigest = "coalesce(string_agg(r.record_id::text || ':' || r.content_hash, ',' ORDER BY r.record_id), '')"
+
+    /// New residents (no row yet), with the digest `staleResidents` gives a resident of the same
+    /// records and no overrides.
+    func freshResidents(_ connection: PostgresConnection, _ ids: Set<Int64>) async throws -> [StaleResident] {
+        var result: [StaleResident] = []
+        for try await (id, digest) in try await connection.query(
+            """
+            SELECT f.resident_id, md5(\(rulesFingerprint) || '|' || \(unescaped: Self.recordsDigest) || '|')
+            FROM unnest(\(Array(ids))::bigint[]) AS f(resident_id)
+            LEFT JOIN link l ON l.district = \(district) AND l.resident_id = f.resident_id
+            LEFT JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
+            GROUP BY f.resident_id
+            """, logger: logger
+        ).decode((Int64, String).self) { result.append(StaleResident(id: id, mergedInto: nil, hash: digest)) }
+        return result
     }
 
     /// The residents' current records, and the newest batch among them.
@@ -459,8 +489,9 @@ public struct GoldenRecords: Sendable {
     // MARK: Writing
 
     /// The resident's columns (core fields), or only its digest when `golden` is nil (retired, or unchanged).
-    static func residentRow(_ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String) -> [String?] {
-        guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: residentColumns - 4) }
+    /// `isNew`: a resident with no row yet, inserted rather than updated.
+    static func residentRow(_ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String, isNew: Bool = false) -> [String?] {
+        guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: residentColumns - 5) + ["false"] }
         func value(_ field: String) -> String? { golden[field]?.value }
         let name = value("name").flatMap(PersonName.init(normalizing:))
         var death = value("death_date")
@@ -473,7 +504,7 @@ public struct GoldenRecords: Sendable {
         return [
             String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
             value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
-            value("marital_status"), value("political_status"), provenance(golden), value("community_code"),
+            value("marital_status"), value("political_status"), provenance(golden), value("community_code"), isNew ? "true" : "false",
         ]
     }
 
@@ -516,7 +547,7 @@ public struct GoldenRecords: Sendable {
     }
 
     /// Columns of `residentRow`.
-    static let residentColumns = 18
+    static let residentColumns = 19
 
     /// Applies resident rows: golden values with their digest, or the digest alone.
     private func writeResidents(_ rows: StagedRows, _ connection: PostgresConnection) async throws {
@@ -524,7 +555,26 @@ public struct GoldenRecords: Sendable {
         let c = rows.column
         // Each statement joins a slice to `resident`: skipped when the slice has no row of its kind.
         let hashOnly = rows.columns[1].count { $0 == "true" }
-        if hashOnly < rows.count {
+        let inserted = rows.columns[18].count { $0 == "true" }
+        if inserted > 0 {
+            // A new resident's first values make its version 2, as an update of an empty row
+            // did (what it was read as before, by API clients' ETags among others).
+            try await connection.query(
+                """
+                INSERT INTO resident (district, resident_id, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date,
+                    national_id, phone, division_code, address, marital_status, political_status, provenance, community_code, version)
+                SELECT \(district), s.resident_id::bigint, s.inputs_hash, s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date,
+                    s.death_date, s.national_id, s.phone, s.division_code, s.address, s.marital_status, s.political_status,
+                    s.provenance::jsonb, s.community_code, 1 + s.changed::boolean::int
+                FROM unnest(\(c(0))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[],
+                            \(c(9))::text[], \(c(10))::text[], \(c(11))::text[], \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[],
+                            \(c(17))::text[], \(c(18))::text[])
+                     AS s(resident_id, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
+                          phone, division_code, address, marital_status, political_status, provenance, community_code, is_new)
+                WHERE s.is_new::boolean
+                """, logger: logger)
+        }
+        if hashOnly + inserted < rows.count {
             try await connection.query(
                 """
                 UPDATE resident r SET inputs_hash = s.inputs_hash,
@@ -534,10 +584,10 @@ public struct GoldenRecords: Sendable {
                     provenance = s.provenance::jsonb, community_code = s.community_code, version = r.version + s.changed::boolean::int,
                     updated_at = CASE WHEN s.changed::boolean THEN now() ELSE r.updated_at END
                 FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[], \(c(9))::text[], \(c(10))::text[], \(c(11))::text[],
-                            \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[], \(c(17))::text[])
+                            \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[], \(c(17))::text[], \(c(18))::text[])
                      AS s(resident_id, hash_only, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
-                          phone, division_code, address, marital_status, political_status, provenance, community_code)
-                WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND NOT s.hash_only::boolean
+                          phone, division_code, address, marital_status, political_status, provenance, community_code, is_new)
+                WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND NOT s.hash_only::boolean AND NOT s.is_new::boolean
                 """, logger: logger)
         }
         guard hashOnly > 0 else { return }

@@ -531,7 +531,9 @@ public struct ResidentLinker: Sendable {
                 var timer = PhaseTimer("match write", logger: logger)
                 return try await connection.transaction(logger: logger) {
                     try await connection.lockDistrict(district, logger: logger)
-                    // New residents for clusters with none.
+                    // New residents for clusters with none: their ids only. The golden refresh
+                    // inserts each whole; inserted empty here, each was written twice (a dead
+                    // version and index entries per new resident of a first load).
                     var clusterResident = plan.assignments
                     var freshResidents: Set<Int64> = []
                     let needed = plan.newClusters.count
@@ -539,7 +541,7 @@ public struct ResidentLinker: Sendable {
                         var fresh: [Int64] = []
                         for try await id in try await connection.query(
                             """
-                            INSERT INTO resident (district) SELECT \(district) FROM generate_series(1, \(needed)::bigint) RETURNING resident_id
+                            SELECT nextval(pg_get_serial_sequence('resident', 'resident_id')) FROM generate_series(1, \(needed)::bigint)
                             """, logger: logger
                         ).decode(Int64.self) { fresh.append(id) }
                         for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
@@ -608,7 +610,7 @@ public struct ResidentLinker: Sendable {
                     // The columns the next statements join and filter on: statistics of the explanations'
                     // JSON would cost a second per feed and guide no plan.
                     try await connection.analyzeAfterBulk(
-                        ["resident (district, resident_id, status)", "link (district, record_id, resident_id)"], rows: recordCount - existing.count,
+                        ["link (district, record_id, resident_id)"], rows: recordCount - existing.count,
                         logger: logger)
                     // Every identifier a resident is known by, with the record it came from. A
                     // resident made in this transaction has none yet, and no other session can give
@@ -630,43 +632,18 @@ public struct ResidentLinker: Sendable {
                     }
                     // Merges: the younger resident retires, pointing at the survivor.
                     for merge in plan.merges {
-                        let moved = merge.moved
                         try await connection.query(
                             """
                             UPDATE resident SET status = 'retired', merged_into = \(merge.surviving), updated_at = now()
                             WHERE district = \(district) AND resident_id = \(merge.retired) AND status = 'active'
                             """, logger: logger)
-                        try await connection.query(
-                            """
-                            INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
-                            VALUES (\(district), 'merge', \(merge.surviving), \(merge.retired), \(moved), \(actor))
-                            """, logger: logger)
                     }
-                    for split in plan.splits {
-                        guard let newID = clusterResident[split.cluster] else { continue }
-                        let moved = split.moved
-                        try await connection.query(
-                            """
-                            INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
-                            VALUES (\(district), 'split', \(split.original), \(newID), \(moved), \(actor))
-                            """, logger: logger)
-                    }
-                    // Review: uncertain pairs against the resident of the other record; decided pairs are not asked again.
-                    var reviewCopy = StagedRows(columns: 4)
+                    // Review: uncertain pairs against the resident of the other record (written
+                    // after the refresh, with the events); decided pairs are not asked again.
+                    var review = StagedRows(columns: 4)
                     for pair in run.result?.review ?? [] {
                         guard let cluster = clusterOf[pair.b], let resident = clusterResident[cluster] else { continue }
-                        reviewCopy.row([String(pair.a), String(resident), String(pair.probability), MatchExplanation(pair, record: pair.a).json])
-                    }
-                    if !reviewCopy.isEmpty {
-                        try await connection.query(
-                            """
-                            INSERT INTO review_item (district, record_id, candidate_resident_id, weight, explanation)
-                            SELECT \(district), s.record_id::bigint, s.resident_id::bigint, s.weight::double precision, s.explanation::jsonb
-                            FROM unnest(\(reviewCopy.column(0))::text[], \(reviewCopy.column(1))::text[], \(reviewCopy.column(2))::text[], \(reviewCopy.column(3))::text[])
-                                 AS s(record_id, resident_id, weight, explanation)
-                            JOIN link l ON l.district = \(district) AND l.record_id = s.record_id::bigint AND l.resident_id <> s.resident_id::bigint
-                            ON CONFLICT (district, record_id, candidate_resident_id) DO NOTHING
-                            """, logger: logger)
+                        review.row([String(pair.a), String(resident), String(pair.probability), MatchExplanation(pair, record: pair.a).json])
                     }
                     // Golden records of every resident whose records changed, in this transaction.
                     var causes: [Int64: ChangeCause] = [:]
@@ -686,9 +663,12 @@ public struct ResidentLinker: Sendable {
                     best = [:]
                     clusterOf = [:]
                     // Only the residents this run could have changed: before and after.
-                    let touched = whole ? nil : Array(Set(existing.values).union(clusterResident.values)).sorted()
-                    return try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
-                        on: connection, cause: cause, actor: actor, causes: causes, residents: touched)
+                    let touched = whole ? nil : Array(Set(existing.values).union(clusterResident.values).subtracting(freshResidents)).sorted()
+                    let summary = try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
+                        on: connection, cause: cause, actor: actor, causes: causes, residents: touched, fresh: freshResidents)
+                    // Events and review items name residents the refresh has just inserted.
+                    try await writeEvents(plan, clusterResident: clusterResident, review: review, on: connection)
+                    return summary
                 }
             } catch {
                 throw StoreError(
@@ -700,6 +680,37 @@ public struct ResidentLinker: Sendable {
                     detail: String(reflecting: error))
             }
         }
+    }
+
+    /// A run's merges and splits as resident events, and its review items.
+    private func writeEvents(
+        _ plan: ResidentPlan, clusterResident: [Int: Int64], review: StagedRows, on connection: PostgresConnection
+    ) async throws {
+        for merge in plan.merges {
+            try await connection.query(
+                """
+                INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
+                VALUES (\(district), 'merge', \(merge.surviving), \(merge.retired), \(merge.moved), \(actor))
+                """, logger: logger)
+        }
+        for split in plan.splits {
+            guard let newID = clusterResident[split.cluster] else { continue }
+            try await connection.query(
+                """
+                INSERT INTO resident_event (district, kind, surviving_id, other_id, moved_records, actor)
+                VALUES (\(district), 'split', \(split.original), \(newID), \(split.moved), \(actor))
+                """, logger: logger)
+        }
+        guard !review.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO review_item (district, record_id, candidate_resident_id, weight, explanation)
+            SELECT \(district), s.record_id::bigint, s.resident_id::bigint, s.weight::double precision, s.explanation::jsonb
+            FROM unnest(\(review.column(0))::text[], \(review.column(1))::text[], \(review.column(2))::text[], \(review.column(3))::text[])
+                 AS s(record_id, resident_id, weight, explanation)
+            JOIN link l ON l.district = \(district) AND l.record_id = s.record_id::bigint AND l.resident_id <> s.resident_id::bigint
+            ON CONFLICT (district, record_id, candidate_resident_id) DO NOTHING
+            """, logger: logger)
     }
 
     /// Takes what this run matched off the queue, fills lookup keys of rows staged before they
