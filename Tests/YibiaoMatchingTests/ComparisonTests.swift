@@ -296,6 +296,25 @@ enum CitizenIDTestValues {
         #expect(MatchEngine.addressNumbers("北京市朝阳区望京街46号公寓25号楼6单元901") == "46|25|6|901")
     }
 
+    @Test("stored lookup keys: the kind in the top byte, a hash of the key's text that never changes, one per blocking key")
+    func storedKeys() {
+        // FNV-1a (64 bits) of the key's UTF-8, computed apart from this code: rows staged by any
+        // version must be found by every later one.
+        #expect(MatchEngine.storedKey(kind: 1, key: "nb:李波健|2007-08-05") == 144_076_947_824_247_912)
+        let record = person(1, "Amelia Graham", "1990-06-19", sex: "2", address: "5 mcgivern crescent new town 2163 act")
+        let keys = MatchEngine.blockingKeys(of: record)
+        let stored = MatchEngine.lookupKeys(of: record)
+        #expect(stored.count == keys.count && Set(stored).count == stored.count)
+        for ((kind, key), value) in zip(keys, stored) {
+            #expect(value == MatchEngine.storedKey(kind: kind, key: key))
+            #expect(MatchEngine.kind(ofStoredKey: value) == kind && value >= 0)
+        }
+        #expect(MatchEngine.storedKey(kind: 7, key: "n:amelia graham") != MatchEngine.storedKey(kind: 1, key: "n:amelia graham"))
+        let engine = MatchEngine()
+        #expect(engine.blockLimit(forStoredKey: MatchEngine.storedKey(kind: 7, key: "n:amelia graham")) == MatchEngine.looseBlockSize)
+        #expect(engine.blockLimit(forStoredKey: MatchEngine.storedKey(kind: 1, key: "nb:x|1990-06-19")) == engine.maximumBlockSize)
+    }
+
     @Test("a chain of weak links cannot merge two people with different valid IDs")
     func noChainMerge() async {
         let records = [

@@ -117,4 +117,31 @@ import YibiaoTestSupport
             #expect(try MatchExplanation.decode(try #require(stored[20])) == MatchExplanation(score, record: 20))
         }
     }
+
+    @Test("migration 0017 turns text lookup keys into numbers, clearing the old ones for the next run to fill")
+    func hashedLookupKeys() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 17 }, logger: .silent).migrate(client)
+            try await client.query(
+                """
+                INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, match_keys)
+                VALUES ('110105', 'party', 'DY1', 1, 1, 1, repeat('a', 64), '{}', '{}', ARRAY['n:张伟', 'ph:13812345678'])
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            for try await (type, cleared) in try await client.query(
+                """
+                SELECT format_type(a.atttypid, a.atttypmod), (SELECT bool_and(match_keys IS NULL) FROM source_record)
+                FROM pg_attribute a WHERE a.attrelid = 'source_record'::regclass AND a.attname = 'match_keys'
+                """
+            ).decode((String, Bool).self) {
+                #expect(type == "bigint[]")
+                #expect(cleared)
+            }
+            // The index lookups matching makes still find a record by one of its keys.
+            try await client.query("UPDATE source_record SET match_keys = ARRAY[\(MatchEngine.storedKey(kind: 7, key: "n:张伟"))]::bigint[]")
+            for try await count in try await client.query(
+                "SELECT count(*) FROM source_record WHERE is_current AND match_keys @> ARRAY[\(MatchEngine.storedKey(kind: 7, key: "n:张伟"))]::bigint[]"
+            ).decode(Int.self) { #expect(count == 1) }
+        }
+    }
 }

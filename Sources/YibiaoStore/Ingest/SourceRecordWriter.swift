@@ -225,7 +225,7 @@ public struct SourceRecordWriter: Sendable {
                     birth_date, phone, division_code, address, match_keys)
                 SELECT \(district), \(system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number::bigint,
                     s.content_hash, s.raw::jsonb, s.fields::jsonb, s.facet::jsonb, s.problems::jsonb, s.national_id, s.national_id_raw,
-                    s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address, s.match_keys::text[]
+                    s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address, s.match_keys::bigint[]
                 FROM unnest(\(rows.column(0))::text[], \(rows.column(1))::text[], \(rows.column(2))::text[], \(rows.column(3))::text[], \(rows.column(4))::text[],
                             \(rows.column(5))::text[], \(rows.column(6))::text[], \(rows.column(7))::text[], \(rows.column(8))::text[], \(rows.column(9))::text[],
                             \(rows.column(10))::text[], \(rows.column(11))::text[], \(rows.column(12))::text[], \(rows.column(13))::text[], \(rows.column(14))::text[],
@@ -317,7 +317,7 @@ public struct SourceRecordWriter: Sendable {
             JSONText.object(record.facetFields), JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
-            PostgresArrayText.literal(keys),
+            PostgresArrayText.literal(keys.map(String.init)),
         ]
     }
 

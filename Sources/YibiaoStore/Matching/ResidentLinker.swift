@@ -199,7 +199,7 @@ public struct ResidentLinker: Sendable {
     /// candidate pairs.
     struct LoadedDistrict {
         var records: [MatchRecord]
-        var keys: [Int64: [String]]
+        var keys: [Int64: [Int64]]
         var blocking: MatchEngine.Blocking
     }
 
@@ -362,7 +362,7 @@ public struct ResidentLinker: Sendable {
         var loaded = Set(records.map(\.id))
         // Candidates, then the residents they and the queued records belong to (a new version's
         // resident is its previous version's), then every current record of those residents.
-        let candidateIDs = Set(members.filter { $0.value.count <= engine.blockLimit(forKey: $0.key) }.values.flatMap { $0 }).subtracting(loaded)
+        let candidateIDs = Set(members.filter { $0.value.count <= engine.blockLimit(forStoredKey: $0.key) }.values.flatMap { $0 }).subtracting(loaded)
         let (candidates, candidateKeys) = try await loadRecords(client, ids: Array(candidateIDs))
         for record in candidates where loaded.insert(record.id).inserted {
             records.append(record)
@@ -375,7 +375,17 @@ public struct ResidentLinker: Sendable {
         }
         let missing = Set(keys.values.flatMap { $0 }).subtracting(members.keys)
         members.merge(try await blockMembers(missing, client)) { $1 }
-        let oversized = Set(members.filter { $0.value.count > engine.blockLimit(forKey: $0.key) }.keys)
+        // Blocking compares keys as text: the text of each stored key found oversized.
+        let oversizedStored = Set(members.filter { $0.value.count > engine.blockLimit(forStoredKey: $0.key) }.keys)
+        var oversized: Set<String> = []
+        if !oversizedStored.isEmpty {
+            for record in records {
+                for (kind, key) in MatchEngine.blockingKeys(of: record)
+                where oversizedStored.contains(MatchEngine.storedKey(kind: kind, key: key)) {
+                    oversized.insert(key)
+                }
+            }
+        }
         let frequencies = try await termFrequencies(
             names: Set(records.compactMap(\.nameKey)), phones: Set(records.compactMap(\.phone)), total: currentRecords, client)
         records.sort { $0.id < $1.id }
@@ -389,8 +399,8 @@ public struct ResidentLinker: Sendable {
     /// skips (a placeholder phone on thousands of records costs no more than a small block).
     /// One GIN lookup per key: with a list of keys in one `&&`, the planner estimates a large
     /// share of the table and scans it all, comparing every row with the whole list.
-    private func blockMembers(_ keys: Set<String>, _ client: PostgresClient) async throws -> [String: [Int64]] {
-        var members: [String: [Int64]] = [:]
+    private func blockMembers(_ keys: Set<Int64>, _ client: PostgresClient) async throws -> [Int64: [Int64]] {
+        var members: [Int64: [Int64]] = [:]
         for key in keys { members[key] = [] }
         let list = Array(keys)
         let limit = MatchEngine().maximumBlockSize + 1
@@ -398,13 +408,13 @@ public struct ResidentLinker: Sendable {
             let chunk = Array(list[start..<min(start + 5_000, list.count)])
             for try await (key, id) in try await client.query(
                 """
-                SELECT w.k, m.record_id FROM unnest(\(chunk)::text[]) AS w(k)
+                SELECT w.k, m.record_id FROM unnest(\(chunk)::bigint[]) AS w(k)
                 CROSS JOIN LATERAL (
                     SELECT r.record_id FROM source_record r
                     WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] LIMIT \(limit)
                 ) m
                 """, logger: logger
-            ).decode((String, Int64).self) { members[key, default: []].append(id) }
+            ).decode((Int64, Int64).self) { members[key, default: []].append(id) }
         }
         return members
     }
@@ -437,7 +447,7 @@ public struct ResidentLinker: Sendable {
 
     static let recordColumns = recordColumns(keys: "r.match_keys")
 
-    /// The columns a `MatchRecord` is read from, then `keys` (a text[]).
+    /// The columns a `MatchRecord` is read from, then `keys` (a bigint[]).
     static func recordColumns(keys: String) -> String {
         """
         r.record_id, r.national_id, r.national_id_raw, r.name, r.name_key, r.pinyin_key, r.sex, r.birth_date::text, r.phone,
@@ -448,10 +458,10 @@ public struct ResidentLinker: Sendable {
     /// Current records: all of them (`ids` nil) or the ones given; with their stored lookup keys.
     /// Read whole, the district's keys serve only to tell which records have none: an empty list
     /// stands for "has keys" (the keys themselves were a few hundred MB of a first load's peak).
-    func loadRecords(_ client: PostgresClient, ids: [Int64]?) async throws -> ([MatchRecord], [Int64: [String]]) {
+    func loadRecords(_ client: PostgresClient, ids: [Int64]?) async throws -> ([MatchRecord], [Int64: [Int64]]) {
         let all = ids == nil
         let list = ids ?? []
-        let columns = all ? Self.recordColumns(keys: "CASE WHEN r.match_keys IS NOT NULL THEN '{}'::text[] END") : Self.recordColumns
+        let columns = all ? Self.recordColumns(keys: "CASE WHEN r.match_keys IS NOT NULL THEN '{}'::bigint[] END") : Self.recordColumns
         // Put in order here: sorted by the server, a district's rows spilled to disk on the way.
         var (records, keys) = try await decodeRecords(
             client.query(
@@ -464,7 +474,7 @@ public struct ResidentLinker: Sendable {
     }
 
     /// Every current record of the residents the given records are (or, as a new version, were) linked to.
-    private func loadResidentMates(of ids: [Int64], _ client: PostgresClient) async throws -> ([MatchRecord], [Int64: [String]]) {
+    private func loadResidentMates(of ids: [Int64], _ client: PostgresClient) async throws -> ([MatchRecord], [Int64: [Int64]]) {
         try await decodeRecords(
             client.query(
                 """
@@ -483,12 +493,12 @@ public struct ResidentLinker: Sendable {
                 """, logger: logger))
     }
 
-    private func decodeRecords(_ rows: PostgresRowSequence) async throws -> ([MatchRecord], [Int64: [String]]) {
+    private func decodeRecords(_ rows: PostgresRowSequence) async throws -> ([MatchRecord], [Int64: [Int64]]) {
         var records: [MatchRecord] = []
-        var keys: [Int64: [String]] = [:]
+        var keys: [Int64: [Int64]] = [:]
         for try await (id, nationalID, raw, name, nameKey, pinyin, sex, birth, phone, division, address, passport, socialSecurity, stored)
             in rows.decode(
-                (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, [String]?)
+                (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, [Int64]?)
                     .self)
         {
             records.append(
@@ -722,10 +732,10 @@ public struct ResidentLinker: Sendable {
             "DELETE FROM match_queue WHERE district = \(district) AND record_id = ANY(\(matched))", logger: logger)
         if !work.keyless.isEmpty {
             let ids = work.keyless.map(\.id)
-            let keys = work.keyless.map { PostgresArrayText.literal(MatchEngine.lookupKeys(of: $0)) }
+            let keys = work.keyless.map { PostgresArrayText.literal(MatchEngine.lookupKeys(of: $0).map(String.init)) }
             try await connection.query(
                 """
-                UPDATE source_record r SET match_keys = s.match_keys::text[]
+                UPDATE source_record r SET match_keys = s.match_keys::bigint[]
                 FROM unnest(\(ids)::bigint[], \(keys)::text[]) AS s(record_id, match_keys)
                 WHERE r.district = \(district) AND r.record_id = s.record_id
                 """, logger: logger)
