@@ -58,10 +58,17 @@ struct TextArrayParameter: PostgresNonThrowingEncodable, Sendable {
                 buffer.writeInteger(Int32(-1))
                 continue
             }
-            // PostgreSQL text cannot hold NUL: left out, as COPY into staging did.
-            let bytes = value.utf8.contains(0) ? Array(value.utf8.filter { $0 != 0 }) : Array(value.utf8)
-            buffer.writeInteger(Int32(bytes.count))
-            buffer.writeBytes(bytes)
+            // PostgreSQL text cannot hold NUL: left out, as COPY into staging did. (The check runs
+            // over the string's own bytes: through `utf8.contains` it was a twentieth of staging.)
+            let hasNul = value.utf8.withContiguousStorageIfAvailable { $0.firstIndex(of: 0) != nil } ?? value.utf8.contains(0)
+            if hasNul {
+                let bytes = value.utf8.filter { $0 != 0 }
+                buffer.writeInteger(Int32(bytes.count))
+                buffer.writeBytes(bytes)
+            } else {
+                buffer.writeInteger(Int32(value.utf8.count))
+                buffer.writeString(value)
+            }
         }
     }
 }

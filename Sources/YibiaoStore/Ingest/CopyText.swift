@@ -80,4 +80,9 @@ enum PostgresArrayText {
         }
         return text + "}"
     }
+
+    /// A `bigint[]` literal (`{1,-2}`): digits need no quoting.
+    static func literal(_ values: [Int64]) -> String {
+        "{" + values.map(String.init).joined(separator: ",") + "}"
+    }
 }

@@ -317,7 +317,7 @@ public struct SourceRecordWriter: Sendable {
             JSONText.object(record.facetFields), JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
-            PostgresArrayText.literal(keys.map(String.init)),
+            PostgresArrayText.literal(keys),
         ]
     }
 

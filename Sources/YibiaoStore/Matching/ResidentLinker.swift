@@ -732,7 +732,7 @@ public struct ResidentLinker: Sendable {
             "DELETE FROM match_queue WHERE district = \(district) AND record_id = ANY(\(matched))", logger: logger)
         if !work.keyless.isEmpty {
             let ids = work.keyless.map(\.id)
-            let keys = work.keyless.map { PostgresArrayText.literal(MatchEngine.lookupKeys(of: $0).map(String.init)) }
+            let keys = work.keyless.map { PostgresArrayText.literal(MatchEngine.lookupKeys(of: $0)) }
             try await connection.query(
                 """
                 UPDATE source_record r SET match_keys = s.match_keys::bigint[]
