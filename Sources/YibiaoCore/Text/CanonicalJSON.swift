@@ -55,6 +55,21 @@ public enum CanonicalJSON: Sendable, Hashable {
 
     /// Appends `value` as a JSON string, exactly as `text` writes strings: for callers that
     /// write a fixed shape straight into bytes (many small objects, no tree to build).
+    /// The text of `.strings(values)`, written without building the tree first (staging writes
+    /// three such objects per row; the tree's dictionary and lookups were most of their cost).
+    public static func objectText(_ values: [String: String]) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(values.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
+        for (index, member) in values.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            writeString(member.key, into: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            writeString(member.value, into: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     public static func appendString(_ value: String, to bytes: inout [UInt8]) {
         writeString(value, into: &bytes)
     }
@@ -62,9 +77,15 @@ public enum CanonicalJSON: Sendable, Hashable {
     private static func writeString(_ value: String, into bytes: inout [UInt8]) {
         let hex = hexDigits
         bytes.append(UInt8(ascii: "\""))
-        // Most strings need no escape: copied whole.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: value.utf8)
+        // Most strings need no escape: copied whole, from the string's own bytes when it has them.
+        func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
+        let copied: Bool? = value.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard !utf8.contains(where: needsEscape) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied == true || (copied == nil && !value.utf8.contains(where: needsEscape)) {
+            if copied == nil { bytes.append(contentsOf: value.utf8) }
             bytes.append(UInt8(ascii: "\""))
             return
         }

@@ -47,7 +47,7 @@ public struct CopyText: Sendable {
 enum JSONText {
     /// A JSON object of string values, keys sorted (stable output, stable hashes).
     static func object(_ values: [String: String]) -> String {
-        CanonicalJSON.strings(values).text
+        CanonicalJSON.objectText(values)
     }
 
     static func encode<T: Encodable>(_ value: [T]) -> String {
