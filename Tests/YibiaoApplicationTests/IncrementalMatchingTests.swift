@@ -146,6 +146,31 @@ private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
         return result.value
     }
 
+    @Test("new residents are written once, with their values: no dead versions after a first feed, and a second feed's only from residents that existed")
+    func newResidentsWrittenOnce() async throws {
+        try await withHubAndClient { hub, client in
+            try await client.query("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+            func residents() async throws -> (rows: Int, dead: Int) {
+                var result = (0, 0)
+                for try await row in try await client.query("SELECT tuple_count::int, dead_tuple_count::int FROM pgstattuple('resident')")
+                    .decode((Int, Int).self)
+                { result = row }
+                return result
+            }
+            let first = try #require(try await ingest(hub, feeds[0]).matching)
+            let afterFirst = try await residents()
+            #expect(first.newResidents > 1_000 && afterFirst.rows == first.newResidents)
+            #expect(afterFirst.dead == 0, "a new resident was written twice")
+            let second = try #require(try await ingest(hub, feeds[1]).matching)
+            let afterSecond = try await residents()
+            #expect(second.newResidents > 0)
+            // One version each of the residents that existed and were recomputed, none of the new.
+            let existingRecomputed = second.golden.recomputed - second.newResidents
+            #expect(existingRecomputed > 0 && afterSecond.dead <= existingRecomputed, "\(afterSecond.dead) dead versions, \(existingRecomputed) residents updated")
+            #expect(try await integrityViolations(client) == [:])
+        }
+    }
+
     @Test("lookup keys cleared (as migrations 0007 and 0017 do) are filled by the next run with what staging wrote; no resident changes")
     func clearedKeysRefilled() async throws {
         try await withHubAndClient { hub, client in
