@@ -49,7 +49,7 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
         tables.append((columns, rows))
     }
     let totalRows = tables.reduce(0) { $0 + $1.rows.count }
-    print("\ndistrict (\(residents) residents, \(totalRows) feed rows in \(feeds.count) feeds; release build, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+    print("\ndistrict (\(residents) residents, \(totalRows) feed rows in \(feeds.count) feeds; \(buildKind), \(ProcessInfo.processInfo.activeProcessorCount) cores)")
 
     let prepared = tables
     let floor = try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
@@ -160,8 +160,12 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
     if part == .all {
         // In a process of its own: after everything above, this one's memory would count what the
         // earlier parts left behind (glibc keeps what it freed), not what the load needs.
+        // This process's peak before the child's lines, each process's figure printed once.
+        print(String(format: "  peak memory of this process (from the first load on): %.0f MB", peakMemoryMB()))
         print("  the first load all at once, in a process of its own (with its own floor):")
-        try? FileHandle.standardOutput.synchronize()
+        // Written out before the child writes: into a file, print's lines wait in a buffer and
+        // came out after the child's.
+        fflush(nil)
         let child = Process()
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         child.arguments = ["district", String(residents), String(seed), DistrictBenchPart.allAtOnce.rawValue]
@@ -180,7 +184,7 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
             print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
         }
     }
-    print(String(format: "  peak memory of this process: %.0f MB", peakMemoryMB()))
+    if part != .all { print(String(format: "  peak memory of this process: %.0f MB", peakMemoryMB())) }
     print("  (the benchmark cluster runs with fsync off; each figure is one run)")
 }
 

@@ -19,7 +19,7 @@ func benchWorkers(residents: Int, seconds duration: Int) async throws {
             IngestRequest(
                 adapter: try FeedAdapterRegistry.load(root.appendingPathComponent("adapters/civil_affairs.yaml").path),
                 file: directory.appendingPathComponent("civil_affairs.csv"), district: "110105", actor: "bench"))
-        print("\nworkers (a \(residents)-resident district's civil-affairs feed; release build)")
+        print("\nworkers (a \(residents)-resident district's civil-affairs feed; \(buildKind))")
         try await benchWorkerLoad(hub, client: client, district: "110105", seconds: duration)
     }
 }

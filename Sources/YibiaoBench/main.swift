@@ -21,6 +21,13 @@ import YibiaoSynth
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
+/// What the figures were measured with: only a release build's are kept in docs/benchmarks.md.
+#if DEBUG
+    let buildKind = "debug build"
+#else
+    let buildKind = "release build"
+#endif
+
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }

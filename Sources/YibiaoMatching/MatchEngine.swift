@@ -59,7 +59,8 @@ public struct MatchEngine: Sendable {
         "address numbers", "name start+birth", "address sketch+birth", "address sketch", "name part starts",
     ]
 
-    /// The record's blocking keys as (index into `blockingKeys`, stored form `prefix:value`).
+    /// The record's blocking keys as (index into `blockingKeys`, text `prefix:value`; the
+    /// database holds each as `storedKey(kind:key:)`).
     /// Beyond the exact keys: each name part with the birth date finds a name written in another
     /// order, with a part missing or one part mistyped; the name with the birth year finds a
     /// birth date with a typo. A key that a record repeats (two equal parts) is given once.
