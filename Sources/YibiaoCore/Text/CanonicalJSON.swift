@@ -53,8 +53,6 @@ public enum CanonicalJSON: Sendable, Hashable {
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// Appends `value` as a JSON string, exactly as `text` writes strings: for callers that
-    /// write a fixed shape straight into bytes (many small objects, no tree to build).
     /// The text of `.strings(values)`, written without building the tree first (staging writes
     /// three such objects per row; the tree's dictionary and lookups were most of their cost).
     public static func objectText(_ values: [String: String]) -> String {
@@ -70,6 +68,8 @@ public enum CanonicalJSON: Sendable, Hashable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Appends `value` as a JSON string, exactly as `text` writes strings: for callers that
+    /// write a fixed shape straight into bytes (many small objects, no tree to build).
     public static func appendString(_ value: String, to bytes: inout [UInt8]) {
         writeString(value, into: &bytes)
     }
@@ -77,15 +77,12 @@ public enum CanonicalJSON: Sendable, Hashable {
     private static func writeString(_ value: String, into bytes: inout [UInt8]) {
         let hex = hexDigits
         bytes.append(UInt8(ascii: "\""))
-        // Most strings need no escape: copied whole, from the string's own bytes when it has them.
+        // Most strings need no escape: copied whole. (Checked over the string's own bytes when it
+        // has them: a byte at a time through `utf8` cost more than the copy.)
         func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
-        let copied: Bool? = value.utf8.withContiguousStorageIfAvailable { utf8 in
-            guard !utf8.contains(where: needsEscape) else { return false }
-            bytes.append(contentsOf: utf8)
-            return true
-        }
-        if copied == true || (copied == nil && !value.utf8.contains(where: needsEscape)) {
-            if copied == nil { bytes.append(contentsOf: value.utf8) }
+        let plain = value.utf8.withContiguousStorageIfAvailable { !$0.contains(where: needsEscape) } ?? !value.utf8.contains(where: needsEscape)
+        if plain {
+            bytes.append(contentsOf: value.utf8)
             bytes.append(UInt8(ascii: "\""))
             return
         }
