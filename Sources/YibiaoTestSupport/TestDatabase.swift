@@ -21,7 +21,13 @@ public enum TestDatabase {
         _ body: @escaping @Sendable (DatabaseURL, PostgresClient) async throws -> Result
     ) async throws -> Result {
         let url = try serverURL().with(database: "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
-        try await Database.createDatabaseIfMissing(url)
+        do {
+            try await Database.createDatabaseIfMissing(url)
+        } catch let error as StoreError {
+            // The server's own words (SQLSTATE, "too many clients", a timeout): a test that
+            // cannot reach the shared server says why, not only that it could not.
+            throw TestDatabaseUnreachable(summary: error.description, detail: error.detail ?? "")
+        }
         do {
             let result = try await Database.withClient(url) { client in
                 if migrated { try await Migrator(logger: .silent).migrate(client) }
@@ -136,4 +142,11 @@ private enum TemporaryDirectories {
             try? FileManager.default.removeItem(at: url)
         }
     }
+}
+
+/// The shared test server refused a test's new database, with what the server said.
+public struct TestDatabaseUnreachable: Error, CustomStringConvertible {
+    public let summary: String
+    public let detail: String
+    public var description: String { "\(summary) — \(detail)" }
 }
