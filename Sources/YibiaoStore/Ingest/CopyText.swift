@@ -65,22 +65,8 @@ enum JSONText {
     }
 }
 
-/// A PostgreSQL array literal of text (`{"a","b\\"c"}`), for a COPY field.
+/// A PostgreSQL array literal, for a staged text column cast to an array.
 enum PostgresArrayText {
-    static func literal(_ values: [String]) -> String {
-        var text = "{"
-        for (index, value) in values.enumerated() {
-            if index > 0 { text += "," }
-            text += "\""
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { text += "\\" }
-                text.unicodeScalars.append(character)
-            }
-            text += "\""
-        }
-        return text + "}"
-    }
-
     /// A `bigint[]` literal (`{1,-2}`): digits need no quoting.
     static func literal(_ values: [Int64]) -> String {
         "{" + values.map(String.init).joined(separator: ",") + "}"
