@@ -118,6 +118,86 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("migration 0018's cheaper checks accept and refuse exactly what the patterns did")
+    func cheaperChecks() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            // Each value against the pattern it replaced, evaluated by the server, and against
+            // the table (or domain) that now checks it.
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', 'test')")
+            let cases: [(pattern: String, values: [String])] = [
+                ("^[0-9]{6}$", ["110106", "11010", "1101055", "11010a", "１１０１０５", " 11010", "abcdef", "", "110105\n"]),
+                (
+                    "^[0-9]{17}[0-9X]$",
+                    [
+                        "11010519491231002X", "110105194912310021", "11010519491231002x", "1101051949123100X2", "X10105194912310021",
+                        "11010519491231002", "1101051949123100211", "11010519491231002XX", "１10105194912310021", "11010519491231002\n",
+                        "1101051949123100X", "",
+                    ]
+                ),
+                (
+                    "^[0-9a-f]{64}$",
+                    [
+                        String(repeating: "a", count: 64), String(repeating: "0", count: 64), String(repeating: "A", count: 64),
+                        String(repeating: "a", count: 63), String(repeating: "a", count: 65), String(repeating: "a", count: 63) + "g",
+                        String(repeating: "a", count: 62) + "é", String(repeating: "a", count: 63) + "\n", "",
+                    ]
+                ),
+            ]
+            var checked = 0
+            for (pattern, values) in cases {
+                for value in values {
+                    var expected = false
+                    for try await matches in try await client.query("SELECT \(value) ~ \(pattern)").decode(Bool.self) { expected = matches }
+                    let accepted = try await Self.accepted(value, pattern: pattern, client)
+                    #expect(accepted == expected, "\(pattern) against \(value.debugDescription): the check says \(accepted)")
+                    checked += 1
+                }
+            }
+            #expect(checked == 30)
+        }
+    }
+
+    /// Whether the tables' new checks take `value` where the old pattern `pattern` applied.
+    static func accepted(_ value: String, pattern: String, _ client: PostgresClient) async throws -> Bool {
+        let statements: [PostgresQuery]
+        switch pattern {
+        case "^[0-9]{6}$":
+            statements = ["INSERT INTO district (district, name) VALUES (\(value), 'test')"]
+        case "^[0-9]{17}[0-9X]$":
+            statements = [
+                "INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, national_id) VALUES ('110105', 'party', 'k', 1, 1, 1, repeat('a', 64), '{}', '{}', \(value))",
+                "INSERT INTO resident (district, national_id) VALUES ('110105', \(value))",
+            ]
+        default:
+            statements = [
+                "INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields) VALUES ('110105', 'party', 'k', 1, 1, 1, \(value), '{}', '{}')",
+                "INSERT INTO change_log (district, seq, resident_id, cause, actor, changes, prev_hash, hash) VALUES ('110105', 1, 1, 'entry', 't', '{}', \(value), repeat('0', 64))",
+                "INSERT INTO change_log (district, seq, resident_id, cause, actor, changes, prev_hash, hash) VALUES ('110105', 1, 1, 'entry', 't', '{}', repeat('0', 64), \(value))",
+                "INSERT INTO audit_log (district, seq, actor, action, prev_hash, hash) VALUES ('110105', 1, 't', 'read', \(value), repeat('0', 64))",
+                "INSERT INTO audit_log (district, seq, actor, action, prev_hash, hash) VALUES ('110105', 1, 't', 'read', repeat('0', 64), \(value))",
+            ]
+        }
+        var results: [Bool] = []
+        for statement in statements {
+            // Each in a transaction rolled back: the rows themselves are not wanted.
+            let accepted = try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: .silent)
+                do {
+                    try await connection.query(statement, logger: .silent)
+                    try await connection.query("ROLLBACK", logger: .silent)
+                    return true
+                } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23514" {
+                    try await connection.query("ROLLBACK", logger: .silent)
+                    return false
+                }
+            }
+            results.append(accepted)
+        }
+        // Every column with the rule decides alike.
+        #expect(Set(results).count == 1, "\(pattern): columns disagree on \(value.debugDescription): \(results)")
+        return results.allSatisfy { $0 }
+    }
+
     @Test("migration 0017 turns text lookup keys into numbers, clearing the old ones for the next run to fill")
     func hashedLookupKeys() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
