@@ -38,7 +38,7 @@ extension Hub {
     /// (up to `asOf`, a time as `ResidentHistory.parseTime` reads it).
     /// Reading a resident's record is audited like a consumer's read, with `reader` as the actor.
     public func history(district: String, resident reference: String, asOf: String? = nil, reader: String = "hub") async throws -> ResidentView {
-        let history = ResidentHistory(district: district, logger: logger)
+        let history = ResidentHistory(district: district, rules: rules, logger: logger)
         let id = try await history.find(client, reference)
         try await audit(district, actor: reader, "read_resident", subject: "resident:\(id)", AuditLog.Detail(residents: [id], outcome: "history"))
         let timeline = try await history.timeline(client, resident: id, asOf: asOf)

@@ -213,7 +213,8 @@ public struct GoldenRecordMerger: Sendable {
     }
 }
 
-/// What a merge changes against the stored golden record.
+/// What a merge changes against the stored golden record: its values (provenance is not
+/// stored; it is the merge itself, computed again when asked for).
 public struct GoldenDiff: Sendable, Hashable {
     public struct Change: Sendable, Hashable, Codable {
         public let old: String?
@@ -225,25 +226,20 @@ public struct GoldenDiff: Sendable, Hashable {
         }
     }
 
-    /// Fields whose value changed: these are what the change log records.
+    /// Fields whose value changed: what the change log records, and what must be written.
     public var changes: [String: Change] = [:]
-    /// Fields whose value or provenance must be written.
-    public var upserts: [String: FieldValue] = [:]
-    /// Fields the record no longer has.
-    public var removals: [String] = []
     /// Conflicts to raise (new disagreements).
     public var raise: [FieldConflict] = []
     /// Fields whose open conflict is over (the sources now agree, or it changed into another).
     public var supersede: [String] = []
 
-    public var isEmpty: Bool { changes.isEmpty && upserts.isEmpty && removals.isEmpty && raise.isEmpty && supersede.isEmpty }
+    public var isEmpty: Bool { changes.isEmpty && raise.isEmpty && supersede.isEmpty }
 
-    public init(stored: [String: FieldValue], openConflicts: [String: FieldConflict], outcome: MergeOutcome) {
+    /// `stored`: the golden values as stored (a field without a value is absent).
+    public init(stored: [String: String], openConflicts: [String: FieldConflict], outcome: MergeOutcome) {
         for field in Set(stored.keys).union(outcome.values.keys).sorted() {
-            let old = stored[field], new = outcome.values[field]
-            if old?.value != new?.value { changes[field] = Change(old: old?.value, new: new?.value) }
-            if let new, new != old { upserts[field] = new }
-            if new == nil, old != nil { removals.append(field) }
+            let old = stored[field], new = outcome.values[field]?.value
+            if old != new { changes[field] = Change(old: old, new: new) }
         }
         for field in Set(openConflicts.keys).union(outcome.conflicts.keys).sorted() {
             let old = openConflicts[field], new = outcome.conflicts[field]
@@ -252,6 +248,11 @@ public struct GoldenDiff: Sendable, Hashable {
             if let new { raise.append(new) }
         }
     }
+}
+
+extension MergeOutcome {
+    /// The values a golden record stores: every field that has one.
+    public var storedValues: [String: String] { values.compactMapValues(\.value) }
 }
 
 /// The golden record at a past time, replayed from change-log entries (oldest first).

@@ -69,9 +69,9 @@ public struct WorkerLoad: Sendable {
         var residents: [(id: String, community: String, phone: String?)] = []
         for try await (id, community, phone) in try await client.query(
             """
-            SELECT provenance #>> '{national_id,value}', community_code, provenance #>> '{phone,value}'
+            SELECT golden ->> 'national_id', community_code, golden ->> 'phone'
             FROM resident WHERE district = \(district) AND status = 'active'
-              AND provenance #>> '{national_id,value}' IS NOT NULL AND community_code IS NOT NULL
+              AND golden ->> 'national_id' IS NOT NULL AND community_code IS NOT NULL
             ORDER BY resident_id
             """
         ).decode((String, String, String?).self) { residents.append((id, community, phone)) }

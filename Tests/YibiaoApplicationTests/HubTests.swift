@@ -431,9 +431,9 @@ enum ChromiumCheck {
             var residents: [String] = []
             for try await (resident, name, sex, id, marital) in try await hub.client.query(
                 """
-                SELECT resident_id, provenance #>> '{name,value}', provenance #>> '{sex,value}', provenance #>> '{national_id,value}',
-                       provenance #>> '{marital_status,value}'
-                FROM resident WHERE district = '110105' AND status = 'active' AND provenance #>> '{community_code,value}' = \(community)
+                SELECT resident_id, golden ->> 'name', golden ->> 'sex', golden ->> 'national_id',
+                       golden ->> 'marital_status'
+                FROM resident WHERE district = '110105' AND status = 'active' AND golden ->> 'community_code' = \(community)
                 ORDER BY resident_id
                 """
             ).decode((Int64, String?, String?, String?, String?).self) {
@@ -495,8 +495,8 @@ enum ChromiumCheck {
             var ofAge = 0, unknown = 0
             for try await birth in try await hub.client.query(
                 """
-                SELECT provenance #>> '{birth_date,value}' FROM resident
-                WHERE district = '110105' AND status = 'active' AND provenance #>> '{community_code,value}' = \(community)
+                SELECT golden ->> 'birth_date' FROM resident
+                WHERE district = '110105' AND status = 'active' AND golden ->> 'community_code' = \(community)
                 """
             ).decode(String?.self) {
                 guard let birth, let date = PartialDate(iso: birth), date.precision == .day else {

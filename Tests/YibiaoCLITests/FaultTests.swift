@@ -15,7 +15,7 @@ import YibiaoTestSupport
             SELECT (SELECT count(*) FROM source_record WHERE is_current) || ' records, '
                 || (SELECT count(*) FROM link) || ' links, '
                 || (SELECT count(*) FROM resident WHERE status = 'active') || ' residents, '
-                || (SELECT count(*) FROM resident r CROSS JOIN LATERAL jsonb_object_keys(r.provenance) f) || ' values, '
+                || (SELECT count(*) FROM resident r CROSS JOIN LATERAL jsonb_object_keys(r.golden) f) || ' values, '
                 || (SELECT count(*) FROM change_log) || ' entries, '
                 || (SELECT count(*) FROM quarantine) || ' quarantined'
             """

@@ -238,13 +238,11 @@ import YibiaoCore
         #expect(blank.values["death_date"] == FieldValue(value: nil, recordID: nil, system: nil, rule: "override"))
     }
 
-    @Test("the diff: value changes are logged; provenance-only changes are written but not logged; conflicts raised and superseded")
+    @Test("the diff: value changes are logged and written, a new source of the same value is neither; conflicts raised and superseded")
     func diff() {
-        let stored: [String: FieldValue] = [
-            "name": FieldValue(value: "张伟", recordID: 1, system: "civil_affairs", rule: "most_frequent"),
-            "phone": FieldValue(value: "13800000001", recordID: 1, system: "civil_affairs", rule: "most_recent"),
-            "address": FieldValue(value: "幸福路1号", recordID: 1, system: "civil_affairs", rule: "most_complete"),
-        ]
+        // Stored from record 1 alone; record 7 now gives the same name (most frequent: the
+        // name's provenance moves) and a newer phone.
+        let stored = ["name": "张伟", "phone": "13800000001", "address": "幸福路1号"]
         let outcome = merger.merge([
             obs(1, "civil_affairs", at: 1, ["name": "张伟", "phone": "13800000001"]),
             obs(
@@ -263,25 +261,25 @@ import YibiaoCore
                 "address": .init(old: "幸福路1号", new: nil),
                 "birth_date": .init(old: nil, new: "1981-01-01"),
             ])
-        #expect(Set(diff.upserts.keys) == ["phone", "birth_date"])
-        #expect(diff.removals == ["address"])
         #expect(diff.supersede == ["sex"])
         #expect(diff.raise.map(\.field) == ["birth_date"])
         // Merging the same again against what was just stored: nothing.
-        var restored = stored
-        for (field, value) in diff.upserts { restored[field] = value }
-        for field in diff.removals { restored[field] = nil }
-        let again = GoldenDiff(stored: restored, openConflicts: outcome.conflicts, outcome: outcome)
+        #expect(outcome.storedValues == ["name": "张伟", "phone": "13800000002", "birth_date": "1981-01-01"])
+        let again = GoldenDiff(stored: outcome.storedValues, openConflicts: outcome.conflicts, outcome: outcome)
         #expect(again.isEmpty)
+        // A field with no value (a person's "no value") is stored as absent: no change.
+        let blank = merger.merge([], overrides: ["death_date": Override(field: "death_date", value: nil, createdAt: 5)])
+        #expect(blank.values["death_date"] != nil)
+        #expect(GoldenDiff(stored: [:], openConflicts: [:], outcome: blank).isEmpty)
     }
 
     @Test("the same disagreement is recognised across merges; a changed one replaces the open one")
     func conflictIdentity() {
         let first = merger.merge([obs(1, "civil_affairs", at: 1, ["birth_date": "1980-01-02"]), obs(2, "social_security", at: 1, ["birth_date": "1980-02-01"])])
         let newVersion = merger.merge([obs(5, "civil_affairs", at: 9, ["birth_date": "1980-01-02"]), obs(2, "social_security", at: 1, ["birth_date": "1980-02-01"])])
-        #expect(GoldenDiff(stored: first.values, openConflicts: first.conflicts, outcome: newVersion).raise.isEmpty)
+        #expect(GoldenDiff(stored: first.storedValues, openConflicts: first.conflicts, outcome: newVersion).raise.isEmpty)
         let changed = merger.merge([obs(5, "civil_affairs", at: 9, ["birth_date": "1980-01-03"]), obs(2, "social_security", at: 1, ["birth_date": "1980-02-01"])])
-        let diff = GoldenDiff(stored: first.values, openConflicts: first.conflicts, outcome: changed)
+        let diff = GoldenDiff(stored: first.storedValues, openConflicts: first.conflicts, outcome: changed)
         #expect(diff.supersede == ["birth_date"])
         #expect(diff.raise.count == 1)
     }

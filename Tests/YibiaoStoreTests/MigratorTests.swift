@@ -198,6 +198,36 @@ import YibiaoTestSupport
         return results.allSatisfy { $0 }
     }
 
+    @Test("migration 0019 keeps each golden value and drops its provenance; a field without a value is left out")
+    func goldenValues() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 19 }, logger: .silent).migrate(client)
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', 'test')")
+            try await client.query(
+                """
+                INSERT INTO resident (district, resident_id, name, provenance) VALUES
+                    ('110105', 1, '张伟', '{"name": {"rule": "most_frequent", "value": "张伟", "record": 1, "system": "civil_affairs"},
+                                         "death_date": {"rule": "override", "value": null, "record": null, "system": null},
+                                         "party.branch": {"rule": "domain_owner", "value": "第一支部", "record": 7, "system": "party"}}'),
+                    ('110105', 2, NULL, '{}')
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var documents: [Int64: String] = [:]
+            for try await (id, golden) in try await client.query("SELECT resident_id, golden::text FROM resident").decode((Int64, String).self) {
+                documents[id] = golden
+            }
+            #expect(documents == [1: #"{"name": "张伟", "party.branch": "第一支部"}"#, 2: "{}"])
+            for try await columns in try await client.query(
+                "SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'resident'::regclass AND attname = 'provenance' AND NOT attisdropped"
+            ).decode(Int.self) { #expect(columns == 0) }
+            // New residents get an empty document by default.
+            try await client.query("INSERT INTO resident (district, resident_id) VALUES ('110105', 3)")
+            for try await golden in try await client.query("SELECT golden::text FROM resident WHERE resident_id = 3").decode(String.self) {
+                #expect(golden == "{}")
+            }
+        }
+    }
+
     @Test("migration 0017 turns text lookup keys into numbers, clearing the old ones for the next run to fill")
     func hashedLookupKeys() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in

@@ -59,8 +59,8 @@ public struct ConsumerReads: Sendable {
     public func resident(_ client: PostgresClient, id: Int64) async throws -> ResidentRow? {
         let rows = try await client.query(
             """
-            SELECT resident_id, status, merged_into, ARRAY(SELECT key FROM jsonb_each(provenance) WHERE key = ANY(\(readFields)) AND value->>'value' IS NOT NULL),
-                   ARRAY(SELECT value->>'value' FROM jsonb_each(provenance) WHERE key = ANY(\(readFields)) AND value->>'value' IS NOT NULL)
+            SELECT resident_id, status, merged_into, ARRAY(SELECT key FROM jsonb_each_text(golden) WHERE key = ANY(\(readFields))),
+                   ARRAY(SELECT value FROM jsonb_each_text(golden) WHERE key = ANY(\(readFields)))
             FROM resident WHERE district = \(district) AND resident_id = \(id)
             """, logger: logger)
         for try await row in rows.decode((Int64, String, Int64?, [String], [String]).self) {
@@ -211,8 +211,8 @@ public struct ConsumerReads: Sendable {
                 let rows = try await connection.query(
                     """
                     SELECT resident_id, status, merged_into,
-                           ARRAY(SELECT key FROM jsonb_each(provenance) WHERE key = ANY(\(readFields)) AND value->>'value' IS NOT NULL),
-                           ARRAY(SELECT value->>'value' FROM jsonb_each(provenance) WHERE key = ANY(\(readFields)) AND value->>'value' IS NOT NULL)
+                           ARRAY(SELECT key FROM jsonb_each_text(golden) WHERE key = ANY(\(readFields))),
+                           ARRAY(SELECT value FROM jsonb_each_text(golden) WHERE key = ANY(\(readFields)))
                     FROM resident r
                     WHERE district = \(district)
                       AND CASE WHEN \(since)::bigint IS NULL THEN status = 'active'

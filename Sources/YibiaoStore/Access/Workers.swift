@@ -154,17 +154,17 @@ public struct Workers: Sendable {
         for try await (id, resident, keys, values, changedKeys, changedTimes) in try await client.query(
             """
             SELECT owner.value, owner.resident_id,
-                   ARRAY(SELECT key FROM jsonb_each(r.provenance) WHERE key = ANY(\(fields)) AND value->>'value' IS NOT NULL ORDER BY key),
-                   ARRAY(SELECT value->>'value' FROM jsonb_each(r.provenance) WHERE key = ANY(\(fields)) AND value->>'value' IS NOT NULL ORDER BY key),
+                   ARRAY(SELECT key FROM jsonb_each_text(r.golden) WHERE key = ANY(\(fields)) ORDER BY key),
+                   ARRAY(SELECT value FROM jsonb_each_text(r.golden) WHERE key = ANY(\(fields)) ORDER BY key),
                    changed.keys, changed.times
             FROM (
                 (SELECT DISTINCT ON (i.value) i.value, i.resident_id
                  FROM resident_identifier i
                  JOIN resident r ON r.district = i.district AND r.resident_id = i.resident_id AND r.status = 'active'
                  WHERE i.district = \(district) AND i.scheme = 'cn_citizen_id' AND i.value = ANY(\(nationalIDs))
-                 ORDER BY i.value, (r.provenance #>> '{national_id,value}' IS NOT DISTINCT FROM i.value) DESC, i.resident_id)
+                 ORDER BY i.value, (r.golden ->> 'national_id' IS NOT DISTINCT FROM i.value) DESC, i.resident_id)
                 UNION ALL
-                SELECT coalesce(r.provenance #>> '{national_id,value}', ''), r.resident_id
+                SELECT coalesce(r.golden ->> 'national_id', ''), r.resident_id
                 FROM resident r
                 WHERE r.district = \(district) AND r.resident_id = ANY(\(residents)) AND r.status = 'active'
             ) owner

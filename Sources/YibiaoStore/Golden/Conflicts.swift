@@ -158,27 +158,26 @@ public struct Conflicts: Sendable {
         var query = PostgresQuery(
             unsafeSQL: """
                 SELECT c.conflict_id, c.resident_id, r.name, c.field, c.reason_code, c.status, c.candidates::text,
-                       to_char(c.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'),
-                       r.provenance -> c.field ->> 'value', (r.provenance -> c.field ->> 'record')::bigint,
-                       r.provenance -> c.field ->> 'system', r.provenance -> c.field ->> 'rule', c.resolved_by, c.reason
+                       to_char(c.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), c.resolved_by, c.reason
                 FROM conflict c JOIN resident r ON r.district = c.district AND r.resident_id = c.resident_id
                 WHERE \(condition) ORDER BY c.conflict_id LIMIT \(max(limit, 1))
                 """)
         for binding in bindings {
             if let binding { try query.binds.append(binding) } else { query.binds.appendNull() }
         }
-        var result: [Item] = []
+        typealias Row = (Int64, Int64, String?, String, String, String, String, String, String?, String?)
+        var rows: [Row] = []
+        for try await row in try await client.query(query).decode(Row.self) { rows.append(row) }
+        // The value in use now and where it comes from (computed: provenance is not stored).
+        let residents = Array(Set(rows.map(\.1))).sorted()
+        let golden = GoldenRecords(district: district, rules: rules, logger: logger)
+        let current = try await client.withConnection { try await golden.provenance(on: $0, residents: residents) }
         let decoder = JSONDecoder()
-        for try await (id, resident, name, field, reason, status, candidates, created, value, record, system, rule, resolvedBy, why) in try await client.query(query).decode(
-            (Int64, Int64, String?, String, String, String, String, String, String?, Int64?, String?, String?, String?, String?).self)
-        {
-            result.append(
-                Item(
-                    id: id, residentID: resident, residentName: name, field: field, reason: reason, status: status,
-                    candidates: (try? decoder.decode([FieldConflict.Candidate].self, from: Data(candidates.utf8))) ?? [],
-                    createdAt: created, current: rule.map { FieldValue(value: value, recordID: record, system: system, rule: $0) },
-                    resolvedBy: resolvedBy, resolutionReason: why))
+        return rows.map { id, resident, name, field, reason, status, candidates, created, resolvedBy, why in
+            Item(
+                id: id, residentID: resident, residentName: name, field: field, reason: reason, status: status,
+                candidates: (try? decoder.decode([FieldConflict.Candidate].self, from: Data(candidates.utf8))) ?? [],
+                createdAt: created, current: current[resident]?[field], resolvedBy: resolvedBy, resolutionReason: why)
         }
-        return result
     }
 }

@@ -22,7 +22,7 @@ public struct ChangeCause: Sendable, Hashable {
 
 /// Keeps golden records in step with their inputs. A resident whose current records, overrides
 /// or rules differ from what its golden record was computed from is merged again (in memory,
-/// `YibiaoMerge`), and only what changed is written: field values with provenance, the resident's
+/// `YibiaoMerge`), and only what changed is written: the golden values, the resident's
 /// columns, conflicts, households and one change-log entry per resident whose values changed, all
 /// in the caller's transaction. Re-running is harmless: unchanged inputs are not even loaded.
 public struct GoldenRecords: Sendable {
@@ -174,7 +174,7 @@ public struct GoldenRecords: Sendable {
             let existing = fresh.isEmpty ? slice : slice.filter { !fresh.contains($0) }
             let overrides = try await loadOverrides(connection, residents: existing)
             timer.lap("placeholders, updates not applied, overrides", rows: slice.count)
-            let stored = try await loadStoredFields(connection, residents: existing)
+            let stored = try await loadStoredValues(connection, residents: existing)
             timer.lap("stored golden values", rows: slice.count)
             // The pure merge of the slice's residents, and their rows for the database, split
             // across cores; each part's rows are written as soon as they are merged.
@@ -227,7 +227,7 @@ public struct GoldenRecords: Sendable {
     /// (`ParallelSlices.forEach`: the rows of a district are never all in memory).
     static func mergeInParallel(
         _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
-        overrides: [Int64: [String: Override]], stored: [Int64: [String: FieldValue]], open: [Int64: [String: FieldConflict]],
+        overrides: [Int64: [String: Override]], stored: [Int64: [String: String]], open: [Int64: [String: FieldConflict]],
         hashes: [Int64: String] = [:], fresh: Set<Int64> = [], rowsReady: (StagedRows) async throws -> Void
     ) async throws -> [Int64: MergedResident] {
         @Sendable func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], StagedRows) {
@@ -236,10 +236,10 @@ public struct GoldenRecords: Sendable {
                 let outcome = merger.merge(observations[id] ?? [], overrides: overrides[id] ?? [:])
                 let diff = GoldenDiff(stored: stored[id] ?? [:], openConflicts: open[id] ?? [:], outcome: outcome)
                 if let hash = hashes[id] {
-                    // Same values from the same records: only the digest moves (a whole-district
-                    // run recomputes many residents and changes few). A new resident is written whole.
+                    // Same values: only the digest moves (a whole-district run recomputes many
+                    // residents and changes few). A new resident is written whole.
                     let isNew = fresh.contains(id)
-                    let same = !isNew && diff.upserts.isEmpty && diff.removals.isEmpty
+                    let same = !isNew && diff.changes.isEmpty
                     rows.row(residentRow(id, golden: same ? nil : outcome.values, changed: !diff.changes.isEmpty, hash: hash, isNew: isNew))
                 }
                 return (id, MergedResident(diff))
@@ -442,28 +442,54 @@ public struct GoldenRecords: Sendable {
         return result
     }
 
-    func loadStoredFields(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldValue]] {
+    /// Where each of the residents' golden values comes from: the merge the refresh made,
+    /// computed again from the same inputs (provenance is derived, so it is not stored). A
+    /// stored value the merge does not give now — a retired resident's, or one kept while
+    /// other rules wait for the next run — is given as stored, with the rule `stored`.
+    public func provenance(on connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldValue]] {
+        var (observations, _) = try await loadObservations(connection, residents: residents)
+        let placeholders = try await self.placeholders(connection, among: observations)
+        let unapplied = try await unappliedUpdates(connection, residents: residents)
+        for (resident, list) in observations {
+            observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
+        }
+        let overrides = try await loadOverrides(connection, residents: residents)
+        let stored = try await loadStoredValues(connection, residents: residents)
         var result: [Int64: [String: FieldValue]] = [:]
+        for resident in residents {
+            let merged = merger.merge(observations[resident] ?? [], overrides: overrides[resident] ?? [:]).values
+            let kept = stored[resident] ?? [:]
+            var fields: [String: FieldValue] = [:]
+            for (field, value) in kept {
+                fields[field] =
+                    merged[field].flatMap { $0.value == value ? $0 : nil }
+                    ?? FieldValue(value: value, recordID: nil, system: nil, rule: Self.storedRule)
+            }
+            // A person's "no value" is a field without a value, stored as absent.
+            for (field, value) in merged where value.value == nil && kept[field] == nil { fields[field] = value }
+            result[resident] = fields
+        }
+        return result
+    }
+
+    /// The rule `provenance` gives a stored value the merge does not give now.
+    public static let storedRule = "stored"
+
+    /// The residents' stored golden values.
+    func loadStoredValues(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: String]] {
+        var result: [Int64: [String: String]] = [:]
         guard !residents.isEmpty else { return result }
         // One row per resident, its fields as parallel arrays (a row per field cost more to
-        // decode than to read). Arrays of text carry no NULL to the client: chr(1) stands for none.
-        for try await (resident, fields, values, records, systems, rules) in try await connection.query(
+        // decode than to read).
+        for try await (resident, fields, values) in try await connection.query(
             """
-            SELECT r.resident_id, array_agg(f.key), array_agg(coalesce(f.value->>'value', chr(1))),
-                   array_agg(coalesce(f.value->>'record', '')), array_agg(coalesce(f.value->>'system', chr(1))), array_agg(f.value->>'rule')
-            FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) f
+            SELECT r.resident_id, array_agg(f.key), array_agg(f.value)
+            FROM resident r CROSS JOIN LATERAL jsonb_each_text(r.golden) f
             WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
             GROUP BY r.resident_id
             """, logger: logger
-        ).decode((Int64, [String], [String], [String], [String], [String]).self) {
-            var golden: [String: FieldValue] = [:]
-            golden.reserveCapacity(fields.count)
-            for index in fields.indices {
-                golden[fields[index]] = FieldValue(
-                    value: values[index] == "\u{1}" ? nil : values[index], recordID: Int64(records[index]),
-                    system: systems[index] == "\u{1}" ? nil : systems[index], rule: rules[index])
-            }
-            result[resident] = golden
+        ).decode((Int64, [String], [String]).self) {
+            result[resident] = Dictionary(zip(fields, values), uniquingKeysWith: { first, _ in first })
         }
         return result
     }
@@ -504,46 +530,13 @@ public struct GoldenRecords: Sendable {
         return [
             String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
             value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
-            value("marital_status"), value("political_status"), provenance(golden), value("community_code"), isNew ? "true" : "false",
+            value("marital_status"), value("political_status"), goldenDocument(golden), value("community_code"), isNew ? "true" : "false",
         ]
     }
 
-    /// `resident.provenance`: field → the value and where it came from.
-    static func provenance(_ golden: [String: FieldValue]) -> String {
-        // The canonical JSON of `provenanceTree`, written straight into bytes: one per resident.
-        var bytes: [UInt8] = [UInt8(ascii: "{")]
-        bytes.reserveCapacity(golden.count * 96)
-        func optional(_ text: String?) {
-            if let text { CanonicalJSON.appendString(text, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
-        }
-        for (index, field) in golden.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-            let value = golden[field]!
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            CanonicalJSON.appendString(field, to: &bytes)
-            bytes.append(contentsOf: #":{"record":"#.utf8)
-            bytes.append(contentsOf: (value.recordID.map(String.init) ?? "null").utf8)
-            bytes.append(contentsOf: #","rule":"#.utf8)
-            CanonicalJSON.appendString(value.rule, to: &bytes)
-            bytes.append(contentsOf: #","system":"#.utf8)
-            optional(value.system)
-            bytes.append(contentsOf: #","value":"#.utf8)
-            optional(value.value)
-            bytes.append(UInt8(ascii: "}"))
-        }
-        bytes.append(UInt8(ascii: "}"))
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// What `provenance` writes, as a tree (the reference its tests compare with).
-    static func provenanceTree(_ golden: [String: FieldValue]) -> String {
-        CanonicalJSON.object(
-            golden.mapValues { field in
-                .object([
-                    "value": .optional(field.value), "record": field.recordID.map(CanonicalJSON.integer) ?? .null,
-                    "system": .optional(field.system), "rule": .string(field.rule),
-                ])
-            }
-        ).text
+    /// `resident.golden`: field → value, for every field that has one.
+    static func goldenDocument(_ golden: [String: FieldValue]) -> String {
+        CanonicalJSON.objectText(golden.compactMapValues(\.value))
     }
 
     /// Columns of `residentRow`.
@@ -562,15 +555,15 @@ public struct GoldenRecords: Sendable {
             try await connection.query(
                 """
                 INSERT INTO resident (district, resident_id, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date,
-                    national_id, phone, division_code, address, marital_status, political_status, provenance, community_code, version)
+                    national_id, phone, division_code, address, marital_status, political_status, golden, community_code, version)
                 SELECT \(district), s.resident_id::bigint, s.inputs_hash, s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date,
                     s.death_date, s.national_id, s.phone, s.division_code, s.address, s.marital_status, s.political_status,
-                    s.provenance::jsonb, s.community_code, 1 + s.changed::boolean::int
+                    s.golden::jsonb, s.community_code, 1 + s.changed::boolean::int
                 FROM unnest(\(c(0))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[],
                             \(c(9))::text[], \(c(10))::text[], \(c(11))::text[], \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[],
                             \(c(17))::text[], \(c(18))::text[])
                      AS s(resident_id, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
-                          phone, division_code, address, marital_status, political_status, provenance, community_code, is_new)
+                          phone, division_code, address, marital_status, political_status, golden, community_code, is_new)
                 WHERE s.is_new::boolean
                 """, logger: logger)
         }
@@ -581,12 +574,12 @@ public struct GoldenRecords: Sendable {
                     name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
                     death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
                     address = s.address, marital_status = s.marital_status, political_status = s.political_status,
-                    provenance = s.provenance::jsonb, community_code = s.community_code, version = r.version + s.changed::boolean::int,
+                    golden = s.golden::jsonb, community_code = s.community_code, version = r.version + s.changed::boolean::int,
                     updated_at = CASE WHEN s.changed::boolean THEN now() ELSE r.updated_at END
                 FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[], \(c(9))::text[], \(c(10))::text[], \(c(11))::text[],
                             \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[], \(c(17))::text[], \(c(18))::text[])
                      AS s(resident_id, hash_only, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
-                          phone, division_code, address, marital_status, political_status, provenance, community_code, is_new)
+                          phone, division_code, address, marital_status, political_status, golden, community_code, is_new)
                 WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND NOT s.hash_only::boolean AND NOT s.is_new::boolean
                 """, logger: logger)
         }

@@ -31,8 +31,8 @@ struct Households {
         var ids: [Int64] = [], books: [String] = [], relationsToHead: [String] = [], deaths: [String] = [], retired: [Bool] = []
         for try await (id, book, relationship, death, isRetired) in try await connection.query(
             """
-            SELECT r.resident_id, coalesce(r.provenance -> 'household_book_no' ->> 'value', chr(1)),
-                   coalesce(r.provenance -> 'relationship_to_head' ->> 'value', '99'),
+            SELECT r.resident_id, coalesce(r.golden ->> 'household_book_no', chr(1)),
+                   coalesce(r.golden ->> 'relationship_to_head', '99'),
                    -- A death known to the month or year: the member leaves on its last day.
                    coalesce(CASE length(r.death_date) WHEN 10 THEN r.death_date::date
                        WHEN 7 THEN ((r.death_date || '-01')::date + '1 month'::interval - '1 day'::interval)::date

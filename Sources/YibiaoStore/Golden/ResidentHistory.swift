@@ -29,10 +29,13 @@ public struct ResidentHistory: Sendable {
     }
 
     public let district: String
+    /// The rules the district's golden records are merged with: a value's provenance is that merge.
+    public let rules: SurvivorshipRules
     public let logger: Logger
 
-    public init(district: String, logger: Logger) {
+    public init(district: String, rules: SurvivorshipRules = .standard, logger: Logger) {
         self.logger = logger
+        self.rules = rules
         self.district = district
     }
 
@@ -69,14 +72,9 @@ public struct ResidentHistory: Sendable {
         ).decode((String, Int64?).self) {
             (status, mergedInto) = (state, target)
         }
-        var fields: [String: FieldValue] = [:]
-        for try await (field, value, record, system, rule) in try await client.query(
-            """
-            SELECT f.key, f.value->>'value', (f.value->>'record')::bigint, f.value->>'system', f.value->>'rule'
-            FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) f WHERE r.district = \(district) AND r.resident_id = \(resident)
-            """
-        ).decode((String, String?, Int64?, String?, String).self) {
-            fields[field] = FieldValue(value: value, recordID: record, system: system, rule: rule)
+        let golden = GoldenRecords(district: district, rules: rules, logger: logger)
+        let fields = try await client.withConnection { connection in
+            try await golden.provenance(on: connection, residents: [resident])[resident] ?? [:]
         }
         var records: [(String, String, Int64)] = []
         for try await row in try await client.query(

@@ -184,7 +184,7 @@ public struct WorkerEntries: Sendable {
         let fields = Array(submission.seen.keys)
         for try await (field, value) in try await connection.query(
             """
-            SELECT f.key, f.value->>'value' FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) f
+            SELECT f.key, f.value FROM resident r CROSS JOIN LATERAL jsonb_each_text(r.golden) f
             WHERE r.district = \(district) AND r.resident_id = \(resident) AND f.key = ANY(\(fields))
             """, logger: logger
         ).decode((String, String?).self) { current[field] = value }

@@ -189,7 +189,7 @@ public struct OutboxWriter: Sendable {
             let newRows = try await connection.query(
                 """
                 SELECT c.seq, c.cause, c.resident_id, f.system_id,
-                    array_agg(f.field ORDER BY f.field), array_agg(coalesce(res.provenance -> f.field ->> 'value', chr(1)) ORDER BY f.field)
+                    array_agg(f.field ORDER BY f.field), array_agg(coalesce(res.golden ->> f.field, chr(1)) ORDER BY f.field)
                 FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
                 JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
                 JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = ANY(\(takers))
@@ -256,7 +256,7 @@ public struct OutboxWriter: Sendable {
         let columns = ["name", "sex", "birth_date", "national_id", "phone", "division_code", "address", "marital_status", "political_status"]
         let golden = columns.map { "WHEN '\($0)' THEN res.\($0)::text" }.joined(separator: " ")
         return """
-            CROSS JOIN LATERAL (SELECT CASE f.field \(golden) ELSE res.provenance -> f.field ->> 'value' END AS value) g
+            CROSS JOIN LATERAL (SELECT CASE f.field \(golden) ELSE res.golden ->> f.field END AS value) g
             CROSS JOIN LATERAL (
                 SELECT coalesce(\(sentValue), \(recordValue)) AS value) h
             """

@@ -26,8 +26,8 @@ public struct FieldCounts: Sendable {
         }
         for try await (field, count) in try await client.query(
             """
-            SELECT e.key, count(*)::int FROM resident r CROSS JOIN LATERAL jsonb_each(r.provenance) e
-            WHERE r.district = \(district) AND r.status = 'active' AND e.value ->> 'value' IS NOT NULL
+            SELECT e.key, count(*)::int FROM resident r CROSS JOIN LATERAL jsonb_object_keys(r.golden) e(key)
+            WHERE r.district = \(district) AND r.status = 'active'
             GROUP BY 1
             """, logger: logger
         ).decode((String, Int).self) {
