@@ -44,12 +44,40 @@ import YibiaoTestSupport
                 changedAt: fields[7], changes: fields[8]) == expected)
     }
 
+    @Test("changes are stored without their nulls and hashed in the canonical form, which either form reads back to")
+    func storedWithoutNulls() throws {
+        let samples: [[String: GoldenDiff.Change]] = [
+            [:],
+            ["phone": .init(old: nil, new: "13812345678")],
+            ["address": .init(old: "北京市\"朝阳区\"\\1号\n", new: nil), "name": .init(old: "张伟", new: "張偉"), "sex": .init(old: nil, new: nil)],
+            ["party.branch": .init(old: "\u{1}第一支部", new: "第二支部"), "birth_date": .init(old: nil, new: "1990")],
+        ]
+        for changes in samples {
+            let (canonical, stored) = ChangeLog.changesText(changes)
+            #expect(canonical == ChangeLog.canonicalChanges(changes))
+            let withoutNulls = CanonicalJSON.object(
+                changes.mapValues { change in
+                    .object(["old": change.old.map(CanonicalJSON.string), "new": change.new.map(CanonicalJSON.string)].compactMapValues { $0 })
+                }
+            ).text
+            #expect(stored == withoutNulls)
+            #expect(!stored.contains("null"))
+            #expect(try JSONDecoder().decode([String: GoldenDiff.Change].self, from: Data(stored.utf8)) == changes)
+            // What `verify` hashes, from either form as the database returns it.
+            #expect(ChangeLog.canonicalJSON(stored) == canonical)
+            #expect(ChangeLog.canonicalJSON(canonical) == canonical)
+        }
+    }
+
     @Test("appended entries chain; verify finds them intact")
     func intact() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
             let resident = try await prepare(client)
             #expect(try await appendInTransaction(client, [entry(resident, "1"), entry(resident, "2")]) == [1, 2])
             #expect(try await appendInTransaction(client, [entry(resident, "3")]) == [3])
+            for try await withNulls in try await client.query("SELECT count(*)::int FROM change_log WHERE changes::text LIKE '%null%'").decode(Int.self) {
+                #expect(withNulls == 0)
+            }
             let (checked, broken) = try await ChangeLog.verify(client, district: district, logger: .silent)
             #expect(checked == 3)
             #expect(broken == nil)

@@ -59,16 +59,19 @@ public enum ChangeLog {
             let block = entries[blockStart..<min(blockStart + 20_000, entries.count)]
             // The canonical JSON of the changes is most of the work, and each entry's alone: on
             // every core. Only the chain itself runs in order.
-            let canonical = await ParallelSlices.map(block.count, size: ParallelSlices.perCore(block.count, minimum: 2_000)) { range in
-                range.map { canonicalChanges(block[block.startIndex + $0].changes) }
+            let texts = await ParallelSlices.map(block.count, size: ParallelSlices.perCore(block.count, minimum: 2_000)) { range in
+                range.map { changesText(block[block.startIndex + $0].changes) }
             }.flatMap { $0 }
             var copy = CopyText()
-            for (entry, changes) in zip(block, canonical) {
+            for (entry, changes) in zip(block, texts) {
                 seq += 1
                 let hash = entryHash(
                     previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
-                    causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes)
-                copy.row([district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes, previous, hash])
+                    causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes.canonical)
+                copy.row([
+                    district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes.stored, previous,
+                    hash,
+                ])
                 sequences.append(seq)
                 previous = hash
             }
@@ -145,6 +148,48 @@ public enum ChangeLog {
     /// The changes in canonical JSON (docs/merge.md): what the hash covers.
     static func canonicalChanges(_ changes: [String: Change]) -> String {
         CanonicalJSON.object(changes.mapValues { .object(["old": .optional($0.old), "new": .optional($0.new)]) }).text
+    }
+
+    /// The changes as the hash covers them (`canonicalChanges`) and as they are stored: the same
+    /// without its nulls — a first value has no old one, and the nulls were a sixth of the log's
+    /// documents. Readers take a missing old or new as none; `verify` hashes what it reads in the
+    /// first form, whichever form it was stored in. Written straight into bytes, both at once.
+    static func changesText(_ changes: [String: Change]) -> (canonical: String, stored: String) {
+        var canonical: [UInt8] = [UInt8(ascii: "{")], stored: [UInt8] = [UInt8(ascii: "{")]
+        canonical.reserveCapacity(changes.count * 64)
+        stored.reserveCapacity(changes.count * 48)
+        for (index, field) in changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            let change = changes[field]!
+            if index > 0 {
+                canonical.append(UInt8(ascii: ","))
+                stored.append(UInt8(ascii: ","))
+            }
+            CanonicalJSON.appendString(field, to: &canonical)
+            CanonicalJSON.appendString(field, to: &stored)
+            canonical.append(contentsOf: #":{"new":"#.utf8)
+            stored.append(contentsOf: #":{"#.utf8)
+            if let new = change.new {
+                CanonicalJSON.appendString(new, to: &canonical)
+                stored.append(contentsOf: #""new":"#.utf8)
+                CanonicalJSON.appendString(new, to: &stored)
+            } else {
+                canonical.append(contentsOf: "null".utf8)
+            }
+            canonical.append(contentsOf: #","old":"#.utf8)
+            if let old = change.old {
+                CanonicalJSON.appendString(old, to: &canonical)
+                if change.new != nil { stored.append(UInt8(ascii: ",")) }
+                stored.append(contentsOf: #""old":"#.utf8)
+                CanonicalJSON.appendString(old, to: &stored)
+            } else {
+                canonical.append(contentsOf: "null".utf8)
+            }
+            canonical.append(UInt8(ascii: "}"))
+            stored.append(UInt8(ascii: "}"))
+        }
+        canonical.append(UInt8(ascii: "}"))
+        stored.append(UInt8(ascii: "}"))
+        return (String(decoding: canonical, as: UTF8.self), String(decoding: stored, as: UTF8.self))
     }
 
     /// jsonb reorders keys and spacing: re-serialise what the database returns the same way.
