@@ -556,6 +556,7 @@ public struct ResidentLinker: Sendable {
                         ).decode(Int64.self) { fresh.append(id) }
                         for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
                         freshResidents = Set(fresh)
+                        timer.lap("new resident ids", rows: needed)
                     }
                     var clusterOf: [Int64: Int] = [:]
                     for (index, cluster) in (run.result?.clusters ?? []).enumerated() { for record in cluster { clusterOf[record] = index } }
@@ -617,6 +618,7 @@ public struct ResidentLinker: Sendable {
                         if copy.count >= 50_000 { try await flush() }
                     }
                     try await flush()
+                    timer.lap("links", rows: recordCount)
                     // The columns the next statements join and filter on: statistics of the explanations'
                     // JSON would cost a second per feed and guide no plan.
                     try await connection.analyzeAfterBulk(
@@ -640,6 +642,7 @@ public struct ResidentLinker: Sendable {
                             \(unescaped: onConflict)
                             """, logger: logger)
                     }
+                    timer.lap("link statistics, identifiers", rows: moved.count + movedToFresh.count)
                     // Merges: the younger resident retires, pointing at the survivor.
                     for merge in plan.merges {
                         try await connection.query(
@@ -664,7 +667,7 @@ public struct ResidentLinker: Sendable {
                         causes[newID] = ChangeCause("split", ref: "resident:\(split.original)")
                     }
                     try await finishRun(connection, work: run.work, parametersVersion: parametersVersion)
-                    timer.lap("links, residents, identifiers, review", rows: recordCount)
+                    timer.lap("merges, review, queue", rows: recordCount)
                     // The records, scores and clusters are not needed past this point: let them go
                     // before the golden refresh loads its own.
                     run.work.records = []
