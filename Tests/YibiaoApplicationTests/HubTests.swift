@@ -287,6 +287,8 @@ private func entryCount(_ hub: Hub) async throws -> Int {
                 }
             }
             #expect(found > 0, "the sample feeds carry bad and missing ID numbers")
+            // Found among the raw cells: the civil-affairs sample gives one ID number in its 15-digit form.
+            #expect(report.systems.first { $0.system == "civil_affairs" }?.findings[.idOldFormat] == 1)
             // Every resident is known to at least one system; no pair shares more than either holds.
             #expect(report.residentsBySystemCount.values.reduce(0, +) >= report.activeResidents)
             let residents = Dictionary(uniqueKeysWithValues: report.systems.map { ($0.system, $0.residents) })

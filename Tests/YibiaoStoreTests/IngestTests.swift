@@ -62,6 +62,54 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
+    @Test("raw cells are kept by column position: every sample's rows read back as the adapter read them, a new key gets the next position")
+    func rawCellsByPosition() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-raw")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            // JSON Lines whose later rows, in later chunks, have keys the first lacks (and lack some of its).
+            var lines = try String(contentsOf: sample("social_security.jsonl"), encoding: .utf8).split(separator: "\n").map(String.init)
+            lines[5] = lines[5].replacingOccurrences(of: "{", with: #"{"新列": "甲", "aa_extra": "","#)
+            lines[6] = lines[6].replacingOccurrences(of: #""aae005": "#, with: #""zz_late": "乙", "aae005x": "#)
+            let varied = directory.appendingPathComponent("varied.jsonl")
+            try (lines.joined(separator: "\n") + "\n").write(to: varied, atomically: true, encoding: .utf8)
+            let feeds = [
+                ("civil_affairs", sample("civil_affairs.csv")), ("family_planning", sample("family_planning.xlsx")), ("party", sample("party.xml")),
+                ("social_security", sample("social_security.jsonl")), ("social_security", varied),
+            ]
+            for (name, file) in feeds {
+                var ingestor = Ingestor(adapter: try adapter(name), district: "110105", actor: "test", today: today, logger: .silent)
+                ingestor.chunkSize = 2
+                ingestor.rereadUnchangedFile = true
+                _ = try await ingestor.ingest(file, client: client)
+                var expected: [String: [String: String]] = [:]
+                try adapter(name).read(file, today: today) { outcome in
+                    if case .record(let record) = outcome, expected[record.sourceKey] == nil { expected[record.sourceKey] = record.raw }
+                }
+                let writer = SourceRecordWriter(district: "110105", system: name, logger: .silent)
+                let columns = try await client.withConnection { try await writer.rawColumns($0) }
+                var stored: [String: [String: String]] = [:]
+                for try await (key, cells) in try await client.query(
+                    "SELECT source_key, raw::text FROM source_record WHERE system_id = \(name) AND is_current"
+                ).decode((String, String).self) {
+                    stored[key] = columns.named(try JSONDecoder().decode([String?].self, from: Data(cells.utf8)))
+                }
+                #expect(stored == expected, "\(file.lastPathComponent)")
+                #expect(!expected.isEmpty)
+            }
+            // Positions are the system's and stable: the first file's columns first, in byte order,
+            // then the varied file's new names after them.
+            var names: [String] = []
+            for try await name in try await client.query(
+                "SELECT name FROM source_column WHERE system_id = 'social_security' ORDER BY position"
+            ).decode(String.self) { names.append(name) }
+            let first = ["aab001", "aab004", "aac001", "aac002", "aac003", "aac004", "aac006", "aac008", "aac031", "aac049", "aae005", "aae140"]
+            #expect(Array(names.prefix(first.count)) == first)
+            #expect(Set(names.dropFirst(first.count)) == ["新列", "aa_extra", "zz_late", "aae005x"])
+            #expect(names.count == first.count + 4)
+        }
+    }
+
     @Test("ingesting the same file twice stages nothing the second time: not read at all, or read and found unchanged")
     func idempotent() async throws {
         try await TestDatabase.withFreshDatabase { _, client in

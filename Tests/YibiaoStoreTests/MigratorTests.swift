@@ -228,6 +228,33 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("migration 0020 keeps each row's raw cells as an array by its system's column positions")
+    func rawColumns() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 20 }, logger: .silent).migrate(client)
+            try await client.query(
+                """
+                INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields) VALUES
+                    ('110105', 'party', 'a', 1, 1, 1, repeat('a', 64), '{"姓名": "张伟", "党支部": "", "b": "x\\"y"}', '{}'),
+                    ('110105', 'party', 'b', 1, 1, 2, repeat('a', 64), '{"b": "2"}', '{}'),
+                    ('110105', 'party', 'c', 1, 1, 3, repeat('a', 64), '{}', '{}'),
+                    ('110105', 'civil_affairs', 'a', 1, 2, 1, repeat('a', 64), '{"b": "3"}', '{}')
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var columns: [String: [String]] = [:]
+            for try await (system, name) in try await client.query(
+                "SELECT system_id, name FROM source_column ORDER BY system_id, position"
+            ).decode((String, String).self) { columns[system, default: []].append(name) }
+            // Positions in the server's order of the names (this cluster's collation is C).
+            #expect(columns == ["party": ["b", "党支部", "姓名"], "civil_affairs": ["b"]])
+            var raw: [String: String] = [:]
+            for try await (system, key, cells) in try await client.query(
+                "SELECT system_id, source_key, raw::text FROM source_record"
+            ).decode((String, String, String).self) { raw["\(system)/\(key)"] = cells }
+            #expect(raw == ["party/a": #"["x\"y", "", "张伟"]"#, "party/b": #"["2"]"#, "party/c": "[]", "civil_affairs/a": #"["3"]"#])
+        }
+    }
+
     @Test("migration 0017 turns text lookup keys into numbers, clearing the old ones for the next run to fill")
     func hashedLookupKeys() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in

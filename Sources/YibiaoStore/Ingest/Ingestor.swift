@@ -86,12 +86,14 @@ public struct Ingestor: Sendable {
         var summary = summary
         let fileName = url.lastPathComponent
         let current = try await writer.currentHashes(connection)
+        let columns = try await writer.rawColumns(connection)
         let batchID = try await writer.startBatch(
             connection, adapter: adapter.adapterName, adapterHash: adapter.fingerprint, fileName: fileName, fileHash: fileHash, actor: actor)
         summary.batchID = batchID
         try await writer.holdBatch(connection, batchID: batchID)
         let start = ContinuousClock.now
-        let chunks = ChunkProducer.start(adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current)
+        let chunks = ChunkProducer.start(
+            adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current, rawColumns: columns)
         do {
             // A first ingest grows the table many times over: statistics follow each time it
             // doubles, and only for the columns the chunk statements join and filter on.
@@ -216,8 +218,11 @@ final class ChunkProducer: @unchecked Sendable {
     /// `current`: source key → content hash of the system's current records; rows that match are
     /// counted unchanged and not encoded (a daily feed that changed in a few rows costs the
     /// reading and those rows).
+    /// `rawColumns`: the system's raw columns so far; each chunk gives the ones its rows add
+    /// positions and carries them to be written with its rows.
     static func start(
-        adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int, unchangedIn current: [String: String]
+        adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int, unchangedIn current: [String: String],
+        rawColumns: RawColumns
     ) -> ChunkProducer {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
@@ -225,6 +230,7 @@ final class ChunkProducer: @unchecked Sendable {
             var pending: [UnmappedRow] = []
             pending.reserveCapacity(chunkSize)
             var keys = SourceKeyTracker()
+            var columns = rawColumns
             let memos = MemoPerSlice()
             // Mapping (normalisers, hashes) and encoding for COPY are most of the reading work:
             // a chunk's rows are mapped and encoded on every core while the database writes the
@@ -250,9 +256,12 @@ final class ChunkProducer: @unchecked Sendable {
                     }
                 }
                 let changed = records
-                for part in inThreadSlices(changed.count, minimum: 500, { _, range in SourceRecordWriter.StagingRows(changed[range]) }) {
+                let added = columns.extend(with: changed)
+                let known = columns
+                for part in inThreadSlices(changed.count, minimum: 500, { _, range in SourceRecordWriter.StagingRows(changed[range], columns: known) }) {
                     chunk.staging.append(contentsOf: part)
                 }
+                chunk.staging.newColumns = added
                 pending.removeAll(keepingCapacity: true)
                 producer.slots.wait()
                 continuation.yield(chunk)

@@ -177,7 +177,21 @@ public struct SourceRecordWriter: Sendable {
         _ connection: PostgresConnection, batchID: Int64, fileName: String, records: [MappedRecord],
         quarantined: [FeedIssue], read: Int
     ) async throws -> Counts {
-        try await write(connection, batchID: batchID, fileName: fileName, staging: StagingRows(records), quarantined: quarantined, read: read)
+        var columns = try await rawColumns(connection)
+        let added = columns.extend(with: records)
+        var staging = StagingRows(records, columns: columns)
+        staging.newColumns = added
+        return try await write(connection, batchID: batchID, fileName: fileName, staging: staging, quarantined: quarantined, read: read)
+    }
+
+    /// The system's raw columns, in position order. A writer of the system's rows reads them
+    /// once it holds the system (`holdSystem`) or the district lock: no other writer adds any.
+    public func rawColumns(_ connection: PostgresConnection) async throws -> RawColumns {
+        var names: [String] = []
+        for try await name in try await connection.query(
+            "SELECT name FROM source_column WHERE district = \(district) AND system_id = \(system) ORDER BY position", logger: logger
+        ).decode(String.self) { names.append(name) }
+        return RawColumns(names: names)
     }
 
     /// The same, for records encoded already (an ingest encodes them on every core).
@@ -188,6 +202,16 @@ public struct SourceRecordWriter: Sendable {
         quarantined: [FeedIssue], read: Int, alsoUnchanged: Int = 0
     ) async throws -> Counts {
         var counts = Counts()
+        if !staging.newColumns.isEmpty {
+            // In the transaction of the first rows that use them. Another writer's positions
+            // would collide with these on the keys: an error, never cells read under wrong names.
+            try await connection.query(
+                """
+                INSERT INTO source_column (district, system_id, position, name)
+                SELECT \(district), \(system), c.position, c.name
+                FROM unnest(\(staging.newColumns.map(\.position))::int[], \(staging.newColumns.map(\.name))::text[]) AS c(position, name)
+                """, logger: logger)
+        }
         if staging.count > 0 {
             let rows = staging.rows
             // Unchanged rows are counted; changed rows retire their current version (the keys
@@ -285,24 +309,24 @@ public struct SourceRecordWriter: Sendable {
     /// Records as the staging statements take them.
     public struct StagingRows: Sendable {
         public private(set) var rows = StagedRows(columns: 18)
+        /// Raw column positions these rows are the first to use: written with them.
+        public var newColumns: [RawColumns.Position] = []
         public var count: Int { rows.count }
 
         public init() {}
 
-        public init(_ records: some Sequence<MappedRecord>) {
-            for record in records { append(record) }
-        }
-
-        public mutating func append(_ record: MappedRecord) {
-            rows.row(SourceRecordWriter.stagingRow(record))
+        /// `columns` must give every raw column of the records a position (`RawColumns.extend`).
+        public init(_ records: some Sequence<MappedRecord>, columns: RawColumns) {
+            for record in records { rows.row(SourceRecordWriter.stagingRow(record, columns: columns)) }
         }
 
         public mutating func append(contentsOf other: StagingRows) {
             rows.append(contentsOf: other.rows)
+            newColumns += other.newColumns
         }
     }
 
-    static func stagingRow(_ record: MappedRecord) -> [String?] {
+    static func stagingRow(_ record: MappedRecord, columns: RawColumns) -> [String?] {
         let core = record.coreFields
         // The columns below, as matching will load them.
         let keys = MatchEngine.lookupKeys(
@@ -313,7 +337,7 @@ public struct SourceRecordWriter: Sendable {
                 division: core["division_code"], address: core["address"],
                 identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
-            record.sourceKey, String(record.row), record.contentHash, JSONText.object(record.raw), JSONText.object(core),
+            record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(core),
             JSONText.object(record.facetFields), JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
