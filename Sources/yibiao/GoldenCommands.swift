@@ -38,7 +38,8 @@ func conflictReason(_ code: String) -> String {
 func provenance(_ value: FieldValue) -> String {
     if value.rule == "override" { return tr("a person's resolution", "人工处理结果") }
     if value.rule == GoldenRecords.storedRule {
-        return tr("as stored; its records give another value now (the next `yibiao match` updates it)", "按已存值；其记录现给出另一值（下次 `yibiao match` 时更新）")
+        // A retired resident's values, or values other rules will change at the next run.
+        return tr("as stored; its current records do not give this value", "按已存值；其当前记录未给出此值")
     }
     let source = [value.system, value.recordID.map { tr("record \($0)", "记录 \($0)") }].compactMap { $0 }.joined(separator: " ")
     return "\(source) · \(value.rule)"
