@@ -161,19 +161,13 @@ public struct GoldenRecords: Sendable {
         for start in stride(from: 0, to: active.count, by: max(loadSlice, 1)) {
             let residents = Array(active[start..<min(start + max(loadSlice, 1), active.count)])
             let slice = residents.map(\.id)
-            var (observations, latest) = try await loadObservations(connection, residents: slice)
-            timer.lap("load records", rows: observations.count)
-            if everywhere == nil { placeholders = try await self.placeholders(connection, among: observations) }
-            let unapplied = try await unappliedUpdates(connection, residents: slice)
-            if !placeholders.isEmpty || !unapplied.isEmpty {
-                for (resident, list) in observations {
-                    observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
-                }
-            }
+            let observations: [Int64: [Observation]], latest: [Int64: Int64]
+            (observations, latest, placeholders) = try await mergeInputs(connection, residents: slice, everywhere: everywhere)
+            timer.lap("load records, placeholders, updates not applied", rows: observations.count)
             // A new resident has no overrides and no stored values yet.
             let existing = fresh.isEmpty ? slice : slice.filter { !fresh.contains($0) }
             let overrides = try await loadOverrides(connection, residents: existing)
-            timer.lap("placeholders, updates not applied, overrides", rows: slice.count)
+            timer.lap("overrides", rows: slice.count)
             let stored = try await loadStoredValues(connection, residents: existing)
             timer.lap("stored golden values", rows: slice.count)
             // The pure merge of the slice's residents, and their rows for the database, split
@@ -342,6 +336,26 @@ public struct GoldenRecords: Sendable {
         return result
     }
 
+    /// The residents' current records as the merge takes them — without placeholder phones
+    /// (`everywhere`: the district's, read once for many slices; else those among the records)
+    /// and without values an update we sent replaced and the system did not apply — the newest
+    /// batch among them, and the placeholders used. The refresh and `provenance` both read here,
+    /// so provenance is computed from what the refresh merged.
+    func mergeInputs(_ connection: PostgresConnection, residents: [Int64], everywhere: Placeholders? = nil) async throws
+        -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], placeholders: Placeholders)
+    {
+        var (observations, latest) = try await loadObservations(connection, residents: residents)
+        var placeholders = everywhere ?? Placeholders()
+        if everywhere == nil { placeholders = try await self.placeholders(connection, among: observations) }
+        let unapplied = try await unappliedUpdates(connection, residents: residents)
+        if !placeholders.isEmpty || !unapplied.isEmpty {
+            for (resident, list) in observations {
+                observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
+            }
+        }
+        return (observations, latest, placeholders)
+    }
+
     /// The residents' current records, and the newest batch among them.
     func loadObservations(_ connection: PostgresConnection, residents: [Int64]) async throws
         -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64])
@@ -447,12 +461,7 @@ public struct GoldenRecords: Sendable {
     /// stored value the merge does not give now — a retired resident's, or one kept while
     /// other rules wait for the next run — is given as stored, with the rule `stored`.
     public func provenance(on connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldValue]] {
-        var (observations, _) = try await loadObservations(connection, residents: residents)
-        let placeholders = try await self.placeholders(connection, among: observations)
-        let unapplied = try await unappliedUpdates(connection, residents: residents)
-        for (resident, list) in observations {
-            observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
-        }
+        let observations = try await mergeInputs(connection, residents: residents).observations
         let overrides = try await loadOverrides(connection, residents: residents)
         let stored = try await loadStoredValues(connection, residents: residents)
         var result: [Int64: [String: FieldValue]] = [:]
