@@ -2,8 +2,9 @@ import Foundation
 public import YibiaoCore
 
 /// Why a record is linked to its resident: the strongest pair that brought it into its cluster,
-/// comparison by comparison. Stored with the link (`link.explanation`) and read back as this
-/// type by `yibiao explain` and the API.
+/// comparison by comparison. Stored in the link's columns (`other_record`, `probability`,
+/// `comparisons`; a review item keeps it as one JSON document) and read back as this type by
+/// `yibiao explain` and the API.
 public struct MatchExplanation: Codable, Sendable, Hashable {
     /// One comparison's agreement level and its log2(m/u) weight.
     public struct Evidence: Codable, Sendable, Hashable {
@@ -49,6 +50,16 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
             method: score.method, weight: Self.rounded(score.weight), probability: score.probability,
             otherRecord: score.a == record ? score.b : score.a, comparisons: comparisons)
     }
+
+    /// An explanation read from a link's columns; `comparisons` in the compact text.
+    public init(method: PairScore.Method, weight: Double, probability: Double, otherRecord: Int64, compactComparisons: String) throws {
+        self.init(
+            method: method, weight: weight, probability: probability, otherRecord: otherRecord,
+            comparisons: try Self.parseCompact(compactComparisons))
+    }
+
+    /// The comparisons as a link stores them (`id:1:19.869 name:1:11.467 …`).
+    public var compactComparisons: String { Self.compactText(comparisons) }
 
     /// `value` to three decimals (the nearest double to them).
     static func rounded(_ value: Double) -> Double {

@@ -5,6 +5,7 @@ import Testing
 import YibiaoAdapters
 @testable import YibiaoApplication
 import YibiaoCore
+import YibiaoMatching
 import YibiaoMerge
 import YibiaoStore
 import YibiaoTestSupport
@@ -62,6 +63,50 @@ private func entryCount(_ hub: Hub) async throws -> Int {
                 references += 1
             }
             #expect(references == 6)
+        }
+    }
+
+    @Test("explain reads a link's evidence from its columns: the pair's other record, comparison by comparison")
+    func explainFromColumns() async throws {
+        try await TestDatabase.withFreshDatabase { url, client in
+            var database = DatabaseConfiguration(home: FileManager.default.temporaryDirectory, externalURL: url)
+            database.maximumConnections = 2
+            try await Hub.withHub(HubConfiguration(database: database, rules: .standard, logger: .silent)) { hub in
+                _ = try await ingest(hub, "civil_affairs.yaml", "civil_affairs.csv")
+                _ = try await ingest(hub, "party.yaml", "party.xml")
+                var matched: [(key: String, method: String, other: Int64, otherKey: String, resident: Int64)] = []
+                for try await row in try await client.query(
+                    """
+                    SELECT r.source_key, l.method, l.other_record, o.source_key, l.resident_id
+                    FROM link l JOIN source_record r USING (district, record_id)
+                    JOIN source_record o ON o.district = l.district AND o.record_id = l.other_record
+                    WHERE r.system_id = 'party' AND r.is_current
+                    """
+                ).decode((String, String, Int64, String, Int64).self) {
+                    matched.append((row.0, row.1, row.2, row.3, row.4))
+                }
+                #expect(!matched.isEmpty, "the party sample's members are civil affairs residents too")
+                for link in matched {
+                    let read = try #require(try await hub.explain(district: "110105", system: "party", key: link.key))
+                    #expect(read.residentID == link.resident)
+                    #expect(read.method == link.method)
+                    let explanation = try #require(read.explanation)
+                    #expect(explanation.otherRecord == link.other)
+                    #expect(explanation.method.rawValue == link.method)
+                    #expect(explanation.probability > 0.5 && explanation.probability <= 1)
+                    #expect(Comparison.allCases.allSatisfy { explanation.evidence($0) != nil }, "every comparison kept")
+                    #expect(read.other?.key == link.otherKey)
+                }
+                // A record no other record matched has no evidence, and says so.
+                var alone: String?
+                for try await key in try await client.query(
+                    "SELECT r.source_key FROM link l JOIN source_record r USING (district, record_id) WHERE l.method = 'new' LIMIT 1"
+                ).decode(String.self) { alone = key }
+                if let alone {
+                    let read = try await hub.explain(district: "110105", system: "civil_affairs", key: alone)
+                    #expect(read?.explanation == nil)
+                }
+            }
         }
     }
 

@@ -70,7 +70,7 @@ private func integrityViolations(_ client: PostgresClient) async throws -> [Stri
         // A link kept from an earlier run must still explain itself by a record of its resident.
         "link explained by a record of another resident": """
         SELECT count(*) FROM link l JOIN source_record r USING (district, record_id)
-        JOIN link o ON o.district = l.district AND o.record_id = (l.explanation->>'other_record')::bigint
+        JOIN link o ON o.district = l.district AND o.record_id = l.other_record
         JOIN source_record other ON other.district = o.district AND other.record_id = o.record_id
         WHERE r.is_current AND other.is_current AND o.resident_id <> l.resident_id
         """,

@@ -78,7 +78,7 @@ import YibiaoTestSupport
         }
     }
 
-    @Test("migration 0015 rewrites stored explanations into the compact form MatchExplanation writes")
+    @Test("migrations 0015 and 0021 rewrite stored explanations into the compact form, then into the columns a run writes")
     func compactExplanations() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
             try await Migrator(migrations: Migration.bundled.filter { $0.version < 15 }, logger: .silent).migrate(client)
@@ -102,7 +102,7 @@ import YibiaoTestSupport
                 VALUES ('110105', 20, 1, \(score.method.rawValue), \(score.weight), \(older)::jsonb, 'test'),
                        ('110105', 30, 2, 'new', NULL, '{}', 'test')
                 """)
-            try await Migrator(logger: .silent).migrate(client)
+            try await Migrator(migrations: Migration.bundled.filter { $0.version <= 15 }, logger: .silent).migrate(client)
             var stored: [Int64: String] = [:]
             for try await (record, text) in try await client.query("SELECT record_id, explanation::text FROM link").decode((Int64, String).self) {
                 stored[record] = text
@@ -115,6 +115,20 @@ import YibiaoTestSupport
             }
             #expect(same, "migrated \(stored[20] ?? "") against written \(written)")
             #expect(try MatchExplanation.decode(try #require(stored[20])) == MatchExplanation(score, record: 20))
+            // 0021: the same evidence in the link's columns, as a matching run writes it now.
+            try await Migrator(logger: .silent).migrate(client)
+            var columns: [Int64: (Int64?, Float?, String?)] = [:]
+            for try await (record, other, probability, comparisons) in try await client.query(
+                "SELECT record_id, other_record, probability, comparisons FROM link"
+            ).decode((Int64, Int64?, Float?, String?).self) { columns[record] = (other, probability, comparisons) }
+            let expected = MatchExplanation(score, record: 20)
+            #expect(columns[20]?.0 == 10)
+            #expect(columns[20]?.1 == Float(expected.probability))
+            #expect(columns[20]?.2 == expected.compactComparisons)
+            #expect(columns[30].map { $0.0 == nil && $0.1 == nil && $0.2 == nil } == true, "a record alone has no evidence")
+            for try await count in try await client.query(
+                "SELECT count(*)::int FROM information_schema.columns WHERE table_name = 'link' AND column_name = 'explanation'"
+            ).decode(Int.self) { #expect(count == 0) }
         }
     }
 

@@ -253,7 +253,7 @@ public struct ResidentLinker: Sendable {
         for try await (record, resident, pinned, inherited, method, other) in try await client.query(
             """
             SELECT r.record_id, coalesce(l.resident_id, previous.resident_id), coalesce(l.pinned, previous.pinned, false),
-                   l.record_id IS NULL, l.method, (l.explanation->>'other_record')::bigint
+                   l.record_id IS NULL, l.method, l.other_record
             FROM source_record r
             LEFT JOIN link l ON l.district = r.district AND l.record_id = r.record_id
             LEFT JOIN LATERAL (
@@ -561,26 +561,32 @@ public struct ResidentLinker: Sendable {
                     var clusterOf: [Int64: Int] = [:]
                     for (index, cluster) in (run.result?.clusters ?? []).enumerated() { for record in cluster { clusterOf[record] = index } }
                     // Links: one row per record whose link is new or no longer holds, sent as arrays, applied set-based.
-                    var copy = StagedRows(columns: 7)
+                    var copy = StagedRows(columns: 9)
                     // Sent in parts: the links of a whole district in one statement were a few
                     // hundred MB of a first load's peak (the rows, then their encoding).
                     func flush() async throws {
                         guard !copy.isEmpty else { return }
                         try await connection.query(
                             """
-                            INSERT INTO link (district, record_id, resident_id, method, weight, explanation, decided_by, pinned, reason)
+                            INSERT INTO link (district, record_id, resident_id, method, weight, other_record, probability, comparisons,
+                                              decided_by, pinned, reason)
                             SELECT \(district), s.record_id::bigint, s.resident_id::bigint, s.method, s.weight::double precision,
-                                s.explanation::jsonb, \(actor), s.pinned::boolean, s.reason
-                            FROM unnest(\(copy.column(0))::text[], \(copy.column(1))::text[], \(copy.column(2))::text[], \(copy.column(3))::text[], \(copy.column(4))::text[],
-                                        \(copy.column(5))::text[], \(copy.column(6))::text[]) AS s(record_id, resident_id, method, weight, explanation, pinned, reason)
+                                s.other_record::bigint, s.probability::real, s.comparisons, \(actor), s.pinned::boolean, s.reason
+                            FROM unnest(\(copy.column(0))::text[], \(copy.column(1))::text[], \(copy.column(2))::text[], \(copy.column(3))::text[],
+                                        \(copy.column(4))::text[], \(copy.column(5))::text[], \(copy.column(6))::text[], \(copy.column(7))::text[],
+                                        \(copy.column(8))::text[])
+                                AS s(record_id, resident_id, method, weight, other_record, probability, comparisons, pinned, reason)
                             ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
-                                weight = excluded.weight, explanation = excluded.explanation, decided_by = excluded.decided_by,
+                                weight = excluded.weight, other_record = excluded.other_record, probability = excluded.probability,
+                                comparisons = excluded.comparisons, decided_by = excluded.decided_by,
                                 -- The column's default: Citus allows no volatile function here.
                                 decided_at = excluded.decided_at
-                            WHERE NOT link.pinned AND (link.resident_id, link.method, link.explanation)
-                                IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.explanation)
+                            WHERE NOT link.pinned
+                                AND (link.resident_id, link.method, link.weight, link.other_record, link.probability, link.comparisons)
+                                    IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.weight, excluded.other_record,
+                                                      excluded.probability, excluded.comparisons)
                             """, logger: logger)
-                        copy = StagedRows(columns: 7)
+                        copy = StagedRows(columns: 9)
                     }
                     // Records that are new or change resident: only they can bring a resident new identifiers.
                     var moved: [Int64] = []
@@ -594,7 +600,7 @@ public struct ResidentLinker: Sendable {
                             if inheritedPins.contains(record), let pinnedResident = pinned[record] {
                                 // A person's decision carries over to the row's new version.
                                 copy.row([
-                                    String(record), String(pinnedResident), "manual", nil, "{}", "true",
+                                    String(record), String(pinnedResident), "manual", nil, nil, nil, nil, "true",
                                     "carried over from the previous version of this row",
                                 ])
                                 continue
@@ -610,17 +616,19 @@ public struct ResidentLinker: Sendable {
                             {
                                 continue
                             }
+                            let explanation = edge.map { MatchExplanation($0, record: record) }
                             copy.row([
                                 String(record), String(resident), method, edge.map { String($0.weight) },
-                                edge.map { MatchExplanation($0, record: record).json } ?? "{}", "false", nil,
+                                explanation.map { String($0.otherRecord) }, explanation.map { String($0.probability) },
+                                explanation?.compactComparisons, "false", nil,
                             ])
                         }
                         if copy.count >= 50_000 { try await flush() }
                     }
                     try await flush()
                     timer.lap("links", rows: recordCount)
-                    // The columns the next statements join and filter on: statistics of the explanations'
-                    // JSON would cost a second per feed and guide no plan.
+                    // The columns the next statements join and filter on: statistics of the evidence
+                    // would cost time per feed and guide no plan.
                     try await connection.analyzeAfterBulk(
                         ["link (district, record_id, resident_id)"], rows: recordCount - existing.count,
                         logger: logger)

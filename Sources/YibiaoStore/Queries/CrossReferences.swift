@@ -60,18 +60,21 @@ public struct CrossReferences: Sendable {
     /// The link of a system's current record, or nil when there is none.
     public func link(_ client: PostgresClient, system: String, key: String) async throws -> Link? {
         let query: PostgresQuery = """
-            SELECT l.resident_id, l.method, l.weight, l.explanation::text, o.system_id, o.source_key
+            SELECT l.resident_id, l.method, l.weight, l.other_record, l.probability::double precision, l.comparisons, o.system_id, o.source_key
             FROM source_record r JOIN link l USING (district, record_id)
-            LEFT JOIN source_record o ON o.district = r.district AND o.record_id = (l.explanation->>'other_record')::bigint
+            LEFT JOIN source_record o ON o.district = r.district AND o.record_id = l.other_record
             WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = \(key) AND r.is_current
             """
-        for try await (resident, method, weight, explanation, otherSystem, otherKey) in try await client.query(query, logger: logger).decode(
-            (Int64, String, Double?, String?, String?, String?).self)
-        {
+        for try await (resident, method, weight, otherRecord, probability, comparisons, otherSystem, otherKey) in try await client.query(
+            query, logger: logger
+        ).decode((Int64, String, Double?, Int64?, Double?, String?, String?, String?).self) {
             let other = otherSystem.flatMap { system in otherKey.map { RecordKey(system: system, key: $0) } }
-            return Link(
-                residentID: resident, method: method, weight: weight,
-                explanation: try explanation.flatMap(MatchExplanation.decode), other: other)
+            var explanation: MatchExplanation?
+            if let otherRecord, let probability, let comparisons, let weight, let pairMethod = PairScore.Method(rawValue: method) {
+                explanation = try MatchExplanation(
+                    method: pairMethod, weight: weight, probability: probability, otherRecord: otherRecord, compactComparisons: comparisons)
+            }
+            return Link(residentID: resident, method: method, weight: weight, explanation: explanation, other: other)
         }
         return nil
     }
