@@ -62,7 +62,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
-    @Test("raw cells are kept by column position: every sample's rows read back as the adapter read them, a new key gets the next position")
+    @Test("raw cells are kept by column position and values once: every sample's rows read back as the adapter read them, a new key gets the next position")
     func rawCellsByPosition() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
             let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-raw")
@@ -83,8 +83,12 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 ingestor.rereadUnchangedFile = true
                 _ = try await ingestor.ingest(file, client: client)
                 var expected: [String: [String: String]] = [:]
+                var expectedValues: [String: [String: String]] = [:]
                 try adapter(name).read(file, today: today) { outcome in
-                    if case .record(let record) = outcome, expected[record.sourceKey] == nil { expected[record.sourceKey] = record.raw }
+                    if case .record(let record) = outcome, expected[record.sourceKey] == nil {
+                        expected[record.sourceKey] = record.raw
+                        expectedValues[record.sourceKey] = record.fields
+                    }
                 }
                 let writer = SourceRecordWriter(district: "110105", system: name, logger: .silent)
                 let columns = try await client.withConnection { try await writer.rawColumns($0) }
@@ -96,6 +100,20 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 }
                 #expect(stored == expected, "\(file.lastPathComponent)")
                 #expect(!expected.isEmpty)
+                // Values: `fields` leaves out what the record's columns hold; read together they
+                // are every value the adapter gave, spelled as it gave them.
+                var storedValues: [String: [String: String]] = [:]
+                for try await (key, values, repeated) in try await client.query(
+                    """
+                    SELECT source_key, (\(unescaped: SourceRecordWriter.allFields("r")) || r.facet)::text,
+                           r.fields ?| \(SourceRecordWriter.liftedFields)::text[]
+                    FROM source_record r WHERE system_id = \(name) AND is_current
+                    """
+                ).decode((String, String, Bool).self) {
+                    storedValues[key] = try JSONDecoder().decode([String: String].self, from: Data(values.utf8))
+                    #expect(!repeated, "\(key): fields repeats a column")
+                }
+                #expect(storedValues == expectedValues, "\(file.lastPathComponent)")
             }
             // Positions are the system's and stable: the first file's columns first, in byte order,
             // then the varied file's new names after them.

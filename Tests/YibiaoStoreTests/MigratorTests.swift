@@ -1,3 +1,4 @@
+import Foundation
 import PostgresNIO
 import Testing
 import YibiaoCore
@@ -266,6 +267,45 @@ import YibiaoTestSupport
                 "SELECT system_id, source_key, raw::text FROM source_record"
             ).decode((String, String, String).self) { raw["\(system)/\(key)"] = cells }
             #expect(raw == ["party/a": #"["x\"y", "", "张伟"]"#, "party/b": #"["2"]"#, "party/c": "[]", "civil_affairs/a": #"["3"]"#])
+        }
+    }
+
+    @Test("migration 0022 takes out of fields only the values the record's columns hold as they are")
+    func fieldsWithoutColumns() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 22 }, logger: .silent).migrate(client)
+            let full = #"""
+                {"name": "欧阳娜娜", "sex": "2", "birth_date": "1990-05", "national_id": "11010519900501002X", "phone": "13812345678",
+                 "division_code": "110105", "address": "望京街2号", "marital_status": "20", "community_code": "110105003002"}
+                """#
+            try await client.query(
+                """
+                INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields,
+                                           name, sex, birth_date, national_id, phone, division_code, address)
+                VALUES ('110105', 'party', 'same', 1, 1, 1, repeat('a', 64), '[]', \(full)::jsonb,
+                        '欧阳娜娜', '2', '1990-05', '11010519900501002X', '13812345678', '110105', '望京街2号'),
+                       -- The feed spelled the name otherwise; a phone its column holds differently.
+                       ('110105', 'party', 'other', 1, 1, 2, repeat('a', 64), '[]', \(full)::jsonb || '{"name": "欧阳 娜娜"}',
+                        '欧阳娜娜', '2', '1990-05', '11010519900501002X', '010-1234', '110105', '望京街2号'),
+                       ('110105', 'party', 'none', 1, 1, 3, repeat('a', 64), '[]', '{}', NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var fields: [String: [String: String]] = [:]
+            var all: [String: [String: String]] = [:]
+            for try await (key, stored, together) in try await client.query(
+                "SELECT source_key, fields::text, \(unescaped: SourceRecordWriter.allFields("r"))::text FROM source_record r"
+            ).decode((String, String, String).self) {
+                fields[key] = try JSONDecoder().decode([String: String].self, from: Data(stored.utf8))
+                all[key] = try JSONDecoder().decode([String: String].self, from: Data(together.utf8))
+            }
+            let original = try JSONDecoder().decode([String: String].self, from: Data(full.utf8))
+            #expect(fields["same"] == ["marital_status": "20", "community_code": "110105003002"])
+            #expect(all["same"] == original)
+            #expect(fields["other"] == ["marital_status": "20", "community_code": "110105003002", "name": "欧阳 娜娜", "phone": "13812345678"])
+            var other = original
+            other["name"] = "欧阳 娜娜"
+            #expect(all["other"] == other, "the feed's own spelling and value win over the columns'")
+            #expect(fields["none"] == [:] && all["none"] == [:])
         }
     }
 

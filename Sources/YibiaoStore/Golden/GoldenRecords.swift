@@ -366,18 +366,23 @@ public struct GoldenRecords: Sendable {
         let rows = try await connection.query(
             """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
-                   e.keys, e.values, r.name, r.batch_id
+                   e.keys, e.values, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", "))
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
             -- Fields and facet as two arrays: decoding them costs far less than parsing JSON here.
             CROSS JOIN LATERAL (SELECT array_agg(key) AS keys, array_agg(value) AS values FROM jsonb_each_text(r.fields || r.facet)) e
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
-        for try await (resident, record, system, receivedAt, keys, texts, name, batch) in rows.decode(
-            (Int64, Int64, String, Int64, [String]?, [String]?, String?, Int64).self)
+        for try await (resident, record, system, receivedAt, keys, texts, name, batch, id, idRaw, sex, birth, phone, division, address)
+            in rows.decode(
+                (Int64, Int64, String, Int64, [String]?, [String]?, String?, Int64, String?, String?, String?, String?, String?, String?, String?)
+                    .self)
         {
+            let lifted = [id, idRaw, sex, birth, phone, division, address]
             latest[resident] = max(latest[resident] ?? batch, batch)
             var values: [String: String] = [:]
-            values.reserveCapacity(keys?.count ?? 0)
+            values.reserveCapacity((keys?.count ?? 0) + lifted.count)
+            // The record's columns, then `fields` and the facet (`SourceRecordWriter.allFields`).
+            for (key, value) in zip(SourceRecordWriter.liftedFields, lifted) where value != nil { values[key] = value }
             for (key, value) in zip(keys ?? [], texts ?? []) { values[key] = value }
             // The normalised display form, not the feed's spelling.
             values["name"] = name

@@ -326,6 +326,26 @@ public struct SourceRecordWriter: Sendable {
         }
     }
 
+    /// Canonical values a record's own columns hold as they are: `fields` leaves them out
+    /// (migration 0022), `allFields` puts them back.
+    public static let liftedFields = ["national_id", "national_id_raw", "sex", "birth_date", "phone", "division_code", "address"]
+
+    /// `fields` as stored: the core values but those its columns hold — the name too when the
+    /// feed spelled it as normalised (its `name` column), else it keeps the feed's spelling.
+    static func storedFields(_ record: MappedRecord) -> [String: String] {
+        var stored = record.coreFields
+        for field in liftedFields { stored[field] = nil }
+        if let name = stored["name"], name == record.name?.display { stored["name"] = nil }
+        return stored
+    }
+
+    /// SQL for every canonical core value of source record `alias` as one jsonb object: its
+    /// columns' values, then `fields` (which wins, for a name spelled otherwise by the feed).
+    public static func allFields(_ alias: String) -> String {
+        let columns = (["name"] + liftedFields).map { "'\($0)', \(alias).\($0)" }.joined(separator: ", ")
+        return "(jsonb_strip_nulls(jsonb_build_object(\(columns))) || \(alias).fields)"
+    }
+
     static func stagingRow(_ record: MappedRecord, columns: RawColumns) -> [String?] {
         let core = record.coreFields
         // The columns below, as matching will load them.
@@ -337,7 +357,7 @@ public struct SourceRecordWriter: Sendable {
                 division: core["division_code"], address: core["address"],
                 identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
-            record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(core),
+            record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(storedFields(record)),
             JSONText.object(record.facetFields), JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],

@@ -40,7 +40,7 @@ public struct ReviewQueue: Sendable {
         var items: [Item] = []
         let rows = try await client.query(
             """
-            SELECT q.review_id, q.weight, q.candidate_resident_id, r.record_id, r.system_id, r.source_key, r.fields::text
+            SELECT q.review_id, q.weight, q.candidate_resident_id, r.record_id, r.system_id, r.source_key, \(unescaped: SourceRecordWriter.allFields("r"))::text
             FROM review_item q JOIN source_record r ON r.district = q.district AND r.record_id = q.record_id
             WHERE q.district = \(district) AND q.status = 'open' ORDER BY q.weight DESC, q.review_id LIMIT \(limit)
             """)
@@ -52,7 +52,7 @@ public struct ReviewQueue: Sendable {
             var candidate: [Side] = []
             for try await (record, system, key, fields) in try await client.query(
                 """
-                SELECT r.record_id, r.system_id, r.source_key, r.fields::text FROM link l
+                SELECT r.record_id, r.system_id, r.source_key, \(unescaped: SourceRecordWriter.allFields("r"))::text FROM link l
                 JOIN source_record r USING (district, record_id)
                 WHERE l.district = \(district) AND l.resident_id = \(resident) AND r.is_current AND r.record_id <> \(side.recordID)
                 ORDER BY r.record_id LIMIT 3

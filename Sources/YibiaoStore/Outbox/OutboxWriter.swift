@@ -263,7 +263,10 @@ public struct OutboxWriter: Sendable {
     }
 
     /// Field `f.field` of source record `r` as the system holds it (the name as normalised).
-    static let recordValue = "CASE WHEN f.field = 'name' THEN r.name ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END"
+    static let recordValue =
+        "CASE f.field WHEN 'name' THEN r.name "
+        + SourceRecordWriter.liftedFields.map { "WHEN '\($0)' THEN r.\($0)::text " }.joined()
+        + "ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END"
 
     /// The outbox's key for a resident a system has no record of yet.
     /// (`supersedeUnsent` spells it in SQL too.)
