@@ -37,6 +37,8 @@ public struct ResidentLinker: Sendable {
     public let actor: String
     public let rules: SurvivorshipRules
     public let logger: Logger
+    /// Records taken off the queue by one run from which the queue is vacuumed after it.
+    public var vacuumQueueAfter = 10_000
 
     public init(district: String, actor: String, rules: SurvivorshipRules, logger: Logger) {
         self.rules = rules
@@ -527,6 +529,7 @@ public struct ResidentLinker: Sendable {
     ) async throws -> GoldenRecords.Summary {
         let whole = run.work.whole
         let recordCount = run.work.records.count
+        let dequeued = run.work.queued.count
         // Each record's explanation: the strongest edge that brought it into its cluster.
         // (The results are read through `run` each time: a local copy would hold them through
         // the golden refresh.)
@@ -539,7 +542,7 @@ public struct ResidentLinker: Sendable {
         return try await client.withConnection { connection in
             do {
                 var timer = PhaseTimer("match write", logger: logger)
-                return try await connection.transaction(logger: logger) {
+                let summary = try await connection.transaction(logger: logger) {
                     try await connection.lockDistrict(district, logger: logger)
                     // New residents for clusters with none: their ids only. The golden refresh
                     // inserts each whole; inserted empty here, each was written twice (a dead
@@ -691,6 +694,17 @@ public struct ResidentLinker: Sendable {
                     try await writeEvents(plan, clusterResident: clusterResident, review: review, on: connection)
                     return summary
                 }
+                // A queue drained of many rows gives its pages back now (VACUUM truncates empty
+                // ones) rather than holding a first load's worth of dead rows until autovacuum
+                // comes by. Committed already: a failure here costs space, not the run.
+                if dequeued >= vacuumQueueAfter {
+                    do {
+                        try await connection.query("VACUUM match_queue", logger: logger)
+                    } catch {
+                        logger.warning("vacuuming the match queue failed", metadata: ["error": "\(PostgresErrorText.summary(error).en)"])
+                    }
+                }
+                return summary
             } catch {
                 throw StoreError(
                     .matchWriteFailed,
