@@ -51,14 +51,14 @@ import YibiaoTestSupport
                 try await connection.query("SELECT count(*) FROM resident WHERE status = 'active'", logger: .silent)
                 try await connection.query("CREATE TEMP TABLE wanted (resident_id bigint)", logger: .silent)
                 try await connection.query(
-                    "SELECT r.name FROM resident r JOIN wanted w USING (resident_id) WHERE r.district = '110105'", logger: .silent)
+                    "SELECT r.golden FROM resident r JOIN wanted w USING (resident_id) WHERE r.district = '110105'", logger: .silent)
                 try await connection.query(
                     """
                     INSERT INTO district (district, name) VALUES ('110105', 'x')
                     ON CONFLICT (district) DO UPDATE SET name = excluded.name || now()::text
                     """, logger: .silent)
                 let (district, resident) = ("110105", Int64(1))
-                try await connection.query("SELECT name FROM resident WHERE district = \(district) AND resident_id = \(resident)", logger: .silent)
+                try await connection.query("SELECT golden FROM resident WHERE district = \(district) AND resident_id = \(resident)", logger: .silent)
             }
         }
         let planted = try await StatementRules.check(url)

@@ -212,7 +212,7 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
             for try await row in try await client.query(
                 """
                 SELECT golden ->> 'name', golden ->> 'phone' FROM resident
-                WHERE district = \(district) AND national_id = '110105198503020118'
+                WHERE district = \(district) AND golden ->> 'national_id' = '110105198503020118'
                 """
             ).decode((String, String).self) { golden = row }
             let (name, phone) = try #require(golden)
@@ -378,7 +378,7 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
             let (_, consumerToken) = try await add(hub, "reader", AccessGrant(fields: ["name"]))
             var golden: (id: Int64, phone: String)?
             for try await row in try await client.query(
-                "SELECT resident_id, golden ->> 'phone' FROM resident WHERE district = \(district) AND national_id = '110105198503020118'"
+                "SELECT resident_id, golden ->> 'phone' FROM resident WHERE district = \(district) AND golden ->> 'national_id' = '110105198503020118'"
             ).decode((Int64, String).self) { golden = row }
             let (resident, phone) = try #require(golden)
             @Sendable func body(_ id: String, _ resident: String, _ values: [String: String], seen: [String: String?] = [:]) throws -> ByteBuffer {

@@ -180,8 +180,8 @@ import YibiaoTestSupport
             statements = ["INSERT INTO district (district, name) VALUES (\(value), 'test')"]
         case "^[0-9]{17}[0-9X]$":
             statements = [
-                "INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, national_id) VALUES ('110105', 'party', 'k', 1, 1, 1, repeat('a', 64), '{}', '{}', \(value))",
-                "INSERT INTO resident (district, national_id) VALUES ('110105', \(value))",
+                // (`resident.national_id` had it too, until migration 0023 left the value to `golden`.)
+                "INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, national_id) VALUES ('110105', 'party', 'k', 1, 1, 1, repeat('a', 64), '{}', '{}', \(value))"
             ]
         default:
             statements = [
@@ -306,6 +306,40 @@ import YibiaoTestSupport
             other["name"] = "欧阳 娜娜"
             #expect(all["other"] == other, "the feed's own spelling and value win over the columns'")
             #expect(fields["none"] == [:] && all["none"] == [:])
+        }
+    }
+
+    @Test("migration 0023 keeps a resident's values in golden only, with the columns an index or check needs")
+    func residentValuesOnce() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 23 }, logger: .silent).migrate(client)
+            let golden = #"{"name": "张伟", "phone": "13812345678", "birth_date": "1985-03-02", "community_code": "110105003002"}"#
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', 'test')")
+            try await client.query(
+                """
+                INSERT INTO resident (district, resident_id, name, name_key, sex, birth_date, national_id, phone, address, golden, community_code)
+                VALUES ('110105', 1, '张伟', '张伟', '1', '1985-03-02', '110105198503020118', '13812345678', '望京街2号', \(golden)::jsonb,
+                        '110105003002')
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var columns: [String] = []
+            for try await name in try await client.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'resident' ORDER BY ordinal_position"
+            ).decode(String.self) { columns.append(name) }
+            #expect(columns.contains("golden") && columns.contains("birth_date") && columns.contains("community_code"))
+            for dropped in ["name", "name_key", "pinyin_key", "sex", "national_id", "phone", "division_code", "address", "marital_status"] {
+                #expect(!columns.contains(dropped), "\(dropped)")
+            }
+            for try await (values, birth, community) in try await client.query(
+                "SELECT golden::text, birth_date, community_code FROM resident WHERE resident_id = 1"
+            ).decode((String, String, String).self) {
+                #expect(try JSONDecoder().decode([String: String].self, from: Data(values.utf8)).count == 4)
+                #expect(birth == "1985-03-02" && community == "110105003002")
+            }
+            // The death-after-birth check stays.
+            await #expect(throws: (any Error).self) {
+                try await client.query("UPDATE resident SET death_date = '1980-01-01' WHERE resident_id = 1")
+            }
         }
     }
 

@@ -41,7 +41,7 @@ import YibiaoTestSupport
         try await TestDatabase.withFreshDatabase { _, client in
             let zero = String(repeating: "0", count: 64)
             try await client.query("INSERT INTO district (district, name) VALUES ('110105', '朝阳区')")
-            try await client.query("INSERT INTO resident (district, name) VALUES ('110105', '张伟')")
+            try await client.query("INSERT INTO resident (district) VALUES ('110105')")
             try await client.query(
                 """
                 INSERT INTO change_log (district, seq, resident_id, cause, actor, changes, prev_hash, hash)

@@ -84,7 +84,7 @@ public struct ConsumerReads: Sendable {
             """
             SELECT i.resident_id FROM resident_identifier i JOIN resident r USING (district, resident_id)
             WHERE i.district = \(district) AND i.scheme = 'cn_citizen_id' AND i.value = \(cleaned) AND r.status = 'active'
-            ORDER BY (r.national_id = \(cleaned)) DESC NULLS LAST, i.resident_id LIMIT 1
+            ORDER BY (r.golden ->> 'national_id' = \(cleaned)) DESC NULLS LAST, i.resident_id LIMIT 1
             """, logger: logger)
         for try await id in rows.decode(Int64.self) { return try await resident(client, id: id) }
         return nil

@@ -528,12 +528,12 @@ public struct GoldenRecords: Sendable {
 
     // MARK: Writing
 
-    /// The resident's columns (core fields), or only its digest when `golden` is nil (retired, or unchanged).
+    /// The resident's row: its golden values and the columns an index or check needs, or only
+    /// its digest when `golden` is nil (retired, or unchanged).
     /// `isNew`: a resident with no row yet, inserted rather than updated.
     static func residentRow(_ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String, isNew: Bool = false) -> [String?] {
         guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: residentColumns - 5) + ["false"] }
         func value(_ field: String) -> String? { golden[field]?.value }
-        let name = value("name").flatMap(PersonName.init(normalizing:))
         var death = value("death_date")
         // The column refuses a death before birth; the conflict says so and a person decides.
         if let date = death.flatMap(PartialDate.init(iso:)), let birth = value("birth_date").flatMap(PartialDate.init(iso:)),
@@ -542,9 +542,8 @@ public struct GoldenRecords: Sendable {
             death = nil
         }
         return [
-            String(id), "false", changed ? "true" : "false", hash, name?.display ?? value("name"), name?.matchingKey, name?.pinyinKey,
-            value("sex"), value("birth_date"), death, value("national_id"), value("phone"), value("division_code"), value("address"),
-            value("marital_status"), value("political_status"), goldenDocument(golden), value("community_code"), isNew ? "true" : "false",
+            String(id), "false", changed ? "true" : "false", hash, value("birth_date"), death, goldenDocument(golden), value("community_code"),
+            isNew ? "true" : "false",
         ]
     }
 
@@ -554,7 +553,7 @@ public struct GoldenRecords: Sendable {
     }
 
     /// Columns of `residentRow`.
-    static let residentColumns = 19
+    static let residentColumns = 9
 
     /// Applies resident rows: golden values with their digest, or the digest alone.
     private func writeResidents(_ rows: StagedRows, _ connection: PostgresConnection) async throws {
@@ -562,38 +561,30 @@ public struct GoldenRecords: Sendable {
         let c = rows.column
         // Each statement joins a slice to `resident`: skipped when the slice has no row of its kind.
         let hashOnly = rows.columns[1].count { $0 == "true" }
-        let inserted = rows.columns[18].count { $0 == "true" }
+        let inserted = rows.columns[8].count { $0 == "true" }
         if inserted > 0 {
             // A new resident's first values make its version 2, as an update of an empty row
             // did (what it was read as before, by API clients' ETags among others).
             try await connection.query(
                 """
-                INSERT INTO resident (district, resident_id, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date,
-                    national_id, phone, division_code, address, marital_status, political_status, golden, community_code, version)
-                SELECT \(district), s.resident_id::bigint, s.inputs_hash, s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date,
-                    s.death_date, s.national_id, s.phone, s.division_code, s.address, s.marital_status, s.political_status,
-                    s.golden::jsonb, s.community_code, 1 + s.changed::boolean::int
-                FROM unnest(\(c(0))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[],
-                            \(c(9))::text[], \(c(10))::text[], \(c(11))::text[], \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[],
-                            \(c(17))::text[], \(c(18))::text[])
-                     AS s(resident_id, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
-                          phone, division_code, address, marital_status, political_status, golden, community_code, is_new)
+                INSERT INTO resident (district, resident_id, inputs_hash, birth_date, death_date, golden, community_code, version)
+                SELECT \(district), s.resident_id::bigint, s.inputs_hash, s.birth_date, s.death_date, s.golden::jsonb, s.community_code,
+                    1 + s.changed::boolean::int
+                FROM unnest(\(c(0))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[],
+                            \(c(8))::text[])
+                     AS s(resident_id, changed, inputs_hash, birth_date, death_date, golden, community_code, is_new)
                 WHERE s.is_new::boolean
                 """, logger: logger)
         }
         if hashOnly + inserted < rows.count {
             try await connection.query(
                 """
-                UPDATE resident r SET inputs_hash = s.inputs_hash,
-                    name = s.name, name_key = s.name_key, pinyin_key = s.pinyin_key, sex = s.sex, birth_date = s.birth_date,
-                    death_date = s.death_date, national_id = s.national_id, phone = s.phone, division_code = s.division_code,
-                    address = s.address, marital_status = s.marital_status, political_status = s.political_status,
+                UPDATE resident r SET inputs_hash = s.inputs_hash, birth_date = s.birth_date, death_date = s.death_date,
                     golden = s.golden::jsonb, community_code = s.community_code, version = r.version + s.changed::boolean::int,
                     updated_at = CASE WHEN s.changed::boolean THEN now() ELSE r.updated_at END
-                FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[], \(c(8))::text[], \(c(9))::text[], \(c(10))::text[], \(c(11))::text[],
-                            \(c(12))::text[], \(c(13))::text[], \(c(14))::text[], \(c(15))::text[], \(c(16))::text[], \(c(17))::text[], \(c(18))::text[])
-                     AS s(resident_id, hash_only, changed, inputs_hash, name, name_key, pinyin_key, sex, birth_date, death_date, national_id,
-                          phone, division_code, address, marital_status, political_status, golden, community_code, is_new)
+                FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[],
+                            \(c(7))::text[], \(c(8))::text[])
+                     AS s(resident_id, hash_only, changed, inputs_hash, birth_date, death_date, golden, community_code, is_new)
                 WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND NOT s.hash_only::boolean AND NOT s.is_new::boolean
                 """, logger: logger)
         }

@@ -113,11 +113,11 @@ struct Households {
         // The household's address is its head's.
         try await connection.query(
             """
-            UPDATE household h SET address = r.address, division_code = r.division_code
+            UPDATE household h SET address = r.golden ->> 'address', division_code = r.golden ->> 'division_code'
             FROM household_member m JOIN resident r ON r.district = m.district AND r.resident_id = m.resident_id
             WHERE h.district = \(district) AND m.district = h.district AND m.household_id = h.household_id AND m.until IS NULL
               AND m.relationship IN ('01', '02') AND m.resident_id = ANY(\(residents))
-              AND (h.address, h.division_code) IS DISTINCT FROM (r.address, r.division_code)
+              AND (h.address, h.division_code) IS DISTINCT FROM (r.golden ->> 'address', r.golden ->> 'division_code')
             """, logger: logger)
     }
 }

@@ -250,16 +250,13 @@ public struct OutboxWriter: Sendable {
             """, logger: logger)
     }
 
-    /// `g.value`, a field's golden value — from the resident's own column for the core fields, so
-    /// that the provenance document is not read for every field — and `h.value`, the system's.
+    /// `g.value`, a field's golden value, and `h.value`, the system's.
     static func goldenAndHeld(sentValue: String) -> String {
-        let columns = ["name", "sex", "birth_date", "national_id", "phone", "division_code", "address", "marital_status", "political_status"]
-        let golden = columns.map { "WHEN '\($0)' THEN res.\($0)::text" }.joined(separator: " ")
-        return """
-            CROSS JOIN LATERAL (SELECT CASE f.field \(golden) ELSE res.golden ->> f.field END AS value) g
-            CROSS JOIN LATERAL (
-                SELECT coalesce(\(sentValue), \(recordValue)) AS value) h
-            """
+        """
+        CROSS JOIN LATERAL (SELECT res.golden ->> f.field AS value) g
+        CROSS JOIN LATERAL (
+            SELECT coalesce(\(sentValue), \(recordValue)) AS value) h
+        """
     }
 
     /// Field `f.field` of source record `r` as the system holds it (the name as normalised).

@@ -37,8 +37,9 @@ public struct QualityReport: Sendable {
                     WHERE btrim(cell.value) = left(c.national_id, 6) || substr(c.national_id, 9, 9))
                 """
             case .phoneShared: "c.phone IN (SELECT phone FROM shared)"
-            case .stalePhone: "res.status = 'active' AND c.phone IS NOT NULL AND res.phone IS NOT NULL AND c.phone <> res.phone"
-            case .staleAddress: "res.status = 'active' AND c.address IS NOT NULL AND res.address IS NOT NULL AND c.address <> res.address"
+            case .stalePhone: "res.status = 'active' AND c.phone IS NOT NULL AND res.golden ->> 'phone' IS NOT NULL AND c.phone <> res.golden ->> 'phone'"
+            case .staleAddress:
+                "res.status = 'active' AND c.address IS NOT NULL AND res.golden ->> 'address' IS NOT NULL AND c.address <> res.golden ->> 'address'"
             case .duplicate: "c.same_system > 1"
             }
         }
