@@ -135,9 +135,11 @@ import YibiaoTestSupport
 
     @Test("migration 0018's cheaper checks accept and refuse exactly what the patterns did")
     func cheaperChecks() async throws {
-        try await TestDatabase.withFreshDatabase { _, client in
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            // The digests were text until migration 0024 made them bytea (checked by length).
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 24 }, logger: .silent).migrate(client)
             // Each value against the pattern it replaced, evaluated by the server, and against
-            // the table (or domain) that now checks it.
+            // the table (or domain) that checks it.
             try await client.query("INSERT INTO district (district, name) VALUES ('110105', 'test')")
             let cases: [(pattern: String, values: [String])] = [
                 ("^[0-9]{6}$", ["110106", "11010", "1101055", "11010a", "１１０１０５", " 11010", "abcdef", "", "110105\n"]),
@@ -339,6 +341,45 @@ import YibiaoTestSupport
             // The death-after-birth check stays.
             await #expect(throws: (any Error).self) {
                 try await client.query("UPDATE resident SET death_date = '1980-01-01' WHERE resident_id = 1")
+            }
+        }
+    }
+
+    @Test("migration 0024 stores each digest as its 32 bytes: the same digest, read back in hexadecimal")
+    func binaryDigests() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 24 }, logger: .silent).migrate(client)
+            let content = "0f" + String(repeating: "a1", count: 31), previous = String(repeating: "0", count: 64)
+            let hash = "ff" + String(repeating: "3c", count: 31)
+            try await client.query(
+                """
+                INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields)
+                VALUES ('110105', 'party', 'a', 1, 1, 1, \(content), '[]', '{}')
+                """)
+            try await client.query(
+                """
+                INSERT INTO change_log (district, seq, resident_id, cause, actor, changes, prev_hash, hash)
+                VALUES ('110105', 1, 1, 'entry', 't', '{}', \(previous), \(hash))
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            for try await (stored, bytes) in try await client.query(
+                "SELECT encode(content_hash, 'hex'), octet_length(content_hash) FROM source_record"
+            ).decode((String, Int).self) {
+                #expect(stored == content && bytes == 32)
+            }
+            for try await (storedPrevious, storedHash) in try await client.query(
+                "SELECT encode(prev_hash, 'hex'), encode(hash, 'hex') FROM change_log"
+            ).decode((String, String).self) {
+                #expect(storedPrevious == previous && storedHash == hash)
+            }
+            // Still append-only; a digest of another length is refused.
+            await #expect(throws: (any Error).self) { try await client.query("UPDATE change_log SET actor = 'x'") }
+            await #expect(throws: (any Error).self) {
+                try await client.query(
+                    """
+                    INSERT INTO change_log (district, seq, resident_id, cause, actor, changes, prev_hash, hash)
+                    VALUES ('110105', 2, 1, 'entry', 't', '{}', decode(\(hash), 'hex'), decode(\(content + "00"), 'hex'))
+                    """)
             }
         }
     }

@@ -45,7 +45,7 @@ import YibiaoTestSupport
             try await client.query(
                 """
                 INSERT INTO change_log (district, seq, resident_id, cause, actor, changes, prev_hash, hash)
-                SELECT '110105', 1, resident_id, 'batch', 'test', '{}', \(zero), \(zero) FROM resident
+                SELECT '110105', 1, resident_id, 'batch', 'test', '{}', decode(\(zero), 'hex'), decode(\(zero), 'hex') FROM resident
                 """)
             await expectRejected(client, "UPDATE change_log SET actor = 'someone else'", state: "42501")
             await expectRejected(client, "DELETE FROM change_log", state: "42501")
@@ -53,7 +53,7 @@ import YibiaoTestSupport
                 client,
                 """
                 INSERT INTO change_log (district, seq, resident_id, cause, actor, changes, prev_hash, hash)
-                SELECT '110105', 2, resident_id, 'gossip', 'test', '{}', '\(zero)', '\(zero)' FROM resident
+                SELECT '110105', 2, resident_id, 'gossip', 'test', '{}', decode('\(zero)', 'hex'), decode('\(zero)', 'hex') FROM resident
                 """, state: "23514")
         }
     }
@@ -71,7 +71,7 @@ import YibiaoTestSupport
             try await client.query(
                 """
                 INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields)
-                SELECT '110105', 'party', 'P-1', 1, batch_id, 1, \(hash), '{}', '{}' FROM ingest_batch
+                SELECT '110105', 'party', 'P-1', 1, batch_id, 1, decode(\(hash), 'hex'), '{}', '{}' FROM ingest_batch
                 """)
             try await client.query("INSERT INTO resident (district) VALUES ('110105'), ('110105')")
             try await client.query(
@@ -90,7 +90,7 @@ import YibiaoTestSupport
                 client,
                 """
                 INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, national_id)
-                SELECT '110105', 'party', 'P-2', 1, batch_id, 2, '\(hash)', '{}', '{}', '12345' FROM ingest_batch
+                SELECT '110105', 'party', 'P-2', 1, batch_id, 2, decode('\(hash)', 'hex'), '{}', '{}', '12345' FROM ingest_batch
                 """, state: "23514")
         }
     }

@@ -68,9 +68,10 @@ public enum ChangeLog {
                 let hash = entryHash(
                     previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
                     causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes.canonical)
+                // The digests as bytea's hexadecimal input (`\x…`); CopyText escapes the backslash.
                 copy.row([
-                    district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes.stored, previous,
-                    hash,
+                    district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes.stored,
+                    "\\x" + previous, "\\x" + hash,
                 ])
                 sequences.append(seq)
                 previous = hash
@@ -104,7 +105,7 @@ public enum ChangeLog {
         let rows = try await client.query(
             """
             SELECT seq, resident_id, cause, cause_ref, actor, to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                   changes::text, prev_hash, hash
+                   changes::text, encode(prev_hash, 'hex'), encode(hash, 'hex')
             FROM change_log WHERE district = \(district) ORDER BY seq
             """, logger: logger)
         for try await (seq, resident, cause, causeRef, actor, changedAt, changes, prevHash, hash) in rows.decode(

@@ -318,7 +318,7 @@ public struct GoldenRecords: Sendable {
     }
 
     /// The part of a resident's digest its current records (`r`) make.
-    static let recordsDigest = "coalesce(string_agg(r.record_id::text || ':' || r.content_hash, ',' ORDER BY r.record_id), '')"
+    static let recordsDigest = "coalesce(string_agg(r.record_id::text || ':' || encode(r.content_hash, 'hex'), ',' ORDER BY r.record_id), '')"
 
     /// New residents (no row yet), with the digest `staleResidents` gives a resident of the same
     /// records and no overrides.

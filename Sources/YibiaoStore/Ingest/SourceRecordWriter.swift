@@ -112,7 +112,7 @@ public struct SourceRecordWriter: Sendable {
     public func currentHashes(_ connection: PostgresConnection) async throws -> [String: String] {
         var hashes: [String: String] = [:]
         for try await (key, hash) in try await connection.query(
-            "SELECT source_key, content_hash FROM source_record WHERE district = \(district) AND system_id = \(system) AND is_current",
+            "SELECT source_key, encode(content_hash, 'hex') FROM source_record WHERE district = \(district) AND system_id = \(system) AND is_current",
             logger: logger
         ).decode((String, String).self) { hashes[key] = hash }
         return hashes
@@ -219,7 +219,7 @@ public struct SourceRecordWriter: Sendable {
             let compared = try await connection.query(
                 """
                 WITH compared AS (
-                    SELECT s.source_key, s.content_hash, r.record_id AS current_id, r.content_hash AS current_hash
+                    SELECT s.source_key, decode(s.content_hash, 'hex') AS content_hash, r.record_id AS current_id, r.content_hash AS current_hash
                     FROM unnest(\(rows.column(0))::text[], \(rows.column(2))::text[]) AS s(source_key, content_hash)
                     LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(system)
                         AND r.source_key = s.source_key AND r.is_current
@@ -248,7 +248,7 @@ public struct SourceRecordWriter: Sendable {
                     raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
                     birth_date, phone, division_code, address, match_keys)
                 SELECT \(district), \(system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number::bigint,
-                    s.content_hash, s.raw::jsonb, s.fields::jsonb, s.facet::jsonb, s.problems::jsonb, s.national_id, s.national_id_raw,
+                    decode(s.content_hash, 'hex'), s.raw::jsonb, s.fields::jsonb, s.facet::jsonb, s.problems::jsonb, s.national_id, s.national_id_raw,
                     s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address, s.match_keys::bigint[]
                 FROM unnest(\(rows.column(0))::text[], \(rows.column(1))::text[], \(rows.column(2))::text[], \(rows.column(3))::text[], \(rows.column(4))::text[],
                             \(rows.column(5))::text[], \(rows.column(6))::text[], \(rows.column(7))::text[], \(rows.column(8))::text[], \(rows.column(9))::text[],
