@@ -33,7 +33,7 @@ func benchAccess(_ hub: Hub, client: PostgresClient, district: String) async thr
 
     var ids: [String] = []
     for try await id in try await client.query(
-        "SELECT national_id FROM resident WHERE district = \(district) AND status = 'active' AND national_id IS NOT NULL ORDER BY resident_id LIMIT 20000"
+        "SELECT golden ->> 'national_id' FROM resident WHERE district = \(district) AND status = 'active' AND golden ? 'national_id' ORDER BY resident_id LIMIT 20000"
     ).decode(String.self) { ids.append(id) }
 
     var quiet = Logger(label: "bench-server")

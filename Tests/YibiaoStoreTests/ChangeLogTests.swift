@@ -44,14 +44,17 @@ import YibiaoTestSupport
                 changedAt: fields[7], changes: fields[8]) == expected)
     }
 
-    @Test("changes are stored without their nulls and hashed in the canonical form, which either form reads back to")
+    @Test("changes are stored without their nulls (values only added as one object) and hashed in the canonical form, which every form reads back to")
     func storedWithoutNulls() throws {
         let samples: [[String: GoldenDiff.Change]] = [
             [:],
             ["phone": .init(old: nil, new: "13812345678")],
             ["address": .init(old: "北京市\"朝阳区\"\\1号\n", new: nil), "name": .init(old: "张伟", new: "張偉"), "sex": .init(old: nil, new: nil)],
             ["party.branch": .init(old: "\u{1}第一支部", new: "第二支部"), "birth_date": .init(old: nil, new: "1990")],
+            ["name": .init(old: nil, new: "张伟"), "social_security.person_number": .init(old: nil, new: "31000\"1"), "sex": .init(old: nil, new: "1")],
         ]
+        // What tells the added-values form from the others.
+        #expect(!CanonicalField.all.contains { ["new", "old"].contains($0.qualifiedName) })
         for changes in samples {
             let (canonical, stored) = ChangeLog.changesText(changes)
             #expect(canonical == ChangeLog.canonicalChanges(changes))
@@ -60,9 +63,14 @@ import YibiaoTestSupport
                     .object(["old": change.old.map(CanonicalJSON.string), "new": change.new.map(CanonicalJSON.string)].compactMapValues { $0 })
                 }
             ).text
-            #expect(stored == withoutNulls)
+            // Values only added: one object of them under "new".
+            let onlyAdded = !changes.isEmpty && changes.values.allSatisfy { $0.old == nil && $0.new != nil }
+            let added = CanonicalJSON.object(["new": .object(changes.compactMapValues { $0.new.map(CanonicalJSON.string) })]).text
+            #expect(stored == (onlyAdded ? added : withoutNulls))
             #expect(!stored.contains("null"))
-            #expect(try JSONDecoder().decode([String: GoldenDiff.Change].self, from: Data(stored.utf8)) == changes)
+            #expect(ChangeLog.storedChanges(stored) == changes)
+            #expect(ChangeLog.storedChanges(canonical) == changes)
+            #expect(ChangeLog.storedChanges(withoutNulls) == changes, "entries stored before the added-values form read alike")
             // What `verify` hashes, from either form as the database returns it.
             #expect(ChangeLog.canonicalJSON(stored) == canonical)
             #expect(ChangeLog.canonicalJSON(canonical) == canonical)

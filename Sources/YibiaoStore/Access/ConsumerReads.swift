@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import PostgresNIO
+import YibiaoMerge
 public import YibiaoCore
 
 /// What a consumer reads, each through its grant: a resident, a lookup by ID number, a
@@ -164,12 +165,11 @@ public struct ConsumerReads: Sendable {
         }
         var shown: [Change] = []
         var through = after
-        let decoder = JSONDecoder()
         for row in rows {
             guard shown.count < limit else { break }
             through = row.seq
             guard grant.covers(community: communities[row.resident]),
-                let decoded = try? decoder.decode([String: FieldChange].self, from: Data(row.changes.utf8))
+                let decoded = ChangeLog.storedChanges(row.changes)
             else { continue }
             let visible = grant.view(changes: decoded.mapValues { (old: $0.old, new: $0.new) })
             guard !visible.isEmpty else { continue }

@@ -173,7 +173,9 @@ public struct Workers: Sendable {
                 SELECT coalesce(array_agg(field ORDER BY field), '{}') AS keys, coalesce(array_agg(at ORDER BY field), '{}') AS times
                 FROM (
                     SELECT f.field, to_char(max(c.changed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
-                    FROM change_log c CROSS JOIN LATERAL jsonb_object_keys(c.changes) AS f(field)
+                    FROM change_log c
+                    -- Values only added are stored as {"new": {field: value}} (`ChangeLog.changesText`).
+                    CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN c.changes ? 'new' THEN c.changes -> 'new' ELSE c.changes END) AS f(field)
                     WHERE c.district = \(district) AND c.resident_id = owner.resident_id AND f.field = ANY(\(fields))
                     GROUP BY f.field
                 ) last

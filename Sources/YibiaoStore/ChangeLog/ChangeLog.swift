@@ -151,15 +151,19 @@ public enum ChangeLog {
         CanonicalJSON.object(changes.mapValues { .object(["old": .optional($0.old), "new": .optional($0.new)]) }).text
     }
 
-    /// The changes as the hash covers them (`canonicalChanges`) and as they are stored: the same
-    /// without its nulls — a first value has no old one, and the nulls were a sixth of the log's
-    /// documents. Readers take a missing old or new as none; `verify` hashes what it reads in the
-    /// first form, whichever form it was stored in. Written straight into bytes, both at once.
+    /// The changes as the hash covers them (`canonicalChanges`) and as they are stored, in one
+    /// of two forms. Values only added (a new resident, a field filled for the first time — most
+    /// entries): `{"new": {field: value, …}}`, without an object per field. Otherwise the
+    /// canonical form without its nulls (a missing old or new is none). `storedChanges` reads
+    /// both, and the canonical form too (entries written before); `verify` hashes what it reads
+    /// in the canonical form, whichever form was stored. Written straight into bytes.
     static func changesText(_ changes: [String: Change]) -> (canonical: String, stored: String) {
-        var canonical: [UInt8] = [UInt8(ascii: "{")], stored: [UInt8] = [UInt8(ascii: "{")]
+        let fields = changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        let onlyAdded = !changes.isEmpty && changes.values.allSatisfy { $0.old == nil && $0.new != nil }
+        var canonical: [UInt8] = [UInt8(ascii: "{")], stored: [UInt8] = Array((onlyAdded ? #"{"new":{"# : "{").utf8)
         canonical.reserveCapacity(changes.count * 64)
-        stored.reserveCapacity(changes.count * 48)
-        for (index, field) in changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+        stored.reserveCapacity(changes.count * 40)
+        for (index, field) in fields.enumerated() {
             let change = changes[field]!
             if index > 0 {
                 canonical.append(UInt8(ascii: ","))
@@ -168,10 +172,14 @@ public enum ChangeLog {
             CanonicalJSON.appendString(field, to: &canonical)
             CanonicalJSON.appendString(field, to: &stored)
             canonical.append(contentsOf: #":{"new":"#.utf8)
-            stored.append(contentsOf: #":{"#.utf8)
+            if onlyAdded {
+                stored.append(UInt8(ascii: ":"))
+            } else {
+                stored.append(contentsOf: #":{"#.utf8)
+            }
             if let new = change.new {
                 CanonicalJSON.appendString(new, to: &canonical)
-                stored.append(contentsOf: #""new":"#.utf8)
+                if !onlyAdded { stored.append(contentsOf: #""new":"#.utf8) }
                 CanonicalJSON.appendString(new, to: &stored)
             } else {
                 canonical.append(contentsOf: "null".utf8)
@@ -186,16 +194,27 @@ public enum ChangeLog {
                 canonical.append(contentsOf: "null".utf8)
             }
             canonical.append(UInt8(ascii: "}"))
-            stored.append(UInt8(ascii: "}"))
+            if !onlyAdded { stored.append(UInt8(ascii: "}")) }
         }
         canonical.append(UInt8(ascii: "}"))
-        stored.append(UInt8(ascii: "}"))
+        stored.append(contentsOf: Array((onlyAdded ? "}}" : "}").utf8))
         return (String(decoding: canonical, as: UTF8.self), String(decoding: stored, as: UTF8.self))
+    }
+
+    /// An entry's changes from its stored document, in any of its forms (`changesText`); nil
+    /// when it is not one. No field is named `new`: a document whose only key is `new` holds
+    /// added values.
+    public static func storedChanges(_ text: String) -> [String: Change]? {
+        guard let object = try? JSONDecoder().decode([String: [String: String?]].self, from: Data(text.utf8)) else { return nil }
+        if object.count == 1, let added = object["new"] {
+            return added.compactMapValues { $0 }.mapValues { Change(old: nil, new: $0) }
+        }
+        return object.mapValues { Change(old: $0["old"] ?? nil, new: $0["new"] ?? nil) }
     }
 
     /// jsonb reorders keys and spacing: re-serialise what the database returns the same way.
     static func canonicalJSON(_ text: String) -> String {
-        guard let changes = try? JSONDecoder().decode([String: Change].self, from: Data(text.utf8)) else { return text }
+        guard let changes = storedChanges(text) else { return text }
         return canonicalChanges(changes)
     }
 

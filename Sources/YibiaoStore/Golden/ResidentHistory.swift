@@ -91,7 +91,6 @@ public struct ResidentHistory: Sendable {
     /// The resident's change-log entries, oldest first; with `asOf`, only those committed by then.
     public func timeline(_ client: PostgresClient, resident: Int64, asOf: String? = nil) async throws -> [Event] {
         var events: [Event] = []
-        let decoder = JSONDecoder()
         let rows = try await client.query(
             """
             SELECT c.seq, to_char(c.changed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'), c.cause, c.cause_ref,
@@ -102,7 +101,7 @@ public struct ResidentHistory: Sendable {
             ORDER BY c.seq
             """, logger: logger)
         for try await (seq, at, cause, ref, source, actor, changes) in rows.decode((Int64, String, String, String?, String?, String, String).self) {
-            let decoded = (try? decoder.decode([String: GoldenDiff.Change].self, from: Data(changes.utf8))) ?? [:]
+            let decoded = ChangeLog.storedChanges(changes) ?? [:]
             events.append(Event(seq: seq, at: at, cause: cause, causeRef: ref, source: source, actor: actor, changes: decoded))
         }
         return events
