@@ -35,6 +35,10 @@ public enum TestDatabase {
             }
             try await Database.dropDatabase(url)
             return result
+        } catch let error as StoreError where error.errorCode == .databaseUnreachable {
+            try? await Database.dropDatabase(url)
+            // As above: why the shared server could not be reached, in its own words.
+            throw TestDatabaseUnreachable(summary: error.description, detail: error.detail ?? "")
         } catch {
             try? await Database.dropDatabase(url)
             throw error

@@ -58,7 +58,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                       AND national_id IS NULL AND national_id_raw IS NOT NULL AND problems->0->>'code' = 'id_check_mismatch'
                     """) == 1)
             #expect(try await count(client, "SELECT count(*) FROM source_record WHERE name_key = '欧阳娜娜' AND pinyin_key = 'ouyangnana'") == 1)
-            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE facet->>'party.member_status' = 'probationary'") == 1)
+            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE facet -> 'party' ->> 'member_status' = 'probationary'") == 1)
         }
     }
 
@@ -105,7 +105,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 var storedValues: [String: [String: String]] = [:]
                 for try await (key, values, repeated) in try await client.query(
                     """
-                    SELECT source_key, (\(unescaped: SourceRecordWriter.allFields("r")) || r.facet)::text,
+                    SELECT source_key, (\(unescaped: SourceRecordWriter.allFields("r")) || \(unescaped: SourceRecordWriter.flatFacet("r")))::text,
                            r.fields ?| \(SourceRecordWriter.liftedFields)::text[]
                     FROM source_record r WHERE system_id = \(name) AND is_current
                     """

@@ -3,7 +3,7 @@ import PostgresNIO
 import Testing
 import YibiaoCore
 import YibiaoMatching
-import YibiaoStore
+@testable import YibiaoStore
 import YibiaoTestSupport
 
 @Suite struct MigratorTests {
@@ -381,6 +381,65 @@ import YibiaoTestSupport
                     VALUES ('110105', 2, 1, 'entry', 't', '{}', decode(\(hash), 'hex'), decode(\(content + "00"), 'hex'))
                     """)
             }
+        }
+    }
+
+    @Test("migration 0025 indexes superseded versions on their own: still one current version per key, each version once")
+    func supersededVersions() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            func insert(_ version: Int, current: Bool) async throws {
+                try await client.query(
+                    """
+                    INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, is_current)
+                    VALUES ('110105', 'party', 'k', \(version), 1, 1, decode(repeat('ab', 32), 'hex'), '[]', '{}', \(current))
+                    """)
+            }
+            try await insert(1, current: false)
+            try await insert(2, current: true)
+            await #expect(throws: (any Error).self, "a second current version") { try await insert(3, current: true) }
+            await #expect(throws: (any Error).self, "a version twice") { try await insert(1, current: false) }
+            try await insert(3, current: false)
+            var indexes: [String] = []
+            for try await name in try await client.query(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'source_record' ORDER BY 1"
+            ).decode(String.self) { indexes.append(name) }
+            #expect(indexes.contains("source_record_superseded") && indexes.contains("source_record_current"))
+            #expect(!indexes.contains("source_record_district_system_id_source_key_version_key"))
+        }
+    }
+
+    @Test("migration 0026 groups a record's facet values by domain; flattened, they are the same values")
+    func nestedFacets() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 26 }, logger: .silent).migrate(client)
+            let flat = #"{"party.branch": "第一支部", "party.joined_on": "2020-07-01", "civil_affairs.elderly_allowance": "true"}"#
+            for (key, facet) in [("a", flat), ("b", "{}")] {
+                try await client.query(
+                    """
+                    INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, facet)
+                    VALUES ('110105', 'party', \(key), 1, 1, 1, decode(repeat('ab', 32), 'hex'), '[]', '{}', \(facet)::jsonb)
+                    """)
+            }
+            try await Migrator(logger: .silent).migrate(client)
+            var nested: [String: String] = [:], flattened: [String: String] = [:]
+            for try await (key, stored, back) in try await client.query(
+                "SELECT source_key, facet::text, \(unescaped: SourceRecordWriter.flatFacet("r"))::text FROM source_record r"
+            ).decode((String, String, String).self) {
+                nested[key] = stored
+                flattened[key] = back
+            }
+            let decoder = JSONDecoder()
+            #expect(
+                try decoder.decode([String: [String: String]].self, from: Data(try #require(nested["a"]).utf8))
+                    == ["party": ["branch": "第一支部", "joined_on": "2020-07-01"], "civil_affairs": ["elderly_allowance": "true"]])
+            #expect(
+                try decoder.decode([String: String].self, from: Data(try #require(flattened["a"]).utf8))
+                    == decoder.decode([String: String].self, from: Data(flat.utf8)))
+            #expect(nested["b"] == "{}" && flattened["b"] == "{}")
+            // What staging writes now is the same shape.
+            #expect(
+                SourceRecordWriter.storedFacet(["party.branch": "第一支部", "party.joined_on": "2020-07-01", "civil_affairs.elderly_allowance": "true"])
+                    == #"{"civil_affairs":{"elderly_allowance":"true"},"party":{"branch":"第一支部","joined_on":"2020-07-01"}}"#)
         }
     }
 

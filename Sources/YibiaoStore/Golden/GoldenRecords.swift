@@ -369,7 +369,14 @@ public struct GoldenRecords: Sendable {
                    e.keys, e.values, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", "))
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
             -- Fields and facet as two arrays: decoding them costs far less than parsing JSON here.
-            CROSS JOIN LATERAL (SELECT array_agg(key) AS keys, array_agg(value) AS values FROM jsonb_each_text(r.fields || r.facet)) e
+            CROSS JOIN LATERAL (
+                SELECT array_agg(key) AS keys, array_agg(value) AS values FROM (
+                    SELECT key, value FROM jsonb_each_text(r.fields)
+                    UNION ALL
+                    -- The facet is grouped by domain (migration 0026): qualified names again.
+                    SELECT d.key || '.' || f.key, f.value FROM jsonb_each(r.facet) d, jsonb_each_text(d.value) f
+                ) pairs
+            ) e
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
         for try await (resident, record, system, receivedAt, keys, texts, name, batch, id, idRaw, sex, birth, phone, division, address)

@@ -256,12 +256,17 @@ public struct SourceRecordWriter: Sendable {
                             \(rows.column(15))::text[], \(rows.column(16))::text[], \(rows.column(17))::text[])
                      AS s(source_key, row_number, content_hash, raw, fields, facet, problems, national_id, national_id_raw, name,
                           name_key, pinyin_key, sex, birth_date, phone, division_code, address, match_keys)
+                -- The key's newest superseded version (a changed row's was retired just before).
                 LEFT JOIN LATERAL (
-                    SELECT r.version, r.content_hash, r.is_current FROM source_record r
-                    WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = s.source_key
-                    ORDER BY r.version DESC LIMIT 1
+                    SELECT max(r.version) AS version FROM source_record r
+                    WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = s.source_key AND NOT r.is_current
                 ) previous ON true
-                WHERE previous.version IS NULL OR NOT previous.is_current
+                -- A lateral probe, not NOT EXISTS: an anti-join could be planned as a scan of the district.
+                LEFT JOIN LATERAL (
+                    SELECT true AS present FROM source_record c
+                    WHERE c.district = \(district) AND c.system_id = \(system) AND c.source_key = s.source_key AND c.is_current LIMIT 1
+                ) current ON true
+                WHERE current.present IS NULL
                 RETURNING record_id
                 )
                 INSERT INTO match_queue (district, record_id) SELECT \(district), record_id FROM staged
@@ -346,6 +351,29 @@ public struct SourceRecordWriter: Sendable {
         return "(jsonb_strip_nulls(jsonb_build_object(\(columns))) || \(alias).fields)"
     }
 
+    /// `facet` as stored: domain → field → value (migration 0026), each domain named once
+    /// rather than in every key. `facet` holds qualified names (`party.branch`) only.
+    static func storedFacet(_ facet: [String: String]) -> String {
+        guard !facet.isEmpty else { return "{}" }
+        var domains: [String: [String: String]] = [:]
+        for (key, value) in facet {
+            // Every facet key is qualified (`MappedRecord.isFacet`): domain, dot, field.
+            let dot = key.firstIndex(of: ".") ?? key.endIndex
+            let field = dot < key.endIndex ? key[key.index(after: dot)...] : ""
+            domains[String(key[..<dot]), default: [:]][String(field)] = value
+        }
+        let members = domains.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map {
+            CanonicalJSON.string($0.key).text + ":" + CanonicalJSON.objectText($0.value)
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// SQL for the facet values of source record `alias` as one flat jsonb object of qualified
+    /// names (`party.branch`), as they were before migration 0026 grouped them by domain.
+    public static func flatFacet(_ alias: String) -> String {
+        "(SELECT coalesce(jsonb_object_agg(d.key || '.' || f.key, f.value), '{}'::jsonb) FROM jsonb_each(\(alias).facet) d, jsonb_each(d.value) f)"
+    }
+
     static func stagingRow(_ record: MappedRecord, columns: RawColumns) -> [String?] {
         let core = record.coreFields
         // The columns below, as matching will load them.
@@ -358,7 +386,7 @@ public struct SourceRecordWriter: Sendable {
                 identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
             record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(storedFields(record)),
-            JSONText.object(record.facetFields), JSONText.encode(record.problems),
+            storedFacet(record.facetFields), JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
             PostgresArrayText.literal(keys),

@@ -260,7 +260,8 @@ public struct ResidentLinker: Sendable {
             LEFT JOIN link l ON l.district = r.district AND l.record_id = r.record_id
             LEFT JOIN LATERAL (
                 SELECT pl.resident_id, pl.pinned FROM source_record p JOIN link pl USING (district, record_id)
-                WHERE p.district = \(district) AND p.system_id = r.system_id AND p.source_key = r.source_key AND p.version < r.version
+                WHERE p.district = \(district) AND p.system_id = r.system_id AND p.source_key = r.source_key AND NOT p.is_current
+                    AND p.version < r.version
                 ORDER BY p.version DESC LIMIT 1
             ) previous ON l.record_id IS NULL
             WHERE r.district = \(district) AND r.is_current AND (\(whole) OR r.record_id = ANY(\(ids)))
@@ -485,7 +486,7 @@ public struct ResidentLinker: Sendable {
                     UNION
                     SELECT pl.resident_id FROM source_record r
                     JOIN source_record p ON p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key
-                        AND p.version < r.version
+                        AND NOT p.is_current AND p.version < r.version
                     JOIN link pl ON pl.district = p.district AND pl.record_id = p.record_id
                     WHERE r.district = \(district) AND r.record_id = ANY(\(ids))
                 )

@@ -1062,5 +1062,30 @@ enum EmbeddedMigrations {
         ADD CONSTRAINT change_log_hash_check CHECK (octet_length(hash) = 32),
         ADD CONSTRAINT change_log_prev_hash_check CHECK (octet_length(prev_hash) = 32);
     """#),
+        ("0025_superseded_versions.sql", #"""
+    -- One index per row instead of two (issue "A district in seconds…"): every row was in both
+    -- `source_record_current` (one current version per key) and the unique constraint on
+    -- (district, system, key, version) — about 58 bytes and an index insertion per row for a second
+    -- copy of the same key. The versions a row supersedes are what the constraint was searched for
+    -- (a new version's number, the resident a new version inherits); they are indexed on their own
+    -- now, unique, beside the current one. A key's current version is its newest (the writer
+    -- retires it only to insert the next), so together they keep every version number unique.
+    ALTER TABLE source_record DROP CONSTRAINT source_record_district_system_id_source_key_version_key;
+    CREATE UNIQUE INDEX source_record_superseded ON source_record (district, system_id, source_key, version) WHERE NOT is_current;
+    """#),
+        ("0026_nested_facets.sql", #"""
+    -- A record's facet values grouped by their domain (issue "A district in seconds…"):
+    -- `{"social_security": {"person_number": …, "insured_status": …}}` instead of every key
+    -- carrying its domain (`social_security.person_number`, …) — the prefix was a third of the
+    -- document for the social security feed's rows. Readers flatten it back to qualified names
+    -- (`SourceRecordWriter.flatFacet`). The type change rewrites the table once.
+    CREATE FUNCTION pg_temp.nested_facet(flat jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+        SELECT coalesce(jsonb_object_agg(domain, fields), '{}') FROM (
+            SELECT split_part(key, '.', 1) AS domain, jsonb_object_agg(substr(key, strpos(key, '.') + 1), value) AS fields
+            FROM jsonb_each(flat) GROUP BY 1
+        ) grouped
+    $$;
+    ALTER TABLE source_record ALTER COLUMN facet TYPE jsonb USING pg_temp.nested_facet(facet);
+    """#),
     ]
 }

@@ -263,7 +263,7 @@ public struct OutboxWriter: Sendable {
     static let recordValue =
         "CASE f.field WHEN 'name' THEN r.name "
         + SourceRecordWriter.liftedFields.map { "WHEN '\($0)' THEN r.\($0)::text " }.joined()
-        + "ELSE coalesce(r.fields ->> f.field, r.facet ->> f.field) END"
+        + "ELSE coalesce(r.fields ->> f.field, r.facet -> split_part(f.field, '.', 1) ->> substr(f.field, strpos(f.field, '.') + 1)) END"
 
     /// The outbox's key for a resident a system has no record of yet.
     /// (`supersedeUnsent` spells it in SQL too.)
