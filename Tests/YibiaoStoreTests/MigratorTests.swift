@@ -443,17 +443,6 @@ import YibiaoTestSupport
         }
     }
 
-    @Test("migration 0027 takes the lookup keys' GIN index off its pending list")
-    func ginWithoutPendingList() async throws {
-        try await TestDatabase.withFreshDatabase { _, client in
-            var options: String?
-            for try await text in try await client.query(
-                "SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'source_record_match_keys'"
-            ).decode(String.self) { options = text }
-            #expect(options?.contains("fastupdate=off") == true, "\(options ?? "no such index")")
-        }
-    }
-
     @Test("migration 0017 turns text lookup keys into numbers, clearing the old ones for the next run to fill")
     func hashedLookupKeys() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
