@@ -373,8 +373,7 @@ public struct GoldenRecords: Sendable {
                 SELECT array_agg(key) AS keys, array_agg(value) AS values FROM (
                     SELECT key, value FROM jsonb_each_text(r.fields)
                     UNION ALL
-                    -- The facet is grouped by domain (migration 0026): qualified names again.
-                    SELECT d.key || '.' || f.key, f.value FROM jsonb_each(r.facet) d, jsonb_each_text(d.value) f
+                    \(unescaped: SourceRecordWriter.facetPairs("r"))
                 ) pairs
             ) e
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))

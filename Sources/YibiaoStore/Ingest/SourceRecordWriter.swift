@@ -368,10 +368,15 @@ public struct SourceRecordWriter: Sendable {
         return "{" + members.joined(separator: ",") + "}"
     }
 
-    /// SQL for the facet values of source record `alias` as one flat jsonb object of qualified
-    /// names (`party.branch`), as they were before migration 0026 grouped them by domain.
+    /// SQL for the facet values of source record `alias` as rows (`key`, `value` text), keys
+    /// qualified again (`party.branch`): migration 0026 grouped them by domain.
+    public static func facetPairs(_ alias: String) -> String {
+        "SELECT d.key || '.' || f.key AS key, f.value FROM jsonb_each(\(alias).facet) d, jsonb_each_text(d.value) f"
+    }
+
+    /// The same as one flat jsonb object of qualified names, as the facet was before 0026.
     public static func flatFacet(_ alias: String) -> String {
-        "(SELECT coalesce(jsonb_object_agg(d.key || '.' || f.key, f.value), '{}'::jsonb) FROM jsonb_each(\(alias).facet) d, jsonb_each(d.value) f)"
+        "(SELECT coalesce(jsonb_object_agg(p.key, p.value), '{}'::jsonb) FROM (\(facetPairs(alias))) p)"
     }
 
     static func stagingRow(_ record: MappedRecord, columns: RawColumns) -> [String?] {
