@@ -22,7 +22,7 @@ public enum TestDatabase {
     ) async throws -> Result {
         let url = try serverURL().with(database: "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
         do {
-            try await Database.createDatabaseIfMissing(url)
+            try await whileServerFull { try await Database.createDatabaseIfMissing(url) }
         } catch let error as StoreError {
             // The server's own words (SQLSTATE, "too many clients", a timeout): a test that
             // cannot reach the shared server says why, not only that it could not.
@@ -33,15 +33,28 @@ public enum TestDatabase {
                 if migrated { try await Migrator(logger: .silent).migrate(client) }
                 return try await body(url, client)
             }
-            try await Database.dropDatabase(url)
+            try await whileServerFull { try await Database.dropDatabase(url) }
             return result
         } catch let error as StoreError where error.errorCode == .databaseUnreachable {
-            try? await Database.dropDatabase(url)
+            try? await whileServerFull { try await Database.dropDatabase(url) }
             // As above: why the shared server could not be reached, in its own words.
             throw TestDatabaseUnreachable(summary: error.description, detail: error.detail ?? "")
         } catch {
-            try? await Database.dropDatabase(url)
+            try? await whileServerFull { try await Database.dropDatabase(url) }
             throw error
+        }
+    }
+
+    /// Runs an idempotent step (create or drop a test database) again while the shared server
+    /// answers "too many clients" (SQLSTATE 53300): dozens of tests in parallel can fill its
+    /// connection slots for a moment, and such a step failing then failed whole tests at once.
+    static func whileServerFull(_ step: () async throws -> Void) async throws {
+        for attempt in 0..<20 {
+            do {
+                return try await step()
+            } catch let error as StoreError where error.errorCode == .databaseUnreachable && (error.detail ?? "").contains("53300") && attempt < 19 {
+                try await Task.sleep(for: .milliseconds(100 * (attempt + 1)))
+            }
         }
     }
 
