@@ -79,12 +79,49 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
         }.joined(separator: " ")
     }
 
-    /// Up to three decimals, without trailing zeros (`15`, `12.989`, `-0.5`).
+    /// The compact comparisons of `score` as `MatchExplanation(score, record:)` would store
+    /// them, written straight from the score: a first load writes one per record, and the
+    /// dictionary and formatted decimals in between were most of the time its links took.
+    public static func compactComparisons(of score: PairScore) -> String {
+        var text = ""
+        text.reserveCapacity(16 * Comparison.allCases.count)
+        for comparison in Comparison.allCases {
+            if !text.isEmpty { text += " " }
+            text += comparison.name
+            text += ":"
+            text += String(score.vector[comparison])
+            text += ":"
+            text += decimalText(score.contributions[comparison.rawValue])
+        }
+        return text
+    }
+
+    /// Up to three decimals, without trailing zeros (`15`, `12.989`, `-0.5`): the value rounded
+    /// to thousandths, written from that whole number (`String(format:)` cost microseconds a
+    /// value). Beyond a trillion a double no longer holds thousandths apart: formatted there.
     static func decimalText(_ value: Double) -> String {
-        var text = String(format: "%.3f", rounded(value))
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text == "-0" ? "0" : text
+        let scaled = (value * 1000).rounded()
+        guard scaled.isFinite, scaled.magnitude < 1e15 else {
+            var text = String(format: "%.3f", rounded(value))
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+            return text == "-0" ? "0" : text
+        }
+        let thousandths = Int64(scaled)
+        guard thousandths != 0 else { return "0" }
+        var text = thousandths < 0 ? "-" : ""
+        text += String(thousandths.magnitude / 1000)
+        var fraction = thousandths.magnitude % 1000
+        if fraction != 0 {
+            var digits = 3
+            while fraction % 10 == 0 {
+                fraction /= 10
+                digits -= 1
+            }
+            let written = String(fraction)
+            text += "." + String(repeating: "0", count: digits - written.count) + written
+        }
+        return text
     }
 
     static func parseCompact(_ text: String) throws -> [String: Evidence] {

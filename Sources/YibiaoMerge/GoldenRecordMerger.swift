@@ -171,6 +171,8 @@ public struct GoldenRecordMerger: Sendable {
         _ candidates: [(observation: Observation, value: String)], field: String,
         rule: SurvivorshipRules.Rule
     ) -> [(observation: Observation, value: String)] {
+        // Most fields of most residents have one candidate: nothing to rank.
+        guard candidates.count > 1 else { return candidates }
         let order = rule.priority ?? rules.priority
         func trust(_ system: String) -> Int { order.firstIndex(of: system) ?? order.count }
         let domain = rule.domain ?? CanonicalField.named(field).map { $0.domain.rawValue } ?? "core"
@@ -196,7 +198,8 @@ public struct GoldenRecordMerger: Sendable {
                 candidate.observation.recordID
             )
         }
-        return candidates.sorted { key($0) < key($1) }
+        // Each candidate's key once, not once per comparison.
+        return candidates.map { (key: key($0), candidate: $0) }.sorted { $0.key < $1.key }.map(\.candidate)
     }
 
     static func candidates(_ observed: [(observation: Observation, value: String)]) -> [FieldConflict.Candidate] {

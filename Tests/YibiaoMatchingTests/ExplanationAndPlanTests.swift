@@ -47,6 +47,41 @@ import YibiaoMatching
         #expect(explanation.notes.isEmpty)
     }
 
+    @Test("stored weights: three decimals written as the rounded thousandths, the same as formatting them; straight from a score as through the explanation")
+    func compactWeights() throws {
+        // The reference: the value rounded to thousandths, formatted, trailing zeros dropped.
+        func formatted(_ value: Double) -> String {
+            let thousandths = (value * 1000).rounded()
+            var text = String(format: "%.3f", thousandths == 0 ? 0 : thousandths / 1000)
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+            return text == "-0" ? "0" : text
+        }
+        var generator = SeededGenerator(seed: 12)
+        var values: [Double] = [0, -0.0, 0.0004, -0.0004, 0.0005, -0.0005, 1, -1, 0.5, -0.5, 12.989057592294003, 0.01, 0.1, 1e11 + 0.123, -7.0001, 123.4567]
+        for _ in 0..<20_000 {
+            let magnitude = [1.0, 10, 100, 1_000, 1e6][Int(generator.next() % 5)]
+            values.append((Double(generator.next() % 2_000_001) / 1_000_000 - 1) * magnitude)
+        }
+        for value in values {
+            let explanation = MatchExplanation(
+                method: .probabilistic, weight: 0, probability: 0.5, otherRecord: 1, comparisons: ["id": .init(level: 1, weight: value)])
+            #expect(explanation.compactComparisons == "id:1:" + formatted(value), "\(value)")
+        }
+        let a = MatchRecord(
+            id: 1, nationalID: "11010519850302011X", nameKey: "张伟", pinyinKey: "zhangwei", sex: .male,
+            birth: CalendarDate(year: 1985, month: 3, day: 2), phone: "13812345678", address: "北京市朝阳区建国路1号")
+        let others = [
+            MatchRecord(id: 2, nameKey: "张伟", pinyinKey: "zhangwei", sex: .male, birth: CalendarDate(year: 1985, month: 3, day: 2)),
+            MatchRecord(id: 3, nationalID: "110105198503020129", nameKey: "张薇", pinyinKey: "zhangwei", sex: .female, phone: "13812345678"),
+            MatchRecord(id: 4, nameKey: "李娜", pinyinKey: "lina", birth: CalendarDate(year: 1990, month: 1, day: 1), address: "北京市朝阳区建国路2号"),
+        ]
+        for b in others {
+            let score = MatchEngine().score(a, b, frequencies: TermFrequencies([a] + others))
+            #expect(MatchExplanation.compactComparisons(of: score) == MatchExplanation(score, record: b.id).compactComparisons)
+        }
+    }
+
     @Test("plain-word notes: a relative's ID number, household evidence, a birth date known to the month")
     func notes() {
         let husband = MatchRecord(id: 1, fields: ["national_id": "110105194912310035", "name": "王建国", "birth_date": "1949-12-31", "sex": "1"])

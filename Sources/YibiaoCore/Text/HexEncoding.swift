@@ -1,15 +1,21 @@
 extension Sequence<UInt8> {
     /// Lower-case hexadecimal, two digits per byte (digests). Written out by hand because
     /// `String(format: "%02x")` costs microseconds per byte on Linux: on the change log's hot
-    /// path that was most of the time.
+    /// path that was most of the time. The digits are computed, not looked up in an array made
+    /// per call, and written into the string's own storage.
     public var hexString: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
-        for byte in self {
-            bytes.append(digits[Int(byte >> 4)])
-            bytes.append(digits[Int(byte & 0x0F)])
+        let bytes = Array(self)
+        return String(unsafeUninitializedCapacity: 2 * bytes.count) { buffer in
+            for (index, byte) in bytes.enumerated() {
+                buffer[2 * index] = hexDigit(byte >> 4)
+                buffer[2 * index + 1] = hexDigit(byte & 0x0F)
+            }
+            return 2 * bytes.count
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+@inline(__always)
+private func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
 }

@@ -358,8 +358,9 @@ public struct SourceRecordWriter: Sendable {
         var domains: [String: [String: String]] = [:]
         for (key, value) in facet {
             // Every facet key is qualified (`MappedRecord.isFacet`): domain, dot, field.
-            let dot = key.firstIndex(of: ".") ?? key.endIndex
-            let field = dot < key.endIndex ? key[key.index(after: dot)...] : ""
+            // Searched in the UTF-8 bytes: by characters it was most of this function's time.
+            let dot = key.utf8.firstIndex(of: UInt8(ascii: ".")) ?? key.endIndex
+            let field = dot < key.endIndex ? key[key.utf8.index(after: dot)...] : ""
             domains[String(key[..<dot]), default: [:]][String(field)] = value
         }
         let members = domains.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map {

@@ -620,11 +620,10 @@ public struct ResidentLinker: Sendable {
                             {
                                 continue
                             }
-                            let explanation = edge.map { MatchExplanation($0, record: record) }
                             copy.row([
                                 String(record), String(resident), method, edge.map { String($0.weight) },
-                                explanation.map { String($0.otherRecord) }, explanation.map { String($0.probability) },
-                                explanation?.compactComparisons, "false", nil,
+                                edge.map { String($0.a == record ? $0.b : $0.a) }, edge.map { String($0.probability) },
+                                edge.map(MatchExplanation.compactComparisons(of:)), "false", nil,
                             ])
                         }
                         if copy.count >= 50_000 { try await flush() }
