@@ -43,6 +43,15 @@ public struct MappedRecord: Sendable, Hashable {
     /// Core fields (`name`) and facet fields (`party.branch`) apart, as staging stores them.
     public var coreFields: [String: String] { fields.filter { !Self.isFacet($0.key) } }
     public var facetFields: [String: String] { fields.filter { Self.isFacet($0.key) } }
+    /// Both in one pass over the fields (staging wants both for every row).
+    public var coreAndFacetFields: (core: [String: String], facet: [String: String]) {
+        var core: [String: String] = [:], facet: [String: String] = [:]
+        core.reserveCapacity(fields.count)
+        for (field, value) in fields {
+            if Self.isFacet(field) { facet[field] = value } else { core[field] = value }
+        }
+        return (core, facet)
+    }
 
     static func isFacet(_ field: String) -> Bool { field.utf8.contains(UInt8(ascii: ".")) }
 }

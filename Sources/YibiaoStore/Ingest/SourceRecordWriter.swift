@@ -337,8 +337,8 @@ public struct SourceRecordWriter: Sendable {
 
     /// `fields` as stored: the core values but those its columns hold — the name too when the
     /// feed spelled it as normalised (its `name` column), else it keeps the feed's spelling.
-    static func storedFields(_ record: MappedRecord) -> [String: String] {
-        var stored = record.coreFields
+    static func storedFields(_ record: MappedRecord, core: [String: String]? = nil) -> [String: String] {
+        var stored = core ?? record.coreFields
         for field in liftedFields { stored[field] = nil }
         if let name = stored["name"], name == record.name?.display { stored["name"] = nil }
         return stored
@@ -381,7 +381,7 @@ public struct SourceRecordWriter: Sendable {
     }
 
     static func stagingRow(_ record: MappedRecord, columns: RawColumns) -> [String?] {
-        let core = record.coreFields
+        let (core, facet) = record.coreAndFacetFields
         // The columns below, as matching will load them.
         let keys = MatchEngine.lookupKeys(
             of: MatchRecord(
@@ -391,8 +391,8 @@ public struct SourceRecordWriter: Sendable {
                 division: core["division_code"], address: core["address"],
                 identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
-            record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(storedFields(record)),
-            storedFacet(record.facetFields), JSONText.encode(record.problems),
+            record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(storedFields(record, core: core)),
+            storedFacet(facet), JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
             PostgresArrayText.literal(keys),
