@@ -209,6 +209,9 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
 }
 
 extension Comparison {
-    /// The stable name used in stored explanations.
-    public var name: String { String(describing: self) }
+    /// The stable name used in stored explanations (the case's name, looked up: reflecting
+    /// on the case each time cost more than the rest of a link's row).
+    public var name: String { Self.names[rawValue] }
+
+    private static let names = allCases.map { String(describing: $0) }
 }

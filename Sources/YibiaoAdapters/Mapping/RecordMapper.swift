@@ -243,16 +243,46 @@ public struct RecordMapper: Sendable {
         var text: [UInt8] = []
         text.reserveCapacity(cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 16 })
         for (key, value) in cells.sorted(by: { $0.key < $1.key }) {
-            text += key.count.description.utf8
+            appendDecimal(characterCount(key), to: &text)
             text.append(UInt8(ascii: ":"))
             text += key.utf8
             text.append(UInt8(ascii: "="))
-            text += value.count.description.utf8
+            appendDecimal(characterCount(value), to: &text)
             text.append(UInt8(ascii: ":"))
             text += value.utf8
             text.append(UInt8(ascii: "\n"))
         }
         return SHA256.hash(data: text).hexString
+    }
+
+    /// `text.count` (characters, as the digest has always counted them). Counting characters
+    /// means finding grapheme clusters, most of the digest's time; a text of printable ASCII
+    /// and CJK ideographs has one character per scalar (no rule of UAX #29 joins any two of
+    /// them), so there it counts scalars.
+    static func characterCount(_ text: String) -> Int {
+        var scalars = 0
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x20...0x7E, 0x3400...0x4DBF, 0x4E00...0x9FFF: scalars += 1
+            default: return text.count
+            }
+        }
+        return scalars
+    }
+
+    /// `value` in decimal digits, as `value.description` writes it.
+    static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        guard value > 0 else {
+            bytes += value.description.utf8
+            return
+        }
+        let start = bytes.count
+        var rest = value
+        while rest > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        }
+        bytes[start...].reverse()
     }
 }
 

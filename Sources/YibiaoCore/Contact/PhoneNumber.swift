@@ -30,7 +30,8 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible 
         groups.removeAll { $0.isEmpty }
         var digits = groups.joined()
         if digits.isEmpty { return .failure(.init(.empty)) }
-        if digits.count >= 7, Set(digits).count == 1 { return .failure(.init(.placeholder)) }
+        // "All one digit", asked without building a set of characters per number.
+        if digits.count >= 7, digits.allSatisfy({ $0 == digits.first }) { return .failure(.init(.placeholder)) }
         if let ext = extensionPart, ext.isEmpty || ext.count > 6 { return .failure(.init(.unrecognised)) }
 
         // Country code: +86 / 0086 / 86 in front of a full national number.
@@ -38,7 +39,8 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible 
 
         if digits.count == 11, digits.hasPrefix("1"), let second = digits.dropFirst().first, "3456789".contains(second) {
             if extensionPart != nil { return .failure(.init(.unrecognised)) }
-            if Set(digits.dropFirst(3)).count == 1 { return .failure(.init(.placeholder)) }
+            let subscriber = digits.dropFirst(3)
+            if subscriber.allSatisfy({ $0 == subscriber.first }) { return .failure(.init(.placeholder)) }
             return .success(PhoneNumber(kind: .mobile, value: digits))
         }
         // A national number kept its trunk 0 after the country code was dropped? (+86 10 …)

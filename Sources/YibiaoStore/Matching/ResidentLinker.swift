@@ -127,9 +127,13 @@ public struct ResidentLinker: Sendable {
         if let (version, parameters, trainedOn) = current, records <= trainedOn * 2 { return (version, parameters, nil) }
         // A few hundred records say too little to estimate from: the defaults (version 0) serve.
         guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1, nil) } ?? (0, .initial, nil) }
+        var timer = PhaseTimer("training", logger: logger)
         let (loaded, keys) = try await loadRecords(client, ids: nil)
+        timer.lap("load district", rows: loaded.count)
         let blocking = await MatchEngine().blocking(of: loaded)
+        timer.lap("blocking", rows: blocking.pairCount)
         let (version, parameters) = try await train(client, on: loaded, blocking: blocking)
+        timer.lap("train", rows: loaded.count)
         return (version, parameters, LoadedDistrict(records: loaded, keys: keys, blocking: blocking))
     }
 
