@@ -443,6 +443,46 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("migration 0027 keeps one index on identifiers, led by what is looked up: rows kept, each (resident, scheme, value) once, a lookup by ID number through the index")
+    func identifierIndex() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 27 }, logger: .silent).migrate(client)
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', '朝阳区')")
+            try await client.query("INSERT INTO resident (district, resident_id, golden) VALUES ('110105', 1, '{}'), ('110105', 2, '{}')")
+            // A relative's ID number typed into someone's record: one value, two residents.
+            try await client.query(
+                """
+                INSERT INTO resident_identifier (district, resident_id, scheme, value)
+                VALUES ('110105', 1, 'cn_citizen_id', '11010519850302011X'), ('110105', 2, 'cn_citizen_id', '11010519850302011X'),
+                       ('110105', 1, 'passport', 'E12345678')
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var count = 0
+            for try await rows in try await client.query("SELECT count(*) FROM resident_identifier").decode(Int.self) { count = rows }
+            #expect(count == 3)
+            await #expect(throws: (any Error).self, "the same identifier of the same resident twice") {
+                try await client.query("INSERT INTO resident_identifier (district, resident_id, scheme, value) VALUES ('110105', 1, 'passport', 'E12345678')")
+            }
+            var indexes: [String] = []
+            for try await definition in try await client.query(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'resident_identifier' ORDER BY 1"
+            ).decode(String.self) { indexes.append(definition) }
+            #expect(indexes.count == 1)
+            #expect(indexes.first?.contains("(district, scheme, value, resident_id)") == true, "\(indexes)")
+            // Three rows would be read by a scan: the plan is asked of the index alone.
+            let plan = try await client.withConnection { connection in
+                try await connection.query("SET enable_seqscan = off", logger: .silent)
+                var plan = ""
+                for try await line in try await connection.query(
+                    "EXPLAIN SELECT resident_id FROM resident_identifier WHERE district = '110105' AND scheme = 'cn_citizen_id' AND value = '11010519850302011X'",
+                    logger: .silent
+                ).decode(String.self) { plan += line + "\n" }
+                return plan
+            }
+            #expect(plan.contains("resident_identifier_pkey"), "\(plan)")
+        }
+    }
+
     @Test("migration 0017 turns text lookup keys into numbers, clearing the old ones for the next run to fill")
     func hashedLookupKeys() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
