@@ -184,6 +184,25 @@ enum CitizenIDTestValues {
         return person(id, "赵" + given, "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)", sex: index % 2 == 0 ? "1" : "2", phone: phone)
     }
 
+    @Test("blocks hold exactly the records sharing a key's text, whatever the hash: texts sharing a hash are never put together")
+    func blocksByText() {
+        var records = strangers()
+        records.append(contentsOf: (0..<60).map { stranger($0, id: Int64($0 + 1_001), phone: "138111\(20_000 + $0 % 7)") })
+        let keys = records.map(MatchEngine.blockingKeys(of:))
+        for kind in MatchEngine.blockingKeys.indices {
+            // What a dictionary keyed by the text gives.
+            var expected: [String: [Int32]] = [:]
+            for (index, recordKeys) in keys.enumerated() {
+                for (keyKind, key) in recordKeys where keyKind == kind { expected[key, default: []].append(Int32(index)) }
+            }
+            for hash in [MatchEngine.keyBytesHash, { _ in 42 }, { UInt64($0.utf8.count % 3) }] as [(String) -> UInt64] {
+                let blocks = MatchEngine.blocks(ofKind: kind, keys: keys, hash: hash)
+                #expect(blocks.count == expected.count, "kind \(kind)")
+                #expect(Dictionary(blocks.map { ($0.key, $0.members) }, uniquingKeysWith: +) == expected, "kind \(kind)")
+            }
+        }
+    }
+
     @Test("blocking found once serves training and matching alike; a blocking of other records is not used")
     func blockingHandedOn() async throws {
         var records = strangers()
