@@ -43,6 +43,14 @@ public enum UnmappedRow: Sendable {
         mapped(memo: nil)
     }
 
+    /// The row's number, source key and content digest when they can be had without mapping
+    /// it (`RecordMapper.keyAndDigest`); nil for a row read mapped already, or one that only
+    /// mapping can judge.
+    public func keyAndDigest() -> (row: Int, sourceKey: String, contentHash: String)? {
+        guard case .raw(let row, let mapper) = self, let (key, digest) = mapper.keyAndDigest(row) else { return nil }
+        return (row.number, key, digest)
+    }
+
     /// The same outcome, remembering normalised values in the calling thread's memo.
     public func mapped(memo: MappingMemo?) -> MappingOutcome {
         switch self {

@@ -48,8 +48,8 @@ struct Ingest: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp(
             tr(
-                "Read the file even if it is the system's latest batch, unchanged, under the same adapter.",
-                "即使该文件与本系统最近一批完全相同（适配器也未变），仍重新读取。"))) var force = false
+                "Read the file even if it is the system's latest batch, unchanged, under the same adapter; and check every row again, even rows already held.",
+                "即使该文件与本系统最近一批完全相同（适配器也未变），仍重新读取；并重新校验每一行，包括已暂存的行。"))) var force = false
 
     func run() async throws {
         let request = IngestRequest(

@@ -161,6 +161,56 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
+    @Test("a row held already is recognised by its key and digest without mapping it again, under the same adapter only; --force maps every row")
+    func recognisedWithoutMapping() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-ingest")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let spec = """
+                system: births
+                name: {zh: 出生登记, en: Births}
+                format:
+                  type: jsonl
+                source_key: id
+                fields:
+                  name: {column: n, required: true}
+                  birth_date: {column: d, required: true}
+
+                """
+            let specFile = directory.appendingPathComponent("births.yaml")
+            try spec.write(to: specFile, atomically: true, encoding: .utf8)
+            let rows = [#"{"id": "1", "n": "张伟", "d": "20261120"}"#, #"{"id": "2", "n": "李娜", "d": "19800101"}"#]
+            let file = directory.appendingPathComponent("births.jsonl")
+            try rows.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            let adapter = try FeedAdapterRegistry.load(specFile.path)
+            let first = try await Ingestor(adapter: adapter, district: "110105", actor: "test", today: today, logger: .silent).ingest(file, client: client)
+            #expect(first.staged == 2)
+            // The same rows and one more, read on a day before the first birth date: mapped,
+            // row 1 would be quarantined (a required date in the future). Mapping is the same on
+            // any day for the rows that matter here; a clock set back is only how a test sees
+            // which rows were mapped.
+            try (rows + [#"{"id": "3", "n": "王芳", "d": "19900101"}"#]).joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            let earlier = CalendarDate(year: 2026, month: 11, day: 19)!
+            var ingestor = Ingestor(adapter: adapter, district: "110105", actor: "test", today: earlier, logger: .silent)
+            let second = try await ingestor.ingest(file, client: client)
+            #expect(second.staged == 1 && second.unchanged == 2 && second.quarantined == 0 && second.reconciles)
+            // `--force`: every row mapped again, and what this reading makes of it reported.
+            ingestor.rereadUnchangedFile = true
+            let forced = try await ingestor.ingest(file, client: client)
+            #expect(forced.staged == 0 && forced.unchanged == 2 && forced.quarantineReasons == ["date_in_future": 1] && forced.reconciles)
+            // Another adapter (its file changed): rows staged under the old one are mapped again.
+            try (spec + "# revised\n").write(to: specFile, atomically: true, encoding: .utf8)
+            let revised = try await Ingestor(adapter: try FeedAdapterRegistry.load(specFile.path), district: "110105", actor: "test", today: earlier, logger: .silent)
+                .ingest(file, client: client)
+            #expect(revised.unchanged == 2 && revised.quarantineReasons == ["date_in_future": 1] && revised.reconciles)
+            // A recognised row still counts for the keys the rest of the file may not repeat.
+            try (rows + [#"{"id": "2", "n": "李娜娜", "d": "19800101"}"#]).joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            let repeated = try await Ingestor(adapter: adapter, district: "110105", actor: "test", today: today, logger: .silent).ingest(file, client: client)
+            #expect(repeated.staged == 0 && repeated.unchanged == 2 && repeated.quarantineReasons == ["duplicate_source_key": 1] && repeated.reconciles)
+            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE system_id = 'births' AND is_current") == 3)
+        }
+    }
+
     @Test("a changed cell makes a new version; the old one is kept, no longer current")
     func versions() async throws {
         try await TestDatabase.withFreshDatabase { _, client in

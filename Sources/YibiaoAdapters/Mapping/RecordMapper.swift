@@ -122,6 +122,24 @@ public struct RecordMapper: Sendable {
         map(row, memo: nil)
     }
 
+    /// The row's source key, as `map` derives it.
+    func sourceKey(of row: RawRow) -> String {
+        TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
+    }
+
+    /// The source key and content digest `map` would give the row, without normalising its
+    /// fields: staging recognises a row it holds already by them. nil when `map` could
+    /// quarantine the row before its fields (too large, a NUL, no key or too long a key): only
+    /// mapping it says what becomes of it.
+    public func keyAndDigest(_ row: RawRow) -> (sourceKey: String, contentHash: String)? {
+        guard row.cells.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) <= FieldLimits.rowBytes,
+            !row.cells.contains(where: { $0.value.utf8.contains(0) })
+        else { return nil }
+        let key = sourceKey(of: row)
+        guard !key.isEmpty, key.count <= FieldLimits.sourceKeyCharacters else { return nil }
+        return (key, Self.hash(row.cells))
+    }
+
     /// The same outcome as `map(_:)`; with a memo, values seen before are not normalised again.
     public func map(_ row: RawRow, memo: MappingMemo?) -> MappingOutcome {
         let rowBytes = row.cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
@@ -144,7 +162,7 @@ public struct RecordMapper: Sendable {
                         en: "the cell holds a NUL character (byte 0), which the database cannot store in text", zh: "该单元格含有空字符（字节 0），数据库无法将其存为文本"),
                     row: row.number, column: cell.key, value: cell.value.replacingOccurrences(of: "\u{0}", with: "\\x00")))
         }
-        let key = TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
+        let key = sourceKey(of: row)
         if key.isEmpty {
             return .quarantined(
                 FeedIssue(
@@ -416,12 +434,18 @@ public struct SourceKeyTracker: Sendable {
 
     /// The outcome to use for `outcome`: a repeated key turns a record into a quarantined row.
     public mutating func check(_ outcome: MappingOutcome) -> MappingOutcome {
-        guard case .record(let record) = outcome, !seen.insert(record.sourceKey).inserted else { return outcome }
-        return .quarantined(
-            FeedIssue(
-                code: "duplicate_source_key",
-                message: LocalizedText(
-                    en: "the source key \(record.sourceKey) already appeared earlier in this file",
-                    zh: "源系统主键 \(record.sourceKey) 在本文件中已出现过"), row: record.row, value: record.sourceKey))
+        guard case .record(let record) = outcome, let issue = check(sourceKey: record.sourceKey, row: record.row) else { return outcome }
+        return .quarantined(issue)
+    }
+
+    /// The same for a row known by its key alone (one staging recognised without mapping it):
+    /// the issue that quarantines it when the key came earlier in the file, else nil.
+    public mutating func check(sourceKey: String, row: Int) -> FeedIssue? {
+        guard !seen.insert(sourceKey).inserted else { return nil }
+        return FeedIssue(
+            code: "duplicate_source_key",
+            message: LocalizedText(
+                en: "the source key \(sourceKey) already appeared earlier in this file",
+                zh: "源系统主键 \(sourceKey) 在本文件中已出现过"), row: row, value: sourceKey)
     }
 }

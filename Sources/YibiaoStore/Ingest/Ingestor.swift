@@ -85,19 +85,22 @@ public struct Ingestor: Sendable {
     ) async throws -> Summary {
         var summary = summary
         let fileName = url.lastPathComponent
-        let current = try await writer.currentHashes(connection)
+        let current = try await writer.currentHashes(connection, stagedBy: adapter.fingerprint)
         let columns = try await writer.rawColumns(connection)
         let batchID = try await writer.startBatch(
             connection, adapter: adapter.adapterName, adapterHash: adapter.fingerprint, fileName: fileName, fileHash: fileHash, actor: actor)
         summary.batchID = batchID
         try await writer.holdBatch(connection, batchID: batchID)
         let start = ContinuousClock.now
+        // `ingest --force` maps every row again, recognised or not: what this version of the
+        // adapter and its checks make of each is reported afresh.
         let chunks = ChunkProducer.start(
-            adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current, rawColumns: columns)
+            adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current.all,
+            recognisedUnmapped: rereadUnchangedFile ? [:] : current.sameAdapter, rawColumns: columns)
         do {
             // A first ingest grows the table many times over: statistics follow each time it
             // doubles, and only for the columns the chunk statements join and filter on.
-            var analyzedAt = current.count
+            var analyzedAt = current.all.count
             for await chunk in chunks.stream {
                 try await write(chunk, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
                 if summary.staged >= max(4_096, analyzedAt) {
@@ -178,6 +181,12 @@ private final class MemoPerSlice: @unchecked Sendable {
     let memos = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in MappingMemo() }
 }
 
+/// A row of a chunk: mapped, or recognised by its key and digest as one staging holds already.
+private enum PreparedRow: Sendable {
+    case mapped(MappingOutcome)
+    case recognised(row: Int, sourceKey: String)
+}
+
 /// Rows read and mapped, ready to write in one transaction.
 struct IngestChunk: Sendable {
     var staging = SourceRecordWriter.StagingRows()
@@ -217,12 +226,14 @@ final class ChunkProducer: @unchecked Sendable {
 
     /// `current`: source key → content hash of the system's current records; rows that match are
     /// counted unchanged and not encoded (a daily feed that changed in a few rows costs the
-    /// reading and those rows).
+    /// reading and those rows). `recognisedUnmapped`: those of them staged under this very
+    /// adapter — a row found there by its key and digest is not even mapped (normalising every
+    /// field was most of re-reading a feed that hardly changed).
     /// `rawColumns`: the system's raw columns so far; each chunk gives the ones its rows add
     /// positions and carries them to be written with its rows.
     static func start(
         adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int, unchangedIn current: [String: String],
-        rawColumns: RawColumns
+        recognisedUnmapped: [String: String] = [:], rawColumns: RawColumns
     ) -> ChunkProducer {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
@@ -238,12 +249,25 @@ final class ChunkProducer: @unchecked Sendable {
             func emit() {
                 let rows = pending
                 let outcomes = inThreadSlices(rows.count, minimum: 1_000) { slice, range in
-                    range.map { rows[$0].mapped(memo: memos.memos[slice]) }
+                    range.map { index -> PreparedRow in
+                        if !recognisedUnmapped.isEmpty, let (row, key, digest) = rows[index].keyAndDigest(), recognisedUnmapped[key] == digest {
+                            return .recognised(row: row, sourceKey: key)
+                        }
+                        return .mapped(rows[index].mapped(memo: memos.memos[slice]))
+                    }
                 }
                 var chunk = IngestChunk()
                 chunk.read = rows.count
                 var records: [MappedRecord] = []
-                for outcome in outcomes.joined() {
+                for prepared in outcomes.joined() {
+                    let outcome: MappingOutcome
+                    switch prepared {
+                    case .recognised(let row, let key):
+                        // Held already; still a key the rest of the file may not repeat.
+                        if let issue = keys.check(sourceKey: key, row: row) { chunk.quarantined.append(issue) } else { chunk.unchanged += 1 }
+                        continue
+                    case .mapped(let mapped): outcome = mapped
+                    }
                     // The same source key twice in one file: the first one counts.
                     switch keys.check(outcome) {
                     case .quarantined(let issue): chunk.quarantined.append(issue)

@@ -108,14 +108,25 @@ public struct SourceRecordWriter: Sendable {
         return result
     }
 
-    /// Source key → content hash of the system's current records.
-    public func currentHashes(_ connection: PostgresConnection) async throws -> [String: String] {
-        var hashes: [String: String] = [:]
-        for try await (key, hash) in try await connection.query(
-            "SELECT source_key, encode(content_hash, 'hex') FROM source_record WHERE district = \(district) AND system_id = \(system) AND is_current",
+    /// Source key → content hash of the system's current records; and apart, those staged by a
+    /// batch read with the adapter of fingerprint `adapter`: the same row under the same adapter
+    /// maps the same, so staging need not map it again to know it holds it already.
+    public func currentHashes(
+        _ connection: PostgresConnection, stagedBy adapter: String
+    ) async throws -> (all: [String: String], sameAdapter: [String: String]) {
+        var hashes: [String: String] = [:], sameAdapter: [String: String] = [:]
+        for try await (key, hash, same) in try await connection.query(
+            """
+            SELECT r.source_key, encode(r.content_hash, 'hex'), b.adapter_sha256 IS NOT DISTINCT FROM \(adapter)
+            FROM source_record r LEFT JOIN ingest_batch b ON b.district = r.district AND b.batch_id = r.batch_id
+            WHERE r.district = \(district) AND r.system_id = \(system) AND r.is_current
+            """,
             logger: logger
-        ).decode((String, String).self) { hashes[key] = hash }
-        return hashes
+        ).decode((String, String, Bool).self) {
+            hashes[key] = hash
+            if same { sameAdapter[key] = hash }
+        }
+        return (hashes, sameAdapter)
     }
 
     /// Marks the district's orphaned `running` batches failed (`interrupted`) and returns them.
