@@ -185,10 +185,9 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let adapter = try FeedAdapterRegistry.load(specFile.path)
             let first = try await Ingestor(adapter: adapter, district: "110105", actor: "test", today: today, logger: .silent).ingest(file, client: client)
             #expect(first.staged == 2)
-            // The same rows and one more, read on a day before the first birth date: mapped,
-            // row 1 would be quarantined (a required date in the future). Mapping is the same on
-            // any day for the rows that matter here; a clock set back is only how a test sees
-            // which rows were mapped.
+            // The same rows and one more, read on a day before row 1's birth date: mapped, row 1
+            // would be quarantined (a required date in the future). In use the day only moves
+            // forward; set back here, it shows which rows were mapped.
             try (rows + [#"{"id": "3", "n": "王芳", "d": "19900101"}"#]).joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
             let earlier = CalendarDate(year: 2026, month: 11, day: 19)!
             var ingestor = Ingestor(adapter: adapter, district: "110105", actor: "test", today: earlier, logger: .silent)
