@@ -167,12 +167,7 @@ public struct MatchEngine: Sendable {
     /// block then pairs (blocking itself compares the keys' text). FNV-1a is written here,
     /// not taken from a library: it must never change between versions or processes.
     public static func storedKey(kind: Int, key: String) -> Int64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return Int64(bitPattern: UInt64(kind) << 56 | (hash & 0x00ff_ffff_ffff_ffff))
+        Int64(bitPattern: UInt64(kind) << 56 | (keyBytesHash(key) & 0x00ff_ffff_ffff_ffff))
     }
 
     /// The kind (index into `blockingKeys`) of a stored key.
@@ -227,7 +222,8 @@ public struct MatchEngine: Sendable {
         return blocks
     }
 
-    /// 64-bit FNV-1a of the text's UTF-8 bytes (grouping only: nothing stores it).
+    /// 64-bit FNV-1a of the text's UTF-8 bytes: blocking groups keys by it, and the stored
+    /// lookup keys keep its low 56 bits (`storedKey`).
     static func keyBytesHash(_ key: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key.utf8 {
