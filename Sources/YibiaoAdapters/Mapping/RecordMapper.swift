@@ -122,29 +122,12 @@ public struct RecordMapper: Sendable {
         map(row, memo: nil)
     }
 
-    /// The row's source key, as `map` derives it.
-    func sourceKey(of row: RawRow) -> String {
-        TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
-    }
-
-    /// The source key and content digest `map` would give the row, without normalising its
-    /// fields: staging recognises a row it holds already by them. nil when `map` could
-    /// quarantine the row before its fields (too large, a NUL, no key or too long a key): only
-    /// mapping it says what becomes of it.
-    public func keyAndDigest(_ row: RawRow) -> (sourceKey: String, contentHash: String)? {
-        guard row.cells.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) <= FieldLimits.rowBytes,
-            !row.cells.contains(where: { $0.value.utf8.contains(0) })
-        else { return nil }
-        let key = sourceKey(of: row)
-        guard !key.isEmpty, key.count <= FieldLimits.sourceKeyCharacters else { return nil }
-        return (key, Self.hash(row.cells))
-    }
-
-    /// The same outcome as `map(_:)`; with a memo, values seen before are not normalised again.
-    public func map(_ row: RawRow, memo: MappingMemo?) -> MappingOutcome {
+    /// The row's source key, or why `map` quarantines the row before looking at its fields
+    /// (too large, a NUL, no key, too long a key): what `map` and `keyAndDigest` both ask first.
+    func sourceKeyOrIssue(_ row: RawRow) -> Result<String, FeedIssue> {
         let rowBytes = row.cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
         if rowBytes > FieldLimits.rowBytes {
-            return .quarantined(
+            return .failure(
                 FeedIssue(
                     code: "row_too_large",
                     message: LocalizedText(
@@ -155,16 +138,16 @@ public struct RecordMapper: Sendable {
         // PostgreSQL text cannot hold U+0000: kept, it would be dropped on the way in — a
         // different value, silently. The row is quarantined instead, naming the cell.
         if let cell = row.cells.first(where: { $0.value.utf8.contains(0) }) {
-            return .quarantined(
+            return .failure(
                 FeedIssue(
                     code: "nul_character",
                     message: LocalizedText(
                         en: "the cell holds a NUL character (byte 0), which the database cannot store in text", zh: "该单元格含有空字符（字节 0），数据库无法将其存为文本"),
                     row: row.number, column: cell.key, value: cell.value.replacingOccurrences(of: "\u{0}", with: "\\x00")))
         }
-        let key = sourceKey(of: row)
+        let key = TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
         if key.isEmpty {
-            return .quarantined(
+            return .failure(
                 FeedIssue(
                     code: "missing_source_key",
                     message: LocalizedText(
@@ -173,10 +156,28 @@ public struct RecordMapper: Sendable {
                     row: row.number, column: spec.sourceKey.columns.first, value: ""))
         }
         if key.count > FieldLimits.sourceKeyCharacters {
-            return .quarantined(
+            return .failure(
                 Self.tooLong(
                     "source key", limit: FieldLimits.sourceKeyCharacters, row: row.number,
                     column: spec.sourceKey.columns.first, value: key))
+        }
+        return .success(key)
+    }
+
+    /// The source key and content digest `map` would give the row, without normalising its
+    /// fields: staging recognises a row it holds already by them. nil when `map` would
+    /// quarantine the row before its fields: only mapping it says what becomes of it.
+    public func keyAndDigest(_ row: RawRow) -> (sourceKey: String, contentHash: String)? {
+        guard case .success(let key) = sourceKeyOrIssue(row) else { return nil }
+        return (key, Self.hash(row.cells))
+    }
+
+    /// The same outcome as `map(_:)`; with a memo, values seen before are not normalised again.
+    public func map(_ row: RawRow, memo: MappingMemo?) -> MappingOutcome {
+        let key: String
+        switch sourceKeyOrIssue(row) {
+        case .success(let found): key = found
+        case .failure(let issue): return .quarantined(issue)
         }
         var fields: [String: String] = [:]
         var problems: [FieldProblem] = []
