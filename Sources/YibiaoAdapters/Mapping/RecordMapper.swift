@@ -40,10 +40,8 @@ public struct MappedRecord: Sendable, Hashable {
         self.name = name
     }
 
-    /// Core fields (`name`) and facet fields (`party.branch`) apart, as staging stores them.
-    public var coreFields: [String: String] { fields.filter { !Self.isFacet($0.key) } }
-    public var facetFields: [String: String] { fields.filter { Self.isFacet($0.key) } }
-    /// Both in one pass over the fields (staging wants both for every row).
+    /// Core fields (`name`) and facet fields (`party.branch`) apart, as staging stores them, in
+    /// one pass over the fields.
     public var coreAndFacetFields: (core: [String: String], facet: [String: String]) {
         var core: [String: String] = [:], facet: [String: String] = [:]
         core.reserveCapacity(fields.count)

@@ -348,8 +348,9 @@ public struct SourceRecordWriter: Sendable {
 
     /// `fields` as stored: the core values but those its columns hold — the name too when the
     /// feed spelled it as normalised (its `name` column), else it keeps the feed's spelling.
-    static func storedFields(_ record: MappedRecord, core: [String: String]? = nil) -> [String: String] {
-        var stored = core ?? record.coreFields
+    /// `core`: the record's core fields (`MappedRecord.coreAndFacetFields`).
+    static func storedFields(_ record: MappedRecord, core: [String: String]) -> [String: String] {
+        var stored = core
         for field in liftedFields { stored[field] = nil }
         if let name = stored["name"], name == record.name?.display { stored["name"] = nil }
         return stored
