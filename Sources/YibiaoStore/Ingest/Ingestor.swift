@@ -85,7 +85,7 @@ public struct Ingestor: Sendable {
     ) async throws -> Summary {
         var summary = summary
         let fileName = url.lastPathComponent
-        let current = try await writer.currentHashes(connection, stagedBy: adapter.fingerprint)
+        let current = try await writer.currentRecords(connection, stagedBy: adapter.fingerprint)
         let columns = try await writer.rawColumns(connection)
         let batchID = try await writer.startBatch(
             connection, adapter: adapter.adapterName, adapterHash: adapter.fingerprint, fileName: fileName, fileHash: fileHash, actor: actor)
@@ -95,12 +95,12 @@ public struct Ingestor: Sendable {
         // `ingest --force` maps every row again, recognised or not: what this version of the
         // adapter and its checks make of each is reported afresh.
         let chunks = ChunkProducer.start(
-            adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current.all,
-            recognisedUnmapped: rereadUnchangedFile ? [:] : current.sameAdapter, rawColumns: columns)
+            adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current,
+            recognisingUnmapped: !rereadUnchangedFile, rawColumns: columns)
         do {
             // A first ingest grows the table many times over: statistics follow each time it
             // doubles, and only for the columns the chunk statements join and filter on.
-            var analyzedAt = current.all.count
+            var analyzedAt = current.count
             for await chunk in chunks.stream {
                 try await write(chunk, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
                 if summary.staged >= max(4_096, analyzedAt) {
@@ -224,16 +224,16 @@ final class ChunkProducer: @unchecked Sendable {
         slots.signal()
     }
 
-    /// `current`: source key → content hash of the system's current records; rows that match are
+    /// `current`: the system's current records by source key; rows with their content hash are
     /// counted unchanged and not encoded (a daily feed that changed in a few rows costs the
-    /// reading and those rows). `recognisedUnmapped`: those of them staged under this very
-    /// adapter — a row found there by its key and digest is not even mapped (normalising every
-    /// field was most of re-reading a feed that hardly changed).
+    /// reading and those rows). With `recognisingUnmapped`, a row that matches by key and digest
+    /// a record staged under this very adapter is not even mapped (normalising every field was
+    /// most of re-reading a feed that hardly changed).
     /// `rawColumns`: the system's raw columns so far; each chunk gives the ones its rows add
     /// positions and carries them to be written with its rows.
     static func start(
-        adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int, unchangedIn current: [String: String],
-        recognisedUnmapped: [String: String] = [:], rawColumns: RawColumns
+        adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int,
+        unchangedIn current: [String: SourceRecordWriter.CurrentRecord], recognisingUnmapped: Bool, rawColumns: RawColumns
     ) -> ChunkProducer {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
@@ -250,7 +250,9 @@ final class ChunkProducer: @unchecked Sendable {
                 let rows = pending
                 let outcomes = inThreadSlices(rows.count, minimum: 1_000) { slice, range in
                     range.map { index -> PreparedRow in
-                        if !recognisedUnmapped.isEmpty, let (row, key, digest) = rows[index].keyAndDigest(), recognisedUnmapped[key] == digest {
+                        if recognisingUnmapped, let (row, key, digest) = rows[index].keyAndDigest(),
+                            let held = current[key], held.sameAdapter, held.contentHash == digest
+                        {
                             return .recognised(row: row, sourceKey: key)
                         }
                         return .mapped(rows[index].mapped(memo: memos.memos[slice]))
@@ -272,7 +274,7 @@ final class ChunkProducer: @unchecked Sendable {
                     switch keys.check(outcome) {
                     case .quarantined(let issue): chunk.quarantined.append(issue)
                     case .record(let record):
-                        if current[record.sourceKey] == record.contentHash {
+                        if current[record.sourceKey]?.contentHash == record.contentHash {
                             chunk.unchanged += 1
                         } else {
                             records.append(record)

@@ -108,13 +108,18 @@ public struct SourceRecordWriter: Sendable {
         return result
     }
 
-    /// Source key → content hash of the system's current records; and apart, those staged by a
-    /// batch read with the adapter of fingerprint `adapter`: the same row under the same adapter
-    /// maps the same, so staging need not map it again to know it holds it already.
-    public func currentHashes(
-        _ connection: PostgresConnection, stagedBy adapter: String
-    ) async throws -> (all: [String: String], sameAdapter: [String: String]) {
-        var hashes: [String: String] = [:], sameAdapter: [String: String] = [:]
+    /// A current record as an ingest compares rows with it.
+    public struct CurrentRecord: Sendable, Hashable {
+        /// Its content hash (hex).
+        public let contentHash: String
+        /// Staged by a batch read with the adapter the ingest uses: the same row under the same
+        /// adapter maps the same, so staging need not map it again to know it holds it already.
+        public let sameAdapter: Bool
+    }
+
+    /// Source key → the system's current record, `sameAdapter` against fingerprint `adapter`.
+    public func currentRecords(_ connection: PostgresConnection, stagedBy adapter: String) async throws -> [String: CurrentRecord] {
+        var current: [String: CurrentRecord] = [:]
         for try await (key, hash, same) in try await connection.query(
             """
             SELECT r.source_key, encode(r.content_hash, 'hex'), b.adapter_sha256 IS NOT DISTINCT FROM \(adapter)
@@ -122,11 +127,8 @@ public struct SourceRecordWriter: Sendable {
             WHERE r.district = \(district) AND r.system_id = \(system) AND r.is_current
             """,
             logger: logger
-        ).decode((String, String, Bool).self) {
-            hashes[key] = hash
-            if same { sameAdapter[key] = hash }
-        }
-        return (hashes, sameAdapter)
+        ).decode((String, String, Bool).self) { current[key] = CurrentRecord(contentHash: hash, sameAdapter: same) }
+        return current
     }
 
     /// Marks the district's orphaned `running` batches failed (`interrupted`) and returns them.
