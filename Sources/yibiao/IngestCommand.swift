@@ -55,9 +55,9 @@ struct Ingest: AsyncParsableCommand {
         let request = IngestRequest(
             adapter: try FeedAdapterRegistry.load(adapter), file: URL(fileURLWithPath: feed),
             district: try districtOption.resolved(), actor: cliActor(), match: !noMatch, rereadUnchangedFile: force)
+        let showsProgress = !noProgress && isatty(STDERR_FILENO) == 1
         let bar = ProgressBar(
-            enabled: !noProgress && isatty(STDERR_FILENO) == 1,
-            totalRows: ProgressBar.estimateRows(request.file, adapter: request.adapter))
+            enabled: showsProgress, totalRows: showsProgress ? ProgressBar.estimateRows(request.file, adapter: request.adapter) : nil)
         let outcome = try await database.withHub { hub in
             defer { bar.finish() }
             return try await hub.ingest(request) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
@@ -136,7 +136,7 @@ final class ProgressBar: @unchecked Sendable {
         defer { try? handle.close() }
         var lines = 0
         while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            lines += chunk.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            lines += chunk.withUnsafeBytes { bytes in bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } }
         }
         return max(lines - (format.isTabular ? 1 : 0), 1)
     }

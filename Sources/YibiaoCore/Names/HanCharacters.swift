@@ -1,48 +1,36 @@
 import Foundation
 
-/// Per-character traditional → simplified and pinyin tables, computed once from ICU's
-/// `Hant-Hans` and `Han-Latin` transforms. One ICU call over the whole CJK block is far
-/// cheaper than one call per name (a transliterator is built on every call).
+/// Per-character traditional → simplified and pinyin tables, written once from ICU's `Hant-Hans`
+/// and `Han-Latin` transforms by scripts/generate-han-tables.swift and embedded from
+/// schemas/names/ (parsing them takes milliseconds; building them through ICU took ~0.5 s).
 enum HanCharacters {
-    /// Characters ICU would simplify but that are legitimate, distinct characters in names:
-    /// 於 is a surname of its own (not 于), 乾 is not 干 in a name.
-    static let keptInNames: Set<Unicode.Scalar> = ["於", "乾"]
-
-    private static let ranges: [ClosedRange<UInt32>] = [0x4E00...0x9FFF, 0x3400...0x4DBF, 0xF900...0xFAFF]
-
-    private static let allHan: [Unicode.Scalar] = ranges.flatMap { $0.compactMap(Unicode.Scalar.init) }
-
-    /// Only the characters that change.
+    /// Traditional → simplified, only the characters that change. Shipped, not asked of ICU at
+    /// start-up: stored name keys must not move with the toolchain's ICU (schemas/names/).
     static let simplified: [Unicode.Scalar: Unicode.Scalar] = {
-        let input = allHan.map { String($0) }.joined(separator: "\n")
-        guard let output = input.applyingTransform(StringTransform("Hant-Hans"), reverse: false) else { return [:] }
-        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count == allHan.count else { return [:] }
         var table: [Unicode.Scalar: Unicode.Scalar] = [:]
-        for (original, line) in zip(allHan, lines) {
+        for line in dataLines(EmbeddedHanTables.simplified) {
             let scalars = Array(line.unicodeScalars)
-            if scalars.count == 1, scalars[0] != original, !keptInNames.contains(original) {
-                table[original] = scalars[0]
-            }
+            guard scalars.count == 3, scalars[1] == "\t" else { continue }
+            table[scalars[0]] = scalars[2]
         }
         return table
     }()
 
     /// Toneless, lower-case pinyin of each character's most common reading.
     static let pinyin: [Unicode.Scalar: String] = {
-        let input = allHan.map { String($0) }.joined(separator: "\n")
-        guard let latin = input.applyingTransform(.mandarinToLatin, reverse: false),
-            let plain = latin.applyingTransform(.stripDiacritics, reverse: false)
-        else { return [:] }
-        let lines = plain.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count == allHan.count else { return [:] }
         var table: [Unicode.Scalar: String] = [:]
-        for (character, line) in zip(allHan, lines) {
-            let syllable = line.lowercased().filter { $0.isASCII && $0.isLetter }
-            if !syllable.isEmpty { table[character] = syllable }
+        table.reserveCapacity(28_000)
+        for line in dataLines(EmbeddedHanTables.pinyin) {
+            guard let tab = line.firstIndex(of: "\t") else { continue }
+            let syllable = String(line[..<tab])
+            for character in line[line.index(after: tab)...].unicodeScalars { table[character] = syllable }
         }
         return table
     }()
+
+    private static func dataLines(_ text: String) -> [Substring] {
+        text.split(separator: "\n").filter { !$0.hasPrefix("#") }
+    }
 
     /// Surnames whose reading differs from the character's most common one (单 shan, not dan).
     /// Compound surnames come first so that they win over their first character.

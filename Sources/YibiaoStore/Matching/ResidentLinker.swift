@@ -481,6 +481,10 @@ public struct ResidentLinker: Sendable {
     }
 
     /// Every current record of the residents the given records are (or, as a new version, were) linked to.
+    /// Previous versions are looked up from each given record (the sort keeps the planner from
+    /// turning the lateral into a join): statistics taken before a feed superseded its rows
+    /// count none superseded, and a plan led by them probed the whole id list once per
+    /// superseded row — 18 s for 1,243 changed rows among 9,236 at 200,000 residents, 0.05 s so.
     private func loadResidentMates(of ids: [Int64], _ client: PostgresClient) async throws -> ([MatchRecord], [Int64: [Int64]]) {
         try await decodeRecords(
             client.query(
@@ -489,9 +493,13 @@ public struct ResidentLinker: Sendable {
                     SELECT l.resident_id FROM link l WHERE l.district = \(district) AND l.record_id = ANY(\(ids))
                     UNION
                     SELECT pl.resident_id FROM source_record r
-                    JOIN source_record p ON p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key
-                        AND NOT p.is_current AND p.version < r.version
-                    JOIN link pl ON pl.district = p.district AND pl.record_id = p.record_id
+                    CROSS JOIN LATERAL (
+                        SELECT p.record_id FROM source_record p
+                        WHERE p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key
+                            AND NOT p.is_current AND p.version < r.version
+                        ORDER BY p.version
+                    ) p
+                    JOIN link pl ON pl.district = r.district AND pl.record_id = p.record_id
                     WHERE r.district = \(district) AND r.record_id = ANY(\(ids))
                 )
                 SELECT \(unescaped: Self.recordColumns) FROM residents x
