@@ -94,6 +94,7 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
             run.figure("whole district, feed by feed", fullLoad, rows: totalRows)
             print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
             print(String(format: "    outbox: %d updates written in %.2f s during the load, %.0f rows/s", outboxRows, outboxTime, Double(outboxRows) / max(outboxTime, 1e-6)))
+            try await printDatabaseSize(client, "    database after the first load")
             guard part == .all else { return }
 
             let unchanged = feeds.count - 1
@@ -109,7 +110,6 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
             run.figure("feed with 1 % of rows changed (\(changedOutcome.staging.staged) of \(changedRows))", changed)
             run.phases(changed, changedOutcome)
             print(String(format: "    = %.1f %% of the full load", 100 * changed / fullLoad))
-
             var ids: [Int64] = []
             for try await id in try await client.query(
                 "SELECT resident_id FROM resident WHERE district = \(district) AND status = 'active' ORDER BY resident_id LIMIT 200"
@@ -131,6 +131,18 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
                         format: "  worker entries: %d, p50 %.1f ms, p99 %.1f ms (of which the outbox: p50 %.1f ms)", latencies.count,
                         latencies[latencies.count / 2], p99, outboxShare[outboxShare.count / 2]))
             }
+            // Another 1 % staged alone, then matched, as `ingest --no-match` and `match` do: the
+            // match reads statistics taken before the feed superseded its rows. (After the
+            // worker entries, so that the entries are timed as in earlier runs.)
+            let otherFile = directory.appendingPathComponent("social_security-1pct-b.jsonl")
+            let otherRows = try writeOnePercentChanged(files[unchanged], to: otherFile, everyHundredth: 37, prefix: "1360")
+            let (staged, _) = try await run.ingest(hub, unchanged, file: otherFile, match: false)
+            let laterStart = ContinuousClock.now
+            let later = try await hub.match(district: district, actor: "bench")
+            let matched = seconds(ContinuousClock.now - laterStart)
+            run.figure("another 1 %, staged alone, then match (\(later.records) read)", staged + matched)
+            print(String(format: "      staging %.1f s · match %.1f s (of \(otherRows) changed rows)", staged, matched))
+
             try await benchDelivery(hub, run: run)
             let reportStart = ContinuousClock.now
             let report = try await hub.qualityReport(district: district, reader: "bench")
@@ -142,11 +154,7 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
             try await benchAccess(hub, client: client, district: district)
             print("  community workers through the sync client:")
             try await benchWorkerLoad(hub, client: client, district: district, seconds: 300)
-            var bytes = 0, records = 0
-            for try await (size, count) in try await client.query(
-                "SELECT pg_database_size(current_database()), (SELECT count(*) FROM source_record)::bigint"
-            ).decode((Int, Int).self) { (bytes, records) = (size, count) }
-            print(String(format: "  database: %.0f MB, %.0f bytes per source record (%d records)", Double(bytes) / 1e6, Double(bytes) / Double(max(records, 1)), records))
+            try await printDatabaseSize(client, "  database after all of the above")
             print("  largest relations:")
             for try await (name, size) in try await client.query(
                 """
@@ -172,7 +180,7 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
         try child.run()
         child.waitUntilExit()
     } else if part == .allAtOnce {
-        try await withBenchHub { hub, _ in
+        try await withBenchHub { hub, client in
             resetPeakMemory()
             let start = ContinuousClock.now
             for index in feeds.indices { _ = try await run.ingest(hub, index, match: false) }
@@ -182,10 +190,14 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
             run.figure("whole district, all at once", total, rows: totalRows)
             run.figure("  of which staging", staged, rows: totalRows)
             print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
+            try await printDatabaseSize(client, "    database after the load")
         }
     }
-    if part != .all { print(String(format: "  peak memory of this process: %.0f MB", peakMemoryMB())) }
-    print("  (the benchmark cluster runs with fsync off; each figure is one run)")
+    // The child that loads all at once ends the output with this note.
+    if part != .all {
+        print(String(format: "  peak memory of this process: %.0f MB", peakMemoryMB()))
+        print("  (the benchmark cluster runs with fsync off; each figure is one run)")
+    }
 }
 
 /// The feeds and the floor every figure is set against.
@@ -267,18 +279,27 @@ let benchLogger: Logger = {
     return logger
 }()
 
+/// The database's size per source record (every version of every row counts one).
+private func printDatabaseSize(_ client: PostgresClient, _ label: String) async throws {
+    var bytes = 0, records = 0
+    for try await (size, count) in try await client.query(
+        "SELECT pg_database_size(current_database()), (SELECT count(*) FROM source_record)::bigint"
+    ).decode((Int, Int).self) { (bytes, records) = (size, count) }
+    print(String(format: "%@: %.0f MB, %.0f bytes per source record (%d records)", label as NSString, Double(bytes) / 1e6, Double(bytes) / Double(max(records, 1)), records))
+}
+
 /// The feed with one row in a hundred given another phone number; returns how many changed.
-private func writeOnePercentChanged(_ source: URL, to target: URL) throws -> Int {
+private func writeOnePercentChanged(_ source: URL, to target: URL, everyHundredth row: Int = 7, prefix: String = "1370") throws -> Int {
     let text = try String(contentsOf: source, encoding: .utf8)
     var changed = 0
     var lines: [String] = []
     for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        guard index % 100 == 7, let range = line.range(of: #""aae005": "[0-9]{11}""#, options: .regularExpression) else {
+        guard index % 100 == row, let range = line.range(of: #""aae005": "[0-9]{11}""#, options: .regularExpression) else {
             lines.append(String(line))
             continue
         }
         changed += 1
-        lines.append(line.replacingCharacters(in: range, with: "\"aae005\": \"1370\(String(format: "%07d", index))\""))
+        lines.append(line.replacingCharacters(in: range, with: "\"aae005\": \"\(prefix)\(String(format: "%07d", index))\""))
     }
     try lines.joined(separator: "\n").write(to: target, atomically: true, encoding: .utf8)
     return changed
