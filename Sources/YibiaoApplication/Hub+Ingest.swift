@@ -36,8 +36,12 @@ public struct IngestOutcome: Sendable {
 
 extension Hub {
     /// Stages a feed, matches what it brought, and brings golden records and the change log up to
-    /// date — each step safe to run again after a crash.
-    public func ingest(_ request: IngestRequest, progress: @escaping @Sendable (Ingestor.Progress) -> Void = { _ in }) async throws -> IngestOutcome {
+    /// date — each step safe to run again after a crash. `progress` hears the rows read;
+    /// `stages`, each stage of the matching and golden refresh after them.
+    public func ingest(
+        _ request: IngestRequest, progress: @escaping @Sendable (Ingestor.Progress) -> Void = { _ in },
+        stages: RunProgressObserver? = nil
+    ) async throws -> IngestOutcome {
         try FeedFile.check(request.file)
         var ingestor = Ingestor(adapter: request.adapter, district: request.district, actor: request.actor, today: .todayInChina(), logger: logger)
         ingestor.rereadUnchangedFile = request.rereadUnchangedFile
@@ -53,7 +57,8 @@ extension Hub {
             try await OutboundSystems(district: request.district, logger: logger).register(spec, client)
         }
         guard request.match else { return IngestOutcome(staging: summary, matching: nil, caughtUp: nil) }
-        let linker = linker(request.district, actor: request.actor)
+        var linker = linker(request.district, actor: request.actor)
+        linker.progress = stages
         // Records left unlinked by an earlier run that stopped half-way are matched now too.
         let unlinked = summary.staged > 0 ? summary.batchID : try await linker.firstUnlinkedBatch(client)
         if let unlinked {
@@ -71,7 +76,9 @@ extension Hub {
         // Nothing new: golden records follow only a change of rules (every other input changes
         // them in its own transaction).
         let cause = summary.unchangedSinceBatch.map(ChangeCause.batch) ?? .batch(summary.batchID)
-        let golden = try await golden(request.district).refresh(client, cause: cause, actor: request.actor, residents: [])
+        var refresh = golden(request.district)
+        refresh.progress = stages
+        let golden = try await refresh.refresh(client, cause: cause, actor: request.actor, residents: [])
         return IngestOutcome(staging: summary, matching: nil, caughtUp: golden)
     }
 

@@ -4,10 +4,15 @@ public import YibiaoStore
 extension Hub {
     /// Matches what waits to be matched (or, with `wholeDistrict`, every record again); with
     /// `dryRun`, only reports what would change.
-    public func match(district: String, actor: String, dryRun: Bool = false, wholeDistrict: Bool = false) async throws -> ResidentLinker.Summary {
+    /// `stages` hears each stage of the run as it starts (for a progress line).
+    public func match(
+        district: String, actor: String, dryRun: Bool = false, wholeDistrict: Bool = false, stages: RunProgressObserver? = nil
+    ) async throws -> ResidentLinker.Summary {
         // Records staged without matching may be our updates coming back: known before the merge.
         if !dryRun { _ = try await OutboxEchoes(district: district, logger: logger).reconcile(client) }
-        return try await linker(district, actor: actor).run(client, dryRun: dryRun, full: wholeDistrict)
+        var linker = linker(district, actor: actor)
+        linker.progress = stages
+        return try await linker.run(client, dryRun: dryRun, full: wholeDistrict)
     }
 
     /// Estimates m/u from the district's records and stores them as the active version.

@@ -60,7 +60,7 @@ struct Ingest: AsyncParsableCommand {
             enabled: showsProgress, totalRows: showsProgress ? ProgressBar.estimateRows(request.file, adapter: request.adapter) : nil)
         let outcome = try await database.withHub { hub in
             defer { bar.finish() }
-            return try await hub.ingest(request) { bar.update($0.rowsRead, elapsed: $0.elapsed) }
+            return try await hub.ingest(request, progress: { bar.update($0.rowsRead, elapsed: $0.elapsed) }, stages: { bar.stage($0) })
         }
         for batch in outcome.staging.interrupted {
             print(
@@ -113,12 +113,16 @@ struct Ingest: AsyncParsableCommand {
     }
 }
 
-/// Rows, rows/s and ETA on standard error, only when it is a terminal.
+/// Rows, rows/s and ETA on standard error, only when it is a terminal; then each stage of the
+/// matching and golden refresh, with its seconds so far.
 final class ProgressBar: @unchecked Sendable {
     private let enabled: Bool
     private let totalRows: Int?
     private let lock = NSLock()
     private var lastDraw = ContinuousClock.now - .seconds(1)
+    private var stage: RunProgress?
+    private var stageStarted = ContinuousClock.now
+    private var ticker: Task<Void, Never>?
 
     init(enabled: Bool, totalRows: Int?) {
         self.enabled = enabled
@@ -166,8 +170,40 @@ final class ProgressBar: @unchecked Sendable {
         }
     }
 
+    /// A stage has started (or counted further): shown at once, then redrawn each second so
+    /// that a long stage visibly goes on.
+    func stage(_ progress: RunProgress) {
+        guard enabled else { return }
+        lock.withLock {
+            if stage?.stage != progress.stage { stageStarted = .now }
+            stage = progress
+            drawStage()
+            guard ticker == nil else { return }
+            ticker = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    guard let self else { return }
+                    self.lock.withLock { self.drawStage() }
+                }
+            }
+        }
+    }
+
+    /// Under `lock`.
+    private func drawStage() {
+        guard let stage else { return }
+        let seconds = (ContinuousClock.now - stageStarted).components.seconds
+        let line = "\r\u{1B}[K" + tr(stage.text) + tr(" · \(seconds) s…", " · \(seconds) 秒…")
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
     func finish() {
         guard enabled else { return }
+        lock.withLock {
+            ticker?.cancel()
+            ticker = nil
+            stage = nil
+        }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }

@@ -115,8 +115,10 @@ extension Match {
 
         func run() async throws {
             let (district, dryRun, rerun) = (try districtOption.resolved(), self.dryRun, self.rerun)
+            let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1, totalRows: nil)
             let summary = try await database.withHub { hub in
-                try await hub.match(district: district, actor: cliActor(), dryRun: dryRun, wholeDistrict: rerun)
+                defer { bar.finish() }
+                return try await hub.match(district: district, actor: cliActor(), dryRun: dryRun, wholeDistrict: rerun, stages: { bar.stage($0) })
             }
             printMatchSummary(summary, dryRun: dryRun)
         }

@@ -220,6 +220,43 @@ private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
             #expect(try await integrityViolations(client) == [:])
         }
     }
+
+    @Test("a long run says which stage it is in: training, matching, links, golden records counted to the end, households, write-back")
+    func stagesReported() async throws {
+        try await withHub { hub in
+            let heard = LockedBox<[RunProgress]>([])
+            let adapter = try FeedAdapterRegistry.load(repository.appendingPathComponent("adapters/\(feeds[0].0).yaml").path)
+            let outcome = try await hub.ingest(
+                IngestRequest(adapter: adapter, file: district.appendingPathComponent(feeds[0].1), district: "110105", actor: "test"),
+                stages: { heard.value.append($0) })
+            var order: [RunProgress.Stage] = []
+            for progress in heard.value where order.last != progress.stage { order.append(progress.stage) }
+            #expect(order == [.matching, .training, .matching, .links, .goldenRecords, .households, .outbox])
+            let golden = heard.value.filter { $0.stage == .goldenRecords }
+            let residents = try #require(outcome.matching).golden.recomputed
+            #expect(golden.first == RunProgress(.goldenRecords, done: 0, of: residents))
+            #expect(golden.last == RunProgress(.goldenRecords, done: residents, of: residents))
+            #expect(golden.map { $0.done ?? -1 } == golden.map { $0.done ?? -1 }.sorted())
+            #expect(heard.value.first { $0.stage == .links }?.total == outcome.matching?.records)
+
+            // Nothing to do: no stage but the look at the queue; and without an observer, none heard.
+            heard.value = []
+            _ = try await hub.match(district: "110105", actor: "test", stages: { heard.value.append($0) })
+            #expect(heard.value.map(\.stage) == [.matching])
+            _ = try await hub.match(district: "110105", actor: "test")
+            #expect(heard.value.count == 1)
+        }
+    }
+}
+
+@Suite struct RunProgressTextTests {
+    @Test("a stage reads as words and its count, in both languages")
+    func text() {
+        #expect(RunProgress(.goldenRecords, done: 5_000, of: 131_219).text == LocalizedText(en: "golden records 5000/131219", zh: "黄金记录 5000/131219"))
+        #expect(RunProgress(.matching, of: 246_624).text.en == "matching (246624)")
+        #expect(RunProgress(.outbox).text == LocalizedText(en: "write-back updates", zh: "回写更新"))
+        #expect(Set(RunProgress.Stage.allCases.map { RunProgress($0).text.zh }).count == RunProgress.Stage.allCases.count)
+    }
 }
 
 /// A value a `@Sendable` closure hands back.

@@ -53,6 +53,8 @@ public struct GoldenRecords: Sendable {
     /// Residents loaded and merged at a time by a refresh (every source value of a first load's
     /// residents at once was several hundred MB of its peak).
     public var loadSlice = 25_000
+    /// Hears the refresh's stages: residents merged so far, then households, then the outbox.
+    public var progress: RunProgressObserver?
 
     public init(district: String, rules: SurvivorshipRules, logger: Logger) {
         self.logger = logger
@@ -89,6 +91,7 @@ public struct GoldenRecords: Sendable {
         summary.recomputed = stale.count
         timer.lap("stale residents", rows: stale.count)
         let active = stale.filter { $0.mergedInto == nil }
+        progress?(RunProgress(.goldenRecords, done: 0, of: active.count))
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
         var hashes: [Int64: String] = [:]
         for resident in active { hashes[resident.id] = resident.hash }
@@ -181,6 +184,7 @@ public struct GoldenRecords: Sendable {
             timer.lap("merge", rows: slice.count)
             try await settle(residents, merged: merged, latestBatch: latest)
             timer.lap("conflicts and change log", rows: slice.count)
+            progress?(RunProgress(.goldenRecords, done: start + slice.count, of: active.count))
         }
         let retired = stale.filter { $0.mergedInto != nil }
         try await settle(retired, merged: [:], latestBatch: [:])
@@ -190,9 +194,11 @@ public struct GoldenRecords: Sendable {
         }
         // The matching run analysed `resident` before its new residents were inserted here.
         try await connection.analyzeAfterBulk(["resident (district, resident_id, status)"], rows: fresh.count, logger: logger)
+        progress?(RunProgress(.households))
         try await Households(district: district, logger: logger).update(connection, residents: changedResidents + retired.map(\.id))
         timer.lap("households", rows: changedResidents.count)
         let writingOutbox = ContinuousClock.now
+        progress?(RunProgress(.outbox))
         summary.outbox = try await OutboxWriter(district: district, logger: logger).write(owing, placeholders: placeholders, on: connection)
         summary.outboxElapsed = ContinuousClock.now - writingOutbox
         timer.lap("outbox", rows: summary.outbox.values.reduce(0) { $0 + $1.updates })

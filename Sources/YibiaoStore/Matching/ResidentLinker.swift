@@ -39,6 +39,15 @@ public struct ResidentLinker: Sendable {
     public let logger: Logger
     /// Records taken off the queue by one run from which the queue is vacuumed after it.
     public var vacuumQueueAfter = 10_000
+    /// Hears each stage of a run as it starts (the golden refresh's too).
+    public var progress: RunProgressObserver?
+
+    /// The refresh a run ends with, reporting to the same `progress`.
+    var golden: GoldenRecords {
+        var golden = GoldenRecords(district: district, rules: rules, logger: logger)
+        golden.progress = progress
+        return golden
+    }
 
     public init(district: String, actor: String, rules: SurvivorshipRules, logger: Logger) {
         self.rules = rules
@@ -128,6 +137,7 @@ public struct ResidentLinker: Sendable {
         // A few hundred records say too little to estimate from: the defaults (version 0) serve.
         guard records >= Self.minimumRecordsToTrain else { return current.map { ($0.0, $0.1, nil) } ?? (0, .initial, nil) }
         var timer = PhaseTimer("training", logger: logger)
+        progress?(RunProgress(.training))
         let (loaded, keys) = try await loadRecords(client, ids: nil)
         timer.lap("load district", rows: loaded.count)
         let blocking = await MatchEngine().blocking(of: loaded)
@@ -218,6 +228,7 @@ public struct ResidentLinker: Sendable {
 
     private func matchOnce(_ client: PostgresClient, dryRun: Bool, cause: ChangeCause, full: Bool) async throws -> Summary {
         var timer = PhaseTimer("match", logger: logger)
+        progress?(RunProgress(.matching))
         // The queue before the records: a record staged in between is loaded and matched before
         // it leaves the queue; read the other way round, it could leave the queue unmatched.
         let queued = try await queuedRecords(client)
@@ -234,8 +245,7 @@ public struct ResidentLinker: Sendable {
         if !whole && queued.isEmpty {
             // Nothing to match; golden records still follow a change of rules.
             if !dryRun {
-                summary.golden = try await GoldenRecords(district: district, rules: rules, logger: logger)
-                    .refresh(client, cause: cause, actor: actor, residents: [])
+                summary.golden = try await golden.refresh(client, cause: cause, actor: actor, residents: [])
             }
             return summary
         }
@@ -287,6 +297,7 @@ public struct ResidentLinker: Sendable {
             if same { constraints.together.append((a, b)) } else { constraints.apart.append((a, b)) }
         }
         timer.lap("load links and decisions", rows: existing.count)
+        progress?(RunProgress(.matching, done: nil, of: run.work.records.count))
         // In a scope of its own: past it, only `run` holds the results.
         let plan: ResidentPlan
         do {
@@ -307,6 +318,7 @@ public struct ResidentLinker: Sendable {
             summary.relinked = plan.relinked(match.clusters, existing: existing)
             if dryRun { return summary }
         }
+        progress?(RunProgress(.links, done: nil, of: run.work.records.count))
         summary.golden = try await write(
             plan, run: run, existing: existing, stored: stored, pinned: constraints.pinned,
             inheritedPins: inheritedPins, newVersions: newVersions, cause: cause, parametersVersion: version, client: client)
@@ -700,7 +712,7 @@ public struct ResidentLinker: Sendable {
                     clusterOf = [:]
                     // Only the residents this run could have changed: before and after.
                     let touched = whole ? nil : Array(Set(existing.values).union(clusterResident.values).subtracting(freshResidents)).sorted()
-                    let summary = try await GoldenRecords(district: district, rules: rules, logger: logger).refresh(
+                    let summary = try await golden.refresh(
                         on: connection, cause: cause, actor: actor, causes: causes, residents: touched, fresh: freshResidents)
                     // Events and review items name residents the refresh has just inserted.
                     try await writeEvents(plan, clusterResident: clusterResident, review: review, on: connection)
