@@ -88,6 +88,10 @@ public struct OutboxWriter: Sendable {
              ORDER BY o.change_seq DESC LIMIT 1)
             """ : "NULL"
         try await supersedeUnsent(systems, causes: causes, on: connection)
+        // The statement below sorts and hashes residents with their golden documents: with the
+        // default 4 MB it spilled to disk for a 130,000-resident feed (3.5 s; 1.9 s with 64 MB).
+        // For the rest of the caller's transaction, which ends with the outbox.
+        if causes.count > 1_000 { try await connection.query("SET LOCAL work_mem = '64MB'", logger: logger) }
         // Each current record of a receiving system for a changed resident that is owed
         // something, with its outbound fields as the golden record and as the system hold them.
         // First the owed (record, change) pairs alone, then their fields: few records are owed,
