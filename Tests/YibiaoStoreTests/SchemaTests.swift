@@ -14,6 +14,18 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("our sessions run without JIT (it cost the bulk statements more than it saved); the server's default is left alone")
+    func sessionsWithoutJIT() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            for try await (ours, server) in try await client.query(
+                "SELECT current_setting('jit'), (SELECT boot_val FROM pg_settings WHERE name = 'jit')"
+            ).decode((String, String).self) {
+                #expect(ours == "off")
+                #expect(server == "on")
+            }
+        }
+    }
+
     @Test("districts are six digits; batch counts must reconcile")
     func batches() async throws {
         try await TestDatabase.withFreshDatabase { _, client in

@@ -30,6 +30,10 @@ public enum Database {
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
         configuration.options.maximumConnections = maximumConnections
+        // The pipeline's set-based statements pass the planner's JIT threshold, and compiling
+        // them cost more than it saved: the largest feed of a 200,000-resident district took
+        // 42.9 / 42.6 s with JIT, 39.3 / 38.5 s without (server time 28 → 25 s). Ours only.
+        configuration.options.additionalStartupParameters = [("jit", "off")]
         return configuration
     }
 
