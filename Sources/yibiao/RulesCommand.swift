@@ -63,7 +63,11 @@ extension Rules {
         func run() async throws {
             let district = try districtOption.resolved()
             let proposed = try SurvivorshipRules.load(URL(fileURLWithPath: file))
-            let impact = try await database.withHub { hub in try await hub.rulesDiff(district: district, proposed: proposed) }
+            let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1, totalRows: nil)
+            let impact = try await database.withHub { hub in
+                defer { bar.finish() }
+                return try await hub.rulesDiff(district: district, proposed: proposed, stages: { bar.stage($0) })
+            }
             print(
                 tr(
                     "\(file) against the rules in force, district \(district) (nothing was written):",
