@@ -514,11 +514,11 @@ public struct ResidentLinker: Sendable {
                     SELECT pl.resident_id FROM source_record r
                     CROSS JOIN LATERAL (
                         SELECT p.record_id FROM source_record p
-                        WHERE p.district = r.district AND p.system_id = r.system_id AND p.source_key = r.source_key
+                        WHERE p.district = \(district) AND p.system_id = r.system_id AND p.source_key = r.source_key
                             AND NOT p.is_current AND p.version < r.version
                         ORDER BY p.version
                     ) p
-                    JOIN link pl ON pl.district = r.district AND pl.record_id = p.record_id
+                    JOIN link pl ON pl.district = \(district) AND pl.record_id = p.record_id
                     WHERE r.district = \(district) AND r.record_id = ANY(\(ids))
                 )
                 SELECT \(unescaped: Self.recordColumns) FROM residents x
