@@ -133,22 +133,38 @@ public enum Database {
             configuration = .init(host: host, port: port, username: url.user, password: url.password, database: url.database, tls: tls)
         }
         configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
-        do {
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-            var started = ""
+        // A server with every connection slot taken, or still starting, says so at once: asked
+        // again over a few seconds rather than reported unreachable.
+        for wait in [200, 400, 800, 1_600, 3_200] {
             do {
-                for try await text in try await connection.query("SELECT pg_postmaster_start_time()::text", logger: logger).decode(String.self) {
-                    started = text
-                }
+                return try await probeOnce(configuration, logger: logger)
+            } catch let error as PSQLError where ["53300", "57P03"].contains(error.serverInfo?[.sqlState] ?? "") {
+                logger.info("database busy; connecting again", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "wait_ms": "\(wait)"])
+                try await Task.sleep(for: .milliseconds(wait))
             } catch {
-                try? await connection.close()
-                throw error
+                throw unreachable(url, error)
             }
-            try await connection.close()
-            return started
+        }
+        do {
+            return try await probeOnce(configuration, logger: logger)
         } catch {
             throw unreachable(url, error)
         }
+    }
+
+    private static func probeOnce(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws -> String {
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        var started = ""
+        do {
+            for try await text in try await connection.query("SELECT pg_postmaster_start_time()::text", logger: logger).decode(String.self) {
+                started = text
+            }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+        return started
     }
 
     /// Creates the database on the server when it does not exist yet (needs CREATEDB).
