@@ -358,7 +358,7 @@ private func entryCount(_ hub: Hub) async throws -> Int {
 
     @Test("the data catalogue: every canonical field with the systems holding and receiving it, its owner, sensitivity, readers and coverage; as md, csv and html")
     func catalog() async throws {
-        try await withHub { hub, _ in
+        try await withHub { hub, configuration in
             for (adapter, sample) in [("civil_affairs.yaml", "civil_affairs.csv"), ("party.yaml", "party.xml")] {
                 _ = try await ingest(hub, adapter, sample)
             }
@@ -389,6 +389,29 @@ private func entryCount(_ hub: Hub) async throws -> Int {
             #expect(entries["phone"]?.outbound.contains("civil_affairs") == true, "civil affairs' adapter sends phones back")
             #expect(catalog.entries.allSatisfy { $0.coverage >= 0 && $0.coverage <= 1 && $0.residentsWithValue <= catalog.activeResidents })
             #expect(catalog.entries.allSatisfy { Set($0.outbound).isSubset(of: ["civil_affairs", "party"]) })
+
+            // The counts read each value where it is stored; they equal counting the record's
+            // values as one object (fields winning for the name), also for a name the feed spelled
+            // otherwise and for one it left empty.
+            try await Database.withClient(try configuration.database.url()) { client in
+                try await client.query(
+                    """
+                    UPDATE source_record SET fields = fields || jsonb_build_object('name', CASE WHEN record_id % 2 = 0 THEN 'Other' ELSE '' END)
+                    WHERE record_id IN (SELECT record_id FROM source_record WHERE is_current ORDER BY record_id LIMIT 4)
+                    """)
+                var asObjects: [String: [String: Int]] = [:]
+                for try await (system, field, count) in try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            SELECT r.system_id, k.key, count(*)::int FROM source_record r
+                            CROSS JOIN LATERAL jsonb_each_text(\(SourceRecordWriter.allFields("r")) || \(SourceRecordWriter.flatFacet("r"))) k
+                            WHERE r.district = '110105' AND r.is_current AND k.value <> '' GROUP BY 1, 2
+                            """)
+                ).decode((String, String, Int).self) { asObjects[system, default: [:]][field] = count }
+                let counts = try await FieldCounts.load(client, district: "110105", logger: .silent)
+                #expect(counts.inbound == asObjects)
+                #expect(counts.inbound["civil_affairs"]?["name"] != nil)
+            }
 
             let csv = DataCatalogPage.render(catalog, as: .csv)
             #expect(csv.hasPrefix("\u{FEFF}") && csv.components(separatedBy: "\r\n").count == catalog.entries.count + 2)

@@ -17,7 +17,8 @@ public struct FieldCounts: Sendable {
         for try await (system, field, count) in try await client.query(
             """
             SELECT r.system_id, k.key, count(*)::int
-            FROM source_record r CROSS JOIN LATERAL jsonb_each_text(\(unescaped: SourceRecordWriter.allFields("r")) || \(unescaped: SourceRecordWriter.flatFacet("r"))) k
+            FROM source_record r
+            CROSS JOIN LATERAL (\(unescaped: SourceRecordWriter.allFieldPairs("r")) UNION ALL \(unescaped: SourceRecordWriter.facetPairs("r"))) k
             WHERE r.district = \(district) AND r.is_current AND k.value <> ''
             GROUP BY 1, 2
             """, logger: logger
