@@ -43,12 +43,16 @@ public enum UnmappedRow: Sendable {
         mapped(memo: nil)
     }
 
-    /// The row's number, source key and content digest when they can be had without mapping
-    /// it (`RecordMapper.keyAndDigest`); nil for a row read mapped already, or one that only
-    /// mapping can judge.
-    public func keyAndDigest() -> (row: Int, sourceKey: String, contentHash: String)? {
-        guard case .raw(let row, let mapper) = self, let (key, digest) = mapper.keyAndDigest(row) else { return nil }
-        return (row.number, key, digest)
+    /// The row's number and source key when it is a row held already, unchanged, without
+    /// mapping it: `held` gives the content digest held under a source key (nil: none that
+    /// counts). The cells are hashed only for a key held, so a new row's digest is still
+    /// computed once, by mapping. nil for a row read mapped already, one only mapping can
+    /// judge (`RecordMapper.sourceKey`), or one that changed.
+    public func heldUnchanged(_ held: (String) -> String?) -> (row: Int, sourceKey: String)? {
+        guard case .raw(let row, let mapper) = self, let key = mapper.sourceKey(row), let digest = held(key),
+            RecordMapper.hash(row.cells) == digest
+        else { return nil }
+        return (row.number, key)
     }
 
     /// The same outcome, remembering normalised values in the calling thread's memo.

@@ -121,7 +121,7 @@ public struct RecordMapper: Sendable {
     }
 
     /// The row's source key, or why `map` quarantines the row before looking at its fields
-    /// (too large, a NUL, no key, too long a key): what `map` and `keyAndDigest` both ask first.
+    /// (too large, a NUL, no key, too long a key): what `map` and `sourceKey` both ask first.
     func sourceKeyOrIssue(_ row: RawRow) -> Result<String, FeedIssue> {
         let rowBytes = row.cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
         if rowBytes > FieldLimits.rowBytes {
@@ -162,12 +162,12 @@ public struct RecordMapper: Sendable {
         return .success(key)
     }
 
-    /// The source key and content digest `map` would give the row, without normalising its
-    /// fields: staging recognises a row it holds already by them. nil when `map` would
-    /// quarantine the row before its fields: only mapping it says what becomes of it.
-    public func keyAndDigest(_ row: RawRow) -> (sourceKey: String, contentHash: String)? {
+    /// The source key `map` would give the row, without normalising its fields: staging
+    /// recognises a row it holds already by it and the cells' digest (`hash`). nil when `map`
+    /// would quarantine the row before its fields: only mapping it says what becomes of it.
+    public func sourceKey(_ row: RawRow) -> String? {
         guard case .success(let key) = sourceKeyOrIssue(row) else { return nil }
-        return (key, Self.hash(row.cells))
+        return key
     }
 
     /// The same outcome as `map(_:)`; with a memo, values seen before are not normalised again.

@@ -250,8 +250,8 @@ final class ChunkProducer: @unchecked Sendable {
                 let rows = pending
                 let outcomes = inThreadSlices(rows.count, minimum: 1_000) { slice, range in
                     range.map { index -> PreparedRow in
-                        if recognisingUnmapped, let (row, key, digest) = rows[index].keyAndDigest(),
-                            let held = current[key], held.sameAdapter, held.contentHash == digest
+                        if recognisingUnmapped,
+                            let (row, key) = rows[index].heldUnchanged({ key in current[key].flatMap { $0.sameAdapter ? $0.contentHash : nil } })
                         {
                             return .recognised(row: row, sourceKey: key)
                         }
