@@ -135,20 +135,17 @@ public enum Database {
         configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         // A server with every connection slot taken, or still starting, says so at once: asked
         // again over a few seconds rather than reported unreachable.
-        for wait in [200, 400, 800, 1_600, 3_200] {
+        var waits = [200, 400, 800, 1_600, 3_200][...]
+        while true {
             do {
                 return try await probeOnce(configuration, logger: logger)
-            } catch let error as PSQLError where ["53300", "57P03"].contains(error.serverInfo?[.sqlState] ?? "") {
+            } catch let error as PSQLError where !waits.isEmpty && ["53300", "57P03"].contains(error.serverInfo?[.sqlState] ?? "") {
+                let wait = waits.removeFirst()
                 logger.info("database busy; connecting again", metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "wait_ms": "\(wait)"])
                 try await Task.sleep(for: .milliseconds(wait))
             } catch {
                 throw unreachable(url, error)
             }
-        }
-        do {
-            return try await probeOnce(configuration, logger: logger)
-        } catch {
-            throw unreachable(url, error)
         }
     }
 
