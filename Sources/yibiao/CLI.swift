@@ -58,6 +58,13 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// Whether a long command draws its progress on the terminal (never when standard error is not one).
+struct ProgressOption: ParsableArguments {
+    @Flag(name: .long, help: ArgumentHelp(tr("Do not show a progress bar.", "不显示进度条。"))) var noProgress = false
+
+    var showsProgress: Bool { !noProgress && isatty(STDERR_FILENO) == 1 }
+}
+
 /// Where the database is (YIBIAO_DATABASE_URL, else the embedded cluster under the home
 /// directory) and which survivorship rules are in force.
 struct DatabaseOptions: ParsableArguments {

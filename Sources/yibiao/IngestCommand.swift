@@ -42,7 +42,7 @@ struct Ingest: AsyncParsableCommand {
     @OptionGroup var districtOption: DistrictOption
     @Argument(help: ArgumentHelp(tr("The adapter file, or swift:NAME for an adapter written in Swift.", "适配器文件，或 swift:名称 表示 Swift 编写的适配器。"), valueName: "adapter.yaml")) var adapter: String
     @Argument(help: ArgumentHelp(tr("The feed file.", "数据文件。"), valueName: "feed")) var feed: String
-    @Flag(name: .long, help: ArgumentHelp(tr("Do not show a progress bar.", "不显示进度条。"))) var noProgress = false
+    @OptionGroup var progress: ProgressOption
     @Flag(name: .long, help: ArgumentHelp(tr("Stage only; do not match (run `yibiao match` later).", "只暂存，不匹配（稍后执行 `yibiao match`）。"))) var noMatch = false
     @Flag(
         name: .long,
@@ -55,7 +55,7 @@ struct Ingest: AsyncParsableCommand {
         let request = IngestRequest(
             adapter: try FeedAdapterRegistry.load(adapter), file: URL(fileURLWithPath: feed),
             district: try districtOption.resolved(), actor: cliActor(), match: !noMatch, rereadUnchangedFile: force)
-        let showsProgress = !noProgress && isatty(STDERR_FILENO) == 1
+        let showsProgress = progress.showsProgress
         let bar = ProgressBar(
             enabled: showsProgress, totalRows: showsProgress ? ProgressBar.estimateRows(request.file, adapter: request.adapter) : nil)
         let outcome = try await database.withHub { hub in

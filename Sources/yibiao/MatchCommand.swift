@@ -112,10 +112,11 @@ extension Match {
                 tr(
                     "Match the whole district again and recompute every automatic decision (new parameters do this by themselves).",
                     "重新匹配整个区县，重算所有自动决定（参数更新后会自动如此）。"))) var rerun = false
+        @OptionGroup var progress: ProgressOption
 
         func run() async throws {
             let (district, dryRun, rerun) = (try districtOption.resolved(), self.dryRun, self.rerun)
-            let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1, totalRows: nil)
+            let bar = ProgressBar(enabled: progress.showsProgress, totalRows: nil)
             let summary = try await database.withHub { hub in
                 defer { bar.finish() }
                 return try await hub.match(district: district, actor: cliActor(), dryRun: dryRun, wholeDistrict: rerun, stages: { bar.stage($0) })

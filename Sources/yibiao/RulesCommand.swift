@@ -59,11 +59,12 @@ extension Rules {
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var districtOption: DistrictOption
         @Argument(help: ArgumentHelp(tr("The proposed rules file.", "拟启用的规则文件。"), valueName: "rules.yaml")) var file: String
+        @OptionGroup var progress: ProgressOption
 
         func run() async throws {
             let district = try districtOption.resolved()
             let proposed = try SurvivorshipRules.load(URL(fileURLWithPath: file))
-            let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1, totalRows: nil)
+            let bar = ProgressBar(enabled: progress.showsProgress, totalRows: nil)
             let impact = try await database.withHub { hub in
                 defer { bar.finish() }
                 return try await hub.rulesDiff(district: district, proposed: proposed, stages: { bar.stage($0) })

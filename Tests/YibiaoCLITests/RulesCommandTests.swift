@@ -39,14 +39,14 @@ import YibiaoTestSupport
             #expect(ingest.status == 0, "\(ingest.stderr)")
         }
         let before = try cli.run("log", "verify").stdout
-        let diff = try cli.run("rules", "diff", rules.path)
+        let diff = try cli.run("rules", "diff", "--no-progress", rules.path)
         #expect(diff.status == 0, "\(diff.stderr)")
         #expect(diff.stdout.contains("1 would change: 1 change-log entries"), "\(diff.stdout)")
         #expect(diff.stdout.contains("name (name): 1 / 0 / 0"))
         #expect(try zh.run("rules", "diff", rules.path).stdout.contains("其中 1 位将变化：变更日志 1 条"))
         #expect(try cli.run("log", "verify").stdout == before, "a diff writes nothing")
         // The same file in force: the next run recomputes under it, and the diff against it is empty.
-        let match = try cli.run("match", "--rules", rules.path)
+        let match = try cli.run("match", "--no-progress", "--rules", rules.path)
         #expect(match.stdout.contains("1 change-log entries"), "\(match.stdout)")
         let empty = try CLIProcess(environment: ["YIBIAO_HOME": home.path, "YIBIAO_DISTRICT": "110105", "YIBIAO_RULES": rules.path])
             .run("rules", "diff", rules.path)
