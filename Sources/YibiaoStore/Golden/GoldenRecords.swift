@@ -161,30 +161,40 @@ public struct GoldenRecords: Sendable {
                     ? nil : OutboxWriter.Cause(seq: seq, residentID: entry.residentID, kind: entry.cause, changed: Set(entry.changes.keys))
             }
         }
-        for start in stride(from: 0, to: active.count, by: max(loadSlice, 1)) {
-            let residents = Array(active[start..<min(start + max(loadSlice, 1), active.count)])
+        let slices = stride(from: 0, to: active.count, by: max(loadSlice, 1)).map {
+            Array(active[$0..<min($0 + max(loadSlice, 1), active.count)])
+        }
+        // While a slice merges and is written, the next slice's inputs load: the server reads
+        // them while this process merges (about a third of a first load's refresh was loading).
+        // The queries queue on the one connection; a slice's inputs are records, links,
+        // overrides and its own residents' stored values, which no other slice's writes touch.
+        var inputs = slices.isEmpty ? nil : try await sliceInputs(connection, slices[0].map(\.id), fresh: fresh, everywhere: everywhere)
+        timer.lap("load records, placeholders, updates not applied, overrides, stored values", rows: slices.first?.count ?? 0)
+        var done = 0
+        for (index, residents) in slices.enumerated() {
+            guard let current = inputs else { break }
             let slice = residents.map(\.id)
-            let observations: [Int64: [Observation]], latest: [Int64: Int64]
-            (observations, latest, placeholders) = try await mergeInputs(connection, residents: slice, everywhere: everywhere)
-            timer.lap("load records, placeholders, updates not applied", rows: observations.count)
-            // A new resident has no overrides and no stored values yet.
-            let existing = fresh.isEmpty ? slice : slice.filter { !fresh.contains($0) }
-            let overrides = try await loadOverrides(connection, residents: existing)
-            timer.lap("overrides", rows: slice.count)
-            let stored = try await loadStoredValues(connection, residents: existing)
-            timer.lap("stored golden values", rows: slice.count)
+            let following = index + 1 < slices.count ? slices[index + 1].map(\.id) : nil
+            async let next: SliceInputs? = {
+                guard let following else { return nil }
+                return try await sliceInputs(connection, following, fresh: fresh, everywhere: everywhere)
+            }()
+            placeholders = current.placeholders
             // The pure merge of the slice's residents, and their rows for the database, split
             // across cores; each part's rows are written as soon as they are merged.
             let merged = try await Self.mergeInParallel(
-                slice, merger: merger, observations: observations, overrides: overrides, stored: stored, open: open, hashes: hashes,
-                fresh: fresh
+                slice, merger: merger, observations: current.observations, overrides: current.overrides, stored: current.stored, open: open,
+                hashes: hashes, fresh: fresh
             ) { rows in
                 if !dryRun { try await writeResidents(rows, connection) }
             }
             timer.lap("merge", rows: slice.count)
-            try await settle(residents, merged: merged, latestBatch: latest)
+            try await settle(residents, merged: merged, latestBatch: current.latestBatch)
             timer.lap("conflicts and change log", rows: slice.count)
-            progress?(RunProgress(.goldenRecords, done: start + slice.count, of: active.count))
+            done += slice.count
+            progress?(RunProgress(.goldenRecords, done: done, of: active.count))
+            inputs = try await next
+            if following != nil { timer.lap("rest of the next slice's loading", rows: inputs?.observations.count ?? 0) }
         }
         let retired = stale.filter { $0.mergedInto != nil }
         try await settle(retired, merged: [:], latestBatch: [:])
@@ -340,6 +350,26 @@ public struct GoldenRecords: Sendable {
             """, logger: logger
         ).decode((Int64, String).self) { result.append(StaleResident(id: id, mergedInto: nil, hash: digest)) }
         return result
+    }
+
+    /// What a slice of residents is merged from.
+    struct SliceInputs: Sendable {
+        var observations: [Int64: [Observation]]
+        var latestBatch: [Int64: Int64]
+        var placeholders: Placeholders
+        var overrides: [Int64: [String: Override]]
+        var stored: [Int64: [String: String]]
+    }
+
+    func sliceInputs(_ connection: PostgresConnection, _ slice: [Int64], fresh: Set<Int64>, everywhere: Placeholders?) async throws
+        -> SliceInputs
+    {
+        let (observations, latest, placeholders) = try await mergeInputs(connection, residents: slice, everywhere: everywhere)
+        // A new resident has no overrides and no stored values yet.
+        let existing = fresh.isEmpty ? slice : slice.filter { !fresh.contains($0) }
+        return SliceInputs(
+            observations: observations, latestBatch: latest, placeholders: placeholders,
+            overrides: try await loadOverrides(connection, residents: existing), stored: try await loadStoredValues(connection, residents: existing))
     }
 
     /// The residents' current records as the merge takes them — without placeholder phones
