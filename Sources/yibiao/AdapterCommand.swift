@@ -158,6 +158,11 @@ extension Adapter {
         var system: String?
         @Option(name: .long, help: ArgumentHelp(tr("Rows to read (the values are judged on these).", "读取的行数（据此判断取值）。"))) var rows = 5_000
         @Option(name: .long, help: ArgumentHelp(tr("Write the draft here instead of the terminal.", "将草稿写入此文件而非终端。"))) var out: String?
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                tr("The sheet of an .xlsx workbook to read (default: the first).", "要读取的 .xlsx 工作簿中的工作表（默认：第一个）。"), valueName: "name"))
+        var sheet: String?
 
         func validate() throws {
             if rows < 1 { throw ValidationError(tr("--rows must be 1 or more.", "--rows 至少为 1。")) }
@@ -168,7 +173,7 @@ extension Adapter {
 
         func run() throws {
             let url = URL(fileURLWithPath: feed)
-            let suggestion = try AdapterSuggestion.suggest(feed: url, adapters: knownAdapters(in: adapters), today: todayInChina(), sampleRows: rows)
+            let suggestion = try AdapterSuggestion.suggest(feed: url, adapters: knownAdapters(in: adapters), today: todayInChina(), sampleRows: rows, sheet: sheet)
             let fromName = url.deletingPathExtension().lastPathComponent.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
             let yaml = suggestion.yaml(system: system ?? (fromName.first?.isLetter == true ? fromName : "new_system"), feedName: url.lastPathComponent)
             if let out {

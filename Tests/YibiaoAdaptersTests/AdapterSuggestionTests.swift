@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YibiaoAdapters
 import YibiaoCore
+import YibiaoStore
 import YibiaoTestSupport
 
 private let today = CalendarDate(year: 2026, month: 12, day: 1)!
@@ -139,6 +140,55 @@ private func outcomes(_ spec: AdapterSpec, _ url: URL) throws -> [Int: [String: 
         let fromXLSX = try AdapterSuggestion.suggest(feed: xlsx, adapters: [], today: today)
         #expect(fromXLSX.format == .xlsx(sheet: nil, headerRow: 2))
         #expect(fromXLSX.placed.map(\.placement!.field).sorted() == ["name", "national_id", "phone"])
+    }
+
+    @Test("a workbook of several sheets: the first is read and named in the draft with the others listed; --sheet reads another; a wrong name lists them")
+    func workbookSheets() throws {
+        let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-suggest")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let workbook = directory.appendingPathComponent("export.xlsx")
+        // Two sheets as Excel lays them out (inline strings): a summary first, the roll second.
+        let script = """
+            import zipfile, sys
+            def cell(ref, text): return '<c r="%s" t="inlineStr"><is><t>%s</t></is></c>' % (ref, text)
+            def sheet(rows): return '<worksheet><sheetData>' + ''.join('<row r="%d">' % (i + 1) + ''.join(cell(chr(65 + j) + str(i + 1), v) for j, v in enumerate(r)) + '</row>' for i, r in enumerate(rows)) + '</sheetData></worksheet>'
+            z = zipfile.ZipFile(sys.argv[1], 'w')
+            z.writestr('[Content_Types].xml', '<Types/>')
+            z.writestr('xl/workbook.xml', '<workbook xmlns:r="r"><sheets><sheet name="汇总" sheetId="1" r:id="rId1"/><sheet name="名册" sheetId="2" r:id="rId2"/></sheets></workbook>')
+            z.writestr('xl/_rels/workbook.xml.rels', '<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Target="worksheets/sheet2.xml"/></Relationships>')
+            z.writestr('xl/worksheets/sheet1.xml', sheet([['社区', '人数'], ['和平里', '2']]))
+            z.writestr('xl/worksheets/sheet2.xml', sheet([['姓名', '身份证号码'], ['张伟', '110105198503020118'], ['王芳', '11010519870615022X']]))
+            z.close()
+            """
+        let made = try ProcessRunner().run("/usr/bin/env", ["python3", "-c", script, workbook.path])
+        try #require(made.succeeded, "\(made.stderr)")
+
+        let first = try AdapterSuggestion.suggest(feed: workbook, adapters: [], today: today)
+        #expect(first.format == .xlsx(sheet: "汇总", headerRow: 1))
+        #expect(first.formatNotes.first == "sheet 汇总: the workbook's sheets are 汇总, 名册 (--sheet reads another)")
+        #expect(first.columns.map(\.name) == ["社区", "人数"])
+
+        let roll = try AdapterSuggestion.suggest(feed: workbook, adapters: [], today: today, sheet: "名册")
+        #expect(roll.format == .xlsx(sheet: "名册", headerRow: 1))
+        #expect(roll.placed.map(\.placement!.field).sorted() == ["name", "national_id"])
+        let draft = try AdapterSpec.parse(roll.yaml(system: "roll", feedName: workbook.lastPathComponent), fileName: "roll.yaml")
+        #expect(draft.format == .xlsx(sheet: "名册", headerRow: 1), "the adapter reads the sheet the draft was made from")
+
+        do {
+            _ = try AdapterSuggestion.suggest(feed: workbook, adapters: [], today: today, sheet: "人员")
+            Issue.record("a sheet the workbook does not have was read")
+        } catch let issue as FeedIssue {
+            #expect(issue.code == "sheet_not_found")
+            #expect(issue.message.en.contains("its sheets are: 汇总, 名册"))
+        }
+        let csv = directory.appendingPathComponent("roll.csv")
+        try Data("姓名,身份证号码\n张伟,110105198503020118\n".utf8).write(to: csv)
+        do {
+            _ = try AdapterSuggestion.suggest(feed: csv, adapters: [], today: today, sheet: "名册")
+            Issue.record("a sheet of a CSV file was accepted")
+        } catch let issue as FeedIssue {
+            #expect(issue.code == "suggest_sheet")
+        }
     }
 
     @Test("a header cell with a line break, a quote and a backslash stays one column of a draft that reads")

@@ -22,25 +22,14 @@ public struct XLSXReader: FeedReader {
         self.headerRow = headerRow
     }
 
+    /// The workbook's sheet names, in the workbook's order (the first is the one read when no
+    /// sheet is named).
+    public func sheetNames() throws -> [String] {
+        try sheets(in: try openArchive()).compactMap { $0["name"] }
+    }
+
     public func read(_ body: (FeedEvent) throws -> Void) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
-        guard let size else { throw FeedIssue.cannotOpen(url, CocoaError(.fileReadNoSuchFile)) }
-        if size == 0 { throw FeedIssue.emptyFile(url) }
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw corrupt("it is not a readable ZIP archive (truncated or not an .xlsx file)", "它不是可读取的 ZIP 压缩包（文件被截断或不是 .xlsx 文件）")
-        }
-        var entries = 0
-        for _ in archive {
-            entries += 1
-            if entries > XLSXLimits.entries {
-                throw corrupt(
-                    "the archive holds more than \(XLSXLimits.entries) files: not a workbook export",
-                    "压缩包内文件超过 \(XLSXLimits.entries) 个：不是工作簿导出文件")
-            }
-        }
+        let archive = try openArchive()
         let sheetPath = try locateSheet(archive)
         let scratch = try PrivateScratch()
         defer { scratch.remove() }
@@ -88,14 +77,46 @@ public struct XLSXReader: FeedReader {
         FeedIssue(code: "corrupt_xlsx", message: LocalizedText(en: "\(url.lastPathComponent): \(en)", zh: "\(url.lastPathComponent)：\(zh)"))
     }
 
+    /// The file as a ZIP archive of a sensible number of parts.
+    private func openArchive() throws -> Archive {
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
+        guard let size else { throw FeedIssue.cannotOpen(url, CocoaError(.fileReadNoSuchFile)) }
+        if size == 0 { throw FeedIssue.emptyFile(url) }
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw corrupt("it is not a readable ZIP archive (truncated or not an .xlsx file)", "它不是可读取的 ZIP 压缩包（文件被截断或不是 .xlsx 文件）")
+        }
+        var entries = 0
+        for _ in archive {
+            entries += 1
+            if entries > XLSXLimits.entries {
+                throw corrupt(
+                    "the archive holds more than \(XLSXLimits.entries) files: not a workbook export",
+                    "压缩包内文件超过 \(XLSXLimits.entries) 个：不是工作簿导出文件")
+            }
+        }
+        return archive
+    }
+
+    /// The attributes of each `<sheet>` workbook.xml names.
+    private func sheets(in archive: Archive) throws -> [[String: String]] {
+        guard let workbook = try? Self.small(archive, "xl/workbook.xml") else {
+            throw corrupt("xl/workbook.xml is missing: not an Excel workbook", "缺少 xl/workbook.xml：不是 Excel 工作簿")
+        }
+        let sheets = AttributeCollector.collect(workbook, element: "sheet")
+        guard !sheets.isEmpty else { throw corrupt("the workbook has no sheets", "工作簿中没有工作表") }
+        return sheets
+    }
+
     /// workbook.xml names the sheets; its relationships file says where each one is.
     private func locateSheet(_ archive: Archive) throws -> String {
-        guard let workbook = try? Self.small(archive, "xl/workbook.xml"),
-            let relationships = try? Self.small(archive, "xl/_rels/workbook.xml.rels")
-        else { throw corrupt("xl/workbook.xml is missing: not an Excel workbook", "缺少 xl/workbook.xml：不是 Excel 工作簿") }
-        let sheets = AttributeCollector.collect(workbook, element: "sheet")
+        let sheets = try sheets(in: archive)
+        guard let relationships = try? Self.small(archive, "xl/_rels/workbook.xml.rels") else {
+            throw corrupt("xl/_rels/workbook.xml.rels is missing: not an Excel workbook", "缺少 xl/_rels/workbook.xml.rels：不是 Excel 工作簿")
+        }
         let targets = AttributeCollector.collect(relationships, element: "Relationship")
-        guard !sheets.isEmpty else { throw corrupt("the workbook has no sheets", "工作簿中没有工作表") }
         let chosen: [String: String]
         if let sheet {
             guard let match = sheets.first(where: { $0["name"] == sheet }) else {

@@ -48,10 +48,13 @@ public struct AdapterSuggestion: Sendable {
     public var unplaced: [Column] { columns.filter { $0.placement == nil && $0.name != sourceKey } }
 
     /// Reads up to `sampleRows` rows of `feed` and drafts its adapter. `adapters`: the district's
-    /// adapters, whose column names and value maps are known.
-    public static func suggest(feed: URL, adapters: [AdapterSpec], today: CalendarDate, sampleRows: Int = 5_000) throws -> AdapterSuggestion {
+    /// adapters, whose column names and value maps are known. `sheet`: the sheet of an .xlsx
+    /// workbook to read (default: the first).
+    public static func suggest(
+        feed: URL, adapters: [AdapterSpec], today: CalendarDate, sampleRows: Int = 5_000, sheet: String? = nil
+    ) throws -> AdapterSuggestion {
         try FeedFile.check(feed)
-        let (format, notes) = try detectFormat(feed)
+        let (format, notes) = try detectFormat(feed, sheet: sheet)
         let sample = try Sample.read(AdapterSpec.readerFor(format, url: feed), rows: sampleRows)
         guard sample.rows > 0 else {
             throw FeedIssue(
@@ -68,11 +71,27 @@ public struct AdapterSuggestion: Sendable {
 
     // MARK: Format
 
-    static func detectFormat(_ feed: URL) throws -> (AdapterSpec.Format, [String]) {
+    static func detectFormat(_ feed: URL, sheet: String? = nil) throws -> (AdapterSpec.Format, [String]) {
+        let isWorkbook = feed.pathExtension.lowercased() == "xlsx"
+        if let sheet, !isWorkbook {
+            throw FeedIssue(
+                code: "suggest_sheet",
+                message: LocalizedText(
+                    en: "\(feed.lastPathComponent) is not an .xlsx workbook: it has no sheet \(sheet) to choose",
+                    zh: "\(feed.lastPathComponent) 不是 .xlsx 工作簿，没有可选的工作表 \(sheet)"))
+        }
         switch feed.pathExtension.lowercased() {
         case "xlsx":
-            let row = try headerRow { XLSXReader(url: feed, headerRow: $0) }
-            return (.xlsx(sheet: nil, headerRow: row.row), row.notes)
+            let names = try XLSXReader(url: feed).sheetNames()
+            // A workbook of several sheets: the draft names the one it read, so that the adapter
+            // keeps reading it if the sheets are reordered.
+            let chosen = sheet ?? (names.count > 1 ? names.first : nil)
+            let row = try headerRow { XLSXReader(url: feed, sheet: chosen, headerRow: $0) }
+            var notes = row.notes
+            if names.count > 1 {
+                notes.insert("sheet \(chosen ?? ""): the workbook's sheets are \(names.joined(separator: ", ")) (--sheet reads another)", at: 0)
+            }
+            return (.xlsx(sheet: chosen, headerRow: row.row), notes)
         case "xml":
             let element = try recordElement(feed)
             return (.xml(recordElement: element.name), ["record element <\(element.name)>: \(element.reason)"])
@@ -564,8 +583,9 @@ public struct AdapterSuggestion: Sendable {
             let delimiter = options.delimiter == UInt8(ascii: "\t") ? "\\t" : String(UnicodeScalar(options.delimiter))
             lines.append("  delimiter: \"\(delimiter)\"")
             lines.append("  header_row: \(options.headerRow)")
-        case .xlsx(_, let headerRow):
+        case .xlsx(let sheet, let headerRow):
             lines.append("  type: xlsx")
+            if let sheet { lines.append("  sheet: \(quoted(sheet))") }
             lines.append("  header_row: \(headerRow)")
         case .xml(let element):
             lines.append("  type: xml")
