@@ -129,6 +129,13 @@ final class ProgressBar: @unchecked Sendable {
         self.totalRows = totalRows
     }
 
+    /// Runs `body` with a bar showing the stages it reports (when `enabled`), cleared after.
+    static func showingStages<T>(enabled: Bool, _ body: (@escaping RunProgressObserver) async throws -> T) async throws -> T {
+        let bar = ProgressBar(enabled: enabled, totalRows: nil)
+        defer { bar.finish() }
+        return try await body { bar.stage($0) }
+    }
+
     /// Line-based formats: count the lines once (fast) so that an ETA can be shown.
     static func estimateRows(_ url: URL, adapter: any FeedAdapter) -> Int? {
         guard let format = (adapter as? YAMLFeedAdapter)?.spec.format else { return nil }

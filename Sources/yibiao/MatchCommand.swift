@@ -116,10 +116,11 @@ extension Match {
 
         func run() async throws {
             let (district, dryRun, rerun) = (try districtOption.resolved(), self.dryRun, self.rerun)
-            let bar = ProgressBar(enabled: progress.showsProgress, totalRows: nil)
+            let showsProgress = progress.showsProgress
             let summary = try await database.withHub { hub in
-                defer { bar.finish() }
-                return try await hub.match(district: district, actor: cliActor(), dryRun: dryRun, wholeDistrict: rerun, stages: { bar.stage($0) })
+                try await ProgressBar.showingStages(enabled: showsProgress) { stages in
+                    try await hub.match(district: district, actor: cliActor(), dryRun: dryRun, wholeDistrict: rerun, stages: stages)
+                }
             }
             printMatchSummary(summary, dryRun: dryRun)
         }

@@ -52,7 +52,11 @@ struct Review: AsyncParsableCommand {
                 }
             }
             if decided > 0 {
-                printMatchSummary(try await hub.match(district: district, actor: cliActor()))
+                // Matching what was decided: on a terminal, the stage it is in.
+                printMatchSummary(
+                    try await ProgressBar.showingStages(enabled: isatty(STDERR_FILENO) == 1) { stages in
+                        try await hub.match(district: district, actor: cliActor(), stages: stages)
+                    })
             }
             return decided
         }

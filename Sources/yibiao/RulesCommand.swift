@@ -64,10 +64,11 @@ extension Rules {
         func run() async throws {
             let district = try districtOption.resolved()
             let proposed = try SurvivorshipRules.load(URL(fileURLWithPath: file))
-            let bar = ProgressBar(enabled: progress.showsProgress, totalRows: nil)
+            let showsProgress = progress.showsProgress
             let impact = try await database.withHub { hub in
-                defer { bar.finish() }
-                return try await hub.rulesDiff(district: district, proposed: proposed, stages: { bar.stage($0) })
+                try await ProgressBar.showingStages(enabled: showsProgress) { stages in
+                    try await hub.rulesDiff(district: district, proposed: proposed, stages: stages)
+                }
             }
             print(
                 tr(
