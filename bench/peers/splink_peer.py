@@ -8,7 +8,7 @@ the peer at its best, not handicapped by the joined columns Yibiao's adapters re
 synthetic district is given as the normalised rows Yibiao's adapters produce
 (`YibiaoBench quality --export`), since Splink has no readers for its feeds.
 
-Usage: splink_peer.py febrl3|febrl4|synthetic PATH...
+Usage: splink_peer.py febrl1|febrl2|febrl3|febrl4|synthetic PATH...
 """
 
 import json
@@ -132,7 +132,7 @@ def run(name, frames, settings, deterministic_rules, em_rules):
 
 def main():
     name, paths = sys.argv[1], sys.argv[2:]
-    if name in ("febrl3", "febrl4"):
+    if name in ("febrl1", "febrl2", "febrl3", "febrl4"):
         frames = [febrl_frame(path) for path in paths]
         link_type = "link_only" if len(frames) > 1 else "dedupe_only"
         result = run(
