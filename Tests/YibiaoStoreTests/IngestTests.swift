@@ -230,6 +230,29 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
+    @Test("a first load's rows are version 1 without looking their keys up; a key whose rows are all superseded comes back as the next version")
+    func firstLoadVersions() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-ingest")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let lines = try String(contentsOf: sample("social_security.jsonl"), encoding: .utf8).split(separator: "\n").map(String.init)
+            let file = directory.appendingPathComponent("ss.jsonl")
+            try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            let ingestor = Ingestor(adapter: try adapter("social_security"), district: "110105", actor: "test", today: today, logger: .silent)
+            let first = try await ingestor.ingest(file, client: client)
+            #expect(first.staged == 7)
+            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE system_id = 'social_security' AND version = 1 AND is_current") == 7)
+            // The key's only row no longer current (as a superseded version is): the same row
+            // again is new to the comparison, yet not the key's first version.
+            try await client.query("UPDATE source_record SET is_current = false WHERE source_key = '3101000001'")
+            let only = directory.appendingPathComponent("one.jsonl")
+            try lines.filter { $0.contains("3101000001") }.joined(separator: "\n").write(to: only, atomically: true, encoding: .utf8)
+            let again = try await ingestor.ingest(only, client: client)
+            #expect(again.staged == 1)
+            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE source_key = '3101000001' AND is_current AND version = 2") == 1)
+        }
+    }
+
     @Test("duplicate source keys in one file: the first counts, the rest are quarantined")
     func duplicates() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
