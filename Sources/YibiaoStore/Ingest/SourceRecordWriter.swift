@@ -197,6 +197,16 @@ public struct SourceRecordWriter: Sendable {
         return try await write(connection, batchID: batchID, fileName: fileName, staging: staging, quarantined: quarantined, read: read)
     }
 
+    /// Rows of `source_record` (every district and system) as its statistics last counted them;
+    /// 0 when never counted (or on a Citus coordinator, whose table holds no rows itself).
+    public func rowsLastCounted(_ connection: PostgresConnection) async throws -> Int {
+        var rows = 0
+        for try await count in try await connection.query(
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'source_record'::regclass", logger: logger
+        ).decode(Int.self) { rows = count }
+        return rows
+    }
+
     /// The system's raw columns, in position order. A writer of the system's rows reads them
     /// once it holds the system (`holdSystem`) or the district lock: no other writer adds any.
     public func rawColumns(_ connection: PostgresConnection) async throws -> RawColumns {
