@@ -130,7 +130,7 @@ public enum ParameterTraining {
     public static func estimateU(randomPairs vectors: [ComparisonVector: Int], excludingMatchesBy parameters: MatchParameters?) -> [[Double]] {
         guard !vectors.isEmpty else { return MatchParameters.initial.u }
         var counts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
-        for (vector, count) in vectors {
+        for (vector, count) in inOrder(vectors) {
             let strangers = parameters.map { 1 - $0.probability(weight: $0.contributions(vector).reduce(0, +)) } ?? 1
             for comparison in Comparison.allCases { counts[comparison.rawValue][vector[comparison]] += Double(count) * strangers }
         }
@@ -148,7 +148,7 @@ public enum ParameterTraining {
     ) {
         var evidencePairs = 0
         var counts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
-        for (vector, count) in vectors {
+        for (vector, count) in inOrder(vectors) {
             if vector[.id] == 1 {
                 evidencePairs += count
                 for comparison in Comparison.allCases where comparison != .id {
@@ -177,6 +177,7 @@ public enum ParameterTraining {
     /// The share of candidate pairs that are matches, by EM with m and u held fixed.
     public static func estimatePrior(vectors: [ComparisonVector: Int], parameters: MatchParameters, iterations: Int = 30) -> Double {
         var current = parameters
+        let vectors = inOrder(vectors)
         for _ in 0..<iterations {
             var mass = 0.0, total = 0.0
             for (vector, count) in vectors {
@@ -190,36 +191,11 @@ public enum ParameterTraining {
         return current.prior
     }
 
-    /// EM over unique comparison vectors (with their counts), u held fixed.
-    public static func estimateM(
-        vectors: [ComparisonVector: Int], u: [[Double]], start: MatchParameters,
-        maxIterations: Int = 60
-    ) -> (MatchParameters, Int) {
-        var parameters = start
-        parameters.u = u
-        let unique = Array(vectors)
-        var iteration = 0
-        while iteration < maxIterations {
-            iteration += 1
-            var mCounts = Comparison.allCases.map { [Double](repeating: 0, count: $0.levelCount) }
-            var matchMass = 0.0
-            var total = 0.0
-            for (vector, count) in unique {
-                let weight = parameters.contributions(vector).reduce(0, +)
-                let p = parameters.probability(weight: weight)
-                let mass = p * Double(count)
-                matchMass += mass
-                total += Double(count)
-                for comparison in Comparison.allCases { mCounts[comparison.rawValue][vector[comparison]] += mass }
-            }
-            let newM = normalise(mCounts, pseudo: 2)
-            let newPrior = min(max(matchMass / max(total, 1), 1e-4), 0.9999)
-            let change = zip(newM.joined(), parameters.m.joined()).map { abs($0 - $1) }.max() ?? 0
-            parameters.m = newM
-            parameters.prior = newPrior
-            if change < 1e-6 { break }
-        }
-        return (parameters, iteration)
+    /// The vectors in one fixed order, by their levels. Sums of fractions taken in a dictionary's
+    /// order — which differs from process to process — differed in their last bits, and so did
+    /// the parameters trained from the same records.
+    static func inOrder(_ vectors: [ComparisonVector: Int]) -> [(vector: ComparisonVector, count: Int)] {
+        vectors.map { (vector: $0.key, count: $0.value) }.sorted { $0.vector.levels.lexicographicallyPrecedes($1.vector.levels) }
     }
 
     /// Level 0 is not a probability; the others sum to 1 with `pseudo` counts spread over them.
