@@ -258,14 +258,18 @@ public struct GoldenRecords: Sendable {
         }
         var result: [Int64: MergedResident] = [:]
         result.reserveCapacity(residents.count)
-        // Two parts per core: parts of 10,000 split a slice of 25,000 into 10 + 10 + 5, and the
-        // last part merged on one core while the other waited.
-        let size = max(1, ParallelSlices.perCore(residents.count, minimum: 2_000) / 2)
-        try await ParallelSlices.forEach(residents.count, size: size, { range in mergeSlice(residents[range]) }) { merged, rows in
+        try await ParallelSlices.forEach(residents.count, size: mergePartSize(residents.count), { range in mergeSlice(residents[range]) }) {
+            merged, rows in
             for (id, resident) in merged { result[id] = resident }
             try await rowsReady(rows)
         }
         return result
+    }
+
+    /// Residents merged per part: two parts per core. Parts of 10,000 split a slice of 25,000
+    /// into 10 + 10 + 5, and the last part merged on one core while the other waited.
+    static func mergePartSize(_ residents: Int) -> Int {
+        max(1, ParallelSlices.perCore(residents, minimum: 2_000) / 2)
     }
 
     /// Recomputes what is stale in a transaction of its own (after a crash, or on demand).
