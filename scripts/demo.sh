@@ -179,8 +179,13 @@ fi
 start_server() { # the same port each time: the worker's login names it
   $yibiao serve --port "${port:-0}" > "$district_dir/serve.log" 2>&1 &
   server=$!
-  for _ in $(seq 50); do grep -q Listening "$district_dir/serve.log" && break; sleep 0.2; done
-  base=$(grep -o 'http://[0-9.:]*' "$district_dir/serve.log")
+  # Up to a minute: on a loaded machine (the demo runs inside the test suite) 10 s was too short.
+  for _ in $(seq 300); do grep -q Listening "$district_dir/serve.log" && break; sleep 0.2; done
+  if ! base=$(grep -o 'http://[0-9.:]*' "$district_dir/serve.log"); then
+    echo "demo: yibiao serve did not start listening within a minute; its log:" >&2
+    cat "$district_dir/serve.log" >&2
+    exit 1
+  fi
   port=${base##*:}
 }
 start_server
