@@ -165,7 +165,7 @@ public struct GoldenRecords: Sendable {
             Array(active[$0..<min($0 + max(loadSlice, 1), active.count)])
         }
         // While a slice merges and is written, the next slice's inputs load: the server reads
-        // them while this process merges (about a third of a first load's refresh was loading).
+        // them while this process merges (a small gain: decoding them needs the same cores).
         // The queries queue on the one connection; a slice's inputs are records, links,
         // overrides and its own residents' stored values, which no other slice's writes touch.
         var inputs = slices.isEmpty ? nil : try await sliceInputs(connection, slices[0].map(\.id), fresh: fresh, everywhere: everywhere)

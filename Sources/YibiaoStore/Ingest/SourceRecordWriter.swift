@@ -260,7 +260,7 @@ public struct SourceRecordWriter: Sendable {
                 FROM compared
                 """, logger: logger)
             // Unless no key has a current row and the system has no older versions (its first
-            // load: every row is version 1), each key is looked up twice below — a third of the
+            // load: every row is version 1), each key is looked up twice below — a quarter of the
             // statement's time in a first load, for nothing. The lookups are planned away then.
             var probeKeys = true
             for try await (same, new, changed, _, superseded) in compared.decode((Int, Int, Int, Int, Bool).self) {
