@@ -24,9 +24,8 @@ func labelledData(_ name: String) throws -> (LabelledData, cleanup: () -> Void) 
     let febrl = repositoryRoot.appendingPathComponent(".build/febrl")
     let adapters = repositoryRoot.appendingPathComponent("bench/febrl")
     switch name {
-    case "febrl1": return (LabelledData.febrl1(adapters: adapters, directory: febrl), {})
-    case "febrl2": return (LabelledData.febrl2(adapters: adapters, directory: febrl), {})
-    case "febrl3": return (LabelledData.febrl3(adapters: adapters, directory: febrl), {})
+    case "febrl1", "febrl2", "febrl3":
+        return (LabelledData.febrl(dedupe: Int(String(name.last!))!, adapters: adapters, directory: febrl), {})
     case "febrl4": return (LabelledData.febrl4(adapters: adapters, directory: febrl), {})
     default:
         guard name.hasPrefix("synthetic") else {

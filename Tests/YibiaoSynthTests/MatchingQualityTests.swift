@@ -59,7 +59,7 @@ import YibiaoSynth
 
     @Test("FEBRL 1 (dedupe, 1,000 records, one duplicate per person): F1 at least 0.998")
     func febrl1() async throws {
-        let (quality, result) = try await quality(LabelledData.febrl1(adapters: Self.adapters, directory: Self.febrl))
+        let (quality, result) = try await quality(LabelledData.febrl(dedupe: 1, adapters: Self.adapters, directory: Self.febrl))
         #expect(quality.truePairs == 500)
         #expect(quality.f1 >= 0.998, "precision \(quality.precision) recall \(quality.recall)")
         #expect(result.review.count <= 10)
@@ -67,7 +67,7 @@ import YibiaoSynth
 
     @Test("FEBRL 2 (dedupe, 5,000 records, up to five duplicates of one person): F1 at least 0.998")
     func febrl2() async throws {
-        let (quality, result) = try await quality(LabelledData.febrl2(adapters: Self.adapters, directory: Self.febrl))
+        let (quality, result) = try await quality(LabelledData.febrl(dedupe: 2, adapters: Self.adapters, directory: Self.febrl))
         #expect(quality.truePairs == 1_934)
         #expect(quality.f1 >= 0.998, "precision \(quality.precision) recall \(quality.recall)")
         #expect(result.review.count <= 50)
@@ -75,7 +75,7 @@ import YibiaoSynth
 
     @Test("FEBRL 3 (dedupe, 5,000 records): F1 at least 0.999")
     func febrl3() async throws {
-        let (quality, result) = try await quality(LabelledData.febrl3(adapters: Self.adapters, directory: Self.febrl))
+        let (quality, result) = try await quality(LabelledData.febrl(dedupe: 3, adapters: Self.adapters, directory: Self.febrl))
         #expect(quality.truePairs == 6_538)
         #expect(quality.f1 >= 0.999, "precision \(quality.precision) recall \(quality.recall)")
         #expect(result.review.count <= 50)
