@@ -97,9 +97,9 @@ public struct MatchEngine: Sendable {
         }
         // A birth date known only to the month or year still has its year.
         if let name = record.nameKey, let year = record.knownBirth?.year { keys.append((6, "nby:" + name + "|" + String(year))) }
-        if let phone = record.phone { keys.append((3, "ph:" + phone)) }
+        if let phone = record.phone { keys.append(phoneKey(phone)) }
         // Alone, a name is a small block unless it is common (then the block is skipped).
-        if let name = record.nameKey { keys.append((7, "n:" + name)) }
+        if let name = record.nameKey { keys.append(nameAloneKey(name)) }
         // The first four letters of each part, in either order: a typo further on, or parts
         // swapped, and no birth date to go with it. (Short parts make the name itself: no key.)
         if record.nameParts.count > 1, record.nameParts.contains(where: { $0.unicodeScalars.count > 4 }) {
@@ -117,6 +117,25 @@ public struct MatchEngine: Sendable {
             keys.append((11, "as:" + first + "." + second))
         }
         return keys
+    }
+
+    /// The key of a phone number alone. Every current record with the phone holds it, so the
+    /// index of stored keys also counts a phone's records (no index of its own).
+    static func phoneKey(_ phone: String) -> (kind: Int, key: String) { (3, "ph:" + phone) }
+
+    /// The key of a name alone (its matching form); like `phoneKey`, it also counts namesakes.
+    static func nameAloneKey(_ nameKey: String) -> (kind: Int, key: String) { (7, "n:" + nameKey) }
+
+    /// The stored key (`storedKey`) every current record with this phone number holds.
+    public static func storedPhoneKey(_ phone: String) -> Int64 {
+        let (kind, key) = phoneKey(phone)
+        return storedKey(kind: kind, key: key)
+    }
+
+    /// The stored key every current record with this name (its matching form) holds.
+    public static func storedNameKey(_ nameKey: String) -> Int64 {
+        let (kind, key) = nameAloneKey(nameKey)
+        return storedKey(kind: kind, key: key)
     }
 
     /// Fixed seeds of the address min-hashes: stored keys must be the same in every run.

@@ -445,24 +445,36 @@ public struct ResidentLinker: Sendable {
         return members
     }
 
-    /// District-wide frequencies of the given names and phones (one index scan each), among
-    /// `total` current records.
+    /// District-wide frequencies of the given names and phones among `total` current records,
+    /// counted through the index of stored keys: every current record holds its name's and its
+    /// phone's key (`MatchEngine.storedNameKey`, `storedPhoneKey`), and the incremental path runs
+    /// only when no current record is without keys. One lookup per name or phone, as
+    /// `blockMembers` does; the column comparison keeps a key shared by two hashes out of the count.
     private func termFrequencies(names: Set<String>, phones: Set<String>, total: Int, _ client: PostgresClient) async throws
         -> TermFrequencies
     {
         var nameCounts: [String: Int] = [:], phoneCounts: [String: Int] = [:]
         let (nameList, phoneList) = (Array(names), Array(phones))
+        let (nameKeys, phoneKeys) = (nameList.map(MatchEngine.storedNameKey), phoneList.map(MatchEngine.storedPhoneKey))
         for try await (name, count) in try await client.query(
             """
-            SELECT name_key, count(*) FROM source_record
-            WHERE district = \(district) AND is_current AND name_key IS NOT NULL AND name_key = ANY(\(nameList)) GROUP BY name_key
+            SELECT w.name, c.n FROM unnest(\(nameKeys)::bigint[], \(nameList)::text[]) AS w(k, name)
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS n FROM source_record r
+                WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] AND r.name_key = w.name
+            ) c
+            WHERE c.n > 0
             """, logger: logger
         ).decode((String, Int).self) { nameCounts[name] = count }
         var holders: [String: Int] = [:]
         for try await (phone, count, names) in try await client.query(
             """
-            SELECT phone, count(*), count(DISTINCT name_key) FROM source_record
-            WHERE district = \(district) AND is_current AND phone IS NOT NULL AND phone = ANY(\(phoneList)) GROUP BY phone
+            SELECT w.phone, c.n, c.names FROM unnest(\(phoneKeys)::bigint[], \(phoneList)::text[]) AS w(k, phone)
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS n, count(DISTINCT r.name_key) AS names FROM source_record r
+                WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] AND r.phone = w.phone
+            ) c
+            WHERE c.n > 0
             """, logger: logger
         ).decode((String, Int, Int).self) {
             phoneCounts[phone] = count
