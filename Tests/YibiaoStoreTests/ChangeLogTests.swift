@@ -77,6 +77,63 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("fields stored by their number where the district numbers them, by name otherwise; both read back only with the numbers")
+    func numberedFields() throws {
+        let numbers = ChangeLog.FieldNumbers(names: ["phone", "name", "party.branch"])
+        let added: [String: GoldenDiff.Change] = ["phone": .init(old: nil, new: "13812345678"), "custom_field": .init(old: nil, new: "7")]
+        let (canonical, stored) = ChangeLog.changesText(added, numbers: numbers)
+        #expect(stored == #"{"new":{"custom_field":"7","1":"13812345678"}}"#)
+        #expect(canonical == ChangeLog.changesText(added).canonical, "the hash covers names, however stored")
+        #expect(ChangeLog.storedChanges(stored, numbers: numbers) == added)
+        #expect(ChangeLog.storedChanges(stored) == nil, "a number the reader does not have is not read as a field")
+        let changed: [String: GoldenDiff.Change] = ["party.branch": .init(old: "一支部", new: nil), "name": .init(old: "张伟", new: "張偉")]
+        let general = ChangeLog.changesText(changed, numbers: numbers).stored
+        #expect(general == #"{"2":{"new":"張偉","old":"张伟"},"3":{"old":"一支部"}}"#, "in the order of the names")
+        #expect(ChangeLog.storedChanges(general, numbers: numbers) == changed)
+        #expect(ChangeLog.canonicalJSON(general, numbers: numbers) == ChangeLog.canonicalChanges(changed))
+        // Entries written before numbering name their fields: read alike with the numbers.
+        #expect(ChangeLog.storedChanges(ChangeLog.changesText(changed).stored, numbers: numbers) == changed)
+    }
+
+    @Test("a district's appends number the canonical fields once; entries name them by number, and verify and the readers read them")
+    func numberedInTheDatabase() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let resident = try await prepare(client)
+            // An entry written before numbering (by name), then numbered ones.
+            let before = ChangeLog.changesText(entry(resident, "0").changes)
+            try await client.query(
+                """
+                INSERT INTO change_log (district, seq, resident_id, cause, cause_ref, actor, changed_at, changes, prev_hash, hash)
+                VALUES ('110105', 1, \(resident), 'batch', 'batch:1', 'test', '2026-12-01T00:00:00.000001Z', \(before.stored)::jsonb,
+                        decode(\(ChangeLog.genesisHash), 'hex'),
+                        decode(\(ChangeLog.entryHash(previous: ChangeLog.genesisHash, district: district, seq: 1, residentID: resident, cause: "batch", causeRef: "batch:1", actor: "test", changedAt: "2026-12-01T00:00:00.000001Z", changes: before.canonical)), 'hex'))
+                """)
+            try await client.query(
+                """
+                INSERT INTO change_log_head (district, last_seq, last_hash)
+                SELECT district, seq, encode(hash, 'hex') FROM change_log WHERE seq = 1
+                """)
+            _ = try await appendInTransaction(client, [entry(resident, "1")])
+            _ = try await appendInTransaction(client, [entry(resident, "2")])
+            let numbers = try await ChangeLog.fieldNumbers(district: district, client, logger: .silent)
+            #expect(numbers.byName.count == CanonicalField.all.count, "numbered once, not once per append")
+            #expect(Set(numbers.byName.keys) == Set(CanonicalField.all.map(\.qualifiedName)))
+            var texts: [String] = []
+            for try await text in try await client.query("SELECT changes::text FROM change_log ORDER BY seq").decode(String.self) { texts.append(text) }
+            #expect(texts.count == 3)
+            #expect(texts[0].contains("\"phone\""))
+            #expect(!texts[2].contains("\"phone\"") && texts[2].contains("\"\(numbers.byName["phone"]!)\""), "\(texts[2])")
+            #expect(ChangeLog.storedChanges(texts[2], numbers: numbers) == entry(resident, "2").changes)
+            let (checked, broken) = try await ChangeLog.verify(client, district: district, logger: .silent)
+            #expect(checked == 3 && broken == nil)
+            // An edit to a numbered entry is still found.
+            try await client.query("ALTER TABLE change_log DISABLE TRIGGER change_log_append_only")
+            let phone = numbers.byName["phone"]!
+            try await client.query(PostgresQuery(unsafeSQL: #"UPDATE change_log SET changes = jsonb_set(changes, '{\#(phone)}', '{"new": "9"}') WHERE seq = 3"#))
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak?.seq == 3)
+        }
+    }
+
     @Test("appended entries chain; verify finds them intact")
     func intact() async throws {
         try await TestDatabase.withFreshDatabase { _, client in

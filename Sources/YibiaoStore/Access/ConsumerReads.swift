@@ -163,13 +163,15 @@ public struct ConsumerReads: Sendable {
                 """, logger: logger
             ).decode((Int64, String?).self) { communities[id] = community }
         }
+        // Read after the entries: every number they use was committed with them.
+        let numbers = try await ChangeLog.fieldNumbers(district: district, client, logger: logger)
         var shown: [Change] = []
         var through = after
         for row in rows {
             guard shown.count < limit else { break }
             through = row.seq
             guard grant.covers(community: communities[row.resident]),
-                let decoded = ChangeLog.storedChanges(row.changes)
+                let decoded = ChangeLog.storedChanges(row.changes, numbers: numbers)
             else { continue }
             let visible = grant.view(changes: decoded.mapValues { (old: $0.old, new: $0.new) })
             guard !visible.isEmpty else { continue }

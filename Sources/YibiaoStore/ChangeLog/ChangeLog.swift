@@ -48,6 +48,7 @@ public enum ChangeLog {
             SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district) FOR UPDATE
             """, logger: logger
         ).decode((Int64, String).self) { last = row }
+        let numbers = try await numberFields(district: district, on: connection, logger: logger)
         // Microsecond precision, as PostgreSQL stores it, so that the hash can be recomputed from the row.
         let changedAt = timestamp(Date())
         var sequences: [Int64] = []
@@ -60,7 +61,7 @@ public enum ChangeLog {
             // The canonical JSON of the changes is most of the work, and each entry's alone: on
             // every core. Only the chain itself runs in order.
             let texts = await ParallelSlices.map(block.count, size: ParallelSlices.perCore(block.count, minimum: 2_000)) { range in
-                range.map { changesText(block[block.startIndex + $0].changes) }
+                range.map { changesText(block[block.startIndex + $0].changes, numbers: numbers) }
             }.flatMap { $0 }
             var copy = CopyText()
             for (entry, changes) in zip(block, texts) {
@@ -110,15 +111,31 @@ public enum ChangeLog {
         var expectedSeq: Int64 = 1
         var checked = 0
         var batch: [Entry] = []
-        func check() -> Break? {
+        var numbers = try await fieldNumbers(district: district, client, logger: logger)
+        func check() async throws -> Break? {
             let entries = batch
-            let hashes = inThreadSlices(entries.count, minimum: 500) { _, range in
-                entries[range].map {
-                    entryHash(
-                        previous: $0.prevHash, district: district, seq: $0.seq, residentID: $0.resident, cause: $0.cause,
-                        causeRef: $0.causeRef, actor: $0.actor, changedAt: $0.changedAt, changes: canonicalJSON($0.changes))
-                }
-            }.joined()
+            // nil for changes that do not read; with `asStored`, their text is hashed instead (a
+            // hash that cannot match: the entry is reported as edited).
+            func hashes(_ numbers: FieldNumbers, asStored: Bool) -> [String?] {
+                Array(
+                    inThreadSlices(entries.count, minimum: 500) { _, range in
+                        entries[range].map { entry -> String? in
+                            let changes = storedChanges(entry.changes, numbers: numbers).map(canonicalChanges)
+                            guard let text = changes ?? (asStored ? entry.changes : nil) else { return nil }
+                            return entryHash(
+                                previous: entry.prevHash, district: district, seq: entry.seq, residentID: entry.resident,
+                                cause: entry.cause, causeRef: entry.causeRef, actor: entry.actor, changedAt: entry.changedAt,
+                                changes: text)
+                        }
+                    }.joined())
+            }
+            var recomputed = hashes(numbers, asStored: false)
+            // Entries committed after the numbers were read may name a field numbered since.
+            if recomputed.contains(nil) {
+                numbers = try await fieldNumbers(district: district, client, logger: logger)
+                recomputed = hashes(numbers, asStored: true)
+            }
+            let hashes = recomputed.map { $0 ?? "" }
             batch.removeAll(keepingCapacity: true)
             for (entry, recomputed) in zip(entries, hashes) {
                 checked += 1
@@ -151,9 +168,9 @@ public enum ChangeLog {
                 Entry(
                     seq: seq, resident: resident, cause: cause, causeRef: causeRef, actor: actor, changedAt: changedAt, changes: changes,
                     prevHash: prevHash, hash: hash))
-            if batch.count == 4_000, let found = check() { return (checked, found) }
+            if batch.count == 4_000, let found = try await check() { return (checked, found) }
         }
-        let found = check()
+        let found = try await check()
         return (checked, found)
     }
 
@@ -177,7 +194,8 @@ public enum ChangeLog {
     /// canonical form without its nulls (a missing old or new is none). `storedChanges` reads
     /// both, and the canonical form too (entries written before); `verify` hashes what it reads
     /// in the canonical form, whichever form was stored. Written straight into bytes.
-    static func changesText(_ changes: [String: Change]) -> (canonical: String, stored: String) {
+    /// Stored, a field numbered in `numbers` is named by its number (`FieldNumbers`).
+    static func changesText(_ changes: [String: Change], numbers: FieldNumbers = .none) -> (canonical: String, stored: String) {
         let fields = changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
         let onlyAdded = !changes.isEmpty && changes.values.allSatisfy { $0.old == nil && $0.new != nil }
         var canonical: [UInt8] = [UInt8(ascii: "{")], stored: [UInt8] = Array((onlyAdded ? #"{"new":{"# : "{").utf8)
@@ -190,7 +208,13 @@ public enum ChangeLog {
                 stored.append(UInt8(ascii: ","))
             }
             CanonicalJSON.appendString(field, to: &canonical)
-            CanonicalJSON.appendString(field, to: &stored)
+            if let number = numbers.byName[field] {
+                stored.append(UInt8(ascii: "\""))
+                stored.append(contentsOf: String(number).utf8)
+                stored.append(UInt8(ascii: "\""))
+            } else {
+                CanonicalJSON.appendString(field, to: &stored)
+            }
             canonical.append(contentsOf: #":{"new":"#.utf8)
             if onlyAdded {
                 stored.append(UInt8(ascii: ":"))
@@ -222,19 +246,29 @@ public enum ChangeLog {
     }
 
     /// An entry's changes from its stored document, in any of its forms (`changesText`); nil
-    /// when it is not one. No field is named `new`: a document whose only key is `new` holds
-    /// added values.
-    public static func storedChanges(_ text: String) -> [String: Change]? {
+    /// when it is not one, or names a field by a number `numbers` does not have. No field is
+    /// named `new`: a document whose only key is `new` holds added values.
+    public static func storedChanges(_ text: String, numbers: FieldNumbers = .none) -> [String: Change]? {
         guard let object = try? JSONDecoder().decode([String: [String: String?]].self, from: Data(text.utf8)) else { return nil }
+        var changes: [String: Change] = [:]
+        changes.reserveCapacity(object.count == 1 ? object.first!.value.count : object.count)
         if object.count == 1, let added = object["new"] {
-            return added.compactMapValues { $0 }.mapValues { Change(old: nil, new: $0) }
+            for (key, value) in added {
+                guard let field = numbers.field(key) else { return nil }
+                if let value { changes[field] = Change(old: nil, new: value) }
+            }
+            return changes
         }
-        return object.mapValues { Change(old: $0["old"] ?? nil, new: $0["new"] ?? nil) }
+        for (key, value) in object {
+            guard let field = numbers.field(key) else { return nil }
+            changes[field] = Change(old: value["old"] ?? nil, new: value["new"] ?? nil)
+        }
+        return changes
     }
 
     /// jsonb reorders keys and spacing: re-serialise what the database returns the same way.
-    static func canonicalJSON(_ text: String) -> String {
-        guard let changes = storedChanges(text) else { return text }
+    static func canonicalJSON(_ text: String, numbers: FieldNumbers = .none) -> String {
+        guard let changes = storedChanges(text, numbers: numbers) else { return text }
         return canonicalChanges(changes)
     }
 

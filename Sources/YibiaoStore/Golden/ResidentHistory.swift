@@ -100,9 +100,14 @@ public struct ResidentHistory: Sendable {
             WHERE c.district = \(district) AND c.resident_id = \(resident) AND (\(asOf)::timestamptz IS NULL OR c.changed_at <= \(asOf)::timestamptz)
             ORDER BY c.seq
             """, logger: logger)
-        for try await (seq, at, cause, ref, source, actor, changes) in rows.decode((Int64, String, String, String?, String?, String, String).self) {
-            let decoded = ChangeLog.storedChanges(changes) ?? [:]
-            events.append(Event(seq: seq, at: at, cause: cause, causeRef: ref, source: source, actor: actor, changes: decoded))
+        var stored: [(seq: Int64, at: String, cause: String, ref: String?, source: String?, actor: String, changes: String)] = []
+        for try await row in rows.decode((Int64, String, String, String?, String?, String, String).self) { stored.append(row) }
+        // Read after the entries: every number they use was committed with them.
+        let numbers = try await ChangeLog.fieldNumbers(district: district, client, logger: logger)
+        for entry in stored {
+            let decoded = ChangeLog.storedChanges(entry.changes, numbers: numbers) ?? [:]
+            events.append(
+                Event(seq: entry.seq, at: entry.at, cause: entry.cause, causeRef: entry.ref, source: entry.source, actor: entry.actor, changes: decoded))
         }
         return events
     }
