@@ -97,7 +97,7 @@ public struct MatchEngine: Sendable {
         }
         // A birth date known only to the month or year still has its year.
         if let name = record.nameKey, let year = record.knownBirth?.year { keys.append((6, "nby:" + name + "|" + String(year))) }
-        if let phone = record.phone { keys.append(phoneKey(phone)) }
+        if let phone = record.phone { keys.append((3, "ph:" + phone)) }
         // Alone, a name is a small block unless it is common (then the block is skipped).
         if let name = record.nameKey { keys.append(nameAloneKey(name)) }
         // The first four letters of each part, in either order: a typo further on, or parts
@@ -119,20 +119,11 @@ public struct MatchEngine: Sendable {
         return keys
     }
 
-    /// The key of a phone number alone. Every current record with the phone holds it, so the
-    /// index of stored keys also counts a phone's records (no index of its own).
-    static func phoneKey(_ phone: String) -> (kind: Int, key: String) { (3, "ph:" + phone) }
-
-    /// The key of a name alone (its matching form); like `phoneKey`, it also counts namesakes.
+    /// The key of a name alone (its matching form). Every current record with the name holds
+    /// it, so the index of stored keys also counts namesakes (no index of its own).
     static func nameAloneKey(_ nameKey: String) -> (kind: Int, key: String) { (7, "n:" + nameKey) }
 
-    /// The stored key (`storedKey`) every current record with this phone number holds.
-    public static func storedPhoneKey(_ phone: String) -> Int64 {
-        let (kind, key) = phoneKey(phone)
-        return storedKey(kind: kind, key: key)
-    }
-
-    /// The stored key every current record with this name (its matching form) holds.
+    /// The stored key (`storedKey`) every current record with this name (its matching form) holds.
     public static func storedNameKey(_ nameKey: String) -> Int64 {
         let (kind, key) = nameAloneKey(nameKey)
         return storedKey(kind: kind, key: key)

@@ -3,7 +3,6 @@ import Crypto
 public import Logging
 public import PostgresNIO
 import YibiaoCore
-import YibiaoMatching
 public import YibiaoMerge
 
 /// Why a golden record changed, as the change log records it.
@@ -450,27 +449,13 @@ public struct GoldenRecords: Sendable {
         for list in observations.values { for observation in list { if let phone = observation.values["phone"] { phones.insert(phone) } } }
         guard everywhere || !phones.isEmpty else { return Placeholders() }
         var shared: Set<String> = []
-        // A few phones are looked up through the index of stored keys (every current record holds
-        // its phone's, `MatchEngine.storedPhoneKey`); many (a first load) cost less as one scan, and
-        // so do records whose keys a run has yet to fill (after an upgrade), which the index lacks.
+        // A few phones are looked up by the index; many (a first load) cost less as one scan.
         // Two statements, not one with a switch in it: a plan made for both would scan.
-        var lookUp = !everywhere && phones.count <= 5_000
-        if lookUp {
-            for try await keyless in try await connection.query(
-                "SELECT EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND is_current AND match_keys IS NULL)",
-                logger: logger
-            ).decode(Bool.self) { lookUp = !keyless }
-        }
-        let phoneList = Array(phones)
         let query: PostgresQuery =
-            lookUp
+            !everywhere && phones.count <= 5_000
             ? """
-            SELECT w.phone FROM unnest(\(phoneList.map(MatchEngine.storedPhoneKey))::bigint[], \(phoneList)::text[]) AS w(k, phone)
-            CROSS JOIN LATERAL (
-                SELECT count(DISTINCT coalesce(r.name_key, r.name)) AS holders FROM source_record r
-                WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] AND r.phone = w.phone
-            ) c
-            WHERE c.holders >= \(Placeholders.sharedPhoneHolders)
+            SELECT phone FROM source_record WHERE district = \(district) AND is_current AND phone = ANY(\(Array(phones)))
+            GROUP BY phone HAVING count(DISTINCT coalesce(name_key, name)) >= \(Placeholders.sharedPhoneHolders)
             """
             : """
             SELECT phone FROM source_record WHERE district = \(district) AND is_current AND phone IS NOT NULL

@@ -445,17 +445,18 @@ public struct ResidentLinker: Sendable {
         return members
     }
 
-    /// District-wide frequencies of the given names and phones among `total` current records,
-    /// counted through the index of stored keys: every current record holds its name's and its
-    /// phone's key (`MatchEngine.storedNameKey`, `storedPhoneKey`), and the incremental path runs
-    /// only when no current record is without keys. One lookup per name or phone, as
-    /// `blockMembers` does; the column comparison keeps a key shared by two hashes out of the count.
+    /// District-wide frequencies of the given names and phones among `total` current records.
+    /// Names are counted through the index of stored keys: every current record holds its name's
+    /// key (`MatchEngine.storedNameKey`), and the incremental path runs only when no current
+    /// record is without keys. One lookup per name, as `blockMembers` does; the column
+    /// comparison keeps a key shared by two hashes out of the count. Phones have a B-tree of
+    /// their own, which every golden refresh needs (`GoldenRecords.placeholders`).
     private func termFrequencies(names: Set<String>, phones: Set<String>, total: Int, _ client: PostgresClient) async throws
         -> TermFrequencies
     {
         var nameCounts: [String: Int] = [:], phoneCounts: [String: Int] = [:]
         let (nameList, phoneList) = (Array(names), Array(phones))
-        let (nameKeys, phoneKeys) = (nameList.map(MatchEngine.storedNameKey), phoneList.map(MatchEngine.storedPhoneKey))
+        let nameKeys = nameList.map(MatchEngine.storedNameKey)
         for try await (name, count) in try await client.query(
             """
             SELECT w.name, c.n FROM unnest(\(nameKeys)::bigint[], \(nameList)::text[]) AS w(k, name)
@@ -469,12 +470,8 @@ public struct ResidentLinker: Sendable {
         var holders: [String: Int] = [:]
         for try await (phone, count, names) in try await client.query(
             """
-            SELECT w.phone, c.n, c.names FROM unnest(\(phoneKeys)::bigint[], \(phoneList)::text[]) AS w(k, phone)
-            CROSS JOIN LATERAL (
-                SELECT count(*) AS n, count(DISTINCT r.name_key) AS names FROM source_record r
-                WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] AND r.phone = w.phone
-            ) c
-            WHERE c.n > 0
+            SELECT phone, count(*), count(DISTINCT name_key) FROM source_record
+            WHERE district = \(district) AND is_current AND phone IS NOT NULL AND phone = ANY(\(phoneList)) GROUP BY phone
             """, logger: logger
         ).decode((String, Int, Int).self) {
             phoneCounts[phone] = count
