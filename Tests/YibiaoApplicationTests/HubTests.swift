@@ -404,7 +404,7 @@ private func entryCount(_ hub: Hub) async throws -> Int {
                     PostgresQuery(
                         unsafeSQL: """
                             SELECT r.system_id, k.key, count(*)::int FROM source_record r
-                            CROSS JOIN LATERAL jsonb_each_text(\(SourceRecordWriter.allFields("r")) || \(SourceRecordWriter.flatFacet("r"))) k
+                            CROSS JOIN LATERAL jsonb_each_text(\(SourceRecordWriter.allFields("r")) || \(SourceRecordWriter.flatFacet("r", district: "110105"))) k
                             WHERE r.district = '110105' AND r.is_current AND k.value <> '' GROUP BY 1, 2
                             """)
                 ).decode((String, String, Int).self) { asObjects[system, default: [:]][field] = count }

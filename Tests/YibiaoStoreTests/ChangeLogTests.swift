@@ -79,7 +79,7 @@ import YibiaoTestSupport
 
     @Test("fields stored by their number where the district numbers them, by name otherwise; both read back only with the numbers")
     func numberedFields() throws {
-        let numbers = ChangeLog.FieldNumbers(names: ["phone", "name", "party.branch"])
+        let numbers = FieldNumbers(names: ["phone", "name", "party.branch"])
         let added: [String: GoldenDiff.Change] = ["phone": .init(old: nil, new: "13812345678"), "custom_field": .init(old: nil, new: "7")]
         let (canonical, stored) = ChangeLog.changesText(added, numbers: numbers)
         #expect(stored == #"{"new":{"custom_field":"7","1":"13812345678"}}"#)
@@ -115,7 +115,7 @@ import YibiaoTestSupport
                 """)
             _ = try await appendInTransaction(client, [entry(resident, "1")])
             _ = try await appendInTransaction(client, [entry(resident, "2")])
-            let numbers = try await ChangeLog.fieldNumbers(district: district, client, logger: .silent)
+            let numbers = try await FieldNumbers.load(district: district, client, logger: .silent)
             #expect(numbers.byName.count == CanonicalField.all.count, "numbered once, not once per append")
             #expect(Set(numbers.byName.keys) == Set(CanonicalField.all.map(\.qualifiedName)))
             var texts: [String] = []

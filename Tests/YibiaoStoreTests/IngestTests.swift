@@ -58,7 +58,17 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                       AND national_id IS NULL AND national_id_raw IS NOT NULL AND problems->0->>'code' = 'id_check_mismatch'
                     """) == 1)
             #expect(try await count(client, "SELECT count(*) FROM source_record WHERE name_key = '欧阳娜娜' AND pinyin_key = 'ouyangnana'") == 1)
-            #expect(try await count(client, "SELECT count(*) FROM source_record WHERE facet -> 'party' ->> 'member_status' = 'probationary'") == 1)
+            #expect(
+                try await count(
+                    client, "SELECT count(*) FROM source_record r WHERE \(SourceRecordWriter.flatFacet("r", district: "110105")) ->> 'party.member_status' = 'probationary'") == 1)
+            // Stored by the district's number for the field, not its name.
+            #expect(
+                try await count(
+                    client,
+                    """
+                    SELECT count(*) FROM source_record r JOIN field_number n ON n.district = r.district AND n.name = 'party.member_status'
+                    WHERE r.facet ->> n.number::text = 'probationary' AND NOT r.facet ? 'party.member_status'
+                    """) == 1)
         }
     }
 
@@ -105,7 +115,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 var storedValues: [String: [String: String]] = [:]
                 for try await (key, values, repeated) in try await client.query(
                     """
-                    SELECT source_key, (\(unescaped: SourceRecordWriter.allFields("r")) || \(unescaped: SourceRecordWriter.flatFacet("r")))::text,
+                    SELECT source_key, (\(unescaped: SourceRecordWriter.allFields("r")) || \(unescaped: SourceRecordWriter.flatFacet("r", district: "110105")))::text,
                            r.fields ?| \(SourceRecordWriter.liftedFields)::text[]
                     FROM source_record r WHERE system_id = \(name) AND is_current
                     """

@@ -408,8 +408,8 @@ import YibiaoTestSupport
         }
     }
 
-    @Test("migration 0026 groups a record's facet values by domain; flattened, they are the same values")
-    func nestedFacets() async throws {
+    @Test("migration 0026 groups a record's facet values by domain, 0031 names them by number; read back, they are the same values")
+    func nestedThenNumberedFacets() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
             try await Migrator(migrations: Migration.bundled.filter { $0.version < 26 }, logger: .silent).migrate(client)
             let flat = #"{"party.branch": "第一支部", "party.joined_on": "2020-07-01", "civil_affairs.elderly_allowance": "true"}"#
@@ -420,26 +420,40 @@ import YibiaoTestSupport
                     VALUES ('110105', 'party', \(key), 1, 1, 1, decode(repeat('ab', 32), 'hex'), '[]', '{}', \(facet)::jsonb)
                     """)
             }
-            try await Migrator(logger: .silent).migrate(client)
-            var nested: [String: String] = [:], flattened: [String: String] = [:]
-            for try await (key, stored, back) in try await client.query(
-                "SELECT source_key, facet::text, \(unescaped: SourceRecordWriter.flatFacet("r"))::text FROM source_record r"
-            ).decode((String, String, String).self) {
-                nested[key] = stored
-                flattened[key] = back
+            func facets() async throws -> [String: String] {
+                var stored: [String: String] = [:]
+                for try await (key, facet) in try await client.query("SELECT source_key, facet::text FROM source_record").decode((String, String).self) {
+                    stored[key] = facet
+                }
+                return stored
             }
             let decoder = JSONDecoder()
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 31 }, logger: .silent).migrate(client)
+            let nested = try await facets()
             #expect(
                 try decoder.decode([String: [String: String]].self, from: Data(try #require(nested["a"]).utf8))
                     == ["party": ["branch": "第一支部", "joined_on": "2020-07-01"], "civil_affairs": ["elderly_allowance": "true"]])
+            // A number already given (by the change log) keeps its name; the facet's names follow it.
+            try await client.query("INSERT INTO change_field (district, number, name) VALUES ('110105', 1, 'name')")
+            try await Migrator(logger: .silent).migrate(client)
+            let numbers = try await FieldNumbers.load(district: "110105", client, logger: .silent)
+            #expect(numbers.byNumber == [1: "name", 2: "civil_affairs.elderly_allowance", 3: "party.branch", 4: "party.joined_on"])
+            let numbered = try await facets()
             #expect(
-                try decoder.decode([String: String].self, from: Data(try #require(flattened["a"]).utf8))
-                    == decoder.decode([String: String].self, from: Data(flat.utf8)))
-            #expect(nested["b"] == "{}" && flattened["b"] == "{}")
-            // What staging writes now is the same shape.
+                try decoder.decode([String: String].self, from: Data(try #require(numbered["a"]).utf8))
+                    == ["2": "true", "3": "第一支部", "4": "2020-07-01"])
+            #expect(numbered["b"] == "{}")
+            for try await (key, back) in try await client.query(
+                "SELECT source_key, \(unescaped: SourceRecordWriter.flatFacet("r", district: "110105"))::text FROM source_record r"
+            ).decode((String, String).self) {
+                #expect(
+                    try decoder.decode([String: String].self, from: Data(back.utf8))
+                        == (key == "a" ? decoder.decode([String: String].self, from: Data(flat.utf8)) : [:]))
+            }
+            // What staging writes now is the same shape; a field without a number keeps its name.
             #expect(
-                SourceRecordWriter.storedFacet(["party.branch": "第一支部", "party.joined_on": "2020-07-01", "civil_affairs.elderly_allowance": "true"])
-                    == #"{"civil_affairs":{"elderly_allowance":"true"},"party":{"branch":"第一支部","joined_on":"2020-07-01"}}"#)
+                SourceRecordWriter.storedFacet(["party.branch": "第一支部", "party.joined_on": "2020-07-01", "party.dues_paid_until": "2025-10"], numbers: numbers)
+                    == #"{"3":"第一支部","4":"2020-07-01","party.dues_paid_until":"2025-10"}"#)
         }
     }
 

@@ -164,7 +164,7 @@ public struct ConsumerReads: Sendable {
             ).decode((Int64, String?).self) { communities[id] = community }
         }
         // Read after the entries: every number they use was committed with them.
-        let numbers = try await ChangeLog.fieldNumbers(district: district, client, logger: logger)
+        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
         var shown: [Change] = []
         var through = after
         for row in rows {

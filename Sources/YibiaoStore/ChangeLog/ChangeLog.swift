@@ -48,7 +48,7 @@ public enum ChangeLog {
             SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district) FOR UPDATE
             """, logger: logger
         ).decode((Int64, String).self) { last = row }
-        let numbers = try await numberFields(district: district, on: connection, logger: logger)
+        let numbers = try await FieldNumbers.ensure(district: district, on: connection, logger: logger)
         // Microsecond precision, as PostgreSQL stores it, so that the hash can be recomputed from the row.
         let changedAt = timestamp(Date())
         var sequences: [Int64] = []
@@ -111,7 +111,7 @@ public enum ChangeLog {
         var expectedSeq: Int64 = 1
         var checked = 0
         var batch: [Entry] = []
-        var numbers = try await fieldNumbers(district: district, client, logger: logger)
+        var numbers = try await FieldNumbers.load(district: district, client, logger: logger)
         func check() async throws -> Break? {
             let entries = batch
             // nil for changes that do not read; with `asStored`, their text is hashed instead (a
@@ -132,7 +132,7 @@ public enum ChangeLog {
             var recomputed = hashes(numbers, asStored: false)
             // Entries committed after the numbers were read may name a field numbered since.
             if recomputed.contains(nil) {
-                numbers = try await fieldNumbers(district: district, client, logger: logger)
+                numbers = try await FieldNumbers.load(district: district, client, logger: logger)
                 recomputed = hashes(numbers, asStored: true)
             }
             let hashes = recomputed.map { $0 ?? "" }
@@ -194,7 +194,7 @@ public enum ChangeLog {
     /// canonical form without its nulls (a missing old or new is none). `storedChanges` reads
     /// both, and the canonical form too (entries written before); `verify` hashes what it reads
     /// in the canonical form, whichever form was stored. Written straight into bytes.
-    /// Stored, a field numbered in `numbers` is named by its number (`FieldNumbers`).
+    /// Stored, a field numbered in `numbers` is named by its number (`FieldNumbers`, migration 0029).
     static func changesText(_ changes: [String: Change], numbers: FieldNumbers = .none) -> (canonical: String, stored: String) {
         let fields = changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
         let onlyAdded = !changes.isEmpty && changes.values.allSatisfy { $0.old == nil && $0.new != nil }
@@ -208,13 +208,7 @@ public enum ChangeLog {
                 stored.append(UInt8(ascii: ","))
             }
             CanonicalJSON.appendString(field, to: &canonical)
-            if let number = numbers.byName[field] {
-                stored.append(UInt8(ascii: "\""))
-                stored.append(contentsOf: String(number).utf8)
-                stored.append(UInt8(ascii: "\""))
-            } else {
-                CanonicalJSON.appendString(field, to: &stored)
-            }
+            CanonicalJSON.appendString(numbers.key(field), to: &stored)
             canonical.append(contentsOf: #":{"new":"#.utf8)
             if onlyAdded {
                 stored.append(UInt8(ascii: ":"))

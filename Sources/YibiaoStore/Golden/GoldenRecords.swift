@@ -406,6 +406,9 @@ public struct GoldenRecords: Sendable {
         var result: [Int64: [Observation]] = [:]
         var latest: [Int64: Int64] = [:]
         guard !residents.isEmpty else { return (result, latest) }
+        // Facet fields come by number. Read first: no other query may run on the connection
+        // while the rows below stream in.
+        let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
         let rows = try await connection.query(
             """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
@@ -416,7 +419,7 @@ public struct GoldenRecords: Sendable {
                 SELECT array_agg(key) AS keys, array_agg(value) AS values FROM (
                     SELECT key, value FROM jsonb_each_text(r.fields)
                     UNION ALL
-                    \(unescaped: SourceRecordWriter.facetPairs("r"))
+                    \(unescaped: SourceRecordWriter.storedFacetPairs("r"))
                 ) pairs
             ) e
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
@@ -432,7 +435,14 @@ public struct GoldenRecords: Sendable {
             values.reserveCapacity((keys?.count ?? 0) + lifted.count)
             // The record's columns, then `fields` and the facet (`SourceRecordWriter.allFields`).
             for (key, value) in zip(SourceRecordWriter.liftedFields, lifted) where value != nil { values[key] = value }
-            for (key, value) in zip(keys ?? [], texts ?? []) { values[key] = value }
+            for (key, value) in zip(keys ?? [], texts ?? []) {
+                guard let first = key.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else {
+                    values[key] = value
+                    continue
+                }
+                // A number nobody gave cannot be read as any field: left out rather than guessed.
+                if let field = numbers.field(key) { values[field] = value }
+            }
             // The normalised display form, not the feed's spelling.
             values["name"] = name
             result[resident, default: []].append(Observation(recordID: record, system: system, receivedAt: receivedAt, values: values))
@@ -477,7 +487,7 @@ public struct GoldenRecords: Sendable {
             SELECT r.record_id, f.field FROM outbox o
             JOIN source_record r ON r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key AND r.is_current
             JOIN link l ON l.district = r.district AND l.record_id = r.record_id
-            CROSS JOIN LATERAL unnest(o.fields) AS f(field)
+            \(unescaped: OutboxWriter.outboxFields(district: district))
             WHERE o.district = \(district) AND o.status = 'not_applied' AND l.resident_id = ANY(\(residents))
               AND (\(unescaped: OutboxWriter.recordValue))
                   IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old'

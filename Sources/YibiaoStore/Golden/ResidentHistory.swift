@@ -103,7 +103,7 @@ public struct ResidentHistory: Sendable {
         var stored: [(seq: Int64, at: String, cause: String, ref: String?, source: String?, actor: String, changes: String)] = []
         for try await row in rows.decode((Int64, String, String, String?, String?, String, String).self) { stored.append(row) }
         // Read after the entries: every number they use was committed with them.
-        let numbers = try await ChangeLog.fieldNumbers(district: district, client, logger: logger)
+        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
         for entry in stored {
             let decoded = ChangeLog.storedChanges(entry.changes, numbers: numbers) ?? [:]
             events.append(

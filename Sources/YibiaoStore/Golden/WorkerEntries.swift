@@ -128,7 +128,7 @@ public struct WorkerEntries: Sendable {
                 var merged: [String: String] = [:]
                 for try await (fields, facet) in try await connection.query(
                     """
-                    SELECT \(unescaped: SourceRecordWriter.allFields("r"))::text, \(unescaped: SourceRecordWriter.flatFacet("r"))::text FROM source_record r
+                    SELECT \(unescaped: SourceRecordWriter.allFields("r"))::text, \(unescaped: SourceRecordWriter.flatFacet("r", district: district))::text FROM source_record r
                     WHERE district = \(district) AND system_id = \(Self.system) AND source_key = \(key) AND is_current
                     """, logger: logger
                 ).decode((String, String).self) {

@@ -87,6 +87,7 @@ public struct Ingestor: Sendable {
         let fileName = url.lastPathComponent
         let current = try await writer.currentRecords(connection, stagedBy: adapter.fingerprint)
         let columns = try await writer.rawColumns(connection)
+        let numbers = try await FieldNumbers.ensure(district: writer.district, on: connection, logger: logger)
         let batchID = try await writer.startBatch(
             connection, adapter: adapter.adapterName, adapterHash: adapter.fingerprint, fileName: fileName, fileHash: fileHash, actor: actor)
         summary.batchID = batchID
@@ -96,7 +97,7 @@ public struct Ingestor: Sendable {
         // adapter and its checks make of each is reported afresh.
         let chunks = ChunkProducer.start(
             adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current,
-            recognisingUnmapped: !rereadUnchangedFile, rawColumns: columns)
+            recognisingUnmapped: !rereadUnchangedFile, rawColumns: columns, fieldNumbers: numbers)
         do {
             // A first ingest grows the table many times over: statistics follow each time it
             // doubles, and only for the columns the chunk statements join and filter on. The
@@ -235,7 +236,8 @@ final class ChunkProducer: @unchecked Sendable {
     /// positions and carries them to be written with its rows.
     static func start(
         adapter: any FeedAdapter, url: URL, today: CalendarDate, chunkSize: Int,
-        unchangedIn current: [String: SourceRecordWriter.CurrentRecord], recognisingUnmapped: Bool, rawColumns: RawColumns
+        unchangedIn current: [String: SourceRecordWriter.CurrentRecord], recognisingUnmapped: Bool, rawColumns: RawColumns,
+        fieldNumbers: FieldNumbers
     ) -> ChunkProducer {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
@@ -286,7 +288,7 @@ final class ChunkProducer: @unchecked Sendable {
                 let changed = records
                 let added = columns.extend(with: changed)
                 let known = columns
-                for part in inThreadSlices(changed.count, minimum: 500, { _, range in SourceRecordWriter.StagingRows(changed[range], columns: known) }) {
+                for part in inThreadSlices(changed.count, minimum: 500, { _, range in SourceRecordWriter.StagingRows(changed[range], columns: known, numbers: fieldNumbers) }) {
                     chunk.staging.append(contentsOf: part)
                 }
                 chunk.staging.newColumns = added

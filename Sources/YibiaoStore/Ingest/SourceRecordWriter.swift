@@ -192,7 +192,8 @@ public struct SourceRecordWriter: Sendable {
     ) async throws -> Counts {
         var columns = try await rawColumns(connection)
         let added = columns.extend(with: records)
-        var staging = StagingRows(records, columns: columns)
+        let numbers = try await FieldNumbers.ensure(district: district, on: connection, logger: logger)
+        var staging = StagingRows(records, columns: columns, numbers: numbers)
         staging.newColumns = added
         return try await write(connection, batchID: batchID, fileName: fileName, staging: staging, quarantined: quarantined, read: read)
     }
@@ -349,9 +350,10 @@ public struct SourceRecordWriter: Sendable {
 
         public init() {}
 
-        /// `columns` must give every raw column of the records a position (`RawColumns.extend`).
-        public init(_ records: some Sequence<MappedRecord>, columns: RawColumns) {
-            for record in records { rows.row(SourceRecordWriter.stagingRow(record, columns: columns)) }
+        /// `columns` must give every raw column of the records a position (`RawColumns.extend`);
+        /// `numbers`: the district's field numbers (`FieldNumbers.ensure`).
+        public init(_ records: some Sequence<MappedRecord>, columns: RawColumns, numbers: FieldNumbers) {
+            for record in records { rows.row(SourceRecordWriter.stagingRow(record, columns: columns, numbers: numbers)) }
         }
 
         public mutating func append(contentsOf other: StagingRows) {
@@ -391,36 +393,42 @@ public struct SourceRecordWriter: Sendable {
             """
     }
 
-    /// `facet` as stored: domain → field → value (migration 0026), each domain named once
-    /// rather than in every key. `facet` holds qualified names (`party.branch`) only.
-    static func storedFacet(_ facet: [String: String]) -> String {
+    /// `facet` as stored: one object keyed by each field's number in the district
+    /// (`FieldNumbers`, migration 0031) — a name the district does not number stays a name.
+    /// `facet` holds qualified names (`party.branch`) only.
+    static func storedFacet(_ facet: [String: String], numbers: FieldNumbers) -> String {
         guard !facet.isEmpty else { return "{}" }
-        var domains: [String: [String: String]] = [:]
-        for (key, value) in facet {
-            // Every facet key is qualified (`MappedRecord.isFacet`): domain, dot, field.
-            // Searched in the UTF-8 bytes: by characters it was most of this function's time.
-            let dot = key.utf8.firstIndex(of: UInt8(ascii: ".")) ?? key.endIndex
-            let field = dot < key.endIndex ? key[key.utf8.index(after: dot)...] : ""
-            domains[String(key[..<dot]), default: [:]][String(field)] = value
-        }
-        let members = domains.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map {
-            CanonicalJSON.string($0.key).text + ":" + CanonicalJSON.objectText($0.value)
-        }
-        return "{" + members.joined(separator: ",") + "}"
+        var stored: [String: String] = [:]
+        stored.reserveCapacity(facet.count)
+        for (field, value) in facet { stored[numbers.key(field)] = value }
+        return CanonicalJSON.objectText(stored)
     }
 
-    /// SQL for the facet values of source record `alias` as rows (`key`, `value` text), keys
-    /// qualified again (`party.branch`): migration 0026 grouped them by domain.
-    public static func facetPairs(_ alias: String) -> String {
-        "SELECT d.key || '.' || f.key AS key, f.value FROM jsonb_each(\(alias).facet) d, jsonb_each_text(d.value) f"
+    /// SQL for the facet values of source record `alias` as rows (`key`, `value` text), keys as
+    /// stored: a field's number, or its name (`FieldNumbers.field` reads either). For reads of
+    /// many records, which translate the keys once in this process rather than in every row.
+    public static func storedFacetPairs(_ alias: String) -> String {
+        "SELECT f.key, f.value FROM jsonb_each_text(\(alias).facet) f"
     }
 
-    /// The same as one flat jsonb object of qualified names, as the facet was before 0026.
-    public static func flatFacet(_ alias: String) -> String {
-        "(SELECT coalesce(jsonb_object_agg(p.key, p.value), '{}'::jsonb) FROM (\(facetPairs(alias))) p)"
+    /// The facet of source record `alias` of `district` as one jsonb object of qualified names
+    /// (`party.branch`), its numbers looked up in `field_number`: for reads of a few records.
+    public static func flatFacet(_ alias: String, district: String) -> String {
+        """
+        (SELECT coalesce(jsonb_object_agg(coalesce(n.name, f.key), f.value), '{}'::jsonb)
+         FROM jsonb_each(\(alias).facet) f
+         LEFT JOIN field_number n ON n.district = \(sqlLiteral(district: district, else: "\(alias).district")) AND n.number::text = f.key)
+        """
     }
 
-    static func stagingRow(_ record: MappedRecord, columns: RawColumns) -> [String?] {
+    /// A district code as an SQL literal, for fragments spliced into statements: Citus routes a
+    /// statement to one node only when each table read names its district by value. A code of
+    /// digits is safe as a literal; anything else falls back to `column`.
+    static func sqlLiteral(district: String, else column: String) -> String {
+        !district.isEmpty && district.utf8.allSatisfy({ (0x30...0x39).contains($0) }) ? "'\(district)'" : column
+    }
+
+    static func stagingRow(_ record: MappedRecord, columns: RawColumns, numbers: FieldNumbers) -> [String?] {
         let (core, facet) = record.coreAndFacetFields
         // The columns below, as matching will load them.
         let keys = MatchEngine.lookupKeys(
@@ -432,7 +440,7 @@ public struct SourceRecordWriter: Sendable {
                 identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
             record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(storedFields(record, core: core)),
-            storedFacet(facet), JSONText.encode(record.problems),
+            storedFacet(facet, numbers: numbers), JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
             PostgresArrayText.literal(keys),

@@ -43,7 +43,7 @@ public struct OutboxEchoes: Sendable {
     public func reconcile(_ client: PostgresClient, system: String? = nil) async throws -> Summary {
         // The new record's value of each field of an update.
         let held = """
-            CROSS JOIN LATERAL unnest(o.fields) AS f(field)
+            \(OutboxWriter.outboxFields(district: district))
             CROSS JOIN LATERAL (
                 SELECT \(OutboxWriter.recordValue) AS value) held
             """

@@ -64,11 +64,14 @@ public struct OutboxWriter: Sendable {
         // The causes travel inside each statement that reads them, as arrays (`StagedRows`).
         let causeResidents = causes.map(\.residentID), causeSeqs = causes.map(\.seq), causeKinds = causes.map(\.kind)
 
-        var systemColumn: [String] = [], fieldColumn: [String] = []
+        // Each field also as a facet stores it (`FieldNumbers`): its number, or its name.
+        let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
+        var systemColumn: [String] = [], fieldColumn: [String] = [], storedColumn: [String] = []
         for (id, system) in systems.sorted(by: { $0.key < $1.key }) {
             for field in system.mapper.fields {
                 systemColumn.append(id)
                 fieldColumn.append(field)
+                storedColumn.append(numbers.key(field))
             }
         }
         let placeholderPhones = Array(placeholders.values["phone"] ?? [])
@@ -80,7 +83,7 @@ public struct OutboxWriter: Sendable {
         ).decode(Bool.self) { inFlight = any }
         // Spelled out in this fragment (a code of digits, so safe as a literal) so that the
         // outbox is read for one district, as Citus needs to route the statement.
-        let districtLiteral = district.utf8.allSatisfy({ (0x30...0x39).contains($0) }) ? "'\(district)'" : "r.district"
+        let districtLiteral = SourceRecordWriter.sqlLiteral(district: district, else: "r.district")
         let sentValue =
             inFlight
             ? """
@@ -112,7 +115,7 @@ public struct OutboxWriter: Sendable {
                 JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
                 JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
                 JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current
-                JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = r.system_id
+                JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[], \(storedColumn)::text[]) AS f(system_id, field, stored) ON f.system_id = r.system_id
                 \(unescaped: Self.goldenAndHeld(golden: "res.golden", sentValue: sentValue))
                 WHERE g.value IS NOT NULL AND g.value IS DISTINCT FROM h.value AND NOT (f.field = 'phone' AND g.value = ANY(\(placeholderPhones)))
                 ORDER BY c.seq, r.record_id
@@ -123,7 +126,7 @@ public struct OutboxWriter: Sendable {
             CROSS JOIN LATERAL (
                 SELECT array_agg(f.field ORDER BY f.field) AS fields, array_agg(coalesce(g.value, chr(1)) ORDER BY f.field) AS golden,
                        array_agg(coalesce(h.value, chr(1)) ORDER BY f.field) AS held
-                FROM unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field)
+                FROM unnest(\(systemColumn)::text[], \(fieldColumn)::text[], \(storedColumn)::text[]) AS f(system_id, field, stored)
                 \(unescaped: Self.goldenAndHeld(golden: "o.golden", sentValue: sentValue))
                 WHERE f.system_id = r.system_id
             ) v
@@ -202,7 +205,7 @@ public struct OutboxWriter: Sendable {
                     array_agg(f.field ORDER BY f.field), array_agg(coalesce(res.golden ->> f.field, chr(1)) ORDER BY f.field)
                 FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
                 JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
-                JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[]) AS f(system_id, field) ON f.system_id = ANY(\(takers))
+                JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[], \(storedColumn)::text[]) AS f(system_id, field, stored) ON f.system_id = ANY(\(takers))
                 WHERE NOT EXISTS (
                     SELECT 1 FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
                     WHERE l.district = \(district) AND l.resident_id = c.resident_id AND r.system_id = f.system_id)
@@ -271,11 +274,22 @@ public struct OutboxWriter: Sendable {
         """
     }
 
-    /// Field `f.field` of source record `r` as the system holds it (the name as normalised).
+    /// Field `f.field` of source record `r` as the system holds it (the name as normalised); a
+    /// facet field under `f.stored`, its number (or under its name, where it has none).
     static let recordValue =
         "CASE f.field WHEN 'name' THEN r.name "
         + SourceRecordWriter.liftedFields.map { "WHEN '\($0)' THEN r.\($0)::text " }.joined()
-        + "ELSE coalesce(r.fields ->> f.field, r.facet -> split_part(f.field, '.', 1) ->> substr(f.field, strpos(f.field, '.') + 1)) END"
+        + "ELSE coalesce(r.fields ->> f.field, r.facet ->> f.stored, r.facet ->> f.field) END"
+
+    /// The fields of outbox row `o` of `district` as `f(field, stored)`, for `recordValue`.
+    static func outboxFields(district: String) -> String {
+        """
+        CROSS JOIN LATERAL (
+            SELECT u.field, coalesce(n.number::text, u.field) AS stored FROM unnest(o.fields) AS u(field)
+            LEFT JOIN field_number n ON n.district = \(SourceRecordWriter.sqlLiteral(district: district, else: "o.district")) AND n.name = u.field
+        ) f
+        """
+    }
 
     /// The outbox's key for a resident a system has no record of yet.
     /// (`supersedeUnsent` spells it in SQL too.)

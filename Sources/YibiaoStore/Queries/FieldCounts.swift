@@ -14,16 +14,19 @@ public struct FieldCounts: Sendable {
 
     public static func load(_ client: PostgresClient, district: String, logger: Logger) async throws -> FieldCounts {
         var counts = FieldCounts()
+        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
         for try await (system, field, count) in try await client.query(
             """
             SELECT r.system_id, k.key, count(*)::int
             FROM source_record r
-            CROSS JOIN LATERAL (\(unescaped: SourceRecordWriter.allFieldPairs("r")) UNION ALL \(unescaped: SourceRecordWriter.facetPairs("r"))) k
+            CROSS JOIN LATERAL (\(unescaped: SourceRecordWriter.allFieldPairs("r")) UNION ALL \(unescaped: SourceRecordWriter.storedFacetPairs("r"))) k
             WHERE r.district = \(district) AND r.is_current AND k.value <> ''
             GROUP BY 1, 2
             """, logger: logger
         ).decode((String, String, Int).self) {
-            counts.inbound[system, default: [:]][field] = count
+            // Facet fields are counted by number (`FieldNumbers`); a number nobody gave is left out.
+            guard let name = numbers.field(field) else { continue }
+            counts.inbound[system, default: [:]][name, default: 0] += count
         }
         for try await (field, count) in try await client.query(
             """

@@ -1,0 +1,71 @@
+public import Logging
+public import PostgresNIO
+import YibiaoCore
+
+/// A district's numbers for canonical field names (`field_number`), for the documents that
+/// repeat them in every row: a change-log entry's changes and a staged record's facet. A first
+/// load's entry names nearly thirty fields, a social security row's facet seven; by number the
+/// names are stored once per district instead (about half of either document). A field the
+/// table does not number is stored by its name: field names are never digits, so a reader
+/// tells the two apart. Numbers are only ever added, never changed or reused.
+public struct FieldNumbers: Sendable, Equatable {
+    public private(set) var byName: [String: Int]
+    public private(set) var byNumber: [Int: String]
+
+    /// Every field by its name (documents written before numbering, and tests).
+    public static let none = FieldNumbers(names: [])
+
+    /// `names[i]` numbered i + 1.
+    public init(names: [String]) {
+        self.init(numbered: names.enumerated().map { ($0.offset + 1, $0.element) })
+    }
+
+    init(numbered: [(Int, String)]) {
+        byName = Dictionary(numbered.map { ($1, $0) }, uniquingKeysWith: min)
+        byNumber = Dictionary(numbered, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The key a document stores for `field`: its number, or its name.
+    public func key(_ field: String) -> String {
+        byName[field].map(String.init) ?? field
+    }
+
+    /// The field a stored key names: its number's name, or the key itself; nil for a number
+    /// this table does not have.
+    public func field(_ key: String) -> String? {
+        guard let first = key.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else { return key }
+        return Int(key).flatMap { byNumber[$0] }
+    }
+
+    /// The district's numbers as committed now.
+    public static func load(district: String, _ client: PostgresClient, logger: Logger) async throws -> FieldNumbers {
+        try await client.withConnection { try await load(district: district, on: $0, logger: logger) }
+    }
+
+    public static func load(district: String, on connection: PostgresConnection, logger: Logger) async throws -> FieldNumbers {
+        var numbered: [(Int, String)] = []
+        for try await row in try await connection.query(
+            "SELECT number, name FROM field_number WHERE district = \(district)", logger: logger
+        ).decode((Int, String).self) { numbered.append(row) }
+        return FieldNumbers(numbered: numbered)
+    }
+
+    /// The district's numbers, every canonical field numbered: those the table lacks (a new
+    /// district, or a version that adds a field) get the next numbers, in the order of
+    /// `CanonicalField.all`. Two writers doing this at once number alike; a number another took
+    /// first is skipped (that name then stays a name), never given twice.
+    public static func ensure(district: String, on connection: PostgresConnection, logger: Logger) async throws -> FieldNumbers {
+        let numbers = try await load(district: district, on: connection, logger: logger)
+        let missing = CanonicalField.all.map(\.qualifiedName).filter { numbers.byName[$0] == nil }
+        guard !missing.isEmpty else { return numbers }
+        let next = (numbers.byNumber.keys.max() ?? 0) + 1
+        try await connection.query(
+            """
+            INSERT INTO field_number (district, number, name)
+            SELECT \(district), number, name
+            FROM unnest(\(missing.indices.map { next + $0 })::integer[], \(missing)::text[]) AS a(number, name)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        return try await load(district: district, on: connection, logger: logger)
+    }
+}
