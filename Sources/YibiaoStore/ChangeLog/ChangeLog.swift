@@ -36,7 +36,10 @@ public enum ChangeLog {
     /// Appends entries inside the caller's open transaction; returns their sequence numbers.
     /// The head row stays locked until that transaction ends.
     @discardableResult
-    public static func append(_ entries: [Entry], district: String, on connection: PostgresConnection, logger: Logger) async throws -> [Int64] {
+    /// `numbers`: the district's field numbers (`FieldNumbers.ensure`), when the caller has them.
+    public static func append(
+        _ entries: [Entry], district: String, numbers known: FieldNumbers? = nil, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [Int64] {
         guard !entries.isEmpty else { return [] }
         try await connection.query(
             """
@@ -48,7 +51,8 @@ public enum ChangeLog {
             SELECT last_seq, last_hash FROM change_log_head WHERE district = \(district) FOR UPDATE
             """, logger: logger
         ).decode((Int64, String).self) { last = row }
-        let numbers = try await FieldNumbers.ensure(district: district, on: connection, logger: logger)
+        let numbers: FieldNumbers
+        if let known { numbers = known } else { numbers = try await FieldNumbers.ensure(district: district, on: connection, logger: logger) }
         // Microsecond precision, as PostgreSQL stores it, so that the hash can be recomputed from the row.
         let changedAt = timestamp(Date())
         var sequences: [Int64] = []

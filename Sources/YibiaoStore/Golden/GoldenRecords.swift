@@ -93,6 +93,8 @@ public struct GoldenRecords: Sendable {
         let active = stale.filter { $0.mergedInto == nil }
         progress?(RunProgress(.goldenRecords, done: 0, of: active.count))
         let open = try await loadOpenConflicts(connection, residents: stale.map(\.id))
+        // Read once for the records, the change log and the outbox of this refresh.
+        let numbers = try await FieldNumbers.ensure(district: district, on: connection, logger: logger)
         var hashes: [Int64: String] = [:]
         for resident in active { hashes[resident.id] = resident.hash }
         // Residents are loaded and merged a slice at a time (`loadSlice`). Past one slice, the
@@ -153,7 +155,7 @@ public struct GoldenRecords: Sendable {
             }
             try await write(connection, residents: residentRows, close: closeRows, raise: raiseRows)
             let appending = ContinuousClock.now
-            let sequences = try await ChangeLog.append(entries, district: district, on: connection, logger: logger)
+            let sequences = try await ChangeLog.append(entries, district: district, numbers: numbers, on: connection, logger: logger)
             summary.entries += sequences.count
             summary.appendElapsed += ContinuousClock.now - appending
             owing += zip(entries, sequences).compactMap { entry, seq in
@@ -168,7 +170,7 @@ public struct GoldenRecords: Sendable {
         // them while this process merges (a small gain: decoding them needs the same cores).
         // The queries queue on the one connection; a slice's inputs are records, links,
         // overrides and its own residents' stored values, which no other slice's writes touch.
-        var inputs = slices.isEmpty ? nil : try await sliceInputs(connection, slices[0].map(\.id), fresh: fresh, everywhere: everywhere)
+        var inputs = slices.isEmpty ? nil : try await sliceInputs(connection, slices[0].map(\.id), fresh: fresh, everywhere: everywhere, numbers: numbers)
         timer.lap("load records, placeholders, updates not applied, overrides, stored values", rows: slices.first?.count ?? 0)
         var done = 0
         for (index, residents) in slices.enumerated() {
@@ -177,7 +179,7 @@ public struct GoldenRecords: Sendable {
             let following = index + 1 < slices.count ? slices[index + 1].map(\.id) : nil
             async let next: SliceInputs? = {
                 guard let following else { return nil }
-                return try await sliceInputs(connection, following, fresh: fresh, everywhere: everywhere)
+                return try await sliceInputs(connection, following, fresh: fresh, everywhere: everywhere, numbers: numbers)
             }()
             placeholders = current.placeholders
             // The pure merge of the slice's residents, and their rows for the database, split
@@ -209,7 +211,7 @@ public struct GoldenRecords: Sendable {
         timer.lap("households", rows: changedResidents.count)
         let writingOutbox = ContinuousClock.now
         progress?(RunProgress(.outbox))
-        summary.outbox = try await OutboxWriter(district: district, logger: logger).write(owing, placeholders: placeholders, on: connection)
+        summary.outbox = try await OutboxWriter(district: district, logger: logger).write(owing, placeholders: placeholders, numbers: numbers, on: connection)
         summary.outboxElapsed = ContinuousClock.now - writingOutbox
         timer.lap("outbox", rows: summary.outbox.values.reduce(0) { $0 + $1.updates })
         summary.elapsed = ContinuousClock.now - started
@@ -368,10 +370,10 @@ public struct GoldenRecords: Sendable {
         var stored: [Int64: [String: String]]
     }
 
-    func sliceInputs(_ connection: PostgresConnection, _ slice: [Int64], fresh: Set<Int64>, everywhere: Placeholders?) async throws
-        -> SliceInputs
-    {
-        let (observations, latest, placeholders) = try await mergeInputs(connection, residents: slice, everywhere: everywhere)
+    func sliceInputs(
+        _ connection: PostgresConnection, _ slice: [Int64], fresh: Set<Int64>, everywhere: Placeholders?, numbers: FieldNumbers
+    ) async throws -> SliceInputs {
+        let (observations, latest, placeholders) = try await mergeInputs(connection, residents: slice, everywhere: everywhere, numbers: numbers)
         // A new resident has no overrides and no stored values yet.
         let existing = fresh.isEmpty ? slice : slice.filter { !fresh.contains($0) }
         return SliceInputs(
@@ -384,10 +386,11 @@ public struct GoldenRecords: Sendable {
     /// and without values an update we sent replaced and the system did not apply — the newest
     /// batch among them, and the placeholders used. The refresh and `provenance` both read here,
     /// so provenance is computed from what the refresh merged.
-    func mergeInputs(_ connection: PostgresConnection, residents: [Int64], everywhere: Placeholders? = nil) async throws
-        -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], placeholders: Placeholders)
+    /// `numbers`: the district's field numbers, when the caller has read them.
+    func mergeInputs(_ connection: PostgresConnection, residents: [Int64], everywhere: Placeholders? = nil, numbers: FieldNumbers? = nil)
+        async throws -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], placeholders: Placeholders)
     {
-        var (observations, latest) = try await loadObservations(connection, residents: residents)
+        var (observations, latest) = try await loadObservations(connection, residents: residents, numbers: numbers)
         var placeholders = everywhere ?? Placeholders()
         if everywhere == nil { placeholders = try await self.placeholders(connection, among: observations) }
         let unapplied = try await unappliedUpdates(connection, residents: residents)
@@ -400,7 +403,7 @@ public struct GoldenRecords: Sendable {
     }
 
     /// The residents' current records, and the newest batch among them.
-    func loadObservations(_ connection: PostgresConnection, residents: [Int64]) async throws
+    func loadObservations(_ connection: PostgresConnection, residents: [Int64], numbers known: FieldNumbers? = nil) async throws
         -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64])
     {
         var result: [Int64: [Observation]] = [:]
@@ -408,7 +411,8 @@ public struct GoldenRecords: Sendable {
         guard !residents.isEmpty else { return (result, latest) }
         // Facet fields come by number. Read first: no other query may run on the connection
         // while the rows below stream in.
-        let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
+        let numbers: FieldNumbers
+        if let known { numbers = known } else { numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger) }
         let rows = try await connection.query(
             """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,

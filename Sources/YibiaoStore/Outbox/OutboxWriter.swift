@@ -51,9 +51,10 @@ public struct OutboxWriter: Sendable {
     }
 
     /// The updates owed for `causes`, written in the caller's transaction. `placeholders` are
-    /// never sent. Returns what each system was given.
+    /// never sent; `numbers`: the district's field numbers, when the caller has them. Returns
+    /// what each system was given.
     public func write(
-        _ causes: [Cause], placeholders: Placeholders, on connection: PostgresConnection
+        _ causes: [Cause], placeholders: Placeholders, numbers known: FieldNumbers? = nil, on connection: PostgresConnection
     ) async throws -> [String: Receipt] {
         guard !causes.isEmpty else { return [:] }
         var timer = PhaseTimer("outbox", logger: logger)
@@ -65,7 +66,8 @@ public struct OutboxWriter: Sendable {
         let causeResidents = causes.map(\.residentID), causeSeqs = causes.map(\.seq), causeKinds = causes.map(\.kind)
 
         // Each field also as a facet stores it (`FieldNumbers`): its number, or its name.
-        let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
+        let numbers: FieldNumbers
+        if let known { numbers = known } else { numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger) }
         var systemColumn: [String] = [], fieldColumn: [String] = [], storedColumn: [String] = []
         for (id, system) in systems.sorted(by: { $0.key < $1.key }) {
             for field in system.mapper.fields {
