@@ -34,9 +34,9 @@ public enum ChangeLog {
     public static let genesisHash = String(repeating: "0", count: 64)
 
     /// Appends entries inside the caller's open transaction; returns their sequence numbers.
-    /// The head row stays locked until that transaction ends.
+    /// The head row stays locked until that transaction ends. `numbers`: the district's field
+    /// numbers (`FieldNumbers.ensure`), when the caller has them.
     @discardableResult
-    /// `numbers`: the district's field numbers (`FieldNumbers.ensure`), when the caller has them.
     public static func append(
         _ entries: [Entry], district: String, numbers known: FieldNumbers? = nil, on connection: PostgresConnection, logger: Logger
     ) async throws -> [Int64] {
