@@ -124,8 +124,7 @@ public enum ChangeLog {
                 Array(
                     inThreadSlices(entries.count, minimum: 500) { _, range in
                         entries[range].map { entry -> String? in
-                            let changes = storedChanges(entry.changes, numbers: numbers).map(canonicalChanges)
-                            guard let text = changes ?? (asStored ? entry.changes : nil) else { return nil }
+                            guard let text = canonicalJSON(entry.changes, numbers: numbers) ?? (asStored ? entry.changes : nil) else { return nil }
                             return entryHash(
                                 previous: entry.prevHash, district: district, seq: entry.seq, residentID: entry.resident,
                                 cause: entry.cause, causeRef: entry.causeRef, actor: entry.actor, changedAt: entry.changedAt,
@@ -264,10 +263,10 @@ public enum ChangeLog {
         return changes
     }
 
-    /// jsonb reorders keys and spacing: re-serialise what the database returns the same way.
-    static func canonicalJSON(_ text: String, numbers: FieldNumbers = .none) -> String {
-        guard let changes = storedChanges(text, numbers: numbers) else { return text }
-        return canonicalChanges(changes)
+    /// jsonb reorders keys and spacing: re-serialise what the database returns the same way (what
+    /// `verify` hashes); nil when the text is not a stored form `storedChanges` reads.
+    static func canonicalJSON(_ text: String, numbers: FieldNumbers = .none) -> String? {
+        storedChanges(text, numbers: numbers).map(canonicalChanges)
     }
 
     static func timestamp(_ date: Date) -> String {

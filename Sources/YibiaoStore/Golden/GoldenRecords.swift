@@ -439,12 +439,9 @@ public struct GoldenRecords: Sendable {
             values.reserveCapacity((keys?.count ?? 0) + lifted.count)
             // The record's columns, then `fields` and the facet (`SourceRecordWriter.allFields`).
             for (key, value) in zip(SourceRecordWriter.liftedFields, lifted) where value != nil { values[key] = value }
+            // `fields` by name, the facet by number; a number nobody gave cannot be read as any
+            // field: left out rather than guessed.
             for (key, value) in zip(keys ?? [], texts ?? []) {
-                guard let first = key.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else {
-                    values[key] = value
-                    continue
-                }
-                // A number nobody gave cannot be read as any field: left out rather than guessed.
                 if let field = numbers.field(key) { values[field] = value }
             }
             // The normalised display form, not the feed's spelling.
