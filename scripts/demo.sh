@@ -136,7 +136,7 @@ say "The change log's hash chain is intact"
 $yibiao log verify
 
 say "Downstream: a community office gets its own residents back — granted fields only, ID numbers and phones masked"
-community=$(sql "SELECT golden ->> 'community_code' FROM resident WHERE status = 'active' AND golden ? 'community_code' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+community=$(sql "SELECT community_code FROM resident WHERE status = 'active' AND community_code IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
 if $yibiao consumer show office >/dev/null 2>&1; then
   # A demo run before this one added it: a new token (the old one is never shown again).
   token=$($yibiao consumer rotate-token office | tail -1)
@@ -149,7 +149,7 @@ else
 fi
 $yibiao extract --consumer office --format csv --out "$district_dir/office.csv"
 head -3 "$district_dir/office.csv"
-echo "active residents whose golden record places them in $community: $(sql "SELECT count(*) FROM resident WHERE status = 'active' AND golden ->> 'community_code' = '$community'")"
+echo "active residents whose golden record places them in $community: $(sql "SELECT count(*) FROM resident WHERE status = 'active' AND community_code = '$community'")"
 
 say "The same through the HTTP API (yibiao serve on loopback): a resident, the change feed — every read in the audit log"
 $yibiao serve --port 0 > "$district_dir/serve.log" 2>&1 &
@@ -157,9 +157,9 @@ server=$!
 for _ in $(seq 50); do grep -q Listening "$district_dir/serve.log" && break; sleep 0.2; done
 grep -q Listening "$district_dir/serve.log" || { cat "$district_dir/serve.log"; exit 1; }
 base=$(grep -o 'http://[0-9.:]*' "$district_dir/serve.log")
-someone=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND golden ->> 'community_code' = '$community' ORDER BY resident_id LIMIT 1")
+someone=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND community_code = '$community' ORDER BY resident_id LIMIT 1")
 echo "GET /v1/residents/$someone:"; curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$someone"; echo
-outsider=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND coalesce(golden ->> 'community_code', '') <> '$community' ORDER BY resident_id LIMIT 1")
+outsider=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND coalesce(community_code, '') <> '$community' ORDER BY resident_id LIMIT 1")
 echo "GET /v1/residents/$outsider (not of this community: the same answer as no resident at all):"
 curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$outsider"; echo
 echo "GET /v1/changes?after=0&limit=1:"; curl -s -H "Authorization: Bearer $token" "$base/v1/changes?after=0&limit=1"; echo
@@ -191,7 +191,7 @@ start_server() { # the same port each time: the worker's login names it
 start_server
 $yibiao login --hub "$base" --token-file "$district_dir/worker.token"
 $yibiao template --out "$district_dir/template.xlsx" --lang zh
-mapfile -t ids < <(sql "SELECT golden ->> 'national_id' FROM resident WHERE status = 'active' AND golden ->> 'community_code' = '$community' AND golden ? 'national_id' ORDER BY resident_id LIMIT 3")
+mapfile -t ids < <(sql "SELECT id FROM (SELECT resident_id, named_fields(district, golden) ->> 'national_id' AS id FROM resident WHERE status = 'active' AND community_code = '$community') r WHERE id IS NOT NULL ORDER BY resident_id LIMIT 3")
 printf '身份证号,手机号,住址,备注\n%s,13912340001,,\n%s,,%s幸福路8号,\n%s,1391234,,\n' "${ids[0]}" "${ids[1]}" "北京市朝阳区" "${ids[2]}" > "$district_dir/updates.csv"
 echo "the worker's own sheet:"; cat "$district_dir/updates.csv"
 $yibiao sync --file "$district_dir/updates.csv" --yes || true

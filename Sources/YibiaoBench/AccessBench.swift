@@ -32,8 +32,12 @@ func benchAccess(_ hub: Hub, client: PostgresClient, district: String) async thr
     }
 
     var ids: [String] = []
+    let nationalID = try await FieldNumbers.load(district: district, client, logger: Logger(label: "bench")).valueSQL("golden", "national_id")
     for try await id in try await client.query(
-        "SELECT golden ->> 'national_id' FROM resident WHERE district = \(district) AND status = 'active' AND golden ? 'national_id' ORDER BY resident_id LIMIT 20000"
+        """
+        SELECT \(unescaped: nationalID) FROM resident WHERE district = \(district) AND status = 'active' AND \(unescaped: nationalID) IS NOT NULL
+        ORDER BY resident_id LIMIT 20000
+        """
     ).decode(String.self) { ids.append(id) }
 
     var quiet = Logger(label: "bench-server")

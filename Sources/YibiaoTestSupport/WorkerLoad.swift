@@ -67,11 +67,13 @@ public struct WorkerLoad: Sendable {
     /// share of the district's residents with an ID number and a community), and returns them.
     public static func makeWorkers(_ count: Int, hub: Hub, client: PostgresClient, district: String) async throws -> [Worker] {
         var residents: [(id: String, community: String, phone: String?)] = []
+        let numbers = try await FieldNumbers.load(district: district, client, logger: Logger(label: "worker-load"))
+        let nationalID = numbers.valueSQL("golden", "national_id"), phone = numbers.valueSQL("golden", "phone")
         for try await (id, community, phone) in try await client.query(
             """
-            SELECT golden ->> 'national_id', community_code, golden ->> 'phone'
+            SELECT \(unescaped: nationalID), community_code, \(unescaped: phone)
             FROM resident WHERE district = \(district) AND status = 'active'
-              AND golden ->> 'national_id' IS NOT NULL AND community_code IS NOT NULL
+              AND \(unescaped: nationalID) IS NOT NULL AND community_code IS NOT NULL
             ORDER BY resident_id
             """
         ).decode((String, String, String?).self) { residents.append((id, community, phone)) }

@@ -501,9 +501,9 @@ enum ChromiumCheck {
             var residents: [String] = []
             for try await (resident, name, sex, id, marital) in try await hub.client.query(
                 """
-                SELECT resident_id, golden ->> 'name', golden ->> 'sex', golden ->> 'national_id',
-                       golden ->> 'marital_status'
-                FROM resident WHERE district = '110105' AND status = 'active' AND golden ->> 'community_code' = \(community)
+                SELECT resident_id, named_fields(district, golden) ->> 'name', named_fields(district, golden) ->> 'sex', named_fields(district, golden) ->> 'national_id',
+                       named_fields(district, golden) ->> 'marital_status'
+                FROM resident WHERE district = '110105' AND status = 'active' AND named_fields(district, golden) ->> 'community_code' = \(community)
                 ORDER BY resident_id
                 """
             ).decode((Int64, String?, String?, String?, String?).self) {
@@ -565,8 +565,8 @@ enum ChromiumCheck {
             var ofAge = 0, unknown = 0
             for try await birth in try await hub.client.query(
                 """
-                SELECT golden ->> 'birth_date' FROM resident
-                WHERE district = '110105' AND status = 'active' AND golden ->> 'community_code' = \(community)
+                SELECT named_fields(district, golden) ->> 'birth_date' FROM resident
+                WHERE district = '110105' AND status = 'active' AND named_fields(district, golden) ->> 'community_code' = \(community)
                 """
             ).decode(String?.self) {
                 guard let birth, let date = PartialDate(iso: birth), date.precision == .day else {

@@ -490,7 +490,7 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
             let won = try await scalar(
                 client,
                 """
-                SELECT count(*)::int FROM resident x WHERE x.status = 'active' AND x.golden ->> 'phone' = '\(office)'
+                SELECT count(*)::int FROM resident x WHERE x.status = 'active' AND named_fields(x.district, x.golden) ->> 'phone' = '\(office)'
                   AND EXISTS (SELECT 1 FROM link l JOIN source_record r USING (district, record_id) WHERE l.resident_id = x.resident_id AND r.is_current AND r.phone <> '\(office)')
                 """)
             #expect(won == 0)

@@ -60,7 +60,7 @@ private func app(_ hub: Hub) -> some ApplicationProtocol {
 private func communities(_ client: PostgresClient) async throws -> [Int64: String?] {
     var result: [Int64: String?] = [:]
     for try await (id, community) in try await client.query(
-        "SELECT resident_id, golden ->> 'community_code' FROM resident WHERE district = \(district) AND status = 'active'"
+        "SELECT resident_id, named_fields(district, golden) ->> 'community_code' FROM resident WHERE district = \(district) AND status = 'active'"
     ).decode((Int64, String?).self) { result[id] = community }
     return result
 }
@@ -168,7 +168,7 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
             let (_, plain) = try await add(hub, "plain", AccessGrant(fields: ["name", "sex"], systems: ["civil_affairs", "social_security"]))
             let (_, party) = try await add(
                 hub, "party-office", AccessGrant(fields: ["name"], facets: ["party": "党员教育管理"], systems: ["civil_affairs", "party"]))
-            let members = try await scalar(client, "SELECT count(*)::int FROM resident WHERE district = \(district) AND golden ? 'party.branch'")
+            let members = try await scalar(client, "SELECT count(*)::int FROM resident WHERE district = \(district) AND named_fields(district, golden) ? 'party.branch'")
             #expect(members > 0)
             try await app(hub).test(.router) { http in
                 let all = try object(try await http.execute(uri: "/v1/changes?limit=1000", method: .get, headers: bearer(plain)))
@@ -211,8 +211,8 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
             var golden: (name: String, phone: String)?
             for try await row in try await client.query(
                 """
-                SELECT golden ->> 'name', golden ->> 'phone' FROM resident
-                WHERE district = \(district) AND golden ->> 'national_id' = '110105198503020118'
+                SELECT named_fields(district, golden) ->> 'name', named_fields(district, golden) ->> 'phone' FROM resident
+                WHERE district = \(district) AND named_fields(district, golden) ->> 'national_id' = '110105198503020118'
                 """
             ).decode((String, String).self) { golden = row }
             let (name, phone) = try #require(golden)
@@ -378,7 +378,7 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
             let (_, consumerToken) = try await add(hub, "reader", AccessGrant(fields: ["name"]))
             var golden: (id: Int64, phone: String)?
             for try await row in try await client.query(
-                "SELECT resident_id, golden ->> 'phone' FROM resident WHERE district = \(district) AND golden ->> 'national_id' = '110105198503020118'"
+                "SELECT resident_id, named_fields(district, golden) ->> 'phone' FROM resident WHERE district = \(district) AND named_fields(district, golden) ->> 'national_id' = '110105198503020118'"
             ).decode((Int64, String).self) { golden = row }
             let (resident, phone) = try #require(golden)
             @Sendable func body(_ id: String, _ resident: String, _ values: [String: String], seen: [String: String?] = [:]) throws -> ByteBuffer {
@@ -420,7 +420,7 @@ private func isMaskedPhone(_ text: String) -> Bool { text.wholeMatch(of: #/.{3}\
                 // Outside the worker's communities: the same as no resident.
                 let outsider = try await scalar(
                     client,
-                    "SELECT min(resident_id)::int FROM resident WHERE district = \(district) AND coalesce(golden ->> 'community_code', '') <> '110105001001'")
+                    "SELECT min(resident_id)::int FROM resident WHERE district = \(district) AND coalesce(named_fields(district, golden) ->> 'community_code', '') <> '110105001001'")
                 let outside = try await http.execute(
                     uri: "/v1/entries", method: .post, headers: bearer(token), body: try body(UUID().uuidString, String(outsider), ["phone": "13700003333"]))
                 #expect(outside.status == .notFound)

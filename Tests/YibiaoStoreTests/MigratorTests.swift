@@ -230,7 +230,9 @@ import YibiaoTestSupport
                 """)
             try await Migrator(logger: .silent).migrate(client)
             var documents: [Int64: String] = [:]
-            for try await (id, golden) in try await client.query("SELECT resident_id, golden::text FROM resident").decode((Int64, String).self) {
+            for try await (id, golden) in try await client.query("SELECT resident_id, named_fields(district, golden)::text FROM resident").decode(
+                (Int64, String).self)
+            {
                 documents[id] = golden
             }
             #expect(documents == [1: #"{"name": "张伟", "party.branch": "第一支部"}"#, 2: "{}"])
@@ -454,6 +456,37 @@ import YibiaoTestSupport
             #expect(
                 SourceRecordWriter.storedFacet(["party.branch": "第一支部", "party.joined_on": "2020-07-01", "party.dues_paid_until": "2025-10"], numbers: numbers)
                     == #"{"3":"第一支部","4":"2020-07-01","party.dues_paid_until":"2025-10"}"#)
+        }
+    }
+
+    @Test("migration 0032 names a golden record's fields by number, numbering names it lacks; named_fields reads them back")
+    func numberedGolden() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 32 }, logger: .silent).migrate(client)
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', '朝阳区')")
+            // `name` numbered already (by the change log); the rest get the next numbers, in name order.
+            try await client.query("INSERT INTO field_number (district, number, name) VALUES ('110105', 1, 'name')")
+            let golden = #"{"name": "张伟", "phone": "13812345678", "party.branch": "第一支部"}"#
+            try await client.query(
+                "INSERT INTO resident (district, resident_id, golden) VALUES ('110105', 1, \(golden)::jsonb), ('110105', 2, '{}')")
+            try await Migrator(logger: .silent).migrate(client)
+            let numbers = try await FieldNumbers.load(district: "110105", client, logger: .silent)
+            #expect(numbers.byNumber == [1: "name", 2: "party.branch", 3: "phone"])
+            var stored: [Int64: String] = [:], named: [Int64: String] = [:]
+            for try await (id, document, names) in try await client.query(
+                "SELECT resident_id, golden::text, named_fields(district, golden)::text FROM resident"
+            ).decode((Int64, String, String).self) {
+                stored[id] = document
+                named[id] = names
+            }
+            let decoder = JSONDecoder()
+            #expect(
+                try decoder.decode([String: String].self, from: Data(try #require(stored[1]).utf8))
+                    == ["1": "张伟", "2": "第一支部", "3": "13812345678"])
+            #expect(
+                try decoder.decode([String: String].self, from: Data(try #require(named[1]).utf8))
+                    == decoder.decode([String: String].self, from: Data(golden.utf8)))
+            #expect(stored[2] == "{}" && named[2] == "{}")
         }
     }
 

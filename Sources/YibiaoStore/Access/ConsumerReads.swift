@@ -58,18 +58,21 @@ public struct ConsumerReads: Sendable {
 
     /// A resident by id; a retired one points at the resident it was merged into.
     public func resident(_ client: PostgresClient, id: Int64) async throws -> ResidentRow? {
-        let rows = try await client.query(
+        var found: (Int64, String, Int64?, [String], [String])?
+        for try await row in try await client.query(
             """
-            SELECT resident_id, status, merged_into, ARRAY(SELECT key FROM jsonb_each_text(golden) WHERE key = ANY(\(readFields))),
-                   ARRAY(SELECT value FROM jsonb_each_text(golden) WHERE key = ANY(\(readFields)))
+            SELECT resident_id, status, merged_into, ARRAY(SELECT key FROM jsonb_each_text(golden)),
+                   ARRAY(SELECT value FROM jsonb_each_text(golden))
             FROM resident WHERE district = \(district) AND resident_id = \(id)
-            """, logger: logger)
-        for try await row in rows.decode((Int64, String, Int64?, [String], [String]).self) {
-            if let visible = visible(row) { return visible }
-            // A retired resident is in scope when the one it was merged into is.
-            if let survivor = row.2, try await resident(client, id: survivor) != nil {
-                return ResidentRow(id: row.0, status: row.1, mergedInto: survivor, fields: [:])
-            }
+            """, logger: logger
+        ).decode((Int64, String, Int64?, [String], [String]).self) { found = row }
+        guard let row = found else { return nil }
+        // Read after the row: every number its document uses was committed with it.
+        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
+        if let visible = visible(row, numbers: numbers) { return visible }
+        // A retired resident is in scope when the one it was merged into is.
+        if let survivor = row.2, try await resident(client, id: survivor) != nil {
+            return ResidentRow(id: row.0, status: row.1, mergedInto: survivor, fields: [:])
         }
         return nil
     }
@@ -81,11 +84,12 @@ public struct ConsumerReads: Sendable {
         let cleaned = CitizenID.clean(nationalID)
         // The resident whose golden ID it is first: a relative's ID typed into someone's record
         // can make it an identifier of two residents.
+        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
         let rows = try await client.query(
             """
             SELECT i.resident_id FROM resident_identifier i JOIN resident r USING (district, resident_id)
             WHERE i.district = \(district) AND i.scheme = 'cn_citizen_id' AND i.value = \(cleaned) AND r.status = 'active'
-            ORDER BY (r.golden ->> 'national_id' = \(cleaned)) DESC NULLS LAST, i.resident_id LIMIT 1
+            ORDER BY (\(unescaped: numbers.valueSQL("r.golden", "national_id")) = \(cleaned)) DESC NULLS LAST, i.resident_id LIMIT 1
             """, logger: logger)
         for try await id in rows.decode(Int64.self) { return try await resident(client, id: id) }
         return nil
@@ -210,11 +214,14 @@ public struct ConsumerReads: Sendable {
                 ).decode(Int64.self) { cursor = seq }
                 if let since, since > cursor { throw cursorAhead(after: since, head: cursor) }
                 try await snapshot(cursor)
+                // In the snapshot: every number its documents use.
+                let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
+                let keys = numbers.storedKeys(readFields)
                 let rows = try await connection.query(
                     """
                     SELECT resident_id, status, merged_into,
-                           ARRAY(SELECT key FROM jsonb_each_text(golden) WHERE key = ANY(\(readFields))),
-                           ARRAY(SELECT value FROM jsonb_each_text(golden) WHERE key = ANY(\(readFields)))
+                           ARRAY(SELECT key FROM jsonb_each_text(golden) WHERE key = ANY(\(keys))),
+                           ARRAY(SELECT value FROM jsonb_each_text(golden) WHERE key = ANY(\(keys)))
                     FROM resident r
                     WHERE district = \(district)
                       AND CASE WHEN \(since)::bigint IS NULL THEN status = 'active'
@@ -230,7 +237,7 @@ public struct ConsumerReads: Sendable {
                 var count = 0
                 for try await row in rows.decode((Int64, String, Int64?, [String], [String]).self) {
                     // Retired residents in a delta say only what they were merged into.
-                    let shown = row.1 == "retired" ? ResidentRow(id: row.0, status: row.1, mergedInto: row.2, fields: [:]) : visible(row)
+                    let shown = row.1 == "retired" ? ResidentRow(id: row.0, status: row.1, mergedInto: row.2, fields: [:]) : visible(row, numbers: numbers)
                     guard let shown else { continue }
                     try await body(shown)
                     count += 1
@@ -244,10 +251,14 @@ public struct ConsumerReads: Sendable {
         }
     }
 
-    /// The row as the grant shows it, or nil when it is out of scope.
-    func visible(_ row: (Int64, String, Int64?, [String], [String])) -> ResidentRow? {
+    /// The row as the grant shows it, or nil when it is out of scope. Its keys as stored
+    /// (`numbers`: the district's field numbers).
+    func visible(_ row: (Int64, String, Int64?, [String], [String]), numbers: FieldNumbers) -> ResidentRow? {
         var record: [String: String] = [:]
-        for (key, value) in zip(row.3, row.4) { record[key] = value }
+        for (key, value) in zip(row.3, row.4) {
+            guard let field = numbers.field(key) else { continue }
+            record[field] = record[field] ?? value
+        }
         guard row.1 == "active", grant.covers(community: record["community_code"]) else { return nil }
         return ResidentRow(id: row.0, status: row.1, mergedInto: nil, fields: grant.view(record))
     }

@@ -150,21 +150,24 @@ public struct Workers: Sendable {
     public func lookup(_ client: PostgresClient, worker: Worker, nationalIDs: [String], residents: [Int64] = []) async throws -> [Found] {
         guard !nationalIDs.isEmpty || !residents.isEmpty else { return [] }
         let fields = worker.fields.readable
+        // Golden records name fields by number (`FieldNumbers`): asked for by key, read back by name.
+        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
+        let keys = numbers.storedKeys(fields), nationalID = numbers.valueSQL("r.golden", "national_id")
         var found: [Found] = []
         for try await (id, resident, keys, values, changedKeys, changedTimes) in try await client.query(
             """
             SELECT owner.value, owner.resident_id,
-                   ARRAY(SELECT key FROM jsonb_each_text(r.golden) WHERE key = ANY(\(fields)) ORDER BY key),
-                   ARRAY(SELECT value FROM jsonb_each_text(r.golden) WHERE key = ANY(\(fields)) ORDER BY key),
+                   ARRAY(SELECT key FROM jsonb_each_text(r.golden) WHERE key = ANY(\(keys)) ORDER BY key),
+                   ARRAY(SELECT value FROM jsonb_each_text(r.golden) WHERE key = ANY(\(keys)) ORDER BY key),
                    changed.keys, changed.times
             FROM (
                 (SELECT DISTINCT ON (i.value) i.value, i.resident_id
                  FROM resident_identifier i
                  JOIN resident r ON r.district = i.district AND r.resident_id = i.resident_id AND r.status = 'active'
                  WHERE i.district = \(district) AND i.scheme = 'cn_citizen_id' AND i.value = ANY(\(nationalIDs))
-                 ORDER BY i.value, (r.golden ->> 'national_id' IS NOT DISTINCT FROM i.value) DESC, i.resident_id)
+                 ORDER BY i.value, (\(unescaped: nationalID) IS NOT DISTINCT FROM i.value) DESC, i.resident_id)
                 UNION ALL
-                SELECT coalesce(r.golden ->> 'national_id', ''), r.resident_id
+                SELECT coalesce(\(unescaped: nationalID), ''), r.resident_id
                 FROM resident r
                 WHERE r.district = \(district) AND r.resident_id = ANY(\(residents)) AND r.status = 'active'
             ) owner
@@ -186,9 +189,14 @@ public struct Workers: Sendable {
             WHERE r.community_code = ANY(\(worker.communities.sorted()))
             """, logger: logger
         ).decode((String, Int64, [String], [String], [String], [String]).self) {
+            var golden: [String: String] = [:]
+            for (key, value) in zip(keys, values) {
+                guard let field = numbers.field(key) else { continue }
+                golden[field] = golden[field] ?? value
+            }
             found.append(
                 Found(
-                    nationalID: id, resident: resident, fields: Dictionary(uniqueKeysWithValues: zip(keys, values)),
+                    nationalID: id, resident: resident, fields: golden,
                     changedAt: Dictionary(uniqueKeysWithValues: zip(changedKeys, changedTimes))))
         }
         return found

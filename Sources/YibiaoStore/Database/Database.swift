@@ -194,6 +194,18 @@ public enum Database {
     public static func quoteIdentifier(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+
+    /// `text` as an SQL string literal, for fragments spliced into statements.
+    public static func quoteLiteral(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    /// A district code as an SQL literal, for fragments spliced into statements: Citus routes a
+    /// statement to one node only when each table read names its district by value. A code of
+    /// digits is safe as a literal; anything else falls back to `column`.
+    static func districtLiteral(_ district: String, else column: String) -> String {
+        !district.isEmpty && district.utf8.allSatisfy({ (0x30...0x39).contains($0) }) ? "'\(district)'" : column
+    }
 }
 
 extension Logger {

@@ -101,7 +101,7 @@ public struct DistributionPlan: Sendable, Equatable {
     public var statements: [String] {
         guard !isEmpty else { return [] }
         let quote = Database.quoteIdentifier
-        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        let literal = Database.quoteLiteral
         var sql = [
             // Reference and distributed tables created in one transaction, tied by foreign keys.
             "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'",

@@ -3,9 +3,10 @@ public import PostgresNIO
 import YibiaoCore
 
 /// A district's numbers for canonical field names (`field_number`), for the documents that
-/// repeat them in every row: a change-log entry's changes and a staged record's facet. A first
-/// load's entry names nearly thirty fields, a social security row's facet seven; by number the
-/// names are stored once per district instead (about half of either document). A field the
+/// repeat them in every row: a change-log entry's changes, a staged record's facet and a
+/// resident's golden record. A first load's entry names nearly thirty fields, a social security
+/// row's facet seven; by number the names are stored once per district instead (about half of
+/// each document). A field the
 /// table does not number is stored by its name: field names are never digits, so a reader
 /// tells the two apart. Numbers are only ever added, never changed or reused.
 public struct FieldNumbers: Sendable, Equatable {
@@ -35,6 +36,20 @@ public struct FieldNumbers: Sendable, Equatable {
     public func field(_ key: String) -> String? {
         guard let first = key.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else { return key }
         return Int(key).flatMap { byNumber[$0] }
+    }
+
+    /// SQL for `document ->> field`, the field stored by number or by name (a document written
+    /// while its name had no number). `document` is an SQL expression of the caller's.
+    public func valueSQL(_ document: String, _ field: String) -> String {
+        let name = Database.quoteLiteral(field)
+        guard let number = byName[field] else { return "(\(document) ->> \(name))" }
+        return "coalesce(\(document) ->> '\(number)', \(document) ->> \(name))"
+    }
+
+    /// The keys a document may store `fields` under: each one's number and its name. Read
+    /// back through `field(_:)`.
+    public func storedKeys(_ fields: some Sequence<String>) -> [String] {
+        fields.flatMap { field in byName[field].map { [String($0), field] } ?? [field] }
     }
 
     /// The district's numbers as committed now.

@@ -120,7 +120,7 @@ public struct GoldenRecords: Sendable {
                     // Retired into another resident: its conflicts are the survivor's now.
                     summary.retired += 1
                     for field in (open[resident.id] ?? [:]).keys.sorted() { closeRows.row([String(resident.id), field]) }
-                    residentRows.row(Self.residentRow(resident.id, golden: nil, changed: false, hash: resident.hash))
+                    residentRows.row(Self.residentRow(resident.id, golden: nil, changed: false, hash: resident.hash, numbers: numbers))
                     entries.append(
                         ChangeLog.Entry(
                             residentID: resident.id, cause: "merge", causeRef: "resident:\(survivor)", actor: actor,
@@ -186,7 +186,7 @@ public struct GoldenRecords: Sendable {
             // across cores; each part's rows are written as soon as they are merged.
             let merged = try await Self.mergeInParallel(
                 slice, merger: merger, observations: current.observations, overrides: current.overrides, stored: current.stored, open: open,
-                hashes: hashes, fresh: fresh
+                hashes: hashes, fresh: fresh, numbers: numbers
             ) { rows in
                 if !dryRun { try await writeResidents(rows, connection) }
             }
@@ -207,7 +207,7 @@ public struct GoldenRecords: Sendable {
         // The matching run analysed `resident` before its new residents were inserted here.
         try await connection.analyzeAfterBulk(["resident (district, resident_id, status)"], rows: fresh.count, logger: logger)
         progress?(RunProgress(.households))
-        try await Households(district: district, logger: logger).update(connection, residents: changedResidents + retired.map(\.id))
+        try await Households(district: district, logger: logger).update(connection, residents: changedResidents + retired.map(\.id), numbers: numbers)
         timer.lap("households", rows: changedResidents.count)
         let writingOutbox = ContinuousClock.now
         progress?(RunProgress(.outbox))
@@ -240,7 +240,8 @@ public struct GoldenRecords: Sendable {
     static func mergeInParallel(
         _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
         overrides: [Int64: [String: Override]], stored: [Int64: [String: String]], open: [Int64: [String: FieldConflict]],
-        hashes: [Int64: String] = [:], fresh: Set<Int64> = [], rowsReady: (StagedRows) async throws -> Void
+        hashes: [Int64: String] = [:], fresh: Set<Int64> = [], numbers: FieldNumbers,
+        rowsReady: (StagedRows) async throws -> Void
     ) async throws -> [Int64: MergedResident] {
         @Sendable func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], StagedRows) {
             var rows = StagedRows(columns: residentColumns)
@@ -252,7 +253,10 @@ public struct GoldenRecords: Sendable {
                     // residents and changes few). A new resident is written whole.
                     let isNew = fresh.contains(id)
                     let same = !isNew && diff.changes.isEmpty
-                    rows.row(residentRow(id, golden: same ? nil : outcome.values, changed: !diff.changes.isEmpty, hash: hash, isNew: isNew))
+                    rows.row(
+                        residentRow(
+                            id, golden: same ? nil : outcome.values, changed: !diff.changes.isEmpty, hash: hash, numbers: numbers,
+                            isNew: isNew))
                 }
                 return (id, MergedResident(diff))
             }
@@ -378,7 +382,8 @@ public struct GoldenRecords: Sendable {
         let existing = fresh.isEmpty ? slice : slice.filter { !fresh.contains($0) }
         return SliceInputs(
             observations: observations, latestBatch: latest, placeholders: placeholders,
-            overrides: try await loadOverrides(connection, residents: existing), stored: try await loadStoredValues(connection, residents: existing))
+            overrides: try await loadOverrides(connection, residents: existing),
+            stored: try await loadStoredValues(connection, residents: existing, numbers: numbers))
     }
 
     /// The residents' current records as the merge takes them — without placeholder phones
@@ -528,7 +533,8 @@ public struct GoldenRecords: Sendable {
     public func provenance(on connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldValue]] {
         let observations = try await mergeInputs(connection, residents: residents).observations
         let overrides = try await loadOverrides(connection, residents: residents)
-        let stored = try await loadStoredValues(connection, residents: residents)
+        let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
+        let stored = try await loadStoredValues(connection, residents: residents, numbers: numbers)
         var result: [Int64: [String: FieldValue]] = [:]
         for resident in residents {
             let merged = merger.merge(observations[resident] ?? [], overrides: overrides[resident] ?? [:]).values
@@ -549,8 +555,10 @@ public struct GoldenRecords: Sendable {
     /// The rule `provenance` gives a stored value the merge does not give now.
     public static let storedRule = "stored"
 
-    /// The residents' stored golden values.
-    func loadStoredValues(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: String]] {
+    /// The residents' stored golden values, by field name (`numbers`: how the documents store them).
+    func loadStoredValues(_ connection: PostgresConnection, residents: [Int64], numbers: FieldNumbers) async throws
+        -> [Int64: [String: String]]
+    {
         var result: [Int64: [String: String]] = [:]
         guard !residents.isEmpty else { return result }
         // One row per resident, its fields as parallel arrays (a row per field cost more to
@@ -563,7 +571,12 @@ public struct GoldenRecords: Sendable {
             GROUP BY r.resident_id
             """, logger: logger
         ).decode((Int64, [String], [String]).self) {
-            result[resident] = Dictionary(zip(fields, values), uniquingKeysWith: { first, _ in first })
+            var stored: [String: String] = [:]
+            for (key, value) in zip(fields, values) {
+                // A number this table lacks was committed after it was read: kept under its key.
+                stored[numbers.field(key) ?? key] = stored[numbers.field(key) ?? key] ?? value
+            }
+            result[resident] = stored
         }
         return result
     }
@@ -591,7 +604,9 @@ public struct GoldenRecords: Sendable {
     /// The resident's row: its golden values and the columns an index or check needs, or only
     /// its digest when `golden` is nil (retired, or unchanged).
     /// `isNew`: a resident with no row yet, inserted rather than updated.
-    static func residentRow(_ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String, isNew: Bool = false) -> [String?] {
+    static func residentRow(
+        _ id: Int64, golden: [String: FieldValue]?, changed: Bool, hash: String, numbers: FieldNumbers, isNew: Bool = false
+    ) -> [String?] {
         guard let golden else { return [String(id), "true", "false", hash] + Array(repeating: nil, count: residentColumns - 5) + ["false"] }
         func value(_ field: String) -> String? { golden[field]?.value }
         var death = value("death_date")
@@ -602,14 +617,17 @@ public struct GoldenRecords: Sendable {
             death = nil
         }
         return [
-            String(id), "false", changed ? "true" : "false", hash, value("birth_date"), death, goldenDocument(golden), value("community_code"),
+            String(id), "false", changed ? "true" : "false", hash, value("birth_date"), death, goldenDocument(golden, numbers: numbers), value("community_code"),
             isNew ? "true" : "false",
         ]
     }
 
-    /// `resident.golden`: field → value, for every field that has one.
-    static func goldenDocument(_ golden: [String: FieldValue]) -> String {
-        CanonicalJSON.objectText(golden.compactMapValues(\.value))
+    /// `resident.golden`: field → value, for every field that has one, each field named by its
+    /// number where the district numbers it (`FieldNumbers`, migration 0032).
+    static func goldenDocument(_ golden: [String: FieldValue], numbers: FieldNumbers) -> String {
+        var stored: [String: String] = [:]
+        for (field, value) in golden { if let value = value.value { stored[numbers.key(field)] = value } }
+        return CanonicalJSON.objectText(stored)
     }
 
     /// Columns of `residentRow`.

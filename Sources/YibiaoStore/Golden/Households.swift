@@ -25,14 +25,16 @@ struct Households {
 
         """
 
-    func update(_ connection: PostgresConnection, residents: [Int64]) async throws {
+    /// `numbers`: the district's field numbers, as the golden records store their fields.
+    func update(_ connection: PostgresConnection, residents: [Int64], numbers: FieldNumbers) async throws {
         guard !residents.isEmpty else { return }
+        func golden(_ field: String) -> String { numbers.valueSQL("r.golden", field) }
         // Arrays of text carry no NULL to the server here: chr(1) stands for none.
         var ids: [Int64] = [], books: [String] = [], relationsToHead: [String] = [], deaths: [String] = [], retired: [Bool] = []
         for try await (id, book, relationship, death, isRetired) in try await connection.query(
             """
-            SELECT r.resident_id, coalesce(r.golden ->> 'household_book_no', chr(1)),
-                   coalesce(r.golden ->> 'relationship_to_head', '99'),
+            SELECT r.resident_id, coalesce(\(unescaped: golden("household_book_no")), chr(1)),
+                   coalesce(\(unescaped: golden("relationship_to_head")), '99'),
                    -- A death known to the month or year: the member leaves on its last day.
                    coalesce(CASE length(r.death_date) WHEN 10 THEN r.death_date::date
                        WHEN 7 THEN ((r.death_date || '-01')::date + '1 month'::interval - '1 day'::interval)::date
@@ -113,11 +115,12 @@ struct Households {
         // The household's address is its head's.
         try await connection.query(
             """
-            UPDATE household h SET address = r.golden ->> 'address', division_code = r.golden ->> 'division_code'
+            UPDATE household h SET address = g.address, division_code = g.division_code
             FROM household_member m JOIN resident r ON r.district = m.district AND r.resident_id = m.resident_id
+            CROSS JOIN LATERAL (SELECT \(unescaped: golden("address")) AS address, \(unescaped: golden("division_code")) AS division_code) g
             WHERE h.district = \(district) AND m.district = h.district AND m.household_id = h.household_id AND m.until IS NULL
               AND m.relationship IN ('01', '02') AND m.resident_id = ANY(\(residents))
-              AND (h.address, h.division_code) IS DISTINCT FROM (r.golden ->> 'address', r.golden ->> 'division_code')
+              AND (h.address, h.division_code) IS DISTINCT FROM (g.address, g.division_code)
             """, logger: logger)
     }
 }

@@ -184,8 +184,10 @@ public struct WorkerEntries: Sendable {
         let fields = Array(submission.seen.keys)
         for try await (field, value) in try await connection.query(
             """
-            SELECT f.key, f.value FROM resident r CROSS JOIN LATERAL jsonb_each_text(r.golden) f
-            WHERE r.district = \(district) AND r.resident_id = \(resident) AND f.key = ANY(\(fields))
+            SELECT coalesce(n.name, f.key), f.value FROM resident r CROSS JOIN LATERAL jsonb_each_text(r.golden) f
+            -- A golden record names a field by its number where the district numbers it.
+            LEFT JOIN field_number n ON n.district = \(district) AND n.number::text = f.key
+            WHERE r.district = \(district) AND r.resident_id = \(resident) AND coalesce(n.name, f.key) = ANY(\(fields))
             """, logger: logger
         ).decode((String, String?).self) { current[field] = value }
         let normalizer = FieldNormalizer(today: today)

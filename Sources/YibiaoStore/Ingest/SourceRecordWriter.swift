@@ -417,15 +417,8 @@ public struct SourceRecordWriter: Sendable {
         """
         (SELECT coalesce(jsonb_object_agg(coalesce(n.name, f.key), f.value), '{}'::jsonb)
          FROM jsonb_each(\(alias).facet) f
-         LEFT JOIN field_number n ON n.district = \(sqlLiteral(district: district, else: "\(alias).district")) AND n.number::text = f.key)
+         LEFT JOIN field_number n ON n.district = \(Database.districtLiteral(district, else: "\(alias).district")) AND n.number::text = f.key)
         """
-    }
-
-    /// A district code as an SQL literal, for fragments spliced into statements: Citus routes a
-    /// statement to one node only when each table read names its district by value. A code of
-    /// digits is safe as a literal; anything else falls back to `column`.
-    static func sqlLiteral(district: String, else column: String) -> String {
-        !district.isEmpty && district.utf8.allSatisfy({ (0x30...0x39).contains($0) }) ? "'\(district)'" : column
     }
 
     static func stagingRow(_ record: MappedRecord, columns: RawColumns, numbers: FieldNumbers) -> [String?] {

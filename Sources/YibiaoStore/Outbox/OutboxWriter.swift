@@ -65,7 +65,8 @@ public struct OutboxWriter: Sendable {
         // The causes travel inside each statement that reads them, as arrays (`StagedRows`).
         let causeResidents = causes.map(\.residentID), causeSeqs = causes.map(\.seq), causeKinds = causes.map(\.kind)
 
-        // Each field also as a facet stores it (`FieldNumbers`): its number, or its name.
+        // Each field also as a facet and a golden record store it (`FieldNumbers`): its number,
+        // or its name.
         let numbers: FieldNumbers
         if let known { numbers = known } else { numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger) }
         var systemColumn: [String] = [], fieldColumn: [String] = [], storedColumn: [String] = []
@@ -85,7 +86,7 @@ public struct OutboxWriter: Sendable {
         ).decode(Bool.self) { inFlight = any }
         // Spelled out in this fragment (a code of digits, so safe as a literal) so that the
         // outbox is read for one district, as Citus needs to route the statement.
-        let districtLiteral = SourceRecordWriter.sqlLiteral(district: district, else: "r.district")
+        let districtLiteral = Database.districtLiteral(district, else: "r.district")
         let sentValue =
             inFlight
             ? """
@@ -204,7 +205,7 @@ public struct OutboxWriter: Sendable {
             let newRows = try await connection.query(
                 """
                 SELECT c.seq, c.cause, c.resident_id, f.system_id,
-                    array_agg(f.field ORDER BY f.field), array_agg(coalesce(res.golden ->> f.field, chr(1)) ORDER BY f.field)
+                    array_agg(f.field ORDER BY f.field), array_agg(coalesce(res.golden ->> f.stored, res.golden ->> f.field, chr(1)) ORDER BY f.field)
                 FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
                 JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
                 JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[], \(storedColumn)::text[]) AS f(system_id, field, stored) ON f.system_id = ANY(\(takers))
@@ -267,10 +268,11 @@ public struct OutboxWriter: Sendable {
             """, logger: logger)
     }
 
-    /// `g.value`, a field's golden value (from the document `golden`), and `h.value`, the system's.
+    /// `g.value`, a field's golden value (from the document `golden`, under `f.stored` or its
+    /// name), and `h.value`, the system's.
     static func goldenAndHeld(golden: String, sentValue: String) -> String {
         """
-        CROSS JOIN LATERAL (SELECT \(golden) ->> f.field AS value) g
+        CROSS JOIN LATERAL (SELECT coalesce(\(golden) ->> f.stored, \(golden) ->> f.field) AS value) g
         CROSS JOIN LATERAL (
             SELECT coalesce(\(sentValue), \(recordValue)) AS value) h
         """
@@ -288,7 +290,7 @@ public struct OutboxWriter: Sendable {
         """
         CROSS JOIN LATERAL (
             SELECT u.field, coalesce(n.number::text, u.field) AS stored FROM unnest(o.fields) AS u(field)
-            LEFT JOIN field_number n ON n.district = \(SourceRecordWriter.sqlLiteral(district: district, else: "o.district")) AND n.name = u.field
+            LEFT JOIN field_number n ON n.district = \(Database.districtLiteral(district, else: "o.district")) AND n.name = u.field
         ) f
         """
     }

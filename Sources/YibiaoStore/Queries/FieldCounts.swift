@@ -35,7 +35,9 @@ public struct FieldCounts: Sendable {
             GROUP BY 1
             """, logger: logger
         ).decode((String, Int).self) {
-            counts.golden[field] = count
+            // Golden records name fields by number too.
+            guard let name = numbers.field(field) else { continue }
+            counts.golden[name, default: 0] += count
         }
         for try await count in try await client.query(
             "SELECT count(*)::int FROM resident WHERE district = \(district) AND status = 'active'", logger: logger

@@ -24,9 +24,11 @@ public struct QualityReport: Sendable {
         /// Two or more of the system's current records are one resident.
         case duplicate = "duplicate"
 
-        /// The condition on `cur` (one current record, its resident `res`) that finds it.
-        var condition: String {
-            switch self {
+        /// The condition on `cur` (one current record, its resident `res`) that finds it;
+        /// `numbers`: how the district's golden records name their fields.
+        func condition(_ numbers: FieldNumbers) -> String {
+            func golden(_ field: String) -> String { numbers.valueSQL("res.golden", field) }
+            return switch self {
             case .idInvalid: "c.problems @> '[{\"field\": \"national_id\"}]'"
             case .idMissing: "c.national_id IS NULL AND c.national_id_raw IS NULL"
             case .idOldFormat:
@@ -37,9 +39,8 @@ public struct QualityReport: Sendable {
                     WHERE btrim(cell.value) = left(c.national_id, 6) || substr(c.national_id, 9, 9))
                 """
             case .phoneShared: "c.phone IN (SELECT phone FROM shared)"
-            case .stalePhone: "res.status = 'active' AND c.phone IS NOT NULL AND res.golden ->> 'phone' IS NOT NULL AND c.phone <> res.golden ->> 'phone'"
-            case .staleAddress:
-                "res.status = 'active' AND c.address IS NOT NULL AND res.golden ->> 'address' IS NOT NULL AND c.address <> res.golden ->> 'address'"
+            case .stalePhone: "res.status = 'active' AND c.phone IS NOT NULL AND c.phone <> \(golden("phone"))"
+            case .staleAddress: "res.status = 'active' AND c.address IS NOT NULL AND c.address <> \(golden("address"))"
             case .duplicate: "c.same_system > 1"
             }
         }
@@ -152,7 +153,8 @@ public struct QualityReport: Sendable {
         ).decode(Int.self) { report.activeResidents = count }
 
         let findings = Finding.allCases
-        let filters = findings.map { "count(*) FILTER (WHERE \($0.condition))::int" }.joined(separator: ",\n       ")
+        let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
+        let filters = findings.map { "count(*) FILTER (WHERE \($0.condition(numbers)))::int" }.joined(separator: ",\n       ")
         let perSystem = try await connection.query(
             PostgresQuery(
                 unsafeSQL: current + """
@@ -231,12 +233,13 @@ public struct QualityReport: Sendable {
         binds.append(system)
         binds.append(max(limit, 1))
         var rows: [Row] = []
+        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
         for try await (system, record, resident) in try await client.query(
             PostgresQuery(
                 unsafeSQL: current + """
                     SELECT c.system_id, c.record_id, c.resident_id
                     FROM cur c LEFT JOIN resident res ON res.district = $1 AND res.resident_id = c.resident_id
-                    WHERE (\(finding.condition)) AND ($3::text IS NULL OR c.system_id = $3)
+                    WHERE (\(finding.condition(numbers))) AND ($3::text IS NULL OR c.system_id = $3)
                     ORDER BY c.system_id, c.resident_id, c.record_id LIMIT $4
                     """, binds: binds), logger: logger
         ).decode((String, Int64, Int64).self) {
