@@ -185,6 +185,42 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("entries do not store the hash they follow, and the chain holds: an entry forged with its hash recomputed breaks the next; an older entry's stored link is checked")
+    func chainWithoutStoredLinks() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let resident = try await prepare(client)
+            _ = try await appendInTransaction(client, (1...4).map { entry(resident, String($0)) })
+            for try await stored in try await client.query("SELECT count(prev_hash)::int FROM change_log").decode(Int.self) { #expect(stored == 0) }
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
+            // An entry that stores the hash it follows (written before migration 0033) is checked against it.
+            try await client.query("ALTER TABLE change_log DISABLE TRIGGER change_log_append_only")
+            try await client.query("UPDATE change_log SET prev_hash = (SELECT hash FROM change_log WHERE seq = 2) WHERE seq = 3")
+            #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
+            try await client.query("UPDATE change_log SET prev_hash = decode(repeat('ab', 32), 'hex') WHERE seq = 3")
+            let dangling = try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak
+            #expect(dangling?.seq == 3 && dangling?.reason.en.contains("does not point at the previous entry's hash") == true)
+            try await client.query("UPDATE change_log SET prev_hash = NULL WHERE seq = 3")
+            // Entry 2 rewritten by someone who also recomputes its hash: its own check passes,
+            // the next entry's does not (its hash covers entry 2's).
+            var row: (Int64, String, String, String?)?
+            for try await values in try await client.query(
+                """
+                SELECT seq, encode(hash, 'hex'), to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), cause_ref
+                FROM change_log WHERE seq = 1
+                """
+            ).decode((Int64, String, String, String?).self) { row = values }
+            let (_, first, changedAt, causeRef) = try #require(row)
+            let forged = ChangeLog.changesText(entry(resident, "forged").changes)
+            let hash = ChangeLog.entryHash(
+                previous: first, district: district, seq: 2, residentID: resident, cause: "batch", causeRef: causeRef, actor: "test",
+                changedAt: changedAt, changes: forged.canonical)
+            try await client.query(
+                "UPDATE change_log SET changes = \(forged.stored)::jsonb, hash = decode(\(hash), 'hex') WHERE seq = 2")
+            let broken = try await ChangeLog.verify(client, district: district, logger: .silent)
+            #expect(broken.firstBreak?.seq == 3 && broken.checked == 3)
+        }
+    }
+
     @Test("concurrent appenders: the sequence is gap-free, strictly increasing and in commit order")
     func concurrent() async throws {
         try await TestDatabase.withFreshDatabase { url, client in

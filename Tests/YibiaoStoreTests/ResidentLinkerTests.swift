@@ -48,8 +48,14 @@ import YibiaoTestSupport
             // A run that drains many queued records gives the queue's pages back (here: "many" is one).
             linker.vacuumQueueAfter = 1
             #expect(try await count(client, "SELECT pg_relation_size('match_queue')") > 0)
+            // And its key index, which VACUUM leaves at its largest: a drained queue of 20,000 rows.
+            try await client.query(
+                "INSERT INTO match_queue (district, record_id) SELECT '110106', n FROM generate_series(1, 20000) AS n")
+            try await client.query("DELETE FROM match_queue WHERE district = '110106'")
+            #expect(try await count(client, "SELECT pg_relation_size('match_queue_pkey')") > 100_000)
             let first = try await linker.run(client)
             #expect(try await count(client, "SELECT pg_relation_size('match_queue')") == 0)
+            #expect(try await count(client, "SELECT pg_relation_size('match_queue_pkey')") <= 16_384)
             #expect(first.residents == 2)
             #expect(first.newResidents == 2)
             let ids = try await residents(client)

@@ -73,10 +73,11 @@ public enum ChangeLog {
                 let hash = entryHash(
                     previous: previous, district: district, seq: seq, residentID: entry.residentID, cause: entry.cause,
                     causeRef: entry.causeRef, actor: entry.actor, changedAt: changedAt, changes: changes.canonical)
-                // The digests as bytea's hexadecimal input (`\x…`); CopyText escapes the backslash.
+                // The digest as bytea's hexadecimal input (`\x…`); CopyText escapes the backslash.
+                // The previous entry's is not stored again (migration 0033).
                 copy.row([
                     district, String(seq), String(entry.residentID), entry.cause, entry.causeRef, entry.actor, changedAt, changes.stored,
-                    "\\x" + previous, "\\x" + hash,
+                    "\\x" + hash,
                 ])
                 sequences.append(seq)
                 previous = hash
@@ -84,7 +85,7 @@ public enum ChangeLog {
             try await connection.copyFrom(
                 table: "change_log",
                 columns: [
-                    "district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "prev_hash", "hash",
+                    "district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "hash",
                 ], logger: logger
             ) { writer in
                 try await writer.write(ByteBuffer(bytes: copy.bytes))
@@ -104,12 +105,15 @@ public enum ChangeLog {
     }
 
     /// Entries are hashed a batch at a time on every core (each entry's hash depends only on its
-    /// own fields and the previous hash it stores), then checked in order, so the first break is
-    /// still the one named.
+    /// own fields and the previous entry's stored hash), then checked in order, so the first
+    /// break is still the one named. An entry written before migration 0033 also stores the
+    /// hash it follows, which must be the previous entry's.
     public static func verify(_ client: PostgresClient, district: String, logger: Logger) async throws -> (checked: Int, firstBreak: Break?) {
         struct Entry: Sendable {
             var seq: Int64, resident: Int64, cause: String, causeRef: String?, actor: String, changedAt: String, changes: String
-            var prevHash: String, hash: String
+            var prevHash: String?, hash: String
+            /// The hash this entry's own covers: the previous entry's, or the one it stores.
+            var follows = ""
         }
         var previous = genesisHash
         var expectedSeq: Int64 = 1
@@ -117,6 +121,11 @@ public enum ChangeLog {
         var batch: [Entry] = []
         var numbers = try await FieldNumbers.load(district: district, client, logger: logger)
         func check() async throws -> Break? {
+            var follows = previous
+            for index in batch.indices {
+                batch[index].follows = batch[index].prevHash ?? follows
+                follows = batch[index].hash
+            }
             let entries = batch
             // nil for changes that do not read; with `asStored`, their text is hashed instead (a
             // hash that cannot match: the entry is reported as edited).
@@ -126,7 +135,7 @@ public enum ChangeLog {
                         entries[range].map { entry -> String? in
                             guard let text = canonicalJSON(entry.changes, numbers: numbers) ?? (asStored ? entry.changes : nil) else { return nil }
                             return entryHash(
-                                previous: entry.prevHash, district: district, seq: entry.seq, residentID: entry.resident,
+                                previous: entry.follows, district: district, seq: entry.seq, residentID: entry.resident,
                                 cause: entry.cause, causeRef: entry.causeRef, actor: entry.actor, changedAt: entry.changedAt,
                                 changes: text)
                         }
@@ -145,7 +154,7 @@ public enum ChangeLog {
                 if entry.seq != expectedSeq {
                     return Break(seq: entry.seq, reason: LocalizedText(en: "sequence \(expectedSeq) is missing", zh: "缺少序号 \(expectedSeq)"))
                 }
-                if entry.prevHash != previous {
+                if entry.follows != previous {
                     return Break(seq: entry.seq, reason: LocalizedText(en: "it does not point at the previous entry's hash", zh: "其前序哈希与上一条记录不符"))
                 }
                 if recomputed != entry.hash {
@@ -165,7 +174,7 @@ public enum ChangeLog {
             FROM change_log WHERE district = \(district) ORDER BY seq
             """, logger: logger)
         for try await (seq, resident, cause, causeRef, actor, changedAt, changes, prevHash, hash) in rows.decode(
-            (Int64, Int64, String, String?, String, String, String, String, String).self)
+            (Int64, Int64, String, String?, String, String, String, String?, String).self)
         {
             batch.append(
                 Entry(
