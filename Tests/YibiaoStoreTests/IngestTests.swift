@@ -106,7 +106,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 for try await (key, cells) in try await client.query(
                     "SELECT source_key, raw::text FROM source_record WHERE system_id = \(name) AND is_current"
                 ).decode((String, String).self) {
-                    stored[key] = columns.named(try JSONDecoder().decode([String?].self, from: Data(cells.utf8)))
+                    stored[key] = columns.named(try #require(RawColumns.stored(cells)))
                 }
                 #expect(stored == expected, "\(file.lastPathComponent)")
                 #expect(!expected.isEmpty)

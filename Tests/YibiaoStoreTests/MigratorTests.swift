@@ -266,11 +266,11 @@ import YibiaoTestSupport
             ).decode((String, String).self) { columns[system, default: []].append(name) }
             // Positions in the server's order of the names (this cluster's collation is C).
             #expect(columns == ["party": ["b", "党支部", "姓名"], "civil_affairs": ["b"]])
-            var raw: [String: String] = [:]
+            var raw: [String: [String?]] = [:]
             for try await (system, key, cells) in try await client.query(
-                "SELECT system_id, source_key, raw::text FROM source_record"
-            ).decode((String, String, String).self) { raw["\(system)/\(key)"] = cells }
-            #expect(raw == ["party/a": #"["x\"y", "", "张伟"]"#, "party/b": #"["2"]"#, "party/c": "[]", "civil_affairs/a": #"["3"]"#])
+                "SELECT system_id, source_key, array_to_json(raw_cells(raw))::text FROM source_record"
+            ).decode((String, String, String).self) { raw["\(system)/\(key)"] = try JSONDecoder().decode([String?].self, from: Data(cells.utf8)) }
+            #expect(raw == ["party/a": [#"x"y"#, "", "张伟"], "party/b": ["2"], "party/c": [], "civil_affairs/a": ["3"]])
         }
     }
 
@@ -487,6 +487,37 @@ import YibiaoTestSupport
                 try decoder.decode([String: String].self, from: Data(try #require(named[1]).utf8))
                     == decoder.decode([String: String].self, from: Data(golden.utf8)))
             #expect(stored[2] == "{}" && named[2] == "{}")
+        }
+    }
+
+    @Test("migration 0034 keeps raw cells delimited where the form carries them, as JSON where it does not; raw_cells reads both")
+    func delimitedRawCells() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 34 }, logger: .silent).migrate(client)
+            let rows: [(String, String)] = [
+                ("a", #"["张伟", "", null, "x\"y,z"]"#), ("b", "[]"), ("c", #"[""]"#), ("d", #"["a\u001fb", "c"]"#), ("e", "[null]"),
+            ]
+            for (key, cells) in rows {
+                try await client.query(
+                    """
+                    INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields)
+                    VALUES ('110105', 'party', \(key), 1, 1, 1, decode(repeat('ab', 32), 'hex'), \(cells)::jsonb, '{}')
+                    """)
+            }
+            try await Migrator(logger: .silent).migrate(client)
+            var stored: [String: String] = [:], read: [String: [String?]] = [:]
+            for try await (key, text, cells) in try await client.query(
+                "SELECT source_key, raw, array_to_json(raw_cells(raw))::text FROM source_record"
+            ).decode((String, String, String).self) {
+                stored[key] = text
+                read[key] = try JSONDecoder().decode([String?].self, from: Data(cells.utf8))
+            }
+            #expect(stored["a"] == "\u{1F}张伟\u{1F}\u{1F}\u{1E}\u{1F}x\"y,z")
+            #expect(stored["e"] == "\u{1F}\u{1E}")
+            #expect(stored["b"] == "[]" && stored["c"] == #"[""]"# && stored["d"]?.hasPrefix("[") == true)
+            #expect(read == ["a": ["张伟", "", nil, #"x"y,z"#], "b": [], "c": [""], "d": ["a\u{1F}b", "c"], "e": [nil]])
+            // The hub reads what the migration wrote as it reads its own.
+            for (key, text) in stored { #expect(RawColumns.stored(text) == read[key], "\(key)") }
         }
     }
 

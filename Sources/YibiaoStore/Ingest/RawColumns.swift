@@ -1,9 +1,10 @@
+import Foundation
 public import YibiaoAdapters
 import YibiaoCore
 
 /// A system's raw column names in the order of their positions (`source_column`): a staged row
-/// keeps its raw cells as a JSON array, element i the cell of position i + 1, instead of an
-/// object naming every cell (the names were over half of the document, repeated in every row).
+/// keeps its raw cells in position order (`cells`), instead of an object naming every cell (the
+/// names were over half of the document, repeated in every row).
 /// A name gets the next position the first time a row of the system has it, and keeps it.
 public struct RawColumns: Sendable, Hashable {
     public struct Position: Sendable, Hashable {
@@ -35,20 +36,52 @@ public struct RawColumns: Sendable, Hashable {
         return positions
     }
 
-    /// The row's cells as a JSON array in position order, `null` where the row has no such
-    /// column (a JSON Lines object without the key), ending at its last cell. Every name must
-    /// have a position (`extend`).
+    /// The row's cells in position order, ending at its last cell, as `source_record.raw` keeps
+    /// them (migration 0034): each cell after U+001F, and U+001E for a column the row does not
+    /// have (a JSON Lines object without the key) — 40 bytes a row fewer than a JSON array,
+    /// whose per-element entries and quotes cost more than most cells. A row that form cannot
+    /// carry (a cell holding U+001E, U+001F or NUL; no cells, or one empty one, which would read
+    /// back as none) is kept as a JSON array instead; `stored(_:)` and SQL's `raw_cells` read
+    /// both. Every name must have a position (`extend`).
     public func cells(_ raw: [String: String]) -> String {
         var slots = [String?](repeating: nil, count: raw.keys.map { index[$0]! + 1 }.max() ?? 0)
         for (name, value) in raw { slots[index[name]!] = value }
+        let delimitable =
+            !(slots.isEmpty || (slots.count == 1 && slots[0] == ""))
+            && raw.values.allSatisfy { cell in !cell.utf8.contains { $0 == Self.separator || $0 == Self.missing || $0 == 0 } }
+        guard delimitable else { return Self.jsonArray(slots) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(raw.values.reduce(slots.count) { $0 + $1.utf8.count + 1 })
+        for slot in slots {
+            bytes.append(Self.separator)
+            if let slot { bytes.append(contentsOf: slot.utf8) } else { bytes.append(Self.missing) }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// U+001F (unit separator) before each cell; U+001E (record separator) for no cell.
+    static let separator: UInt8 = 0x1F
+    static let missing: UInt8 = 0x1E
+
+    static func jsonArray(_ slots: [String?]) -> String {
         var bytes: [UInt8] = [UInt8(ascii: "[")]
-        bytes.reserveCapacity(raw.values.reduce(2) { $0 + $1.utf8.count + 3 })
         for (offset, slot) in slots.enumerated() {
             if offset > 0 { bytes.append(UInt8(ascii: ",")) }
             if let slot { CanonicalJSON.appendString(slot, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
         }
         bytes.append(UInt8(ascii: "]"))
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The cells of a stored row, in either form `cells` writes (or the JSON arrays written
+    /// before migration 0034); nil when the text is neither.
+    public static func stored(_ text: String) -> [String?]? {
+        if text.utf8.first == separator {
+            return text.utf8.dropFirst().split(separator: separator, omittingEmptySubsequences: false).map { cell in
+                cell.elementsEqual([missing]) ? nil : String(decoding: cell, as: UTF8.self)
+            }
+        }
+        return try? JSONDecoder().decode([String?].self, from: Data(text.utf8))
     }
 
     /// A row's cells by name, from its array as `cells` wrote it.

@@ -278,7 +278,7 @@ public struct SourceRecordWriter: Sendable {
                     raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
                     birth_date, phone, division_code, address, match_keys)
                 SELECT \(district), \(system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number::bigint,
-                    decode(s.content_hash, 'hex'), s.raw::jsonb, s.fields::jsonb, s.facet::jsonb, s.problems::jsonb, s.national_id, s.national_id_raw,
+                    decode(s.content_hash, 'hex'), s.raw, s.fields::jsonb, s.facet::jsonb, s.problems::jsonb, s.national_id, s.national_id_raw,
                     s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address, s.match_keys::bigint[]
                 FROM unnest(\(rows.column(0))::text[], \(rows.column(1))::text[], \(rows.column(2))::text[], \(rows.column(3))::text[], \(rows.column(4))::text[],
                             \(rows.column(5))::text[], \(rows.column(6))::text[], \(rows.column(7))::text[], \(rows.column(8))::text[], \(rows.column(9))::text[],
