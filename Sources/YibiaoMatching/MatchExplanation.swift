@@ -58,7 +58,7 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
             comparisons: try Self.parseCompact(compactComparisons))
     }
 
-    /// The comparisons as a link stores them (`id:1:19.869 name:1:11.467 …`).
+    /// The comparisons as a link stores them (`1:19.869 1:11.467 …`, or `id:1:19.869 …`).
     public var compactComparisons: String { Self.compactText(comparisons) }
 
     /// `value` to three decimals (the nearest double to them).
@@ -68,10 +68,20 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
         return thousandths == 0 ? 0 : thousandths / 1000
     }
 
-    /// The comparisons as stored: `name:level:weight` in the order of `Comparison`, separated by
-    /// spaces (`id:0:0 name:1:12.989 …`) — a third of the size of an object per comparison.
+    /// The comparisons as stored, separated by spaces: `level:weight` for each comparison in the
+    /// order of `Comparison`'s raw values when all of them and only they are there (`1:19.882
+    /// 0:0 …`; the names were 32 bytes of a link's 80 of evidence), else `name:level:weight`
+    /// (`id:0:0 name:1:12.989 …`, as links written before keep them) — a third of the size of an
+    /// object per comparison. A comparison's raw value never changes (stored parameters are
+    /// keyed by it too); `parseCompact` reads both forms.
     static func compactText(_ comparisons: [String: Evidence]) -> String {
         let known = Comparison.allCases.map(\.name)
+        if comparisons.count == known.count, known.allSatisfy({ comparisons[$0] != nil }) {
+            return known.map { name in
+                let evidence = comparisons[name]!
+                return "\(evidence.level):\(decimalText(evidence.weight))"
+            }.joined(separator: " ")
+        }
         let names = known.filter { comparisons[$0] != nil } + comparisons.keys.filter { !known.contains($0) }.sorted()
         return names.map { name in
             let evidence = comparisons[name]!
@@ -87,8 +97,6 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
         text.reserveCapacity(16 * Comparison.allCases.count)
         for comparison in Comparison.allCases {
             if !text.isEmpty { text += " " }
-            text += comparison.name
-            text += ":"
             text += String(score.vector[comparison])
             text += ":"
             text += decimalText(score.contributions[comparison.rawValue])
@@ -126,12 +134,15 @@ public struct MatchExplanation: Codable, Sendable, Hashable {
 
     static func parseCompact(_ text: String) throws -> [String: Evidence] {
         var comparisons: [String: Evidence] = [:]
-        for part in text.split(separator: " ") {
+        for (position, part) in text.split(separator: " ").enumerated() {
             let fields = part.split(separator: ":", omittingEmptySubsequences: false)
-            guard fields.count == 3, let level = Int(fields[1]), let weight = Double(fields[2]) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.comparisons], debugDescription: "not name:level:weight"))
+            // `level:weight` names its comparison by position.
+            let name = fields.count == 2 ? Comparison(rawValue: position)?.name : fields.count == 3 ? String(fields[0]) : nil
+            guard let name, let level = Int(fields[fields.count - 2]), let weight = Double(fields[fields.count - 1]) else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: [CodingKeys.comparisons], debugDescription: "not name:level:weight or level:weight"))
             }
-            comparisons[String(fields[0])] = Evidence(level: level, weight: weight)
+            comparisons[name] = Evidence(level: level, weight: weight)
         }
         return comparisons
     }

@@ -22,10 +22,10 @@ import YibiaoMatching
         // The Codable form and the hand-written one are the same document.
         let encoded = try JSONEncoder().encode(explanation)
         #expect(try JSONDecoder().decode(MatchExplanation.self, from: encoded) == decoded)
-        // Stored compactly: the comparisons as one text in the matcher's order, weights to three decimals.
+        // Stored compactly: the comparisons as one text in the matcher's order, by position, weights to three decimals.
         let stored = try #require(try JSONSerialization.jsonObject(with: Data(explanation.json.utf8)) as? [String: Any])
         let text = try #require(stored["comparisons"] as? String)
-        #expect(text.hasPrefix("id:0:0 name:1:"))
+        #expect(text.hasPrefix("0:0 1:"))
         #expect(text.split(separator: " ").count == Comparison.allCases.count)
         for part in text.split(separator: " ") {
             let weight = try #require(part.split(separator: ":").last)
@@ -76,10 +76,24 @@ import YibiaoMatching
             MatchRecord(id: 3, nationalID: "110105198503020129", nameKey: "张薇", pinyinKey: "zhangwei", sex: .female, phone: "13812345678"),
             MatchRecord(id: 4, nameKey: "李娜", pinyinKey: "lina", birth: CalendarDate(year: 1990, month: 1, day: 1), address: "北京市朝阳区建国路2号"),
         ]
+        func parsed(_ text: String) throws -> [String: MatchExplanation.Evidence] {
+            try MatchExplanation(method: .probabilistic, weight: 0, probability: 0, otherRecord: 0, compactComparisons: text).comparisons
+        }
         for b in others {
             let score = MatchEngine().score(a, b, frequencies: TermFrequencies([a] + others))
-            #expect(MatchExplanation.compactComparisons(of: score) == MatchExplanation(score, record: b.id).compactComparisons)
+            let explanation = MatchExplanation(score, record: b.id)
+            let stored = MatchExplanation.compactComparisons(of: score)
+            #expect(stored == explanation.compactComparisons)
+            // Every comparison, by position: no names stored.
+            #expect(stored.split(separator: " ").count == Comparison.allCases.count && !stored.contains { $0.isLetter })
+            #expect(try parsed(stored) == explanation.comparisons)
+            // The named form links written before keep reads the same.
+            let named = Comparison.allCases.map { "\($0.name):\(explanation.comparisons[$0.name]!.level):\(explanation.comparisons[$0.name]!.weight)" }
+            #expect(try parsed(named.joined(separator: " ")) == explanation.comparisons)
         }
+        // A comparison's position is its raw value, which stored parameters use too: never reordered.
+        #expect(Comparison.allCases.map(\.name) == ["id", "name", "birth", "sex", "phone", "address"])
+        #expect(throws: (any Error).self) { try parsed("1:2 1:2 1:2 1:2 1:2 1:2 1:2") }
     }
 
     @Test("plain-word notes: a relative's ID number, household evidence, a birth date known to the month")
