@@ -346,7 +346,7 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
             #expect(logged == 0)
             let phoneLogged = try await scalar(
                 client,
-                "SELECT count(*)::int FROM change_log WHERE resident_id = \(second) AND seq > \(entriesBefore) AND changes ? (SELECT number::text FROM field_number f WHERE f.district = change_log.district AND f.name = 'phone')"
+                "SELECT count(*)::int FROM change_log WHERE resident_id = \(second) AND seq > \(entriesBefore) AND changes::jsonb ? (SELECT number::text FROM field_number f WHERE f.district = change_log.district AND f.name = 'phone')"
             )
             #expect(phoneLogged == 0)
             #expect(try await hub.verifyLog(district: district).firstBreak == nil)

@@ -81,7 +81,7 @@ import YibiaoTestSupport
                 "-X", "-q", url, "-c",
                 """
                 ALTER TABLE change_log DISABLE TRIGGER change_log_append_only;
-                UPDATE change_log SET changes = changes || '{"phone": {"old": null, "new": "13800000000"}}' WHERE seq = 2;
+                UPDATE change_log SET changes = (changes::jsonb || '{"phone": {"old": null, "new": "13800000000"}}')::json WHERE seq = 2;
                 """,
             ])
         #expect(tamper.succeeded, "\(tamper.stderr)")

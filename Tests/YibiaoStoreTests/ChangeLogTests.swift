@@ -104,7 +104,7 @@ import YibiaoTestSupport
             try await client.query(
                 """
                 INSERT INTO change_log (district, seq, resident_id, cause, cause_ref, actor, changed_at, changes, prev_hash, hash)
-                VALUES ('110105', 1, \(resident), 'batch', 'batch:1', 'test', '2026-12-01T00:00:00.000001Z', \(before.stored)::jsonb,
+                VALUES ('110105', 1, \(resident), 'batch', 'batch:1', 'test', '2026-12-01T00:00:00.000001Z', \(before.stored)::json,
                         decode(\(ChangeLog.genesisHash), 'hex'),
                         decode(\(ChangeLog.entryHash(previous: ChangeLog.genesisHash, district: district, seq: 1, residentID: resident, cause: "batch", causeRef: "batch:1", actor: "test", changedAt: "2026-12-01T00:00:00.000001Z", changes: before.canonical)), 'hex'))
                 """)
@@ -129,7 +129,7 @@ import YibiaoTestSupport
             // An edit to a numbered entry is still found.
             try await client.query("ALTER TABLE change_log DISABLE TRIGGER change_log_append_only")
             let phone = numbers.byName["phone"]!
-            try await client.query(PostgresQuery(unsafeSQL: #"UPDATE change_log SET changes = jsonb_set(changes, '{\#(phone)}', '{"new": "9"}') WHERE seq = 3"#))
+            try await client.query(PostgresQuery(unsafeSQL: #"UPDATE change_log SET changes = jsonb_set(changes::jsonb, '{\#(phone)}', '{"new": "9"}')::json WHERE seq = 3"#))
             #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak?.seq == 3)
         }
     }
@@ -215,7 +215,7 @@ import YibiaoTestSupport
                 previous: first, district: district, seq: 2, residentID: resident, cause: "batch", causeRef: causeRef, actor: "test",
                 changedAt: changedAt, changes: forged.canonical)
             try await client.query(
-                "UPDATE change_log SET changes = \(forged.stored)::jsonb, hash = decode(\(hash), 'hex') WHERE seq = 2")
+                "UPDATE change_log SET changes = \(forged.stored)::json, hash = decode(\(hash), 'hex') WHERE seq = 2")
             let broken = try await ChangeLog.verify(client, district: district, logger: .silent)
             #expect(broken.firstBreak?.seq == 3 && broken.checked == 3)
         }

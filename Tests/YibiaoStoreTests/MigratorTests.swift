@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import Testing
+import YibiaoMerge
 import YibiaoCore
 import YibiaoMatching
 @testable import YibiaoStore
@@ -518,6 +519,40 @@ import YibiaoTestSupport
             #expect(read == ["a": ["张伟", "", nil, #"x"y,z"#], "b": [], "c": [""], "d": ["a\u{1F}b", "c"], "e": [nil]])
             // The hub reads what the migration wrote as it reads its own.
             for (key, text) in stored { #expect(RawColumns.stored(text) == read[key], "\(key)") }
+        }
+    }
+
+    @Test("migration 0035 keeps the change log's documents as json text: entries written before still verify and read; new ones are stored as written")
+    func changeLogAsJSON() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 35 }, logger: .silent).migrate(client)
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', '朝阳区')")
+            try await client.query("INSERT INTO resident (district, resident_id) VALUES ('110105', 1)")
+            let changes: [String: ChangeLog.Change] = ["phone": .init(old: "13800000000", new: "13912345678"), "name": .init(old: nil, new: "张伟")]
+            func append() async throws {
+                _ = try await client.withConnection { connection in
+                    try await connection.transaction(logger: .silent) {
+                        try await ChangeLog.append(
+                            [ChangeLog.Entry(residentID: 1, cause: "entry", causeRef: nil, actor: "test", changes: changes)], district: "110105",
+                            on: connection, logger: .silent)
+                    }
+                }
+            }
+            try await append()
+            try await Migrator(logger: .silent).migrate(client)
+            try await append()
+            var types: [String] = []
+            for try await type in try await client.query(
+                "SELECT data_type FROM information_schema.columns WHERE table_name = 'change_log' AND column_name = 'changes'"
+            ).decode(String.self) { types.append(type) }
+            #expect(types == ["json"])
+            var texts: [String] = []
+            for try await text in try await client.query("SELECT changes::text FROM change_log ORDER BY seq").decode(String.self) { texts.append(text) }
+            #expect(texts.count == 2 && texts[0].contains(": ") && !texts[1].contains(" "), "\(texts)")
+            let numbers = try await FieldNumbers.load(district: "110105", client, logger: .silent)
+            #expect(texts.allSatisfy { ChangeLog.storedChanges($0, numbers: numbers) == changes })
+            let (checked, broken) = try await ChangeLog.verify(client, district: "110105", logger: .silent)
+            #expect(checked == 2 && broken == nil)
         }
     }
 

@@ -171,7 +171,7 @@ func deadHub() -> String { "http://127.0.0.1:9" }
             #expect(again.state == .accepted && again.alreadyReceived)
             var changes = 0
             for try await count in try await client.query(
-                "SELECT count(*)::int FROM change_log WHERE district = \(district) AND resident_id = \(zhang.id) AND changes ? (SELECT number::text FROM field_number f WHERE f.district = change_log.district AND f.name = 'phone') AND actor = 'worker:li.na'"
+                "SELECT count(*)::int FROM change_log WHERE district = \(district) AND resident_id = \(zhang.id) AND changes::jsonb ? (SELECT number::text FROM field_number f WHERE f.district = change_log.district AND f.name = 'phone') AND actor = 'worker:li.na'"
             ).decode(Int.self) { changes = count }
             #expect(changes == 1)
 

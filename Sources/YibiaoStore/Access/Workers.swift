@@ -180,7 +180,7 @@ public struct Workers: Sendable {
                     FROM change_log c
                     -- Values only added are stored as {"new": {field: value}} (`ChangeLog.changesText`),
                     -- a field by its number in `field_number` where it has one.
-                    CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN c.changes ? 'new' THEN c.changes -> 'new' ELSE c.changes END) AS f(key)
+                    CROSS JOIN LATERAL json_object_keys(coalesce(c.changes -> 'new', c.changes)) AS f(key)
                     LEFT JOIN field_number n ON n.district = c.district AND n.number::text = f.key
                     WHERE c.district = \(district) AND c.resident_id = owner.resident_id AND coalesce(n.name, f.key) = ANY(\(fields))
                     GROUP BY 1
