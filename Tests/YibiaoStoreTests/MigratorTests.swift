@@ -556,6 +556,40 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("migration 0036 keeps input digests as uuids (the same bytes; a retired resident's its text's MD5) and no empty problem lists")
+    func smallerDigestsAndProblems() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 36 }, logger: .silent).migrate(client)
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', '朝阳区')")
+            try await client.query("INSERT INTO resident (district, resident_id, inputs_hash) VALUES ('110105', 1, md5('inputs'))")
+            try await client.query(
+                "INSERT INTO resident (district, resident_id, status, merged_into, inputs_hash) VALUES ('110105', 2, 'retired', 1, 'retired:1')")
+            try await client.query("INSERT INTO resident (district, resident_id) VALUES ('110105', 3)")
+            for (key, problems) in [("a", "[]"), ("b", #"[{"field": "national_id", "reason": "checksum"}]"#)] {
+                try await client.query(
+                    """
+                    INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, problems)
+                    VALUES ('110105', 'party', \(key), 1, 1, 1, decode(repeat('ab', 32), 'hex'), '[]', '{}', \(problems)::jsonb)
+                    """)
+            }
+            try await Migrator(logger: .silent).migrate(client)
+            var digests: [Int64: String?] = [:]
+            for try await (id, digest) in try await client.query(
+                "SELECT resident_id, replace(inputs_hash::text, '-', '') FROM resident"
+            ).decode((Int64, String?).self) { digests[id] = digest }
+            var expected: [String] = []
+            for try await digest in try await client.query("SELECT md5('inputs'), md5('retired:1')").decode((String, String).self) {
+                expected = [digest.0, digest.1]
+            }
+            #expect(digests == [1: expected[0], 2: expected[1], 3: nil])
+            var problems: [String: String?] = [:]
+            for try await (key, text) in try await client.query("SELECT source_key, problems::text FROM source_record").decode((String, String?).self) {
+                problems[key] = text
+            }
+            #expect(problems["a"] == .some(nil) && problems["b"]??.contains("checksum") == true)
+        }
+    }
+
     @Test("migration 0027 keeps one index on identifiers, led by what is looked up: rows kept, each (resident, scheme, value) once, a lookup by ID number through the index")
     func identifierIndex() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in

@@ -324,13 +324,14 @@ public struct GoldenRecords: Sendable {
         // The digest: current records (id and content) and overrides, and the rules.
         let rows = try await connection.query(
             """
-            SELECT resident_id, merged_into, digest FROM (
+            SELECT resident_id, merged_into, digest::text FROM (
                 SELECT res.resident_id, res.merged_into, res.inputs_hash,
-                    CASE WHEN res.status = 'retired' THEN 'retired:' || res.merged_into::text ELSE md5(
+                    -- An MD5 digest, kept as a uuid (its 16 bytes; migration 0036).
+                    md5(CASE WHEN res.status = 'retired' THEN 'retired:' || res.merged_into::text ELSE
                         \(rulesFingerprint) || '|' || \(unescaped: Self.recordsDigest) || '|' ||
                         coalesce((SELECT string_agg(o.field || '=' || coalesce(o.value::text, 'null') || '@' || o.created_at::text, ',' ORDER BY o.field)
-                                  FROM override o WHERE o.district = \(district) AND o.resident_id = res.resident_id), ''))
-                    END AS digest
+                                  FROM override o WHERE o.district = \(district) AND o.resident_id = res.resident_id), '')
+                    END)::uuid AS digest
                 FROM resident res
                 LEFT JOIN link l ON l.district = res.district AND l.resident_id = res.resident_id
                 LEFT JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
@@ -355,7 +356,7 @@ public struct GoldenRecords: Sendable {
         var result: [StaleResident] = []
         for try await (id, digest) in try await connection.query(
             """
-            SELECT f.resident_id, md5(\(rulesFingerprint) || '|' || \(unescaped: Self.recordsDigest) || '|')
+            SELECT f.resident_id, md5(\(rulesFingerprint) || '|' || \(unescaped: Self.recordsDigest) || '|')::uuid::text
             FROM unnest(\(Array(ids))::bigint[]) AS f(resident_id)
             LEFT JOIN link l ON l.district = \(district) AND l.resident_id = f.resident_id
             LEFT JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
@@ -646,7 +647,7 @@ public struct GoldenRecords: Sendable {
             try await connection.query(
                 """
                 INSERT INTO resident (district, resident_id, inputs_hash, birth_date, death_date, golden, community_code, version)
-                SELECT \(district), s.resident_id::bigint, s.inputs_hash, s.birth_date, s.death_date, s.golden::jsonb, s.community_code,
+                SELECT \(district), s.resident_id::bigint, s.inputs_hash::uuid, s.birth_date, s.death_date, s.golden::jsonb, s.community_code,
                     1 + s.changed::boolean::int
                 FROM unnest(\(c(0))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[],
                             \(c(8))::text[])
@@ -657,7 +658,7 @@ public struct GoldenRecords: Sendable {
         if hashOnly + inserted < rows.count {
             try await connection.query(
                 """
-                UPDATE resident r SET inputs_hash = s.inputs_hash, birth_date = s.birth_date, death_date = s.death_date,
+                UPDATE resident r SET inputs_hash = s.inputs_hash::uuid, birth_date = s.birth_date, death_date = s.death_date,
                     golden = s.golden::jsonb, community_code = s.community_code, version = r.version + s.changed::boolean::int,
                     updated_at = CASE WHEN s.changed::boolean THEN now() ELSE r.updated_at END
                 FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[],
@@ -669,7 +670,7 @@ public struct GoldenRecords: Sendable {
         guard hashOnly > 0 else { return }
         try await connection.query(
             """
-            UPDATE resident r SET inputs_hash = s.inputs_hash
+            UPDATE resident r SET inputs_hash = s.inputs_hash::uuid
             FROM unnest(\(c(0))::text[], \(c(1))::text[], \(c(3))::text[]) AS s(resident_id, hash_only, inputs_hash)
             WHERE r.district = \(district) AND r.resident_id = s.resident_id::bigint AND s.hash_only::boolean
             """, logger: logger)

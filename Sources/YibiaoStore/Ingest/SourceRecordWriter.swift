@@ -433,7 +433,7 @@ public struct SourceRecordWriter: Sendable {
                 identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
             record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(storedFields(record, core: core)),
-            storedFacet(facet, numbers: numbers), JSONText.encode(record.problems),
+            storedFacet(facet, numbers: numbers), record.problems.isEmpty ? nil : JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
             PostgresArrayText.literal(keys),
