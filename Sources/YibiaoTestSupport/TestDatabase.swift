@@ -100,6 +100,9 @@ private final class SharedServer: @unchecked Sendable {
         // Dozens of tests migrate their own database at once; a migration that rewrites every
         // district table holds hundreds of locks, more than the default lock table shares out.
         configuration.settings["max_locks_per_transaction"] = "512"
+        // And every suite's pools and servers at once: the default 100 was once exceeded ("too
+        // many clients") by a run on a loaded machine.
+        configuration.settings["max_connections"] = "300"
         let server = EmbeddedPostgres(configuration: configuration)
         try server.start()
         SharedServerCleanup.register(server)
