@@ -76,5 +76,9 @@ import YibiaoMerge
         #expect(numbers.valueSQL("r.golden", "birth_date") == "coalesce(r.golden ->> '3', r.golden ->> 'birth_date')")
         #expect(numbers.valueSQL("g", "it's") == "(g ->> 'it''s')")
         #expect(numbers.storedKeys(["party.branch", "phone"]) == ["party.branch", "1", "phone"])
+        // Looked up by the statement itself, the district spelled out; by name when unnumbered.
+        let looked = FieldNumbers.valueSQL("r.golden", "phone", district: "110105", else: "r.district")
+        #expect(looked.contains("WHERE district = '110105' AND name = 'phone'") && looked.contains("r.golden ->> 'phone')"))
+        #expect(FieldNumbers.valueSQL("g", "phone", district: "x'1", else: "g.district").contains("WHERE district = g.district"))
     }
 }

@@ -58,21 +58,26 @@ public struct ConsumerReads: Sendable {
 
     /// A resident by id; a retired one points at the resident it was merged into.
     public func resident(_ client: PostgresClient, id: Int64) async throws -> ResidentRow? {
-        var found: (Int64, String, Int64?, [String], [String])?
-        for try await row in try await client.query(
+        // Only the granted fields leave the database, named in the statement that reads them
+        // (the golden record keys them by number, `field_number`).
+        let rows = try await client.query(
             """
-            SELECT resident_id, status, merged_into, ARRAY(SELECT key FROM jsonb_each_text(golden)),
-                   ARRAY(SELECT value FROM jsonb_each_text(golden))
-            FROM resident WHERE district = \(district) AND resident_id = \(id)
-            """, logger: logger
-        ).decode((Int64, String, Int64?, [String], [String]).self) { found = row }
-        guard let row = found else { return nil }
-        // Read after the row: every number its document uses was committed with it.
-        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
-        if let visible = visible(row, numbers: numbers) { return visible }
-        // A retired resident is in scope when the one it was merged into is.
-        if let survivor = row.2, try await resident(client, id: survivor) != nil {
-            return ResidentRow(id: row.0, status: row.1, mergedInto: survivor, fields: [:])
+            SELECT r.resident_id, r.status, r.merged_into, coalesce(g.keys, '{}'), coalesce(g.values, '{}')
+            FROM resident r
+            LEFT JOIN LATERAL (
+                SELECT array_agg(coalesce(n.name, f.key)) AS keys, array_agg(f.value) AS values
+                FROM jsonb_each_text(r.golden) f
+                LEFT JOIN field_number n ON n.district = \(district) AND n.number::text = f.key
+                WHERE coalesce(n.name, f.key) = ANY(\(readFields))
+            ) g ON true
+            WHERE r.district = \(district) AND r.resident_id = \(id)
+            """, logger: logger)
+        for try await row in rows.decode((Int64, String, Int64?, [String], [String]).self) {
+            if let visible = visible(row, numbers: .none) { return visible }
+            // A retired resident is in scope when the one it was merged into is.
+            if let survivor = row.2, try await resident(client, id: survivor) != nil {
+                return ResidentRow(id: row.0, status: row.1, mergedInto: survivor, fields: [:])
+            }
         }
         return nil
     }
@@ -84,12 +89,12 @@ public struct ConsumerReads: Sendable {
         let cleaned = CitizenID.clean(nationalID)
         // The resident whose golden ID it is first: a relative's ID typed into someone's record
         // can make it an identifier of two residents.
-        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
+        let golden = FieldNumbers.valueSQL("r.golden", "national_id", district: district, else: "r.district")
         let rows = try await client.query(
             """
             SELECT i.resident_id FROM resident_identifier i JOIN resident r USING (district, resident_id)
             WHERE i.district = \(district) AND i.scheme = 'cn_citizen_id' AND i.value = \(cleaned) AND r.status = 'active'
-            ORDER BY (\(unescaped: numbers.valueSQL("r.golden", "national_id")) = \(cleaned)) DESC NULLS LAST, i.resident_id LIMIT 1
+            ORDER BY (\(unescaped: golden) = \(cleaned)) DESC NULLS LAST, i.resident_id LIMIT 1
             """, logger: logger)
         for try await id in rows.decode(Int64.self) { return try await resident(client, id: id) }
         return nil
@@ -252,7 +257,7 @@ public struct ConsumerReads: Sendable {
     }
 
     /// The row as the grant shows it, or nil when it is out of scope. Its keys as stored
-    /// (`numbers`: the district's field numbers).
+    /// (`numbers`: the district's field numbers; `.none` for keys already named).
     func visible(_ row: (Int64, String, Int64?, [String], [String]), numbers: FieldNumbers) -> ResidentRow? {
         var record: [String: String] = [:]
         for (key, value) in zip(row.3, row.4) {

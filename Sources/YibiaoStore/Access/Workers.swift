@@ -150,15 +150,13 @@ public struct Workers: Sendable {
     public func lookup(_ client: PostgresClient, worker: Worker, nationalIDs: [String], residents: [Int64] = []) async throws -> [Found] {
         guard !nationalIDs.isEmpty || !residents.isEmpty else { return [] }
         let fields = worker.fields.readable
-        // Golden records name fields by number (`FieldNumbers`): asked for by key, read back by name.
-        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
-        let keys = numbers.storedKeys(fields), nationalID = numbers.valueSQL("r.golden", "national_id")
+        // Golden records key fields by number (`field_number`): named in the statement, so that
+        // only the readable fields leave the database; the owner's ID number likewise.
+        let nationalID = FieldNumbers.valueSQL("r.golden", "national_id", district: district, else: "r.district")
         var found: [Found] = []
         for try await (id, resident, keys, values, changedKeys, changedTimes) in try await client.query(
             """
-            SELECT owner.value, owner.resident_id,
-                   ARRAY(SELECT key FROM jsonb_each_text(r.golden) WHERE key = ANY(\(keys)) ORDER BY key),
-                   ARRAY(SELECT value FROM jsonb_each_text(r.golden) WHERE key = ANY(\(keys)) ORDER BY key),
+            SELECT owner.value, owner.resident_id, coalesce(g.keys, '{}'), coalesce(g.values, '{}'),
                    changed.keys, changed.times
             FROM (
                 (SELECT DISTINCT ON (i.value) i.value, i.resident_id
@@ -172,6 +170,12 @@ public struct Workers: Sendable {
                 WHERE r.district = \(district) AND r.resident_id = ANY(\(residents)) AND r.status = 'active'
             ) owner
             JOIN resident r ON r.district = \(district) AND r.resident_id = owner.resident_id
+            LEFT JOIN LATERAL (
+                SELECT array_agg(coalesce(n.name, f.key)) AS keys, array_agg(f.value) AS values
+                FROM jsonb_each_text(r.golden) f
+                LEFT JOIN field_number n ON n.district = \(district) AND n.number::text = f.key
+                WHERE coalesce(n.name, f.key) = ANY(\(fields))
+            ) g ON true
             CROSS JOIN LATERAL (
                 SELECT coalesce(array_agg(field ORDER BY field), '{}') AS keys, coalesce(array_agg(at ORDER BY field), '{}') AS times
                 FROM (
@@ -189,14 +193,9 @@ public struct Workers: Sendable {
             WHERE r.community_code = ANY(\(worker.communities.sorted()))
             """, logger: logger
         ).decode((String, Int64, [String], [String], [String], [String]).self) {
-            var golden: [String: String] = [:]
-            for (key, value) in zip(keys, values) {
-                guard let field = numbers.field(key) else { continue }
-                golden[field] = golden[field] ?? value
-            }
             found.append(
                 Found(
-                    nationalID: id, resident: resident, fields: golden,
+                    nationalID: id, resident: resident, fields: Dictionary(zip(keys, values), uniquingKeysWith: { first, _ in first }),
                     changedAt: Dictionary(uniqueKeysWithValues: zip(changedKeys, changedTimes))))
         }
         return found

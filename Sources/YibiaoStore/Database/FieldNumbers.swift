@@ -46,6 +46,18 @@ public struct FieldNumbers: Sendable, Equatable {
         return "coalesce(\(document) ->> '\(number)', \(document) ->> \(name))"
     }
 
+    /// SQL for `document ->> field` with the number looked up in `field_number` by the same
+    /// statement, for a read that would otherwise load the numbers first. `district` is spelled
+    /// out (Citus routes by it); `column` names the district where it cannot be.
+    public static func valueSQL(_ document: String, _ field: String, district: String, else column: String) -> String {
+        let name = Database.quoteLiteral(field)
+        return """
+            coalesce(\(document) ->> (SELECT number::text FROM field_number
+                                      WHERE district = \(Database.districtLiteral(district, else: column)) AND name = \(name)),
+                     \(document) ->> \(name))
+            """
+    }
+
     /// The keys a document may store `fields` under: each one's number and its name. Read
     /// back through `field(_:)`.
     public func storedKeys(_ fields: some Sequence<String>) -> [String] {

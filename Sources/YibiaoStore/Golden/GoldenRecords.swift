@@ -532,9 +532,9 @@ public struct GoldenRecords: Sendable {
     /// stored value the merge does not give now — a retired resident's, or one kept while
     /// other rules wait for the next run — is given as stored, with the rule `stored`.
     public func provenance(on connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: [String: FieldValue]] {
-        let observations = try await mergeInputs(connection, residents: residents).observations
-        let overrides = try await loadOverrides(connection, residents: residents)
         let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
+        let observations = try await mergeInputs(connection, residents: residents, numbers: numbers).observations
+        let overrides = try await loadOverrides(connection, residents: residents)
         let stored = try await loadStoredValues(connection, residents: residents, numbers: numbers)
         var result: [Int64: [String: FieldValue]] = [:]
         for resident in residents {
@@ -574,8 +574,10 @@ public struct GoldenRecords: Sendable {
         ).decode((Int64, [String], [String]).self) {
             var stored: [String: String] = [:]
             for (key, value) in zip(fields, values) {
-                // A number this table lacks was committed after it was read: kept under its key.
-                stored[numbers.field(key) ?? key] = stored[numbers.field(key) ?? key] ?? value
+                // A number `numbers` lacks was committed after they were read (never inside a
+                // refresh, which numbers under the district lock): kept under its key.
+                let field = numbers.field(key) ?? key
+                if stored[field] == nil { stored[field] = value }
             }
             result[resident] = stored
         }
