@@ -517,8 +517,14 @@ import YibiaoTestSupport
             #expect(stored["e"] == "\u{1F}\u{1E}")
             #expect(stored["b"] == "[]" && stored["c"] == #"[""]"# && stored["d"]?.hasPrefix("[") == true)
             #expect(read == ["a": ["张伟", "", nil, #"x"y,z"#], "b": [], "c": [""], "d": ["a\u{1F}b", "c"], "e": [nil]])
-            // The hub reads what the migration wrote as it reads its own.
+            // The hub reads what the migration wrote as it reads its own, in Swift and in SQL.
             for (key, text) in stored { #expect(RawColumns.stored(text) == read[key], "\(key)") }
+            for try await differing in try await client.query(
+                """
+                SELECT count(*)::int FROM source_record
+                WHERE array_to_json(\(unescaped: RawColumns.cellsSQL("raw")))::text IS DISTINCT FROM array_to_json(raw_cells(raw))::text
+                """
+            ).decode(Int.self) { #expect(differing == 0) }
         }
     }
 

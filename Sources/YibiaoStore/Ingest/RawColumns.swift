@@ -73,6 +73,17 @@ public struct RawColumns: Sendable, Hashable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// SQL for the cells of `column` (a stored `raw`) as `text[]`: what the schema's `raw_cells`
+    /// gives, spelled out, so that the hub's statements call no function of the schema's own (on
+    /// Citus, a statement runs on the district's node, where only built-in functions are sure
+    /// to be).
+    public static func cellsSQL(_ column: String) -> String {
+        """
+        CASE WHEN left(\(column), 1) = chr(31) THEN string_to_array(substr(\(column), 2), chr(31), chr(30))
+             ELSE ARRAY(SELECT jsonb_array_elements_text(\(column)::jsonb)) END
+        """
+    }
+
     /// The cells of a stored row, in either form `cells` writes (or the JSON arrays written
     /// before migration 0034); nil when the text is neither.
     public static func stored(_ text: String) -> [String?]? {

@@ -35,7 +35,7 @@ public struct QualityReport: Sendable {
                 // The 15-digit form: division, birth date without the century, sequence.
                 """
                 c.national_id IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM unnest(raw_cells(c.raw)) AS cell(value)
+                    SELECT 1 FROM unnest(\(RawColumns.cellsSQL("c.raw"))) AS cell(value)
                     WHERE btrim(cell.value) = left(c.national_id, 6) || substr(c.national_id, 9, 9))
                 """
             case .phoneShared: "c.phone IN (SELECT phone FROM shared)"
