@@ -80,5 +80,7 @@ import YibiaoMerge
         let looked = FieldNumbers.valueSQL("r.golden", "phone", district: "110105", else: "r.district")
         #expect(looked.contains("WHERE district = '110105' AND name = 'phone'") && looked.contains("r.golden ->> 'phone')"))
         #expect(FieldNumbers.valueSQL("g", "phone", district: "x'1", else: "g.district").contains("WHERE district = g.district"))
+        let named = FieldNumbers.namedValuesSQL("r.golden", fields: ["name", "it's"], district: "110105", else: "r.district")
+        #expect(named.contains("n.district = '110105'") && named.contains("ANY(ARRAY['name', 'it''s']::text[])"))
     }
 }

@@ -64,12 +64,7 @@ public struct ConsumerReads: Sendable {
             """
             SELECT r.resident_id, r.status, r.merged_into, coalesce(g.keys, '{}'), coalesce(g.values, '{}')
             FROM resident r
-            LEFT JOIN LATERAL (
-                SELECT array_agg(coalesce(n.name, f.key)) AS keys, array_agg(f.value) AS values
-                FROM jsonb_each_text(r.golden) f
-                LEFT JOIN field_number n ON n.district = \(district) AND n.number::text = f.key
-                WHERE coalesce(n.name, f.key) = ANY(\(readFields))
-            ) g ON true
+            LEFT JOIN LATERAL (\(unescaped: FieldNumbers.namedValuesSQL("r.golden", fields: readFields, district: district, else: "r.district"))) g ON true
             WHERE r.district = \(district) AND r.resident_id = \(id)
             """, logger: logger)
         for try await row in rows.decode((Int64, String, Int64?, [String], [String]).self) {

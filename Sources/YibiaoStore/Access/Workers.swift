@@ -170,12 +170,7 @@ public struct Workers: Sendable {
                 WHERE r.district = \(district) AND r.resident_id = ANY(\(residents)) AND r.status = 'active'
             ) owner
             JOIN resident r ON r.district = \(district) AND r.resident_id = owner.resident_id
-            LEFT JOIN LATERAL (
-                SELECT array_agg(coalesce(n.name, f.key)) AS keys, array_agg(f.value) AS values
-                FROM jsonb_each_text(r.golden) f
-                LEFT JOIN field_number n ON n.district = \(district) AND n.number::text = f.key
-                WHERE coalesce(n.name, f.key) = ANY(\(fields))
-            ) g ON true
+            LEFT JOIN LATERAL (\(unescaped: FieldNumbers.namedValuesSQL("r.golden", fields: fields, district: district, else: "r.district"))) g ON true
             CROSS JOIN LATERAL (
                 SELECT coalesce(array_agg(field ORDER BY field), '{}') AS keys, coalesce(array_agg(at ORDER BY field), '{}') AS times
                 FROM (

@@ -58,6 +58,19 @@ public struct FieldNumbers: Sendable, Equatable {
             """
     }
 
+    /// SQL for a subquery giving `keys` and `values` (parallel arrays, null when none): the fields
+    /// of `document` among `fields`, each named, its number looked up in `field_number` by the
+    /// same statement — so that only those fields leave the database. `district` as in `valueSQL`.
+    public static func namedValuesSQL(_ document: String, fields: [String], district: String, else column: String) -> String {
+        let wanted = "ARRAY[" + fields.map(Database.quoteLiteral).joined(separator: ", ") + "]::text[]"
+        return """
+            SELECT array_agg(coalesce(n.name, f.key)) AS keys, array_agg(f.value) AS values
+            FROM jsonb_each_text(\(document)) f
+            LEFT JOIN field_number n ON n.district = \(Database.districtLiteral(district, else: column)) AND n.number::text = f.key
+            WHERE coalesce(n.name, f.key) = ANY(\(wanted))
+            """
+    }
+
     /// The keys a document may store `fields` under: each one's number and its name. Read
     /// back through `field(_:)`.
     public func storedKeys(_ fields: some Sequence<String>) -> [String] {

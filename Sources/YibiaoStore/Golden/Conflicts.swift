@@ -155,10 +155,11 @@ public struct Conflicts: Sendable {
     }
 
     private func items(_ client: PostgresClient, where condition: String, bindings: [(any PostgresEncodable & Sendable)?], limit: Int) async throws -> [Item] {
-        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
+        // The name by its number, looked up by the statement itself.
+        let name = FieldNumbers.valueSQL("r.golden", "name", district: district, else: "r.district")
         var query = PostgresQuery(
             unsafeSQL: """
-                SELECT c.conflict_id, c.resident_id, \(numbers.valueSQL("r.golden", "name")), c.field, c.reason_code, c.status, c.candidates::text,
+                SELECT c.conflict_id, c.resident_id, \(name), c.field, c.reason_code, c.status, c.candidates::text,
                        to_char(c.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), c.resolved_by, c.reason
                 FROM conflict c JOIN resident r ON r.district = c.district AND r.resident_id = c.resident_id
                 WHERE \(condition) ORDER BY c.conflict_id LIMIT \(max(limit, 1))
