@@ -6,9 +6,9 @@ import YibiaoCore
 /// repeat them in every row: a change-log entry's changes, a staged record's facet and a
 /// resident's golden record. A first load's entry names nearly thirty fields, a social security
 /// row's facet seven; by number the names are stored once per district instead (about half of
-/// each document). A field the
-/// table does not number is stored by its name: field names are never digits, so a reader
-/// tells the two apart. Numbers are only ever added, never changed or reused.
+/// each document). A field the table does not number is stored by its name: field names are
+/// never digits, so a reader tells the two apart. Numbers are only ever added, never changed or
+/// reused.
 public struct FieldNumbers: Sendable, Equatable {
     public private(set) var byName: [String: Int]
     public private(set) var byNumber: [Int: String]

@@ -24,10 +24,10 @@ public struct QualityReport: Sendable {
         /// Two or more of the system's current records are one resident.
         case duplicate = "duplicate"
 
-        /// The condition on `cur` (one current record, its resident `res`) that finds it;
-        /// `numbers`: how the district's golden records name their fields.
-        func condition(_ numbers: FieldNumbers) -> String {
-            func golden(_ field: String) -> String { numbers.valueSQL("res.golden", field) }
+        /// The condition on `cur` (one current record, its resident `res`) that finds it; golden
+        /// fields by their number in `district`, looked up by the statement itself.
+        func condition(district: String) -> String {
+            func golden(_ field: String) -> String { FieldNumbers.valueSQL("res.golden", field, district: district, else: "res.district") }
             return switch self {
             case .idInvalid: "c.problems @> '[{\"field\": \"national_id\"}]'"
             case .idMissing: "c.national_id IS NULL AND c.national_id_raw IS NULL"
@@ -153,8 +153,7 @@ public struct QualityReport: Sendable {
         ).decode(Int.self) { report.activeResidents = count }
 
         let findings = Finding.allCases
-        let numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger)
-        let filters = findings.map { "count(*) FILTER (WHERE \($0.condition(numbers)))::int" }.joined(separator: ",\n       ")
+        let filters = findings.map { "count(*) FILTER (WHERE \($0.condition(district: district)))::int" }.joined(separator: ",\n       ")
         let perSystem = try await connection.query(
             PostgresQuery(
                 unsafeSQL: current + """
@@ -233,13 +232,12 @@ public struct QualityReport: Sendable {
         binds.append(system)
         binds.append(max(limit, 1))
         var rows: [Row] = []
-        let numbers = try await FieldNumbers.load(district: district, client, logger: logger)
         for try await (system, record, resident) in try await client.query(
             PostgresQuery(
                 unsafeSQL: current + """
                     SELECT c.system_id, c.record_id, c.resident_id
                     FROM cur c LEFT JOIN resident res ON res.district = $1 AND res.resident_id = c.resident_id
-                    WHERE (\(finding.condition(numbers))) AND ($3::text IS NULL OR c.system_id = $3)
+                    WHERE (\(finding.condition(district: district))) AND ($3::text IS NULL OR c.system_id = $3)
                     ORDER BY c.system_id, c.resident_id, c.record_id LIMIT $4
                     """, binds: binds), logger: logger
         ).decode((String, Int64, Int64).self) {
