@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the main job end to end on the embedded PostgreSQL.
 set -euo pipefail
+trap 'echo "demo: stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 yibiao=.build/debug/yibiao
 export YIBIAO_DISTRICT=${YIBIAO_DISTRICT:-110105}
@@ -151,32 +152,8 @@ $yibiao extract --consumer office --format csv --out "$district_dir/office.csv"
 head -3 "$district_dir/office.csv"
 echo "active residents whose golden record places them in $community: $(sql "SELECT count(*) FROM resident WHERE status = 'active' AND community_code = '$community'")"
 
-say "The same through the HTTP API (yibiao serve on loopback): a resident, the change feed — every read in the audit log"
-$yibiao serve --port 0 > "$district_dir/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 50); do grep -q Listening "$district_dir/serve.log" && break; sleep 0.2; done
-grep -q Listening "$district_dir/serve.log" || { cat "$district_dir/serve.log"; exit 1; }
-base=$(grep -o 'http://[0-9.:]*' "$district_dir/serve.log")
-someone=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND community_code = '$community' ORDER BY resident_id LIMIT 1")
-echo "GET /v1/residents/$someone:"; curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$someone"; echo
-outsider=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND coalesce(community_code, '') <> '$community' ORDER BY resident_id LIMIT 1")
-echo "GET /v1/residents/$outsider (not of this community: the same answer as no resident at all):"
-curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$outsider"; echo
-echo "GET /v1/changes?after=0&limit=1:"; curl -s -H "Authorization: Bearer $token" "$base/v1/changes?after=0&limit=1"; echo
-kill -TERM "$server"; wait "$server" || true
-$yibiao audit list --limit 4
-$yibiao audit verify
-
-say "A community worker enters changes once, from a spreadsheet, and offline (the sync client)"
-export YIBIAO_CLIENT_HOME=$district_dir/worker-computer
-rm -rf "$YIBIAO_CLIENT_HOME"
-if $yibiao worker list | grep -q '^demo.worker '; then
-  $yibiao worker rotate-token demo.worker | tail -1 > "$district_dir/worker.token"
-else
-  $yibiao worker add demo.worker --name 网格员小李 --community "$community" > "$district_dir/worker.add"
-  head -2 "$district_dir/worker.add"; tail -1 "$district_dir/worker.add" > "$district_dir/worker.token"
-fi
-start_server() { # the same port each time: the worker's login names it
+# Starts `yibiao serve` on loopback; after the first start, on the same port (a worker's login names it).
+start_server() {
   $yibiao serve --port "${port:-0}" > "$district_dir/serve.log" 2>&1 &
   server=$!
   # Up to a minute: on a loaded machine (the demo runs inside the test suite) 10 s was too short.
@@ -188,6 +165,29 @@ start_server() { # the same port each time: the worker's login names it
   fi
   port=${base##*:}
 }
+
+say "The same through the HTTP API (yibiao serve on loopback): a resident, the change feed — every read in the audit log"
+start_server
+someone=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND community_code = '$community' ORDER BY resident_id LIMIT 1")
+echo "GET /v1/residents/$someone:"; curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$someone"; echo
+outsider=$(sql "SELECT resident_id FROM resident WHERE status = 'active' AND coalesce(community_code, '') <> '$community' ORDER BY resident_id LIMIT 1")
+echo "GET /v1/residents/$outsider (not of this community: the same answer as no resident at all):"
+curl -s -H "Authorization: Bearer $token" "$base/v1/residents/$outsider"; echo
+echo "GET /v1/changes?after=0&limit=1:"; curl -s -H "Authorization: Bearer $token" "$base/v1/changes?after=0&limit=1"; echo
+kill -TERM "$server"; wait "$server" || true
+$yibiao audit list --limit 4
+$yibiao audit verify
+unset port # the worker's hub below gets a port of its own
+
+say "A community worker enters changes once, from a spreadsheet, and offline (the sync client)"
+export YIBIAO_CLIENT_HOME=$district_dir/worker-computer
+rm -rf "$YIBIAO_CLIENT_HOME"
+if $yibiao worker list | grep -q '^demo.worker '; then
+  $yibiao worker rotate-token demo.worker | tail -1 > "$district_dir/worker.token"
+else
+  $yibiao worker add demo.worker --name 网格员小李 --community "$community" > "$district_dir/worker.add"
+  head -2 "$district_dir/worker.add"; tail -1 "$district_dir/worker.add" > "$district_dir/worker.token"
+fi
 start_server
 $yibiao login --hub "$base" --token-file "$district_dir/worker.token"
 $yibiao template --out "$district_dir/template.xlsx" --lang zh

@@ -33,7 +33,10 @@ import YibiaoTestSupport
         ]
         let demo = try ProcessRunner().run(
             "/bin/bash", [repository.appendingPathComponent("scripts/demo.sh").path], environment: environment, inheritEnvironment: false)
-        try #require(demo.succeeded, "demo failed: \(demo.stderr.suffix(3000))\n\(demo.stdout.suffix(3000))")
+        // The outcome alone in the condition: the recorded issue then starts with what went wrong
+        // (the demo's stderr names the failing line), not with the whole Output.
+        let demoSucceeded = demo.succeeded
+        try #require(demoSucceeded, "demo failed (status \(demo.status)): \(demo.stderr.suffix(3000))\nlast output: \(demo.stdout.suffix(1500))")
 
         let report = try await StatementRules.check(url)
         for violation in report.violations { print(violation) }
