@@ -65,8 +65,15 @@ public struct OutboxEchoes: Sendable {
                             bool_and(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'new') AS echoed,
                             bool_or(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old') AS unapplied
                         FROM outbox o
-                        JOIN source_record r ON r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key
-                            AND r.is_current AND r.record_id > o.record_id
+                        -- A probe per open update (one current record a key at most), whatever the
+                        -- statistics say: an outbox the last ingest filled, not yet analysed, was
+                        -- once scanned once per record of the system (35 s for 1,500 updates).
+                        CROSS JOIN LATERAL (
+                            SELECT r.* FROM source_record r
+                            WHERE r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key
+                                AND r.is_current AND r.record_id > o.record_id
+                            LIMIT 1
+                        ) r
                         \(unescaped: held)
                         WHERE o.district = \(district) AND (\(system == nil) OR o.system_id = \(system ?? "")) AND o.record_id <> 0 AND \(unescaped: open)
                         GROUP BY o.outbox_id, r.record_id

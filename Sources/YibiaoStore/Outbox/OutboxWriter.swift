@@ -233,6 +233,8 @@ public struct OutboxWriter: Sendable {
                  AS s(system_id, resident_id, change_seq, source_key, record_id, cause, fields, payload, idempotency_key, status, last_error)
             ON CONFLICT (district, idempotency_key) DO NOTHING
             """, logger: logger)
+        // Statements that read the outbox next (echoes, plans, deliveries) plan by its statistics.
+        try await connection.analyzeAfterBulk(["outbox (district, system_id, source_key, record_id, resident_id, status)"], rows: written, logger: logger)
         timer.lap("updates written", rows: written)
         return receipts
     }
