@@ -70,7 +70,7 @@ public struct OutboxEchoes: Sendable {
                         -- once scanned once per record of the system (35 s for 1,500 updates).
                         CROSS JOIN LATERAL (
                             SELECT r.* FROM source_record r
-                            WHERE r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key
+                            WHERE r.district = \(district) AND r.system_id = o.system_id AND r.source_key = o.source_key
                                 AND r.is_current AND r.record_id > o.record_id
                             LIMIT 1
                         ) r
