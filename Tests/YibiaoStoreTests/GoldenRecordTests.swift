@@ -55,6 +55,11 @@ import YibiaoTestSupport
         return -1
     }
 
+    func text(_ client: PostgresClient, _ sql: String) async throws -> String? {
+        for try await value in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(String?.self) { return value }
+        return nil
+    }
+
     func resident(_ client: PostgresClient, system: String, key: String) async throws -> Int64 {
         for try await id in try await client.query(
             """
@@ -287,13 +292,24 @@ import YibiaoTestSupport
         }
     }
 
-    @Test("households: members from the register; a move and a death close the membership with a reason")
+    @Test("households: members from the register; the head's new address is the household's; a move and a death close the membership with a reason")
     func households() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
             try await ingest("civil_affairs", [Self.zhang, Self.wang], client: client)
             #expect(try await count(client, "SELECT count(*) FROM household WHERE household_book_no = 'B001' AND address = '朝阳区幸福路1号'") == 1)
             #expect(try await count(client, "SELECT count(*) FROM household_member WHERE until IS NULL") == 2)
             #expect(try await count(client, "SELECT count(*) FROM household_member WHERE relationship = '02'") == 1)
+            // Households are assembled again only from the fields they are made of: a phone
+            // number leaves them as they were; the head's address moves the household's.
+            let zhang = try await resident(client, system: "civil_affairs", key: "c1")
+            let entries = WorkerEntries(district: district, worker: "worker:li", rules: .standard, logger: .silent)
+            let members = "SELECT string_agg(concat_ws(':', household_id, resident_id, relationship, since, until), ',' ORDER BY resident_id) FROM household_member"
+            let before = try await text(client, members)
+            #expect(try await entries.enter(client, resident: zhang, values: ["phone": "13912345678"], today: today).entries == 1)
+            #expect(try await text(client, members) == before)
+            try await entries.enter(client, resident: zhang, values: ["address": "朝阳区幸福路1号院3号楼201"], today: today)
+            #expect(try await count(client, "SELECT count(*) FROM household WHERE household_book_no = 'B001' AND address = '朝阳区幸福路1号院3号楼201'") == 1)
+            #expect(try await text(client, members) == before)
             let movedWang = Self.wang.replacingOccurrences(of: "B001", with: "B002")
             let deadZhang = Self.zhang.replacingOccurrences(of: #""book""#, with: #""death": "2026-10-01", "book""#)
             try await ingest("civil_affairs", [deadZhang, movedWang], client: client)

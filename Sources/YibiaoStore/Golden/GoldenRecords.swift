@@ -103,6 +103,8 @@ public struct GoldenRecords: Sendable {
         let everywhere = sliced ? try await self.placeholders(connection, everywhere: true) : nil
         var placeholders = everywhere ?? Placeholders()
         var changedResidents: [Int64] = []
+        // Residents whose household could have changed: a phone number entered moves nobody.
+        var householdResidents: [Int64] = []
         var owing: [OutboxWriter.Cause] = []
         // Each slice's conflicts and change-log entries are written once it is merged: what a
         // slice changed is never held for the whole district (it was most of a first load's peak).
@@ -143,6 +145,7 @@ public struct GoldenRecords: Sendable {
                 if !diff.changes.isEmpty {
                     summary.changed += 1
                     changedResidents.append(resident.id)
+                    if diff.changes.keys.contains(where: Households.inputs.contains) { householdResidents.append(resident.id) }
                     entries.append(
                         ChangeLog.Entry(
                             residentID: resident.id, cause: entryCause.kind, causeRef: entryCause.ref, actor: actor,
@@ -207,8 +210,8 @@ public struct GoldenRecords: Sendable {
         // The matching run analysed `resident` before its new residents were inserted here.
         try await connection.analyzeAfterBulk(["resident (district, resident_id, status)"], rows: fresh.count, logger: logger)
         progress?(RunProgress(.households))
-        try await Households(district: district, logger: logger).update(connection, residents: changedResidents + retired.map(\.id), numbers: numbers)
-        timer.lap("households", rows: changedResidents.count)
+        try await Households(district: district, logger: logger).update(connection, residents: householdResidents + retired.map(\.id), numbers: numbers)
+        timer.lap("households", rows: householdResidents.count)
         let writingOutbox = ContinuousClock.now
         progress?(RunProgress(.outbox))
         summary.outbox = try await OutboxWriter(district: district, logger: logger).write(owing, placeholders: placeholders, numbers: numbers, on: connection)

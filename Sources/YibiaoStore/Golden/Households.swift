@@ -10,6 +10,10 @@ struct Households {
     let district: String
     let logger: Logger
 
+    /// The golden fields a resident's membership and a household's address are made of (with
+    /// the resident's status): a change to none of them leaves the households as they are.
+    static let inputs: Set<String> = ["household_book_no", "relationship_to_head", "death_date", "address", "division_code"]
+
     /// The household each of the residents should be in, from their golden records — read once
     /// into arrays ($2…$6), not once per statement below — joined to the households as they are
     /// when each statement runs: a common table expression each statement starts with (no
