@@ -21,7 +21,11 @@ public struct ResidentPlan: Sendable, Hashable {
     /// `pinned`: record → the resident a person pinned it to. A cluster of pinned records only
     /// (a worker's entry has no blocking keys of its own and clusters alone) stays with that
     /// resident: it is no new person, no split, and does not decide where the resident's id goes.
-    public init(clusters: [[Int64]], existing: [Int64: Int64], pinned: [Int64: Int64] = [:]) {
+    /// `identified`: records that carry a citizen ID number. Between parts of a resident holding
+    /// as many of its records, the id stays with the part holding more of them: the resident
+    /// looked up by that number stays the same one (a phone change that undid the evidence
+    /// joining an ID-less record had moved the ID to a new resident instead).
+    public init(clusters: [[Int64]], existing: [Int64: Int64], pinned: [Int64: Int64] = [:], identified: Set<Int64> = []) {
         var pinnedOnly: Set<Int> = []
         for (index, cluster) in clusters.enumerated() {
             let residents = Set(cluster.map { pinned[$0] })
@@ -31,16 +35,21 @@ public struct ResidentPlan: Sendable, Hashable {
             }
         }
         // Which clusters hold records of each existing resident, and how many.
-        var holders: [Int64: [(cluster: Int, count: Int)]] = [:]
+        var holders: [Int64: [(cluster: Int, count: Int, identified: Int)]] = [:]
         for (index, cluster) in clusters.enumerated() where !pinnedOnly.contains(index) {
-            var counts: [Int64: Int] = [:]
-            for record in cluster { if let resident = existing[record] { counts[resident, default: 0] += 1 } }
-            for (resident, count) in counts { holders[resident, default: []].append((index, count)) }
+            var counts: [Int64: (all: Int, identified: Int)] = [:]
+            for record in cluster {
+                guard let resident = existing[record] else { continue }
+                counts[resident, default: (0, 0)].all += 1
+                if identified.contains(record) { counts[resident, default: (0, 0)].identified += 1 }
+            }
+            for (resident, count) in counts { holders[resident, default: []].append((index, count.all, count.identified)) }
         }
-        // A resident's id stays with the cluster holding most of its records (ties: lowest index).
+        // A resident's id stays with the cluster holding most of its records (ties: more of
+        // them identified, then the lowest index).
         var owner: [Int64: Int] = [:]
         for (resident, list) in holders {
-            owner[resident] = list.max { ($0.count, -$0.cluster) < ($1.count, -$1.cluster) }!.cluster
+            owner[resident] = list.max { ($0.count, $0.identified, -$0.cluster) < ($1.count, $1.identified, -$1.cluster) }!.cluster
         }
         for (index, cluster) in clusters.enumerated() where !pinnedOnly.contains(index) {
             let owned = Set(cluster.compactMap { existing[$0] }).filter { owner[$0] == index }.sorted()

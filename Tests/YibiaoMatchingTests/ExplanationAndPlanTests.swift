@@ -166,4 +166,20 @@ import YibiaoMatching
         #expect(plan.assignments == [0: 100])
         #expect(plan.splits.map(\.cluster) == [1])
     }
+
+    @Test("a tie keeps the id with the part that carries the resident's ID number; more records still come first")
+    func tieByIdentifier() {
+        // Record 2 carries the citizen ID; record 1 (no ID) had joined it through a phone.
+        let plan = ResidentPlan(clusters: [[1], [2]], existing: [1: 100, 2: 100], identified: [2])
+        #expect(plan.assignments == [1: 100])
+        #expect(plan.newClusters == [0])
+        #expect(plan.splits.map(\.moved) == [[1]])
+        // Two records without an ID outweigh one with it.
+        let larger = ResidentPlan(clusters: [[1, 3], [2]], existing: [1: 100, 2: 100, 3: 100], identified: [2])
+        #expect(larger.assignments == [0: 100])
+        #expect(larger.splits.map(\.moved) == [[2]])
+        // Identified on both sides: the first cluster, as before.
+        let both = ResidentPlan(clusters: [[1], [2]], existing: [1: 100, 2: 100], identified: [1, 2])
+        #expect(both.assignments == [0: 100])
+    }
 }

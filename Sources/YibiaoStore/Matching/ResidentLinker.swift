@@ -305,7 +305,9 @@ public struct ResidentLinker: Sendable {
                 run.work.records, constraints: constraints, context: run.work.context, blocking: run.work.blocking)
             run.work.blocking = nil
             run.result = match
-            plan = ResidentPlan(clusters: match.clusters, existing: existing, pinned: constraints.pinned)
+            plan = ResidentPlan(
+                clusters: match.clusters, existing: existing, pinned: constraints.pinned,
+                identified: Set(run.work.records.lazy.filter { $0.nationalID != nil }.map(\.id)))
             timer.lap("score and cluster", rows: match.candidatePairs)
             summary.records = run.work.records.count
             summary.candidatePairs = match.candidatePairs
