@@ -95,9 +95,15 @@ public struct OutboxEchoes: Sendable {
                         SELECT o.outbox_id, min(r.record_id) AS record_id,
                             bool_and(held.value IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'new') AS echoed
                         FROM outbox o
-                        JOIN link l ON l.district = o.district AND l.resident_id = o.resident_id
-                        JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
-                            AND r.system_id = o.system_id
+                        -- Probes from each open update, as above, whatever the statistics say
+                        -- (OFFSET 0 keeps the planner from flattening it into a join it may reorder).
+                        CROSS JOIN LATERAL (
+                            SELECT r.* FROM link l
+                            JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current
+                                AND r.system_id = o.system_id
+                            WHERE l.district = \(district) AND l.resident_id = o.resident_id
+                            OFFSET 0
+                        ) r
                         \(unescaped: held)
                         WHERE o.district = \(district) AND (\(system == nil) OR o.system_id = \(system ?? "")) AND o.record_id = 0 AND \(unescaped: open)
                         GROUP BY o.outbox_id
