@@ -37,6 +37,25 @@ public protocol FeedAdapter: Sendable {
 public enum UnmappedRow: Sendable {
     case ready(MappingOutcome)
     case raw(RawRow, RecordMapper)
+    /// Not even parsed yet (`UnparsedRow`): `parsed()` turns it into one of the two above.
+    case unparsed(UnparsedRow, RecordMapper)
+
+    /// The row parsed, when it was not: the case to ask `heldUnchanged` and `mapped` of, so that
+    /// a row asked both is parsed once.
+    public func parsed() -> UnmappedRow {
+        guard case .unparsed(let row, let mapper) = self else { return self }
+        switch row.parsed() {
+        case .row(let raw): return .raw(raw, mapper)
+        case .unreadable(let issue): return .ready(.quarantined(issue))
+        case .header:
+            // No reader of unparsed rows has a header row; were one to, the row is not a record.
+            return .ready(
+                .quarantined(
+                    FeedIssue(
+                        code: "unexpected_header", message: LocalizedText(en: "a header where a record was expected", zh: "此处应为记录，却是表头"),
+                        row: row.number)))
+        }
+    }
 
     /// The row's outcome; pure, safe to call from any thread.
     public func mapped() -> MappingOutcome {
@@ -49,7 +68,7 @@ public enum UnmappedRow: Sendable {
     /// computed once, by mapping. nil for a row read mapped already, one only mapping can
     /// judge (`RecordMapper.sourceKey`), or one that changed.
     public func heldUnchanged(_ held: (String) -> String?) -> (row: Int, sourceKey: String)? {
-        guard case .raw(let row, let mapper) = self, let key = mapper.sourceKey(row), let digest = held(key),
+        guard case .raw(let row, let mapper) = parsed(), let key = mapper.sourceKey(row), let digest = held(key),
             RecordMapper.hash(row.cells) == digest
         else { return nil }
         return (row.number, key)
@@ -60,6 +79,7 @@ public enum UnmappedRow: Sendable {
         switch self {
         case .ready(let outcome): outcome
         case .raw(let row, let mapper): mapper.map(row, memo: memo)
+        case .unparsed: parsed().mapped(memo: memo)
         }
     }
 }
@@ -96,7 +116,13 @@ public struct YAMLFeedAdapter: FeedAdapter {
     public func readUnmapped(_ url: URL, today: CalendarDate, _ body: (UnmappedRow) throws -> Void) throws {
         try FeedFile.check(url)
         let mapper = RecordMapper(spec: spec, today: today)
-        try spec.reader(for: url).read { event in
+        let reader = spec.reader(for: url)
+        // Rows that parse apart from the reading are parsed by whoever maps them.
+        if let unparsed = reader as? any UnparsedFeedReader {
+            try unparsed.readUnparsed { try body(.unparsed($0, mapper)) }
+            return
+        }
+        try reader.read { event in
             switch event {
             case .header(let columns):
                 // Checked on the header itself, so that a file with no rows is checked too.

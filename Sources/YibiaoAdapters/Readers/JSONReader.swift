@@ -4,7 +4,7 @@ import YibiaoCore
 /// JSON Lines (one object per line) and JSON arrays of objects, streamed: an array is cut into
 /// its elements by a small byte scanner and only one element at a time is parsed.
 /// Nested objects become dotted columns (`address.city`); arrays stay as JSON text.
-public struct JSONReader: FeedReader {
+public struct JSONReader: UnparsedFeedReader {
     public enum Layout: Sendable, Hashable {
         case lines
         /// The array at this key path (`["data", "items"]`); empty for a top-level array.
@@ -19,7 +19,7 @@ public struct JSONReader: FeedReader {
         self.layout = layout
     }
 
-    public func read(_ body: (FeedEvent) throws -> Void) throws {
+    public func readUnparsed(_ body: (UnparsedRow) throws -> Void) throws {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw FeedIssue.cannotOpen(url, CocoaError(.fileReadNoSuchFile))
         }
@@ -35,7 +35,7 @@ public struct JSONReader: FeedReader {
                 if line == 1, trimmed.starts(with: [0xEF, 0xBB, 0xBF]) { trimmed = trimmed.dropFirst(3) }
                 if trimmed.last == 0x0D { trimmed = trimmed.dropLast() }
                 if trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
-                try body(Self.parseObject(Data(trimmed), row: line))
+                try body(UnparsedRow(number: line, bytes: Data(trimmed), parse: Self.parseObject))
             }
             while let chunk = try Self.chunk(handle, url) {
                 sawByte = true
@@ -54,7 +54,7 @@ public struct JSONReader: FeedReader {
             var scanner = JSONArrayScanner(target: path)
             while let chunk = try Self.chunk(handle, url) {
                 sawByte = true
-                try scanner.feed(chunk) { element, line in try body(Self.parseObject(Data(element), row: line)) }
+                try scanner.feed(chunk) { element, line in try body(UnparsedRow(number: line, bytes: Data(element), parse: Self.parseObject)) }
             }
             if !sawByte { throw FeedIssue.emptyFile(url) }
             try scanner.finish(fileName: url.lastPathComponent)
@@ -70,7 +70,7 @@ public struct JSONReader: FeedReader {
         }
     }
 
-    static func parseObject(_ data: Data, row: Int) -> FeedEvent {
+    @Sendable static func parseObject(_ data: Data, row: Int) -> FeedEvent {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
@@ -98,9 +98,10 @@ public struct JSONReader: FeedReader {
     static func flatten(_ object: [String: Any], prefix: String, into cells: inout [String: String]) {
         for (key, value) in object {
             let name = prefix.isEmpty ? key : prefix + "." + key
+            // Text first: nearly every value is, and a failed cast to a dictionary is not free.
             switch value {
-            case let nested as [String: Any]: flatten(nested, prefix: name, into: &cells)
             case let text as String: cells[name] = text
+            case let nested as [String: Any]: flatten(nested, prefix: name, into: &cells)
             case is NSNull: continue
             case let number as NSNumber where String(describing: type(of: number)).contains("Boolean"):
                 // Foundation on Linux gives JSON booleans as __NSCFBoolean, a subclass of NSNumber.

@@ -254,12 +254,13 @@ final class ChunkProducer: @unchecked Sendable {
                 let rows = pending
                 let outcomes = inThreadSlices(rows.count, minimum: 1_000) { slice, range in
                     range.map { index -> PreparedRow in
+                        let unmapped = rows[index].parsed()
                         if recognisingUnmapped,
-                            let (row, key) = rows[index].heldUnchanged({ key in current[key].flatMap { $0.sameAdapter ? $0.contentHash : nil } })
+                            let (row, key) = unmapped.heldUnchanged({ key in current[key].flatMap { $0.sameAdapter ? $0.contentHash : nil } })
                         {
                             return .recognised(row: row, sourceKey: key)
                         }
-                        return .mapped(rows[index].mapped(memo: memos.memos[slice]))
+                        return .mapped(unmapped.mapped(memo: memos.memos[slice]))
                     }
                 }
                 var chunk = IngestChunk()
