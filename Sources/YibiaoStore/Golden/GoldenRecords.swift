@@ -437,12 +437,14 @@ public struct GoldenRecords: Sendable {
             ) e
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
-        for try await (resident, record, system, receivedAt, keys, texts, name, batch, id, idRaw, sex, birth, phone, division, address)
-            in rows.decode(
-                (Int64, Int64, String, Int64, [String]?, [String]?, String?, Int64, String?, String?, String?, String?, String?, String?, String?)
-                    .self)
-        {
-            let lifted = [id, idRaw, sex, birth, phone, division, address]
+        for try await row in rows {
+            var cells = RowReader(row)
+            let (resident, record, system, receivedAt) = (try cells.int64(), try cells.int64(), try cells.string(), try cells.int64())
+            let (keys, texts) = (try cells.decode([String]?.self), try cells.decode([String]?.self))
+            let (name, batch) = (try cells.text(), try cells.int64())
+            var lifted: [String?] = []
+            lifted.reserveCapacity(SourceRecordWriter.liftedFields.count)
+            for _ in SourceRecordWriter.liftedFields { lifted.append(try cells.text()) }
             latest[resident] = max(latest[resident] ?? batch, batch)
             var values: [String: String] = [:]
             values.reserveCapacity((keys?.count ?? 0) + lifted.count)

@@ -266,7 +266,7 @@ public struct ResidentLinker: Sendable {
         var inheritedPins: Set<Int64> = []
         var newVersions: Set<Int64> = []
         var stored: [Int64: StoredLink] = [:]
-        for try await (record, resident, pinned, inherited, method, other) in try await client.query(
+        for try await row in try await client.query(
             """
             SELECT r.record_id, coalesce(l.resident_id, previous.resident_id), coalesce(l.pinned, previous.pinned, false),
                    l.record_id IS NULL, l.method, l.other_record
@@ -281,7 +281,10 @@ public struct ResidentLinker: Sendable {
             WHERE r.district = \(district) AND r.is_current AND (\(whole) OR r.record_id = ANY(\(ids)))
                 AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
             """
-        ).decode((Int64, Int64, Bool, Bool, String?, Int64?).self) {
+        ) {
+            var cells = RowReader(row)
+            let (record, resident, pinned, inherited) = (try cells.int64(), try cells.int64(), try cells.bool(), try cells.bool())
+            let (method, other) = (try cells.text(), try cells.optionalInt64())
             existing[record] = resident
             if let method { stored[record] = StoredLink(method: method, otherRecord: other) }
             if inherited { newVersions.insert(record) }
@@ -541,17 +544,17 @@ public struct ResidentLinker: Sendable {
     private func decodeRecords(_ rows: PostgresRowSequence) async throws -> ([MatchRecord], [Int64: [Int64]]) {
         var records: [MatchRecord] = []
         var keys: [Int64: [Int64]] = [:]
-        for try await (id, nationalID, raw, name, nameKey, pinyin, sex, birth, phone, division, address, passport, socialSecurity, stored)
-            in rows.decode(
-                (Int64, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, [Int64]?)
-                    .self)
-        {
+        for try await row in rows {
+            // In the order of `recordColumns`.
+            var cells = RowReader(row)
+            let id = try cells.int64()
             records.append(
                 MatchRecord(
-                    storedID: id, nationalID: nationalID, nationalIDRaw: raw, name: name, nameKey: nameKey, pinyinKey: pinyin, sex: sex,
-                    birthDate: birth, phone: phone, division: division, address: address,
-                    identifiers: MatchRecord.otherIdentifiers(passport: passport, socialSecurity: socialSecurity)))
-            if let stored { keys[id] = stored }
+                    storedID: id, nationalID: try cells.text(), nationalIDRaw: try cells.text(), name: try cells.text(),
+                    nameKey: try cells.text(), pinyinKey: try cells.text(), sex: try cells.text(), birthDate: try cells.text(),
+                    phone: try cells.text(), division: try cells.text(), address: try cells.text(),
+                    identifiers: MatchRecord.otherIdentifiers(passport: try cells.text(), socialSecurity: try cells.text())))
+            if let stored = try cells.decode([Int64]?.self) { keys[id] = stored }
         }
         return (records, keys)
     }
