@@ -30,9 +30,29 @@ import YibiaoTestSupport
                 #expect(try cells.decode([Int64].self) == [1, 2])
                 #expect(throws: RowReader.MissingColumn.self) { try cells.text() }
             }
-            for try await row in try await client.query("SELECT NULL::text", logger: .silent) {
+            for try await row in try await client.query("SELECT NULL::text, NULL::text[]", logger: .silent) {
                 var cells = RowReader(row)
                 #expect(throws: (any Error).self) { try cells.string() }
+                #expect(throws: (any Error).self) { try cells.strings() }
+            }
+            // Text arrays: empty, with a NULL element, two dimensions, a lower bound other than 1 (the last three as PostgresNIO reads them).
+            let arrays: PostgresQuery = """
+                SELECT ARRAY['张伟', '', 'a"b,c{}']::text[], '{}'::text[], NULL::text[], ARRAY['x', NULL]::text[],
+                       ARRAY[['a', 'b'], ['c', 'd']]::text[], '[0:1]={p,q}'::text[]
+                """
+            for try await row in try await client.query(arrays, logger: .silent) {
+                var cells = RowReader(row)
+                #expect(try cells.strings() == ["张伟", "", #"a"b,c{}"#])
+                #expect(try cells.strings() == [])
+                #expect(try cells.textArray() == nil)
+                #expect(throws: (any Error).self) { try cells.strings() }
+                // Where PostgresNIO refuses an array, so does the reader; where it reads one, the same.
+                let columns = row.makeRandomAccess()
+                for index in 4...5 {
+                    let theirs = Result { try columns[index].decode([String].self) }.map(Optional.some)
+                    let ours = Result { try cells.strings() }.map(Optional.some)
+                    #expect((try? ours.get()) == (try? theirs.get()), "column \(index)")
+                }
             }
         }
     }

@@ -74,6 +74,40 @@ struct RowReader {
         return try cell.decode(String.self)
     }
 
+    /// A `text[]`, or nil for NULL.
+    mutating func textArray() throws -> [String]? {
+        let cell = try next()
+        guard cell.bytes != nil else { return nil }
+        return try Self.strings(cell)
+    }
+
+    /// A `text[]` that may not be NULL (PostgresNIO's error if it is).
+    mutating func strings() throws -> [String] {
+        try Self.strings(try next())
+    }
+
+    /// One dimension from 1 without NULL elements is read from PostgreSQL's binary array format
+    /// here; any other array through PostgresNIO (which refuses most of them).
+    private static func strings(_ cell: PostgresCell) throws -> [String] {
+        if var bytes = cell.bytes, cell.format == .binary, cell.dataType == .textArray,
+            let (dimensions, hasNulls, elementType) = bytes.readMultipleIntegers(as: (Int32, Int32, UInt32).self)
+        {
+            if dimensions == 0, bytes.readableBytes == 0 { return [] }
+            if dimensions == 1, hasNulls == 0, elementType == PostgresDataType.text.rawValue,
+                let (count, lowerBound) = bytes.readMultipleIntegers(as: (Int32, Int32).self), count >= 0, lowerBound == 1
+            {
+                var values: [String] = []
+                values.reserveCapacity(Int(count))
+                for _ in 0..<count {
+                    guard let length = bytes.readInteger(as: Int32.self), length >= 0, let value = bytes.readString(length: Int(length)) else { break }
+                    values.append(value)
+                }
+                if values.count == count, bytes.readableBytes == 0 { return values }
+            }
+        }
+        return try cell.decode([String].self)
+    }
+
     mutating func decode<Value: PostgresDecodable>(_: Value.Type) throws -> Value {
         try next().decode(Value.self)
     }

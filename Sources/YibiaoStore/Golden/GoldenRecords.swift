@@ -440,7 +440,7 @@ public struct GoldenRecords: Sendable {
         for try await row in rows {
             var cells = RowReader(row)
             let (resident, record, system, receivedAt) = (try cells.int64(), try cells.int64(), try cells.string(), try cells.int64())
-            let (keys, texts) = (try cells.decode([String]?.self), try cells.decode([String]?.self))
+            let (keys, texts) = (try cells.textArray(), try cells.textArray())
             let (name, batch) = (try cells.text(), try cells.int64())
             var lifted: [String?] = []
             lifted.reserveCapacity(SourceRecordWriter.liftedFields.count)
@@ -569,14 +569,16 @@ public struct GoldenRecords: Sendable {
         guard !residents.isEmpty else { return result }
         // One row per resident, its fields as parallel arrays (a row per field cost more to
         // decode than to read).
-        for try await (resident, fields, values) in try await connection.query(
+        for try await row in try await connection.query(
             """
             SELECT r.resident_id, array_agg(f.key), array_agg(f.value)
             FROM resident r CROSS JOIN LATERAL jsonb_each_text(r.golden) f
             WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
             GROUP BY r.resident_id
             """, logger: logger
-        ).decode((Int64, [String], [String]).self) {
+        ) {
+            var cells = RowReader(row)
+            let (resident, fields, values) = (try cells.int64(), try cells.strings(), try cells.strings())
             var stored: [String: String] = [:]
             for (key, value) in zip(fields, values) {
                 // A number `numbers` lacks was committed after they were read (never inside a
