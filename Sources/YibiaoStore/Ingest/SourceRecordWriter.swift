@@ -120,14 +120,19 @@ public struct SourceRecordWriter: Sendable {
     /// Source key → the system's current record, `sameAdapter` against fingerprint `adapter`.
     public func currentRecords(_ connection: PostgresConnection, stagedBy adapter: String) async throws -> [String: CurrentRecord] {
         var current: [String: CurrentRecord] = [:]
-        for try await (key, hash, same) in try await connection.query(
+        for try await row in try await connection.query(
             """
             SELECT r.source_key, encode(r.content_hash, 'hex'), b.adapter_sha256 IS NOT DISTINCT FROM \(adapter)
             FROM source_record r LEFT JOIN ingest_batch b ON b.district = r.district AND b.batch_id = r.batch_id
             WHERE r.district = \(district) AND r.system_id = \(system) AND r.is_current
             """,
             logger: logger
-        ).decode((String, String, Bool).self) { current[key] = CurrentRecord(contentHash: hash, sameAdapter: same) }
+        ) {
+            // Every current record of the system: read cell by cell (`RowReader`).
+            var cells = RowReader(row)
+            let (key, hash, same) = (try cells.string(), try cells.string(), try cells.bool())
+            current[key] = CurrentRecord(contentHash: hash, sameAdapter: same)
+        }
         return current
     }
 
