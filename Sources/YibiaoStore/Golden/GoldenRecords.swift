@@ -344,8 +344,10 @@ public struct GoldenRecords: Sendable {
             WHERE digest IS DISTINCT FROM inputs_hash
             ORDER BY resident_id
             """, logger: logger)
-        for try await (id, mergedInto, digest) in rows.decode((Int64, Int64?, String).self) {
-            stale.append(StaleResident(id: id, mergedInto: mergedInto, hash: digest))
+        // A first load's every resident: read cell by cell (`RowReader`).
+        for try await row in rows {
+            var cells = RowReader(row)
+            stale.append(StaleResident(id: try cells.int64(), mergedInto: try cells.optionalInt64(), hash: try cells.string()))
         }
         return stale
     }

@@ -35,7 +35,7 @@ struct Households {
         func golden(_ field: String) -> String { numbers.valueSQL("r.golden", field) }
         // Arrays of text carry no NULL to the server here: chr(1) stands for none.
         var ids: [Int64] = [], books: [String] = [], relationsToHead: [String] = [], deaths: [String] = [], retired: [Bool] = []
-        for try await (id, book, relationship, death, isRetired) in try await connection.query(
+        for try await row in try await connection.query(
             """
             SELECT r.resident_id, coalesce(\(unescaped: golden("household_book_no")), chr(1)),
                    coalesce(\(unescaped: golden("relationship_to_head")), '99'),
@@ -46,12 +46,14 @@ struct Households {
                    r.status = 'retired'
             FROM resident r WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
             """, logger: logger
-        ).decode((Int64, String, String, String, Bool).self) {
-            ids.append(id)
-            books.append(book)
-            relationsToHead.append(relationship)
-            deaths.append(death)
-            retired.append(isRetired)
+        ) {
+            // Every resident of a first load: read cell by cell (`RowReader`).
+            var cells = RowReader(row)
+            ids.append(try cells.int64())
+            books.append(try cells.string())
+            relationsToHead.append(try cells.string())
+            deaths.append(try cells.string())
+            retired.append(try cells.bool())
         }
         var binds = PostgresBindings()
         binds.append(district)
@@ -90,7 +92,7 @@ struct Households {
         // household_member while inserting into it rescans the rows it adds (invisible to it, yet
         // on its pages): quadratic in a district's first load.
         var households: [Int64] = [], members: [Int64] = [], relationships: [String] = [], seenBefore: [Bool] = []
-        for try await (household, member, relationship, seen) in try await connection.query(
+        for try await row in try await connection.query(
             PostgresQuery(
                 unsafeSQL: Self.wanted + """
                     SELECT w.household_id, w.resident_id, w.relationship,
@@ -99,11 +101,12 @@ struct Households {
                     WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL
                       AND NOT EXISTS (SELECT 1 FROM household_member m WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL)
                     """, binds: binds), logger: logger
-        ).decode((Int64, Int64, String, Bool).self) {
-            households.append(household)
-            members.append(member)
-            relationships.append(relationship)
-            seenBefore.append(seen)
+        ) {
+            var cells = RowReader(row)
+            households.append(try cells.int64())
+            members.append(try cells.int64())
+            relationships.append(try cells.string())
+            seenBefore.append(try cells.bool())
         }
         if !members.isEmpty {
             try await connection.query(
