@@ -112,7 +112,8 @@ public struct GoldenRecordMerger: Sendable {
             }
         }
         var outcome = MergeOutcome()
-        for field in Set(byField.keys).union(overrides.keys) {
+        // Each field once: those the records give, then those only an override gives.
+        for field in Array(byField.keys) + overrides.keys.filter({ byField[$0] == nil }) {
             let candidates = byField[field] ?? []
             let rule = rules.rule(for: field)
             if let override = overrides[field] {
@@ -240,9 +241,12 @@ public struct GoldenDiff: Sendable, Hashable {
 
     /// `stored`: the golden values as stored (a field without a value is absent).
     public init(stored: [String: String], openConflicts: [String: FieldConflict], outcome: MergeOutcome) {
-        for field in Set(stored.keys).union(outcome.values.keys).sorted() {
-            let old = stored[field], new = outcome.values[field]?.value
-            if old != new { changes[field] = Change(old: old, new: new) }
+        // Every field either side has, once (no set of them, no order: `changes` is keyed).
+        for (field, value) in outcome.values where stored[field] != value.value {
+            changes[field] = Change(old: stored[field], new: value.value)
+        }
+        for (field, old) in stored where outcome.values[field] == nil {
+            changes[field] = Change(old: old, new: nil)
         }
         for field in Set(openConflicts.keys).union(outcome.conflicts.keys).sorted() {
             let old = openConflicts[field], new = outcome.conflicts[field]

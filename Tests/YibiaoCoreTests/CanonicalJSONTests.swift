@@ -12,6 +12,8 @@ import YibiaoCore
         ]
         for values in cases {
             #expect(CanonicalJSON.objectText(values) == CanonicalJSON.strings(values).text)
+            // Given as pairs in any order, the same text.
+            #expect(CanonicalJSON.objectText(pairs: values.map { ($0.key, $0.value) }.reversed()) == CanonicalJSON.strings(values).text)
         }
         #expect(CanonicalJSON.objectText(["b": "1", "a": "\"\n"]) == #"{"a":"\"\n","b":"1"}"#)
         #expect(CanonicalJSON.objectText(["x": "\u{1}"]) == #"{"x":"\u0001"}"#)

@@ -56,6 +56,11 @@ public enum CanonicalJSON: Sendable, Hashable {
     /// The text of `.strings(values)`, written without building the tree first (staging writes
     /// three such objects per row; the tree's dictionary and lookups were most of their cost).
     public static func objectText(_ values: [String: String]) -> String {
+        objectText(pairs: values.map { ($0.key, $0.value) })
+    }
+
+    /// The same for members given as pairs, whose keys must be distinct (a dictionary's are).
+    public static func objectText(pairs values: [(key: String, value: String)]) -> String {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         bytes.reserveCapacity(values.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
         for (index, member) in values.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {

@@ -637,9 +637,11 @@ public struct GoldenRecords: Sendable {
     /// `resident.golden`: field → value, for every field that has one, each field named by its
     /// number where the district numbers it (`FieldNumbers`, migration 0032).
     static func goldenDocument(_ golden: [String: FieldValue], numbers: FieldNumbers) -> String {
-        var stored: [String: String] = [:]
-        for (field, value) in golden { if let value = value.value { stored[numbers.key(field)] = value } }
-        return CanonicalJSON.objectText(stored)
+        // Pairs, not a dictionary: the fields are distinct, and so are their numbers.
+        var stored: [(key: String, value: String)] = []
+        stored.reserveCapacity(golden.count)
+        for (field, value) in golden { if let value = value.value { stored.append((numbers.key(field), value)) } }
+        return CanonicalJSON.objectText(pairs: stored)
     }
 
     /// Columns of `residentRow`.
