@@ -240,6 +240,9 @@ struct API: Sendable {
             throw APIError(.forbidden, error.code, en: error.message.en, zh: error.message.zh)
         } catch let error as StoreError where error.errorCode == .entryInvalid || error.errorCode == .residentRetired {
             throw APIError(.unprocessableContent, error.code, en: error.message.en, zh: error.message.zh)
+        } catch let error as StoreError where error.errorCode == .entryUnreadable {
+            // The hub's fault, said in words: the client keeps the entry and may send it again.
+            throw APIError(.internalServerError, error.code, en: error.message.en, zh: error.message.zh)
         }
     }
 

@@ -58,6 +58,8 @@ public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugS
         public static let grantInvalid = Code("grant_invalid")
         public static let cursorAhead = Code("cursor_ahead")
         public static let fieldNotEditable = Code("field_not_editable")
+        /// Earlier entries' values for a resident could not be read back (not text values).
+        public static let entryUnreadable = Code("entry_unreadable")
     }
 
     public let errorCode: Code

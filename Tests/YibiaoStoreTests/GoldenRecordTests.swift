@@ -289,6 +289,18 @@ import YibiaoTestSupport
             #expect(try await count(client, "SELECT count(*) FROM resident") == 1)
             #expect(try await count(client, "SELECT count(*) FROM resident_event") == 0)
             #expect(try await count(client, "SELECT count(*) FROM source_record WHERE system_id = 'community_entry' AND is_current") == 1)
+            // Earlier values that cannot be read back stop the entry; they are never dropped.
+            try await client.query(
+                """
+                UPDATE source_record SET fields = fields || '{"passport_no": 5}'::jsonb
+                WHERE system_id = 'community_entry' AND is_current
+                """, logger: .silent)
+            let versions = "SELECT count(*) FROM source_record WHERE system_id = 'community_entry'"
+            let before = try await count(client, versions)
+            await #expect(throws: StoreError.self) {
+                try await entries.enter(client, resident: zhang, values: ["phone": "13912345679"], today: today)
+            }
+            #expect(try await count(client, versions) == before)
         }
     }
 

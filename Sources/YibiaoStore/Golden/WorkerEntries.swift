@@ -132,9 +132,19 @@ public struct WorkerEntries: Sendable {
                     WHERE district = \(district) AND system_id = \(Self.system) AND source_key = \(key) AND is_current
                     """, logger: logger
                 ).decode((String, String).self) {
+                    // Never read as empty: the entry would silently drop the earlier values.
                     let decoder = JSONDecoder()
-                    merged = (try? decoder.decode([String: String].self, from: Data(fields.utf8))) ?? [:]
-                    merged.merge((try? decoder.decode([String: String].self, from: Data(facet.utf8))) ?? [:]) { $1 }
+                    guard let earlier = try? decoder.decode([String: String].self, from: Data(fields.utf8)),
+                        let earlierFacet = try? decoder.decode([String: String].self, from: Data(facet.utf8))
+                    else {
+                        throw StoreError(
+                            .entryUnreadable,
+                            message: LocalizedText(
+                                en: "the earlier entries for resident \(resident) cannot be read back (a value that is not text); nothing was saved",
+                                zh: "居民 \(resident) 之前的录入无法读回（有非文本的值）；本次未保存任何内容"),
+                            remedy: LocalizedText(en: "tell the hub's operators", zh: "请告知平台运维人员"))
+                    }
+                    merged = earlier.merging(earlierFacet) { $1 }
                 }
                 merged.merge(normalised) { $1 }
                 let record = MappedRecord(
