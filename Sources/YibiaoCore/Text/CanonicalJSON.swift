@@ -60,10 +60,12 @@ public enum CanonicalJSON: Sendable, Hashable {
     }
 
     /// The same for members given as pairs, whose keys must be distinct (a dictionary's are).
-    public static func objectText(pairs values: [(key: String, value: String)]) -> String {
+    /// Sorted in place: the dictionary form's pairs are the one array made.
+    public static func objectText(pairs values: consuming [(key: String, value: String)]) -> String {
+        values.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         bytes.reserveCapacity(values.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
-        for (index, member) in values.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+        for (index, member) in values.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             writeString(member.key, into: &bytes)
             bytes.append(UInt8(ascii: ":"))

@@ -23,19 +23,18 @@ struct RowReader {
     }
 
     mutating func int64() throws -> Int64 {
-        let cell = try next()
-        if cell.format == .binary, cell.dataType == .int8, let bytes = cell.bytes, bytes.readableBytes == 8,
-            let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self)
-        {
-            return value
-        }
-        return try cell.decode(Int64.self)
+        try Self.int64(try next())
     }
 
+    /// An integer, or nil for NULL.
     mutating func optionalInt64() throws -> Int64? {
         let cell = try next()
-        guard let bytes = cell.bytes else { return nil }
-        if cell.format == .binary, cell.dataType == .int8, bytes.readableBytes == 8,
+        guard cell.bytes != nil else { return nil }
+        return try Self.int64(cell)
+    }
+
+    private static func int64(_ cell: PostgresCell) throws -> Int64 {
+        if cell.format == .binary, cell.dataType == .int8, let bytes = cell.bytes, bytes.readableBytes == 8,
             let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self)
         {
             return value
