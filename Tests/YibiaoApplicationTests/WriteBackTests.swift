@@ -242,6 +242,18 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
             let resent = try await scalar(
                 client, "SELECT count(*)::int FROM outbox WHERE system_id = 'social_security' AND status IN ('held', 'pending') AND 'phone' = ANY(fields)")
             #expect(resent == 0)
+
+            // The golden phone goes back to what social security's record holds while that update
+            // is in flight: once it is applied the system holds the phone sent, so it is owed its
+            // own phone back, though its record alone agrees with the golden record.
+            _ = try await hub.enter(district: district, resident: String(id), values: ["phone": "13700000009"], worker: "worker:a")
+            let back = try await scalar(
+                client,
+                """
+                SELECT count(*)::int FROM outbox WHERE system_id = 'social_security' AND status IN ('held', 'pending')
+                  AND payload -> 'changes' -> 'phone' ->> 'old' = '13812345678' AND payload -> 'changes' -> 'phone' ->> 'new' = '13700000009'
+                """)
+            #expect(back == 1)
         }
     }
 

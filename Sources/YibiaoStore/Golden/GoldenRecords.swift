@@ -2,6 +2,7 @@ import Foundation
 import Crypto
 public import Logging
 public import PostgresNIO
+import YibiaoAdapters
 import YibiaoCore
 public import YibiaoMerge
 
@@ -102,10 +103,14 @@ public struct GoldenRecords: Sendable {
         let sliced = active.count > loadSlice
         let everywhere = sliced ? try await self.placeholders(connection, everywhere: true) : nil
         var placeholders = everywhere ?? Placeholders()
-        var changedResidents: [Int64] = []
         // Residents whose household could have changed: a phone number entered moves nobody.
         var householdResidents: [Int64] = []
         var owing: [OutboxWriter.Cause] = []
+        // What the outbox looks at (`OutboxWriter.mayBeOwed`): the receiving systems' fields,
+        // read before the merge, and the changed residents' records that hold other values.
+        let receiving = dryRun ? [:] : try await OutboundSystems(district: district, logger: logger).load(on: connection)
+        let outbound = receiving.mapValues(\.mapper.fields)
+        var mayBeOwed: [Int64] = []
         // Each slice's conflicts and change-log entries are written once it is merged: what a
         // slice changed is never held for the whole district (it was most of a first load's peak).
         func settle(_ residents: [StaleResident], merged: [Int64: MergedResident], latestBatch: [Int64: Int64]) async throws {
@@ -144,7 +149,7 @@ public struct GoldenRecords: Sendable {
                 for field in diff.supersede { summary.conflictsSupersededByField[field, default: 0] += 1 }
                 if !diff.changes.isEmpty {
                     summary.changed += 1
-                    changedResidents.append(resident.id)
+                    mayBeOwed += diff.mayBeOwed
                     if diff.changes.keys.contains(where: Households.inputs.contains) { householdResidents.append(resident.id) }
                     entries.append(
                         ChangeLog.Entry(
@@ -189,7 +194,7 @@ public struct GoldenRecords: Sendable {
             // across cores; each part's rows are written as soon as they are merged.
             let merged = try await Self.mergeInParallel(
                 slice, merger: merger, observations: current.observations, overrides: current.overrides, stored: current.stored, open: open,
-                hashes: hashes, fresh: fresh, numbers: numbers
+                hashes: hashes, fresh: fresh, numbers: numbers, outbound: outbound
             ) { rows in
                 if !dryRun { try await writeResidents(rows, connection) }
             }
@@ -214,7 +219,8 @@ public struct GoldenRecords: Sendable {
         timer.lap("households", rows: householdResidents.count)
         let writingOutbox = ContinuousClock.now
         progress?(RunProgress(.outbox))
-        summary.outbox = try await OutboxWriter(district: district, logger: logger).write(owing, placeholders: placeholders, numbers: numbers, on: connection)
+        summary.outbox = try await OutboxWriter(district: district, logger: logger).write(
+            owing, records: mayBeOwed, systems: receiving, placeholders: placeholders, numbers: numbers, on: connection)
         summary.outboxElapsed = ContinuousClock.now - writingOutbox
         timer.lap("outbox", rows: summary.outbox.values.reduce(0) { $0 + $1.updates })
         summary.elapsed = ContinuousClock.now - started
@@ -228,11 +234,14 @@ public struct GoldenRecords: Sendable {
         var changes: [String: GoldenDiff.Change]
         var raise: [FieldConflict]
         var supersede: [String]
+        /// Its records that may be owed an update (`OutboxWriter.mayBeOwed`); only when it changed.
+        var mayBeOwed: [Int64]
 
-        init(_ diff: GoldenDiff) {
+        init(_ diff: GoldenDiff, mayBeOwed: [Int64] = []) {
             changes = diff.changes
             raise = diff.raise
             supersede = diff.supersede
+            self.mayBeOwed = mayBeOwed
         }
     }
 
@@ -240,16 +249,19 @@ public struct GoldenRecords: Sendable {
     /// digest in `hashes` also gets its `resident` row, encoded in its slice.
     /// `rowsReady` gets each slice's rows, in the caller's task, while the next slices merge
     /// (`ParallelSlices.forEach`: the rows of a district are never all in memory).
+    /// `outbound`: each receiving system's fields, to find a changed resident's records that may
+    /// be owed an update.
     static func mergeInParallel(
         _ residents: [Int64], merger: GoldenRecordMerger, observations: [Int64: [Observation]],
         overrides: [Int64: [String: Override]], stored: [Int64: [String: String]], open: [Int64: [String: FieldConflict]],
-        hashes: [Int64: String] = [:], fresh: Set<Int64> = [], numbers: FieldNumbers,
+        hashes: [Int64: String] = [:], fresh: Set<Int64> = [], numbers: FieldNumbers, outbound: [String: [String]] = [:],
         rowsReady: (StagedRows) async throws -> Void
     ) async throws -> [Int64: MergedResident] {
         @Sendable func mergeSlice(_ slice: ArraySlice<Int64>) -> ([(Int64, MergedResident)], StagedRows) {
             var rows = StagedRows(columns: residentColumns)
             let merged = slice.map { id in
-                let outcome = merger.merge(observations[id] ?? [], overrides: overrides[id] ?? [:])
+                let records = observations[id] ?? []
+                let outcome = merger.merge(records, overrides: overrides[id] ?? [:])
                 let diff = GoldenDiff(stored: stored[id] ?? [:], openConflicts: open[id] ?? [:], outcome: outcome)
                 if let hash = hashes[id] {
                     // Same values: only the digest moves (a whole-district run recomputes many
@@ -261,7 +273,8 @@ public struct GoldenRecords: Sendable {
                             id, golden: same ? nil : outcome.values, changed: !diff.changes.isEmpty, hash: hash, numbers: numbers,
                             isNew: isNew))
                 }
-                return (id, MergedResident(diff))
+                let owed = diff.changes.isEmpty ? [] : OutboxWriter.mayBeOwed(records, golden: outcome.values, outbound: outbound)
+                return (id, MergedResident(diff, mayBeOwed: owed))
             }
             return (merged, rows)
         }

@@ -7,9 +7,10 @@ public import YibiaoMerge
 public import YibiaoCore
 
 /// Writes what each system is owed after golden records changed, in the same transaction as the
-/// change-log entries that caused it, set-based: one query finds, for every changed resident,
-/// each current record of a receiving system whose held fields differ from the golden record;
-/// the rows are built in the system's own key, columns, codes and date formats and copied in.
+/// change-log entries that caused it, set-based: the merge names each current record of a
+/// receiving system whose held fields differ from the golden record, one query reads their
+/// fields, and the rows are built in the system's own key, columns, codes and date formats and
+/// copied in.
 /// An update replaces the same person's updates to that system that have not gone out yet.
 public struct OutboxWriter: Sendable {
     /// A change-log entry that may owe systems an update.
@@ -51,15 +52,20 @@ public struct OutboxWriter: Sendable {
     }
 
     /// The updates owed for `causes`, written in the caller's transaction. `placeholders` are
-    /// never sent; `numbers`: the district's field numbers, when the caller has them. Returns
-    /// what each system was given.
+    /// never sent; `numbers`: the district's field numbers, when the caller has them; `systems`:
+    /// the receiving systems, when the caller has read them. `records`: the only records of the
+    /// causes' residents that can be owed anything (`mayBeOwed`, found by the merge that made
+    /// the golden records); a record with an update in flight is looked at whatever it holds.
+    /// Returns what each system was given.
     public func write(
-        _ causes: [Cause], placeholders: Placeholders, numbers known: FieldNumbers? = nil, on connection: PostgresConnection
+        _ causes: [Cause], records: [Int64], systems known: [String: OutboundSystems.System]? = nil, placeholders: Placeholders,
+        numbers knownNumbers: FieldNumbers? = nil, on connection: PostgresConnection
     ) async throws -> [String: Receipt] {
         guard !causes.isEmpty else { return [:] }
         var timer = PhaseTimer("outbox", logger: logger)
         let changedBySeq = Dictionary(causes.map { ($0.seq, $0.changed) }, uniquingKeysWith: { a, _ in a })
-        let systems = try await OutboundSystems(district: district, logger: logger).load(on: connection)
+        let systems: [String: OutboundSystems.System]
+        if let known { systems = known } else { systems = try await OutboundSystems(district: district, logger: logger).load(on: connection) }
         timer.lap("receiving systems", rows: systems.count)
         guard !systems.isEmpty else { return [:] }
         // The causes travel inside each statement that reads them, as arrays (`StagedRows`).
@@ -68,7 +74,7 @@ public struct OutboxWriter: Sendable {
         // Each field also as a facet and a golden record store it (`FieldNumbers`): its number,
         // or its name.
         let numbers: FieldNumbers
-        if let known { numbers = known } else { numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger) }
+        if let knownNumbers { numbers = knownNumbers } else { numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger) }
         var systemColumn: [String] = [], fieldColumn: [String] = [], storedColumn: [String] = []
         for (id, system) in systems.sorted(by: { $0.key < $1.key }) {
             for field in system.mapper.fields {
@@ -77,13 +83,16 @@ public struct OutboxWriter: Sendable {
                 storedColumn.append(numbers.key(field))
             }
         }
-        let placeholderPhones = Array(placeholders.values["phone"] ?? [])
         // What the system will hold: the value of an update it was sent for this very record and
         // has not shown back yet, else its record's. (Only looked for when any update is out.)
-        var inFlight = false
-        for try await any in try await connection.query(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE district = \(district) AND status IN ('sent', 'acknowledged'))", logger: logger
-        ).decode(Bool.self) { inFlight = any }
+        var inFlightRecords: [Int64] = []
+        for try await record in try await connection.query(
+            "SELECT DISTINCT record_id FROM outbox WHERE district = \(district) AND status IN ('sent', 'acknowledged')", logger: logger
+        ).decode(Int64.self) { inFlightRecords.append(record) }
+        let inFlight = !inFlightRecords.isEmpty
+        // The records to look at: those the merge found holding something else than the golden
+        // record (few, even in a first load), and those an update in flight may make owed.
+        let looked = records + inFlightRecords
         // Spelled out in this fragment (a code of digits, so safe as a literal) so that the
         // outbox is read for one district, as Citus needs to route the statement.
         let districtLiteral = Database.districtLiteral(district, else: "r.district")
@@ -97,43 +106,33 @@ public struct OutboxWriter: Sendable {
             """ : "NULL"
         try await supersedeUnsent(systems, causes: causes, on: connection)
         timer.lap("updates superseded", rows: causes.count)
-        // The statement below sorts and hashes residents with their golden documents: with the
-        // default 4 MB it spilled to disk for a 130,000-resident feed (3.5 s; 1.9 s with 64 MB).
-        // For the rest of the caller's transaction, which ends with the outbox.
-        if causes.count > 1_000 { try await connection.query("SET LOCAL work_mem = '64MB'", logger: logger) }
-        // Each current record of a receiving system for a changed resident that is owed
-        // something, with its outbound fields as the golden record and as the system hold them.
-        // First the owed (record, change) pairs alone, then their fields: few records are owed,
-        // and carrying every field of every record through the grouping cost most of the time.
-        // Each owed record's fields are gathered beside it (a lateral), not by grouping all of
-        // them: a grouping sorted the records' and residents' documents with them, 440 MB
-        // spilled to disk for a 130,000-resident feed. The owed pairs carry their resident's
-        // golden document out: joining `resident` again hashed every changed resident's document
-        // a second time (0.8 s of 5 in a first load).
+        // The statement below sorts the records it looks at with their fields: for 23,000 records
+        // that is about 10 MB, past the default 4 MB. For the rest of the caller's transaction,
+        // which ends with the outbox.
+        if looked.count > 1_000 { try await connection.query("SET LOCAL work_mem = '64MB'", logger: logger) }
+        // Each record looked at (a current record of a receiving system, of a changed resident),
+        // with its outbound fields as the golden record and as the system holds them; `add` keeps
+        // the fields owed. Only the records the merge found holding other values are read: the
+        // query that looked at every record of the changed residents (finding the owed fields in
+        // SQL, then gathering the owed records' fields) took 2.7 s of a 44 s feed of 131,000
+        // residents, most of it comparing fields that agreed.
         let rows = try await connection.query(
             """
-            WITH owed AS (
-                SELECT DISTINCT ON (c.seq, r.record_id) c.seq, c.cause, c.resident_id, r.record_id, res.golden
-                FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
-                JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
-                JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
-                JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current
-                JOIN unnest(\(systemColumn)::text[], \(fieldColumn)::text[], \(storedColumn)::text[]) AS f(system_id, field, stored) ON f.system_id = r.system_id
-                \(unescaped: Self.goldenAndHeld(golden: "res.golden", sentValue: sentValue))
-                WHERE g.value IS NOT NULL AND g.value IS DISTINCT FROM h.value AND NOT (f.field = 'phone' AND g.value = ANY(\(placeholderPhones)))
-                ORDER BY c.seq, r.record_id
-            )
-            SELECT o.seq, o.cause, o.resident_id, r.record_id, r.system_id, r.source_key, v.fields, v.golden, v.held
-            FROM owed o
-            JOIN source_record r ON r.district = \(district) AND r.record_id = o.record_id
+            SELECT c.seq, c.cause, c.resident_id, r.record_id, r.system_id, r.source_key, v.fields, v.golden, v.held
+            FROM source_record r
+            JOIN link l ON l.district = \(district) AND l.record_id = r.record_id
+            JOIN unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
+                ON c.resident_id = l.resident_id
+            JOIN resident res ON res.district = \(district) AND res.resident_id = c.resident_id AND res.status = 'active'
             CROSS JOIN LATERAL (
                 SELECT array_agg(f.field ORDER BY f.field) AS fields, array_agg(coalesce(g.value, chr(1)) ORDER BY f.field) AS golden,
                        array_agg(coalesce(h.value, chr(1)) ORDER BY f.field) AS held
                 FROM unnest(\(systemColumn)::text[], \(fieldColumn)::text[], \(storedColumn)::text[]) AS f(system_id, field, stored)
-                \(unescaped: Self.goldenAndHeld(golden: "o.golden", sentValue: sentValue))
+                \(unescaped: Self.goldenAndHeld(golden: "res.golden", sentValue: sentValue))
                 WHERE f.system_id = r.system_id
             ) v
-            ORDER BY o.seq, r.system_id, r.source_key
+            WHERE r.district = \(district) AND r.is_current AND r.record_id = ANY(\(looked)) AND v.fields IS NOT NULL
+            ORDER BY c.seq, r.system_id, r.source_key
             """, logger: logger)
         var receipts: [String: Receipt] = [:]
         var outboxRows = StagedRows(columns: 11)
@@ -237,6 +236,24 @@ public struct OutboxWriter: Sendable {
         try await connection.analyzeAfterBulk(["outbox (district, system_id, source_key, record_id, resident_id, status)"], rows: written, logger: logger)
         timer.lap("updates written", rows: written)
         return receipts
+    }
+
+    /// The records among a resident's `observations` that may be owed an update once its golden
+    /// values are `golden`: each that holds, for a field its system receives (`outbound`, by
+    /// system), another value than the golden one, or none where the golden record has one. It
+    /// errs towards more, never fewer: a value the merge did not take (a shared phone, an update
+    /// not applied) counts as held differently, and a system outside `outbound` sends nothing.
+    public static func mayBeOwed(_ observations: [Observation], golden: [String: FieldValue], outbound: [String: [String]]) -> [Int64] {
+        var records: [Int64] = []
+        for observation in observations {
+            guard let fields = outbound[observation.system] else { continue }
+            let differs = fields.contains { field in
+                guard let value = golden[field]?.value else { return false }
+                return observation.values[field] != value
+            }
+            if differs { records.append(observation.recordID) }
+        }
+        return records
     }
 
     /// An update that has not gone out yet is obsolete once the person changes again: the newer
