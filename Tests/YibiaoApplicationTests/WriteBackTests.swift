@@ -192,6 +192,14 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
                 """)
             #expect(known == 0)
             #expect(try await scalar(client, "SELECT count(*)::int FROM outbox WHERE system_id <> 'social_security' AND record_id = 0") == 0)
+            // A newer change to a newcomer replaces its update not sent yet: one open update each.
+            let newcomer = try #require(
+                try await scalar(client, "SELECT min(resident_id)::int FROM outbox WHERE system_id = 'social_security' AND record_id = 0"))
+            _ = try await hub.enter(district: district, resident: String(newcomer), values: ["phone": "13900004444"], worker: "worker:a")
+            let updates = "SELECT count(*)::int FROM outbox WHERE system_id = 'social_security' AND resident_id = \(newcomer) AND status = "
+            #expect(try await scalar(client, updates + "'superseded'") == 1)
+            #expect(try await scalar(client, updates + "'held' AND payload -> 'changes' -> 'phone' ->> 'new' = '13900004444'") == 1)
+            #expect(try await scalar(client, updates + "'held'") == 1)
 
             _ = try await hub.releaseOutbox(district: district, system: "social_security", by: "test")
             let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-outbox")

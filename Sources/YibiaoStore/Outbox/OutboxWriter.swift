@@ -266,24 +266,29 @@ public struct OutboxWriter: Sendable {
         let entriesOnly = systems.filter { $0.value.mapper.outbound.send == .entriesOnly }.keys.sorted()
         let takers = systems.filter { $0.value.mapper.outbound.newResidents }.keys.sorted()
         let personal = Self.personalCauses.sorted()
+        // From the updates not yet out (few) to the changes that overtake them, found once and
+        // then updated: the other way round, every record of 131,000 changed residents was
+        // gathered first (0.85 s of a feed); as a semi-join, the changes were read again for
+        // each update not yet out.
         try await connection.query(
             """
             UPDATE outbox o SET status = 'superseded'
             FROM (
-                SELECT system_id, source_key, max(seq) AS seq FROM (
-                    SELECT r.system_id, r.source_key, c.seq, c.cause
-                    FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
-                    JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
-                    JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current AND r.system_id = ANY(\(all))
-                    UNION ALL
-                    SELECT t.system_id, 'new:' || c.resident_id, c.seq, c.cause
-                    FROM unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause) CROSS JOIN unnest(\(takers)::text[]) AS t(system_id)
-                ) examined
-                WHERE system_id <> ALL(\(entriesOnly)) OR cause = ANY(\(personal))
-                GROUP BY system_id, source_key
+                SELECT u.outbox_id FROM outbox u
+                JOIN source_record r ON r.district = \(district) AND r.system_id = u.system_id AND r.source_key = u.source_key AND r.is_current
+                JOIN link l ON l.district = \(district) AND l.record_id = r.record_id
+                JOIN unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
+                    ON c.resident_id = l.resident_id AND c.seq > u.change_seq
+                WHERE u.district = \(district) AND u.status IN ('held', 'pending', 'failed') AND u.delivery_no IS NULL
+                  AND u.system_id = ANY(\(all)) AND (u.system_id <> ALL(\(entriesOnly)) OR c.cause = ANY(\(personal)))
+                UNION
+                SELECT u.outbox_id FROM outbox u
+                JOIN unnest(\(causeResidents)::bigint[], \(causeSeqs)::bigint[], \(causeKinds)::text[]) AS c(resident_id, seq, cause)
+                    ON u.source_key = 'new:' || c.resident_id AND c.seq > u.change_seq
+                WHERE u.district = \(district) AND u.status IN ('held', 'pending', 'failed') AND u.delivery_no IS NULL
+                  AND u.system_id = ANY(\(takers)) AND (u.system_id <> ALL(\(entriesOnly)) OR c.cause = ANY(\(personal)))
             ) s
-            WHERE o.district = \(district) AND o.system_id = s.system_id AND o.source_key = s.source_key
-              AND o.status IN ('held', 'pending', 'failed') AND o.delivery_no IS NULL AND o.change_seq < s.seq
+            WHERE o.district = \(district) AND o.outbox_id = s.outbox_id
             """, logger: logger)
     }
 
