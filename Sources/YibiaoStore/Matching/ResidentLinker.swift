@@ -637,6 +637,32 @@ public struct ResidentLinker: Sendable {
                             """, logger: logger)
                         copy = StagedRows(columns: 9)
                     }
+                    // A record with no link row yet (new, or a new version of a row) cannot meet
+                    // one: its link is copied in, not upserted (14 µs a row as an upsert; most
+                    // links of a first load or a large feed). The district lock keeps others out.
+                    var fresh = CopyText()
+                    var freshCount = 0
+                    func flushFresh() async throws {
+                        guard freshCount > 0 else { return }
+                        try await connection.copyFrom(
+                            table: "link",
+                            columns: [
+                                "district", "record_id", "resident_id", "method", "weight", "other_record", "probability", "comparisons", "pinned",
+                                "reason", "decided_by",
+                            ], logger: logger
+                        ) { writer in try await writer.write(ByteBuffer(bytes: fresh.bytes)) }
+                        fresh = CopyText()
+                        freshCount = 0
+                    }
+                    func add(_ record: Int64, _ row: [String?]) async throws {
+                        if existing[record] == nil || newVersions.contains(record) {
+                            fresh.row([district] + row + [actor])
+                            freshCount += 1
+                            if freshCount >= 50_000 { try await flushFresh() }
+                        } else {
+                            copy.row(row)
+                        }
+                    }
                     // Records that are new or change resident: only they can bring a resident new identifiers.
                     var moved: [Int64] = []
                     var movedToFresh: [Int64] = []
@@ -648,10 +674,12 @@ public struct ResidentLinker: Sendable {
                         for record in cluster {
                             if inheritedPins.contains(record), let pinnedResident = pinned[record] {
                                 // A person's decision carries over to the row's new version.
-                                copy.row([
-                                    String(record), String(pinnedResident), "manual", nil, nil, nil, nil, "true",
-                                    "carried over from the previous version of this row",
-                                ])
+                                try await add(
+                                    record,
+                                    [
+                                        String(record), String(pinnedResident), "manual", nil, nil, nil, nil, "true",
+                                        "carried over from the previous version of this row",
+                                    ])
                                 continue
                             }
                             guard pinned[record] == nil else { continue }
@@ -665,15 +693,18 @@ public struct ResidentLinker: Sendable {
                             {
                                 continue
                             }
-                            copy.row([
-                                String(record), String(resident), method, edge.map { String($0.weight) },
-                                edge.map { String($0.a == record ? $0.b : $0.a) }, edge.map { String($0.probability) },
-                                edge.map(MatchExplanation.compactComparisons(of:)), "false", nil,
-                            ])
+                            try await add(
+                                record,
+                                [
+                                    String(record), String(resident), method, edge.map { String($0.weight) },
+                                    edge.map { String($0.a == record ? $0.b : $0.a) }, edge.map { String($0.probability) },
+                                    edge.map(MatchExplanation.compactComparisons(of:)), "false", nil,
+                                ])
                         }
                         if copy.count >= 50_000 { try await flush() }
                     }
                     try await flush()
+                    try await flushFresh()
                     timer.lap("links", rows: recordCount)
                     // The columns the next statements join and filter on: statistics of the evidence
                     // would cost time per feed and guide no plan.
