@@ -85,14 +85,27 @@ public struct OutboxWriter: Sendable {
         }
         // What the system will hold: the value of an update it was sent for this very record and
         // has not shown back yet, else its record's. (Only looked for when any update is out.)
-        var inFlightRecords: [Int64] = []
-        for try await record in try await connection.query(
-            "SELECT DISTINCT record_id FROM outbox WHERE district = \(district) AND status IN ('sent', 'acknowledged')", logger: logger
-        ).decode(Int64.self) { inFlightRecords.append(record) }
-        let inFlight = !inFlightRecords.isEmpty
+        var inFlight = false
+        for try await any in try await connection.query(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE district = \(district) AND status IN ('sent', 'acknowledged'))", logger: logger
+        ).decode(Bool.self) { inFlight = any }
         // The records to look at: those the merge found holding something else than the golden
-        // record (few, even in a first load), and those an update in flight may make owed.
-        let looked = records + inFlightRecords
+        // record (few, even in a first load), and those of the causes' residents that an update
+        // in flight may make owed. Only theirs: all of the district's (13,000 after a delivery)
+        // made every worker's entry 30 ms slower, and the entries queued on the district lock.
+        var looked = records
+        if inFlight {
+            for try await record in try await connection.query(
+                """
+                SELECT DISTINCT r.record_id
+                FROM unnest(\(causeResidents)::bigint[]) AS c(resident_id)
+                JOIN link l ON l.district = \(district) AND l.resident_id = c.resident_id
+                JOIN source_record r ON r.district = \(district) AND r.record_id = l.record_id AND r.is_current
+                JOIN outbox o ON o.district = \(district) AND o.system_id = r.system_id AND o.source_key = r.source_key
+                    AND o.record_id = r.record_id AND o.status IN ('sent', 'acknowledged')
+                """, logger: logger
+            ).decode(Int64.self) { looked.append(record) }
+        }
         // Spelled out in this fragment (a code of digits, so safe as a literal) so that the
         // outbox is read for one district, as Citus needs to route the statement.
         let districtLiteral = Database.districtLiteral(district, else: "r.district")
