@@ -639,7 +639,19 @@ public struct ResidentLinker: Sendable {
                     }
                     // A record with no link row yet (new, or a new version of a row) cannot meet
                     // one: its link is copied in, not upserted (14 µs a row as an upsert; most
-                    // links of a first load or a large feed). The district lock keeps others out.
+                    // links of a first load or a large feed). The links were read before the
+                    // district lock was taken, so another session (an entry) may have linked one
+                    // since: those are looked up again under the lock and upserted.
+                    var unlinked: [Int64] = []
+                    for cluster in run.result?.clusters ?? [] {
+                        for record in cluster where existing[record] == nil || newVersions.contains(record) { unlinked.append(record) }
+                    }
+                    var linkedSince: Set<Int64> = []
+                    if !unlinked.isEmpty {
+                        for try await record in try await connection.query(
+                            "SELECT record_id FROM link WHERE district = \(district) AND record_id = ANY(\(unlinked))", logger: logger
+                        ).decode(Int64.self) { linkedSince.insert(record) }
+                    }
                     var fresh = CopyText()
                     var freshCount = 0
                     func flushFresh() async throws {
@@ -655,7 +667,7 @@ public struct ResidentLinker: Sendable {
                         freshCount = 0
                     }
                     func add(_ record: Int64, _ row: [String?]) async throws {
-                        if existing[record] == nil || newVersions.contains(record) {
+                        if existing[record] == nil || newVersions.contains(record), !linkedSince.contains(record) {
                             fresh.row([district] + row + [actor])
                             freshCount += 1
                             if freshCount >= 50_000 { try await flushFresh() }
