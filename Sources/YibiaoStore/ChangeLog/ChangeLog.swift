@@ -82,14 +82,9 @@ public enum ChangeLog {
                 sequences.append(seq)
                 previous = hash
             }
-            try await connection.copyFrom(
-                table: "change_log",
-                columns: [
-                    "district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "hash",
-                ], logger: logger
-            ) { writer in
-                try await writer.write(ByteBuffer(bytes: copy.bytes))
-            }
+            try await connection.copy(
+                copy, into: "change_log",
+                columns: ["district", "seq", "resident_id", "cause", "cause_ref", "actor", "changed_at", "changes", "hash"], logger: logger)
         }
         try await connection.query(
             """

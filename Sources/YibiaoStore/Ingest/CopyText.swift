@@ -5,6 +5,8 @@ import YibiaoCore
 /// backslash, tab, newline and carriage return escaped.
 public struct CopyText: Sendable {
     public private(set) var bytes: [UInt8] = []
+    /// Rows added (`append` counts the other block's too).
+    public private(set) var count = 0
 
     public init(reserving capacity: Int = 1 << 16) {
         bytes.reserveCapacity(capacity)
@@ -34,6 +36,7 @@ public struct CopyText: Sendable {
             }
         }
         bytes.append(0x0A)
+        count += 1
     }
 
     public var isEmpty: Bool { bytes.isEmpty }
@@ -41,6 +44,7 @@ public struct CopyText: Sendable {
     /// Another block's rows after these.
     public mutating func append(_ other: CopyText) {
         bytes.append(contentsOf: other.bytes)
+        count += other.count
     }
 }
 

@@ -315,14 +315,11 @@ public struct SourceRecordWriter: Sendable {
                     issue.code, issue.message.en, issue.message.zh,
                 ])
             }
-            try await connection.copyFrom(
-                table: "quarantine",
+            try await connection.copy(
+                copy, into: "quarantine",
                 columns: [
                     "district", "batch_id", "file_name", "row_number", "column_name", "raw_value", "reason_code", "message_en", "message_zh",
-                ], logger: logger
-            ) { writer in
-                try await writer.write(ByteBuffer(bytes: copy.bytes))
-            }
+                ], logger: logger)
         }
         counts.unchanged += alsoUnchanged
         let quarantinedCount = quarantined.count

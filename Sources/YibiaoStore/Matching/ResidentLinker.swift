@@ -642,35 +642,30 @@ public struct ResidentLinker: Sendable {
                     // links of a first load or a large feed). The links were read before the
                     // district lock was taken, so another session (an entry) may have linked one
                     // since: those are looked up again under the lock and upserted.
-                    var unlinked: [Int64] = []
+                    var unlinked: Set<Int64> = []
                     for cluster in run.result?.clusters ?? [] {
-                        for record in cluster where existing[record] == nil || newVersions.contains(record) { unlinked.append(record) }
+                        for record in cluster where existing[record] == nil || newVersions.contains(record) { unlinked.insert(record) }
                     }
-                    var linkedSince: Set<Int64> = []
                     if !unlinked.isEmpty {
                         for try await record in try await connection.query(
-                            "SELECT record_id FROM link WHERE district = \(district) AND record_id = ANY(\(unlinked))", logger: logger
-                        ).decode(Int64.self) { linkedSince.insert(record) }
+                            "SELECT record_id FROM link WHERE district = \(district) AND record_id = ANY(\(Array(unlinked)))", logger: logger
+                        ).decode(Int64.self) { unlinked.remove(record) }
                     }
                     var fresh = CopyText()
-                    var freshCount = 0
                     func flushFresh() async throws {
-                        guard freshCount > 0 else { return }
-                        try await connection.copyFrom(
-                            table: "link",
+                        guard !fresh.isEmpty else { return }
+                        try await connection.copy(
+                            fresh, into: "link",
                             columns: [
                                 "district", "record_id", "resident_id", "method", "weight", "other_record", "probability", "comparisons", "pinned",
                                 "reason", "decided_by",
-                            ], logger: logger
-                        ) { writer in try await writer.write(ByteBuffer(bytes: fresh.bytes)) }
+                            ], logger: logger)
                         fresh = CopyText()
-                        freshCount = 0
                     }
                     func add(_ record: Int64, _ row: [String?]) async throws {
-                        if existing[record] == nil || newVersions.contains(record), !linkedSince.contains(record) {
+                        if unlinked.contains(record) {
                             fresh.row([district] + row + [actor])
-                            freshCount += 1
-                            if freshCount >= 50_000 { try await flushFresh() }
+                            if fresh.count >= 50_000 { try await flushFresh() }
                         } else {
                             copy.row(row)
                         }
