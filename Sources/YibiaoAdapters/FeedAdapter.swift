@@ -67,9 +67,9 @@ public enum UnmappedRow: Sendable {
     /// counts). The cells are hashed only for a key held, so a new row's digest is still
     /// computed once, by mapping. nil for a row read mapped already, one only mapping can
     /// judge (`RecordMapper.sourceKey`), or one that changed.
-    public func heldUnchanged(_ held: (String) -> String?) -> (row: Int, sourceKey: String)? {
-        guard case .raw(let row, let mapper) = parsed(), let key = mapper.sourceKey(row), let digest = held(key),
-            RecordMapper.hash(row.cells) == digest
+    public func heldUnchanged(memo: MappingMemo? = nil, _ held: (String) -> String?) -> (row: Int, sourceKey: String)? {
+        guard case .raw(let row, let mapper) = parsed(), let key = mapper.sourceKey(row, memo: memo), let digest = held(key),
+            RecordMapper.hash(row) == digest
         else { return nil }
         return (row.number, key)
     }

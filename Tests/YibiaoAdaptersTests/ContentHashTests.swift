@@ -62,4 +62,24 @@ import YibiaoCore
             #expect(RecordMapper.hash(cells) == Self.plainHash(cells))
         }
     }
+
+    @Test("a row read by position (a file's shared header) has the digest, cells and equality of its cells by name")
+    func positionalRows() {
+        var generator = SeededGenerator(seed: 11)
+        // Names out of `<` order, some that sort differently as bytes and as text.
+        let columns = ColumnNames(["姓名", "b", "A", "列2", "é", "e\u{301}x", "z"])
+        for _ in 0..<300 {
+            let values: [String?] = columns.names.map { _ in
+                generator.next() % 5 == 0 ? nil : Self.samples[Int(generator.next() % UInt64(Self.samples.count))]
+            }
+            let row = RawRow(number: 3, columns: columns, values: values)
+            var cells: [String: String] = [:]
+            for (name, value) in zip(columns.names, values) { cells[name] = value }
+            #expect(row.cells == cells)
+            #expect(RecordMapper.hash(row) == Self.plainHash(cells))
+            #expect(row == RawRow(number: 3, cells: cells))
+            #expect(row.hashValue == RawRow(number: 3, cells: cells).hashValue)
+            for name in columns.names { #expect(row[column: name] == cells[name]) }
+        }
+    }
 }

@@ -287,6 +287,15 @@ func gb18030(_ text: String) throws -> [UInt8] {
         #expect(wrong.error?.message.en.contains("人员") == true)
     }
 
+    @Test("a header naming a column twice stops the sheet, as in a CSV file")
+    func duplicateHeader() throws {
+        let url = try workbook([[.text("姓名"), .text("电话"), .text("姓名")], [.text("张伟"), .text("1"), .text("李娜")]])
+        let (rows, _, error) = collect(XLSXReader(url: url))
+        #expect(rows.isEmpty)
+        #expect(error?.code == "duplicate_column")
+        #expect(error?.column == "姓名")
+    }
+
     @Test("values without a header are quarantined")
     func extraColumns() throws {
         let url = try workbook([[.text("a")], [.text("1"), .text("stray")]])

@@ -8,8 +8,10 @@ public struct MappedRecord: Sendable, Hashable {
     public let sourceKey: String
     /// Canonical field (qualified name) → normalised value (ISO dates, standard codes).
     public let fields: [String: String]
-    /// The raw cells, as read.
-    public let raw: [String: String]
+    /// The row as read.
+    public let rawRow: RawRow
+    /// The raw cells, as read, by column name.
+    public var raw: [String: String] { rawRow.cells }
     /// Problems that did not stop the row (an invalid ID number is kept for matching to judge).
     public let problems: [FieldProblem]
     /// SHA-256 (hex) of the raw cells: the same row sent again is recognised.
@@ -22,19 +24,19 @@ public struct MappedRecord: Sendable, Hashable {
         problems: [FieldProblem], contentHash: String
     ) {
         self.init(
-            row: row, sourceKey: sourceKey, fields: fields, raw: raw, problems: problems, contentHash: contentHash,
-            name: fields["name"].flatMap(PersonName.init(normalizing:)))
+            row: row, sourceKey: sourceKey, fields: fields, raw: RawRow(number: row, cells: raw), problems: problems,
+            contentHash: contentHash, name: fields["name"].flatMap(PersonName.init(normalizing:)))
     }
 
     /// With the name's keys computed already (a mapping memo remembers them).
     init(
-        row: Int, sourceKey: String, fields: [String: String], raw: [String: String],
+        row: Int, sourceKey: String, fields: [String: String], raw: RawRow,
         problems: [FieldProblem], contentHash: String, name: PersonName?
     ) {
         self.row = row
         self.sourceKey = sourceKey
         self.fields = fields
-        self.raw = raw
+        self.rawRow = raw
         self.problems = problems
         self.contentHash = contentHash
         self.name = name
@@ -122,28 +124,30 @@ public struct RecordMapper: Sendable {
 
     /// The row's source key, or why `map` quarantines the row before looking at its fields
     /// (too large, a NUL, no key, too long a key): what `map` and `sourceKey` both ask first.
-    func sourceKeyOrIssue(_ row: RawRow) -> Result<String, FeedIssue> {
-        let rowBytes = row.cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+    func sourceKeyOrIssue(_ row: RawRow, layout: MappingLayout) -> Result<String, FeedIssue> {
+        var rowBytes = 0
+        for (name, value) in zip(row.columns.names, row.values) { if let value { rowBytes += name.utf8.count + value.utf8.count } }
         if rowBytes > FieldLimits.rowBytes {
+            let largest = row.values.indices.filter { row.values[$0] != nil }.max { row.values[$0]!.utf8.count < row.values[$1]!.utf8.count }
             return .failure(
                 FeedIssue(
                     code: "row_too_large",
                     message: LocalizedText(
                         en: "the row holds \(rowBytes) bytes; a row may hold at most \(FieldLimits.rowBytes)",
                         zh: "该行有 \(rowBytes) 字节，超过每行 \(FieldLimits.rowBytes) 字节的上限"),
-                    row: row.number, column: row.cells.max { $0.value.utf8.count < $1.value.utf8.count }?.key))
+                    row: row.number, column: largest.map { row.columns.names[$0] }))
         }
         // PostgreSQL text cannot hold U+0000: kept, it would be dropped on the way in — a
         // different value, silently. The row is quarantined instead, naming the cell.
-        if let cell = row.cells.first(where: { $0.value.utf8.contains(0) }) {
+        if let position = row.values.firstIndex(where: { $0?.utf8.contains(0) ?? false }), let value = row.values[position] {
             return .failure(
                 FeedIssue(
                     code: "nul_character",
                     message: LocalizedText(
                         en: "the cell holds a NUL character (byte 0), which the database cannot store in text", zh: "该单元格含有空字符（字节 0），数据库无法将其存为文本"),
-                    row: row.number, column: cell.key, value: cell.value.replacingOccurrences(of: "\u{0}", with: "\\x00")))
+                    row: row.number, column: row.columns.names[position], value: value.replacingOccurrences(of: "\u{0}", with: "\\x00")))
         }
-        let key = TextNormalization.collapseWhitespace(TextNormalization.nfkc(value(of: spec.sourceKey, in: row) ?? ""))
+        let key = TextNormalization.collapseWhitespace(TextNormalization.nfkc(layout.sourceKey.value(in: row) ?? ""))
         if key.isEmpty {
             return .failure(
                 FeedIssue(
@@ -162,18 +166,28 @@ public struct RecordMapper: Sendable {
         return .success(key)
     }
 
+    /// Where the adapter's columns sit among `columns`.
+    func layout(of columns: ColumnNames) -> MappingLayout {
+        MappingLayout(
+            columns: columns, spec: spec.sourceSHA256, sourceKey: ResolvedSource(spec.sourceKey, in: columns),
+            mappings: spec.mappings.map { ResolvedSource($0.source, in: columns) })
+    }
+
     /// The source key `map` would give the row, without normalising its fields: staging
     /// recognises a row it holds already by it and the cells' digest (`hash`). nil when `map`
     /// would quarantine the row before its fields: only mapping it says what becomes of it.
-    public func sourceKey(_ row: RawRow) -> String? {
-        guard case .success(let key) = sourceKeyOrIssue(row) else { return nil }
+    public func sourceKey(_ row: RawRow, memo: MappingMemo? = nil) -> String? {
+        guard case .success(let key) = sourceKeyOrIssue(row, layout: memo?.layout(of: row.columns, self) ?? layout(of: row.columns)) else {
+            return nil
+        }
         return key
     }
 
     /// The same outcome as `map(_:)`; with a memo, values seen before are not normalised again.
     public func map(_ row: RawRow, memo: MappingMemo?) -> MappingOutcome {
+        let layout = memo?.layout(of: row.columns, self) ?? layout(of: row.columns)
         let key: String
-        switch sourceKeyOrIssue(row) {
+        switch sourceKeyOrIssue(row, layout: layout) {
         case .success(let found): key = found
         case .failure(let issue): return .quarantined(issue)
         }
@@ -181,7 +195,7 @@ public struct RecordMapper: Sendable {
         var problems: [FieldProblem] = []
         for (index, mapping) in spec.mappings.enumerated() {
             let column = mapping.source.columns.first
-            var text = value(of: mapping.source, in: row).map { TextNormalization.collapseWhitespace($0) } ?? ""
+            var text = layout.mappings[index].value(in: row).map { TextNormalization.collapseWhitespace($0) } ?? ""
             let limit = FieldLimits.characters(mapping.field)
             if text.count > limit {
                 return .quarantined(Self.tooLong(mapping.field.qualifiedName, limit: limit, row: row.number, column: column, value: text))
@@ -226,8 +240,8 @@ public struct RecordMapper: Sendable {
         let name = fields["name"].flatMap { display in memo?.name(display) ?? PersonName(normalizing: display) }
         return .record(
             MappedRecord(
-                row: row.number, sourceKey: key, fields: fields, raw: row.cells,
-                problems: problems, contentHash: Self.hash(row.cells), name: name))
+                row: row.number, sourceKey: key, fields: fields, raw: row,
+                problems: problems, contentHash: Self.hash(row), name: name))
     }
 
     static func tooLong(_ what: String, limit: Int, row: Int, column: String?, value: String) -> FeedIssue {
@@ -239,30 +253,20 @@ public struct RecordMapper: Sendable {
             row: row, column: column, value: String(value.prefix(limit)))
     }
 
-    private func value(of source: AdapterSpec.Source, in row: RawRow) -> String? {
-        switch source {
-        case .column(let name):
-            return row.cells[name]
-        case .concat(let names, let separator):
-            let parts = names.compactMap { row.cells[$0]?.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            return parts.isEmpty ? nil : parts.joined(separator: separator)
-        case .split(let name, let separator, let index):
-            guard let cell = row.cells[name] else { return nil }
-            let parts = cell.components(separatedBy: separator)
-            return index < parts.count ? parts[index] : nil
-        case .constant(let value):
-            return value
-        }
-    }
-
     /// Canonical JSON of the cells (sorted keys), hashed.
     public static func hash(_ cells: [String: String]) -> String {
+        hash(RawRow(number: 0, cells: cells))
+    }
+
+    /// The same digest of a row's cells (the names' order and lengths are its columns').
+    public static func hash(_ row: RawRow) -> String {
         var text: [UInt8] = []
-        text.reserveCapacity(cells.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 16 })
-        for (key, value) in cells.sorted(by: { $0.key < $1.key }) {
-            appendDecimal(characterCount(key), to: &text)
+        text.reserveCapacity(row.values.reduce(row.values.count * 24) { $0 + ($1?.utf8.count ?? 0) })
+        let names = row.columns.names, nameCharacters = row.columns.characterCounts
+        row.forEachCellByName { position, value in
+            appendDecimal(nameCharacters[position], to: &text)
             text.append(UInt8(ascii: ":"))
-            text += key.utf8
+            text += names[position].utf8
             text.append(UInt8(ascii: "="))
             appendDecimal(characterCount(value), to: &text)
             text.append(UInt8(ascii: ":"))
@@ -303,6 +307,48 @@ public struct RecordMapper: Sendable {
     }
 }
 
+/// Where an adapter's source columns sit in rows of one set of column names: looked up once
+/// per file, not once per row.
+struct MappingLayout {
+    let columns: ColumnNames
+    let spec: String
+    let sourceKey: ResolvedSource
+    let mappings: [ResolvedSource]
+}
+
+/// A source (`AdapterSpec.Source`) with its columns as positions (nil: no such column).
+enum ResolvedSource {
+    case column(Int?)
+    case concat([Int?], separator: String)
+    case split(Int?, separator: String, index: Int)
+    case constant(String)
+
+    init(_ source: AdapterSpec.Source, in columns: ColumnNames) {
+        switch source {
+        case .column(let name): self = .column(columns.position(of: name))
+        case .concat(let names, let separator): self = .concat(names.map(columns.position(of:)), separator: separator)
+        case .split(let name, let separator, let index): self = .split(columns.position(of: name), separator: separator, index: index)
+        case .constant(let value): self = .constant(value)
+        }
+    }
+
+    func value(in row: RawRow) -> String? {
+        switch self {
+        case .column(let position):
+            return position.flatMap { row.values[$0] }
+        case .concat(let positions, let separator):
+            let parts = positions.compactMap { $0.flatMap { row.values[$0] }?.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return parts.isEmpty ? nil : parts.joined(separator: separator)
+        case .split(let position, let separator, let index):
+            guard let cell = position.flatMap({ row.values[$0] }) else { return nil }
+            let parts = cell.components(separatedBy: separator)
+            return index < parts.count ? parts[index] : nil
+        case .constant(let value):
+            return value
+        }
+    }
+}
+
 /// Values one thread has normalised while mapping a file. Feed columns repeat — birth dates,
 /// codes, names, addresses of one household — and normalising is most of the mapping work, so
 /// a repeated value is looked up. Not shared between threads: each mapping thread has its own.
@@ -312,8 +358,17 @@ public final class MappingMemo {
     static let limit = 50_000
     private var values: [[String: Result<String, FieldNormalizer.Problem>]] = []
     private var names: [String: PersonName] = [:]
+    /// The layout of the last column names seen: a file's rows share theirs.
+    private var lastLayout: MappingLayout?
 
     public init() {}
+
+    func layout(of columns: ColumnNames, _ mapper: RecordMapper) -> MappingLayout {
+        if let lastLayout, lastLayout.columns === columns, lastLayout.spec == mapper.spec.sourceSHA256 { return lastLayout }
+        let layout = mapper.layout(of: columns)
+        lastLayout = layout
+        return layout
+    }
 
     func normalised(
         _ text: String, mapping index: Int, field: CanonicalField, excelSerials: Bool = false, _ normalizer: FieldNormalizer

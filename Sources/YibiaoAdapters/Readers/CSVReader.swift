@@ -179,6 +179,7 @@ struct RecordAssembler {
     let decoder: TextDecoder
     private var recordIndex = 0
     private var header: [String] = []
+    private var columns = ColumnNames([])
     private(set) var sawHeader = false
 
     init(url: URL, options: CSVReader.Options, decoder: TextDecoder) {
@@ -209,6 +210,7 @@ struct RecordAssembler {
                         en: "the header names the column \(name) twice", zh: "表头中列名 \(name) 出现了两次"), row: record.line, column: name)
             }
             sawHeader = true
+            columns = ColumnNames(header)
             try body(.header(header))
             return
         }
@@ -227,11 +229,11 @@ struct RecordAssembler {
                             .joined(separator: String(UnicodeScalar(options.delimiter))))))
             return
         }
-        var cells: [String: String] = [:]
-        cells.reserveCapacity(header.count)
+        var values: [String?] = []
+        values.reserveCapacity(header.count)
         for (index, name) in header.enumerated() {
             guard index < record.fields.count else {
-                cells[name] = ""
+                values.append("")
                 continue
             }
             guard let text = decoder.decode(record.fields[index]) else {
@@ -245,8 +247,8 @@ struct RecordAssembler {
                             row: record.line, column: name, value: FeedIssue.escapedBytes(record.fields[index]))))
                 return
             }
-            cells[name] = text
+            values.append(text)
         }
-        try body(.row(RawRow(number: record.line, cells: cells)))
+        try body(.row(RawRow(number: record.line, columns: columns, values: values)))
     }
 }

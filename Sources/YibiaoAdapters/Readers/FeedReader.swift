@@ -1,16 +1,87 @@
 public import Foundation
 public import YibiaoCore
 
-/// One data row of a feed, cells by column name, with the position a person would look for.
+/// The column names a file's rows share (a tabular file's header), with what each row would
+/// otherwise work out again: every name's position, and the positions in the order of their
+/// names. Rows keep their cells by position: a dictionary per row hashed every Chinese column
+/// name (in Unicode-normalised form) for every row, and sorted them for every digest.
+/// Names are distinct (readers reject a header naming a column twice).
+public final class ColumnNames: Sendable {
+    public let names: [String]
+    let positions: [String: Int]
+    /// Positions ordered by name (`<`), as `RecordMapper.hash` writes the cells.
+    let sortedPositions: [Int]
+    /// Each name's length in characters, as the digest counts it.
+    let characterCounts: [Int]
+
+    public init(_ names: [String]) {
+        self.names = names
+        self.positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        self.sortedPositions = names.indices.sorted { names[$0] < names[$1] }
+        self.characterCounts = names.map(RecordMapper.characterCount)
+    }
+
+    /// Names already in `<` order (`sortedPositions` is then the identity).
+    init(sortedNames names: [String]) {
+        self.names = names
+        self.positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        self.sortedPositions = Array(names.indices)
+        self.characterCounts = names.map(RecordMapper.characterCount)
+    }
+
+    public func position(of name: String) -> Int? { positions[name] }
+}
+
+/// One data row of a feed, cells by column, with the position a person would look for.
 public struct RawRow: Sendable, Hashable {
     /// Where the row starts: the line in a CSV, JSON Lines or XML file, the sheet row in XLSX.
     public let number: Int
-    /// Column name → raw text, exactly as read (already decoded from the file's encoding).
-    public let cells: [String: String]
+    /// The names of `values`, shared by the rows of one file where it has a header.
+    public let columns: ColumnNames
+    /// Raw text by position in `columns`, exactly as read (already decoded from the file's
+    /// encoding); nil where the row has no such cell.
+    public let values: [String?]
 
-    public init(number: Int, cells: [String: String]) {
+    public init(number: Int, columns: ColumnNames, values: [String?]) {
+        precondition(values.count == columns.names.count, "a row has one value slot per column")
         self.number = number
-        self.cells = cells
+        self.columns = columns
+        self.values = values
+    }
+
+    /// A row with names of its own (a JSON object, an XML record).
+    public init(number: Int, cells: [String: String]) {
+        let ordered = cells.sorted { $0.key < $1.key }
+        self.number = number
+        self.columns = ColumnNames(sortedNames: ordered.map(\.key))
+        self.values = ordered.map(\.value)
+    }
+
+    /// Column name → raw text, for the cells the row has.
+    public var cells: [String: String] {
+        var cells: [String: String] = [:]
+        cells.reserveCapacity(values.count)
+        for (name, value) in zip(columns.names, values) { if let value { cells[name] = value } }
+        return cells
+    }
+
+    /// The cell in the column called `name`; nil when the row has none.
+    public subscript(column name: String) -> String? {
+        columns.positions[name].flatMap { values[$0] }
+    }
+
+    /// The row's cells, each as (name's position, text), the names in `<` order.
+    func forEachCellByName(_ body: (Int, String) -> Void) {
+        for position in columns.sortedPositions { if let value = values[position] { body(position, value) } }
+    }
+
+    public static func == (left: RawRow, right: RawRow) -> Bool {
+        left.number == right.number && (left.columns === right.columns ? left.values == right.values : left.cells == right.cells)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(number)
+        hasher.combine(cells)
     }
 }
 

@@ -239,6 +239,9 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
     var thrown: (any Error)?
     private(set) var sawHeader = false
     private var header: [Int: String] = [:]
+    /// The header's sheet columns, left to right, and their names.
+    private var headerColumns: [Int] = []
+    private var columns = ColumnNames([])
     private var rowNumber = 0
     private var rowCells: [Int: String] = [:]
     private var cellColumn = 0
@@ -338,8 +341,22 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
         if rowNumber == headerRow {
             header = rowCells.mapValues { $0.trimmingCharacters(in: .whitespaces) }
             sawHeader = !header.isEmpty
+            headerColumns = header.keys.sorted()
+            let names = headerColumns.map { header[$0]! }
+            columns = ColumnNames(names)
             if sawHeader {
-                do { try body(.header(header.keys.sorted().map { header[$0]! })) } catch {
+                do {
+                    // As a CSV header: two columns of one name would leave a row's cell under it ambiguous.
+                    var seen: Set<String> = []
+                    if let repeated = names.first(where: { !seen.insert($0).inserted }) {
+                        throw FeedIssue(
+                            code: "duplicate_column",
+                            message: LocalizedText(
+                                en: "the header names the column \(repeated) twice", zh: "表头中列名 \(repeated) 出现了两次"),
+                            row: rowNumber, column: repeated)
+                    }
+                    try body(.header(names))
+                } catch {
                     thrown = error
                     parser.abortParsing()
                 }
@@ -354,8 +371,7 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
             return
         }
         guard sawHeader, !rowCells.isEmpty else { return }
-        var cells: [String: String] = [:]
-        for (column, name) in header { cells[name] = rowCells[column] ?? "" }
+        let values: [String?] = headerColumns.map { rowCells[$0] ?? "" }
         let extra = rowCells.keys.filter { header[$0] == nil }
         do {
             if !extra.isEmpty {
@@ -368,7 +384,7 @@ private final class SheetCollector: NSObject, XMLParserDelegate {
                                 en: "the row has values in columns without a header: \(columns)",
                                 zh: "该行在没有表头的列中有值：\(columns)"), row: rowNumber, column: columns)))
             } else {
-                try body(.row(RawRow(number: rowNumber, cells: cells)))
+                try body(.row(RawRow(number: rowNumber, columns: columns, values: values)))
             }
         } catch {
             thrown = error

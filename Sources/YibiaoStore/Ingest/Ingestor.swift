@@ -256,7 +256,7 @@ final class ChunkProducer: @unchecked Sendable {
                     range.map { index -> PreparedRow in
                         let unmapped = rows[index].parsed()
                         if recognisingUnmapped,
-                            let (row, key) = unmapped.heldUnchanged({ key in current[key].flatMap { $0.sameAdapter ? $0.contentHash : nil } })
+                            let (row, key) = unmapped.heldUnchanged(memo: memos.memos[slice], { key in current[key].flatMap { $0.sameAdapter ? $0.contentHash : nil } })
                         {
                             return .recognised(row: row, sourceKey: key)
                         }

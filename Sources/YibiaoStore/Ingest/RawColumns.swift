@@ -24,8 +24,15 @@ public struct RawColumns: Sendable, Hashable {
     /// order, so that the same file always numbers them alike); returns the positions added.
     public mutating func extend(with records: some Sequence<MappedRecord>) -> [Position] {
         var added: Set<String> = []
+        // Rows of one file share their column names: once every name of a row has a position,
+        // the next row with the same names and every cell adds none.
+        var covered: ColumnNames?
         for record in records {
-            for name in record.raw.keys where index[name] == nil { added.insert(name) }
+            let row = record.rawRow
+            let complete = !row.values.contains(nil)
+            if complete, row.columns === covered { continue }
+            for (name, value) in zip(row.columns.names, row.values) where value != nil && index[name] == nil { added.insert(name) }
+            if complete { covered = row.columns }
         }
         var positions: [Position] = []
         for name in added.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
@@ -44,19 +51,38 @@ public struct RawColumns: Sendable, Hashable {
     /// back as none) is kept as a JSON array instead; `stored(_:)` and SQL's `raw_cells` read
     /// both. Every name must have a position (`extend`).
     public func cells(_ raw: [String: String]) -> String {
-        var slots = [String?](repeating: nil, count: raw.keys.map { index[$0]! + 1 }.max() ?? 0)
-        for (name, value) in raw { slots[index[name]!] = value }
-        let delimitable =
-            !(slots.isEmpty || (slots.count == 1 && slots[0] == ""))
-            && raw.values.allSatisfy { cell in !cell.utf8.contains { $0 == Self.separator || $0 == Self.missing || $0 == 0 } }
-        guard delimitable else { return Self.jsonArray(slots) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(raw.values.reduce(slots.count) { $0 + $1.utf8.count + 1 })
-        for slot in slots {
-            bytes.append(Self.separator)
-            if let slot { bytes.append(contentsOf: slot.utf8) } else { bytes.append(Self.missing) }
+        let row = RawRow(number: 0, cells: raw)
+        return cells(row, placement: placement(of: row.columns))
+    }
+
+    /// Each of `columns`' positions in `names` (-1 for a name without one): rows sharing
+    /// their column names share this, computed once (`cells(_:placement:)`).
+    public func placement(of columns: ColumnNames) -> [Int] {
+        columns.names.map { index[$0] ?? -1 }
+    }
+
+    /// `cells(_:)` of a row whose columns' placement is `placement`.
+    public func cells(_ row: RawRow, placement: [Int]) -> String {
+        var width = 0
+        var delimitable = true
+        var bytes = 0
+        for (position, value) in row.values.enumerated() {
+            guard let value else { continue }
+            width = max(width, placement[position] + 1)
+            bytes += value.utf8.count + 1
+            if delimitable, value.utf8.contains(where: { $0 == Self.separator || $0 == Self.missing || $0 == 0 }) { delimitable = false }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        var slots = [String?](repeating: nil, count: width)
+        for (position, value) in row.values.enumerated() where value != nil { slots[placement[position]] = value }
+        if slots.isEmpty || (slots.count == 1 && slots[0] == "") { delimitable = false }
+        guard delimitable else { return Self.jsonArray(slots) }
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes + width)
+        for slot in slots {
+            text.append(Self.separator)
+            if let slot { text.append(contentsOf: slot.utf8) } else { text.append(Self.missing) }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// U+001F (unit separator) before each cell; U+001E (record separator) for no cell.

@@ -355,7 +355,12 @@ public struct SourceRecordWriter: Sendable {
         /// `columns` must give every raw column of the records a position (`RawColumns.extend`);
         /// `numbers`: the district's field numbers (`FieldNumbers.ensure`).
         public init(_ records: some Sequence<MappedRecord>, columns: RawColumns, numbers: FieldNumbers) {
-            for record in records { rows.row(SourceRecordWriter.stagingRow(record, columns: columns, numbers: numbers)) }
+            var placed: (columns: ColumnNames, placement: [Int])?
+            for record in records {
+                let names = record.rawRow.columns
+                if placed?.columns !== names { placed = (names, columns.placement(of: names)) }
+                rows.row(SourceRecordWriter.stagingRow(record, rawCells: columns.cells(record.rawRow, placement: placed!.placement), numbers: numbers))
+            }
         }
 
         public mutating func append(contentsOf other: StagingRows) {
@@ -423,7 +428,8 @@ public struct SourceRecordWriter: Sendable {
         """
     }
 
-    static func stagingRow(_ record: MappedRecord, columns: RawColumns, numbers: FieldNumbers) -> [String?] {
+    /// `rawCells`: the record's raw cells as `RawColumns.cells` gives them.
+    static func stagingRow(_ record: MappedRecord, rawCells: String, numbers: FieldNumbers) -> [String?] {
         let (core, facet) = record.coreAndFacetFields
         // The columns below, as matching will load them.
         let keys = MatchEngine.lookupKeys(
@@ -434,7 +440,7 @@ public struct SourceRecordWriter: Sendable {
                 division: core["division_code"], address: core["address"],
                 identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
-            record.sourceKey, String(record.row), record.contentHash, columns.cells(record.raw), JSONText.object(storedFields(record, core: core)),
+            record.sourceKey, String(record.row), record.contentHash, rawCells, JSONText.object(storedFields(record, core: core)),
             storedFacet(facet, numbers: numbers), record.problems.isEmpty ? nil : JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
