@@ -298,6 +298,35 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
+    @Test("a write that fails part-way stops reading and mapping, fails the batch, and the same ingest then stages every row once")
+    func writeFailsPartWay() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let directory = try TestDatabase.makeTemporaryDirectory(prefix: "yibiao-ingest")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let file = directory.appendingPathComponent("p.xml")
+            let members = (1...400).map { "<党员 编号=\"\($0)\"><姓名>张伟</姓名></党员>" }.joined()
+            try "<r>\(members)</r>".write(to: file, atomically: true, encoding: .utf8)
+            // The database refuses one row of the sixth chunk: the reading and mapping threads,
+            // several chunks ahead, must stop and let the ingest end.
+            _ = try await client.query(
+                """
+                CREATE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN IF NEW.source_key = '55' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$
+                """)
+            _ = try await client.query("CREATE TRIGGER refuse_row BEFORE INSERT ON source_record FOR EACH ROW EXECUTE FUNCTION refuse_row()")
+            var ingestor = Ingestor(adapter: try adapter("party"), district: "110105", actor: "test", today: today, logger: .silent)
+            ingestor.chunkSize = 10
+            await #expect(throws: StoreError.self) { _ = try await ingestor.ingest(file, client: client) }
+            #expect(try await count(client, "SELECT count(*) FROM source_record") == 50)
+            #expect(try await count(client, "SELECT count(*) FROM ingest_batch WHERE status = 'failed' AND error_code = 'ingest_write_failed'") == 1)
+            _ = try await client.query("DROP TRIGGER refuse_row ON source_record")
+            let again = try await ingestor.ingest(file, client: client)
+            #expect(again.read == 400 && again.staged == 350 && again.unchanged == 50 && again.reconciles)
+            #expect(try await count(client, "SELECT count(*) FROM source_record") == 400)
+            #expect(try await count(client, "SELECT count(DISTINCT source_key) FROM source_record") == 400)
+        }
+    }
+
     @Test("a custom Swift adapter ingests like a YAML one")
     func customAdapter() async throws {
         try await TestDatabase.withFreshDatabase { _, client in

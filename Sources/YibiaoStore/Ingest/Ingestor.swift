@@ -179,6 +179,45 @@ public struct Ingestor: Sendable {
     }
 }
 
+/// Chunks of rows from the reading thread to the mapping thread, at most `capacity` waiting.
+/// Threads, not tasks: reading and mapping block (file reads, Dispatch's parallel loops).
+private final class RowHandoff: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var waiting: [[UnmappedRow]] = []
+    private var finished = false
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Waits while `capacity` chunks wait already.
+    func put(_ rows: [UnmappedRow]) {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting.count >= capacity { condition.wait() }
+        waiting.append(rows)
+        condition.broadcast()
+    }
+
+    /// No more chunks: `take` returns nil once the waiting ones are taken.
+    func finish() {
+        condition.lock()
+        defer { condition.unlock() }
+        finished = true
+        condition.broadcast()
+    }
+
+    func take() -> [UnmappedRow]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting.isEmpty, !finished { condition.wait() }
+        guard !waiting.isEmpty else { return nil }
+        condition.broadcast()
+        return waiting.removeFirst()
+    }
+}
+
 /// One memo per slice number: a slice is mapped by one thread at a time.
 private final class MemoPerSlice: @unchecked Sendable {
     let memos = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in MappingMemo() }
@@ -199,11 +238,17 @@ struct IngestChunk: Sendable {
     var unchanged = 0
 }
 
-/// Reads and maps on a thread of its own while the database writes: parsing and COPY overlap,
-/// and at most two chunks wait in memory (the semaphore is the backpressure).
+/// Reads on one thread and maps on another while the database writes: reading the next chunk,
+/// mapping this one (on every core) and writing the last overlap. At most one chunk of rows
+/// waits to be mapped and two mapped chunks wait to be written (the backpressure). Reading had
+/// waited for each chunk's mapping: an XLSX sheet's XML parsing alone kept one core busy for
+/// half the staging while the other idled.
 final class ChunkProducer: @unchecked Sendable {
     let stream: AsyncStream<IngestChunk>
-    private let slots = DispatchSemaphore(value: 2)
+    /// Mapped chunks the consumer may have waiting. Not a DispatchSemaphore: one disposed of
+    /// below its starting value (a consumer that stopped part-way) stops the process.
+    private let slots = NSCondition()
+    private var freeSlots = 2
     private let lock = NSLock()
     private var _fileIssue: FeedIssue?
     private var _otherError: (any Error)?
@@ -215,7 +260,20 @@ final class ChunkProducer: @unchecked Sendable {
         self.stream = stream
     }
 
-    func consumed() { slots.signal() }
+    func consumed() {
+        slots.lock()
+        freeSlots += 1
+        slots.signal()
+        slots.unlock()
+    }
+
+    /// Waits for a free slot; returns at once when the consumer gave up.
+    private func takeSlot() {
+        slots.lock()
+        defer { slots.unlock() }
+        while freeSlots == 0, !cancelled { slots.wait() }
+        freeSlots -= 1
+    }
 
     private var _cancelled = false
     var cancelled: Bool { lock.withLock { _cancelled } }
@@ -223,8 +281,9 @@ final class ChunkProducer: @unchecked Sendable {
     /// The consumer gave up: the reader stops at its next row.
     func cancel() {
         lock.withLock { _cancelled = true }
-        slots.signal()
-        slots.signal()
+        slots.lock()
+        slots.broadcast()
+        slots.unlock()
     }
 
     /// `current`: the system's current records by source key; rows with their content hash are
@@ -241,17 +300,15 @@ final class ChunkProducer: @unchecked Sendable {
     ) -> ChunkProducer {
         let (stream, continuation) = AsyncStream.makeStream(of: IngestChunk.self, bufferingPolicy: .unbounded)
         let producer = ChunkProducer(stream: stream)
-        let thread = Thread {
-            var pending: [UnmappedRow] = []
-            pending.reserveCapacity(chunkSize)
+        let handoff = RowHandoff(capacity: 1)
+        let mapping = Thread {
             var keys = SourceKeyTracker()
             var columns = rawColumns
             let memos = MemoPerSlice()
-            // Mapping (normalisers, hashes) and encoding for COPY are most of the reading work:
-            // a chunk's rows are mapped and encoded on every core while the database writes the
-            // previous chunk. Only the check for repeated keys runs in file order, between the two.
-            func emit() {
-                let rows = pending
+            // Mapping (normalisers, hashes) and encoding for COPY are most of the work: a chunk's
+            // rows are mapped and encoded on every core. Only the check for repeated keys runs in
+            // file order, between the two.
+            func emit(_ rows: [UnmappedRow]) {
                 let outcomes = inThreadSlices(rows.count, minimum: 1_000) { slice, range in
                     range.map { index -> PreparedRow in
                         let unmapped = rows[index].parsed()
@@ -293,26 +350,40 @@ final class ChunkProducer: @unchecked Sendable {
                     chunk.staging.append(contentsOf: part)
                 }
                 chunk.staging.newColumns = added
-                pending.removeAll(keepingCapacity: true)
-                producer.slots.wait()
+                producer.takeSlot()
                 continuation.yield(chunk)
             }
+            while let rows = handoff.take() {
+                // A consumer that gave up is not sent more; the rows still handed over are let go.
+                if !producer.cancelled { emit(rows) }
+            }
+            continuation.finish()
+        }
+        mapping.stackSize = 8 << 20
+        mapping.start()
+        let thread = Thread {
+            var pending: [UnmappedRow] = []
+            pending.reserveCapacity(chunkSize)
             do {
                 try adapter.readUnmapped(url, today: today) { row in
                     if producer.cancelled { throw StopReading() }
                     pending.append(row)
-                    if pending.count >= chunkSize { emit() }
+                    if pending.count >= chunkSize {
+                        handoff.put(pending)
+                        pending.removeAll(keepingCapacity: true)
+                    }
                 }
             } catch is StopReading {
-                continuation.finish()
+                handoff.finish()
                 return
             } catch let issue as FeedIssue {
                 producer.lock.withLock { producer._fileIssue = issue }
             } catch {
                 producer.lock.withLock { producer._otherError = error }
             }
-            if !pending.isEmpty { emit() }
-            continuation.finish()
+            // Recorded above before the mapping thread ends the stream: the consumer reads them after it.
+            if !pending.isEmpty { handoff.put(pending) }
+            handoff.finish()
         }
         thread.stackSize = 8 << 20
         thread.start()
