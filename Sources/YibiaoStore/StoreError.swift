@@ -60,6 +60,8 @@ public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugS
         public static let fieldNotEditable = Code("field_not_editable")
         /// Earlier entries' values for a resident could not be read back (not text values).
         public static let entryUnreadable = Code("entry_unreadable")
+        /// A stored jsonb document whose text is not a JSON object (never written by the hub).
+        public static let documentUnreadable = Code("document_unreadable")
     }
 
     public let errorCode: Code
@@ -80,6 +82,16 @@ public struct StoreError: UserFacingError, CustomStringConvertible, CustomDebugS
         self.remedy = remedy
         self.exitCode = exitCode
         self.detail = detail
+    }
+
+    /// A stored document (`what`, of row `id`) whose text `JSONBObjectText` cannot read.
+    static func documentUnreadable(_ what: String, id: Int64) -> StoreError {
+        StoreError(
+            .documentUnreadable,
+            message: LocalizedText(
+                en: "the stored \(what) of \(id) cannot be read as a JSON object; nothing was changed",
+                zh: "已存储的 \(what)（\(id)）无法读取为 JSON 对象；未做任何更改"),
+            remedy: LocalizedText(en: "tell the hub's developers: the hub never writes such a document", zh: "请告知平台开发人员：平台不会写入此类文档"))
     }
 
     public var description: String { "\(code): \(message.en)" }

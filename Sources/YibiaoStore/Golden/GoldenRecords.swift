@@ -437,39 +437,34 @@ public struct GoldenRecords: Sendable {
         // while the rows below stream in.
         let numbers: FieldNumbers
         if let known { numbers = known } else { numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger) }
+        // The documents as jsonb prints them, taken apart here (`JSONBObjectText`): taking them
+        // apart on the server was most of this read's time there.
         let rows = try await connection.query(
             """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
-                   e.keys, e.values, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", "))
+                   r.fields::text, r.facet::text, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", "))
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
-            -- Fields and facet as two arrays: decoding them costs far less than parsing JSON here.
-            CROSS JOIN LATERAL (
-                SELECT array_agg(key) AS keys, array_agg(value) AS values FROM (
-                    SELECT key, value FROM jsonb_each_text(r.fields)
-                    UNION ALL
-                    \(unescaped: SourceRecordWriter.storedFacetPairs("r"))
-                ) pairs
-            ) e
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
         for try await row in rows {
             var cells = RowReader(row)
             let (resident, record, system, receivedAt) = (try cells.int64(), try cells.int64(), try cells.string(), try cells.int64())
-            let (keys, texts) = (try cells.textArray(), try cells.textArray())
+            guard let fields = JSONBObjectText.pairs(try cells.string()) else { throw StoreError.documentUnreadable("fields", id: record) }
+            guard let facet = JSONBObjectText.pairs(try cells.string()) else { throw StoreError.documentUnreadable("facet", id: record) }
             let (name, batch) = (try cells.text(), try cells.int64())
             var lifted: [String?] = []
             lifted.reserveCapacity(SourceRecordWriter.liftedFields.count)
             for _ in SourceRecordWriter.liftedFields { lifted.append(try cells.text()) }
             latest[resident] = max(latest[resident] ?? batch, batch)
             var values: [String: String] = [:]
-            values.reserveCapacity((keys?.count ?? 0) + lifted.count)
+            values.reserveCapacity(fields.count + facet.count + lifted.count)
             // The record's columns, then `fields` and the facet (`SourceRecordWriter.allFields`).
             for (key, value) in zip(SourceRecordWriter.liftedFields, lifted) where value != nil { values[key] = value }
             // `fields` by name, the facet by number; a number nobody gave cannot be read as any
-            // field: left out rather than guessed.
-            for (key, value) in zip(keys ?? [], texts ?? []) {
-                if let field = numbers.field(key) { values[field] = value }
-            }
+            // field: left out rather than guessed. (A JSON null is no value, as jsonb_each_text
+            // and the merge's SQL read it.)
+            for (key, value) in fields { if let value, let field = numbers.field(key) { values[field] = value } }
+            for (key, value) in facet { if let value, let field = numbers.field(key) { values[field] = value } }
             // The normalised display form, not the feed's spelling.
             values["name"] = name
             result[resident, default: []].append(Observation(recordID: record, system: system, receivedAt: receivedAt, values: values))
@@ -582,20 +577,19 @@ public struct GoldenRecords: Sendable {
     {
         var result: [Int64: [String: String]] = [:]
         guard !residents.isEmpty else { return result }
-        // One row per resident, its fields as parallel arrays (a row per field cost more to
-        // decode than to read).
+        // One row per resident, its document as jsonb prints it (`JSONBObjectText`).
         for try await row in try await connection.query(
             """
-            SELECT r.resident_id, array_agg(f.key), array_agg(f.value)
-            FROM resident r CROSS JOIN LATERAL jsonb_each_text(r.golden) f
-            WHERE r.district = \(district) AND r.resident_id = ANY(\(residents))
-            GROUP BY r.resident_id
+            SELECT r.resident_id, r.golden::text FROM resident r
+            WHERE r.district = \(district) AND r.resident_id = ANY(\(residents)) AND r.golden <> '{}'
             """, logger: logger
         ) {
             var cells = RowReader(row)
-            let (resident, fields, values) = (try cells.int64(), try cells.strings(), try cells.strings())
+            let resident = try cells.int64()
+            guard let pairs = JSONBObjectText.pairs(try cells.string()) else { throw StoreError.documentUnreadable("golden record", id: resident) }
             var stored: [String: String] = [:]
-            for (key, value) in zip(fields, values) {
+            for (key, value) in pairs {
+                guard let value else { continue }
                 // A number `numbers` lacks was committed after they were read (never inside a
                 // refresh, which numbers under the district lock): kept under its key.
                 let field = numbers.field(key) ?? key
