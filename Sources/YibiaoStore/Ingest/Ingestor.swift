@@ -97,7 +97,9 @@ public struct Ingestor: Sendable {
         // adapter and its checks make of each is reported afresh.
         let chunks = ChunkProducer.start(
             adapter: adapter, url: url, today: today, chunkSize: chunkSize, unchangedIn: current,
-            recognisingUnmapped: !rereadUnchangedFile, rawColumns: columns, fieldNumbers: numbers)
+            // Nothing to recognise in a system's first load: no row's key is looked for.
+            recognisingUnmapped: !rereadUnchangedFile && current.values.contains(where: \.sameAdapter), rawColumns: columns,
+            fieldNumbers: numbers)
         do {
             // A first ingest grows the table many times over: statistics follow each time it
             // doubles, and only for the columns the chunk statements join and filter on. The
