@@ -180,6 +180,44 @@ func gb18030(_ text: String) throws -> [UInt8] {
         #expect(bad.map(\.row) == [3, 4])
     }
 
+    @Test("a record of strings read from its bytes gives the cells JSONSerialization gives; any other falls back to it")
+    func fastPathSameAsFoundation() throws {
+        let samples = [
+            #"{"a": "1", "b": "张伟"}"#, #"{}"#, #" { "a" : "x" } "#, #"{"a": {"b": "1", "c": {"d": "2"}}, "e": "3"}"#, #"{"a": {}}"#,
+            #"{"q": "say \"hi\"", "s": "back\\slash\/", "c": "\b\f\n\r\t"}"#, #"{"u": "\u5f20\u4f1f \ud83d\ude00 \u00e9"}"#,
+            #"{"k": "e\u0301", "é": "composed", "名字": "李娜"}"#, #"{"n": 3, "s": "x"}"#, #"{"a": true}"#, #"{"a": null, "b": "1"}"#,
+            #"{"a": [1, "x"]}"#, #"{"a": "1", "a": "2"}"#, #"{"a.b": "1", "a": {"b": "2"}}"#, #"{"a": "\u0000"}"#, #"{"a": "\ud800"}"#,
+            #"{"a": "x"} trailing"#, #"{"a": "x",}"#, #"{"a" "x"}"#, #"["a"]"#, #""a""#, "{\"a\": \"raw\u{9}tab\"}", #"{"a": "\q"}"#, "",
+            "{\"a\": \"\u{7F}\"}", "{\"é\": \"1\", \"e\u{301}\": \"2\"}",
+        ]
+        for sample in samples {
+            let data = Data(sample.utf8)
+            let fast = JSONReader.parseObject(data, row: 7, recent: RecentColumnNames())
+            let plain = JSONReader.parseWithFoundation(data, row: 7)
+            switch (fast, plain) {
+            case (.row(let a), .row(let b)): #expect(a.cells == b.cells && a.number == b.number, "\(sample)")
+            case (.unreadable(let a), .unreadable(let b)): #expect(a.code == b.code && a.row == b.row, "\(sample)")
+            default: Issue.record("\(sample): \(fast) against \(plain)")
+            }
+        }
+        // The first eight are of the common shape: read from their bytes, not by the fallback.
+        for sample in samples.prefix(8) { #expect(FlatJSONObject.cells(Data(sample.utf8)) != nil, "\(sample)") }
+        // Bytes that are not UTF-8 are Foundation's to judge, never turned into U+FFFD here.
+        let invalid = Data([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D])
+        #expect(FlatJSONObject.cells(invalid) == nil)
+        // Records naming the same keys share their column names.
+        let recent = RecentColumnNames()
+        guard case .row(let first) = JSONReader.parseObject(Data(#"{"a": "1", "b": "2"}"#.utf8), row: 1, recent: recent),
+            case .row(let second) = JSONReader.parseObject(Data(#"{"a": "3", "b": "4"}"#.utf8), row: 2, recent: recent),
+            case .row(let other) = JSONReader.parseObject(Data(#"{"b": "5", "a": "6"}"#.utf8), row: 3, recent: recent)
+        else {
+            Issue.record("rows expected")
+            return
+        }
+        #expect(first.columns === second.columns)
+        #expect(other.columns !== second.columns && other.cells == ["a": "6", "b": "5"])
+    }
+
     @Test("JSON arrays at the top level and under a key path")
     func arrays() throws {
         let top = collect(JSONReader(url: try temporaryFile("t.json", #"[{"a": "1"}, {"a": "2", "b": {"c": [1, 2]}}]"#), layout: .array(path: [])))

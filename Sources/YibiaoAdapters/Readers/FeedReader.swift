@@ -21,6 +21,12 @@ public final class ColumnNames: Sendable {
         self.characterCounts = names.map(RecordMapper.characterCount)
     }
 
+    /// nil when a name comes twice.
+    convenience init?(distinct names: [String]) {
+        guard Set(names).count == names.count else { return nil }
+        self.init(names)
+    }
+
     /// Names already in `<` order (`sortedPositions` is then the identity).
     init(sortedNames names: [String]) {
         self.names = names

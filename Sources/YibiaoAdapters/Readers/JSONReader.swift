@@ -25,6 +25,8 @@ public struct JSONReader: UnparsedFeedReader {
         }
         defer { try? handle.close() }
         var sawByte = false
+        let recent = RecentColumnNames()
+        let parse: @Sendable (Data, Int) -> FeedEvent = { data, row in Self.parseObject(data, row: row, recent: recent) }
         switch layout {
         case .lines:
             var line = 0
@@ -35,7 +37,7 @@ public struct JSONReader: UnparsedFeedReader {
                 if line == 1, trimmed.starts(with: [0xEF, 0xBB, 0xBF]) { trimmed = trimmed.dropFirst(3) }
                 if trimmed.last == 0x0D { trimmed = trimmed.dropLast() }
                 if trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
-                try body(UnparsedRow(number: line, bytes: Data(trimmed), parse: Self.parseObject))
+                try body(UnparsedRow(number: line, bytes: Data(trimmed), parse: parse))
             }
             while let chunk = try Self.chunk(handle, url) {
                 sawByte = true
@@ -54,7 +56,7 @@ public struct JSONReader: UnparsedFeedReader {
             var scanner = JSONArrayScanner(target: path)
             while let chunk = try Self.chunk(handle, url) {
                 sawByte = true
-                try scanner.feed(chunk) { element, line in try body(UnparsedRow(number: line, bytes: Data(element), parse: Self.parseObject)) }
+                try scanner.feed(chunk) { element, line in try body(UnparsedRow(number: line, bytes: Data(element), parse: parse)) }
             }
             if !sawByte { throw FeedIssue.emptyFile(url) }
             try scanner.finish(fileName: url.lastPathComponent)
@@ -70,7 +72,17 @@ public struct JSONReader: UnparsedFeedReader {
         }
     }
 
-    @Sendable static func parseObject(_ data: Data, row: Int) -> FeedEvent {
+    /// `recent`: the reader's last column names, shared by records naming the same keys.
+    static func parseObject(_ data: Data, row: Int, recent: RecentColumnNames? = nil) -> FeedEvent {
+        if let (names, values) = FlatJSONObject.cells(data), let columns = recent?.columns(for: names) ?? ColumnNames(distinct: names) {
+            return .row(RawRow(number: row, columns: columns, values: values))
+        }
+        return parseWithFoundation(data, row: row)
+    }
+
+    /// Any record, through `JSONSerialization`: what `parseObject` gives when the record is not
+    /// of the common shape `FlatJSONObject` reads.
+    static func parseWithFoundation(_ data: Data, row: Int) -> FeedEvent {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
