@@ -67,6 +67,7 @@ public struct MatchEngine: Sendable {
     public static func blockingKeys(of record: MatchRecord) -> [(kind: Int, key: String)] {
         var keys: [(Int, String)] = []
         keys.reserveCapacity(8)
+        let addressPairs = record.address.map(StringSimilarity.bigrams)
         if let id = record.nationalID ?? record.nationalIDRaw.flatMap({ $0.utf8.count == 18 ? $0 : nil }) {
             keys.append((0, "id:" + id))
         }
@@ -89,9 +90,9 @@ public struct MatchEngine: Sendable {
             // Two addresses meet on a min-hash with a chance equal to the share of character pairs
             // they have in common, whatever part a typo hit; two of them, each its own key, so
             // that addresses sharing 70 % of their pairs meet 91 % of the time.
-            if let address = record.address {
+            if let pairs = addressPairs {
                 for seed in Self.addressSketchSeeds.prefix(2) {
-                    if let sketch = Self.minHash(of: address, seed: seed) { keys.append((10, "asb:" + sketch + "|" + iso)) }
+                    if let sketch = Self.minHash(ofPairs: pairs, seed: seed) { keys.append((10, "asb:" + sketch + "|" + iso)) }
                 }
             }
         }
@@ -111,8 +112,8 @@ public struct MatchEngine: Sendable {
         if let numbers = record.address.flatMap(Self.addressNumbers) { keys.append((8, "an:" + numbers)) }
         // Without the birth date (missing or mistyped), two min-hashes in one key: similar
         // addresses meet (J = 0.8: 64 %), addresses that merely share common pairs rarely do.
-        if let address = record.address, let first = Self.minHash(of: address, seed: Self.addressSketchSeeds[2]),
-            let second = Self.minHash(of: address, seed: Self.addressSketchSeeds[3])
+        if let pairs = addressPairs, let first = Self.minHash(ofPairs: pairs, seed: Self.addressSketchSeeds[2]),
+            let second = Self.minHash(ofPairs: pairs, seed: Self.addressSketchSeeds[3])
         {
             keys.append((11, "as:" + first + "." + second))
         }
@@ -135,7 +136,12 @@ public struct MatchEngine: Sendable {
     /// The smallest hash among a text's character pairs, in hexadecimal (a fixed hash, not
     /// Swift's per-process one: stored keys must be the same in every run).
     static func minHash(of text: String, seed: UInt64 = addressSketchSeeds[0]) -> String? {
-        let pairs = StringSimilarity.bigrams(text)
+        minHash(ofPairs: StringSimilarity.bigrams(text), seed: seed)
+    }
+
+    /// The same of a text's pairs (`StringSimilarity.bigrams`): a record's address gives up to
+    /// four sketches, its pairs found once.
+    static func minHash(ofPairs pairs: [UInt64], seed: UInt64) -> String? {
         guard pairs.count >= 3 else { return nil }
         var smallest = UInt64.max
         for pair in pairs {

@@ -324,6 +324,10 @@ enum CitizenIDTestValues {
         let keys = MatchEngine.blockingKeys(of: record)
         let stored = MatchEngine.lookupKeys(of: record)
         #expect(stored.count == keys.count && Set(stored).count == stored.count)
+        // The address's sketches, its pairs found once for all four, are the text's own.
+        let address = "5 mcgivern crescent new town 2163 act", seeds = MatchEngine.addressSketchSeeds
+        for seed in seeds.prefix(2) { #expect(keys.contains { $0 == (10, "asb:" + MatchEngine.minHash(of: address, seed: seed)! + "|1990-06-19") }) }
+        #expect(keys.contains { $0 == (11, "as:" + MatchEngine.minHash(of: address, seed: seeds[2])! + "." + MatchEngine.minHash(of: address, seed: seeds[3])!) })
         for ((kind, key), value) in zip(keys, stored) {
             #expect(value == MatchEngine.storedKey(kind: kind, key: key))
             #expect(MatchEngine.kind(ofStoredKey: value) == kind && value >= 0)
