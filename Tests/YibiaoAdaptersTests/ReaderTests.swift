@@ -200,6 +200,14 @@ func gb18030(_ text: String) throws -> [UInt8] {
             default: Issue.record("\(sample): \(fast) against \(plain)")
             }
         }
+        // A dotted key beside the same path of nested keys: quarantined, whichever is walked first.
+        for sample in [#"{"a.b": "1", "a": {"b": "2"}}"#, #"{"a": {"b": "2"}, "a.b": "1"}"#] {
+            guard case .unreadable(let issue) = JSONReader.parseObject(Data(sample.utf8), row: 3, recent: RecentColumnNames()) else {
+                Issue.record("\(sample) read as a row")
+                continue
+            }
+            #expect(issue.code == "duplicate_column" && issue.column == "a.b" && issue.row == 3)
+        }
         // The first eight are of the common shape: read from their bytes, not by the fallback.
         for sample in samples.prefix(8) { #expect(FlatJSONObject.cells(Data(sample.utf8)) != nil, "\(sample)") }
         // Bytes that are not UTF-8 are Foundation's to judge, never turned into U+FFFD here.

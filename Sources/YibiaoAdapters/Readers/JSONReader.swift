@@ -103,29 +103,45 @@ public struct JSONReader: UnparsedFeedReader {
                     value: String(decoding: data.prefix(500), as: UTF8.self)))
         }
         var cells: [String: String] = [:]
-        flatten(dictionary, prefix: "", into: &cells)
+        var repeated: Set<String> = []
+        flatten(dictionary, prefix: "", into: &cells, repeated: &repeated)
+        // `a.b` beside `a: {b}` names one column twice: which value it holds would depend on
+        // the order the object is walked in. Quarantined, not guessed.
+        if let name = repeated.min() {
+            return .unreadable(
+                FeedIssue(
+                    code: "duplicate_column",
+                    message: LocalizedText(
+                        en: "the record names the column \(name) twice (a key, and the same path through nested objects)",
+                        zh: "该记录两次给出列 \(name)（一个键，以及嵌套对象中的同一路径）"),
+                    row: row, column: name))
+        }
         return .row(RawRow(number: row, cells: cells))
     }
 
-    static func flatten(_ object: [String: Any], prefix: String, into cells: inout [String: String]) {
+    /// `repeated`: names given twice (a dotted key and the same path of nested keys).
+    static func flatten(_ object: [String: Any], prefix: String, into cells: inout [String: String], repeated: inout Set<String>) {
         for (key, value) in object {
             let name = prefix.isEmpty ? key : prefix + "." + key
+            let text: String?
             // Text first: nearly every value is, and a failed cast to a dictionary is not free.
             switch value {
-            case let text as String: cells[name] = text
-            case let nested as [String: Any]: flatten(nested, prefix: name, into: &cells)
+            case let string as String: text = string
+            case let nested as [String: Any]:
+                flatten(nested, prefix: name, into: &cells, repeated: &repeated)
+                continue
             case is NSNull: continue
             case let number as NSNumber where String(describing: type(of: number)).contains("Boolean"):
                 // Foundation on Linux gives JSON booleans as __NSCFBoolean, a subclass of NSNumber.
-                cells[name] = number.boolValue ? "true" : "false"
+                text = number.boolValue ? "true" : "false"
             case let number as NSNumber:
                 // Integers beyond 2^53 (ID numbers written as numbers) keep every digit.
-                cells[name] = number.stringValue
+                text = number.stringValue
             default:
-                if let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) {
-                    cells[name] = String(decoding: data, as: UTF8.self)
-                }
+                text = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
             }
+            guard let text else { continue }
+            if cells.updateValue(text, forKey: name) != nil { repeated.insert(name) }
         }
     }
 }
