@@ -177,15 +177,18 @@ public struct RecordMapper: Sendable {
     /// recognises a row it holds already by it and the cells' digest (`hash`). nil when `map`
     /// would quarantine the row before its fields: only mapping it says what becomes of it.
     public func sourceKey(_ row: RawRow, memo: MappingMemo? = nil) -> String? {
-        guard case .success(let key) = sourceKeyOrIssue(row, layout: memo?.layout(of: row.columns, self) ?? layout(of: row.columns)) else {
-            return nil
-        }
+        guard case .success(let key) = sourceKeyOrIssue(row, layout: layout(of: row.columns, memo: memo)) else { return nil }
         return key
+    }
+
+    /// The memo's layout for these names (the last it saw, for a file's rows), or a fresh one.
+    private func layout(of columns: ColumnNames, memo: MappingMemo?) -> MappingLayout {
+        memo?.layout(of: columns, self) ?? layout(of: columns)
     }
 
     /// The same outcome as `map(_:)`; with a memo, values seen before are not normalised again.
     public func map(_ row: RawRow, memo: MappingMemo?) -> MappingOutcome {
-        let layout = memo?.layout(of: row.columns, self) ?? layout(of: row.columns)
+        let layout = layout(of: row.columns, memo: memo)
         let key: String
         switch sourceKeyOrIssue(row, layout: layout) {
         case .success(let found): key = found

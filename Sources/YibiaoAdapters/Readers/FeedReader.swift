@@ -14,11 +14,8 @@ public final class ColumnNames: Sendable {
     /// Each name's length in characters, as the digest counts it.
     let characterCounts: [Int]
 
-    public init(_ names: [String]) {
-        self.names = names
-        self.positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        self.sortedPositions = names.indices.sorted { names[$0] < names[$1] }
-        self.characterCounts = names.map(RecordMapper.characterCount)
+    public convenience init(_ names: [String]) {
+        self.init(names, sortedPositions: names.indices.sorted { names[$0] < names[$1] })
     }
 
     /// nil when a name comes twice.
@@ -28,10 +25,14 @@ public final class ColumnNames: Sendable {
     }
 
     /// Names already in `<` order (`sortedPositions` is then the identity).
-    init(sortedNames names: [String]) {
+    convenience init(sortedNames names: [String]) {
+        self.init(names, sortedPositions: Array(names.indices))
+    }
+
+    private init(_ names: [String], sortedPositions: [Int]) {
         self.names = names
         self.positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        self.sortedPositions = Array(names.indices)
+        self.sortedPositions = sortedPositions
         self.characterCounts = names.map(RecordMapper.characterCount)
     }
 

@@ -64,8 +64,7 @@ final class RecentColumnNames: @unchecked Sendable {
         {
             return known
         }
-        guard Set(names).count == names.count else { return nil }
-        let columns = ColumnNames(names)
+        guard let columns = ColumnNames(distinct: names) else { return nil }
         lock.withLock { last = columns }
         return columns
     }

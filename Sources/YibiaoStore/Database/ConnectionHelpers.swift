@@ -11,15 +11,15 @@ extension PostgresConnection {
     /// Fresh statistics for a table that just grew many times over (a district's first ingest):
     /// until autovacuum catches up, minutes later, the planner takes it for nearly empty and
     /// joins it by nested loops, which turns a 10,000-row statement from milliseconds into seconds.
+    func analyze(_ table: String, logger: Logger) async throws {
+        try await query(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
+    }
+
     /// `rows` into `table`'s `columns` with COPY (text format).
     func copy(_ rows: CopyText, into table: String, columns: [String], logger: Logger) async throws {
         try await copyFrom(table: table, columns: columns, logger: logger) { writer in
             try await writer.write(ByteBuffer(bytes: rows.bytes))
         }
-    }
-
-    func analyze(_ table: String, logger: Logger) async throws {
-        try await query(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
     }
 
     /// `analyze` for tables a statement of `rows` rows just filled, when that is many.
