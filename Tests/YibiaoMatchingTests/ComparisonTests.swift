@@ -322,20 +322,49 @@ enum CitizenIDTestValues {
         #expect(MatchEngine.storedKey(kind: 1, key: "nb:李波健|2007-08-05") == 144_076_947_824_247_912)
         let record = person(1, "Amelia Graham", "1990-06-19", sex: "2", address: "5 mcgivern crescent new town 2163 act")
         let keys = MatchEngine.blockingKeys(of: record)
-        let stored = MatchEngine.lookupKeys(of: record)
+        // Stored, or found among the records born the same day: every key one way or the other.
+        let stored = MatchEngine.lookupKeys(of: record) + MatchEngine.birthDayKeys(of: record)
         #expect(stored.count == keys.count && Set(stored).count == stored.count)
+        #expect(Set(MatchEngine.birthDayKeys(of: record).map(MatchEngine.kind(ofStoredKey:))) == MatchEngine.birthDayKinds)
+        #expect(MatchEngine.lookupKeys(of: record).allSatisfy { !MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) })
         // The address's sketches, its pairs found once for all four, are the text's own.
         let address = "5 mcgivern crescent new town 2163 act", seeds = MatchEngine.addressSketchSeeds
         for seed in seeds.prefix(2) { #expect(keys.contains { $0 == (10, "asb:" + MatchEngine.minHash(of: address, seed: seed)! + "|1990-06-19") }) }
         #expect(keys.contains { $0 == (11, "as:" + MatchEngine.minHash(of: address, seed: seeds[2])! + "." + MatchEngine.minHash(of: address, seed: seeds[3])!) })
-        for ((kind, key), value) in zip(keys, stored) {
-            #expect(value == MatchEngine.storedKey(kind: kind, key: key))
+        for (kind, key) in keys {
+            let value = MatchEngine.storedKey(kind: kind, key: key)
+            #expect(stored.contains(value))
             #expect(MatchEngine.kind(ofStoredKey: value) == kind && value >= 0)
         }
         #expect(MatchEngine.storedKey(kind: 7, key: "n:amelia graham") != MatchEngine.storedKey(kind: 1, key: "n:amelia graham"))
         let engine = MatchEngine()
         #expect(engine.blockLimit(forStoredKey: MatchEngine.storedKey(kind: 7, key: "n:amelia graham")) == MatchEngine.looseBlockSize)
         #expect(engine.blockLimit(forStoredKey: MatchEngine.storedKey(kind: 1, key: "nb:x|1990-06-19")) == engine.maximumBlockSize)
+    }
+
+    @Test("keys of the birth-day kinds hold the full birth date, so the records born that day hold every such block; none without one")
+    func birthDayKeys() {
+        let records = [
+            person(1, "Amelia Graham", "1990-06-19", sex: "2", nationalID: "110105199006190023", phone: "13812345678", address: "5 mcgivern crescent new town 2163 act"),
+            person(2, "张伟", "1985-03-02", sex: "1", address: "北京市朝阳区望京街46号公寓25号楼6单元901"),
+            person(3, "买买提·艾力", "2001-12-31", sex: "1", phone: "13900001111"),
+            person(4, "Zoe", "1950-01-01", sex: "0"),
+            person(5, "李波健", "1990-06", sex: "1", address: "北京市朝阳区和平街19号"),
+            person(6, "王明军", "1949", sex: "1", nationalID: "110105194912012073"),
+            person(7, "Amelia Graham", "", sex: "2", phone: "13812345678"),
+        ]
+        for record in records {
+            let keys = MatchEngine.blockingKeys(of: record)
+            let byDay = keys.filter { MatchEngine.birthDayKinds.contains($0.kind) }
+            if let day = record.birth?.iso {
+                #expect(!byDay.isEmpty)
+                for (_, key) in byDay { #expect(key.contains(day), "\(key) without \(day)") }
+            } else {
+                #expect(byDay.isEmpty && MatchEngine.birthDayKeys(of: record).isEmpty)
+            }
+            #expect(Set(MatchEngine.birthDayKeys(of: record)) == Set(byDay.map { MatchEngine.storedKey(kind: $0.kind, key: $0.key) }))
+            #expect(Set(MatchEngine.lookupKeys(of: record)) == Set(keys.filter { !MatchEngine.birthDayKinds.contains($0.kind) }.map { MatchEngine.storedKey(kind: $0.kind, key: $0.key) }))
+        }
     }
 
     @Test("a chain of weak links cannot merge two people with different valid IDs")

@@ -376,6 +376,8 @@ public struct ResidentLinker: Sendable {
     /// The queued records, the current records sharing a blocking key with them (blocks the
     /// district holds too many of are left out, as a whole run would), and every record of the
     /// residents those belong to; with the district-wide sizes and frequencies of their keys.
+    /// Keys with the birth date in them (`MatchEngine.birthDayKinds`) are not stored: their
+    /// blocks are found among the current records born on the day (`bornOn`), whole.
     private func neighbourhood(of queued: [Int64], currentRecords: Int, _ client: PostgresClient) async throws -> WorkSet {
         // Staging leaves new keys in the GIN index's pending list, which every lookup scans in
         // full: merged into the index first, a lookup costs tens of microseconds, not a millisecond.
@@ -383,6 +385,12 @@ public struct ResidentLinker: Sendable {
         var (records, keys) = try await loadRecords(client, ids: queued)
         let engine = MatchEngine()
         var members = try await blockMembers(Set(keys.values.flatMap { $0 }), client)
+        var bornThatDay = try await bornOn(Set(records.compactMap { $0.birth?.iso }), client)
+        for record in records {
+            let dayKeys = MatchEngine.birthDayKeys(of: record)
+            keys[record.id, default: []] += dayKeys
+            for key in dayKeys { members[key] = bornThatDay.members[key] ?? [] }
+        }
         var loaded = Set(records.map(\.id))
         // Candidates, then the residents they and the queued records belong to (a new version's
         // resident is its previous version's), then every current record of those residents.
@@ -390,12 +398,12 @@ public struct ResidentLinker: Sendable {
         let (candidates, candidateKeys) = try await loadRecords(client, ids: Array(candidateIDs))
         for record in candidates where loaded.insert(record.id).inserted {
             records.append(record)
-            keys[record.id] = candidateKeys[record.id]
+            keys[record.id] = (candidateKeys[record.id] ?? []) + MatchEngine.birthDayKeys(of: record)
         }
         let (mates, mateKeys) = try await loadResidentMates(of: Array(loaded), client)
         for record in mates where loaded.insert(record.id).inserted {
             records.append(record)
-            keys[record.id] = mateKeys[record.id]
+            keys[record.id] = (mateKeys[record.id] ?? []) + MatchEngine.birthDayKeys(of: record)
         }
         // The other keys matter only where they could make a pair: held by two loaded records or
         // more. A block one of them holds alone pairs nothing, oversized or not, so its size is
@@ -405,7 +413,16 @@ public struct ResidentLinker: Sendable {
             for key in Set(recordKeys) where members[key] == nil { holders[key, default: 0] += 1 }
         }
         let missing = Set(holders.filter { $0.value > 1 }.keys)
-        members.merge(try await blockMembers(missing, client)) { $1 }
+        let (missingByDay, missingStored) = (
+            missing.filter { MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) },
+            missing.filter { !MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) }
+        )
+        members.merge(try await blockMembers(missingStored, client)) { $1 }
+        if !missingByDay.isEmpty {
+            let days = Set(records.filter { !missingByDay.isDisjoint(with: keys[$0.id] ?? []) }.compactMap { $0.birth?.iso })
+            bornThatDay.merge(try await bornOn(days.subtracting(bornThatDay.days), client))
+            for key in missingByDay { members[key] = bornThatDay.members[key] ?? [] }
+        }
         // Blocking compares keys as text: the text of each stored key found oversized.
         let oversizedStored = Set(members.filter { $0.value.count > engine.blockLimit(forStoredKey: $0.key) }.keys)
         var oversized: Set<String> = []
@@ -424,6 +441,35 @@ public struct ResidentLinker: Sendable {
             records: records,
             context: MatchEngine.Context(oversizedBlocks: oversized, frequencies: frequencies.countingAddresses(among: records)),
             queued: queued, whole: false)
+    }
+
+    /// The blocks of birth-day keys (`MatchEngine.birthDayKeys`) of the current records born on
+    /// the days read: every holder of such a key is among them, so each block is whole.
+    struct BirthDayBlocks {
+        var days: Set<String> = []
+        var members: [Int64: [Int64]] = [:]
+
+        mutating func merge(_ other: BirthDayBlocks) {
+            days.formUnion(other.days)
+            members.merge(other.members) { $0 + $1 }
+        }
+    }
+
+    /// The current records born on `days` (full ISO dates), read through the B-tree of birth
+    /// dates, and the blocks of their birth-day keys.
+    private func bornOn(_ days: Set<String>, _ client: PostgresClient) async throws -> BirthDayBlocks {
+        var blocks = BirthDayBlocks(days: days)
+        guard !days.isEmpty else { return blocks }
+        let (records, _) = try await decodeRecords(
+            client.query(
+                """
+                SELECT \(unescaped: Self.recordColumns(keys: "NULL::bigint[]")) FROM source_record r
+                WHERE r.district = \(district) AND r.is_current AND r.birth_date IS NOT NULL AND r.birth_date = ANY(\(Array(days))::text[])
+                """, logger: logger))
+        for record in records {
+            for key in Set(MatchEngine.birthDayKeys(of: record)) { blocks.members[key, default: []].append(record.id) }
+        }
+        return blocks
     }
 
     /// The current records holding each blocking key, up to one past the block size matching
