@@ -221,6 +221,42 @@ private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
         }
     }
 
+    @Test("a birth day's block too large to compare is skipped by an incremental run as by a whole one: the day's records are read whole")
+    func oversizedBirthDayBlock() async throws {
+        // Seventy namesakes born the same day, sharing a phone: compared, they would be linked;
+        // but every key they share makes a block of seventy, past the largest compared.
+        // Sixty-five come first; the last five are matched incrementally, their blocks mostly
+        // records already stored, which the run must count whole to skip them as a whole run does.
+        let namesakes = (1...70).map { n in
+            #"{"aac001": "39900000\#(String(format: "%02d", n))", "aac003": "张伟", "aac004": "1", "aac006": "19850302", "aae005": "13900009999"}"#
+        }
+        let feed = try String(contentsOf: district.appendingPathComponent(feeds[0].1), encoding: .utf8).trimmingCharacters(in: .newlines)
+        func file(_ count: Int) throws -> URL {
+            let file = district.appendingPathComponent("social_security-namesakes-\(UUID().uuidString).jsonl")
+            try (feed + "\n" + namesakes.prefix(count).joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+            return file
+        }
+        let (first, all) = (try file(65), try file(70))
+        func namesakesTogether(_ residents: Set<Set<String>>) -> Int {
+            residents.filter { $0.filter { $0.hasPrefix("social_security/399") }.count > 1 }.count
+        }
+        let incremental = LockedBox<Set<Set<String>>>([])
+        try await withHubAndClient { hub, client in
+            _ = try await ingest(hub, feeds[0], file: first)
+            let matching = try #require(try await ingest(hub, feeds[0], file: all).matching)
+            #expect(!matching.wholeDistrict && matching.queued == 5)
+            incremental.value = try await partition(hub)
+            #expect(try await integrityViolations(client) == [:])
+        }
+        #expect(namesakesTogether(incremental.value) == 0)
+        try await withHub { hub in
+            _ = try await ingest(hub, feeds[0], file: all, match: false)
+            let once = try await hub.match(district: "110105", actor: "test")
+            #expect(once.wholeDistrict)
+            #expect(try await partition(hub) == incremental.value)
+        }
+    }
+
     @Test("a long run says which stage it is in: training, matching, links, golden records counted to the end, households, write-back")
     func stagesReported() async throws {
         try await withHub { hub in

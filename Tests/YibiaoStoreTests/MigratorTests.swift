@@ -275,6 +275,35 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("migration 0037 drops the stored keys that hold the birth date, keeps the others in their order, and leaves keyless rows keyless")
+    func birthDayKeysDropped() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 37 }, logger: .silent).migrate(client)
+            var fields = ["name": "Amelia Graham", "birth_date": "1990-06-19", "sex": "2", "phone": "13812345678"]
+            fields["address"] = "5 mcgivern crescent new town 2163 act"
+            let record = MatchRecord(id: 1, fields: fields)
+            // As staging stored them before: every blocking key.
+            let before = MatchEngine.blockingKeys(of: record).map { MatchEngine.storedKey(kind: $0.kind, key: $0.key) }
+            #expect(before.count > MatchEngine.lookupKeys(of: record).count)
+            try await client.query(
+                """
+                INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, is_current, birth_date, match_keys)
+                VALUES ('110105', 'party', 'a', 1, 1, 1, decode(repeat('a', 64), 'hex'), '', '{}', true, '1990-06-19', \(before)),
+                       ('110105', 'party', 'b', 1, 1, 2, decode(repeat('a', 64), 'hex'), '', '{}', true, NULL, NULL),
+                       ('110105', 'party', 'c', 1, 1, 3, decode(repeat('a', 64), 'hex'), '', '{}', false, '1990-06-19', \(before))
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var keys: [String: [Int64]?] = [:]
+            for try await (key, stored) in try await client.query("SELECT source_key, match_keys FROM source_record").decode((String, [Int64]?).self) {
+                keys[key] = stored
+            }
+            #expect(keys["a"] == MatchEngine.lookupKeys(of: record))
+            #expect(keys["b"] == .some(nil))
+            // A superseded version is in no index of keys: left as it was.
+            #expect(keys["c"] == before)
+        }
+    }
+
     @Test("migration 0022 takes out of fields only the values the record's columns hold as they are")
     func fieldsWithoutColumns() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
