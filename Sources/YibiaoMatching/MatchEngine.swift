@@ -64,17 +64,18 @@ public struct MatchEngine: Sendable {
     /// Beyond the exact keys: each name part with the birth date finds a name written in another
     /// order, with a part missing or one part mistyped; the name with the birth year finds a
     /// birth date with a typo. A key that a record repeats (two equal parts) is given once.
-    public static func blockingKeys(of record: MatchRecord) -> [(kind: Int, key: String)] {
+    /// `birthDay` and `others`: whether to give the keys of the `birthDayKinds`, and the rest.
+    public static func blockingKeys(of record: MatchRecord, birthDay: Bool = true, others: Bool = true) -> [(kind: Int, key: String)] {
         var keys: [(Int, String)] = []
         keys.reserveCapacity(8)
         let addressPairs = record.address.map(StringSimilarity.bigrams)
-        if let id = record.nationalID ?? record.nationalIDRaw.flatMap({ $0.utf8.count == 18 ? $0 : nil }) {
+        if others, let id = record.nationalID ?? record.nationalIDRaw.flatMap({ $0.utf8.count == 18 ? $0 : nil }) {
             keys.append((0, "id:" + id))
         }
-        if record.nationalID == nil {
+        if others, record.nationalID == nil {
             for identifier in record.otherIdentifierKeys { keys.append((0, "id:" + identifier)) }
         }
-        if let birth = record.birth {
+        if birthDay, let birth = record.birth {
             let iso = birth.iso
             if let name = record.nameKey { keys.append((1, "nb:" + name + "|" + iso)) }
             if let pinyin = record.pinyinKey { keys.append((2, "pb:" + pinyin + "|" + iso)) }
@@ -96,6 +97,7 @@ public struct MatchEngine: Sendable {
                 }
             }
         }
+        guard others else { return keys }
         // A birth date known only to the month or year still has its year.
         if let name = record.nameKey, let year = record.knownBirth?.year { keys.append((6, "nby:" + name + "|" + String(year))) }
         if let phone = record.phone { keys.append((3, "ph:" + phone)) }
@@ -174,7 +176,7 @@ public struct MatchEngine: Sendable {
     /// incremental run finds a new record's candidates, and the sizes of their blocks, without
     /// reading the district. Keys of the `birthDayKinds` are not among them (`birthDayKeys`).
     public static func lookupKeys(of record: MatchRecord) -> [Int64] {
-        blockingKeys(of: record).compactMap { birthDayKinds.contains($0.kind) ? nil : storedKey(kind: $0.kind, key: $0.key) }
+        blockingKeys(of: record, birthDay: false).map { storedKey(kind: $0.kind, key: $0.key) }
     }
 
     /// Kinds of key whose text holds the full birth date: every record holding one was born that
@@ -186,7 +188,7 @@ public struct MatchEngine: Sendable {
     /// The record's keys of the `birthDayKinds`, in their stored form (`storedKey`).
     public static func birthDayKeys(of record: MatchRecord) -> [Int64] {
         guard record.birth != nil else { return [] }
-        return blockingKeys(of: record).compactMap { birthDayKinds.contains($0.kind) ? storedKey(kind: $0.kind, key: $0.key) : nil }
+        return blockingKeys(of: record, others: false).map { storedKey(kind: $0.kind, key: $0.key) }
     }
 
     /// A blocking key as the database indexes it: its kind in the top byte, a 56-bit FNV-1a hash
@@ -210,7 +212,7 @@ public struct MatchEngine: Sendable {
     public func candidatePairs(
         _ records: [MatchRecord], keys: [[(kind: Int, key: String)]]? = nil, oversized: Set<String> = []
     ) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
-        let keys = keys ?? records.map(Self.blockingKeys(of:))
+        let keys = keys ?? records.map { Self.blockingKeys(of: $0) }
         return candidatePairs(groups: Self.blockingKeys.indices.map { Self.blocks(ofKind: $0, keys: keys) }, oversized: oversized)
     }
 

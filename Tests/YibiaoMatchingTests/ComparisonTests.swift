@@ -188,7 +188,7 @@ enum CitizenIDTestValues {
     func blocksByText() {
         var records = strangers()
         records.append(contentsOf: (0..<60).map { stranger($0, id: Int64($0 + 1_001), phone: "138111\(20_000 + $0 % 7)") })
-        let keys = records.map(MatchEngine.blockingKeys(of:))
+        let keys = records.map { MatchEngine.blockingKeys(of: $0) }
         for kind in MatchEngine.blockingKeys.indices {
             // What a dictionary keyed by the text gives.
             var expected: [String: [Int32]] = [:]
