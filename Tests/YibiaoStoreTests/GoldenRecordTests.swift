@@ -80,6 +80,8 @@ import YibiaoTestSupport
         try await TestDatabase.withFreshDatabase { _, client in
             let first = try await ingest("civil_affairs", [Self.zhang, Self.wang], client: client)
             #expect(first.golden.changed == 2)
+            // New residents' digests, computed in this process, are the ones the server computes.
+            #expect(try await GoldenRecords(district: district, rules: .standard, logger: .silent).refresh(client, cause: .link, actor: "test").recomputed == 0)
             try await ingest("social_security", [Self.zhangSS], client: client)
             let zhang = try await resident(client, system: "civil_affairs", key: "c1")
             #expect(try await resident(client, system: "social_security", key: "s1") == zhang)

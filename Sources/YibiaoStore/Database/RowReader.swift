@@ -52,6 +52,14 @@ struct RowReader {
         return try cell.decode(Bool.self)
     }
 
+    /// A `bytea`'s bytes, or nil for NULL.
+    mutating func bytes() throws -> [UInt8]? {
+        let cell = try next()
+        guard let bytes = cell.bytes else { return nil }
+        if cell.format == .binary, cell.dataType == .bytea { return Array(bytes.readableBytesView) }
+        return Array(try cell.decode(ByteBuffer.self).readableBytesView)
+    }
+
     /// Text, or nil for NULL.
     mutating func text() throws -> String? {
         let cell = try next()

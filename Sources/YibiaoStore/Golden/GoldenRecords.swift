@@ -80,7 +80,8 @@ public struct GoldenRecords: Sendable {
         let rulesChanged = try await rulesChanged(connection)
         var stale = try await staleResidents(connection, only: rulesChanged ? nil : residents)
         if !fresh.isEmpty {
-            stale += try await freshResidents(connection, fresh)
+            // Their digests are computed as their slices' records load (`loadObservations`).
+            stale += fresh.map { StaleResident(id: $0, mergedInto: nil, hash: "") }
             stale.sort { $0.id < $1.id }
         }
         if rulesChanged, !dryRun { try await recordRules(connection) }
@@ -190,6 +191,7 @@ public struct GoldenRecords: Sendable {
                 return try await sliceInputs(connection, following, fresh: fresh, everywhere: everywhere, numbers: numbers)
             }()
             placeholders = current.placeholders
+            for (resident, digest) in current.freshDigests { hashes[resident] = digest }
             // The pure merge of the slice's residents, and their rows for the database, split
             // across cores; each part's rows are written as soon as they are merged.
             let merged = try await Self.mergeInParallel(
@@ -368,26 +370,23 @@ public struct GoldenRecords: Sendable {
     /// The part of a resident's digest its current records (`r`) make.
     static let recordsDigest = "coalesce(string_agg(r.record_id::text || ':' || encode(r.content_hash, 'hex'), ',' ORDER BY r.record_id), '')"
 
-    /// New residents (no row yet), with the digest `staleResidents` gives a resident of the same
-    /// records and no overrides.
-    func freshResidents(_ connection: PostgresConnection, _ ids: Set<Int64>) async throws -> [StaleResident] {
-        var result: [StaleResident] = []
-        for try await (id, digest) in try await connection.query(
-            """
-            SELECT f.resident_id, md5(\(rulesFingerprint) || '|' || \(unescaped: Self.recordsDigest) || '|')::uuid::text
-            FROM unnest(\(Array(ids))::bigint[]) AS f(resident_id)
-            LEFT JOIN link l ON l.district = \(district) AND l.resident_id = f.resident_id
-            LEFT JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
-            GROUP BY f.resident_id
-            """, logger: logger
-        ).decode((Int64, String).self) { result.append(StaleResident(id: id, mergedInto: nil, hash: digest)) }
-        return result
+    /// A new resident's digest (no row yet), the one `staleResidents` gives a resident of the same
+    /// current records (id and content hash) and no overrides: computed here from the records
+    /// the refresh reads anyway, not by the server from the same rows again.
+    static func freshDigest(rulesFingerprint: String, records: [(id: Int64, contentHash: [UInt8])]) -> String {
+        let listed = records.sorted { $0.id < $1.id }.map { String($0.id) + ":" + $0.contentHash.hexString }.joined(separator: ",")
+        let hex = Insecure.MD5.hash(data: Data((rulesFingerprint + "|" + listed + "|").utf8)).hexString
+        // As the server prints a uuid: 8-4-4-4-12 lower-case digits.
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
     }
 
     /// What a slice of residents is merged from.
     struct SliceInputs: Sendable {
         var observations: [Int64: [Observation]]
         var latestBatch: [Int64: Int64]
+        /// The digests of the slice's new residents (`freshDigest`).
+        var freshDigests: [Int64: String]
         var placeholders: Placeholders
         var overrides: [Int64: [String: Override]]
         var stored: [Int64: [String: String]]
@@ -396,11 +395,12 @@ public struct GoldenRecords: Sendable {
     func sliceInputs(
         _ connection: PostgresConnection, _ slice: [Int64], fresh: Set<Int64>, everywhere: Placeholders?, numbers: FieldNumbers
     ) async throws -> SliceInputs {
-        let (observations, latest, placeholders) = try await mergeInputs(connection, residents: slice, everywhere: everywhere, numbers: numbers)
+        let (observations, latest, placeholders, freshDigests) = try await mergeInputs(
+            connection, residents: slice, everywhere: everywhere, numbers: numbers, fresh: fresh)
         // A new resident has no overrides and no stored values yet.
         let existing = fresh.isEmpty ? slice : slice.filter { !fresh.contains($0) }
         return SliceInputs(
-            observations: observations, latestBatch: latest, placeholders: placeholders,
+            observations: observations, latestBatch: latest, freshDigests: freshDigests, placeholders: placeholders,
             overrides: try await loadOverrides(connection, residents: existing),
             stored: try await loadStoredValues(connection, residents: existing, numbers: numbers))
     }
@@ -411,10 +411,11 @@ public struct GoldenRecords: Sendable {
     /// batch among them, and the placeholders used. The refresh and `provenance` both read here,
     /// so provenance is computed from what the refresh merged.
     /// `numbers`: the district's field numbers, when the caller has read them.
-    func mergeInputs(_ connection: PostgresConnection, residents: [Int64], everywhere: Placeholders? = nil, numbers: FieldNumbers? = nil)
-        async throws -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], placeholders: Placeholders)
-    {
-        var (observations, latest) = try await loadObservations(connection, residents: residents, numbers: numbers)
+    /// `fresh`: new residents, whose digests (`freshDigest`) are computed from the records read.
+    func mergeInputs(
+        _ connection: PostgresConnection, residents: [Int64], everywhere: Placeholders? = nil, numbers: FieldNumbers? = nil, fresh: Set<Int64> = []
+    ) async throws -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], placeholders: Placeholders, freshDigests: [Int64: String]) {
+        var (observations, latest, freshDigests) = try await loadObservations(connection, residents: residents, numbers: numbers, fresh: fresh)
         var placeholders = everywhere ?? Placeholders()
         if everywhere == nil { placeholders = try await self.placeholders(connection, among: observations) }
         let unapplied = try await unappliedUpdates(connection, residents: residents)
@@ -423,16 +424,18 @@ public struct GoldenRecords: Sendable {
                 observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
             }
         }
-        return (observations, latest, placeholders)
+        return (observations, latest, placeholders, freshDigests)
     }
 
-    /// The residents' current records, and the newest batch among them.
-    func loadObservations(_ connection: PostgresConnection, residents: [Int64], numbers known: FieldNumbers? = nil) async throws
-        -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64])
+    /// The residents' current records, the newest batch among them, and the digests of those of
+    /// them that are `fresh` (`freshDigest`).
+    func loadObservations(_ connection: PostgresConnection, residents: [Int64], numbers known: FieldNumbers? = nil, fresh: Set<Int64> = [])
+        async throws -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], freshDigests: [Int64: String])
     {
         var result: [Int64: [Observation]] = [:]
         var latest: [Int64: Int64] = [:]
-        guard !residents.isEmpty else { return (result, latest) }
+        guard !residents.isEmpty else { return (result, latest, [:]) }
+        var freshRecords: [Int64: [(id: Int64, contentHash: [UInt8])]] = [:]
         // Facet fields come by number. Read first: no other query may run on the connection
         // while the rows below stream in.
         let numbers: FieldNumbers
@@ -442,7 +445,8 @@ public struct GoldenRecords: Sendable {
         let rows = try await connection.query(
             """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
-                   r.fields::text, r.facet::text, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", "))
+                   r.fields::text, r.facet::text, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", ")),
+                   r.content_hash
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
@@ -455,6 +459,8 @@ public struct GoldenRecords: Sendable {
             var lifted: [String?] = []
             lifted.reserveCapacity(SourceRecordWriter.liftedFields.count)
             for _ in SourceRecordWriter.liftedFields { lifted.append(try cells.text()) }
+            let contentHash = try cells.bytes() ?? []
+            if fresh.contains(resident) { freshRecords[resident, default: []].append((record, contentHash)) }
             latest[resident] = max(latest[resident] ?? batch, batch)
             var values: [String: String] = [:]
             values.reserveCapacity(fields.count + facet.count + lifted.count)
@@ -469,7 +475,11 @@ public struct GoldenRecords: Sendable {
             values["name"] = name
             result[resident, default: []].append(Observation(recordID: record, system: system, receivedAt: receivedAt, values: values))
         }
-        return (result, latest)
+        var freshDigests: [Int64: String] = [:]
+        for resident in residents where fresh.contains(resident) {
+            freshDigests[resident] = Self.freshDigest(rulesFingerprint: rulesFingerprint, records: freshRecords[resident] ?? [])
+        }
+        return (result, latest, freshDigests)
     }
 
     /// Phone numbers among `observations` that many different people give (`Placeholders`); with
