@@ -103,6 +103,63 @@ import Testing
         #expect((try? CitizenID.parse(body + String(check), today: nil, divisions: nil).get()) != nil)
     }
 
+    @Test("the byte-wise check of ASCII digits and X gives what the check by characters gave, on 20,000 random texts")
+    func byteWiseCheck() {
+        // The check as it was, character by character: the reference.
+        func referenceClean(_ raw: String) -> String {
+            var result = String.UnicodeScalarView()
+            for scalar in TextNormalization.nfkc(raw).unicodeScalars {
+                if TextNormalization.isSpace(scalar) || "-‐‑–—_".unicodeScalars.contains(scalar) { continue }
+                switch scalar {
+                case "x", "×", "✕", "Х", "х", "Ⅹ", "ⅹ": result.append("X")
+                case "a"..."z": result.append(Unicode.Scalar(scalar.value - 32)!)
+                default: result.append(scalar)
+                }
+            }
+            return String(result)
+        }
+        func referenceCharacters(_ text: String) -> CitizenIDError? {
+            for (offset, character) in text.enumerated() {
+                let isDigit = character.isASCII && character.isNumber
+                let isFinalX = character == "X" && offset == text.count - 1 && text.count == 18
+                if !isDigit && !isFinalX { return .init(.invalidCharacter(position: offset + 1)) }
+            }
+            if text.count != 15 && text.count != 18 { return .init(.wrongLength(text.count)) }
+            return nil
+        }
+        var random = SeededGenerator(seed: 11)
+        let alphabet = ["0", "1", "7", "9", "X", "x", "-", " ", "Ｘ", "１", "٣", "é", "e\u{301}", "\r\n", "Ⅹ", "a", "."]
+        let valid = "11010519491231002X"
+        for round in 0..<20_000 {
+            var text = ""
+            if round % 3 == 0 {
+                // A valid number with a few characters changed, added or taken out.
+                var characters = Array(valid)
+                for _ in 0..<Int.random(in: 0...2, using: &random) {
+                    let at = Int.random(in: 0..<characters.count, using: &random)
+                    switch Int.random(in: 0...2, using: &random) {
+                    case 0: characters[at] = Character(alphabet.randomElement(using: &random)!)
+                    case 1: characters.insert(Character(alphabet.randomElement(using: &random)!), at: at)
+                    default: characters.remove(at: at)
+                    }
+                }
+                text = String(characters)
+            } else {
+                for _ in 0..<Int.random(in: 0...20, using: &random) { text += alphabet.randomElement(using: &random)! }
+            }
+            let cleaned = CitizenID.clean(text)
+            #expect(cleaned == referenceClean(text), "\(text.debugDescription)")
+            guard !cleaned.isEmpty, !(cleaned.contains("E") && (cleaned.contains(".") || cleaned.contains("+"))) else { continue }
+            let reason: CitizenIDError.Reason? =
+                if case .failure(let error) = CitizenID.parse(text, today: nil, divisions: nil) { error.reason } else { nil }
+            if let expected = referenceCharacters(cleaned) {
+                #expect(reason == expected.reason, "\(text.debugDescription)")
+            } else if case .invalidCharacter = reason {
+                Issue.record("\(text.debugDescription): refused for a character the reference accepts")
+            }
+        }
+    }
+
     @Test("descriptions never show the whole number")
     func masking() throws {
         let id = try valid("11010519491231002X")

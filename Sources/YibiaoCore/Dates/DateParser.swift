@@ -57,12 +57,12 @@ public struct DateParser: Sendable {
 
     /// Year and month (or year alone) from the forms that hold no day; nil for any other text.
     private static func partialFields(_ text: String) -> (year: Int, month: Int?)? {
-        let scalars = Array(text.unicodeScalars)
-        guard !scalars.isEmpty else { return nil }
-        if scalars.allSatisfy({ $0.isASCII && $0.properties.numericType != nil }) {
+        guard !text.isEmpty else { return nil }
+        if Self.isASCIIDigits(text) {
             // 1977 or 197710 (a six-digit 850302 is a day with a two-digit year; see parse).
-            if scalars.count == 4, let year = Int(text) { return (year, nil) }
-            if scalars.count == 6, let year = Int(text.prefix(4)), let month = Int(text.suffix(2)), (1800...2999).contains(year),
+            let count = text.utf8.count
+            if count == 4, let year = Int(text) { return (year, nil) }
+            if count == 6, let year = Int(text.prefix(4)), let month = Int(text.suffix(2)), (1800...2999).contains(year),
                 (1...12).contains(month)
             {
                 return (year, month)
@@ -111,8 +111,7 @@ public struct DateParser: Sendable {
         if text.isEmpty {
             return .failure(Self.error(.empty, en: "the date is empty", zh: "日期为空"))
         }
-        let scalars = Array(text.unicodeScalars)
-        if scalars.allSatisfy({ $0.properties.numericType != nil && $0.isASCII }) {
+        if Self.isASCIIDigits(text) {
             return parseAllDigits(text)
         }
         if let serial = Self.excelSerial(text) {
@@ -125,8 +124,13 @@ public struct DateParser: Sendable {
         return parseSeparated(text)
     }
 
+    /// Only ASCII digits (the ASCII characters with a numeric value), at least one.
+    static func isASCIIDigits(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
     private func parseAllDigits(_ text: String) -> Result<CalendarDate, DateParseError> {
-        let digits = text.compactMap { $0.wholeNumberValue }
+        let digits = text.utf8.map { Int($0) - 48 }
         switch digits.count {
         case 8:
             return make(year: number(digits[0..<4]), month: number(digits[4..<6]), day: number(digits[6..<8]), raw: text)

@@ -38,6 +38,8 @@ public struct CitizenID: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// NFKC, separators removed, upper case, and the look-alikes of X (Ⅹ, ×, х) turned into X.
     public static func clean(_ raw: String) -> String {
+        // Nearly every ID arrives as ASCII digits and X: nothing to clean.
+        if isDigitsAndX(raw) { return raw }
         var result = String.UnicodeScalarView()
         for scalar in TextNormalization.nfkc(raw).unicodeScalars {
             if TextNormalization.isSpace(scalar) || "-‐‑–—_".unicodeScalars.contains(scalar) { continue }
@@ -62,16 +64,24 @@ public struct CitizenID: Sendable, Hashable, Codable, CustomStringConvertible {
         if text.contains("E"), text.contains(".") || text.contains("+") {
             return .failure(.init(.excelScientific))
         }
-        for (offset, character) in text.enumerated() {
-            let isDigit = character.isASCII && character.isNumber
-            let isFinalX = character == "X" && offset == text.count - 1 && text.count == 18
-            if !isDigit && !isFinalX {
+        // Text of ASCII digits and X has one character per byte: checked byte by byte. Any
+        // other text is refused, at the position of its first other character.
+        let count = text.utf8.count
+        if isDigitsAndX(text) {
+            for (offset, byte) in text.utf8.enumerated() where byte == UInt8(ascii: "X") && !(offset == count - 1 && count == 18) {
                 return .failure(.init(.invalidCharacter(position: offset + 1)))
+            }
+        } else {
+            let characters = text.count
+            for (offset, character) in text.enumerated() {
+                let isDigit = character.isASCII && character.isNumber
+                let isFinalX = character == "X" && offset == characters - 1 && characters == 18
+                if !isDigit && !isFinalX { return .failure(.init(.invalidCharacter(position: offset + 1))) }
             }
         }
         let digits = text.utf8.map { Int($0) - 48 }
-        if text.count == 15 { return upgrade(digits, today: today, divisions: divisions) }
-        guard text.count == 18 else { return .failure(.init(.wrongLength(text.count))) }
+        if count == 15 { return upgrade(digits, today: today, divisions: divisions) }
+        guard count == 18 else { return .failure(.init(.wrongLength(count))) }
         if let problem = checkBody(digits, today: today, divisions: divisions) { return .failure(problem) }
         let expected = checkCharacter(forFirst17: Array(digits.prefix(17)))
         let found = text.last!
@@ -82,6 +92,16 @@ public struct CitizenID: Sendable, Hashable, Codable, CustomStringConvertible {
             return .failure(.init(.checkMismatch(expected: expected, found: found)))
         }
         return .success(CitizenID(value: text, upgradedFromFifteenDigits: false))
+    }
+
+    /// Only the ASCII digits and X, at least one.
+    static func isDigitsAndX(_ text: String) -> Bool {
+        var any = false
+        for byte in text.utf8 {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "X") else { return false }
+            any = true
+        }
+        return any
     }
 
     private static func upgrade(_ digits: [Int], today: CalendarDate?, divisions: DivisionCodeTable?) -> Result<CitizenID, CitizenIDError> {
