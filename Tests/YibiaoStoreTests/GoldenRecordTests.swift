@@ -28,6 +28,8 @@ import YibiaoTestSupport
           address: address
           household_book_no: book
           relationship_to_head: relation
+          passport_no: passport
+          social_security_no: ssn
         """
 
     func adapter(_ system: String, directory: URL) throws -> any FeedAdapter {
@@ -126,6 +128,36 @@ import YibiaoTestSupport
             #expect(last.source?.hasPrefix("civil_affairs civil_affairs.jsonl") == true)
             #expect(try await count(client, "SELECT count(*) FROM resident WHERE named_fields(district, golden) ->> 'phone' = '13987654321' AND version = 4") == 1)
             #expect(try await ChangeLog.verify(client, district: district, logger: .silent).firstBreak == nil)
+        }
+    }
+
+    @Test("every identifier a resident is known by comes from its records (citizen ID, passport, social security); a record joining a resident adds only what is new")
+    func identifiersKnown() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            let smith = #"{"key": "f1", "name": "John Smith", "passport": "E12345678", "ssn": "S-1", "sex": "男", "birth": "1980-01-02", "phone": "13900000001"}"#
+            try await ingest("civil_affairs", [Self.zhang, Self.wang, smith], client: client)
+            func known() async throws -> Set<String> {
+                var result: Set<String> = []
+                for try await (resident, scheme, value) in try await client.query("SELECT resident_id, scheme, value FROM resident_identifier")
+                    .decode((Int64, String, String).self)
+                { result.insert("\(resident) \(scheme) \(value)") }
+                return result
+            }
+            let zhang = try await resident(client, system: "civil_affairs", key: "c1")
+            let wang = try await resident(client, system: "civil_affairs", key: "c2")
+            let john = try await resident(client, system: "civil_affairs", key: "f1")
+            let first: Set<String> = [
+                "\(zhang) cn_citizen_id 110105198503020118", "\(wang) cn_citizen_id 11010519870615022X", "\(john) passport E12345678",
+                "\(john) social_security S-1",
+            ]
+            #expect(try await known() == first)
+            // The same person under another key, with another social-security number: an
+            // incremental run links the record to him and adds the new number alone.
+            let again = #"{"key": "f2", "name": "John Smith", "passport": "E12345678", "ssn": "S-2", "sex": "男", "birth": "1980-01-02", "phone": "13900000001"}"#
+            let run = try await ingest("civil_affairs", [Self.zhang, Self.wang, smith, again], client: client)
+            #expect(!run.wholeDistrict)
+            #expect(try await resident(client, system: "civil_affairs", key: "f2") == john)
+            #expect(try await known() == first.union(["\(john) social_security S-2"]))
         }
     }
 

@@ -717,12 +717,18 @@ public struct ResidentLinker: Sendable {
                         }
                     }
                     // Records that are new or change resident: only they can bring a resident new identifiers.
-                    var moved: [Int64] = []
-                    var movedToFresh: [Int64] = []
+                    // Each with the resident its link names.
+                    var moved: [(record: Int64, resident: Int64)] = []
+                    var movedToFresh: [(record: Int64, resident: Int64)] = []
                     for (clusterIndex, cluster) in (run.result?.clusters ?? []).enumerated() {
                         guard let resident = clusterResident[clusterIndex] else { continue }
                         for record in cluster where existing[record] != resident || newVersions.contains(record) {
-                            if freshResidents.contains(resident) { movedToFresh.append(record) } else { moved.append(record) }
+                            let linked = pinned[record] ?? resident
+                            if freshResidents.contains(linked) {
+                                movedToFresh.append((record, linked))
+                            } else {
+                                moved.append((record, linked))
+                            }
                         }
                         for record in cluster {
                             if inheritedPins.contains(record), let pinnedResident = pinned[record] {
@@ -769,16 +775,32 @@ public struct ResidentLinker: Sendable {
                     // it one: its records' identifiers need no conflict check (most of a first load).
                     // A system's own key is not among them: its record and link already say whose
                     // it is (a third of these rows once, read by nothing).
+                    // The run holds each record's identifiers (`MatchRecord`, read from the same
+                    // columns): sent as arrays, not found again by joining links to records.
+                    let position = Dictionary(uniqueKeysWithValues: run.work.records.enumerated().map { ($1.id, $0) })
                     for (records, onConflict) in [(movedToFresh, ""), (moved, "ON CONFLICT DO NOTHING")] where !records.isEmpty {
+                        var residents: [Int64] = [], schemes: [String] = [], values: [String] = [], sources: [Int64] = []
+                        struct Known: Hashable {
+                            let resident: Int64, scheme: String, value: String
+                        }
+                        var seen: Set<Known> = []
+                        for (record, resident) in records.sorted(by: { $0.record < $1.record }) {
+                            guard let index = position[record] else { continue }
+                            for (scheme, value) in Self.identifiers(of: run.work.records[index])
+                            where seen.insert(Known(resident: resident, scheme: scheme, value: value)).inserted {
+                                residents.append(resident)
+                                schemes.append(scheme)
+                                values.append(value)
+                                sources.append(record)
+                            }
+                        }
+                        guard !residents.isEmpty else { continue }
                         try await connection.query(
                             """
                             INSERT INTO resident_identifier (district, resident_id, scheme, value, record_id)
-                            SELECT DISTINCT ON (l.resident_id, i.scheme, i.value) \(district), l.resident_id, i.scheme, i.value, r.record_id
-                            FROM link l JOIN source_record r USING (district, record_id)
-                            CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
-                                                       ('social_security', r.fields->>'social_security_no')) AS i(scheme, value)
-                            WHERE l.district = \(district) AND l.record_id = ANY(\(records)) AND r.is_current
-                                AND i.value IS NOT NULL AND i.value <> ''
+                            SELECT \(district), i.resident_id, i.scheme, i.value, i.record_id
+                            FROM unnest(\(residents)::bigint[], \(schemes)::text[], \(values)::text[], \(sources)::bigint[])
+                                AS i(resident_id, scheme, value, record_id)
                             \(unescaped: onConflict)
                             """, logger: logger)
                     }
@@ -906,6 +928,19 @@ public struct ResidentLinker: Sendable {
             INSERT INTO district_state (district, matched_with_parameters) VALUES (\(district), \(parametersVersion))
             ON CONFLICT (district) DO UPDATE SET matched_with_parameters = excluded.matched_with_parameters
             """, logger: logger)
+    }
+}
+
+extension ResidentLinker {
+    /// The identifiers a resident is known by from this record (`resident_identifier`): its valid
+    /// citizen ID, passport and social-security numbers, as `source_record` holds them.
+    static func identifiers(of record: MatchRecord) -> [(scheme: String, value: String)] {
+        var result: [(String, String)] = []
+        if let id = record.nationalID, !id.isEmpty { result.append(("cn_citizen_id", id)) }
+        for scheme in ["passport", "social_security"] {
+            if let value = record.identifiers[scheme], !value.isEmpty { result.append((scheme, value)) }
+        }
+        return result
     }
 }
 
