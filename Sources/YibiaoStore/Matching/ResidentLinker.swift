@@ -199,6 +199,7 @@ public struct ResidentLinker: Sendable {
 
     /// The records one run matches, and what it knows of the district beyond them.
     struct WorkSet {
+        /// In id order (both loads sort them).
         var records: [MatchRecord]
         var context: MatchEngine.Context
         /// The queued records this run takes off the queue (with every record it matched).
@@ -776,21 +777,32 @@ public struct ResidentLinker: Sendable {
                     // A system's own key is not among them: its record and link already say whose
                     // it is (a third of these rows once, read by nothing).
                     // The run holds each record's identifiers (`MatchRecord`, read from the same
-                    // columns): sent as arrays, not found again by joining links to records.
-                    let position = Dictionary(uniqueKeysWithValues: run.work.records.enumerated().map { ($1.id, $0) })
+                    // columns): sent as arrays, not found again by joining links to records. A
+                    // resident's identifier is sent once, with the first of its records giving it.
+                    let held = run.work.records
+                    func heldRecord(_ id: Int64) -> MatchRecord? {
+                        var (low, high) = (0, held.count)
+                        while low < high {
+                            let middle = (low + high) / 2
+                            if held[middle].id < id { low = middle + 1 } else { high = middle }
+                        }
+                        return low < held.count && held[low].id == id ? held[low] : nil
+                    }
                     for (records, onConflict) in [(movedToFresh, ""), (moved, "ON CONFLICT DO NOTHING")] where !records.isEmpty {
                         var residents: [Int64] = [], schemes: [String] = [], values: [String] = [], sources: [Int64] = []
-                        struct Known: Hashable {
-                            let resident: Int64, scheme: String, value: String
-                        }
-                        var seen: Set<Known> = []
-                        for (record, resident) in records.sorted(by: { $0.record < $1.record }) {
-                            guard let index = position[record] else { continue }
-                            for (scheme, value) in Self.identifiers(of: run.work.records[index])
-                            where seen.insert(Known(resident: resident, scheme: scheme, value: value)).inserted {
+                        var current: Int64?
+                        var given: [(scheme: String, value: String)] = []
+                        for (record, resident) in records.sorted(by: { ($0.resident, $0.record) < ($1.resident, $1.record) }) {
+                            if resident != current {
+                                current = resident
+                                given.removeAll(keepingCapacity: true)
+                            }
+                            guard let match = heldRecord(record) else { continue }
+                            for identifier in Self.identifiers(of: match) where !given.contains(where: { $0 == identifier }) {
+                                given.append(identifier)
                                 residents.append(resident)
-                                schemes.append(scheme)
-                                values.append(value)
+                                schemes.append(identifier.scheme)
+                                values.append(identifier.value)
                                 sources.append(record)
                             }
                         }
