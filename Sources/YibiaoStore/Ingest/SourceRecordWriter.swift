@@ -405,10 +405,8 @@ public struct SourceRecordWriter: Sendable {
     /// `facet` holds qualified names (`party.branch`) only.
     static func storedFacet(_ facet: [String: String], numbers: FieldNumbers) -> String {
         guard !facet.isEmpty else { return "{}" }
-        var stored: [String: String] = [:]
-        stored.reserveCapacity(facet.count)
-        for (field, value) in facet { stored[numbers.key(field)] = value }
-        return CanonicalJSON.objectText(stored)
+        // Distinct names give distinct keys (a facet field's name is qualified, never a number).
+        return CanonicalJSON.objectText(pairs: facet.map { (numbers.key($0.key), $0.value) })
     }
 
     /// SQL for the facet values of source record `alias` as rows (`key`, `value` text), keys as
