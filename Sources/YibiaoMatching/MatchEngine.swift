@@ -100,7 +100,7 @@ public struct MatchEngine: Sendable {
         guard others else { return keys }
         // A birth date known only to the month or year still has its year.
         if let name = record.nameKey, let year = record.knownBirth?.year { keys.append((6, "nby:" + name + "|" + String(year))) }
-        if let phone = record.phone { keys.append((3, "ph:" + phone)) }
+        if let phone = record.phone { keys.append((phoneKind, phoneKeyText(phone))) }
         // Alone, a name is a small block unless it is common (then the block is skipped).
         if let name = record.nameKey { keys.append(nameAloneKey(name)) }
         // The first four letters of each part, in either order: a typo further on, or parts
@@ -174,9 +174,28 @@ public struct MatchEngine: Sendable {
 
     /// The blocking keys as staging stores them (`source_record.match_keys`), so that an
     /// incremental run finds a new record's candidates, and the sizes of their blocks, without
-    /// reading the district. Keys of the `birthDayKinds` are not among them (`birthDayKeys`).
+    /// reading the district.
+    /// Keys of the `birthDayKinds` are not among them (`birthDayKeys`), nor the phone's
+    /// (`phoneKey`).
     public static func lookupKeys(of record: MatchRecord) -> [Int64] {
-        blockingKeys(of: record, birthDay: false).map { storedKey(kind: $0.kind, key: $0.key) }
+        blockingKeys(of: record, birthDay: false).compactMap { $0.kind == phoneKind ? nil : storedKey(kind: $0.kind, key: $0.key) }
+    }
+
+    /// The kind of the phone's key. Its holders are the current records with that phone, which
+    /// the phone's own B-tree finds (the golden records' placeholders and the matcher's phone
+    /// frequencies need it anyway): not stored among the lookup keys (migration 0038).
+    public static let phoneKind = 3
+
+    static func phoneKeyText(_ phone: String) -> String { "ph:" + phone }
+
+    /// The record's phone key in its stored form (`storedKey`).
+    public static func phoneKey(of record: MatchRecord) -> Int64? {
+        record.phone.map(phoneKey)
+    }
+
+    /// A phone's key in its stored form.
+    public static func phoneKey(_ phone: String) -> Int64 {
+        storedKey(kind: phoneKind, key: phoneKeyText(phone))
     }
 
     /// Kinds of key whose text holds the full birth date: every record holding one was born that

@@ -229,7 +229,7 @@ private func partition(_ hub: Hub) async throws -> Set<Set<String>> {
         }
     }
 
-    @Test("a birth day's block too large to compare is skipped by an incremental run as by a whole one: the day's records are read whole")
+    @Test("a birth day's or a phone's block too large to compare is skipped by an incremental run as by a whole one: such blocks are read whole")
     func oversizedBirthDayBlock() async throws {
         // Seventy namesakes born the same day, sharing a phone: compared, they would be linked;
         // but every key they share makes a block of seventy, past the largest compared.

@@ -320,13 +320,18 @@ enum CitizenIDTestValues {
         // FNV-1a (64 bits) of the key's UTF-8, computed apart from this code: rows staged by any
         // version must be found by every later one.
         #expect(MatchEngine.storedKey(kind: 1, key: "nb:李波健|2007-08-05") == 144_076_947_824_247_912)
-        let record = person(1, "Amelia Graham", "1990-06-19", sex: "2", address: "5 mcgivern crescent new town 2163 act")
+        let record = person(1, "Amelia Graham", "1990-06-19", sex: "2", phone: "13812345678", address: "5 mcgivern crescent new town 2163 act")
         let keys = MatchEngine.blockingKeys(of: record)
-        // Stored, or found among the records born the same day: every key one way or the other.
-        let stored = MatchEngine.lookupKeys(of: record) + MatchEngine.birthDayKeys(of: record)
+        // Stored, or found among the records born the same day or with the same phone: every key
+        // one way or another.
+        let stored = MatchEngine.lookupKeys(of: record) + MatchEngine.birthDayKeys(of: record) + [MatchEngine.phoneKey(of: record)!]
         #expect(stored.count == keys.count && Set(stored).count == stored.count)
         #expect(Set(MatchEngine.birthDayKeys(of: record).map(MatchEngine.kind(ofStoredKey:))) == MatchEngine.birthDayKinds)
-        #expect(MatchEngine.lookupKeys(of: record).allSatisfy { !MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) })
+        #expect(
+            MatchEngine.lookupKeys(of: record).allSatisfy {
+                !MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) && MatchEngine.kind(ofStoredKey: $0) != MatchEngine.phoneKind
+            })
+        #expect(MatchEngine.phoneKey(of: record) == MatchEngine.storedKey(kind: 3, key: "ph:13812345678"))
         // The address's sketches, its pairs found once for all four, are the text's own.
         let address = "5 mcgivern crescent new town 2163 act", seeds = MatchEngine.addressSketchSeeds
         for seed in seeds.prefix(2) { #expect(keys.contains { $0 == (10, "asb:" + MatchEngine.minHash(of: address, seed: seed)! + "|1990-06-19") }) }
@@ -363,7 +368,9 @@ enum CitizenIDTestValues {
                 #expect(byDay.isEmpty && MatchEngine.birthDayKeys(of: record).isEmpty)
             }
             #expect(Set(MatchEngine.birthDayKeys(of: record)) == Set(byDay.map { MatchEngine.storedKey(kind: $0.kind, key: $0.key) }))
-            #expect(Set(MatchEngine.lookupKeys(of: record)) == Set(keys.filter { !MatchEngine.birthDayKinds.contains($0.kind) }.map { MatchEngine.storedKey(kind: $0.kind, key: $0.key) }))
+            let stored = keys.filter { !MatchEngine.birthDayKinds.contains($0.kind) && $0.kind != MatchEngine.phoneKind }
+            #expect(Set(MatchEngine.lookupKeys(of: record)) == Set(stored.map { MatchEngine.storedKey(kind: $0.kind, key: $0.key) }))
+            #expect(MatchEngine.phoneKey(of: record) == keys.first { $0.kind == MatchEngine.phoneKind }.map { MatchEngine.storedKey(kind: $0.kind, key: $0.key) })
         }
     }
 

@@ -275,7 +275,7 @@ import YibiaoTestSupport
         }
     }
 
-    @Test("migration 0037 drops the stored keys that hold the birth date, keeps the others in their order, and leaves keyless rows keyless")
+    @Test("migrations 0037 and 0038 drop the stored keys that hold the birth date and the phone's, keep the others in their order, and leave keyless rows keyless")
     func birthDayKeysDropped() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
             try await Migrator(migrations: Migration.bundled.filter { $0.version < 37 }, logger: .silent).migrate(client)

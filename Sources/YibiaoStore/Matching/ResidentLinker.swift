@@ -377,8 +377,9 @@ public struct ResidentLinker: Sendable {
     /// The queued records, the current records sharing a blocking key with them (blocks the
     /// district holds too many of are left out, as a whole run would), and every record of the
     /// residents those belong to; with the district-wide sizes and frequencies of their keys.
-    /// Keys with the birth date in them (`MatchEngine.birthDayKinds`) are not stored: their
-    /// blocks are found among the current records born on the day (`bornOn`), whole.
+    /// Keys with the birth date in them (`MatchEngine.birthDayKinds`) and the phone's are not
+    /// stored: their blocks are found among the current records born on the day (`bornOn`),
+    /// whole, and among those with the phone (`sharingPhones`).
     private func neighbourhood(of queued: [Int64], currentRecords: Int, _ client: PostgresClient) async throws -> WorkSet {
         // Staging leaves new keys in the GIN index's pending list, which every lookup scans in
         // full: merged into the index first, a lookup costs tens of microseconds, not a millisecond.
@@ -387,9 +388,10 @@ public struct ResidentLinker: Sendable {
         let engine = MatchEngine()
         var members = try await blockMembers(Set(keys.values.flatMap { $0 }), client)
         var bornThatDay = try await bornOn(Set(records.compactMap { $0.birth?.iso }), client)
+        for (key, holders) in try await sharingPhones(Set(records.compactMap(\.phone)), client) { members[key] = holders }
         for record in records {
             let dayKeys = MatchEngine.birthDayKeys(of: record)
-            keys[record.id, default: []] += dayKeys
+            keys[record.id, default: []] += dayKeys + (MatchEngine.phoneKey(of: record).map { [$0] } ?? [])
             for key in dayKeys { members[key] = bornThatDay.members[key] ?? [] }
         }
         var loaded = Set(records.map(\.id))
@@ -399,12 +401,12 @@ public struct ResidentLinker: Sendable {
         let (candidates, candidateKeys) = try await loadRecords(client, ids: Array(candidateIDs))
         for record in candidates where loaded.insert(record.id).inserted {
             records.append(record)
-            keys[record.id] = (candidateKeys[record.id] ?? []) + MatchEngine.birthDayKeys(of: record)
+            keys[record.id] = (candidateKeys[record.id] ?? []) + Self.unstoredKeys(of: record)
         }
         let (mates, mateKeys) = try await loadResidentMates(of: Array(loaded), client)
         for record in mates where loaded.insert(record.id).inserted {
             records.append(record)
-            keys[record.id] = (mateKeys[record.id] ?? []) + MatchEngine.birthDayKeys(of: record)
+            keys[record.id] = (mateKeys[record.id] ?? []) + Self.unstoredKeys(of: record)
         }
         // The other keys matter only where they could make a pair: held by two loaded records or
         // more. A block one of them holds alone pairs nothing, oversized or not, so its size is
@@ -414,11 +416,13 @@ public struct ResidentLinker: Sendable {
             for key in Set(recordKeys) where members[key] == nil { holders[key, default: 0] += 1 }
         }
         let missing = Set(holders.filter { $0.value > 1 }.keys)
-        let (missingByDay, missingStored) = (
-            missing.filter { MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) },
-            missing.filter { !MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) }
-        )
-        members.merge(try await blockMembers(missingStored, client)) { $1 }
+        let missingByDay = missing.filter { MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) }
+        let missingByPhone = missing.filter { MatchEngine.kind(ofStoredKey: $0) == MatchEngine.phoneKind }
+        members.merge(try await blockMembers(missing.subtracting(missingByDay).subtracting(missingByPhone), client)) { $1 }
+        if !missingByPhone.isEmpty {
+            let phones = Set(records.compactMap { record in MatchEngine.phoneKey(of: record).flatMap { missingByPhone.contains($0) ? record.phone : nil } })
+            members.merge(try await sharingPhones(phones, client)) { $1 }
+        }
         if !missingByDay.isEmpty {
             let days = Set(records.filter { !missingByDay.isDisjoint(with: keys[$0.id] ?? []) }.compactMap { $0.birth?.iso })
             bornThatDay.merge(try await bornOn(days.subtracting(bornThatDay.days), client))
@@ -442,6 +446,41 @@ public struct ResidentLinker: Sendable {
             records: records,
             context: MatchEngine.Context(oversizedBlocks: oversized, frequencies: frequencies.countingAddresses(among: records)),
             queued: queued, whole: false)
+    }
+
+    /// A record's keys that are not stored (`MatchEngine.lookupKeys`): its birth-day keys and
+    /// its phone's.
+    static func unstoredKeys(of record: MatchRecord) -> [Int64] {
+        MatchEngine.birthDayKeys(of: record) + (MatchEngine.phoneKey(of: record).map { [$0] } ?? [])
+    }
+
+    /// The phone keys' blocks (`MatchEngine.phoneKey`): the current records with each phone, up
+    /// to one past the block size matching skips, through the B-tree of phones.
+    private func sharingPhones(_ phones: Set<String>, _ client: PostgresClient) async throws -> [Int64: [Int64]] {
+        var members: [Int64: [Int64]] = [:]
+        var keyOf: [String: Int64] = [:]
+        for phone in phones {
+            let key = MatchEngine.phoneKey(phone)
+            keyOf[phone] = key
+            members[key] = []
+        }
+        let list = Array(phones)
+        let limit = MatchEngine().maximumBlockSize + 1
+        for start in stride(from: 0, to: list.count, by: 5_000) {
+            let chunk = Array(list[start..<min(start + 5_000, list.count)])
+            for try await (phone, id) in try await client.query(
+                """
+                SELECT w.phone, m.record_id FROM unnest(\(chunk)::text[]) AS w(phone)
+                CROSS JOIN LATERAL (
+                    SELECT r.record_id FROM source_record r
+                    WHERE r.district = \(district) AND r.is_current AND r.phone IS NOT NULL AND r.phone = w.phone LIMIT \(limit)
+                ) m
+                """, logger: logger
+            ).decode((String, Int64).self) {
+                if let key = keyOf[phone] { members[key, default: []].append(id) }
+            }
+        }
+        return members
     }
 
     /// The blocks of birth-day keys (`MatchEngine.birthDayKeys`) of the current records born on
