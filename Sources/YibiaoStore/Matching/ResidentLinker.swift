@@ -390,9 +390,8 @@ public struct ResidentLinker: Sendable {
         var bornThatDay = try await bornOn(Set(records.compactMap { $0.birth?.iso }), client)
         for (key, holders) in try await sharingPhones(Set(records.compactMap(\.phone)), client) { members[key] = holders }
         for record in records {
-            let dayKeys = MatchEngine.birthDayKeys(of: record)
-            keys[record.id, default: []] += dayKeys + (MatchEngine.phoneKey(of: record).map { [$0] } ?? [])
-            for key in dayKeys { members[key] = bornThatDay.members[key] ?? [] }
+            keys[record.id, default: []] += Self.unstoredKeys(of: record)
+            for key in MatchEngine.birthDayKeys(of: record) { members[key] = bornThatDay.members[key] ?? [] }
         }
         var loaded = Set(records.map(\.id))
         // Candidates, then the residents they and the queued records belong to (a new version's
