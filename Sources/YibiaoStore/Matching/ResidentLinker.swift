@@ -463,10 +463,8 @@ public struct ResidentLinker: Sendable {
             keyOf[phone] = key
             members[key] = []
         }
-        let list = Array(phones)
         let limit = MatchEngine().maximumBlockSize + 1
-        for start in stride(from: 0, to: list.count, by: 5_000) {
-            let chunk = Array(list[start..<min(start + 5_000, list.count)])
+        try await Self.inChunks(Array(phones)) { chunk in
             for try await (phone, id) in try await client.query(
                 """
                 SELECT w.phone, m.record_id FROM unnest(\(chunk)::text[]) AS w(phone)
@@ -480,6 +478,13 @@ public struct ResidentLinker: Sendable {
             }
         }
         return members
+    }
+
+    /// `body` over the values in chunks of 5,000: the arrays one statement binds stay small.
+    static func inChunks<Value>(_ values: [Value], _ body: ([Value]) async throws -> Void) async throws {
+        for start in stride(from: 0, to: values.count, by: 5_000) {
+            try await body(Array(values[start..<min(start + 5_000, values.count)]))
+        }
     }
 
     /// The blocks of birth-day keys (`MatchEngine.birthDayKeys`) of the current records born on
@@ -518,10 +523,8 @@ public struct ResidentLinker: Sendable {
     private func blockMembers(_ keys: Set<Int64>, _ client: PostgresClient) async throws -> [Int64: [Int64]] {
         var members: [Int64: [Int64]] = [:]
         for key in keys { members[key] = [] }
-        let list = Array(keys)
         let limit = MatchEngine().maximumBlockSize + 1
-        for start in stride(from: 0, to: list.count, by: 5_000) {
-            let chunk = Array(list[start..<min(start + 5_000, list.count)])
+        try await Self.inChunks(Array(keys)) { chunk in
             for try await (key, id) in try await client.query(
                 """
                 SELECT w.k, m.record_id FROM unnest(\(chunk)::bigint[]) AS w(k)
