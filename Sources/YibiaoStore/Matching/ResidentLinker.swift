@@ -517,7 +517,7 @@ public struct ResidentLinker: Sendable {
     }
 
     /// The current records holding each blocking key, up to one past the block size matching
-    /// skips (a placeholder phone on thousands of records costs no more than a small block).
+    /// skips (a key on thousands of records costs no more than a small block).
     /// One GIN lookup per key: with a list of keys in one `&&`, the planner estimates a large
     /// share of the table and scans it all, comparing every row with the whole list.
     private func blockMembers(_ keys: Set<Int64>, _ client: PostgresClient) async throws -> [Int64: [Int64]] {
