@@ -459,8 +459,8 @@ public struct GoldenRecords: Sendable {
             var lifted: [String?] = []
             lifted.reserveCapacity(SourceRecordWriter.liftedFields.count)
             for _ in SourceRecordWriter.liftedFields { lifted.append(try cells.text()) }
-            let contentHash = try cells.bytes() ?? []
-            if fresh.contains(resident) { freshRecords[resident, default: []].append((record, contentHash)) }
+            // The last column, read only for a new resident's digest.
+            if fresh.contains(resident) { freshRecords[resident, default: []].append((record, try cells.bytes() ?? [])) }
             latest[resident] = max(latest[resident] ?? batch, batch)
             var values: [String: String] = [:]
             values.reserveCapacity(fields.count + facet.count + lifted.count)

@@ -390,8 +390,11 @@ public struct ResidentLinker: Sendable {
         var bornThatDay = try await bornOn(Set(records.compactMap { $0.birth?.iso }), client)
         for (key, holders) in try await sharingPhones(Set(records.compactMap(\.phone)), client) { members[key] = holders }
         for record in records {
-            keys[record.id, default: []] += Self.unstoredKeys(of: record)
-            for key in MatchEngine.birthDayKeys(of: record) { members[key] = bornThatDay.members[key] ?? [] }
+            let unstored = Self.unstoredKeys(of: record)
+            keys[record.id, default: []] += unstored
+            for key in unstored where MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: key)) {
+                members[key] = bornThatDay.members[key] ?? []
+            }
         }
         var loaded = Set(records.map(\.id))
         // Candidates, then the residents they and the queued records belong to (a new version's
