@@ -82,6 +82,10 @@ private func integrityViolations(_ client: PostgresClient) async throws -> [Stri
           AND NOT EXISTS (SELECT 1 FROM resident_identifier x
                           WHERE x.district = l.district AND x.resident_id = l.resident_id AND x.scheme = i.scheme AND x.value = i.value)
         """,
+        "link naming comparisons the district does not have": """
+        SELECT count(*) FROM link l WHERE l.comparisons_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM link_comparisons c WHERE c.district = l.district AND c.comparisons_id = l.comparisons_id)
+        """,
         "record without lookup keys": "SELECT count(*) FROM source_record WHERE is_current AND match_keys IS NULL",
         "record still waiting to be matched": "SELECT count(*) FROM match_queue",
     ]

@@ -117,7 +117,10 @@ import YibiaoTestSupport
             try await Migrator(logger: .silent).migrate(client)
             var columns: [Int64: (Int64?, Float?, String?)] = [:]
             for try await (record, other, probability, comparisons) in try await client.query(
-                "SELECT record_id, other_record, probability, comparisons FROM link"
+                """
+                SELECT l.record_id, l.other_record, l.probability, c.comparisons
+                FROM link l LEFT JOIN link_comparisons c USING (district, comparisons_id)
+                """
             ).decode((Int64, Int64?, Float?, String?).self) { columns[record] = (other, probability, comparisons) }
             let expected = MatchExplanation(score, record: 20)
             #expect(columns[20]?.0 == 10)
@@ -272,6 +275,37 @@ import YibiaoTestSupport
                 "SELECT system_id, source_key, array_to_json(raw_cells(raw))::text FROM source_record"
             ).decode((String, String, String).self) { raw["\(system)/\(key)"] = try JSONDecoder().decode([String?].self, from: Data(cells.utf8)) }
             #expect(raw == ["party/a": [#"x"y"#, "", "张伟"], "party/b": ["2"], "party/c": [], "civil_affairs/a": ["3"]])
+        }
+    }
+
+    @Test("migration 0039 keeps each district's comparison texts once, and every link names the text it held")
+    func comparisonsShared() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 39 }, logger: .silent).migrate(client)
+            try await client.query("INSERT INTO district (district, name) VALUES ('110105', 'a'), ('110106', 'b')")
+            let (first, second) = ("1:19.87 1:13.947 1:14.192 1:0.997 1:11.118 1:13.23", "0:0 1:12.989 2:-3.5 1:0.997 0:0 0:0")
+            try await client.query(
+                """
+                INSERT INTO link (district, record_id, resident_id, method, weight, other_record, probability, comparisons, decided_by)
+                VALUES ('110105', 1, 1, 'deterministic', 73.4, 2, 1, \(first), 'test'),
+                       ('110105', 2, 1, 'deterministic', 73.4, 1, 1, \(first), 'test'),
+                       ('110105', 3, 2, 'probabilistic', 20.5, 4, 0.9, \(second), 'test'),
+                       ('110105', 5, 3, 'new', NULL, NULL, NULL, NULL, 'test'),
+                       ('110106', 1, 1, 'deterministic', 73.4, 2, 1, \(first), 'test')
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var texts: [String: String?] = [:]
+            for try await (district, record, text) in try await client.query(
+                """
+                SELECT l.district, l.record_id, c.comparisons
+                FROM link l LEFT JOIN link_comparisons c ON c.district = l.district AND c.comparisons_id = l.comparisons_id
+                """
+            ).decode((String, Int64, String?).self) { texts["\(district)/\(record)"] = text }
+            let expected: [String: String?] = ["110105/1": first, "110105/2": first, "110105/3": second, "110105/5": nil, "110106/1": first]
+            #expect(texts == expected)
+            for try await (district, count) in try await client.query(
+                "SELECT district, count(*)::int FROM link_comparisons GROUP BY district ORDER BY district"
+            ).decode((String, Int).self) { #expect(count == (district == "110105" ? 2 : 1)) }
         }
     }
 

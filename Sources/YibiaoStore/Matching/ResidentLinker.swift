@@ -701,6 +701,8 @@ public struct ResidentLinker: Sendable {
                     var clusterOf: [Int64: Int] = [:]
                     for (index, cluster) in (run.result?.clusters ?? []).enumerated() { for record in cluster { clusterOf[record] = index } }
                     // Links: one row per record whose link is new or no longer holds, sent as arrays, applied set-based.
+                    // Each names its comparisons by their number in the district (`LinkComparisons`).
+                    var comparisons = try await LinkComparisons.numbering(best.values, district: district, on: connection, logger: logger)
                     var copy = StagedRows(columns: 9)
                     // Sent in parts: the links of a whole district in one statement were a few
                     // hundred MB of a first load's peak (the rows, then their encoding).
@@ -708,23 +710,23 @@ public struct ResidentLinker: Sendable {
                         guard !copy.isEmpty else { return }
                         try await connection.query(
                             """
-                            INSERT INTO link (district, record_id, resident_id, method, weight, other_record, probability, comparisons,
+                            INSERT INTO link (district, record_id, resident_id, method, weight, other_record, probability, comparisons_id,
                                               decided_by, pinned, reason)
                             SELECT \(district), s.record_id::bigint, s.resident_id::bigint, s.method, s.weight::double precision,
-                                s.other_record::bigint, s.probability::real, s.comparisons, \(actor), s.pinned::boolean, s.reason
+                                s.other_record::bigint, s.probability::real, s.comparisons_id::integer, \(actor), s.pinned::boolean, s.reason
                             FROM unnest(\(copy.column(0))::text[], \(copy.column(1))::text[], \(copy.column(2))::text[], \(copy.column(3))::text[],
                                         \(copy.column(4))::text[], \(copy.column(5))::text[], \(copy.column(6))::text[], \(copy.column(7))::text[],
                                         \(copy.column(8))::text[])
-                                AS s(record_id, resident_id, method, weight, other_record, probability, comparisons, pinned, reason)
+                                AS s(record_id, resident_id, method, weight, other_record, probability, comparisons_id, pinned, reason)
                             ON CONFLICT (district, record_id) DO UPDATE SET resident_id = excluded.resident_id, method = excluded.method,
                                 weight = excluded.weight, other_record = excluded.other_record, probability = excluded.probability,
-                                comparisons = excluded.comparisons, decided_by = excluded.decided_by,
+                                comparisons_id = excluded.comparisons_id, decided_by = excluded.decided_by,
                                 -- The column's default: Citus allows no volatile function here.
                                 decided_at = excluded.decided_at
                             WHERE NOT link.pinned
-                                AND (link.resident_id, link.method, link.weight, link.other_record, link.probability, link.comparisons)
+                                AND (link.resident_id, link.method, link.weight, link.other_record, link.probability, link.comparisons_id)
                                     IS DISTINCT FROM (excluded.resident_id, excluded.method, excluded.weight, excluded.other_record,
-                                                      excluded.probability, excluded.comparisons)
+                                                      excluded.probability, excluded.comparisons_id)
                             """, logger: logger)
                         copy = StagedRows(columns: 9)
                     }
@@ -748,7 +750,7 @@ public struct ResidentLinker: Sendable {
                         try await connection.copy(
                             fresh, into: "link",
                             columns: [
-                                "district", "record_id", "resident_id", "method", "weight", "other_record", "probability", "comparisons", "pinned",
+                                "district", "record_id", "resident_id", "method", "weight", "other_record", "probability", "comparisons_id", "pinned",
                                 "reason", "decided_by",
                             ], logger: logger)
                         fresh = CopyText()
@@ -802,13 +804,14 @@ public struct ResidentLinker: Sendable {
                                 [
                                     String(record), String(resident), method, edge.map { String($0.weight) },
                                     edge.map { String($0.a == record ? $0.b : $0.a) }, edge.map { String($0.probability) },
-                                    edge.map(MatchExplanation.compactComparisons(of:)), "false", nil,
+                                    edge.map { String(comparisons.number(of: $0)) }, "false", nil,
                                 ])
                         }
                         if copy.count >= 50_000 { try await flush() }
                     }
                     try await flush()
                     try await flushFresh()
+                    try await comparisons.store(district: district, on: connection, logger: logger)
                     timer.lap("links", rows: recordCount)
                     // The columns the next statements join and filter on: statistics of the evidence
                     // would cost time per feed and guide no plan.

@@ -60,9 +60,10 @@ public struct CrossReferences: Sendable {
     /// The link of a system's current record, or nil when there is none.
     public func link(_ client: PostgresClient, system: String, key: String) async throws -> Link? {
         let query: PostgresQuery = """
-            SELECT l.resident_id, l.method, l.weight, l.other_record, l.probability::double precision, l.comparisons, o.system_id, o.source_key
+            SELECT l.resident_id, l.method, l.weight, l.other_record, l.probability::double precision, c.comparisons, o.system_id, o.source_key
             FROM source_record r JOIN link l USING (district, record_id)
             LEFT JOIN source_record o ON o.district = r.district AND o.record_id = l.other_record
+            LEFT JOIN link_comparisons c ON c.district = r.district AND c.comparisons_id = l.comparisons_id
             WHERE r.district = \(district) AND r.system_id = \(system) AND r.source_key = \(key) AND r.is_current
             """
         for try await (resident, method, weight, otherRecord, probability, comparisons, otherSystem, otherKey) in try await client.query(
