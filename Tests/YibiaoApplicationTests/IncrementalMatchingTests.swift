@@ -76,8 +76,8 @@ private func integrityViolations(_ client: PostgresClient) async throws -> [Stri
         """,
         "identifier of a current record missing from its resident's": """
         SELECT count(*) FROM link l JOIN source_record r USING (district, record_id)
-        CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', r.fields->>'passport_no'),
-                                   ('social_security', r.fields->>'social_security_no')) AS i(scheme, value)
+        CROSS JOIN LATERAL (VALUES ('cn_citizen_id', r.national_id), ('passport', field_value(r.fields, 'passport_no')),
+                                   ('social_security', field_value(r.fields, 'social_security_no'))) AS i(scheme, value)
         WHERE r.is_current AND i.value IS NOT NULL AND i.value <> ''
           AND NOT EXISTS (SELECT 1 FROM resident_identifier x
                           WHERE x.district = l.district AND x.resident_id = l.resident_id AND x.scheme = i.scheme AND x.value = i.value)

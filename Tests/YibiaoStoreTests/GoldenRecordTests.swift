@@ -326,7 +326,7 @@ import YibiaoTestSupport
             // Earlier values that cannot be read back stop the entry; they are never dropped.
             try await client.query(
                 """
-                UPDATE source_record SET fields = fields || '{"passport_no": 5}'::jsonb
+                UPDATE source_record SET fields = '{"passport_no": 5}'
                 WHERE system_id = 'community_entry' AND is_current
                 """, logger: .silent)
             let versions = "SELECT count(*) FROM source_record WHERE system_id = 'community_entry'"

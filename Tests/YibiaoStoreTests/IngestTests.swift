@@ -67,7 +67,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                     client,
                     """
                     SELECT count(*) FROM source_record r JOIN field_number n ON n.district = r.district AND n.name = 'party.member_status'
-                    WHERE r.facet ->> n.number::text = 'probationary' AND NOT r.facet ? 'party.member_status'
+                    WHERE field_value(r.facet, n.number::text) = 'probationary' AND field_value(r.facet, 'party.member_status') IS NULL
                     """) == 1)
         }
     }
@@ -116,7 +116,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 for try await (key, values, repeated) in try await client.query(
                     """
                     SELECT source_key, (\(unescaped: SourceRecordWriter.allFields("r")) || \(unescaped: SourceRecordWriter.flatFacet("r", district: "110105")))::text,
-                           r.fields ?| \(SourceRecordWriter.liftedFields)::text[]
+                           EXISTS (SELECT 1 FROM field_pairs(r.fields) f WHERE f.key = ANY(\(SourceRecordWriter.liftedFields)::text[]))
                     FROM source_record r WHERE system_id = \(name) AND is_current
                     """
                 ).decode((String, String, Bool).self) {

@@ -309,6 +309,55 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("migration 0040 writes fields and facets as staging writes them now; a document it cannot carry stays JSON, and reads the same")
+    func fieldsDelimited() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 40 }, logger: .silent).migrate(client)
+            let documents: [(key: String, fields: String, facet: String)] = [
+                ("plain", #"{"marital_status": "20", "community_code": "110105003002"}"#, #"{"38": "3100013830", "41": "1", "party.x": ""}"#),
+                ("empty", "{}", "{}"),
+                ("separator", #"{"address": "a\u001fb"}"#, #"{"38": "x\u001ey"}"#),
+                ("number", #"{"marital_status": 20}"#, #"{"41": null}"#),
+            ]
+            for (row, document) in documents.enumerated() {
+                try await client.query(
+                    """
+                    INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, facet)
+                    VALUES ('110105', 'party', \(document.key), 1, 1, \(row + 1), decode(repeat('ab', 32), 'hex'), '', \(document.fields)::jsonb,
+                            \(document.facet)::jsonb)
+                    """)
+            }
+            try await Migrator(logger: .silent).migrate(client)
+            var stored: [String: (fields: String, facet: String)] = [:]
+            for try await (key, fields, facet) in try await client.query("SELECT source_key, fields, facet FROM source_record").decode(
+                (String, String, String).self)
+            {
+                stored[key] = (fields, facet)
+            }
+            #expect(stored["plain"]?.fields == StoredPairs.text(["marital_status": "20", "community_code": "110105003002"]))
+            #expect(stored["plain"]?.facet == StoredPairs.text(["38": "3100013830", "41": "1", "party.x": ""]))
+            #expect(stored["empty"].map { $0.fields.isEmpty && $0.facet.isEmpty } == true)
+            for key in ["separator", "number"] {
+                #expect(stored[key].map { $0.fields.hasPrefix("{") && $0.facet.hasPrefix("{") } == true, "\(key) stays JSON")
+            }
+            #expect(StoredPairs.pairs(try #require(stored["separator"]?.fields)).map { $0.map(\.value) } == ["a\u{1F}b"])
+            #expect(StoredPairs.pairs(try #require(stored["number"]?.facet)).map { $0.map(\.value) } == [nil])
+            // The server reads every form alike.
+            for try await (key, pairs) in try await client.query(
+                "SELECT source_key, (SELECT coalesce(jsonb_object_agg(key, value), '{}')::text FROM field_pairs(fields)) FROM source_record"
+            ).decode((String, String).self) {
+                let expected: [String: [String: String]] = [
+                    "plain": ["marital_status": "20", "community_code": "110105003002"], "empty": [:], "separator": ["address": "a\u{1F}b"],
+                    "number": ["marital_status": "20"],
+                ]
+                #expect(try JSONDecoder().decode([String: String].self, from: Data(pairs.utf8)) == expected[key], "\(key)")
+            }
+            for try await count in try await client.query("SELECT count(*)::int FROM source_record WHERE field_value(facet, '38') IS NOT NULL").decode(Int.self) {
+                #expect(count == 2)
+            }
+        }
+    }
+
     @Test("migrations 0037 and 0038 drop the stored keys that hold the birth date and the phone's, keep the others in their order, and leave keyless rows keyless")
     func birthDayKeysDropped() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
@@ -361,7 +410,7 @@ import YibiaoTestSupport
             var fields: [String: [String: String]] = [:]
             var all: [String: [String: String]] = [:]
             for try await (key, stored, together) in try await client.query(
-                "SELECT source_key, fields::text, \(unescaped: SourceRecordWriter.allFields("r"))::text FROM source_record r"
+                "SELECT source_key, (SELECT coalesce(jsonb_object_agg(key, value), '{}')::text FROM field_pairs(r.fields)), \(unescaped: SourceRecordWriter.allFields("r"))::text FROM source_record r"
             ).decode((String, String, String).self) {
                 fields[key] = try JSONDecoder().decode([String: String].self, from: Data(stored.utf8))
                 all[key] = try JSONDecoder().decode([String: String].self, from: Data(together.utf8))
@@ -486,9 +535,12 @@ import YibiaoTestSupport
                     VALUES ('110105', 'party', \(key), 1, 1, 1, decode(repeat('ab', 32), 'hex'), '[]', '{}', \(facet)::jsonb)
                     """)
             }
-            func facets() async throws -> [String: String] {
+            // As JSON: the column is jsonb until migration 0040 (then `field_pairs` reads it).
+            func facets(_ column: String = "facet::text") async throws -> [String: String] {
                 var stored: [String: String] = [:]
-                for try await (key, facet) in try await client.query("SELECT source_key, facet::text FROM source_record").decode((String, String).self) {
+                for try await (key, facet) in try await client.query(
+                    PostgresQuery(unsafeSQL: "SELECT source_key, \(column) FROM source_record")
+                ).decode((String, String).self) {
                     stored[key] = facet
                 }
                 return stored
@@ -504,7 +556,7 @@ import YibiaoTestSupport
             try await Migrator(logger: .silent).migrate(client)
             let numbers = try await FieldNumbers.load(district: "110105", client, logger: .silent)
             #expect(numbers.byNumber == [1: "name", 2: "civil_affairs.elderly_allowance", 3: "party.branch", 4: "party.joined_on"])
-            let numbered = try await facets()
+            let numbered = try await facets("(SELECT coalesce(jsonb_object_agg(key, value), '{}')::text FROM field_pairs(facet))")
             #expect(
                 try decoder.decode([String: String].self, from: Data(try #require(numbered["a"]).utf8))
                     == ["2": "true", "3": "第一支部", "4": "2020-07-01"])
@@ -519,7 +571,7 @@ import YibiaoTestSupport
             // What staging writes now is the same shape; a field without a number keeps its name.
             #expect(
                 SourceRecordWriter.storedFacet(["party.branch": "第一支部", "party.joined_on": "2020-07-01", "party.dues_paid_until": "2025-10"], numbers: numbers)
-                    == #"{"3":"第一支部","4":"2020-07-01","party.dues_paid_until":"2025-10"}"#)
+                    == "\u{1E}3\u{1F}第一支部\u{1E}4\u{1F}2020-07-01\u{1E}party.dues_paid_until\u{1F}2025-10")
         }
     }
 

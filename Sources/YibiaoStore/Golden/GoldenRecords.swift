@@ -440,12 +440,12 @@ public struct GoldenRecords: Sendable {
         // while the rows below stream in.
         let numbers: FieldNumbers
         if let known { numbers = known } else { numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger) }
-        // The documents as jsonb prints them, taken apart here (`JSONBObjectText`): taking them
-        // apart on the server was most of this read's time there.
+        // The documents as stored, taken apart here (`StoredPairs`): taking them apart on the
+        // server was most of this read's time there.
         let rows = try await connection.query(
             """
             SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
-                   r.fields::text, r.facet::text, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", ")),
+                   r.fields, r.facet, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", ")),
                    r.content_hash
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
@@ -453,8 +453,8 @@ public struct GoldenRecords: Sendable {
         for try await row in rows {
             var cells = RowReader(row)
             let (resident, record, system, receivedAt) = (try cells.int64(), try cells.int64(), try cells.string(), try cells.int64())
-            guard let fields = JSONBObjectText.pairs(try cells.string()) else { throw StoreError.documentUnreadable("fields", id: record) }
-            guard let facet = JSONBObjectText.pairs(try cells.string()) else { throw StoreError.documentUnreadable("facet", id: record) }
+            guard let fields = StoredPairs.pairs(try cells.string()) else { throw StoreError.documentUnreadable("fields", id: record) }
+            guard let facet = StoredPairs.pairs(try cells.string()) else { throw StoreError.documentUnreadable("facet", id: record) }
             let (name, batch) = (try cells.text(), try cells.int64())
             var lifted: [String?] = []
             lifted.reserveCapacity(SourceRecordWriter.liftedFields.count)

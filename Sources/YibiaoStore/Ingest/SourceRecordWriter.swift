@@ -283,7 +283,7 @@ public struct SourceRecordWriter: Sendable {
                     raw, fields, facet, problems, national_id, national_id_raw, name, name_key, pinyin_key, sex,
                     birth_date, phone, division_code, address, match_keys)
                 SELECT \(district), \(system), s.source_key, coalesce(previous.version, 0) + 1, \(batchID), s.row_number::bigint,
-                    decode(s.content_hash, 'hex'), s.raw, s.fields::jsonb, s.facet::jsonb, s.problems::jsonb, s.national_id, s.national_id_raw,
+                    decode(s.content_hash, 'hex'), s.raw, s.fields, s.facet, s.problems::jsonb, s.national_id, s.national_id_raw,
                     s.name, s.name_key, s.pinyin_key, s.sex, s.birth_date, s.phone, s.division_code, s.address, s.match_keys::bigint[]
                 FROM unnest(\(rows.column(0))::text[], \(rows.column(1))::text[], \(rows.column(2))::text[], \(rows.column(3))::text[], \(rows.column(4))::text[],
                             \(rows.column(5))::text[], \(rows.column(6))::text[], \(rows.column(7))::text[], \(rows.column(8))::text[], \(rows.column(9))::text[],
@@ -373,8 +373,9 @@ public struct SourceRecordWriter: Sendable {
     /// (migration 0022), `allFields` puts them back.
     public static let liftedFields = ["national_id", "national_id_raw", "sex", "birth_date", "phone", "division_code", "address"]
 
-    /// `fields` as stored: the core values but those its columns hold — the name too when the
+    /// `fields`' values: the core values but those its columns hold — the name too when the
     /// feed spelled it as normalised (its `name` column), else it keeps the feed's spelling.
+    /// Stored as `StoredPairs` (migration 0040).
     /// `core`: the record's core fields (`MappedRecord.coreAndFacetFields`).
     static func storedFields(_ record: MappedRecord, core: [String: String]) -> [String: String] {
         var stored = core
@@ -384,10 +385,15 @@ public struct SourceRecordWriter: Sendable {
     }
 
     /// SQL for every canonical core value of source record `alias` as one jsonb object: its
-    /// columns' values, then `fields` (which wins, for a name spelled otherwise by the feed).
+    /// columns' values, then `fields` (which wins, for a name spelled otherwise by the feed). A
+    /// document kept as JSON keeps its values' kinds: a reader that wants text sees one that is not.
     public static func allFields(_ alias: String) -> String {
         let columns = (["name"] + liftedFields).map { "'\($0)', \(alias).\($0)" }.joined(separator: ", ")
-        return "(jsonb_strip_nulls(jsonb_build_object(\(columns))) || \(alias).fields)"
+        return """
+            (jsonb_strip_nulls(jsonb_build_object(\(columns)))
+             || CASE WHEN left(\(alias).fields, 1) = '{' THEN \(alias).fields::jsonb
+                     ELSE (SELECT coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb) FROM field_pairs(\(alias).fields) f) END)
+            """
     }
 
     /// The same values as `allFields`, as (key, value) rows without building the object: a count
@@ -395,25 +401,24 @@ public struct SourceRecordWriter: Sendable {
     public static func allFieldPairs(_ alias: String) -> String {
         let columns = liftedFields.map { "('\($0)', \(alias).\($0)::text)" }.joined(separator: ", ")
         return """
-            SELECT * FROM (VALUES ('name', CASE WHEN \(alias).fields ? 'name' THEN NULL ELSE \(alias).name END), \(columns)) c(key, value)
-            UNION ALL SELECT f.key, f.value FROM jsonb_each_text(\(alias).fields) f
+            SELECT * FROM (VALUES ('name', CASE WHEN field_value(\(alias).fields, 'name') IS NOT NULL THEN NULL ELSE \(alias).name END), \(columns)) c(key, value)
+            UNION ALL SELECT f.key, f.value FROM field_pairs(\(alias).fields) f
             """
     }
 
-    /// `facet` as stored: one object keyed by each field's number in the district
-    /// (`FieldNumbers`, migration 0031) — a name the district does not number stays a name.
+    /// `facet` as stored (`StoredPairs`, migration 0040): keyed by each field's number in the
+    /// district (`FieldNumbers`, migration 0031) — a name the district does not number stays a name.
     /// `facet` holds qualified names (`party.branch`) only.
     static func storedFacet(_ facet: [String: String], numbers: FieldNumbers) -> String {
-        guard !facet.isEmpty else { return "{}" }
         // Distinct names give distinct keys (a facet field's name is qualified, never a number).
-        return CanonicalJSON.objectText(pairs: facet.map { (numbers.key($0.key), $0.value) })
+        StoredPairs.text(pairs: facet.map { (numbers.key($0.key), $0.value) })
     }
 
     /// SQL for the facet values of source record `alias` as rows (`key`, `value` text), keys as
     /// stored: a field's number, or its name (`FieldNumbers.field` reads either). For reads of
     /// many records, which translate the keys once in this process rather than in every row.
     public static func storedFacetPairs(_ alias: String) -> String {
-        "SELECT f.key, f.value FROM jsonb_each_text(\(alias).facet) f"
+        "SELECT f.key, f.value FROM field_pairs(\(alias).facet) f"
     }
 
     /// The facet of source record `alias` of `district` as one jsonb object of qualified names
@@ -421,7 +426,7 @@ public struct SourceRecordWriter: Sendable {
     public static func flatFacet(_ alias: String, district: String) -> String {
         """
         (SELECT coalesce(jsonb_object_agg(coalesce(n.name, f.key), f.value), '{}'::jsonb)
-         FROM jsonb_each(\(alias).facet) f
+         FROM field_pairs(\(alias).facet) f
          LEFT JOIN field_number n ON n.district = \(Database.districtLiteral(district, else: "\(alias).district")) AND n.number::text = f.key)
         """
     }
@@ -438,7 +443,7 @@ public struct SourceRecordWriter: Sendable {
                 division: core["division_code"], address: core["address"],
                 identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
         return [
-            record.sourceKey, String(record.row), record.contentHash, rawCells, JSONText.object(storedFields(record, core: core)),
+            record.sourceKey, String(record.row), record.contentHash, rawCells, StoredPairs.text(storedFields(record, core: core)),
             storedFacet(facet, numbers: numbers), record.problems.isEmpty ? nil : JSONText.encode(record.problems),
             core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
