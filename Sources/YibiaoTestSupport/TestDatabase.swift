@@ -101,8 +101,8 @@ private final class SharedServer: @unchecked Sendable {
         // district table holds hundreds of locks, more than the default lock table shares out.
         configuration.settings["max_locks_per_transaction"] = "512"
         // And every suite's pools and servers at once: the default 100 was once exceeded ("too
-        // many clients") by a run on a loaded machine.
-        configuration.settings["max_connections"] = "300"
+        // many clients") by a run on a loaded machine, and 300 since (idle backends cost little).
+        configuration.settings["max_connections"] = "500"
         let server = EmbeddedPostgres(configuration: configuration)
         try server.start()
         SharedServerCleanup.register(server)
