@@ -86,6 +86,10 @@ private func integrityViolations(_ client: PostgresClient) async throws -> [Stri
         SELECT count(*) FROM link l WHERE l.comparisons_id IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM link_comparisons c WHERE c.district = l.district AND c.comparisons_id = l.comparisons_id)
         """,
+        "resident or household of a district the table lacks": """
+        SELECT (SELECT count(*) FROM resident x WHERE NOT EXISTS (SELECT 1 FROM district d WHERE d.district = x.district))
+             + (SELECT count(*) FROM household h WHERE NOT EXISTS (SELECT 1 FROM district d WHERE d.district = h.district))
+        """,
         "record without lookup keys": "SELECT count(*) FROM source_record WHERE is_current AND match_keys IS NULL",
         "record still waiting to be matched": "SELECT count(*) FROM match_queue",
     ]
