@@ -114,7 +114,8 @@ public struct GoldenRecords: Sendable {
         var mayBeOwed: [Int64] = []
         // Each slice's conflicts and change-log entries are written once it is merged: what a
         // slice changed is never held for the whole district (it was most of a first load's peak).
-        func settle(_ residents: [StaleResident], merged: [Int64: MergedResident], latestBatch: [Int64: Int64]) async throws {
+        // Counted here (`settle`); written (`store`) while the next slice merges.
+        func settle(_ residents: [StaleResident], merged: [Int64: MergedResident], latestBatch: [Int64: Int64]) -> Settled {
             var residentRows = StagedRows(columns: Self.residentColumns)
             var closeRows = StagedRows(columns: 2), raiseRows = StagedRows(columns: 4)
             var entries: [ChangeLog.Entry] = []
@@ -158,19 +159,24 @@ public struct GoldenRecords: Sendable {
                             changes: diff.changes))
                 }
             }
-            guard !dryRun else {
-                summary.entries += entries.count
-                return
-            }
-            try await write(connection, residents: residentRows, close: closeRows, raise: raiseRows)
+            return Settled(residents: residentRows, close: closeRows, raise: raiseRows, entries: entries)
+        }
+        /// Writes what `settle` counted; returns the outbox's causes, the entries and the append's time.
+        @Sendable func store(_ settled: Settled) async throws -> (owing: [OutboxWriter.Cause], entries: Int, elapsed: Duration) {
+            guard !dryRun else { return ([], settled.entries.count, .zero) }
+            try await write(connection, residents: settled.residents, close: settled.close, raise: settled.raise)
             let appending = ContinuousClock.now
-            let sequences = try await ChangeLog.append(entries, district: district, numbers: numbers, on: connection, logger: logger)
-            summary.entries += sequences.count
-            summary.appendElapsed += ContinuousClock.now - appending
-            owing += zip(entries, sequences).compactMap { entry, seq in
+            let sequences = try await ChangeLog.append(settled.entries, district: district, numbers: numbers, on: connection, logger: logger)
+            let owing = zip(settled.entries, sequences).compactMap { entry, seq in
                 entry.cause == "merge"
                     ? nil : OutboxWriter.Cause(seq: seq, residentID: entry.residentID, kind: entry.cause, changed: Set(entry.changes.keys))
             }
+            return (owing, sequences.count, ContinuousClock.now - appending)
+        }
+        func count(_ stored: (owing: [OutboxWriter.Cause], entries: Int, elapsed: Duration)) {
+            owing += stored.owing
+            summary.entries += stored.entries
+            summary.appendElapsed += stored.elapsed
         }
         let slices = stride(from: 0, to: active.count, by: max(loadSlice, 1)).map {
             Array(active[$0..<min($0 + max(loadSlice, 1), active.count)])
@@ -182,6 +188,10 @@ public struct GoldenRecords: Sendable {
         var inputs = slices.isEmpty ? nil : try await sliceInputs(connection, slices[0].map(\.id), fresh: fresh, everywhere: everywhere, numbers: numbers)
         timer.lap("load records, placeholders, updates not applied, overrides, stored values", rows: slices.first?.count ?? 0)
         var done = 0
+        // The previous slice's conflicts and log, written while this one merges: the server
+        // stores them while this process merges (the queries queue on the one connection, and no
+        // slice's writes touch another slice's residents).
+        var unstored: Settled?
         for (index, residents) in slices.enumerated() {
             guard let current = inputs else { break }
             let slice = residents.map(\.id)
@@ -189,6 +199,11 @@ public struct GoldenRecords: Sendable {
             async let next: SliceInputs? = {
                 guard let following else { return nil }
                 return try await sliceInputs(connection, following, fresh: fresh, everywhere: everywhere, numbers: numbers)
+            }()
+            let previous = unstored
+            async let previousStored: (owing: [OutboxWriter.Cause], entries: Int, elapsed: Duration)? = {
+                guard let previous else { return nil }
+                return try await store(previous)
             }()
             placeholders = current.placeholders
             for (resident, digest) in current.freshDigests { hashes[resident] = digest }
@@ -201,15 +216,20 @@ public struct GoldenRecords: Sendable {
                 if !dryRun { try await writeResidents(rows, connection) }
             }
             timer.lap("merge", rows: slice.count)
-            try await settle(residents, merged: merged, latestBatch: current.latestBatch)
-            timer.lap("conflicts and change log", rows: slice.count)
+            unstored = settle(residents, merged: merged, latestBatch: current.latestBatch)
+            if let stored = try await previousStored { count(stored) }
+            timer.lap("the previous slice's conflicts and change log", rows: previous?.entries.count ?? 0)
             done += slice.count
             progress?(RunProgress(.goldenRecords, done: done, of: active.count))
             inputs = try await next
             if following != nil { timer.lap("rest of the next slice's loading", rows: inputs?.observations.count ?? 0) }
         }
+        if let last = unstored {
+            count(try await store(last))
+            timer.lap("the last slice's conflicts and change log", rows: last.entries.count)
+        }
         let retired = stale.filter { $0.mergedInto != nil }
-        try await settle(retired, merged: [:], latestBatch: [:])
+        count(try await store(settle(retired, merged: [:], latestBatch: [:])))
         if dryRun {
             summary.elapsed = ContinuousClock.now - started
             return summary
@@ -659,6 +679,15 @@ public struct GoldenRecords: Sendable {
         stored.reserveCapacity(golden.count)
         for (field, value) in golden { if let value = value.value { stored.append((numbers.key(field), value)) } }
         return CanonicalJSON.objectText(pairs: stored)
+    }
+
+    /// A slice's rows of residents (retired ones), conflicts closed and raised, and change-log
+    /// entries, counted and not yet written.
+    struct Settled: Sendable {
+        var residents: StagedRows
+        var close: StagedRows
+        var raise: StagedRows
+        var entries: [ChangeLog.Entry]
     }
 
     /// Columns of `residentRow`.
