@@ -48,7 +48,21 @@ public enum TestDatabase {
     /// Runs an idempotent step (create or drop a test database) again while the shared server
     /// answers "too many clients" (SQLSTATE 53300): dozens of tests in parallel can fill its
     /// connection slots for a moment, and such a step failing then failed whole tests at once.
+    /// A few at a time: a hundred tests starting at once each held a connection to the server's
+    /// `postgres` database while their `CREATE DATABASE` waited its turn — a third of the slots
+    /// at the peak of a run, on top of the tests' own pools.
     static func whileServerFull(_ step: () async throws -> Void) async throws {
+        await databaseSteps.enter()
+        do {
+            try await retryWhileFull(step)
+            await databaseSteps.leave()
+        } catch {
+            await databaseSteps.leave()
+            throw error
+        }
+    }
+
+    private static func retryWhileFull(_ step: () async throws -> Void) async throws {
         for attempt in 0..<20 {
             do {
                 return try await step()
@@ -72,6 +86,31 @@ public enum TestDatabase {
     }
 
     private static let shared = SharedServer()
+    private static let databaseSteps = AdmissionGate(admitting: 6)
+}
+
+/// Lets `admitting` callers in at once; the others wait their turn, in order.
+actor AdmissionGate {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(admitting count: Int) { free = count }
+
+    func enter() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func leave() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
 }
 
 /// The lazily started embedded cluster, guarded by a lock: tests run in parallel.
