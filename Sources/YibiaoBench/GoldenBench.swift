@@ -75,9 +75,8 @@ func benchGolden(residents: Int, seed: UInt64) async throws {
                 staged, stageSeconds, matchSeconds, goldenSeconds))
         print(
             String(
-                format: "    merge and write: %d residents in %.1f s: %.0f residents/s; %d change-log entries appended in %.2f s: %.0f entries/s",
-                golden.recomputed, goldenSeconds, Double(golden.recomputed) / goldenSeconds, golden.entries, appendSeconds,
-                Double(golden.entries) / max(appendSeconds, 1e-9)))
+                format: "    merge and write: %d residents in %.1f s: %.0f residents/s; %d change-log entries, %.2f s of it waiting for their appends",
+                golden.recomputed, goldenSeconds, Double(golden.recomputed) / goldenSeconds, golden.entries, appendSeconds))
         let again = try await linker.run(client)
         print(
             String(

@@ -38,7 +38,8 @@ public struct GoldenRecords: Sendable {
         public var valuesChangedByField: [String: Int] = [:]
         public var conflictsRaisedByField: [String: Int] = [:]
         public var conflictsSupersededByField: [String: Int] = [:]
-        /// Wall time of the refresh, and of its change-log append alone.
+        /// Wall time of the refresh, and of its change-log appends alone — the part it waited
+        /// for: a slice's append runs while the next slice merges.
         public var elapsed: Duration = .zero
         public var appendElapsed: Duration = .zero
         /// Per receiving system: what the changes owe it (`OutboxWriter`), and its wall time.
@@ -173,10 +174,10 @@ public struct GoldenRecords: Sendable {
             }
             return (owing, sequences.count, ContinuousClock.now - appending)
         }
-        func count(_ stored: (owing: [OutboxWriter.Cause], entries: Int, elapsed: Duration)) {
+        func count(_ stored: (owing: [OutboxWriter.Cause], entries: Int, elapsed: Duration), waited: Duration? = nil) {
             owing += stored.owing
             summary.entries += stored.entries
-            summary.appendElapsed += stored.elapsed
+            summary.appendElapsed += waited ?? stored.elapsed
         }
         let slices = stride(from: 0, to: active.count, by: max(loadSlice, 1)).map {
             Array(active[$0..<min($0 + max(loadSlice, 1), active.count)])
@@ -217,7 +218,8 @@ public struct GoldenRecords: Sendable {
             }
             timer.lap("merge", rows: slice.count)
             unstored = settle(residents, merged: merged, latestBatch: current.latestBatch)
-            if let stored = try await previousStored { count(stored) }
+            let waiting = ContinuousClock.now
+            if let stored = try await previousStored { count(stored, waited: ContinuousClock.now - waiting) }
             timer.lap("the previous slice's conflicts and change log", rows: previous?.entries.count ?? 0)
             done += slice.count
             progress?(RunProgress(.goldenRecords, done: done, of: active.count))
