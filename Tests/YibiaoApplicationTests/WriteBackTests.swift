@@ -495,7 +495,7 @@ private func civilFeed(replacing changes: [String: [String: String]]) throws -> 
             for (adapter, file) in samples {
                 try await ingest(hub, adapter: repository.appendingPathComponent("adapters/\(adapter)").path, file: folder.appendingPathComponent(file))
             }
-            let holders = try #require(try await scalar(client, "SELECT count(DISTINCT name_key)::int FROM source_record WHERE is_current AND phone = '\(office)'"))
+            let holders = try #require(try await scalar(client, "SELECT count(DISTINCT coalesce(name_key, name))::int FROM source_record WHERE is_current AND phone = '\(office)'"))
             #expect(holders >= Placeholders.sharedPhoneHolders)
             // Residents with the office phone on one record and a real phone on another.
             let mixed = try #require(

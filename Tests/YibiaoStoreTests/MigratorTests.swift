@@ -358,6 +358,33 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("migration 0042 keeps a record's name key only where it differs from its name; the matcher reads the same keys")
+    func nameKeyWhenDifferent() async throws {
+        try await TestDatabase.withFreshDatabase(migrated: false) { _, client in
+            try await Migrator(migrations: Migration.bundled.filter { $0.version < 42 }, logger: .silent).migrate(client)
+            try await client.query(
+                """
+                INSERT INTO source_record (district, system_id, source_key, version, batch_id, row_number, content_hash, raw, fields, name, name_key)
+                VALUES ('110105', 'party', 'han', 1, 1, 1, decode(repeat('ab', 32), 'hex'), '', '', '张伟', '张伟'),
+                       ('110105', 'party', 'latin', 1, 1, 2, decode(repeat('ab', 32), 'hex'), '', '', 'Amelia Graham', 'ameliagraham'),
+                       ('110105', 'party', 'none', 1, 1, 3, decode(repeat('ab', 32), 'hex'), '', '', NULL, NULL)
+                """)
+            try await Migrator(logger: .silent).migrate(client)
+            var stored: [String: String?] = [:]
+            var read: [String: String?] = [:]
+            for try await (key, nameKey, matched) in try await client.query(
+                "SELECT source_key, name_key, coalesce(name_key, name) FROM source_record"
+            ).decode((String, String?, String?).self) {
+                stored[key] = nameKey
+                read[key] = matched
+            }
+            let expectedStored: [String: String?] = ["han": nil, "latin": "ameliagraham", "none": nil]
+            let expectedRead: [String: String?] = ["han": "张伟", "latin": "ameliagraham", "none": nil]
+            #expect(stored == expectedStored)
+            #expect(read == expectedRead)
+        }
+    }
+
     @Test("migrations 0037 and 0038 drop the stored keys that hold the birth date and the phone's, keep the others in their order, and leave keyless rows keyless")
     func birthDayKeysDropped() async throws {
         try await TestDatabase.withFreshDatabase(migrated: false) { _, client in

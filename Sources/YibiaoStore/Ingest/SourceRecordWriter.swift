@@ -445,7 +445,9 @@ public struct SourceRecordWriter: Sendable {
         return [
             record.sourceKey, String(record.row), record.contentHash, rawCells, StoredPairs.text(storedFields(record, core: core)),
             storedFacet(facet, numbers: numbers), record.problems.isEmpty ? nil : JSONText.encode(record.problems),
-            core["national_id"], core["national_id_raw"], record.name?.display, record.name?.matchingKey, record.name?.pinyinKey,
+            // The matching key only where it differs from the name (migration 0042).
+            core["national_id"], core["national_id_raw"], record.name?.display,
+            record.name.flatMap { $0.matchingKey == $0.display ? nil : $0.matchingKey }, record.name?.pinyinKey,
             core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
             PostgresArrayText.literal(keys),
         ]

@@ -558,7 +558,7 @@ public struct ResidentLinker: Sendable {
             SELECT w.name, c.n FROM unnest(\(nameKeys)::bigint[], \(nameList)::text[]) AS w(k, name)
             CROSS JOIN LATERAL (
                 SELECT count(*) AS n FROM source_record r
-                WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] AND r.name_key = w.name
+                WHERE r.district = \(district) AND r.is_current AND r.match_keys @> ARRAY[w.k] AND coalesce(r.name_key, r.name) = w.name
             ) c
             WHERE c.n > 0
             """, logger: logger
@@ -566,7 +566,7 @@ public struct ResidentLinker: Sendable {
         var holders: [String: Int] = [:]
         for try await (phone, count, names) in try await client.query(
             """
-            SELECT phone, count(*), count(DISTINCT name_key) FROM source_record
+            SELECT phone, count(*), count(DISTINCT coalesce(name_key, name)) FROM source_record
             WHERE district = \(district) AND is_current AND phone IS NOT NULL AND phone = ANY(\(phoneList)) GROUP BY phone
             """, logger: logger
         ).decode((String, Int, Int).self) {
@@ -581,7 +581,7 @@ public struct ResidentLinker: Sendable {
     /// The columns a `MatchRecord` is read from, then `keys` (a bigint[]).
     static func recordColumns(keys: String) -> String {
         """
-        r.record_id, r.national_id, r.national_id_raw, r.name, r.name_key, r.pinyin_key, r.sex, r.birth_date::text, r.phone,
+        r.record_id, r.national_id, r.national_id_raw, r.name, coalesce(r.name_key, r.name), r.pinyin_key, r.sex, r.birth_date::text, r.phone,
         r.division_code, r.address, field_value(r.fields, 'passport_no'), field_value(r.fields, 'social_security_no'), \(keys)
         """
     }
