@@ -41,9 +41,23 @@ import YibiaoTestSupport
                     served.append(pair)
                 }
                 #expect(Self.sorted(served) == expected, "\(text.debugDescription)")
+                // The hub's statements spell the functions out (`pairsSQL`, `valueSQL`): the same rows.
+                var binds = PostgresBindings()
+                binds.append(text)
+                var spelled: [(key: String, value: String?)] = []
+                for try await pair in try await client.query(
+                    PostgresQuery(unsafeSQL: "SELECT f.key, f.value FROM \(StoredPairs.pairsSQL("$1::text")) AS f", binds: binds)
+                ).decode((String, String?).self) { spelled.append(pair) }
+                #expect(Self.sorted(spelled) == expected, "\(text.debugDescription)")
                 for (key, value) in document {
-                    for try await found in try await client.query("SELECT field_value(\(text), \(key))").decode(String?.self) {
+                    var keyed = PostgresBindings()
+                    keyed.append(text)
+                    keyed.append(key)
+                    for try await (found, spelledOut) in try await client.query(
+                        PostgresQuery(unsafeSQL: "SELECT field_value($1, $2), \(StoredPairs.valueSQL("$1::text", "$2::text"))", binds: keyed)
+                    ).decode((String?, String?).self) {
                         #expect(found == value, "\(key.debugDescription) in \(text.debugDescription)")
+                        #expect(spelledOut == value, "\(key.debugDescription) in \(text.debugDescription)")
                     }
                 }
                 for try await found in try await client.query("SELECT field_value(\(text), 'absent')").decode(String?.self) {

@@ -6,8 +6,10 @@ import YibiaoCore
 /// pair on its table of entries, JSON text six on quotes and punctuation, more than most of
 /// these values hold. A document whose key or value holds either separator is kept a JSON
 /// object instead (`{` first), as documents written before 0040 that could not be turned are;
-/// `pairs` reads both, and so do SQL's `field_pairs(doc)` and `field_value(doc, key)`.
-enum StoredPairs {
+/// `pairs` reads both, and so do SQL's `field_pairs(doc)` and `field_value(doc, key)` — for
+/// people; the hub's statements spell them out (`valueSQL`, `pairsSQL`), since on Citus a
+/// statement runs on the district's node, where only built-in functions are sure to be.
+public enum StoredPairs {
     static let pairSeparator: UInt8 = 0x1E
     static let keySeparator: UInt8 = 0x1F
 
@@ -54,4 +56,28 @@ enum StoredPairs {
     }
 
     private static func isSeparator(_ byte: UInt8) -> Bool { byte == pairSeparator || byte == keySeparator }
+
+    /// SQL for the value under `key` (an SQL expression of text) in `document` (one of the
+    /// caller's, a stored `fields` or `facet`), null when there is none: `field_value` spelled out.
+    public static func valueSQL(_ document: String, _ key: String) -> String {
+        let marker = "chr(30) || \(key) || chr(31)"
+        return """
+            CASE WHEN left(\(document), 1) = '{' THEN \(document)::jsonb ->> \(key) \
+            WHEN strpos(\(document), \(marker)) > 0 \
+            THEN split_part(substr(\(document), strpos(\(document), \(marker)) + length(\(key)) + 2), chr(30), 1) END
+            """
+    }
+
+    /// SQL for a subquery of `document`'s pairs as rows (`key`, `value`), for a `FROM` that may
+    /// name the caller's columns: `field_pairs` spelled out. A pair without its unit separator
+    /// (never written) has a null key, which no reader takes for a field.
+    public static func pairsSQL(_ document: String) -> String {
+        """
+        (SELECT CASE WHEN strpos(p, chr(31)) > 0 THEN split_part(p, chr(31), 1) END AS key, substr(p, strpos(p, chr(31)) + 1) AS value
+         FROM unnest(string_to_array(substr(\(document), 2), chr(30))) AS p
+         WHERE left(\(document), 1) = chr(30)
+         UNION ALL
+         SELECT j.key, j.value FROM jsonb_each_text(CASE WHEN left(\(document), 1) = '{' THEN \(document)::jsonb END) AS j)
+        """
+    }
 }

@@ -392,7 +392,7 @@ public struct SourceRecordWriter: Sendable {
         return """
             (jsonb_strip_nulls(jsonb_build_object(\(columns)))
              || CASE WHEN left(\(alias).fields, 1) = '{' THEN \(alias).fields::jsonb
-                     ELSE (SELECT coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb) FROM field_pairs(\(alias).fields) f) END)
+                     ELSE (SELECT coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb) FROM \(StoredPairs.pairsSQL("\(alias).fields")) f) END)
             """
     }
 
@@ -401,8 +401,8 @@ public struct SourceRecordWriter: Sendable {
     public static func allFieldPairs(_ alias: String) -> String {
         let columns = liftedFields.map { "('\($0)', \(alias).\($0)::text)" }.joined(separator: ", ")
         return """
-            SELECT * FROM (VALUES ('name', CASE WHEN field_value(\(alias).fields, 'name') IS NOT NULL THEN NULL ELSE \(alias).name END), \(columns)) c(key, value)
-            UNION ALL SELECT f.key, f.value FROM field_pairs(\(alias).fields) f
+            SELECT * FROM (VALUES ('name', CASE WHEN \(StoredPairs.valueSQL("\(alias).fields", "'name'")) IS NOT NULL THEN NULL ELSE \(alias).name END), \(columns)) c(key, value)
+            UNION ALL SELECT f.key, f.value FROM \(StoredPairs.pairsSQL("\(alias).fields")) f
             """
     }
 
@@ -418,7 +418,7 @@ public struct SourceRecordWriter: Sendable {
     /// stored: a field's number, or its name (`FieldNumbers.field` reads either). For reads of
     /// many records, which translate the keys once in this process rather than in every row.
     public static func storedFacetPairs(_ alias: String) -> String {
-        "SELECT f.key, f.value FROM field_pairs(\(alias).facet) f"
+        "SELECT f.key, f.value FROM \(StoredPairs.pairsSQL("\(alias).facet")) f"
     }
 
     /// The facet of source record `alias` of `district` as one jsonb object of qualified names
@@ -426,7 +426,7 @@ public struct SourceRecordWriter: Sendable {
     public static func flatFacet(_ alias: String, district: String) -> String {
         """
         (SELECT coalesce(jsonb_object_agg(coalesce(n.name, f.key), f.value), '{}'::jsonb)
-         FROM field_pairs(\(alias).facet) f
+         FROM \(StoredPairs.pairsSQL("\(alias).facet")) f
          LEFT JOIN field_number n ON n.district = \(Database.districtLiteral(district, else: "\(alias).district")) AND n.number::text = f.key)
         """
     }

@@ -582,7 +582,8 @@ public struct ResidentLinker: Sendable {
     static func recordColumns(keys: String) -> String {
         """
         r.record_id, r.national_id, r.national_id_raw, r.name, coalesce(r.name_key, r.name), r.pinyin_key, r.sex, r.birth_date::text, r.phone,
-        r.division_code, r.address, field_value(r.fields, 'passport_no'), field_value(r.fields, 'social_security_no'), \(keys)
+        r.division_code, r.address, \(StoredPairs.valueSQL("r.fields", "'passport_no'")),
+        \(StoredPairs.valueSQL("r.fields", "'social_security_no'")), \(keys)
         """
     }
 

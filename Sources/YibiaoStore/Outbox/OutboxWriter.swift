@@ -320,7 +320,8 @@ public struct OutboxWriter: Sendable {
     static let recordValue =
         "CASE f.field WHEN 'name' THEN r.name "
         + SourceRecordWriter.liftedFields.map { "WHEN '\($0)' THEN r.\($0)::text " }.joined()
-        + "ELSE coalesce(field_value(r.fields, f.field), field_value(r.facet, f.stored), field_value(r.facet, f.field)) END"
+        + "ELSE coalesce(\(StoredPairs.valueSQL("r.fields", "f.field")), \(StoredPairs.valueSQL("r.facet", "f.stored")), "
+        + "\(StoredPairs.valueSQL("r.facet", "f.field"))) END"
 
     /// The fields of outbox row `o` of `district` as `f(field, stored)`, for `recordValue`.
     static func outboxFields(district: String) -> String {
