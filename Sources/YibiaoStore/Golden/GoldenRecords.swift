@@ -162,9 +162,9 @@ public struct GoldenRecords: Sendable {
             }
             return Settled(residents: residentRows, close: closeRows, raise: raiseRows, entries: entries)
         }
-        /// Writes what `settle` counted; returns the outbox's causes, the entries and the append's time.
-        @Sendable func store(_ settled: Settled) async throws -> (owing: [OutboxWriter.Cause], entries: Int, elapsed: Duration) {
-            guard !dryRun else { return ([], settled.entries.count, .zero) }
+        /// Writes what `settle` counted.
+        @Sendable func store(_ settled: Settled) async throws -> Stored {
+            guard !dryRun else { return Stored(owing: [], entries: settled.entries.count, elapsed: .zero) }
             try await write(connection, residents: settled.residents, close: settled.close, raise: settled.raise)
             let appending = ContinuousClock.now
             let sequences = try await ChangeLog.append(settled.entries, district: district, numbers: numbers, on: connection, logger: logger)
@@ -172,9 +172,9 @@ public struct GoldenRecords: Sendable {
                 entry.cause == "merge"
                     ? nil : OutboxWriter.Cause(seq: seq, residentID: entry.residentID, kind: entry.cause, changed: Set(entry.changes.keys))
             }
-            return (owing, sequences.count, ContinuousClock.now - appending)
+            return Stored(owing: owing, entries: sequences.count, elapsed: ContinuousClock.now - appending)
         }
-        func count(_ stored: (owing: [OutboxWriter.Cause], entries: Int, elapsed: Duration), waited: Duration? = nil) {
+        func count(_ stored: Stored, waited: Duration? = nil) {
             owing += stored.owing
             summary.entries += stored.entries
             summary.appendElapsed += waited ?? stored.elapsed
@@ -202,7 +202,7 @@ public struct GoldenRecords: Sendable {
                 return try await sliceInputs(connection, following, fresh: fresh, everywhere: everywhere, numbers: numbers)
             }()
             let previous = unstored
-            async let previousStored: (owing: [OutboxWriter.Cause], entries: Int, elapsed: Duration)? = {
+            async let previousStored: Stored? = {
                 guard let previous else { return nil }
                 return try await store(previous)
             }()
@@ -696,6 +696,13 @@ public struct GoldenRecords: Sendable {
         var close: StagedRows
         var raise: StagedRows
         var entries: [ChangeLog.Entry]
+    }
+
+    /// What storing a `Settled` gave: the outbox's causes, the entries appended, the append's time.
+    struct Stored: Sendable {
+        var owing: [OutboxWriter.Cause]
+        var entries: Int
+        var elapsed: Duration
     }
 
     /// Columns of `residentRow`.
