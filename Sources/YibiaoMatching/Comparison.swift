@@ -58,18 +58,60 @@ public enum Comparison: Int, CaseIterable, Sendable, Codable {
 }
 
 /// The agreement level of every comparison for one pair.
+/// Kept as one number, four bits a level, the first comparison highest: training and scoring
+/// make one per candidate pair (millions in a district), and an array each was an allocation
+/// and a hash over a buffer.
 public struct ComparisonVector: Sendable, Hashable, Codable {
-    public var levels: [UInt8]
+    private var packed: UInt32
 
-    public subscript(_ comparison: Comparison) -> Int { Int(levels[comparison.rawValue]) }
+    /// The levels in `Comparison` order.
+    public var levels: [UInt8] {
+        get { Comparison.allCases.map { UInt8(self[$0]) } }
+        set { self = ComparisonVector(levels: newValue) }
+    }
+
+    public init(levels: [UInt8]) {
+        precondition(levels.count <= 8 && levels.allSatisfy { $0 < 16 }, "a comparison vector holds at most eight levels below 16")
+        packed = 0
+        for (index, level) in levels.enumerated() { packed |= UInt32(level) << Self.shift(index) }
+    }
+
+    private init(_ id: Int, _ name: Int, _ birth: Int, _ sex: Int, _ phone: Int, _ address: Int) {
+        packed =
+            UInt32(id) << Self.shift(0) | UInt32(name) << Self.shift(1) | UInt32(birth) << Self.shift(2)
+            | UInt32(sex) << Self.shift(3) | UInt32(phone) << Self.shift(4) | UInt32(address) << Self.shift(5)
+    }
+
+    private static func shift(_ index: Int) -> UInt32 { UInt32(28 - 4 * index) }
+
+    public subscript(_ comparison: Comparison) -> Int { Int(packed >> Self.shift(comparison.rawValue) & 0xF) }
+
+    /// Level by level, the first comparison first (the order training sums in).
+    static func precedes(_ a: ComparisonVector, _ b: ComparisonVector) -> Bool { a.packed < b.packed }
+
+    // As before the levels were packed: `{"levels": [...]}`.
+    private enum CodingKeys: String, CodingKey { case levels }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let levels = try container.decode([UInt8].self, forKey: .levels)
+        guard levels.count <= 8, levels.allSatisfy({ $0 < 16 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .levels, in: container, debugDescription: "not a comparison vector")
+        }
+        self.init(levels: levels)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(levels, forKey: .levels)
+    }
 
     public static func compare(_ a: MatchRecord, _ b: MatchRecord) -> ComparisonVector {
-        ComparisonVector(levels: [
-            UInt8(idLevel(a, b)), UInt8(nameLevel(a, b)), UInt8(birthLevel(a, b)),
-            UInt8(a.sex?.isKnown == true && b.sex?.isKnown == true ? (a.sex == b.sex ? 1 : 2) : 0),
-            UInt8(a.phone != nil && b.phone != nil ? (a.phone == b.phone ? 1 : 2) : 0),
-            UInt8(addressLevel(a.address, b.address)),
-        ])
+        ComparisonVector(
+            idLevel(a, b), nameLevel(a, b), birthLevel(a, b),
+            a.sex?.isKnown == true && b.sex?.isKnown == true ? (a.sex == b.sex ? 1 : 2) : 0,
+            a.phone != nil && b.phone != nil ? (a.phone == b.phone ? 1 : 2) : 0,
+            addressLevel(a.address, b.address))
     }
 
     public enum IDLevel: Int {
@@ -85,19 +127,25 @@ public struct ComparisonVector: Sendable, Hashable, Codable {
     }
 
     static func idLevel(_ a: MatchRecord, _ b: MatchRecord) -> Int {
-        guard let x = a.comparableID, let y = b.comparableID else { return otherIdentifierLevel(a, b) }
-        let level = citizenIDLevel(x, y, bothValid: a.nationalID != nil && b.nationalID != nil)
+        let level: IDLevel
+        if let x = a.nationalID, let y = b.nationalID {
+            // Two valid numbers that differ are two people: a single typo always breaks the check
+            // character (namesakes born a day apart have IDs one birth digit apart). Compared as
+            // they are (ASCII digits), without copying their bytes out.
+            level = x == y ? .identical : .different
+        } else {
+            guard let x = a.comparableID, let y = b.comparableID else { return otherIdentifierLevel(a, b) }
+            level = citizenIDLevel(x, y)
+        }
         // An ID that its own record contradicts may be a relative's: weak evidence either way.
         guard a.idContradictsRecord || b.idContradictsRecord else { return level.rawValue }
         return (level == .identical ? IDLevel.identicalNotFitting : .differentNotFitting).rawValue
     }
 
-    /// Two citizen ID numbers (18 characters, or a raw one of another length against either).
-    static func citizenIDLevel(_ x: [UInt8], _ y: [UInt8], bothValid: Bool) -> IDLevel {
+    /// Two citizen ID numbers, one of them at least not valid (18 characters, or a raw one of
+    /// another length against either).
+    static func citizenIDLevel(_ x: [UInt8], _ y: [UInt8]) -> IDLevel {
         if x == y { return .identical }
-        // Two valid numbers that differ are two people: a single typo always breaks the check
-        // character (namesakes born a day apart have IDs one birth digit apart).
-        if bothValid { return .different }
         guard x.count == 18, y.count == 18 else {
             // A digit left out or added: one edit apart, unless more is wrong.
             return StringSimilarity.damerauLevenshtein(x, y, limit: 1) == 1 ? .oneDigit : .different

@@ -115,7 +115,10 @@ public enum ParameterTraining {
     public static func vectorCounts(_ records: [MatchRecord], _ pairs: [(Int32, Int32)]) async -> [ComparisonVector: Int] {
         let slices = await ParallelSlices.map(pairs.count, size: ParallelSlices.perCore(pairs.count, minimum: 20_000)) { range in
             var vectors: [ComparisonVector: Int] = [:]
-            for (i, j) in pairs[range] { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
+            // Through the buffer: the records are lent, not copied (`MatchEngine.score`).
+            records.withUnsafeBufferPointer { records in
+                for (i, j) in pairs[range] { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
+            }
             return vectors
         }
         var total: [ComparisonVector: Int] = [:]
@@ -195,7 +198,7 @@ public enum ParameterTraining {
     /// order — which differs from process to process — differed in their last bits, and so did
     /// the parameters trained from the same records.
     static func inOrder(_ vectors: [ComparisonVector: Int]) -> [(vector: ComparisonVector, count: Int)] {
-        vectors.map { (vector: $0.key, count: $0.value) }.sorted { $0.vector.levels.lexicographicallyPrecedes($1.vector.levels) }
+        vectors.map { (vector: $0.key, count: $0.value) }.sorted { ComparisonVector.precedes($0.vector, $1.vector) }
     }
 
     /// Level 0 is not a probability; the others sum to 1 with `pseudo` counts spread over them.

@@ -68,11 +68,15 @@ public struct MatchRecord: Sendable, Hashable {
     /// The birth date and sex the valid ID number encodes.
     var encodedInID: (CalendarDate, Sex)? {
         guard let nationalID else { return nil }
-        let digits = Array(nationalID.utf8)
-        guard digits.count == 18 else { return nil }
-        func number(_ range: Range<Int>) -> Int { digits[range].reduce(0) { $0 * 10 + Int($1) - 48 } }
-        guard let date = CalendarDate(year: number(6..<10), month: number(10..<12), day: number(12..<14)) else { return nil }
-        return (date, (Int(digits[16]) - 48) % 2 == 1 ? .male : .female)
+        // Read in place (asked of both records of every pair compared): no copy of the bytes.
+        func decode(_ digits: UnsafeBufferPointer<UInt8>) -> (CalendarDate, Sex)? {
+            guard digits.count == 18 else { return nil }
+            func number(_ range: Range<Int>) -> Int { digits[range].reduce(0) { $0 * 10 + Int($1) - 48 } }
+            guard let date = CalendarDate(year: number(6..<10), month: number(10..<12), day: number(12..<14)) else { return nil }
+            return (date, (Int(digits[16]) - 48) % 2 == 1 ? .male : .female)
+        }
+        if let decoded = nationalID.utf8.withContiguousStorageIfAvailable(decode) { return decoded }
+        return Array(nationalID.utf8).withUnsafeBufferPointer(decode)
     }
 
     /// The ID digits to compare: the valid ID, else the raw one when it is long enough to say something.

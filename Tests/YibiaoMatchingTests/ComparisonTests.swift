@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import YibiaoCore
 @testable import YibiaoMatching
@@ -12,6 +13,39 @@ import YibiaoCore
         #expect(StringSimilarity.jaroWinkler("", "") == 1)
         #expect(StringSimilarity.jaroWinkler("abc", "") == 0)
         #expect(StringSimilarity.jaroWinkler("zhangwei", "zhangwei") == 1)
+    }
+
+    @Test("Jaro-Winkler on Han names and texts longer than a stack buffer; bigram overlap as sets")
+    func similarityBeyondASCII() {
+        #expect(StringSimilarity.jaroWinkler("欧阳娜娜", "欧阳娜") > 0.9)
+        #expect(StringSimilarity.jaroWinkler("张伟", "李娜") == 0)
+        let long = String(repeating: "北京市朝阳区建国路", count: 400)
+        #expect(StringSimilarity.jaroWinkler(long, long + "甲") > 0.99)
+        #expect(StringSimilarity.characterBigramJaccard(long, long) == 1)
+        // Repeated pairs count once: {ab, ba} against {ab}.
+        #expect(StringSimilarity.characterBigramJaccard("abab", "ab") == 0.5)
+        #expect(StringSimilarity.characterBigramJaccard("甲", "甲") == 1)
+        #expect(StringSimilarity.characterBigramJaccard("", "甲") == 0)
+        #expect(StringSimilarity.bigrams("abab") == [UInt64(97) << 32 | 98, UInt64(98) << 32 | 97])
+    }
+
+    @Test("a comparison vector: its levels as given, ordered level by level, encoded as a list of levels")
+    func vectorPacking() throws {
+        let levels: [UInt8] = [6, 0, 3, 2, 1, 5]
+        let vector = ComparisonVector(levels: levels)
+        #expect(vector.levels == levels)
+        #expect(Comparison.allCases.map { vector[$0] } == levels.map(Int.init))
+        var changed = vector
+        changed.levels = [1, 1, 1, 1, 1, 1]
+        #expect(changed[.address] == 1 && changed != vector)
+        let others: [[UInt8]] = [[6, 0, 3, 2, 1, 4], [5, 6, 6, 2, 2, 5], [6, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1]]
+        for other in others {
+            #expect(ComparisonVector.precedes(ComparisonVector(levels: other), vector) == other.lexicographicallyPrecedes(levels))
+        }
+        let json = try JSONEncoder().encode(vector)
+        #expect(String(decoding: json, as: UTF8.self) == #"{"levels":[6,0,3,2,1,5]}"#)
+        #expect(try JSONDecoder().decode(ComparisonVector.self, from: json) == vector)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ComparisonVector.self, from: Data(#"{"levels":[16]}"#.utf8)) }
     }
 
     @Test("ID levels: identical, one typo, transposition, two valid IDs are never similar")
