@@ -115,10 +115,7 @@ public enum ParameterTraining {
     public static func vectorCounts(_ records: [MatchRecord], _ pairs: [(Int32, Int32)]) async -> [ComparisonVector: Int] {
         let slices = await ParallelSlices.map(pairs.count, size: ParallelSlices.perCore(pairs.count, minimum: 20_000)) { range in
             var vectors: [ComparisonVector: Int] = [:]
-            // Through the buffer: the records are lent, not copied (`MatchEngine.score`).
-            records.withUnsafeBufferPointer { records in
-                for (i, j) in pairs[range] { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
-            }
+            for (i, j) in pairs[range] { vectors[ComparisonVector.compare(records[Int(i)], records[Int(j)]), default: 0] += 1 }
             return vectors
         }
         var total: [ComparisonVector: Int] = [:]

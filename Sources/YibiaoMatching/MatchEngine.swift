@@ -506,13 +506,9 @@ public struct MatchEngine: Sendable {
 
     private func score(_ records: [MatchRecord], _ pairs: ArraySlice<(Int32, Int32)>, frequencies: TermFrequencies) -> [(Int32, Int32, PairScore)] {
         var scored: [(Int32, Int32, PairScore)] = []
-        // Through the buffer: the records are lent to `score`, not copied (a copy retains each of
-        // a record's texts, twice per pair).
-        records.withUnsafeBufferPointer { records in
-            for (i, j) in pairs {
-                let score = score(records[Int(i)], records[Int(j)], frequencies: frequencies)
-                if score.probability >= parameters.reviewThreshold { scored.append((i, j, score)) }
-            }
+        for (i, j) in pairs {
+            let score = score(records[Int(i)], records[Int(j)], frequencies: frequencies)
+            if score.probability >= parameters.reviewThreshold { scored.append((i, j, score)) }
         }
         return scored
     }

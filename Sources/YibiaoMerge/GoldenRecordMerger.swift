@@ -105,6 +105,12 @@ public struct GoldenRecordMerger: Sendable {
     public static let goldenFields: Set<String> = Set(CanonicalField.all.map(\.qualifiedName))
 
     public func merge(_ observations: [Observation], overrides: [String: Override] = [:]) -> MergeOutcome {
+        if observations.count == 1, overrides.isEmpty { return merge(only: observations[0]) }
+        return mergeGrouped(observations, overrides: overrides)
+    }
+
+    /// The merge of any records and resolutions: candidates grouped by field, then ranked.
+    func mergeGrouped(_ observations: [Observation], overrides: [String: Override]) -> MergeOutcome {
         var byField: [String: [(observation: Observation, value: String)]] = [:]
         for observation in observations {
             for (field, value) in observation.values where !value.isEmpty && Self.goldenFields.contains(field) {
@@ -127,8 +133,7 @@ public struct GoldenRecordMerger: Sendable {
                 continue
             }
             guard !candidates.isEmpty else { continue }
-            let ranked = rank(candidates, field: field, rule: rule)
-            let winner = ranked[0]
+            let winner = best(of: candidates, field: field, rule: rule)
             outcome.values[field] = FieldValue(
                 value: winner.value, recordID: winner.observation.recordID,
                 system: winner.observation.system, rule: rule.strategy.rawValue)
@@ -136,50 +141,77 @@ public struct GoldenRecordMerger: Sendable {
             case .none: break
             case .trusted:
                 let trusted = candidates.filter { rules.trusted.contains($0.observation.system) }
-                if Set(trusted.map(\.value)).count > 1 {
+                if Self.disagree(trusted) {
                     outcome.conflicts[field] = FieldConflict(
                         field: field, reason: .trustedSourcesDisagree,
                         candidates: Self.sorted(Self.candidates(candidates)))
                 }
             case .any:
-                if Set(candidates.map(\.value)).count > 1 {
+                if Self.disagree(candidates) {
                     outcome.conflicts[field] = FieldConflict(
                         field: field, reason: .sourcesDisagree,
                         candidates: Self.sorted(Self.candidates(candidates)))
                 }
             }
         }
-        // A date of death before the date of birth cannot both be right (dates known to the
-        // month count as every day of it). It is not taken into the golden record (nor logged,
-        // nor sent on) until a person decides.
-        if let death = outcome.values["death_date"], let deathDate = death.value.flatMap(PartialDate.init(iso:)),
-            let birth = outcome.values["birth_date"]?.value.flatMap(PartialDate.init(iso:)),
-            deathDate.isCertainlyBefore(birth), death.rule != "override"
-        {
-            if outcome.conflicts["death_date"] == nil {
-                outcome.conflicts["death_date"] = FieldConflict(
-                    field: "death_date", reason: .deathBeforeBirth,
-                    candidates: Self.sorted(Self.candidates(byField["death_date"] ?? [])))
-            }
-            outcome.values["death_date"] = nil
+        withholdDeathBeforeBirth(&outcome, candidates: byField["death_date"] ?? [])
+        return outcome
+    }
+
+    /// The merge of a resident with one record and no resolution (most residents): each value is
+    /// the record's, and nothing can disagree. The same outcome as the general path, without
+    /// grouping candidates by field.
+    func merge(only observation: Observation) -> MergeOutcome {
+        var outcome = MergeOutcome()
+        outcome.values.reserveCapacity(observation.values.count)
+        for (field, value) in observation.values where !value.isEmpty && Self.goldenFields.contains(field) {
+            outcome.values[field] = FieldValue(
+                value: value, recordID: observation.recordID, system: observation.system, rule: rules.rule(for: field).strategy.rawValue)
+        }
+        if outcome.values["death_date"] != nil {
+            withholdDeathBeforeBirth(&outcome, candidates: [(observation, observation.values["death_date"]!)])
         }
         return outcome
     }
 
-    /// Candidates best first under the rule; every tie is broken (trust, recency, record id) so
+    /// A date of death before the date of birth cannot both be right (dates known to the month
+    /// count as every day of it). It is not taken into the golden record (nor logged, nor sent
+    /// on) until a person decides. `candidates`: the records' dates of death.
+    func withholdDeathBeforeBirth(_ outcome: inout MergeOutcome, candidates: [(observation: Observation, value: String)]) {
+        guard let death = outcome.values["death_date"], let deathDate = death.value.flatMap(PartialDate.init(iso:)),
+            let birth = outcome.values["birth_date"]?.value.flatMap(PartialDate.init(iso:)),
+            deathDate.isCertainlyBefore(birth), death.rule != "override"
+        else { return }
+        if outcome.conflicts["death_date"] == nil {
+            outcome.conflicts["death_date"] = FieldConflict(
+                field: "death_date", reason: .deathBeforeBirth, candidates: Self.sorted(Self.candidates(candidates)))
+        }
+        outcome.values["death_date"] = nil
+    }
+
+    /// Two of the candidates hold different values.
+    static func disagree(_ candidates: [(observation: Observation, value: String)]) -> Bool {
+        guard let first = candidates.first?.value else { return false }
+        return candidates.contains { $0.value != first }
+    }
+
+    /// The best candidate under the rule; every tie is broken (trust, recency, record id) so
     /// that the outcome never depends on the order records were read in.
-    func rank(
-        _ candidates: [(observation: Observation, value: String)], field: String,
+    func best(
+        of candidates: [(observation: Observation, value: String)], field: String,
         rule: SurvivorshipRules.Rule
-    ) -> [(observation: Observation, value: String)] {
+    ) -> (observation: Observation, value: String) {
         // Most fields of most residents have one candidate: nothing to rank.
-        guard candidates.count > 1 else { return candidates }
+        guard candidates.count > 1 else { return candidates[0] }
         let order = rule.priority ?? rules.priority
         func trust(_ system: String) -> Int { order.firstIndex(of: system) ?? order.count }
-        let domain = rule.domain ?? CanonicalField.named(field).map { $0.domain.rawValue } ?? "core"
-        let owners = Set(rules.owners[domain] ?? [])
+        // What only one strategy needs is found only for it (asked for every field of most residents).
+        let owners: [String] =
+            if rule.strategy == .domainOwner {
+                rules.owners[rule.domain ?? CanonicalField.named(field).map { $0.domain.rawValue } ?? "core"] ?? []
+            } else { [] }
         var frequency: [String: Int] = [:]
-        for candidate in candidates { frequency[candidate.value, default: 0] += 1 }
+        if rule.strategy == .mostFrequent { for candidate in candidates { frequency[candidate.value, default: 0] += 1 } }
         // Smaller keys rank first: the strategy's own key, then trust (systems outside the order
         // alphabetically), then recency, then record id.
         let first = rule.first ?? []
@@ -199,8 +231,9 @@ public struct GoldenRecordMerger: Sendable {
                 candidate.observation.recordID
             )
         }
-        // Each candidate's key once, not once per comparison.
-        return candidates.map { (key: key($0), candidate: $0) }.sorted { $0.key < $1.key }.map(\.candidate)
+        // Each candidate's key once, not once per comparison. Keys end in the record id: no two
+        // are equal, so the smallest is the one a sort would put first.
+        return candidates.map { (key: key($0), candidate: $0) }.min { $0.key < $1.key }!.candidate
     }
 
     static func candidates(_ observed: [(observation: Observation, value: String)]) -> [FieldConflict.Candidate] {

@@ -157,7 +157,7 @@ public struct RecordMapper: Sendable {
                         zh: "该行缺少源系统主键（\(spec.sourceKey.columns.joined(separator: " + "))）"),
                     row: row.number, column: spec.sourceKey.columns.first, value: ""))
         }
-        if key.count > FieldLimits.sourceKeyCharacters {
+        if Self.exceeds(key, characters: FieldLimits.sourceKeyCharacters) {
             return .failure(
                 Self.tooLong(
                     "source key", limit: FieldLimits.sourceKeyCharacters, row: row.number,
@@ -200,7 +200,7 @@ public struct RecordMapper: Sendable {
             let column = mapping.source.columns.first
             var text = layout.mappings[index].value(in: row).map { TextNormalization.collapseWhitespace($0) } ?? ""
             let limit = FieldLimits.characters(mapping.field)
-            if text.count > limit {
+            if Self.exceeds(text, characters: limit) {
                 return .quarantined(Self.tooLong(mapping.field.qualifiedName, limit: limit, row: row.number, column: column, value: text))
             }
             if let mapped = mapping.valueMap[text] { text = mapped }
@@ -245,6 +245,13 @@ public struct RecordMapper: Sendable {
             MappedRecord(
                 row: row.number, sourceKey: key, fields: fields, raw: row,
                 problems: problems, contentHash: Self.hash(row), name: name))
+    }
+
+    /// More than `limit` characters. A character takes at least one UTF-8 byte: a text of no
+    /// more bytes than the limit is not counted (counting characters finds grapheme clusters,
+    /// asked of every cell mapped).
+    static func exceeds(_ text: String, characters limit: Int) -> Bool {
+        text.utf8.count > limit && text.count > limit
     }
 
     static func tooLong(_ what: String, limit: Int, row: Int, column: String?, value: String) -> FeedIssue {
