@@ -396,12 +396,27 @@ public struct GoldenRecords: Sendable {
     /// current records (id and content hash) and no overrides: computed here from the records
     /// the refresh reads anyway, not by the server from the same rows again.
     static func freshDigest(rulesFingerprint: String, records: [(id: Int64, contentHash: [UInt8])]) -> String {
-        let listed = records.sorted { $0.id < $1.id }.map { String($0.id) + ":" + $0.contentHash.hexString }.joined(separator: ",")
-        let hex = Insecure.MD5.hash(data: Data((rulesFingerprint + "|" + listed + "|").utf8)).hexString
+        // The text hashed, written as bytes (`id:hash,id:hash`): a first load digests every resident.
+        var text = Array(rulesFingerprint.utf8)
+        text.reserveCapacity(text.count + 2 + records.count * 84)
+        text.append(UInt8(ascii: "|"))
+        for (index, record) in records.sorted(by: { $0.id < $1.id }).enumerated() {
+            if index > 0 { text.append(UInt8(ascii: ",")) }
+            text += String(record.id).utf8
+            text.append(UInt8(ascii: ":"))
+            for byte in record.contentHash {
+                text.append(hexDigit(byte >> 4))
+                text.append(hexDigit(byte & 0x0F))
+            }
+        }
+        text.append(UInt8(ascii: "|"))
+        let hex = Insecure.MD5.hash(data: text).hexString
         // As the server prints a uuid: 8-4-4-4-12 lower-case digits.
         let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
         return parts.joined(separator: "-")
     }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10 }
 
     /// What a slice of residents is merged from.
     struct SliceInputs: Sendable {
