@@ -41,19 +41,6 @@ public struct MappedRecord: Sendable, Hashable {
         self.contentHash = contentHash
         self.name = name
     }
-
-    /// Core fields (`name`) and facet fields (`party.branch`) apart, as staging stores them, in
-    /// one pass over the fields.
-    public var coreAndFacetFields: (core: [String: String], facet: [String: String]) {
-        var core: [String: String] = [:], facet: [String: String] = [:]
-        core.reserveCapacity(fields.count)
-        for (field, value) in fields {
-            if Self.isFacet(field) { facet[field] = value } else { core[field] = value }
-        }
-        return (core, facet)
-    }
-
-    static func isFacet(_ field: String) -> Bool { field.utf8.contains(UInt8(ascii: ".")) }
 }
 
 /// A value that could not be normalised, kept with the record.

@@ -373,15 +373,23 @@ public struct SourceRecordWriter: Sendable {
     /// (migration 0022), `allFields` puts them back.
     public static let liftedFields = ["national_id", "national_id_raw", "sex", "birth_date", "phone", "division_code", "address"]
 
-    /// `fields`' values: the core values but those its columns hold — the name too when the
-    /// feed spelled it as normalised (its `name` column), else it keeps the feed's spelling.
-    /// Stored as `StoredPairs` (migration 0040).
-    /// `core`: the record's core fields (`MappedRecord.coreAndFacetFields`).
-    static func storedFields(_ record: MappedRecord, core: [String: String]) -> [String: String] {
-        var stored = core
-        for field in liftedFields { stored[field] = nil }
-        if let name = stored["name"], name == record.name?.display { stored["name"] = nil }
-        return stored
+    /// The record's `fields` and `facet` as stored (`StoredPairs`, migration 0040), in one pass
+    /// over its fields (no dictionary per part: staging makes them for every row).
+    /// `fields`: the core values but those its columns hold — the name too when the feed spelled
+    /// it as normalised (its `name` column), else it keeps the feed's spelling. `facet`: the
+    /// qualified fields (`party.branch`), keyed as `storedFacet` keys them.
+    static func storedFieldsAndFacet(_ record: MappedRecord, numbers: FieldNumbers) -> (fields: String, facet: String) {
+        var core: [(key: String, value: String)] = [], facet: [(key: String, value: String)] = []
+        core.reserveCapacity(record.fields.count)
+        let display = record.name?.display
+        for (field, value) in record.fields {
+            if field.utf8.contains(UInt8(ascii: ".")) {
+                facet.append((numbers.key(field), value))
+            } else if !liftedFields.contains(field), field != "name" || value != display {
+                core.append((field, value))
+            }
+        }
+        return (StoredPairs.text(pairs: core), StoredPairs.text(pairs: facet))
     }
 
     /// SQL for every canonical core value of source record `alias` as one jsonb object: its
@@ -433,22 +441,22 @@ public struct SourceRecordWriter: Sendable {
 
     /// `rawCells`: the record's raw cells as `RawColumns.cells` gives them.
     static func stagingRow(_ record: MappedRecord, rawCells: String, numbers: FieldNumbers) -> [String?] {
-        let (core, facet) = record.coreAndFacetFields
+        let fields = record.fields
+        let (storedFields, storedFacet) = storedFieldsAndFacet(record, numbers: numbers)
         // The columns below, as matching will load them.
         let keys = MatchEngine.lookupKeys(
             of: MatchRecord(
-                storedID: 0, nationalID: core["national_id"], nationalIDRaw: core["national_id_raw"], name: record.name?.display,
+                storedID: 0, nationalID: fields["national_id"], nationalIDRaw: fields["national_id_raw"], name: record.name?.display,
                 nameKey: record.name?.matchingKey,
-                pinyinKey: record.name?.pinyinKey, sex: core["sex"], birthDate: core["birth_date"], phone: core["phone"],
-                division: core["division_code"], address: core["address"],
-                identifiers: MatchRecord.otherIdentifiers(passport: core["passport_no"], socialSecurity: core["social_security_no"])))
+                pinyinKey: record.name?.pinyinKey, sex: fields["sex"], birthDate: fields["birth_date"], phone: fields["phone"],
+                division: fields["division_code"], address: fields["address"],
+                identifiers: MatchRecord.otherIdentifiers(passport: fields["passport_no"], socialSecurity: fields["social_security_no"])))
         return [
-            record.sourceKey, String(record.row), record.contentHash, rawCells, StoredPairs.text(storedFields(record, core: core)),
-            storedFacet(facet, numbers: numbers), record.problems.isEmpty ? nil : JSONText.encode(record.problems),
+            record.sourceKey, String(record.row), record.contentHash, rawCells, storedFields, storedFacet, record.problems.isEmpty ? nil : JSONText.encode(record.problems),
             // The matching key only where it differs from the name (migration 0042).
-            core["national_id"], core["national_id_raw"], record.name?.display,
+            fields["national_id"], fields["national_id_raw"], record.name?.display,
             record.name.flatMap { $0.matchingKey == $0.display ? nil : $0.matchingKey }, record.name?.pinyinKey,
-            core["sex"], core["birth_date"], core["phone"], core["division_code"], core["address"],
+            fields["sex"], fields["birth_date"], fields["phone"], fields["division_code"], fields["address"],
             PostgresArrayText.literal(keys),
         ]
     }
