@@ -126,7 +126,7 @@ public struct RecordMapper: Sendable {
         }
         // PostgreSQL text cannot hold U+0000: kept, it would be dropped on the way in — a
         // different value, silently. The row is quarantined instead, naming the cell.
-        if let position = row.values.firstIndex(where: { $0?.utf8.contains(0) ?? false }), let value = row.values[position] {
+        if let position = row.values.firstIndex(where: { $0?.containsUTF8Byte(0) ?? false }), let value = row.values[position] {
             return .failure(
                 FeedIssue(
                     code: "nul_character",

@@ -1,5 +1,6 @@
 public import Foundation
 import ZIPFoundation
+import YibiaoCore
 
 /// Writes a one-sheet XLSX workbook row by row: the sheet goes to a temporary file with inline
 /// strings, then everything is zipped. Used for outbound files, samples and synthetic feeds.
@@ -115,7 +116,7 @@ public enum XLSXCell: Sendable, Hashable {
 public enum XMLText {
     public static func escape(_ text: String) -> String {
         // Almost no value needs escaping: check the bytes before building anything.
-        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) { return text }
+        if !text.containsUTF8Byte(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count)
         for character in text {

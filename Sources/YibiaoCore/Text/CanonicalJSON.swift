@@ -87,7 +87,7 @@ public enum CanonicalJSON: Sendable, Hashable {
         // Most strings need no escape: copied whole. (Checked over the string's own bytes when it
         // has them: a byte at a time through `utf8` cost more than the copy.)
         func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
-        let plain = value.utf8.withContiguousStorageIfAvailable { !$0.contains(where: needsEscape) } ?? !value.utf8.contains(where: needsEscape)
+        let plain = !value.containsUTF8Byte(where: needsEscape)
         if plain {
             bytes.append(contentsOf: value.utf8)
             bytes.append(UInt8(ascii: "\""))

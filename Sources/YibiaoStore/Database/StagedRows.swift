@@ -1,5 +1,6 @@
 import NIOCore
 import PostgresNIO
+import YibiaoCore
 
 /// Rows for one statement, sent column by column as `text[]` parameters and read back with
 /// `unnest($1::bigint[], $2::text[], …) AS s(…)`.
@@ -60,7 +61,7 @@ struct TextArrayParameter: PostgresNonThrowingEncodable, Sendable {
             }
             // PostgreSQL text cannot hold NUL: left out, as COPY into staging did. (The check runs
             // over the string's own bytes: through `utf8.contains` it was a twentieth of staging.)
-            let hasNul = value.utf8.withContiguousStorageIfAvailable { $0.firstIndex(of: 0) != nil } ?? value.utf8.contains(0)
+            let hasNul = value.containsUTF8Byte(0)
             if hasNul {
                 let bytes = value.utf8.filter { $0 != 0 }
                 buffer.writeInteger(Int32(bytes.count))

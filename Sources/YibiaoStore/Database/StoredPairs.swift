@@ -20,7 +20,7 @@ public enum StoredPairs {
     /// The same for pairs given as such, whose keys must be distinct (a dictionary's are).
     static func text(pairs values: consuming [(key: String, value: String)]) -> String {
         guard !values.isEmpty else { return "" }
-        if values.contains(where: { $0.key.utf8.contains(where: isSeparator) || $0.value.utf8.contains(where: isSeparator) }) {
+        if values.contains(where: { $0.key.containsUTF8Byte(where: isSeparator) || $0.value.containsUTF8Byte(where: isSeparator) }) {
             return CanonicalJSON.objectText(pairs: values)
         }
         values.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }

@@ -20,7 +20,7 @@ public struct CopyText: Sendable {
                 continue
             }
             // Most values hold nothing to escape: copied whole.
-            if !field.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x00 }) {
+            if !field.containsUTF8Byte(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x00 }) {
                 bytes.append(contentsOf: field.utf8)
                 continue
             }

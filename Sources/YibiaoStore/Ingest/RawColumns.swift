@@ -70,7 +70,7 @@ public struct RawColumns: Sendable, Hashable {
             guard let value else { continue }
             width = max(width, placement[position] + 1)
             bytes += value.utf8.count + 1
-            if delimitable, value.utf8.contains(where: { $0 == Self.separator || $0 == Self.missing || $0 == 0 }) { delimitable = false }
+            if delimitable, value.containsUTF8Byte(where: { $0 == Self.separator || $0 == Self.missing || $0 == 0 }) { delimitable = false }
         }
         var slots = [String?](repeating: nil, count: width)
         for (position, value) in row.values.enumerated() where value != nil { slots[placement[position]] = value }

@@ -383,7 +383,7 @@ public struct SourceRecordWriter: Sendable {
         core.reserveCapacity(record.fields.count)
         let display = record.name?.display
         for (field, value) in record.fields {
-            if field.utf8.contains(UInt8(ascii: ".")) {
+            if field.containsUTF8Byte(UInt8(ascii: ".")) {
                 facet.append((numbers.key(field), value))
             } else if !liftedFields.contains(field), field != "name" || value != display {
                 core.append((field, value))
