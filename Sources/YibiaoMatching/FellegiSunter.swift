@@ -123,6 +123,20 @@ public enum ParameterTraining {
         return total
     }
 
+    /// Each of `pairs`' comparison vector, in order, compared in slices side by side.
+    public static func vectors(_ records: [MatchRecord], _ pairs: [(Int32, Int32)]) async -> [ComparisonVector] {
+        await ParallelSlices.map(pairs.count, size: ParallelSlices.perCore(pairs.count, minimum: 20_000)) { range in
+            pairs[range].map { ComparisonVector.compare(records[Int($0.0)], records[Int($0.1)]) }
+        }.flatMap { $0 }
+    }
+
+    /// How many times each vector occurs.
+    public static func counts(of vectors: [ComparisonVector]) -> [ComparisonVector: Int] {
+        var counts: [ComparisonVector: Int] = [:]
+        for vector in vectors { counts[vector, default: 0] += 1 }
+        return counts
+    }
+
     /// u from random pairs, each counted by its chance of being two different people under
     /// `parameters` (nil: every pair counts). In a small district one random pair in a few
     /// thousand is one person twice; counted as strangers, they would make an agreeing ID number

@@ -318,6 +318,25 @@ public struct MatchEngine: Sendable {
         let oversized: Set<String>
         let pairs: [(Int32, Int32)]
         let byKey: [String: Int]
+        /// Each pair's comparison vector, in `pairs`' order, once `comparing` found them:
+        /// training counts them and matching scores them without comparing the records again.
+        private(set) var vectors: [ComparisonVector]?
+
+        init(recordCount: Int, oversized: Set<String>, pairs: [(Int32, Int32)], byKey: [String: Int]) {
+            self.recordCount = recordCount
+            self.oversized = oversized
+            self.pairs = pairs
+            self.byKey = byKey
+        }
+
+        /// The same blocking with every candidate pair compared (on every core). `records` must
+        /// be the records it was found in.
+        public func comparing(_ records: [MatchRecord]) async -> Blocking {
+            precondition(records.count == recordCount, "a blocking is compared on the records it was found in")
+            var compared = self
+            compared.vectors = await ParameterTraining.vectors(records, pairs)
+            return compared
+        }
 
         public var pairCount: Int { pairs.count }
 
@@ -349,9 +368,10 @@ public struct MatchEngine: Sendable {
     public func trained(
         on records: [MatchRecord], seed: UInt64 = 1, randomPairs: Int = 400_000, blocking: Blocking? = nil
     ) async -> (MatchEngine, ParameterTraining.Report) {
-        let pairs =
-            if let blocking, blocking.fits(records, oversized: []) { blocking.pairs } else { await self.blocking(of: records).pairs }
-        let vectors = await ParameterTraining.vectorCounts(records, pairs)
+        let found = if let blocking, blocking.fits(records, oversized: []) { blocking } else { await self.blocking(of: records) }
+        let pairs = found.pairs
+        let vectors =
+            if let compared = found.vectors { ParameterTraining.counts(of: compared) } else { await ParameterTraining.vectorCounts(records, pairs) }
         var trainedParameters = parameters
         let random = await ParameterTraining.randomPairVectors(records: records, samplePairs: randomPairs, seed: seed)
         trainedParameters.u = ParameterTraining.estimateU(randomPairs: random, excludingMatchesBy: nil)
@@ -386,7 +406,11 @@ public struct MatchEngine: Sendable {
     // MARK: Matching
 
     public func score(_ a: MatchRecord, _ b: MatchRecord, frequencies: TermFrequencies) -> PairScore {
-        let vector = ComparisonVector.compare(a, b)
+        score(a, b, vector: ComparisonVector.compare(a, b), frequencies: frequencies)
+    }
+
+    /// `vector`: the pair's comparison vector (`ComparisonVector.compare`).
+    func score(_ a: MatchRecord, _ b: MatchRecord, vector: ComparisonVector, frequencies: TermFrequencies) -> PairScore {
         var overrides: [Double?] = Array(repeating: nil, count: Comparison.allCases.count)
         if vector[.name] == 1, let name = a.nameKey { overrides[Comparison.name.rawValue] = frequencies.nameShare(name) }
         if vector[.phone] == 1, let phone = a.phone { overrides[Comparison.phone.rawValue] = frequencies.phoneShare(phone) }
@@ -484,15 +508,18 @@ public struct MatchEngine: Sendable {
             } else {
                 await self.blocking(of: records, oversized: context.oversizedBlocks)
             }
-        let scored = await scoreInParallel(records, found.pairs, frequencies: frequencies)
+        let scored = await scoreInParallel(records, found.pairs, vectors: found.vectors, frequencies: frequencies)
         return decide(records, pairs: found.pairs.count, byKey: found.byKey, scored: scored, constraints: constraints)
     }
 
     /// Pairs at or above the review threshold, strongest first (ties by record ids: the same
     /// input always gives the same order). Scoring is split across cores in large slices.
-    func scoreInParallel(_ records: [MatchRecord], _ pairs: [(Int32, Int32)], frequencies: TermFrequencies) async -> [(Int32, Int32, PairScore)] {
+    /// `vectors`: the pairs' comparison vectors when they were compared already (`Blocking.comparing`).
+    func scoreInParallel(
+        _ records: [MatchRecord], _ pairs: [(Int32, Int32)], vectors: [ComparisonVector]? = nil, frequencies: TermFrequencies
+    ) async -> [(Int32, Int32, PairScore)] {
         var scored = await ParallelSlices.map(pairs.count, size: 50_000) { range in
-            self.score(records, pairs[range], frequencies: frequencies)
+            self.score(records, pairs[range], vectors: vectors?[range], frequencies: frequencies)
         }.flatMap { $0 }
         // Strongest evidence first, so that a weak edge cannot pre-empt a strong one.
         scored.sort { left, right in
@@ -504,10 +531,14 @@ public struct MatchEngine: Sendable {
         return scored
     }
 
-    private func score(_ records: [MatchRecord], _ pairs: ArraySlice<(Int32, Int32)>, frequencies: TermFrequencies) -> [(Int32, Int32, PairScore)] {
+    private func score(
+        _ records: [MatchRecord], _ pairs: ArraySlice<(Int32, Int32)>, vectors: ArraySlice<ComparisonVector>?, frequencies: TermFrequencies
+    ) -> [(Int32, Int32, PairScore)] {
         var scored: [(Int32, Int32, PairScore)] = []
-        for (i, j) in pairs {
-            let score = score(records[Int(i)], records[Int(j)], frequencies: frequencies)
+        for index in pairs.indices {
+            let (i, j) = pairs[index]
+            let (a, b) = (records[Int(i)], records[Int(j)])
+            let score = score(a, b, vector: vectors?[index] ?? ComparisonVector.compare(a, b), frequencies: frequencies)
             if score.probability >= parameters.reviewThreshold { scored.append((i, j, score)) }
         }
         return scored

@@ -259,6 +259,13 @@ enum CitizenIDTestValues {
         #expect(reused.links.map(\.a) == fresh.links.map(\.a) && reused.links.map(\.b) == fresh.links.map(\.b))
         #expect(reused.candidatePairs == fresh.candidatePairs && reused.pairsByBlockingKey == fresh.pairsByBlockingKey)
         #expect(fresh.clusters.contains([1, 1_001]))
+        // Compared once: the same parameters and the same links, scored from the vectors kept.
+        let compared = await blocking.comparing(records)
+        let (fromVectors, _) = await engine.trained(on: records, randomPairs: 50_000, blocking: compared)
+        #expect(estimates(fromVectors.parameters) == estimates(handed.parameters))
+        let scoredFromVectors = await alone.match(records, blocking: compared)
+        #expect(scoredFromVectors.clusters == fresh.clusters)
+        #expect(scoredFromVectors.links == fresh.links && scoredFromVectors.review == fresh.review)
         // The blocking of fewer records does not fit: the engine blocks again and finds the same.
         let other = await engine.blocking(of: Array(records.dropLast()))
         let refused = await alone.match(records, blocking: other)

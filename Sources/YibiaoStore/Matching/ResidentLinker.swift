@@ -140,8 +140,9 @@ public struct ResidentLinker: Sendable {
         progress?(RunProgress(.training))
         let (loaded, keys) = try await loadRecords(client, ids: nil)
         timer.lap("load district", rows: loaded.count)
-        let blocking = await MatchEngine().blocking(of: loaded)
-        timer.lap("blocking", rows: blocking.pairCount)
+        // Every candidate pair compared once: training counts the vectors, matching scores them.
+        let blocking = await MatchEngine().blocking(of: loaded).comparing(loaded)
+        timer.lap("blocking and comparing", rows: blocking.pairCount)
         let (version, parameters) = try await train(client, on: loaded, blocking: blocking)
         timer.lap("train", rows: loaded.count)
         return (version, parameters, LoadedDistrict(records: loaded, keys: keys, blocking: blocking))
