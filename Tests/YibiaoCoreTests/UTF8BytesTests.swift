@@ -16,4 +16,14 @@ import YibiaoCore
             #expect(text.containsUTF8Byte(where: { $0 >= 0x80 }) == text.utf8.contains(where: { $0 >= 0x80 }))
         }
     }
+
+    @Test("byte order of UTF-8, as a byte-by-byte comparison orders texts")
+    func byteOrder() {
+        let texts = ["", "a", "ab", "a.b", "B", "name", "national_id", "national_id_raw", "张伟", "张", "é", "e\u{301}", String(repeating: "长", count: 50)]
+        for x in texts {
+            for y in texts {
+                #expect(x.utf8Precedes(y) == x.utf8.lexicographicallyPrecedes(y.utf8), "\(x.utf8.count) and \(y.utf8.count) bytes")
+            }
+        }
+    }
 }

@@ -41,7 +41,7 @@ public enum CanonicalJSON: Sendable, Hashable {
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
             bytes.append(UInt8(ascii: "{"))
-            for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            for (index, key) in members.keys.sorted(by: { $0.utf8Precedes($1) }).enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 Self.writeString(key, into: &bytes)
                 bytes.append(UInt8(ascii: ":"))
@@ -62,7 +62,7 @@ public enum CanonicalJSON: Sendable, Hashable {
     /// The same for members given as pairs, whose keys must be distinct (a dictionary's are).
     /// Sorted in place: the dictionary form's pairs are the one array made.
     public static func objectText(pairs values: consuming [(key: String, value: String)]) -> String {
-        values.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        values.sort { $0.key.utf8Precedes($1.key) }
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         bytes.reserveCapacity(values.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
         for (index, member) in values.enumerated() {

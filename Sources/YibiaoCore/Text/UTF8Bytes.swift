@@ -13,3 +13,20 @@ extension String {
         containsUTF8Byte { $0 == byte }
     }
 }
+
+extension String {
+    /// True when the text's UTF-8 bytes sort before `other`'s: byte order, as canonical JSON and
+    /// the stored documents order their keys. Compared in the strings' own storage: through
+    /// `utf8.lexicographicallyPrecedes`, sorting each golden record's and change's keys was a
+    /// few percent of a district's first load.
+    @inlinable
+    public func utf8Precedes(_ other: String) -> Bool {
+        let compared = utf8.withContiguousStorageIfAvailable { x in
+            other.utf8.withContiguousStorageIfAvailable { y -> Bool in
+                for index in 0..<Swift.min(x.count, y.count) where x[index] != y[index] { return x[index] < y[index] }
+                return x.count < y.count
+            }
+        }
+        return (compared ?? nil) ?? utf8.lexicographicallyPrecedes(other.utf8)
+    }
+}

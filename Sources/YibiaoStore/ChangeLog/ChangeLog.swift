@@ -203,7 +203,7 @@ public enum ChangeLog {
     /// in the canonical form, whichever form was stored. Written straight into bytes.
     /// Stored, a field numbered in `numbers` is named by its number (`FieldNumbers`, migration 0029).
     static func changesText(_ changes: [String: Change], numbers: FieldNumbers = .none) -> (canonical: String, stored: String) {
-        let fields = changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        let fields = changes.keys.sorted(by: { $0.utf8Precedes($1) })
         let onlyAdded = !changes.isEmpty && changes.values.allSatisfy { $0.old == nil && $0.new != nil }
         var canonical: [UInt8] = [UInt8(ascii: "{")], stored: [UInt8] = Array((onlyAdded ? #"{"new":{"# : "{").utf8)
         canonical.reserveCapacity(changes.count * 64)

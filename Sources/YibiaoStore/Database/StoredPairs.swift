@@ -23,7 +23,7 @@ public enum StoredPairs {
         if values.contains(where: { $0.key.containsUTF8Byte(where: isSeparator) || $0.value.containsUTF8Byte(where: isSeparator) }) {
             return CanonicalJSON.objectText(pairs: values)
         }
-        values.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        values.sort { $0.key.utf8Precedes($1.key) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(values.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 2 })
         for (key, value) in values {

@@ -35,7 +35,7 @@ public struct RawColumns: Sendable, Hashable {
             if complete { covered = row.columns }
         }
         var positions: [Position] = []
-        for name in added.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        for name in added.sorted(by: { $0.utf8Precedes($1) }) {
             index[name] = names.count
             names.append(name)
             positions.append(Position(position: names.count, name: name))
