@@ -644,11 +644,19 @@ public struct TermFrequencies: Sendable {
 
     /// How many different names each value is given with, for values given with more than one.
     static func holders(_ records: [MatchRecord], _ value: KeyPath<MatchRecord, String?>) -> [String: Int] {
-        var namesByValue: [String: Set<String>] = [:]
-        for record in records {
-            if let key = record[keyPath: value], let name = record.nameKey { namesByValue[key, default: []].insert(name) }
+        // A value's first name, and a set of its names only once a second one appears: most
+        // addresses and phones have one holder, and a set for each was most of this count.
+        var firstName: [String: String] = [:]
+        var names: [String: Set<String>] = [:]
+        for index in records.indices {
+            guard let key = records[index][keyPath: value], let name = records[index].nameKey else { continue }
+            guard let first = firstName[key] else {
+                firstName[key] = name
+                continue
+            }
+            if first != name || names[key] != nil { names[key, default: [first]].insert(name) }
         }
-        return namesByValue.compactMapValues { $0.count > 1 ? $0.count : nil }
+        return names.compactMapValues { $0.count > 1 ? $0.count : nil }
     }
 
     /// How many different names the phone number is given with (1 when unknown).

@@ -29,6 +29,31 @@ import YibiaoCore
         #expect(StringSimilarity.bigrams("abab") == [UInt64(97) << 32 | 98, UInt64(98) << 32 | 97])
     }
 
+    @Test("a phone's or an address's holders are the different names it is given with")
+    func holders() {
+        var records: [MatchRecord] = []
+        let people: [(name: String, phone: String?, address: String?)] = [
+            ("张伟", "13800000001", "甲路1号"), ("张伟", "13800000001", "甲路1号"), ("李娜", "13800000001", "甲路1号"),
+            ("王芳", "13800000001", nil), ("赵敏", "13800000002", "乙路2号"), ("赵敏", "13800000002", "乙路2号"),
+            ("孙丽", nil, "乙路2号"), ("周杰", "13800000003", "丙路3号"),
+        ]
+        for (index, person) in people.enumerated() {
+            var fields = ["name": person.name]
+            fields["phone"] = person.phone
+            fields["address"] = person.address
+            records.append(MatchRecord(id: Int64(index + 1), fields: fields))
+        }
+        records.append(MatchRecord(id: 99, fields: ["phone": "13800000003"])) // no name: not a holder
+        let frequencies = TermFrequencies(records)
+        #expect(frequencies.phoneHolders("13800000001") == 3)
+        #expect(frequencies.phoneHolders("13800000002") == 1)
+        #expect(frequencies.phoneHolders("13800000003") == 1)
+        #expect(frequencies.addressHolders("甲路1号") == 2)
+        #expect(frequencies.addressHolders("乙路2号") == 2)
+        #expect(frequencies.addressHolders("丙路3号") == 1)
+        #expect(frequencies.addressHolders("丁路4号") == 1)
+    }
+
     @Test("a comparison vector: its levels as given, ordered level by level, encoded as a list of levels")
     func vectorPacking() throws {
         let levels: [UInt8] = [6, 0, 3, 2, 1, 5]
