@@ -158,8 +158,8 @@ public struct GoldenRecordMerger: Sendable {
         return outcome
     }
 
-    /// The merge of a resident with one record and no resolution (most residents): each value is
-    /// the record's, and nothing can disagree. The same outcome as the general path, without
+    /// The merge of a resident with one record and no resolution (a person one system knows):
+    /// each value is the record's, and nothing can disagree. The same outcome as the general path, without
     /// grouping candidates by field.
     func merge(only observation: Observation) -> MergeOutcome {
         var outcome = MergeOutcome()

@@ -11,5 +11,8 @@ import YibiaoCore
         #expect([0x00, 0x0f, 0xa0, 0xff].hexString == "000fa0ff")
         // Any sequence of bytes, not only arrays.
         #expect("Az".utf8.hexString == "417a")
+        var text = Array("id:".utf8)
+        bytes.appendHexDigits(to: &text)
+        #expect(text == Array(("id:" + bytes.hexString).utf8))
     }
 }

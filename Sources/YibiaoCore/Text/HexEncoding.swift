@@ -15,6 +15,16 @@ extension Sequence<UInt8> {
     }
 }
 
+extension Collection<UInt8> {
+    /// The same digits appended to `bytes` (text built as bytes, such as a digest's input).
+    public func appendHexDigits(to bytes: inout [UInt8]) {
+        for byte in self {
+            bytes.append(hexDigit(byte >> 4))
+            bytes.append(hexDigit(byte & 0x0F))
+        }
+    }
+}
+
 @inline(__always)
 private func hexDigit(_ nibble: UInt8) -> UInt8 {
     nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10

@@ -404,10 +404,7 @@ public struct GoldenRecords: Sendable {
             if index > 0 { text.append(UInt8(ascii: ",")) }
             text += String(record.id).utf8
             text.append(UInt8(ascii: ":"))
-            for byte in record.contentHash {
-                text.append(hexDigit(byte >> 4))
-                text.append(hexDigit(byte & 0x0F))
-            }
+            record.contentHash.appendHexDigits(to: &text)
         }
         text.append(UInt8(ascii: "|"))
         let hex = Insecure.MD5.hash(data: text).hexString
@@ -415,8 +412,6 @@ public struct GoldenRecords: Sendable {
         let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
         return parts.joined(separator: "-")
     }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10 }
 
     /// What a slice of residents is merged from.
     struct SliceInputs: Sendable {
