@@ -86,6 +86,9 @@ public struct Ingestor: Sendable {
         var summary = summary
         let fileName = url.lastPathComponent
         let current = try await writer.currentRecords(connection, stagedBy: adapter.fingerprint)
+        // The system's first load: its rows need not be compared with any (this ingest holds the
+        // system; workers' entries, written beside ingests, are a system of their own).
+        let firstLoad = current.isEmpty && adapter.system != WorkerEntries.system ? !(try await writer.holdsAnyRecord(connection)) : false
         let columns = try await writer.rawColumns(connection)
         let numbers = try await FieldNumbers.ensure(district: writer.district, on: connection, logger: logger)
         let batchID = try await writer.startBatch(
@@ -107,7 +110,7 @@ public struct Ingestor: Sendable {
             // own rows three times (three ANALYZEs, 1.3 s for 132,512 rows) and the table's once.
             var analyzedAt = max(current.count, try await writer.rowsLastCounted(connection))
             for await chunk in chunks.stream {
-                try await write(chunk, batchID: batchID, fileName: fileName, connection: connection, summary: &summary)
+                try await write(chunk, batchID: batchID, fileName: fileName, firstLoad: firstLoad, connection: connection, summary: &summary)
                 if summary.staged >= max(4_096, analyzedAt) {
                     try await connection.analyze("source_record (district, system_id, source_key, version, is_current)", logger: logger)
                     analyzedAt = 2 * max(summary.staged, analyzedAt)
@@ -140,7 +143,7 @@ public struct Ingestor: Sendable {
 
     /// One chunk, one transaction holding the district lock: worker entries interleave with a long ingest.
     private func write(
-        _ chunk: IngestChunk, batchID: Int64, fileName: String, connection: PostgresConnection, summary: inout Summary
+        _ chunk: IngestChunk, batchID: Int64, fileName: String, firstLoad: Bool, connection: PostgresConnection, summary: inout Summary
     ) async throws {
         let counts: SourceRecordWriter.Counts
         do {
@@ -148,7 +151,7 @@ public struct Ingestor: Sendable {
                 try await connection.lockDistrict(district, logger: logger)
                 return try await writer.write(
                     connection, batchID: batchID, fileName: fileName, staging: chunk.staging,
-                    quarantined: chunk.quarantined, read: chunk.read, alsoUnchanged: chunk.unchanged)
+                    quarantined: chunk.quarantined, read: chunk.read, alsoUnchanged: chunk.unchanged, firstLoad: firstLoad)
             }
         } catch {
             logger.debug("ingest chunk failed", metadata: ["error": "\(String(reflecting: error))"])

@@ -225,10 +225,12 @@ public struct SourceRecordWriter: Sendable {
 
     /// The same, for records encoded already (an ingest encodes them on every core).
     /// `alsoUnchanged`: rows the caller found unchanged itself and did not pass (counted in the
-    /// batch and in the counts returned).
+    /// batch and in the counts returned). `firstLoad`: the caller holds the system, which had
+    /// no record at all when it took it (`holdsAnyRecord`), and passes each source key once:
+    /// every row is new, and no key is looked up.
     public func write(
         _ connection: PostgresConnection, batchID: Int64, fileName: String, staging: StagingRows,
-        quarantined: [FeedIssue], read: Int, alsoUnchanged: Int = 0
+        quarantined: [FeedIssue], read: Int, alsoUnchanged: Int = 0, firstLoad: Bool = false
     ) async throws -> Counts {
         var counts = Counts()
         if !staging.newColumns.isEmpty {
@@ -243,37 +245,42 @@ public struct SourceRecordWriter: Sendable {
         }
         if staging.count > 0 {
             let rows = staging.rows
-            // Unchanged rows are counted; changed rows retire their current version (the keys
-            // and hashes suffice); new and changed rows are inserted next with the next version.
-            let compared = try await connection.query(
-                """
-                WITH compared AS (
-                    SELECT s.source_key, decode(s.content_hash, 'hex') AS content_hash, r.record_id AS current_id, r.content_hash AS current_hash
-                    FROM unnest(\(rows.column(0))::text[], \(rows.column(2))::text[]) AS s(source_key, content_hash)
-                    LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(system)
-                        AND r.source_key = s.source_key AND r.is_current
-                ),
-                retired AS (
-                    UPDATE source_record r SET is_current = false FROM compared c
-                    WHERE r.district = \(district) AND r.record_id = c.current_id AND c.current_hash <> c.content_hash
-                    RETURNING r.record_id
-                )
-                SELECT count(*) FILTER (WHERE current_hash = content_hash),
-                       count(*) FILTER (WHERE current_id IS NULL),
-                       count(*) FILTER (WHERE current_hash <> content_hash),
-                       (SELECT count(*) FROM retired),
-                       EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND system_id = \(system) AND NOT is_current)
-                FROM compared
-                """, logger: logger)
             // Unless no key has a current row and the system has no older versions (its first
-            // load: every row is version 1), each key is looked up twice below — a quarter of the
-            // statement's time in a first load, for nothing. The lookups are planned away then.
-            var probeKeys = true
-            for try await (same, new, changed, _, superseded) in compared.decode((Int, Int, Int, Int, Bool).self) {
-                counts.unchanged = same
-                counts.staged = new + changed
-                counts.newVersions = changed
-                probeKeys = new < rows.count || superseded
+            // load: every row is version 1), each key is looked up twice in the insert below — a
+            // quarter of its time in a first load, for nothing. The lookups are planned away then,
+            // and a first load known as such (`firstLoad`) compares nothing at all.
+            var probeKeys = !firstLoad
+            if firstLoad {
+                counts.staged = rows.count
+            } else {
+                // Unchanged rows are counted; changed rows retire their current version (the keys
+                // and hashes suffice); new and changed rows are inserted next with the next version.
+                let compared = try await connection.query(
+                    """
+                    WITH compared AS (
+                        SELECT s.source_key, decode(s.content_hash, 'hex') AS content_hash, r.record_id AS current_id, r.content_hash AS current_hash
+                        FROM unnest(\(rows.column(0))::text[], \(rows.column(2))::text[]) AS s(source_key, content_hash)
+                        LEFT JOIN source_record r ON r.district = \(district) AND r.system_id = \(system)
+                            AND r.source_key = s.source_key AND r.is_current
+                    ),
+                    retired AS (
+                        UPDATE source_record r SET is_current = false FROM compared c
+                        WHERE r.district = \(district) AND r.record_id = c.current_id AND c.current_hash <> c.content_hash
+                        RETURNING r.record_id
+                    )
+                    SELECT count(*) FILTER (WHERE current_hash = content_hash),
+                           count(*) FILTER (WHERE current_id IS NULL),
+                           count(*) FILTER (WHERE current_hash <> content_hash),
+                           (SELECT count(*) FROM retired),
+                           EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND system_id = \(system) AND NOT is_current)
+                    FROM compared
+                    """, logger: logger)
+                for try await (same, new, changed, _, superseded) in compared.decode((Int, Int, Int, Int, Bool).self) {
+                    counts.unchanged = same
+                    counts.staged = new + changed
+                    counts.newVersions = changed
+                    probeKeys = new < rows.count || superseded
+                }
             }
             // Every row staged waits for the next matching run (`match_queue`), in this transaction.
             try await connection.query(
@@ -330,6 +337,18 @@ public struct SourceRecordWriter: Sendable {
             WHERE district = \(district) AND batch_id = \(batchID)
             """, logger: logger)
         return counts
+    }
+
+    /// The system holds a record in the district, current or not.
+    public func holdsAnyRecord(_ connection: PostgresConnection) async throws -> Bool {
+        var holds = true
+        for try await found in try await connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND system_id = \(system) AND is_current)
+                OR EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND system_id = \(system) AND NOT is_current)
+            """, logger: logger
+        ).decode(Bool.self) { holds = found }
+        return holds
     }
 
     /// The current record of a source key, after a write.
