@@ -263,6 +263,24 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
     }
 }
 
+@Suite struct MappingMemoTests {
+    @Test("a column of mostly new values stops being remembered; one of repeated values is; both give what normalising gives")
+    func trial() throws {
+        let normalizer = FieldNormalizer(today: CalendarDate(year: 2026, month: 11, day: 21)!)
+        let address = try #require(CanonicalField.named("address")), birth = try #require(CanonicalField.named("birth_date"))
+        let memo = MappingMemo()
+        for index in 0..<(MappingMemo.trial + 500) {
+            let street = "北京市朝阳区建国路\(index)号"
+            let day = "1990-01-\(String(format: "%02d", index % 28 + 1))"
+            #expect(memo.normalised(street, mapping: 0, field: address, normalizer) == normalizer.normalise(street, as: address))
+            #expect(memo.normalised(day, mapping: 1, field: birth, normalizer) == normalizer.normalise(day, as: birth))
+            #expect(memo.normalised("bad date \(index % 3)", mapping: 1, field: birth, normalizer) == normalizer.normalise("bad date \(index % 3)", as: birth))
+        }
+        #expect(!memo.remembers(mapping: 0))
+        #expect(memo.remembers(mapping: 1))
+    }
+}
+
 @Suite struct CustomAdapterTests {
     @Test("the fixed-width Swift adapter reads GBK lines and quarantines short ones")
     func fixedWidth() throws {

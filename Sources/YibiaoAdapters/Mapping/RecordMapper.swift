@@ -353,7 +353,13 @@ enum ResolvedSource {
 public final class MappingMemo {
     /// Beyond this many values of one column the memo starts again: memory stays bounded.
     static let limit = 50_000
+    /// A column whose first this many values were mostly new (fewer than one in ten seen
+    /// before: addresses, free text) is not remembered further: storing each value cost more
+    /// than normalising it again.
+    static let trial = 4_096
     private var values: [[String: Result<String, FieldNormalizer.Problem>]] = []
+    private var lookups: [Int] = []
+    private var hits: [Int] = []
     private var names: [String: PersonName] = [:]
     /// The layout of the last column names seen: a file's rows share theirs.
     private var lastLayout: MappingLayout?
@@ -372,12 +378,30 @@ public final class MappingMemo {
     ) -> Result<String, FieldNormalizer.Problem> {
         // ID numbers and phone numbers are one per person: remembering them costs more than it saves.
         if field.kind == .citizenID || field.kind == .phone { return normalizer.normalise(text, as: field) }
-        while values.count <= index { values.append([:]) }
-        if let known = values[index][text] { return known }
+        while values.count <= index {
+            values.append([:])
+            lookups.append(0)
+            hits.append(0)
+        }
+        guard remembers(mapping: index) else { return normalizer.normalise(text, as: field, excelSerials: excelSerials) }
+        lookups[index] += 1
+        if let known = values[index][text] {
+            hits[index] += 1
+            return known
+        }
         let result = normalizer.normalise(text, as: field, excelSerials: excelSerials)
+        if lookups[index] == Self.trial, hits[index] * 10 < Self.trial {
+            values[index] = [:]
+            return result
+        }
         if values[index].count >= Self.limit { values[index].removeAll(keepingCapacity: true) }
         values[index][text] = result
         return result
+    }
+
+    /// Whether values of the mapping at `index` are still remembered.
+    func remembers(mapping index: Int) -> Bool {
+        index >= lookups.count || lookups[index] < Self.trial || hits[index] * 10 >= Self.trial
     }
 
     /// The normalised form of a name's display text (nil when it is not a usable name).

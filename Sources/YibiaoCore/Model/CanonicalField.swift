@@ -38,14 +38,16 @@ public struct CanonicalField: Sendable, Hashable {
     public let domain: Domain
     public let label: LocalizedText
 
-    /// `name` for core fields, `domain.name` for facet fields.
-    public var qualifiedName: String { domain == .core ? name : "\(domain.rawValue).\(name)" }
+    /// `name` for core fields, `domain.name` for facet fields. Kept, not formed when asked:
+    /// staging asks it of every field of every row.
+    public let qualifiedName: String
 
     init(_ name: String, _ kind: Kind, _ domain: Domain, en: String, zh: String) {
         self.name = name
         self.kind = kind
         self.domain = domain
         self.label = LocalizedText(en: en, zh: zh)
+        self.qualifiedName = domain == .core ? name : "\(domain.rawValue).\(name)"
     }
 }
 
