@@ -104,6 +104,12 @@ import YibiaoCore
         #expect(record(1, ["name": "欧阳娜娜"]).nameParts == ["欧", "阳娜娜"])
         #expect(record(1, ["name": "José"]).nameParts == ["jose"])
         #expect(MatchRecord(id: 1, nameKey: "张伟").nameParts == ["张", "伟"])
+        // Han characters alone, from the display text as stored: surname and given name.
+        #expect(NameNormalizer.parts(ofDisplay: "张伟") == ["张", "伟"])
+        #expect(NameNormalizer.parts(ofDisplay: "张") == ["张"])
+        #expect(NameNormalizer.parts(ofDisplay: "") == [])
+        #expect(NameNormalizer.parts(ofDisplay: "张伟A") == ["张", "伟a"])
+        #expect(NameNormalizer.parts(ofDisplay: "欧阳 娜娜") == ["欧阳", "娜娜"])
     }
 
     @Test("birth levels: exact, swapped day and month, one part off, different")

@@ -113,6 +113,8 @@ public enum NameNormalizer {
     /// The parts of a displayed name, folded like the matching key: `Mary Ann Smith` → mary, ann,
     /// smith; `买买提·艾力` → 买买提, 艾力; a Han name without separators → surname and given name.
     public static func parts(ofDisplay display: String) -> [String] {
+        // Han characters alone (most names here) fold to themselves: no pieces, no folding.
+        if display.unicodeScalars.allSatisfy(TextNormalization.isHan) { return parts(ofKey: display) }
         let pieces = display.split(whereSeparator: { $0 == " " || $0 == "\u{00B7}" })
         guard pieces.count > 1 else { return parts(ofKey: fold(Substring(display))) }
         return pieces.map(fold).filter { !$0.isEmpty }
