@@ -278,6 +278,8 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         }
         #expect(!memo.remembers(mapping: 0))
         #expect(memo.remembers(mapping: 1))
+        #expect(memo.rememberedCount(mapping: 0) == 0, "a column kept no further lets its values go")
+        #expect(memo.rememberedCount(mapping: 1) == 28 + 3)
     }
 }
 

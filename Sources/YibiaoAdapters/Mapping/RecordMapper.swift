@@ -385,19 +385,20 @@ public final class MappingMemo {
         }
         guard remembers(mapping: index) else { return normalizer.normalise(text, as: field, excelSerials: excelSerials) }
         lookups[index] += 1
-        if let known = values[index][text] {
-            hits[index] += 1
-            return known
-        }
+        let known = values[index][text]
+        if known != nil { hits[index] += 1 }
+        // The trial's end: a column kept no further lets its values go.
+        if !remembers(mapping: index) { values[index] = [:] }
+        if let known { return known }
         let result = normalizer.normalise(text, as: field, excelSerials: excelSerials)
-        if lookups[index] == Self.trial, hits[index] * 10 < Self.trial {
-            values[index] = [:]
-            return result
-        }
+        guard remembers(mapping: index) else { return result }
         if values[index].count >= Self.limit { values[index].removeAll(keepingCapacity: true) }
         values[index][text] = result
         return result
     }
+
+    /// How many values of the mapping at `index` are remembered now.
+    func rememberedCount(mapping index: Int) -> Int { index < values.count ? values[index].count : 0 }
 
     /// Whether values of the mapping at `index` are still remembered.
     func remembers(mapping index: Int) -> Bool {
