@@ -87,8 +87,10 @@ public struct Ingestor: Sendable {
         let fileName = url.lastPathComponent
         let current = try await writer.currentRecords(connection, stagedBy: adapter.fingerprint)
         // The system's first load: its rows need not be compared with any (this ingest holds the
-        // system; workers' entries, written beside ingests, are a system of their own).
-        let firstLoad = current.isEmpty && adapter.system != WorkerEntries.system ? !(try await writer.holdsAnyRecord(connection)) : false
+        // system, so no current record appears meanwhile; workers' entries, written beside
+        // ingests, are a system of their own).
+        let firstLoad =
+            current.isEmpty && adapter.system != WorkerEntries.system ? !(try await writer.holdsSupersededRecords(connection)) : false
         let columns = try await writer.rawColumns(connection)
         let numbers = try await FieldNumbers.ensure(district: writer.district, on: connection, logger: logger)
         let batchID = try await writer.startBatch(

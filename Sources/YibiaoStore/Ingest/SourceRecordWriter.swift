@@ -226,7 +226,7 @@ public struct SourceRecordWriter: Sendable {
     /// The same, for records encoded already (an ingest encodes them on every core).
     /// `alsoUnchanged`: rows the caller found unchanged itself and did not pass (counted in the
     /// batch and in the counts returned). `firstLoad`: the caller holds the system, which had
-    /// no record at all when it took it (`holdsAnyRecord`), and passes each source key once:
+    /// no record at all when it took it (no current one, no superseded one), and passes each source key once:
     /// every row is new, and no key is looked up.
     public func write(
         _ connection: PostgresConnection, batchID: Int64, fileName: String, staging: StagingRows,
@@ -339,14 +339,12 @@ public struct SourceRecordWriter: Sendable {
         return counts
     }
 
-    /// The system holds a record in the district, current or not.
-    public func holdsAnyRecord(_ connection: PostgresConnection) async throws -> Bool {
+    /// The system holds a superseded record (an older version) in the district.
+    public func holdsSupersededRecords(_ connection: PostgresConnection) async throws -> Bool {
         var holds = true
         for try await found in try await connection.query(
-            """
-            SELECT EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND system_id = \(system) AND is_current)
-                OR EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND system_id = \(system) AND NOT is_current)
-            """, logger: logger
+            "SELECT EXISTS (SELECT 1 FROM source_record WHERE district = \(district) AND system_id = \(system) AND NOT is_current)",
+            logger: logger
         ).decode(Bool.self) { holds = found }
         return holds
     }

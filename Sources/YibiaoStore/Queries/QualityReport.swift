@@ -109,8 +109,7 @@ public struct QualityReport: Sendable {
     /// below starts with these (one district: Citus routes it to one node).
     private static let current = """
         WITH shared AS (
-            SELECT phone FROM source_record WHERE district = $1 AND is_current AND phone IS NOT NULL
-            GROUP BY phone HAVING count(DISTINCT coalesce(name_key, name)) >= $2
+        \(GoldenRecords.sharedPhonesSQL(district: "$1", holders: "$2", condition: "phone IS NOT NULL"))
         ),
         cur AS (
             SELECT r.system_id, r.record_id, l.resident_id, r.national_id, r.national_id_raw, r.problems, r.raw, r.phone, r.address,
