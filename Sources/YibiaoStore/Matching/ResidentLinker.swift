@@ -385,11 +385,19 @@ public struct ResidentLinker: Sendable {
         // Staging leaves new keys in the GIN index's pending list, which every lookup scans in
         // full: merged into the index first, a lookup costs tens of microseconds, not a millisecond.
         try await client.query("SELECT gin_clean_pending_list('source_record_match_keys'::regclass)", logger: logger)
-        var (records, keys) = try await loadRecords(client, ids: queued)
+        let (queuedRecords, queuedKeys) = try await loadRecords(client, ids: queued)
         let engine = MatchEngine()
-        var members = try await blockMembers(Set(keys.values.flatMap { $0 }), client)
-        var bornThatDay = try await bornOn(Set(records.compactMap { $0.birth?.iso }), client)
-        for (key, holders) in try await sharingPhones(Set(records.compactMap(\.phone)), client) { members[key] = holders }
+        // The lookups below depend only on what was read before them: each on a connection of
+        // its own, side by side (the server's cores and this process's decoding overlap).
+        async let storedBlocks = blockMembers(Set(queuedKeys.values.flatMap { $0 }), client)
+        async let bornOnTheirDays = bornOn(Set(queuedRecords.compactMap { $0.birth?.iso }), client)
+        async let phoneBlocks = sharingPhones(Set(queuedRecords.compactMap(\.phone)), client)
+        // A resident's records: those of the queued records' residents now, the candidates' below.
+        async let queuedMates = loadResidentMates(of: queued, client)
+        var (records, keys) = (queuedRecords, queuedKeys)
+        var members = try await storedBlocks
+        var bornThatDay = try await bornOnTheirDays
+        for (key, holders) in try await phoneBlocks { members[key] = holders }
         for record in records {
             let unstored = Self.unstoredKeys(of: record)
             keys[record.id, default: []] += unstored
@@ -400,17 +408,24 @@ public struct ResidentLinker: Sendable {
         var loaded = Set(records.map(\.id))
         // Candidates, then the residents they and the queued records belong to (a new version's
         // resident is its previous version's), then every current record of those residents.
-        let candidateIDs = Set(members.filter { $0.value.count <= engine.blockLimit(forStoredKey: $0.key) }.values.flatMap { $0 }).subtracting(loaded)
-        let (candidates, candidateKeys) = try await loadRecords(client, ids: Array(candidateIDs))
+        let candidateIDs = Array(
+            Set(members.filter { $0.value.count <= engine.blockLimit(forStoredKey: $0.key) }.values.flatMap { $0 }).subtracting(loaded))
+        async let candidateMates = loadResidentMates(of: candidateIDs, client)
+        let (candidates, candidateKeys) = try await loadRecords(client, ids: candidateIDs)
         for record in candidates where loaded.insert(record.id).inserted {
             records.append(record)
             keys[record.id] = (candidateKeys[record.id] ?? []) + Self.unstoredKeys(of: record)
         }
-        let (mates, mateKeys) = try await loadResidentMates(of: Array(loaded), client)
-        for record in mates where loaded.insert(record.id).inserted {
-            records.append(record)
-            keys[record.id] = (mateKeys[record.id] ?? []) + Self.unstoredKeys(of: record)
+        for (mates, mateKeys) in [try await queuedMates, try await candidateMates] {
+            for record in mates where loaded.insert(record.id).inserted {
+                records.append(record)
+                keys[record.id] = (mateKeys[record.id] ?? []) + Self.unstoredKeys(of: record)
+            }
         }
+        // The district-wide frequencies of the loaded records' names and phones, read while the
+        // remaining blocks are.
+        let (names, phones) = (Set(records.compactMap(\.nameKey)), Set(records.compactMap(\.phone)))
+        async let frequencies = termFrequencies(names: names, phones: phones, total: currentRecords, client)
         // The other keys matter only where they could make a pair: held by two loaded records or
         // more. A block one of them holds alone pairs nothing, oversized or not, so its size is
         // not asked for (about half the lookups of a 1 % feed).
@@ -421,14 +436,19 @@ public struct ResidentLinker: Sendable {
         let missing = Set(holders.filter { $0.value > 1 }.keys)
         let missingByDay = missing.filter { MatchEngine.birthDayKinds.contains(MatchEngine.kind(ofStoredKey: $0)) }
         let missingByPhone = missing.filter { MatchEngine.kind(ofStoredKey: $0) == MatchEngine.phoneKind }
-        members.merge(try await blockMembers(missing.subtracting(missingByDay).subtracting(missingByPhone), client)) { $1 }
-        if !missingByPhone.isEmpty {
-            let phones = Set(records.compactMap { record in MatchEngine.phoneKey(of: record).flatMap { missingByPhone.contains($0) ? record.phone : nil } })
-            members.merge(try await sharingPhones(phones, client)) { $1 }
-        }
+        let missingPhones =
+            missingByPhone.isEmpty
+            ? [] : Set(records.compactMap { record in MatchEngine.phoneKey(of: record).flatMap { missingByPhone.contains($0) ? record.phone : nil } })
+        let missingDays =
+            missingByDay.isEmpty
+            ? [] : Set(records.filter { !missingByDay.isDisjoint(with: keys[$0.id] ?? []) }.compactMap { $0.birth?.iso }).subtracting(bornThatDay.days)
+        async let missingStored = blockMembers(missing.subtracting(missingByDay).subtracting(missingByPhone), client)
+        async let missingPhoneBlocks = sharingPhones(missingPhones, client)
+        async let missingDayBlocks = bornOn(missingDays, client)
+        members.merge(try await missingStored) { $1 }
+        members.merge(try await missingPhoneBlocks) { $1 }
         if !missingByDay.isEmpty {
-            let days = Set(records.filter { !missingByDay.isDisjoint(with: keys[$0.id] ?? []) }.compactMap { $0.birth?.iso })
-            bornThatDay.merge(try await bornOn(days.subtracting(bornThatDay.days), client))
+            bornThatDay.merge(try await missingDayBlocks)
             for key in missingByDay { members[key] = bornThatDay.members[key] ?? [] }
         }
         // Blocking compares keys as text: the text of each stored key found oversized.
@@ -442,13 +462,38 @@ public struct ResidentLinker: Sendable {
                 }
             }
         }
-        let frequencies = try await termFrequencies(
-            names: Set(records.compactMap(\.nameKey)), phones: Set(records.compactMap(\.phone)), total: currentRecords, client)
         records.sort { $0.id < $1.id }
         return WorkSet(
             records: records,
-            context: MatchEngine.Context(oversizedBlocks: oversized, frequencies: frequencies.countingAddresses(among: records)),
+            context: MatchEngine.Context(oversizedBlocks: oversized, frequencies: try await frequencies.countingAddresses(among: records)),
             queued: queued, whole: false)
+    }
+
+    /// A link row as the run decides it, put into text when it is sent (`cells`, in the order
+    /// of the link statements' columns).
+    struct LinkRow {
+        var record: Int64
+        var resident: Int64
+        var method: String
+        /// Weight, the other record, probability and comparisons number of the pair it rests on.
+        var evidence: (weight: Double, other: Int64, probability: Double, comparisons: Int32)?
+        /// Pinned by a person, with their reason.
+        var reason: String?
+
+        init(record: Int64, resident: Int64, method: String, evidence: (Double, Int64, Double, Int32)? = nil, reason: String? = nil) {
+            self.record = record
+            self.resident = resident
+            self.method = method
+            self.evidence = evidence
+            self.reason = reason
+        }
+
+        var cells: [String?] {
+            [
+                String(record), String(resident), method, evidence.map { String($0.weight) }, evidence.map { String($0.other) },
+                evidence.map { String($0.probability) }, evidence.map { String($0.comparisons) }, reason == nil ? "false" : "true", reason,
+            ]
+        }
     }
 
     /// A record's keys that are not stored (`MatchEngine.lookupKeys`): its birth-day keys and
@@ -746,24 +791,11 @@ public struct ResidentLinker: Sendable {
                             "SELECT record_id FROM link WHERE district = \(district) AND record_id = ANY(\(Array(unlinked)))", logger: logger
                         ).decode(Int64.self) { unlinked.remove(record) }
                     }
-                    var fresh = CopyText()
-                    func flushFresh() async throws {
-                        guard !fresh.isEmpty else { return }
-                        try await connection.copy(
-                            fresh, into: "link",
-                            columns: [
-                                "district", "record_id", "resident_id", "method", "weight", "other_record", "probability", "comparisons_id", "pinned",
-                                "reason", "decided_by",
-                            ], logger: logger)
-                        fresh = CopyText()
-                    }
-                    func add(_ record: Int64, _ row: [String?]) async throws {
-                        if unlinked.contains(record) {
-                            fresh.row([district] + row + [actor])
-                            if fresh.count >= 50_000 { try await flushFresh() }
-                        } else {
-                            copy.row(row)
-                        }
+                    // Copied in after the loop, in one COPY whose rows are put into text while the
+                    // server stores the ones before (`copyInParts`): kept until then as numbers.
+                    var fresh: [LinkRow] = []
+                    func add(_ row: LinkRow) {
+                        if unlinked.contains(row.record) { fresh.append(row) } else { copy.row(row.cells) }
                     }
                     // Records that are new or change resident: only they can bring a resident new identifiers.
                     // Each with the resident its link names.
@@ -782,12 +814,7 @@ public struct ResidentLinker: Sendable {
                         for record in cluster {
                             if inheritedPins.contains(record), let pinnedResident = pinned[record] {
                                 // A person's decision carries over to the row's new version.
-                                try await add(
-                                    record,
-                                    [
-                                        String(record), String(pinnedResident), "manual", nil, nil, nil, nil, "true",
-                                        "carried over from the previous version of this row",
-                                    ])
+                                add(LinkRow(record: record, resident: pinnedResident, method: "manual", reason: "carried over from the previous version of this row"))
                                 continue
                             }
                             guard pinned[record] == nil else { continue }
@@ -801,18 +828,23 @@ public struct ResidentLinker: Sendable {
                             {
                                 continue
                             }
-                            try await add(
-                                record,
-                                [
-                                    String(record), String(resident), method, edge.map { String($0.weight) },
-                                    edge.map { String($0.a == record ? $0.b : $0.a) }, edge.map { String($0.probability) },
-                                    edge.map { String(comparisons.number(of: $0)) }, "false", nil,
-                                ])
+                            add(
+                                LinkRow(
+                                    record: record, resident: resident, method: method,
+                                    evidence: edge.map { ($0.weight, $0.a == record ? $0.b : $0.a, $0.probability, comparisons.number(of: $0)) }))
                         }
                         if copy.count >= 50_000 { try await flush() }
                     }
                     try await flush()
-                    try await flushFresh()
+                    try await connection.copyInParts(
+                        fresh.count, into: "link",
+                        columns: [
+                            "district", "record_id", "resident_id", "method", "weight", "other_record", "probability", "comparisons_id", "pinned",
+                            "reason", "decided_by",
+                        ], logger: logger
+                    ) { range, text in
+                        for row in fresh[range] { text.row([district] + row.cells + [actor]) }
+                    }
                     try await comparisons.store(district: district, on: connection, logger: logger)
                     timer.lap("links", rows: recordCount)
                     // The columns the next statements join and filter on: statistics of the evidence
