@@ -44,6 +44,21 @@ import YibiaoTestSupport
                 changedAt: fields[7], changes: fields[8]) == expected)
     }
 
+    @Test("changes are put in UTF-8 order of their names: canonical fields by their place, any other name among them by comparison")
+    func fieldOrder() {
+        let canonical = CanonicalField.all.map(\.qualifiedName)
+        #expect(Set(ChangeLog.canonicalOrder.keys) == Set(canonical))
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            var names = canonical.filter { _ in Bool.random(using: &generator) }
+            // Names no canonical field has: a retirement's, and ones that sort between them.
+            if round % 3 == 0 { names += ["status", "merged_into", "a", "name_", "zz", "社保"].filter { _ in Bool.random(using: &generator) } }
+            let changes = Dictionary(uniqueKeysWithValues: names.map { ($0, GoldenDiff.Change(old: nil, new: "1")) })
+            let expected = names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            #expect(ChangeLog.fieldsInOrder(changes.keys) == expected)
+        }
+    }
+
     @Test("changes are stored without their nulls (values only added as one object) and hashed in the canonical form, which every form reads back to")
     func storedWithoutNulls() throws {
         let samples: [[String: GoldenDiff.Change]] = [

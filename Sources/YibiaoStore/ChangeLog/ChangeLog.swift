@@ -203,7 +203,7 @@ public enum ChangeLog {
     /// in the canonical form, whichever form was stored. Written straight into bytes.
     /// Stored, a field numbered in `numbers` is named by its number (`FieldNumbers`, migration 0029).
     static func changesText(_ changes: [String: Change], numbers: FieldNumbers = .none) -> (canonical: String, stored: String) {
-        let fields = changes.keys.sorted(by: { $0.utf8Precedes($1) })
+        let fields = fieldsInOrder(changes.keys)
         let onlyAdded = !changes.isEmpty && changes.values.allSatisfy { $0.old == nil && $0.new != nil }
         var canonical: [UInt8] = [UInt8(ascii: "{")], stored: [UInt8] = Array((onlyAdded ? #"{"new":{"# : "{").utf8)
         canonical.reserveCapacity(changes.count * 64)
@@ -244,6 +244,24 @@ public enum ChangeLog {
         canonical.append(UInt8(ascii: "}"))
         stored.append(contentsOf: Array((onlyAdded ? "}}" : "}").utf8))
         return (String(decoding: canonical, as: UTF8.self), String(decoding: stored, as: UTF8.self))
+    }
+
+    /// Each canonical field's place among the others in UTF-8 order of their names.
+    static let canonicalOrder: [String: Int] = Dictionary(
+        CanonicalField.all.map(\.qualifiedName).sorted { $0.utf8Precedes($1) }.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
+
+    /// The fields in UTF-8 order of their names (the canonical JSON's): canonical fields by their
+    /// place (`canonicalOrder`), which spares a first load comparing names some fifty times for
+    /// each of its entries; any other name, by comparing them all.
+    static func fieldsInOrder(_ fields: Dictionary<String, Change>.Keys) -> [String] {
+        var placed: [(place: Int, field: String)] = []
+        placed.reserveCapacity(fields.count)
+        for field in fields {
+            guard let place = canonicalOrder[field] else { return fields.sorted { $0.utf8Precedes($1) } }
+            placed.append((place, field))
+        }
+        placed.sort { $0.place < $1.place }
+        return placed.map(\.field)
     }
 
     /// An entry's changes from its stored document, in any of its forms (`changesText`); nil

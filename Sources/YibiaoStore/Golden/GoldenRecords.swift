@@ -407,10 +407,15 @@ public struct GoldenRecords: Sendable {
             record.contentHash.appendHexDigits(to: &text)
         }
         text.append(UInt8(ascii: "|"))
-        let hex = Insecure.MD5.hash(data: text).hexString
         // As the server prints a uuid: 8-4-4-4-12 lower-case digits.
-        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
-        return parts.joined(separator: "-")
+        let digest = Array(Insecure.MD5.hash(data: text))
+        var uuid: [UInt8] = []
+        uuid.reserveCapacity(36)
+        for (start, end) in [(0, 4), (4, 6), (6, 8), (8, 10), (10, 16)] {
+            if start > 0 { uuid.append(UInt8(ascii: "-")) }
+            digest[start..<end].appendHexDigits(to: &uuid)
+        }
+        return String(decoding: uuid, as: UTF8.self)
     }
 
     /// What a slice of residents is merged from.

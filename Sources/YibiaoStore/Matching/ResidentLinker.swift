@@ -888,6 +888,18 @@ public struct ResidentLinker: Sendable {
                             }
                         }
                         guard !residents.isEmpty else { continue }
+                        if onConflict.isEmpty {
+                            // New residents' (most of a first load): copied in, nothing to check.
+                            try await connection.copyInParts(
+                                residents.count, into: "resident_identifier", columns: ["district", "resident_id", "scheme", "value", "record_id"],
+                                logger: logger
+                            ) { range, text in
+                                for index in range {
+                                    text.row([district, String(residents[index]), schemes[index], values[index], String(sources[index])])
+                                }
+                            }
+                            continue
+                        }
                         try await connection.query(
                             """
                             INSERT INTO resident_identifier (district, resident_id, scheme, value, record_id)
