@@ -35,7 +35,7 @@ public enum Database {
         // 42.9 / 42.6 s with JIT, 39.3 / 38.5 s without (server time 28 → 25 s). Ours only.
         // Random reads priced near sequential ones (the default prices them 4 ×, for spinning
         // disks): an incremental match's lookups of a few thousand rows by id, day or resident
-        // were planned as scans of the table — its 1 %-changed feed 4.2–4.3 → 3.5–3.9 s; a whole
+        // were planned as scans of the table — its 1 %-changed feed 4.2–4.4 → 2.9–3.1 s; a whole
         // run's plans did not change for the worse (measured turn about on the 200,000 district).
         configuration.options.additionalStartupParameters = [("jit", "off"), ("random_page_cost", "1.1")]
         return configuration
