@@ -34,8 +34,9 @@ public enum Database {
         // them cost more than it saved: the largest feed of a 200,000-resident district took
         // 42.9 / 42.6 s with JIT, 39.3 / 38.5 s without (server time 28 → 25 s). Ours only.
         // Random reads priced near sequential ones (the default prices them 4 ×, for spinning
-        // disks): an incremental match's lookups of a few thousand rows by id, day or resident
-        // were planned as scans of the table — its 1 %-changed feed 4.2–4.4 → 2.9–3.1 s; a whole
+        // disks): an incremental match's lookups of a few thousand rows by id or resident were
+        // planned as scans of `resident` and `link` — its 1 %-changed feed 4.2–4.3 → 3.5–3.9 s
+        // once autovacuum had analysed the tables, 0.1–0.3 s less right after a load; a whole
         // run's plans did not change for the worse (measured turn about on the 200,000 district).
         configuration.options.additionalStartupParameters = [("jit", "off"), ("random_page_cost", "1.1")]
         return configuration
