@@ -481,17 +481,9 @@ public struct ResidentLinker: Sendable {
         var resident: Int64
         var method: String
         /// Weight, the other record, probability and comparisons number of the pair it rests on.
-        var evidence: (weight: Double, other: Int64, probability: Double, comparisons: Int32)?
+        var evidence: (weight: Double, other: Int64, probability: Double, comparisons: Int32)? = nil
         /// Pinned by a person, with their reason.
-        var reason: String?
-
-        init(record: Int64, resident: Int64, method: String, evidence: (Double, Int64, Double, Int32)? = nil, reason: String? = nil) {
-            self.record = record
-            self.resident = resident
-            self.method = method
-            self.evidence = evidence
-            self.reason = reason
-        }
+        var reason: String? = nil
 
         var cells: [String?] {
             [
