@@ -112,12 +112,15 @@ public struct GoldenRecordMerger: Sendable {
     /// The merge of any records and resolutions: candidates grouped by field, then ranked.
     func mergeGrouped(_ observations: [Observation], overrides: [String: Override]) -> MergeOutcome {
         var byField: [String: [(observation: Observation, value: String)]] = [:]
+        // Grown once, not rehashed field by field (a resident's records share most fields).
+        byField.reserveCapacity(observations.map(\.values.count).max() ?? 0)
         for observation in observations {
             for (field, value) in observation.values where !value.isEmpty && Self.goldenFields.contains(field) {
                 byField[field, default: []].append((observation, value))
             }
         }
         var outcome = MergeOutcome()
+        outcome.values.reserveCapacity(byField.count + overrides.count)
         // Each field once: those the records give, then those only an override gives.
         for field in Array(byField.keys) + overrides.keys.filter({ byField[$0] == nil }) {
             let candidates = byField[field] ?? []
@@ -275,6 +278,8 @@ public struct GoldenDiff: Sendable, Hashable {
     /// `stored`: the golden values as stored (a field without a value is absent).
     public init(stored: [String: String], openConflicts: [String: FieldConflict], outcome: MergeOutcome) {
         // Every field either side has, once (no set of them, no order: `changes` is keyed).
+        // A new golden record changes every field it has.
+        if stored.isEmpty { changes.reserveCapacity(outcome.values.count) }
         for (field, value) in outcome.values where stored[field] != value.value {
             changes[field] = Change(old: stored[field], new: value.value)
         }

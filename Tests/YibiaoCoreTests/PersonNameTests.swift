@@ -68,6 +68,9 @@ import Testing
         #expect(try name("José Álvarez").matchingKey == "josealvarez")
         #expect(try name("JOSE ALVAREZ").matchingKey == name("José Álvarez").matchingKey)
         #expect(try name("Jean-Luc Picard").matchingKey == "jeanlucpicard")
+        // A comma or a dot at an end separates nothing: no space is left there.
+        #expect(try name("Picard, ").display == "Picard")
+        #expect(try name(",Mary .").display == "Mary")
     }
 
     @Test("rejections")
@@ -75,12 +78,32 @@ import Testing
         #expect(throws: PersonNameError.self) { try name("") }
         #expect(throws: PersonNameError.self) { try name(" \u{3000} ") }
         #expect(throws: PersonNameError.self) { try name("·") }
+        #expect(throws: PersonNameError.self) { try name(", .") }
         #expect(throws: PersonNameError.self) { try name("张三1") }
         #expect(throws: PersonNameError.self) { try name("李四@") }
         if case .failure(let error) = NameNormalizer.normalize("王五2") {
             #expect(error.code == "name_invalid_character")
             #expect(error.message.zh == "姓名中含有数字或符号")
         }
+    }
+
+    /// Staging keeps the name its cell normalised to, keys and all: normalising the displayed
+    /// form again must give the very same name.
+    @Test("a displayed name normalises to itself, with the same keys")
+    func idempotent() {
+        let pieces = [
+            "张", "張", "伟", "偉", "欧阳", "·", "•", "・", ".", " ", "\u{3000}", ",", "-", "'", "’", "Ａ", "Mary", "José",
+            "ÉLODIE", "买买提", "艾力", "于", "於", "单", "尉迟", "ｏ", "ß", "Ø", "x",
+        ]
+        var generator = SeededGenerator(seed: 7)
+        var checked = 0
+        for _ in 0..<5_000 {
+            let text = (0..<Int.random(in: 1...6, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            guard case .success(let once) = NameNormalizer.normalize(text) else { continue }
+            checked += 1
+            #expect(NameNormalizer.normalize(once.display) == .success(once), "\(Array(text.unicodeScalars))")
+        }
+        #expect(checked > 3_000)
     }
 
     @Test("descriptions do not carry the name")

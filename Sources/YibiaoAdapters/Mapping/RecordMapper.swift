@@ -182,7 +182,9 @@ public struct RecordMapper: Sendable {
         case .failure(let issue): return .quarantined(issue)
         }
         var fields: [String: String] = [:]
+        fields.reserveCapacity(spec.mappings.count)
         var problems: [FieldProblem] = []
+        var name: PersonName?
         for (index, mapping) in spec.mappings.enumerated() {
             let column = mapping.source.columns.first
             var text = layout.mappings[index].value(in: row).map { TextNormalization.collapseWhitespace($0) } ?? ""
@@ -204,9 +206,19 @@ public struct RecordMapper: Sendable {
                 }
                 continue
             }
-            switch memo?.normalised(text, mapping: index, field: mapping.field, excelSerials: mapping.excelSerials, normalizer)
-                ?? normalizer.normalise(text, as: mapping.field, excelSerials: mapping.excelSerials)
-            {
+            let result: Result<String, FieldNormalizer.Problem>
+            if mapping.field.kind == .name {
+                // The name with its matching keys, normalised once: its keys are not made again
+                // from its display form.
+                let found = memo?.name(text) ?? FieldNormalizer.personName(text)
+                if case .success(let normalised) = found { name = normalised }
+                result = found.map(\.display)
+            } else {
+                result =
+                    memo?.normalised(text, mapping: index, field: mapping.field, excelSerials: mapping.excelSerials, normalizer)
+                    ?? normalizer.normalise(text, as: mapping.field, excelSerials: mapping.excelSerials)
+            }
+            switch result {
             case .success(let normalised):
                 fields[mapping.field.qualifiedName] = normalised
             case .failure(let problem):
@@ -227,7 +239,6 @@ public struct RecordMapper: Sendable {
                 if mapping.field.kind == .citizenID { fields["national_id_raw"] = text }
             }
         }
-        let name = fields["name"].flatMap { display in memo?.name(display) ?? PersonName(normalizing: display) }
         return .record(
             MappedRecord(
                 row: row.number, sourceKey: key, fields: fields, raw: row,
@@ -360,7 +371,7 @@ public final class MappingMemo {
     private var values: [[String: Result<String, FieldNormalizer.Problem>]] = []
     private var lookups: [Int] = []
     private var hits: [Int] = []
-    private var names: [String: PersonName] = [:]
+    private var names: [String: Result<PersonName, FieldNormalizer.Problem>] = [:]
     /// The layout of the last column names seen: a file's rows share theirs.
     private var lastLayout: MappingLayout?
 
@@ -405,12 +416,12 @@ public final class MappingMemo {
         index >= lookups.count || lookups[index] < Self.trial || hits[index] * 10 >= Self.trial
     }
 
-    /// The normalised form of a name's display text (nil when it is not a usable name).
-    func name(_ display: String) -> PersonName? {
-        if let known = names[display] { return known }
-        guard let name = PersonName(normalizing: display) else { return nil }
+    /// A name as a feed's cell gives it, normalised (`FieldNormalizer.personName`).
+    func name(_ text: String) -> Result<PersonName, FieldNormalizer.Problem> {
+        if let known = names[text] { return known }
+        let name = FieldNormalizer.personName(text)
         if names.count >= Self.limit { names.removeAll(keepingCapacity: true) }
-        names[display] = name
+        names[text] = name
         return name
     }
 }
@@ -432,6 +443,11 @@ public struct FieldNormalizer: Sendable {
         self.serialDates = DateParser(referenceYear: today.year, acceptsExcelSerials: true)
     }
 
+    /// A name with its matching keys; a `name` field's value is its display form.
+    public static func personName(_ text: String) -> Result<PersonName, Problem> {
+        NameNormalizer.normalize(text).mapError { Problem(code: $0.code, message: $0.message) }
+    }
+
     /// `excelSerials`: a date column whose numbers are Excel serial dates (the adapter says so).
     public func normalise(_ text: String, as field: CanonicalField, excelSerials: Bool = false) -> Result<String, Problem> {
         switch field.kind {
@@ -440,7 +456,7 @@ public struct FieldNormalizer: Sendable {
         case .citizenID:
             return CitizenID.parse(text, today: today).map(\.value).mapError { Problem(code: $0.code, message: $0.message) }
         case .name:
-            return NameNormalizer.normalize(text).map(\.display).mapError { Problem(code: $0.code, message: $0.message) }
+            return Self.personName(text).map(\.display)
         case .date:
             // Kept at the precision given: 1977年10月 is 1977-10, not an invented 1977-10-01.
             let parser = excelSerials ? serialDates : dates

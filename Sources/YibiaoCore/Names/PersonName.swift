@@ -83,7 +83,8 @@ public enum NameNormalizer {
             let next = index + 1 < scalars.count ? scalars[index + 1] : nil
             func isHanOrDot(_ s: Unicode.Scalar?) -> Bool {
                 guard let s else { return false }
-                return TextNormalization.isHan(s) || s == "\u{00B7}"
+                // A `.` in a Han name is its dot (made one just below).
+                return TextNormalization.isHan(s) || s == "\u{00B7}" || (hasHan && s == ".")
             }
             if scalar == " ", isHanOrDot(previous) || isHanOrDot(next) { continue }
             if scalar == ".", hasHan {
@@ -92,9 +93,12 @@ public enum NameNormalizer {
             }
             display.append(scalar)
         }
+        // Dots and spaces at either end separate nothing (a space there is a comma's, or one beside
+        // a dot): trimmed, so that the displayed name normalises to itself.
         var displayText = String(display)
-        while displayText.hasPrefix("\u{00B7}") || displayText.hasPrefix(".") { displayText.removeFirst() }
-        while displayText.hasSuffix("\u{00B7}") || displayText.hasSuffix(".") { displayText.removeLast() }
+        let ends: Set<Character> = ["\u{00B7}", ".", " "]
+        while let first = displayText.first, ends.contains(first) { displayText.removeFirst() }
+        while let last = displayText.last, ends.contains(last) { displayText.removeLast() }
         if displayText.isEmpty { return .failure(PersonNameError(reason: .empty)) }
 
         // Han, ASCII and the middle dot carry no diacritics: only other text needs ICU's transform.
