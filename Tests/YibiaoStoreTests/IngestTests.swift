@@ -87,9 +87,15 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             lines[6] = lines[6].replacingOccurrences(of: #""aae005": "#, with: #""zz_late": "乙", "aae005x": "#)
             let varied = directory.appendingPathComponent("varied.jsonl")
             try (lines.joined(separator: "\n") + "\n").write(to: varied, atomically: true, encoding: .utf8)
+            // A first load is copied in as text: a cell with what that format escapes (tab,
+            // backslash, line breaks) and its own escape-like text must come back as it was.
+            var escaped = try String(contentsOf: sample("social_security.jsonl"), encoding: .utf8).split(separator: "\n").map(String.init)
+            escaped[2] = escaped[2].replacingOccurrences(of: #""aab004": ""#, with: #""aab004": "a\tb\\c\nd\re \\N \\x41 ""#)
+            let hostile = directory.appendingPathComponent("hostile.jsonl")
+            try (escaped.joined(separator: "\n") + "\n").write(to: hostile, atomically: true, encoding: .utf8)
             let feeds = [
                 ("civil_affairs", sample("civil_affairs.csv")), ("family_planning", sample("family_planning.xlsx")), ("party", sample("party.xml")),
-                ("social_security", sample("social_security.jsonl")), ("social_security", varied),
+                ("social_security", hostile), ("social_security", varied),
             ]
             for (name, file) in feeds {
                 var ingestor = Ingestor(adapter: try adapter(name), district: "110105", actor: "test", today: today, logger: .silent)
@@ -256,6 +262,12 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let first = try await ingestor.ingest(file, client: client)
             #expect(first.staged == 7)
             #expect(try await count(client, "SELECT count(*) FROM source_record WHERE system_id = 'social_security' AND version = 1 AND is_current") == 7)
+            // Each copied in, and each waiting for the next match (no other record is queued).
+            #expect(
+                try await count(
+                    client,
+                    "SELECT count(*) FROM match_queue q JOIN source_record r USING (district, record_id) WHERE r.system_id = 'social_security'") == 7)
+            #expect(try await count(client, "SELECT count(*) FROM match_queue") == 7)
             // The key's only row no longer current (as a superseded version is): the same row
             // again is new to the comparison, yet not the key's first version.
             try await client.query("UPDATE source_record SET is_current = false WHERE source_key = '3101000001'")
