@@ -105,6 +105,8 @@ public struct GoldenRecords: Sendable {
         let sliced = active.count > loadSlice
         let everywhere = sliced ? try await self.placeholders(connection, everywhere: true) : nil
         var placeholders = everywhere ?? Placeholders()
+        // Residents whose household could have changed: a phone number entered moves nobody.
+        var householdResidents: [Int64] = []
         var owing: [OutboxWriter.Cause] = []
         // What the outbox looks at (`OutboxWriter.mayBeOwed`): the receiving systems' fields,
         // read before the merge, and the changed residents' records that hold other values.
@@ -118,8 +120,6 @@ public struct GoldenRecords: Sendable {
             var residentRows = StagedRows(columns: Self.residentColumns)
             var closeRows = StagedRows(columns: 2), raiseRows = StagedRows(columns: 4)
             var entries: [ChangeLog.Entry] = []
-            // Residents whose household could have changed: a phone number entered moves nobody.
-            var households: [Int64] = []
             for resident in residents {
                 // A batch's change is logged under the batch that staged the resident's newest record:
                 // after a crash, the batch that staged it, not the run that caught up.
@@ -129,7 +129,6 @@ public struct GoldenRecords: Sendable {
                 if let survivor = resident.mergedInto {
                     // Retired into another resident: its conflicts are the survivor's now.
                     summary.retired += 1
-                    households.append(resident.id)
                     for field in (open[resident.id] ?? [:]).keys.sorted() { closeRows.row([String(resident.id), field]) }
                     residentRows.row(Self.residentRow(resident.id, golden: nil, changed: false, hash: resident.hash, numbers: numbers))
                     entries.append(
@@ -154,14 +153,14 @@ public struct GoldenRecords: Sendable {
                 if !diff.changes.isEmpty {
                     summary.changed += 1
                     mayBeOwed += diff.mayBeOwed
-                    if diff.changes.keys.contains(where: Households.inputs.contains) { households.append(resident.id) }
+                    if diff.changes.keys.contains(where: Households.inputs.contains) { householdResidents.append(resident.id) }
                     entries.append(
                         ChangeLog.Entry(
                             residentID: resident.id, cause: entryCause.kind, causeRef: entryCause.ref, actor: actor,
                             changes: diff.changes))
                 }
             }
-            return Settled(residents: residentRows, close: closeRows, raise: raiseRows, entries: entries, households: households)
+            return Settled(residents: residentRows, close: closeRows, raise: raiseRows, entries: entries)
         }
         /// Writes what `settle` counted.
         @Sendable func store(_ settled: Settled) async throws -> Stored {
@@ -173,13 +172,7 @@ public struct GoldenRecords: Sendable {
                 entry.cause == "merge"
                     ? nil : OutboxWriter.Cause(seq: seq, residentID: entry.residentID, kind: entry.cause, changed: Set(entry.changes.keys))
             }
-            let elapsed = ContinuousClock.now - appending
-            // The slice's households, once its residents are written: the server updates them
-            // while this process merges the next slice (they were a second and a half at the
-            // end of a first load, this process idle). No resident is in two slices, and each
-            // statement of `update` is about its residents alone.
-            try await Households(district: district, logger: logger).update(connection, residents: settled.households, numbers: numbers)
-            return Stored(owing: owing, entries: sequences.count, elapsed: elapsed)
+            return Stored(owing: owing, entries: sequences.count, elapsed: ContinuousClock.now - appending)
         }
         func count(_ stored: Stored, waited: Duration? = nil) {
             owing += stored.owing
@@ -238,17 +231,16 @@ public struct GoldenRecords: Sendable {
             timer.lap("the last slice's conflicts and change log", rows: last.entries.count)
         }
         let retired = stale.filter { $0.mergedInto != nil }
-        // Retired residents leave their households here; the merged ones' households were
-        // updated slice by slice (`store`).
-        if !dryRun { progress?(RunProgress(.households)) }
         count(try await store(settle(retired, merged: [:], latestBatch: [:])))
-        timer.lap("retired residents, households", rows: retired.count)
         if dryRun {
             summary.elapsed = ContinuousClock.now - started
             return summary
         }
         // The matching run analysed `resident` before its new residents were inserted here.
         try await connection.analyzeAfterBulk(["resident (district, resident_id, status)"], rows: fresh.count, logger: logger)
+        progress?(RunProgress(.households))
+        try await Households(district: district, logger: logger).update(connection, residents: householdResidents + retired.map(\.id), numbers: numbers)
+        timer.lap("households", rows: householdResidents.count)
         let writingOutbox = ContinuousClock.now
         progress?(RunProgress(.outbox))
         summary.outbox = try await OutboxWriter(district: district, logger: logger).write(
@@ -725,8 +717,6 @@ public struct GoldenRecords: Sendable {
         var close: StagedRows
         var raise: StagedRows
         var entries: [ChangeLog.Entry]
-        /// Residents whose household may have changed (`Households.update`).
-        var households: [Int64]
     }
 
     /// What storing a `Settled` gave: the outbox's causes, the entries appended, the append's time.
