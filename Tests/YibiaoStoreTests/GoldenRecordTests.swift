@@ -372,6 +372,29 @@ import YibiaoTestSupport
         }
     }
 
+    @Test("households rebuilt by a refresh a slice at a time are those assembled as the feed came in")
+    func householdsSliced() async throws {
+        try await TestDatabase.withFreshDatabase { _, client in
+            try await ingest("civil_affairs", [Self.zhang, Self.wang], client: client)
+            let households = """
+                SELECT string_agg(concat_ws(':', h.household_book_no, h.address, h.division_code, m.resident_id, m.relationship, m.since, m.until), ','
+                    ORDER BY m.resident_id)
+                FROM household h JOIN household_member m USING (district, household_id)
+                """
+            let once = try #require(try await text(client, households))
+            #expect(once.contains("B001:朝阳区幸福路1号"))
+            // Lost, and every golden record with them: the refresh, one resident a slice, rebuilds them.
+            try await client.query("DELETE FROM household_member")
+            try await client.query("DELETE FROM household")
+            try await client.query("UPDATE resident SET golden = '{}', inputs_hash = NULL")
+            var sliced = GoldenRecords(district: district, rules: .standard, logger: .silent)
+            sliced.loadSlice = 1
+            let summary = try await sliced.refresh(client, cause: .link, actor: "test")
+            #expect(summary.recomputed == 2 && summary.changed == 2)
+            #expect(try await text(client, households) == once)
+        }
+    }
+
     @Test("a merge and a split are logged with their causes; the retired resident's entry points at the survivor")
     func mergeAndSplit() async throws {
         try await TestDatabase.withFreshDatabase { _, client in
