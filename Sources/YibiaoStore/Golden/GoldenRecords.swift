@@ -737,18 +737,22 @@ public struct GoldenRecords: Sendable {
         let hashOnly = rows.columns[1].count { $0 == "true" }
         let inserted = rows.columns[8].count { $0 == "true" }
         if inserted > 0 {
-            // A new resident's first values make its version 2, as an update of an empty row
-            // did (what it was read as before, by API clients' ETags among others).
-            try await connection.query(
-                """
-                INSERT INTO resident (district, resident_id, inputs_hash, birth_date, death_date, golden, community_code, version)
-                SELECT \(district), s.resident_id::bigint, s.inputs_hash::uuid, s.birth_date, s.death_date, s.golden::jsonb, s.community_code,
-                    1 + s.changed::boolean::int
-                FROM unnest(\(c(0))::text[], \(c(2))::text[], \(c(3))::text[], \(c(4))::text[], \(c(5))::text[], \(c(6))::text[], \(c(7))::text[],
-                            \(c(8))::text[])
-                     AS s(resident_id, changed, inputs_hash, birth_date, death_date, golden, community_code, is_new)
-                WHERE s.is_new::boolean
-                """, logger: logger)
+            // Copied in (a fifth less of the server's time than an insert from arrays). A new
+            // resident's first values make its version 2, as an update of an empty row did (what
+            // it was read as before, by API clients' ETags among others).
+            let new = rows.columns[8].indices.filter { rows.columns[8][$0] == "true" }, columns = rows.columns
+            try await connection.copyInParts(
+                new.count, into: "resident",
+                columns: ["district", "resident_id", "inputs_hash", "birth_date", "death_date", "golden", "community_code", "version"],
+                logger: logger
+            ) { range, text in
+                for row in new[range] {
+                    text.row([
+                        district, columns[0][row], columns[3][row], columns[4][row], columns[5][row], columns[6][row], columns[7][row],
+                        columns[2][row] == "true" ? "2" : "1",
+                    ])
+                }
+            }
         }
         if hashOnly + inserted < rows.count {
             try await connection.query(
