@@ -733,9 +733,14 @@ public struct ResidentLinker: Sendable {
                     let needed = plan.newClusters.count
                     if needed > 0 {
                         var fresh: [Int64] = []
+                        // The sequence found once (OFFSET 0 keeps the planner from putting the
+                        // lookup back into every row): looked up by name for each id, the 147,002
+                        // of a first load took 0.45 s, against 0.05 s.
                         for try await id in try await connection.query(
                             """
-                            SELECT nextval(pg_get_serial_sequence('resident', 'resident_id')) FROM generate_series(1, \(needed)::bigint)
+                            SELECT nextval(s.sequence)
+                            FROM (SELECT pg_get_serial_sequence('resident', 'resident_id')::regclass AS sequence OFFSET 0) s,
+                                 generate_series(1, \(needed)::bigint)
                             """, logger: logger
                         ).decode(Int64.self) { fresh.append(id) }
                         for (cluster, id) in zip(plan.newClusters, fresh.sorted()) { clusterResident[cluster] = id }
