@@ -2,6 +2,26 @@ import Testing
 @testable import YibiaoCore
 
 @Suite struct PhoneNumberTests {
+    /// Eleven ASCII digits take a byte-wise path: it must answer as the general one does.
+    @Test("eleven plain digits: the byte-wise path answers as the general one")
+    func plainMobiles() {
+        var generator = SeededGenerator(seed: 3)
+        var fast = 0
+        for _ in 0..<20_000 {
+            let first = generator.pick(Array("0112345"))
+            let second = generator.pick(Array("0123456789"))
+            // Runs of one digit (placeholders) as often as not.
+            let rest = generator.chance(0.3) ? String(repeating: generator.pick(Array("0123456789")), count: 9) : String((0..<9).map { _ in generator.pick(Array("0123456789")) })
+            let text = String(first) + String(second) + (generator.chance(0.1) ? String(rest.dropLast()) + "a" : rest)
+            guard let answer = PhoneNumber.plainMobile(text) else { continue }
+            fast += 1
+            #expect(answer == PhoneNumber.parseWritten(text), "\(text)")
+        }
+        #expect(fast > 3_000)
+        #expect(PhoneNumber.plainMobile("138 1234 5678") == nil && PhoneNumber.plainMobile("１３８１２３４５６７８") == nil)
+        #expect(PhoneNumber.plainMobile("12812345678") == nil)
+    }
+
     @Test(
         "mobiles",
         arguments: [
