@@ -59,6 +59,25 @@ import Testing
         #expect(try name("单").pinyinKey == "dan")
     }
 
+    /// Surnames are looked up by their first character: the same reading as trying the whole
+    /// table in its order.
+    @Test("surname readings found by first character as by the whole table")
+    func surnameLookup() {
+        func reference(_ key: String) -> String {
+            var result = "", rest = Substring(key)
+            for (surname, readings) in HanCharacters.surnameReadings
+            where key.unicodeScalars.first == surname.unicodeScalars.first && key.hasPrefix(surname) && key.count > surname.count {
+                result = readings.joined()
+                rest = key.dropFirst(surname.count)
+                break
+            }
+            for scalar in rest.unicodeScalars { result += HanCharacters.pinyin[scalar] ?? String(scalar) }
+            return result
+        }
+        let keys = HanCharacters.surnameReadings.flatMap { [$0.0, $0.0 + "伟", $0.0 + "于伟", $0.0 + "迟"] } + ["张伟", "x", "单", "尉迟"]
+        for key in keys { #expect(NameNormalizer.pinyin(of: key) == reference(key), "\(key)") }
+    }
+
     @Test("Latin-script names")
     func latin() throws {
         let mary = try name("O'Brien,  Mary")

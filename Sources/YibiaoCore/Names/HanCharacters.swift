@@ -42,4 +42,8 @@ enum HanCharacters {
         ("种", ["chong"]), ("重", ["chong"]), ("柏", ["bai"]), ("蕃", ["pi"]), ("隗", ["wei"]), ("相", ["xiang"]),
         ("都", ["du"]), ("沈", ["shen"]), ("藏", ["zang"]), ("薄", ["bo"]), ("纪", ["ji"]), ("宁", ["ning"]),
     ]
+
+    /// `surnameReadings` by their first character, each group in the table's order.
+    static let surnameReadingsByFirst: [Unicode.Scalar: [(String, [String])]] = Dictionary(
+        grouping: surnameReadings, by: { $0.0.unicodeScalars.first! })
 }

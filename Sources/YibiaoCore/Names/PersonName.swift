@@ -52,6 +52,9 @@ public enum NameNormalizer {
         "\u{318D}", "\u{2E31}", "\u{FF0E}", "\u{2024}", "\u{16EB}",
     ]
 
+    /// What a displayed name does not begin or end with.
+    static let separatorsAtEnds: Set<Character> = ["\u{00B7}", ".", " "]
+
     public static func normalize(_ raw: String) -> Result<PersonName, PersonNameError> {
         let collapsed = TextNormalization.collapseWhitespace(TextNormalization.nfkc(raw))
         if collapsed.isEmpty { return .failure(PersonNameError(reason: .empty)) }
@@ -96,9 +99,8 @@ public enum NameNormalizer {
         // Dots and spaces at either end separate nothing (a space there is a comma's, or one beside
         // a dot): trimmed, so that the displayed name normalises to itself.
         var displayText = String(display)
-        let ends: Set<Character> = ["\u{00B7}", ".", " "]
-        while let first = displayText.first, ends.contains(first) { displayText.removeFirst() }
-        while let last = displayText.last, ends.contains(last) { displayText.removeLast() }
+        while let first = displayText.first, separatorsAtEnds.contains(first) { displayText.removeFirst() }
+        while let last = displayText.last, separatorsAtEnds.contains(last) { displayText.removeLast() }
         if displayText.isEmpty { return .failure(PersonNameError(reason: .empty)) }
 
         // Han, ASCII and the middle dot carry no diacritics: only other text needs ICU's transform.
@@ -143,8 +145,9 @@ public enum NameNormalizer {
     public static func pinyin(of key: String) -> String {
         var result = ""
         var rest = Substring(key)
-        for (surname, readings) in HanCharacters.surnameReadings
-        where key.unicodeScalars.first == surname.unicodeScalars.first && key.hasPrefix(surname) && key.count > surname.count {
+        // Only the surnames that begin as the key does, in their table's order (a longer one first).
+        for (surname, readings) in key.unicodeScalars.first.flatMap({ HanCharacters.surnameReadingsByFirst[$0] }) ?? []
+        where key.hasPrefix(surname) && key.count > surname.count {
             result = readings.joined()
             rest = key.dropFirst(surname.count)
             break
