@@ -282,7 +282,8 @@ public struct SourceRecordWriter: Sendable {
                     probeKeys = new < rows.count || superseded
                 }
             }
-            if probeKeys {
+            // One record (a worker's entry) goes in one statement: copied, it took three.
+            if probeKeys || rows.count == 1 {
                 try await insertVersions(rows, batchID: batchID, connection)
             } else {
                 try await copyNewKeys(rows, batchID: batchID, connection)
