@@ -220,4 +220,85 @@ import YibiaoTestSupport
             #expect(ids["1"] != ids["3"])
         }
     }
+
+    /// A first load of people with one or two rows each (the second with another phone), nine
+    /// of them giving one phone (a placeholder the merge leaves out).
+    func firstLoadRows() -> [String] {
+        (1...14).flatMap { person -> [String] in
+            let birth = "198001" + String(format: "%02d", person)
+            let first17 = "110105" + birth + String(format: "%03d", person)
+            let id = first17 + String(CitizenID.checkCharacter(forFirst17: first17.map { Int(String($0))! }))
+            let phone = person <= 9 ? "13800000000" : "1390000\(String(format: "%04d", person))"
+            // Fourteen different names: the remainders by 4 and 7 repeat only after 28.
+            let name = ["张", "王", "李", "赵"][person % 4] + ["伟", "芳", "娜", "敏", "静", "强", "磊"][person % 7]
+            let row = #"{"aac001": "\#(person)", "aac002": "\#(id)", "aac003": "\#(name)", "aac004": "1", "aac006": "\#(birth)", "aae005": "\#(phone)"}"#
+            guard person % 3 == 0 else { return [row] }
+            let again = row.replacingOccurrences(of: #""aac001": "\#(person)""#, with: #""aac001": "\#(person)b""#)
+                .replacingOccurrences(of: phone, with: "1370000\(String(format: "%04d", person))")
+            return [row, again]
+        }
+    }
+
+    /// What a first load made: residents with their golden records and digests, the change log,
+    /// conflicts and links.
+    func firstLoadOutcome(_ client: PostgresClient) async throws -> [String] {
+        var rows: [String] = []
+        for sql in [
+            "SELECT resident_id || ' ' || golden::text || ' ' || inputs_hash::text FROM resident ORDER BY resident_id",
+            "SELECT seq || ' ' || resident_id || ' ' || cause || ' ' || changes::text FROM change_log ORDER BY seq",
+            "SELECT resident_id || ' ' || field || ' ' || status || ' ' || candidates::text FROM conflict ORDER BY resident_id, field",
+            "SELECT record_id || ' ' || resident_id || ' ' || method FROM link ORDER BY record_id",
+        ] {
+            for try await row in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(String.self) { rows.append(row) }
+        }
+        return rows
+    }
+
+    @Test("a first load's first slice of new residents read on another connection gives what reading it after the links gives")
+    func firstSliceReadAhead() async throws {
+        func load(readingAhead: Bool) async throws -> (outcome: [String], readAhead: Int) {
+            try await TestDatabase.withFreshDatabase { _, client in
+                try await ingest(firstLoadRows(), client: client)
+                var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
+                linker.goldenLoadSlice = 4
+                linker.readAheadFrom = readingAhead ? 1 : .max
+                let summary = try await linker.run(client)
+                #expect(summary.newResidents == 14)
+                #expect(summary.golden.changed == 14)
+                // The placeholder phone is nobody's.
+                #expect(try await count(client, "SELECT count(*) FROM resident WHERE golden::text LIKE '%13800000000%'") == 0)
+                #expect(try await count(client, "SELECT count(*) FROM resident WHERE golden::text LIKE '%13900000010%'") == 1)
+                return (try await firstLoadOutcome(client), summary.golden.slicesReadAhead)
+            }
+        }
+        let ahead = try await load(readingAhead: true), after = try await load(readingAhead: false)
+        #expect(ahead.readAhead == 1)
+        #expect(after.readAhead == 0)
+        #expect(ahead.outcome == after.outcome)
+    }
+
+    @Test("with no connection free for it, the read-ahead is not waited for: a first load on a pool with none to spare completes alike")
+    func firstSliceReadAheadNeverWaitedFor() async throws {
+        try await TestDatabase.withFreshDatabase { url, shared in
+            let expected = try await TestDatabase.withFreshDatabase { _, client in
+                try await ingest(firstLoadRows(), client: client)
+                var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
+                linker.goldenLoadSlice = 4
+                linker.readAheadFrom = .max
+                _ = try await linker.run(client)
+                return try await firstLoadOutcome(client)
+            }
+            try await ingest(firstLoadRows(), client: shared)
+            // A run holds two connections (its run lock; its transaction from the district lock
+            // to its commit): none is left for the read-ahead.
+            let summary = try await Database.withClient(url, maximumConnections: 2) { client in
+                var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
+                linker.goldenLoadSlice = 4
+                linker.readAheadFrom = 1
+                return try await linker.run(client)
+            }
+            #expect(summary.golden.slicesReadAhead == 0)
+            #expect(try await firstLoadOutcome(shared) == expected)
+        }
+    }
 }

@@ -45,6 +45,8 @@ public struct GoldenRecords: Sendable {
         /// Per receiving system: what the changes owe it (`OutboxWriter`), and its wall time.
         public var outbox: [String: OutboxWriter.Receipt] = [:]
         public var outboxElapsed: Duration = .zero
+        /// 1 when the first slice of new residents was read ahead (`FreshSliceReadAhead`).
+        public var slicesReadAhead = 0
     }
 
     public let district: String
@@ -68,12 +70,14 @@ public struct GoldenRecords: Sendable {
     /// Recomputes every stale resident of the district (or only `residents`) inside the caller's
     /// open transaction, which must hold the district lock (`PostgresConnection.lockDistrict`).
     /// `fresh`: ids a matching run reserved for new residents and linked records to; each is
-    /// inserted here with its golden values (no row of theirs exists yet).
+    /// inserted here with its golden values (no row of theirs exists yet). `readAhead`: the
+    /// first slice of them, being read on another connection (`FreshSliceReadAhead`).
     /// With `dryRun`, computes the same and writes nothing (`yibiao rules diff`).
     @discardableResult
     public func refresh(
         on connection: PostgresConnection, cause: ChangeCause, actor: String,
-        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, fresh: Set<Int64> = [], dryRun: Bool = false
+        causes: [Int64: ChangeCause] = [:], residents: [Int64]? = nil, fresh: Set<Int64> = [], readAhead: FreshSliceReadAhead? = nil,
+        dryRun: Bool = false
     ) async throws -> Summary {
         let started = ContinuousClock.now
         var timer = PhaseTimer("golden records", logger: logger)
@@ -103,7 +107,21 @@ public struct GoldenRecords: Sendable {
         // Residents are loaded and merged a slice at a time (`loadSlice`). Past one slice, the
         // district's shared phones are read once for all of them.
         let sliced = active.count > loadSlice
-        let everywhere = sliced ? try await self.placeholders(connection, everywhere: true) : nil
+        let slices = stride(from: 0, to: active.count, by: max(loadSlice, 1)).map {
+            Array(active[$0..<min($0 + max(loadSlice, 1), active.count)])
+        }
+        // The first slice, if it was read ahead for exactly these residents.
+        var ahead = await readAhead?.take(logger: logger)
+        if let read = ahead, read.residents != slices.first?.map(\.id) || read.sliced != sliced { ahead = nil }
+        if ahead != nil { summary.slicesReadAhead = 1 }
+        let everywhere: Placeholders?
+        if !sliced {
+            everywhere = nil
+        } else if let read = ahead?.everywhere {
+            everywhere = read
+        } else {
+            everywhere = try await self.placeholders(connection, everywhere: true)
+        }
         var placeholders = everywhere ?? Placeholders()
         // Residents whose household could have changed: a phone number entered moves nobody.
         var householdResidents: [Int64] = []
@@ -179,14 +197,14 @@ public struct GoldenRecords: Sendable {
             summary.entries += stored.entries
             summary.appendElapsed += waited ?? stored.elapsed
         }
-        let slices = stride(from: 0, to: active.count, by: max(loadSlice, 1)).map {
-            Array(active[$0..<min($0 + max(loadSlice, 1), active.count)])
-        }
         // While a slice merges and is written, the next slice's inputs load: the server reads
         // them while this process merges (a small gain: decoding them needs the same cores).
         // The queries queue on the one connection; a slice's inputs are records, links,
         // overrides and its own residents' stored values, which no other slice's writes touch.
-        var inputs = slices.isEmpty ? nil : try await sliceInputs(connection, slices[0].map(\.id), fresh: fresh, everywhere: everywhere, numbers: numbers)
+        var inputs: SliceInputs? = ahead?.inputs
+        if inputs == nil, let first = slices.first {
+            inputs = try await sliceInputs(connection, first.map(\.id), fresh: fresh, everywhere: everywhere, numbers: numbers)
+        }
         timer.lap("load records, placeholders, updates not applied, overrides, stored values", rows: slices.first?.count ?? 0)
         var done = 0
         // The previous slice's conflicts and log, written while this one merges: the server
@@ -469,24 +487,36 @@ public struct GoldenRecords: Sendable {
     func loadObservations(_ connection: PostgresConnection, residents: [Int64], numbers known: FieldNumbers? = nil, fresh: Set<Int64> = [])
         async throws -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], freshDigests: [Int64: String])
     {
-        var result: [Int64: [Observation]] = [:]
-        var latest: [Int64: Int64] = [:]
-        guard !residents.isEmpty else { return (result, latest, [:]) }
-        var freshRecords: [Int64: [(id: Int64, contentHash: [UInt8])]] = [:]
+        guard !residents.isEmpty else { return ([:], [:], [:]) }
         // Facet fields come by number. Read first: no other query may run on the connection
         // while the rows below stream in.
         let numbers: FieldNumbers
         if let known { numbers = known } else { numbers = try await FieldNumbers.load(district: district, on: connection, logger: logger) }
-        // The documents as stored, taken apart here (`StoredPairs`): taking them apart on the
-        // server was most of this read's time there.
         let rows = try await connection.query(
             """
-            SELECT l.resident_id, r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
-                   r.fields, r.facet, r.name, r.batch_id, \(unescaped: SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", ")),
-                   r.content_hash
+            SELECT l.resident_id, \(unescaped: Self.observationColumns)
             FROM link l JOIN source_record r ON r.district = l.district AND r.record_id = l.record_id AND r.is_current
             WHERE l.district = \(district) AND l.resident_id = ANY(\(residents))
             """, logger: logger)
+        return try await decodeObservations(rows, residents: residents, numbers: numbers, fresh: fresh)
+    }
+
+    /// What an observation is read from (after its resident's id): the documents as stored,
+    /// taken apart here (`StoredPairs`) — taking them apart on the server was most of this
+    /// read's time there.
+    static let observationColumns = """
+        r.record_id, r.system_id, (extract(epoch FROM r.received_at) * 1000000)::bigint,
+        r.fields, r.facet, r.name, r.batch_id, \(SourceRecordWriter.liftedFields.map { "r.\($0)::text" }.joined(separator: ", ")),
+        r.content_hash
+        """
+
+    /// Rows of a resident's id and `observationColumns`, as `loadObservations` returns them.
+    func decodeObservations(_ rows: PostgresRowSequence, residents: [Int64], numbers: FieldNumbers, fresh: Set<Int64>)
+        async throws -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], freshDigests: [Int64: String])
+    {
+        var result: [Int64: [Observation]] = [:]
+        var latest: [Int64: Int64] = [:]
+        var freshRecords: [Int64: [(id: Int64, contentHash: [UInt8])]] = [:]
         for try await row in rows {
             var cells = RowReader(row)
             let (resident, record, system, receivedAt) = (try cells.int64(), try cells.int64(), try cells.string(), try cells.int64())
@@ -561,18 +591,33 @@ public struct GoldenRecords: Sendable {
     /// Per record: fields still carrying the value an update we delivered replaced — the system
     /// did not apply it (`OutboxEchoes`). Such a value is not news, so the merge does not see it.
     func unappliedUpdates(_ connection: PostgresConnection, residents: [Int64]) async throws -> [Int64: Set<String>] {
+        guard !residents.isEmpty else { return [:] }
+        return try await unappliedUpdates(
+            connection,
+            "JOIN link l ON l.district = r.district AND l.record_id = r.record_id WHERE l.resident_id = ANY($2)", residents)
+    }
+
+    /// The same of the given current records.
+    func unappliedUpdates(_ connection: PostgresConnection, records: [Int64]) async throws -> [Int64: Set<String>] {
+        guard !records.isEmpty else { return [:] }
+        return try await unappliedUpdates(connection, "WHERE r.record_id = ANY($2)", records)
+    }
+
+    /// `restriction`: the join and condition that pick the records, given `ids` as $2.
+    private func unappliedUpdates(_ connection: PostgresConnection, _ restriction: String, _ ids: [Int64]) async throws -> [Int64: Set<String>] {
         var result: [Int64: Set<String>] = [:]
-        guard !residents.isEmpty else { return result }
+        var binds = PostgresBindings()
+        binds.append(district)
+        binds.append(ids)
         for try await (record, field) in try await connection.query(
-            """
-            SELECT r.record_id, f.field FROM outbox o
-            JOIN source_record r ON r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key AND r.is_current
-            JOIN link l ON l.district = r.district AND l.record_id = r.record_id
-            \(unescaped: OutboxWriter.outboxFields(district: district))
-            WHERE o.district = \(district) AND o.status = 'not_applied' AND l.resident_id = ANY(\(residents))
-              AND (\(unescaped: OutboxWriter.recordValue))
-                  IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old'
-            """, logger: logger
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT r.record_id, f.field FROM outbox o
+                    JOIN source_record r ON r.district = o.district AND r.system_id = o.system_id AND r.source_key = o.source_key AND r.is_current
+                    \(OutboxWriter.outboxFields(district: district))
+                    \(restriction) AND o.district = $1 AND o.status = 'not_applied'
+                      AND (\(OutboxWriter.recordValue)) IS NOT DISTINCT FROM o.payload -> 'changes' -> f.field ->> 'old'
+                    """, binds: binds), logger: logger
         ).decode((Int64, String).self) { result[record, default: []].insert(field) }
         return result
     }
