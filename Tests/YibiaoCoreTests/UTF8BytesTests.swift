@@ -26,4 +26,20 @@ import YibiaoCore
             }
         }
     }
+
+    @Test("a text as a key by its bytes: equal exactly when the bytes are, one hash for equal bytes, two spellings of é two keys")
+    func keysByBytes() {
+        let texts = [
+            "", "a", "ab", "张伟", "張偉", "é", "e\u{301}", String(repeating: "长", count: 50), "北京市朝阳区某某路1号",
+            NSString(string: "张伟") as String, String("x张伟".dropFirst()),
+        ]
+        for x in texts {
+            for y in texts {
+                #expect((UTF8Key(x) == UTF8Key(y)) == x.utf8.elementsEqual(y.utf8), "\(x.utf8.count) and \(y.utf8.count) bytes")
+                if x.utf8.elementsEqual(y.utf8) { #expect(UTF8Key(x).hashValue == UTF8Key(y).hashValue) }
+            }
+        }
+        // As `String` keys they were one: a memo keeps what each spelling becomes.
+        #expect(Set(["é", "e\u{301}"]).count == 1 && Set([UTF8Key("é"), UTF8Key("e\u{301}")]).count == 2)
+    }
 }

@@ -368,10 +368,11 @@ public final class MappingMemo {
     /// before: addresses, free text) is not remembered further: storing each value cost more
     /// than normalising it again.
     static let trial = 4_096
-    private var values: [[String: Result<String, FieldNormalizer.Problem>]] = []
+    /// Keyed by bytes (`UTF8Key`): most remembered values are Chinese text.
+    private var values: [[UTF8Key: Result<String, FieldNormalizer.Problem>]] = []
     private var lookups: [Int] = []
     private var hits: [Int] = []
-    private var names: [String: Result<PersonName, FieldNormalizer.Problem>] = [:]
+    private var names: [UTF8Key: Result<PersonName, FieldNormalizer.Problem>] = [:]
     /// The layout of the last column names seen: a file's rows share theirs.
     private var lastLayout: MappingLayout?
 
@@ -396,7 +397,8 @@ public final class MappingMemo {
         }
         guard remembers(mapping: index) else { return normalizer.normalise(text, as: field, excelSerials: excelSerials) }
         lookups[index] += 1
-        let known = values[index][text]
+        let key = UTF8Key(text)
+        let known = values[index][key]
         if known != nil { hits[index] += 1 }
         // The trial's end: a column kept no further lets its values go.
         if !remembers(mapping: index) { values[index] = [:] }
@@ -404,7 +406,7 @@ public final class MappingMemo {
         let result = normalizer.normalise(text, as: field, excelSerials: excelSerials)
         guard remembers(mapping: index) else { return result }
         if values[index].count >= Self.limit { values[index].removeAll(keepingCapacity: true) }
-        values[index][text] = result
+        values[index][key] = result
         return result
     }
 
@@ -418,10 +420,11 @@ public final class MappingMemo {
 
     /// A name as a feed's cell gives it, normalised (`FieldNormalizer.personName`).
     func name(_ text: String) -> Result<PersonName, FieldNormalizer.Problem> {
-        if let known = names[text] { return known }
+        let key = UTF8Key(text)
+        if let known = names[key] { return known }
         let name = FieldNormalizer.personName(text)
         if names.count >= Self.limit { names.removeAll(keepingCapacity: true) }
-        names[text] = name
+        names[key] = name
         return name
     }
 }

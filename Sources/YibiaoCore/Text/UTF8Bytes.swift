@@ -30,3 +30,32 @@ extension String {
         return (compared ?? nil) ?? utf8.lexicographicallyPrecedes(other.utf8)
     }
 }
+
+/// A text as a dictionary key by its UTF-8 bytes: hashed and compared as bytes, where a
+/// `String` key hashes and compares any non-ASCII text through Unicode normalisation (most of a
+/// lookup's time for a Chinese name or address). Two spellings of one text that normalise
+/// alike are two keys here — right for a memo of what each spelling becomes.
+public struct UTF8Key: Hashable, Sendable {
+    public let text: String
+
+    @inlinable
+    public init(_ text: String) {
+        var text = text
+        // Native, contiguous storage: a bridged or lazy string is copied once here.
+        text.makeContiguousUTF8()
+        self.text = text
+    }
+
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    @inlinable
+    public static func == (a: UTF8Key, b: UTF8Key) -> Bool {
+        let compared = a.text.utf8.withContiguousStorageIfAvailable { x in
+            b.text.utf8.withContiguousStorageIfAvailable { y -> Bool in x.elementsEqual(y) }
+        }
+        return (compared ?? nil) ?? a.text.utf8.elementsEqual(b.text.utf8)
+    }
+}
