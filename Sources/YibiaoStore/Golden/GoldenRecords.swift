@@ -45,8 +45,8 @@ public struct GoldenRecords: Sendable {
         /// Per receiving system: what the changes owe it (`OutboxWriter`), and its wall time.
         public var outbox: [String: OutboxWriter.Receipt] = [:]
         public var outboxElapsed: Duration = .zero
-        /// 1 when the first slice of new residents was read ahead (`FreshSliceReadAhead`).
-        public var slicesReadAhead = 0
+        /// Whether the first slice of new residents was read ahead (`FreshSliceReadAhead`).
+        public var firstSliceReadAhead = false
     }
 
     public let district: String
@@ -113,7 +113,7 @@ public struct GoldenRecords: Sendable {
         // The first slice, if it was read ahead for exactly these residents.
         var ahead = await readAhead?.take(logger: logger)
         if let read = ahead, read.residents != slices.first?.map(\.id) || read.sliced != sliced { ahead = nil }
-        if ahead != nil { summary.slicesReadAhead = 1 }
+        summary.firstSliceReadAhead = ahead != nil
         let everywhere: Placeholders?
         if !sliced {
             everywhere = nil
@@ -202,6 +202,7 @@ public struct GoldenRecords: Sendable {
         // The queries queue on the one connection; a slice's inputs are records, links,
         // overrides and its own residents' stored values, which no other slice's writes touch.
         var inputs: SliceInputs? = ahead?.inputs
+        ahead = nil // not held beside the slices that follow
         if inputs == nil, let first = slices.first {
             inputs = try await sliceInputs(connection, first.map(\.id), fresh: fresh, everywhere: everywhere, numbers: numbers)
         }
