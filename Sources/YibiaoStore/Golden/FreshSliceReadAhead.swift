@@ -100,13 +100,8 @@ extension GoldenRecords {
                 FROM unnest(\(sliceRecords)::bigint[], \(sliceResidents)::bigint[]) AS x(record_id, resident_id)
                 JOIN source_record r ON r.district = \(district) AND r.record_id = x.record_id AND r.is_current
                 """, logger: logger), residents: slice, numbers: numbers, fresh: fresh)
-        // As `mergeInputs` takes them out.
-        let placeholders: Placeholders
-        if let everywhere { placeholders = everywhere } else { placeholders = try await self.placeholders(connection, among: observations) }
-        let unapplied = try await unappliedUpdates(connection, records: sliceRecords)
-        if !placeholders.isEmpty || !unapplied.isEmpty {
-            for (resident, list) in observations { observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied)) }
-        }
+        let placeholders = try await takeOutUnmerged(
+            &observations, everywhere: everywhere, unapplied: try await unappliedUpdates(connection, records: sliceRecords), connection)
         return AheadSlice(
             residents: slice, sliced: sliced,
             inputs: SliceInputs(

@@ -472,15 +472,26 @@ public struct GoldenRecords: Sendable {
         _ connection: PostgresConnection, residents: [Int64], everywhere: Placeholders? = nil, numbers: FieldNumbers? = nil, fresh: Set<Int64> = []
     ) async throws -> (observations: [Int64: [Observation]], latestBatch: [Int64: Int64], placeholders: Placeholders, freshDigests: [Int64: String]) {
         var (observations, latest, freshDigests) = try await loadObservations(connection, residents: residents, numbers: numbers, fresh: fresh)
-        var placeholders = everywhere ?? Placeholders()
-        if everywhere == nil { placeholders = try await self.placeholders(connection, among: observations) }
-        let unapplied = try await unappliedUpdates(connection, residents: residents)
+        let placeholders = try await takeOutUnmerged(
+            &observations, everywhere: everywhere, unapplied: try await unappliedUpdates(connection, residents: residents), connection)
+        return (observations, latest, placeholders, freshDigests)
+    }
+
+    /// Takes out of `observations` what the merge does not see — placeholder phones
+    /// (`everywhere`, else those among them) and values of `unapplied` updates — and returns the
+    /// placeholders. `mergeInputs` and the read-ahead (`readAhead`) both end here.
+    func takeOutUnmerged(
+        _ observations: inout [Int64: [Observation]], everywhere: Placeholders?, unapplied: [Int64: Set<String>],
+        _ connection: PostgresConnection
+    ) async throws -> Placeholders {
+        let placeholders: Placeholders
+        if let everywhere { placeholders = everywhere } else { placeholders = try await self.placeholders(connection, among: observations) }
         if !placeholders.isEmpty || !unapplied.isEmpty {
             for (resident, list) in observations {
                 observations[resident] = placeholders.filter(Self.withoutUnapplied(list, unapplied))
             }
         }
-        return (observations, latest, placeholders, freshDigests)
+        return placeholders
     }
 
     /// The residents' current records, the newest batch among them, and the digests of those of
