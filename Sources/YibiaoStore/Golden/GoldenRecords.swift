@@ -45,8 +45,8 @@ public struct GoldenRecords: Sendable {
         /// Per receiving system: what the changes owe it (`OutboxWriter`), and its wall time.
         public var outbox: [String: OutboxWriter.Receipt] = [:]
         public var outboxElapsed: Duration = .zero
-        /// Whether the first slice of new residents was read ahead (`FreshSliceReadAhead`).
-        public var firstSliceReadAhead = false
+        /// Slices of new residents read on another connection (`FreshSliceReadAhead`).
+        public var slicesReadAhead = 0
     }
 
     public let district: String
@@ -70,8 +70,8 @@ public struct GoldenRecords: Sendable {
     /// Recomputes every stale resident of the district (or only `residents`) inside the caller's
     /// open transaction, which must hold the district lock (`PostgresConnection.lockDistrict`).
     /// `fresh`: ids a matching run reserved for new residents and linked records to; each is
-    /// inserted here with its golden values (no row of theirs exists yet). `readAhead`: the
-    /// first slice of them, being read on another connection (`FreshSliceReadAhead`).
+    /// inserted here with its golden values (no row of theirs exists yet). `readAhead`: slices
+    /// of them read on another connection, the first already begun (`FreshSliceReadAhead`).
     /// With `dryRun`, computes the same and writes nothing (`yibiao rules diff`).
     @discardableResult
     public func refresh(
@@ -110,10 +110,14 @@ public struct GoldenRecords: Sendable {
         let slices = stride(from: 0, to: active.count, by: max(loadSlice, 1)).map {
             Array(active[$0..<min($0 + max(loadSlice, 1), active.count)])
         }
-        // The first slice, if it was read ahead for exactly these residents.
-        var ahead = await readAhead?.take(logger: logger)
-        if let read = ahead, read.residents != slices.first?.map(\.id) || read.sliced != sliced { ahead = nil }
-        summary.firstSliceReadAhead = ahead != nil
+        // Slices of new residents only are read on the read-ahead's connection; the first was
+        // being read while the run wrote its links. The rest are, if the first was.
+        var ahead: AheadSlice?
+        if let readAhead, let first = slices.first?.map(\.id), first.allSatisfy(fresh.contains) {
+            ahead = await readAhead.slice(first, sliced: sliced)
+        }
+        let reader = ahead == nil ? nil : readAhead
+        summary.slicesReadAhead = ahead == nil ? 0 : 1
         let everywhere: Placeholders?
         if !sliced {
             everywhere = nil
@@ -216,9 +220,12 @@ public struct GoldenRecords: Sendable {
             guard let current = inputs else { break }
             let slice = residents.map(\.id)
             let following = index + 1 < slices.count ? slices[index + 1].map(\.id) : nil
-            async let next: SliceInputs? = {
+            async let next: (inputs: SliceInputs, readAhead: Bool)? = {
                 guard let following else { return nil }
-                return try await sliceInputs(connection, following, fresh: fresh, everywhere: everywhere, numbers: numbers)
+                if let reader, following.allSatisfy(fresh.contains), let read = await reader.slice(following, sliced: sliced) {
+                    return (read.inputs, true)
+                }
+                return (try await sliceInputs(connection, following, fresh: fresh, everywhere: everywhere, numbers: numbers), false)
             }()
             let previous = unstored
             async let previousStored: Stored? = {
@@ -242,7 +249,9 @@ public struct GoldenRecords: Sendable {
             timer.lap("the previous slice's conflicts and change log", rows: previous?.entries.count ?? 0)
             done += slice.count
             progress?(RunProgress(.goldenRecords, done: done, of: active.count))
-            inputs = try await next
+            let loaded = try await next
+            inputs = loaded?.inputs
+            if loaded?.readAhead == true { summary.slicesReadAhead += 1 }
             if following != nil { timer.lap("rest of the next slice's loading", rows: inputs?.observations.count ?? 0) }
         }
         if let last = unstored {

@@ -42,8 +42,8 @@ public struct ResidentLinker: Sendable {
     /// Hears each stage of a run as it starts (the golden refresh's too).
     public var progress: RunProgressObserver?
     /// New residents a run makes, with no record of the district linked before (a first load),
-    /// from which the golden refresh's first slice of them is read on another connection while
-    /// the links are written (`FreshSliceReadAhead`).
+    /// from which the golden refresh's slices of them are read on another connection, the first
+    /// while the links are written (`FreshSliceReadAhead`).
     public var readAheadFrom = 5_000
     /// Residents the golden refresh merges at a time (`GoldenRecords.loadSlice`), when not its own.
     public var goldenLoadSlice: Int?
@@ -844,8 +844,8 @@ public struct ResidentLinker: Sendable {
                         }
                         if copy.count >= 50_000 { try await flush() }
                     }
-                    // A first load's new residents: the refresh's first slice of them is read on
-                    // another connection while this one writes the links and identifiers.
+                    // A first load's new residents: the refresh's slices of them are read on
+                    // another connection, the first while this one writes the links and identifiers.
                     let readAhead =
                         existing.isEmpty && freshResidents.count >= readAheadFrom
                         ? FreshSliceReadAhead(golden, client: client, fresh: freshResidents, records: movedToFresh) : nil
@@ -958,11 +958,17 @@ public struct ResidentLinker: Sendable {
                     clusterOf = [:]
                     // Only the residents this run could have changed: before and after.
                     let touched = whole ? nil : Array(Set(existing.values).union(clusterResident.values).subtracting(freshResidents)).sorted()
-                    let summary = try await golden.refresh(
-                        on: connection, cause: cause, actor: actor, causes: causes, residents: touched, fresh: freshResidents,
-                        readAhead: readAhead)
-                    // Not taken (nothing stale): done with, and waited for only if it began.
-                    _ = await readAhead?.take(logger: logger)
+                    let summary: GoldenRecords.Summary
+                    do {
+                        summary = try await golden.refresh(
+                            on: connection, cause: cause, actor: actor, causes: causes, residents: touched, fresh: freshResidents,
+                            readAhead: readAhead)
+                    } catch {
+                        await readAhead?.finish()
+                        throw error
+                    }
+                    // Its connection let go, waited for only if the reads began.
+                    await readAhead?.finish()
                     // Events and review items name residents the refresh has just inserted.
                     try await writeEvents(plan, clusterResident: clusterResident, review: review, on: connection)
                     return summary
