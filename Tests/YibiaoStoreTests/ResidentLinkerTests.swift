@@ -278,6 +278,24 @@ import YibiaoTestSupport
         #expect(ahead.outcome == after.outcome)
     }
 
+    @Test("a whole district read in parts side by side gives what one read gives")
+    func wholeDistrictReadInParts() async throws {
+        func load(partFrom: Int64) async throws -> [String] {
+            try await TestDatabase.withFreshDatabase { _, client in
+                try await ingest(firstLoadRows(), client: client)
+                var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
+                linker.wholeReadPartFrom = partFrom
+                let summary = try await linker.run(client)
+                // Every record read once, in whichever part, and linked.
+                #expect(summary.records == firstLoadRows().count)
+                #expect(try await count(client, "SELECT count(*) FROM link") == firstLoadRows().count)
+                return try await firstLoadOutcome(client)
+            }
+        }
+        let inParts = try await load(partFrom: 1), whole = try await load(partFrom: .max)
+        #expect(inParts == whole)
+    }
+
     @Test("with no connection free for it, the read-ahead is not waited for: a first load on a pool with none to spare completes alike")
     func readAheadNeverWaitedFor() async throws {
         try await TestDatabase.withFreshDatabase { url, shared in

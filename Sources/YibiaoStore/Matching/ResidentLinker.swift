@@ -45,6 +45,8 @@ public struct ResidentLinker: Sendable {
     /// from which the golden refresh's slices of them are read on another connection, the first
     /// while the links are written (`FreshSliceReadAhead`).
     public var readAheadFrom = 5_000
+    /// The fewest record ids a part of a whole district's read spans (`loadAllRecords`).
+    public var wholeReadPartFrom: Int64 = 20_000
     /// Residents the golden refresh merges at a time (`GoldenRecords.loadSlice`), when not its own.
     public var goldenLoadSlice: Int?
 
@@ -641,16 +643,48 @@ public struct ResidentLinker: Sendable {
     /// Read whole, the district's keys serve only to tell which records have none: an empty list
     /// stands for "has keys" (the keys themselves were a few hundred MB of a first load's peak).
     func loadRecords(_ client: PostgresClient, ids: [Int64]?) async throws -> ([MatchRecord], [Int64: [Int64]]) {
-        let all = ids == nil
-        let list = ids ?? []
-        let columns = all ? Self.recordColumns(keys: "CASE WHEN r.match_keys IS NOT NULL THEN '{}'::bigint[] END") : Self.recordColumns
+        guard let ids else { return try await loadAllRecords(client) }
         // Put in order here: sorted by the server, a district's rows spilled to disk on the way.
         var (records, keys) = try await decodeRecords(
             client.query(
                 """
-                SELECT \(unescaped: columns) FROM source_record r
-                WHERE r.district = \(district) AND r.is_current AND (\(all) OR r.record_id = ANY(\(list)))
+                SELECT \(unescaped: Self.recordColumns) FROM source_record r
+                WHERE r.district = \(district) AND r.is_current AND r.record_id = ANY(\(ids))
                 """, logger: logger))
+        records.sort { $0.id < $1.id }
+        return (records, keys)
+    }
+
+    /// Every current record of the district, its ids read in parts side by side: decoding the
+    /// rows, not the server's scan, bounds a read of them all (a first load's 246,624 records:
+    /// one core decoding for over a second while the other did little).
+    private func loadAllRecords(_ client: PostgresClient) async throws -> ([MatchRecord], [Int64: [Int64]]) {
+        var bounds: (Int64?, Int64?) = (nil, nil)
+        for try await range in try await client.query(
+            "SELECT min(record_id), max(record_id) FROM source_record WHERE district = \(district) AND is_current", logger: logger
+        ).decode((Int64?, Int64?).self) { bounds = range }
+        guard let low = bounds.0, let high = bounds.1 else { return ([], [:]) }
+        let parts = min(Int64(max(1, ProcessInfo.processInfo.activeProcessorCount)), (high - low) / max(wholeReadPartFrom, 1) + 1)
+        let step = (high - low) / parts + 1
+        let columns = Self.recordColumns(keys: "CASE WHEN r.match_keys IS NOT NULL THEN '{}'::bigint[] END")
+        var records: [MatchRecord] = [], keys: [Int64: [Int64]] = [:]
+        try await withThrowingTaskGroup(of: ([MatchRecord], [Int64: [Int64]]).self) { group in
+            for part in 0..<parts {
+                let first = low + part * step, last = min(high, low + (part + 1) * step - 1)
+                group.addTask {
+                    try await decodeRecords(
+                        client.query(
+                            """
+                            SELECT \(unescaped: columns) FROM source_record r
+                            WHERE r.district = \(district) AND r.is_current AND r.record_id BETWEEN \(first) AND \(last)
+                            """, logger: logger))
+                }
+            }
+            for try await (partRecords, partKeys) in group {
+                records += partRecords
+                keys.merge(partKeys) { kept, _ in kept }
+            }
+        }
         records.sort { $0.id < $1.id }
         return (records, keys)
     }
