@@ -153,7 +153,13 @@ extension GoldenRecords {
             }
             // Both read once, for every slice: facet numbers were given as records were staged
             // (committed), and the district's shared phones only by its records.
-            if numbers == nil { numbers = try await FieldNumbers.load(district: golden.district, on: connection, logger: golden.logger) }
+            let numbers: FieldNumbers
+            if let known = self.numbers {
+                numbers = known
+            } else {
+                numbers = try await FieldNumbers.load(district: golden.district, on: connection, logger: golden.logger)
+                self.numbers = numbers
+            }
             if sliced, everywhere == nil { everywhere = try await golden.placeholders(connection, everywhere: true) }
             let district = golden.district
             var (observations, latest, freshDigests) = try await golden.decodeObservations(
@@ -162,7 +168,7 @@ extension GoldenRecords {
                     SELECT x.resident_id, \(unescaped: GoldenRecords.observationColumns)
                     FROM unnest(\(sliceRecords)::bigint[], \(sliceResidents)::bigint[]) AS x(record_id, resident_id)
                     JOIN source_record r ON r.district = \(district) AND r.record_id = x.record_id AND r.is_current
-                    """, logger: golden.logger), residents: slice, numbers: numbers!, fresh: fresh)
+                    """, logger: golden.logger), residents: slice, numbers: numbers, fresh: fresh)
             let placeholders = try await golden.takeOutUnmerged(
                 &observations, everywhere: sliced ? everywhere : nil,
                 unapplied: try await golden.unappliedUpdates(connection, records: sliceRecords), connection)
