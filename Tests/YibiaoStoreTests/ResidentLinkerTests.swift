@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Synchronization
 import Testing
 import YibiaoAdapters
 import YibiaoCore
@@ -294,6 +295,36 @@ import YibiaoTestSupport
         }
         let inParts = try await load(partFrom: 1), whole = try await load(partFrom: .max)
         #expect(inParts == whole)
+    }
+
+    @Test("the read-ahead's connection goes back to the pool when the run ends", .timeLimit(.minutes(1)))
+    func readAheadLetsItsConnectionGo() async throws {
+        try await TestDatabase.withFreshDatabase { url, shared in
+            try await ingest(firstLoadRows(), client: shared)
+            try await Database.withClient(url, maximumConnections: 3) { client in
+                var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
+                linker.goldenLoadSlice = 4
+                linker.readAheadFrom = 1
+                // The run's lock and transaction hold two connections; the read-ahead the third.
+                let summary = try await linker.run(client)
+                #expect(summary.golden.slicesReadAhead == 4)
+                // All three free again: three sessions hold one each at once (a connection kept
+                // by the read-ahead would leave the third waiting past the time limit).
+                final class Holding: Sendable { let count = Mutex(0) }
+                let holding = Holding()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<3 {
+                        group.addTask {
+                            try await client.withConnection { _ in
+                                holding.count.withLock { $0 += 1 }
+                                while holding.count.withLock({ $0 }) < 3 { try await Task.sleep(for: .milliseconds(10)) }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
     }
 
     @Test("with no connection free for it, the read-ahead is not waited for: a first load on a pool with none to spare completes alike")
