@@ -297,7 +297,7 @@ import YibiaoTestSupport
         #expect(inParts == whole)
     }
 
-    @Test("the read-ahead's connection goes back to the pool when the run ends", .timeLimit(.minutes(1)))
+    @Test("the read-ahead's connection goes back to the pool when the run ends", .timeLimit(.minutes(10)))
     func readAheadLetsItsConnectionGo() async throws {
         try await TestDatabase.withFreshDatabase { url, shared in
             try await ingest(firstLoadRows(), client: shared)
