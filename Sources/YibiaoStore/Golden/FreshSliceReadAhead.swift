@@ -91,11 +91,7 @@ public final class FreshSliceReadAhead: Sendable {
     /// other connection; nil when the reads had not begun (they never will now) or one failed
     /// — the refresh then reads the slice itself.
     func slice(_ residents: [Int64], sliced: Bool) async -> GoldenRecords.AheadSlice? {
-        let begun = shared.phase.withLock { phase in
-            if phase == .waiting { phase = .abandoned }
-            return phase == .reading
-        }
-        guard begun else { return nil }
+        guard begunOrAbandoned() else { return nil }
         return await withCheckedContinuation { reply in
             if case .terminated = requests.yield(Request(residents: residents, sliced: sliced, reply: reply)) {
                 reply.resume(returning: nil)
@@ -106,11 +102,15 @@ public final class FreshSliceReadAhead: Sendable {
     /// No more slices: the reader lets its connection go. Waits for it only if it has begun.
     func finish() async {
         requests.finish()
-        let begun = shared.phase.withLock { phase in
+        if begunOrAbandoned() { await task.value }
+    }
+
+    /// Whether the reads have begun; if they have not, they never will.
+    private func begunOrAbandoned() -> Bool {
+        shared.phase.withLock { phase in
             if phase == .waiting { phase = .abandoned }
             return phase == .reading
         }
-        if begun { await task.value }
     }
 }
 
