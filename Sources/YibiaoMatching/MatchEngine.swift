@@ -227,7 +227,7 @@ public struct MatchEngine: Sendable {
     /// Candidate pairs (indices into `records`, i < j), each once, from every blocking key.
     /// Blocks in `oversized` are skipped whatever their size among `records`: an incremental run
     /// loads part of a block and must skip the blocks the whole district would.
-    /// `keys`: each record's `blockingKeys(of:)`, when computed already (`blockingKeysInParallel`).
+    /// `keys`: each record's `blockingKeys(of:)`, when computed already.
     public func candidatePairs(
         _ records: [MatchRecord], keys: [[(kind: Int, key: String)]]? = nil, oversized: Set<String> = []
     ) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
@@ -245,30 +245,78 @@ public struct MatchEngine: Sendable {
     static func blocks(
         ofKind kind: Int, keys: [[(kind: Int, key: String)]], hash: (String) -> UInt64 = keyBytesHash
     ) -> [(key: String, members: [Int32])] {
+        blocks(KeysOfKind(kind, keys), hash: hash)
+    }
+
+    /// The same, of one kind's keys already set apart (`keysByKind`).
+    static func blocks(_ keys: KeysOfKind, hash: (String) -> UInt64 = keyBytesHash) -> [(key: String, members: [Int32])] {
         var blockOfHash: [UInt64: Int] = [:]
         // Sized once: growing it step by step was a quarter of the grouping's time.
-        blockOfHash.reserveCapacity(keys.reduce(0) { count, recordKeys in count + recordKeys.count { $0.kind == kind } })
+        blockOfHash.reserveCapacity(keys.keys.count)
         var blocks: [(key: String, members: [Int32])] = []
         var sharingAHash: [String: Int] = [:]
-        for (index, recordKeys) in keys.enumerated() {
-            for (keyKind, key) in recordKeys where keyKind == kind {
-                let hash = hash(key)
-                guard let block = blockOfHash[hash] else {
-                    blockOfHash[hash] = blocks.count
-                    blocks.append((key, [Int32(index)]))
-                    continue
-                }
-                if blocks[block].key.utf8.elementsEqual(key.utf8) {
-                    blocks[block].members.append(Int32(index))
-                } else if let other = sharingAHash[key] {
-                    blocks[other].members.append(Int32(index))
-                } else {
-                    sharingAHash[key] = blocks.count
-                    blocks.append((key, [Int32(index)]))
-                }
+        for (index, key) in zip(keys.records, keys.keys) {
+            let hash = hash(key)
+            guard let block = blockOfHash[hash] else {
+                blockOfHash[hash] = blocks.count
+                blocks.append((key, [index]))
+                continue
+            }
+            if blocks[block].key.utf8.elementsEqual(key.utf8) {
+                blocks[block].members.append(index)
+            } else if let other = sharingAHash[key] {
+                blocks[other].members.append(index)
+            } else {
+                sharingAHash[key] = blocks.count
+                blocks.append((key, [index]))
             }
         }
         return blocks
+    }
+
+    /// The keys of one kind, each with its record's index, in record order (and a record's own
+    /// order). Set apart once: grouping each kind by walking every record's keys walked them all
+    /// thirteen times over, most of the grouping's time.
+    struct KeysOfKind: Sendable {
+        var records: [Int32] = []
+        var keys: [String] = []
+
+        init() {}
+
+        /// `kind`'s keys among every record's `keys`.
+        init(_ kind: Int, _ keys: [[(kind: Int, key: String)]], offset: Int = 0) {
+            for (index, recordKeys) in keys.enumerated() {
+                for entry in recordKeys where entry.kind == kind {
+                    records.append(Int32(offset + index))
+                    self.keys.append(entry.key)
+                }
+            }
+        }
+
+        mutating func append(contentsOf other: KeysOfKind) {
+            records.append(contentsOf: other.records)
+            keys.append(contentsOf: other.keys)
+        }
+    }
+
+    /// Every record's blocking keys set apart by kind (index into `blockingKeys`), computed in
+    /// slices side by side (names and address sketches make them a large share of blocking).
+    static func keysByKind(_ records: [MatchRecord]) async -> [KeysOfKind] {
+        let slices = await ParallelSlices.map(records.count, size: ParallelSlices.perCore(records.count, minimum: 5_000)) { range in
+            var byKind = Array(repeating: KeysOfKind(), count: blockingKeys.count)
+            for index in range {
+                for (kind, key) in blockingKeys(of: records[index]) {
+                    byKind[kind].records.append(Int32(index))
+                    byKind[kind].keys.append(key)
+                }
+            }
+            return byKind
+        }
+        var byKind = Array(repeating: KeysOfKind(), count: blockingKeys.count)
+        for slice in slices {
+            for kind in byKind.indices { byKind[kind].append(contentsOf: slice[kind]) }
+        }
+        return byKind
     }
 
     /// 64-bit FNV-1a of the text's UTF-8 bytes: blocking groups keys by it, and the stored
@@ -346,19 +394,11 @@ public struct MatchEngine: Sendable {
     }
 
     public func blocking(of records: [MatchRecord], oversized: Set<String> = []) async -> Blocking {
-        let keys = await Self.blockingKeysInParallel(records)
+        let keys = await Self.keysByKind(records)
         // Grouping the keys, a dictionary per kind, was most of blocking's time: the kinds side by side.
-        let groups = await ParallelSlices.map(Self.blockingKeys.count, size: 1) { kinds in Self.blocks(ofKind: kinds.lowerBound, keys: keys) }
+        let groups = await ParallelSlices.map(Self.blockingKeys.count, size: 1) { kinds in Self.blocks(keys[kinds.lowerBound]) }
         let (pairs, byKey) = candidatePairs(groups: groups, oversized: oversized)
         return Blocking(recordCount: records.count, oversized: oversized, pairs: pairs, byKey: byKey)
-    }
-
-    /// Every record's blocking keys, computed in slices side by side (names and address
-    /// sketches make them a large share of blocking).
-    public static func blockingKeysInParallel(_ records: [MatchRecord]) async -> [[(kind: Int, key: String)]] {
-        await ParallelSlices.map(records.count, size: ParallelSlices.perCore(records.count, minimum: 5_000)) { range in
-            records[range].map { blockingKeys(of: $0) }
-        }.flatMap { $0 }
     }
 
     // MARK: Training

@@ -268,6 +268,32 @@ enum CitizenIDTestValues {
         }
     }
 
+    @Test("keys set apart by kind in slices are each kind's keys in record order, as walking every record's keys gives them")
+    func keysByKindInSlices() async {
+        // Past two slices of the smallest size on any core count (5,000 records a slice at least).
+        var records: [MatchRecord] = []
+        for index in 0..<12_000 {
+            let given = String(Character(UnicodeScalar(0x4E00 + index % 700)!)) + String(Character(UnicodeScalar(0x4E00 + index / 700)!))
+            let birth = "19\(40 + index % 60)-0\(1 + index % 9)-1\(index % 9)"
+            let phone: String? = index % 3 == 0 ? "1381112\(1_000 + index % 400)" : nil
+            let address: String? = index % 5 == 0 ? "北京市朝阳区建国路\(index % 90)号\(index % 7)单元" : nil
+            records.append(person(Int64(index + 1), "赵" + given, birth, sex: index % 2 == 0 ? "1" : "2", phone: phone, address: address))
+        }
+        let keys = records.map { MatchEngine.blockingKeys(of: $0) }
+        let byKind = await MatchEngine.keysByKind(records)
+        #expect(byKind.count == MatchEngine.blockingKeys.count)
+        for kind in MatchEngine.blockingKeys.indices {
+            let walked = MatchEngine.KeysOfKind(kind, keys)
+            #expect(byKind[kind].records == walked.records, "kind \(kind)")
+            #expect(byKind[kind].keys == walked.keys, "kind \(kind)")
+            let blocks: [(key: String, members: [Int32])] = MatchEngine.blocks(byKind[kind])
+            let expected: [(key: String, members: [Int32])] = MatchEngine.blocks(ofKind: kind, keys: keys)
+            #expect(blocks.map { $0.key } == expected.map { $0.key }, "kind \(kind)")
+            #expect(blocks.map { $0.members } == expected.map { $0.members }, "kind \(kind)")
+        }
+        #expect(byKind.reduce(0) { $0 + $1.keys.count } == keys.reduce(0) { $0 + $1.count })
+    }
+
     @Test("blocking found once serves training and matching alike; a blocking of other records is not used")
     func blockingHandedOn() async throws {
         var records = strangers()
