@@ -268,9 +268,9 @@ enum CitizenIDTestValues {
         }
     }
 
-    @Test("keys set apart by kind in slices are each kind's keys in record order, as walking every record's keys gives them")
-    func keysByKindInSlices() async {
-        // Past two slices of the smallest size on any core count (5,000 records a slice at least).
+    /// 12,000 people (ids 1–12,000): past two slices of the smallest size on any core count
+    /// (5,000 records a slice at least). Some share phones, some addresses.
+    func manyPeople() -> [MatchRecord] {
         var records: [MatchRecord] = []
         for index in 0..<12_000 {
             let given = String(Character(UnicodeScalar(0x4E00 + index % 700)!)) + String(Character(UnicodeScalar(0x4E00 + index / 700)!))
@@ -279,6 +279,24 @@ enum CitizenIDTestValues {
             let address: String? = index % 5 == 0 ? "北京市朝阳区建国路\(index % 90)号\(index % 7)单元" : nil
             records.append(person(Int64(index + 1), "赵" + given, birth, sex: index % 2 == 0 ? "1" : "2", phone: phone, address: address))
         }
+        return records
+    }
+
+    @Test("term frequencies counted side by side are those counted in one pass")
+    func frequenciesSideBySide() async throws {
+        let records = manyPeople()
+        let counted = await TermFrequencies.counting(records)
+        #expect(counted == TermFrequencies(records))
+        // Shared phones and addresses are counted (the records were built to share them).
+        let phone = try #require(records.compactMap(\.phone).first)
+        #expect(counted.phoneHolders(phone) > 1)
+        let address = try #require(records.compactMap(\.address).first)
+        #expect(counted.addressHolders(address) > 1)
+    }
+
+    @Test("keys set apart by kind in slices are each kind's keys in record order, as walking every record's keys gives them")
+    func keysByKindInSlices() async {
+        let records = manyPeople()
         let keys = records.map { MatchEngine.blockingKeys(of: $0) }
         let byKind = await MatchEngine.keysByKind(records)
         #expect(byKind.count == MatchEngine.blockingKeys.count)
