@@ -231,8 +231,8 @@ public struct MatchEngine: Sendable {
     public func candidatePairs(
         _ records: [MatchRecord], keys: [[(kind: Int, key: String)]]? = nil, oversized: Set<String> = []
     ) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
-        let keys = keys ?? records.map { Self.blockingKeys(of: $0) }
-        return candidatePairs(groups: Self.blockingKeys.indices.map { Self.blocks(ofKind: $0, keys: keys) }, oversized: oversized)
+        let keys = if let keys { KeysOfKind.byKind(keys.indices) { keys[$0] } } else { KeysOfKind.byKind(records.indices) { Self.blockingKeys(of: records[$0]) } }
+        return candidatePairs(groups: keys.map { Self.blocks($0) }, oversized: oversized)
     }
 
     /// Record indices by key, for the keys of one kind, in the order keys first appear. Grouped
@@ -284,13 +284,26 @@ public struct MatchEngine: Sendable {
         init() {}
 
         /// `kind`'s keys among every record's `keys`.
-        init(_ kind: Int, _ keys: [[(kind: Int, key: String)]], offset: Int = 0) {
+        init(_ kind: Int, _ keys: [[(kind: Int, key: String)]]) {
             for (index, recordKeys) in keys.enumerated() {
                 for entry in recordKeys where entry.kind == kind {
-                    records.append(Int32(offset + index))
+                    records.append(Int32(index))
                     self.keys.append(entry.key)
                 }
             }
+        }
+
+        /// The keys of the records at `indices` (`keys(index)`: a record's keys) set apart by
+        /// kind in one pass.
+        static func byKind(_ indices: Range<Int>, _ keys: (Int) -> [(kind: Int, key: String)]) -> [KeysOfKind] {
+            var byKind = Array(repeating: KeysOfKind(), count: blockingKeys.count)
+            for index in indices {
+                for (kind, key) in keys(index) {
+                    byKind[kind].records.append(Int32(index))
+                    byKind[kind].keys.append(key)
+                }
+            }
+            return byKind
         }
 
         mutating func append(contentsOf other: KeysOfKind) {
@@ -303,14 +316,7 @@ public struct MatchEngine: Sendable {
     /// slices side by side (names and address sketches make them a large share of blocking).
     static func keysByKind(_ records: [MatchRecord]) async -> [KeysOfKind] {
         let slices = await ParallelSlices.map(records.count, size: ParallelSlices.perCore(records.count, minimum: 5_000)) { range in
-            var byKind = Array(repeating: KeysOfKind(), count: blockingKeys.count)
-            for index in range {
-                for (kind, key) in blockingKeys(of: records[index]) {
-                    byKind[kind].records.append(Int32(index))
-                    byKind[kind].keys.append(key)
-                }
-            }
-            return byKind
+            KeysOfKind.byKind(range) { blockingKeys(of: records[$0]) }
         }
         var byKind = Array(repeating: KeysOfKind(), count: blockingKeys.count)
         for slice in slices {

@@ -299,11 +299,12 @@ enum CitizenIDTestValues {
         let records = manyPeople()
         let keys = records.map { MatchEngine.blockingKeys(of: $0) }
         let byKind = await MatchEngine.keysByKind(records)
-        #expect(byKind.count == MatchEngine.blockingKeys.count)
+        let onePass = MatchEngine.KeysOfKind.byKind(keys.indices) { keys[$0] }
+        #expect(byKind.count == MatchEngine.blockingKeys.count && onePass.count == byKind.count)
         for kind in MatchEngine.blockingKeys.indices {
             let walked = MatchEngine.KeysOfKind(kind, keys)
-            #expect(byKind[kind].records == walked.records, "kind \(kind)")
-            #expect(byKind[kind].keys == walked.keys, "kind \(kind)")
+            #expect(byKind[kind].records == walked.records && onePass[kind].records == walked.records, "kind \(kind)")
+            #expect(byKind[kind].keys == walked.keys && onePass[kind].keys == walked.keys, "kind \(kind)")
             let blocks: [(key: String, members: [Int32])] = MatchEngine.blocks(byKind[kind])
             let expected: [(key: String, members: [Int32])] = MatchEngine.blocks(ofKind: kind, keys: keys)
             #expect(blocks.map { $0.key } == expected.map { $0.key }, "kind \(kind)")
