@@ -58,12 +58,12 @@ say "Cross-references: every system's key → one resident id (first lines)"
 $yibiao xref export --system party | head -5
 echo
 echo "Staged records per system (current versions):"
-psql -X -q "$($yibiao db url)" -c "SELECT system_id AS system, count(*) AS records, count(*) FILTER (WHERE national_id IS NULL) AS without_valid_id, count(*) FILTER (WHERE jsonb_array_length(problems) > 0) AS with_problems FROM source_record WHERE is_current GROUP BY system_id ORDER BY system_id"
+psql -X -q -P pager=off "$($yibiao db url)" -c "SELECT system_id AS system, count(*) AS records, count(*) FILTER (WHERE national_id IS NULL) AS without_valid_id, count(*) FILTER (WHERE jsonb_array_length(problems) > 0) AS with_problems FROM source_record WHERE is_current GROUP BY system_id ORDER BY system_id"
 
-sql() { psql -X -q -tA "$($yibiao db url)" -c "$1"; }
+sql() { psql -X -q -P pager=off -tA "$($yibiao db url)" -c "$1"; }
 
 say "Golden records: one per resident"
-psql -X -q "$($yibiao db url)" -c "SELECT count(*) FILTER (WHERE status = 'active') AS residents, count(*) FILTER (WHERE status = 'retired') AS merged_away, (SELECT count(*) FROM resident r, jsonb_object_keys(r.golden) f) AS field_values, (SELECT count(*) FROM change_log) AS change_log_entries, (SELECT count(*) FROM household) AS households FROM resident"
+psql -X -q -P pager=off "$($yibiao db url)" -c "SELECT count(*) FILTER (WHERE status = 'active') AS residents, count(*) FILTER (WHERE status = 'retired') AS merged_away, (SELECT count(*) FROM resident r, jsonb_object_keys(r.golden) f) AS field_values, (SELECT count(*) FROM change_log) AS change_log_entries, (SELECT count(*) FROM household) AS households FROM resident"
 
 busy=$(sql "SELECT l.resident_id FROM link l JOIN source_record r USING (district, record_id) JOIN resident res ON res.district = l.district AND res.resident_id = l.resident_id WHERE r.is_current AND r.district = '$YIBIAO_DISTRICT' AND res.status = 'active' AND res.birth_date > '1950-01-01' GROUP BY l.resident_id HAVING count(DISTINCT r.system_id) >= 4 ORDER BY l.resident_id LIMIT 1")
 say "A resident known to four systems: the golden record, its sources, its timeline"
