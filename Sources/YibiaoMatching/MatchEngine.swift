@@ -231,8 +231,13 @@ public struct MatchEngine: Sendable {
     public func candidatePairs(
         _ records: [MatchRecord], keys: [[(kind: Int, key: String)]]? = nil, oversized: Set<String> = []
     ) -> (pairs: [(Int32, Int32)], byKey: [String: Int]) {
-        let keys = if let keys { KeysOfKind.byKind(keys.indices) { keys[$0] } } else { KeysOfKind.byKind(records.indices) { Self.blockingKeys(of: records[$0]) } }
-        return candidatePairs(groups: keys.map { Self.blocks($0) }, oversized: oversized)
+        let byKind: [KeysOfKind]
+        if let keys {
+            byKind = KeysOfKind.byKind(keys.indices) { keys[$0] }
+        } else {
+            byKind = KeysOfKind.byKind(records.indices) { Self.blockingKeys(of: records[$0]) }
+        }
+        return candidatePairs(groups: byKind.map { Self.blocks($0) }, oversized: oversized)
     }
 
     /// Record indices by key, for the keys of one kind, in the order keys first appear. Grouped
