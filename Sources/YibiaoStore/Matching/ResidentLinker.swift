@@ -291,6 +291,9 @@ public struct ResidentLinker: Sendable {
             ) previous ON l.record_id IS NULL
             WHERE r.district = \(district) AND r.is_current AND (\(whole) OR r.record_id = ANY(\(ids)))
                 AND coalesce(l.resident_id, previous.resident_id) IS NOT NULL
+                -- A district's first run has no link to find: checked once, before any record is
+                -- read (a third of a second of a first load, each record's lateral probe).
+                AND EXISTS (SELECT 1 FROM link WHERE district = \(district))
             """
         ) {
             var cells = RowReader(row)
