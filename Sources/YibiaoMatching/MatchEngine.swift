@@ -246,14 +246,8 @@ public struct MatchEngine: Sendable {
     /// whose hash another key holds gets a block of its own, so no two texts share a block.
     /// (Keys are built from normalised values, so equal texts are equal bytes — as the stored
     /// lookup keys, hashed from the same bytes, already assume.)
-    /// `hash`: the FNV-1a hash of the key's bytes; a test gives one that collides.
-    static func blocks(
-        ofKind kind: Int, keys: [[(kind: Int, key: String)]], hash: (String) -> UInt64 = keyBytesHash
-    ) -> [(key: String, members: [Int32])] {
-        blocks(KeysOfKind(kind, keys), hash: hash)
-    }
-
-    /// The same, of one kind's keys already set apart (`keysByKind`).
+    /// `keys`: one kind's keys, set apart (`KeysOfKind.byKind`). `hash`: the FNV-1a hash of the
+    /// key's bytes; a test gives one that collides.
     static func blocks(_ keys: KeysOfKind, hash: (String) -> UInt64 = keyBytesHash) -> [(key: String, members: [Int32])] {
         var blockOfHash: [UInt64: Int] = [:]
         // Sized once: growing it step by step was a quarter of the grouping's time.
@@ -287,16 +281,6 @@ public struct MatchEngine: Sendable {
         var keys: [String] = []
 
         init() {}
-
-        /// `kind`'s keys among every record's `keys`.
-        init(_ kind: Int, _ keys: [[(kind: Int, key: String)]]) {
-            for (index, recordKeys) in keys.enumerated() {
-                for entry in recordKeys where entry.kind == kind {
-                    records.append(Int32(index))
-                    self.keys.append(entry.key)
-                }
-            }
-        }
 
         /// The keys of the records at `indices` (`keys(index)`: a record's keys) set apart by
         /// kind in one pass.

@@ -308,31 +308,45 @@ import YibiaoTestSupport
 
     @Test("the read-ahead's connection goes back to the pool when the run ends", .timeLimit(.minutes(10)))
     func readAheadLetsItsConnectionGo() async throws {
-        try await TestDatabase.withFreshDatabase { url, shared in
-            try await ingest(firstLoadRows(), client: shared)
-            try await Database.withClient(url, maximumConnections: 3) { client in
-                var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
-                linker.goldenLoadSlice = 4
-                linker.readAheadFrom = 1
-                // The run's lock and transaction hold two connections; the read-ahead the third.
-                let summary = try await linker.run(client)
-                #expect(summary.golden.slicesReadAhead == 4)
-                // All three free again: three sessions hold one each at once (a connection kept
-                // by the read-ahead would leave the third waiting past the time limit).
-                final class Holding: Sendable { let count = Mutex(0) }
-                let holding = Holding()
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<3 {
-                        group.addTask {
-                            try await client.withConnection { _ in
-                                holding.count.withLock { $0 += 1 }
-                                while holding.count.withLock({ $0 }) < 3 { try await Task.sleep(for: .milliseconds(10)) }
-                            }
+        // As in `slicesReadAhead`: a read-ahead that lost its race to the refresh held no
+        // connection to give back, so a first load in a fresh database is tried again.
+        for attempt in 1...5 {
+            let begun = try await TestDatabase.withFreshDatabase { url, shared in
+                try await ingest(firstLoadRows(), client: shared)
+                return try await readAheadThenHoldThree(url, lastAttempt: attempt == 5)
+            }
+            if begun { return }
+        }
+    }
+
+    /// A first load reading every slice ahead on a pool of three, then three sessions holding
+    /// the pool's three connections at once. False, with nothing checked, when the read-ahead
+    /// did not begin (unless it was the last attempt).
+    func readAheadThenHoldThree(_ url: DatabaseURL, lastAttempt: Bool) async throws -> Bool {
+        try await Database.withClient(url, maximumConnections: 3) { client in
+            var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
+            linker.goldenLoadSlice = 4
+            linker.readAheadFrom = 1
+            // The run's lock and transaction hold two connections; the read-ahead the third.
+            let summary = try await linker.run(client)
+            guard summary.golden.slicesReadAhead > 0 || lastAttempt else { return false }
+            #expect(summary.golden.slicesReadAhead == 4)
+            // All three free again: three sessions hold one each at once (a connection kept
+            // by the read-ahead would leave the third waiting past the time limit).
+            final class Holding: Sendable { let count = Mutex(0) }
+            let holding = Holding()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        try await client.withConnection { _ in
+                            holding.count.withLock { $0 += 1 }
+                            while holding.count.withLock({ $0 }) < 3 { try await Task.sleep(for: .milliseconds(10)) }
                         }
                     }
-                    try await group.waitForAll()
                 }
+                try await group.waitForAll()
             }
+            return true
         }
     }
 
