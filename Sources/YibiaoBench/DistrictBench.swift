@@ -83,6 +83,7 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
             var outboxRows = 0, outboxTime = 0.0
             print("  first load, feed by feed:")
             resetPeakMemory()
+            let cpuAtStart = CPUReading.now()
             for index in feeds.indices {
                 let (time, outcome) = try await run.ingest(hub, index)
                 fullLoad += time
@@ -92,6 +93,7 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
                 run.phases(time, outcome)
             }
             run.figure("whole district, feed by feed", fullLoad, rows: totalRows)
+            print("      " + CPUReading.now().since(cpuAtStart))
             print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
             print(String(format: "    outbox: %d updates written in %.2f s during the load, %.0f rows/s", outboxRows, outboxTime, Double(outboxRows) / max(outboxTime, 1e-6)))
             try await printDatabaseSize(client, "    database after the first load")
@@ -183,12 +185,19 @@ func benchDistrict(residents: Int, seed: UInt64, part: DistrictBenchPart = .all)
         try await withBenchHub { hub, client in
             resetPeakMemory()
             let start = ContinuousClock.now
+            let cpuAtStart = CPUReading.now()
             for index in feeds.indices { _ = try await run.ingest(hub, index, match: false) }
             let staged = seconds(ContinuousClock.now - start)
+            let cpuAfterStaging = CPUReading.now()
             _ = try await hub.match(district: district, actor: "bench")
             let total = seconds(ContinuousClock.now - start)
+            let cpuAtEnd = CPUReading.now()
             run.figure("whole district, all at once", total, rows: totalRows)
+            print("      " + cpuAtEnd.since(cpuAtStart))
             run.figure("  of which staging", staged, rows: totalRows)
+            print("      " + cpuAfterStaging.since(cpuAtStart))
+            run.figure("  and matching, golden records, outbox", total - staged)
+            print("      " + cpuAtEnd.since(cpuAfterStaging))
             print(String(format: "    peak memory of the load: %.0f MB", peakMemoryMB()))
             try await printDatabaseSize(client, "    database after the load")
         }

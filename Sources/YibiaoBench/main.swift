@@ -43,6 +43,45 @@ func peakMemoryMB() -> Double {
     return 0
 }
 
+/// CPU time so far: this process's (every thread), and the whole machine's busy and total
+/// time across its cores (Linux `/proc/stat`). Two readings apart tell where a load's time went:
+/// this process's work, the rest of the machine's (on a quiet machine, the database server's),
+/// and the cores' idle time.
+struct CPUReading {
+    var process = 0.0, machineBusy = 0.0, machineTotal = 0.0
+
+    static func now() -> CPUReading {
+        var reading = CPUReading()
+        var usage = rusage()
+        if getrusage(RUSAGE_SELF.rawValue, &usage) == 0 {
+            func value(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+            reading.process = value(usage.ru_utime) + value(usage.ru_stime)
+        }
+        // "cpu  user nice system idle iowait irq softirq steal …", in clock ticks.
+        let stat = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) ?? ""
+        if let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) {
+            let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            if ticks.count >= 8 {
+                let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
+                let idle = ticks[3] + ticks[4]
+                reading.machineBusy = (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]) / hertz
+                reading.machineTotal = reading.machineBusy + idle / hertz
+            }
+        }
+        return reading
+    }
+
+    /// "cpu: this process 18.4 core-s, the rest of the machine 9.7 core-s; 2 cores busy 78 %".
+    func since(_ start: CPUReading) -> String {
+        let process = self.process - start.process
+        let rest = max(0, machineBusy - start.machineBusy - process)
+        let busy = machineTotal > start.machineTotal ? 100 * (machineBusy - start.machineBusy) / (machineTotal - start.machineTotal) : 0
+        return String(
+            format: "cpu: this process %.1f core-s, the rest of the machine (the database server) %.1f core-s; %d cores busy %.0f %% of the time",
+            process, rest, ProcessInfo.processInfo.activeProcessorCount, busy)
+    }
+}
+
 /// Starts a new peak: `peakMemoryMB()` then reports the highest resident set since this call
 /// (Linux: writing 5 to clear_refs resets VmHWM to the current resident set).
 func resetPeakMemory() {

@@ -358,8 +358,21 @@ import YibiaoTestSupport
             #expect(try await text(client, members) == before)
             let movedWang = Self.wang.replacingOccurrences(of: "B001", with: "B002")
             let deadZhang = Self.zhang.replacingOccurrences(of: #""book""#, with: #""death": "2026-10-01", "book""#)
-            try await ingest("civil_affairs", [deadZhang, movedWang], client: client)
+            // A new resident heads the household Wang moves to, in the same batch: the run
+            // updates memberships only of residents who may have one (not the new), and
+            // still moves Wang.
+            let newLi = #"{"key": "c3", "name": "李娜", "id": "110105199001011232", "sex": "女", "birth": "1990-01-01", "address": "朝阳区光华路9号", "book": "B002", "relation": "户主"}"#
+            try await ingest("civil_affairs", [deadZhang, movedWang, newLi], client: client)
             #expect(try await count(client, "SELECT count(*) FROM household_member WHERE left_because = 'moved' AND until IS NOT NULL") == 1)
+            #expect(try await count(client, "SELECT count(*) FROM household WHERE household_book_no = 'B002' AND address = '朝阳区光华路9号'") == 1)
+            #expect(
+                try await text(
+                    client,
+                    """
+                    SELECT string_agg(concat_ws(':', m.relationship, m.since IS NOT NULL), ',' ORDER BY m.relationship)
+                    FROM household_member m JOIN household h USING (district, household_id)
+                    WHERE h.household_book_no = 'B002' AND m.until IS NULL
+                    """) == "01:false,12:true")
             #expect(try await count(client, "SELECT count(*) FROM household_member WHERE left_because = 'died' AND until = '2026-10-01'") == 1)
             #expect(
                 try await count(

@@ -267,7 +267,7 @@ public struct GoldenRecords: Sendable {
         // The matching run analysed `resident` before its new residents were inserted here.
         try await connection.analyzeAfterBulk(["resident (district, resident_id, status)"], rows: fresh.count, logger: logger)
         progress?(RunProgress(.households))
-        try await Households(district: district, logger: logger).update(connection, residents: householdResidents + retired.map(\.id), numbers: numbers)
+        try await Households(district: district, logger: logger).update(connection, residents: householdResidents + retired.map(\.id), numbers: numbers, fresh: fresh)
         timer.lap("households", rows: householdResidents.count)
         let writingOutbox = ContinuousClock.now
         progress?(RunProgress(.outbox))

@@ -30,7 +30,8 @@ struct Households {
         """
 
     /// `numbers`: the district's field numbers, as the golden records store their fields.
-    func update(_ connection: PostgresConnection, residents: [Int64], numbers: FieldNumbers) async throws {
+    /// `fresh`: residents made by this run, who cannot be in a household yet.
+    func update(_ connection: PostgresConnection, residents: [Int64], numbers: FieldNumbers, fresh: Set<Int64> = []) async throws {
         guard !residents.isEmpty else { return }
         func golden(_ field: String) -> String { numbers.valueSQL("r.golden", field) }
         // Arrays of text carry no NULL to the server here: chr(1) stands for none.
@@ -55,14 +56,23 @@ struct Households {
             deaths.append(try cells.string())
             retired.append(try cells.bool())
         }
-        var binds = PostgresBindings()
-        binds.append(district)
-        binds.append(ids)
-        binds.append(books)
-        binds.append(relationsToHead)
-        binds.append(deaths)
-        binds.append(retired)
-        func run(_ statement: String) async throws {
+        func binds(_ rows: [Int]? = nil) -> PostgresBindings {
+            func pick<T>(_ column: [T]) -> [T] { rows.map { $0.map { column[$0] } } ?? column }
+            var binds = PostgresBindings()
+            binds.append(district)
+            binds.append(pick(ids))
+            binds.append(pick(books))
+            binds.append(pick(relationsToHead))
+            binds.append(pick(deaths))
+            binds.append(pick(retired))
+            return binds
+        }
+        let everyone = binds()
+        // A membership can only end or change for residents who may have one: in a first load,
+        // none (the two statements read every new resident for nothing: 0.1 s of a first load of 147,000).
+        let mayBeMembers = fresh.isEmpty ? nil : ids.indices.filter { !fresh.contains(ids[$0]) }
+        let withMemberships = mayBeMembers.map { binds($0) } ?? everyone
+        func run(_ statement: String, _ binds: PostgresBindings) async throws {
             try await connection.query(PostgresQuery(unsafeSQL: Self.wanted + statement, binds: binds), logger: logger)
         }
         try await run(
@@ -70,24 +80,26 @@ struct Households {
             INSERT INTO household (district, household_book_no)
             SELECT DISTINCT $1, book FROM wanted WHERE book IS NOT NULL AND NOT retired AND death_date IS NULL
             ON CONFLICT (district, household_book_no) WHERE household_book_no IS NOT NULL DO NOTHING
-            """)
+            """, everyone)
         try await connection.analyzeAfterBulk(["household"], rows: residents.count, logger: logger)
         // Leaving: death, merge, or another register.
-        try await run(
-            """
-            UPDATE household_member m SET
-                until = greatest(coalesce(w.death_date, current_date), coalesce(m.since, '-infinity'::date)),
-                left_because = CASE WHEN w.retired THEN 'merged' WHEN w.death_date IS NOT NULL THEN 'died' ELSE 'moved' END
-            FROM wanted w
-            WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL
-              AND (w.retired OR w.death_date IS NOT NULL OR (w.household_id IS NOT NULL AND m.household_id <> w.household_id))
-            """)
-        try await run(
-            """
-            UPDATE household_member m SET relationship = w.relationship FROM wanted w
-            WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
-              AND m.relationship <> w.relationship
-            """)
+        if mayBeMembers?.isEmpty != true {
+            try await run(
+                """
+                UPDATE household_member m SET
+                    until = greatest(coalesce(w.death_date, current_date), coalesce(m.since, '-infinity'::date)),
+                    left_because = CASE WHEN w.retired THEN 'merged' WHEN w.death_date IS NOT NULL THEN 'died' ELSE 'moved' END
+                FROM wanted w
+                WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL
+                  AND (w.retired OR w.death_date IS NOT NULL OR (w.household_id IS NOT NULL AND m.household_id <> w.household_id))
+                """, withMemberships)
+            try await run(
+                """
+                UPDATE household_member m SET relationship = w.relationship FROM wanted w
+                WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL AND m.household_id = w.household_id
+                  AND m.relationship <> w.relationship
+                """, withMemberships)
+        }
         // Who joins a household: read first, then inserted. One statement that probes
         // household_member while inserting into it rescans the rows it adds (invisible to it, yet
         // on its pages): quadratic in a district's first load.
@@ -100,7 +112,7 @@ struct Households {
                     FROM wanted w
                     WHERE w.household_id IS NOT NULL AND NOT w.retired AND w.death_date IS NULL
                       AND NOT EXISTS (SELECT 1 FROM household_member m WHERE m.district = $1 AND m.resident_id = w.resident_id AND m.until IS NULL)
-                    """, binds: binds), logger: logger
+                    """, binds: everyone), logger: logger
         ) {
             var cells = RowReader(row)
             households.append(try cells.int64())
