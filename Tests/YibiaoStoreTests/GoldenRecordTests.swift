@@ -365,14 +365,14 @@ import YibiaoTestSupport
             try await ingest("civil_affairs", [deadZhang, movedWang, newLi], client: client)
             #expect(try await count(client, "SELECT count(*) FROM household_member WHERE left_because = 'moved' AND until IS NOT NULL") == 1)
             #expect(try await count(client, "SELECT count(*) FROM household WHERE household_book_no = 'B002' AND address = '朝阳区光华路9号'") == 1)
-            #expect(
-                try await text(
-                    client,
-                    """
-                    SELECT string_agg(concat_ws(':', m.relationship, m.since IS NOT NULL), ',' ORDER BY m.relationship)
-                    FROM household_member m JOIN household h USING (district, household_id)
-                    WHERE h.household_book_no = 'B002' AND m.until IS NULL
-                    """) == "01:false,12:true")
+            let inB002 = try await text(
+                client,
+                """
+                SELECT string_agg(concat_ws(':', m.relationship, m.since IS NOT NULL), ',' ORDER BY m.relationship)
+                FROM household_member m JOIN household h USING (district, household_id)
+                WHERE h.household_book_no = 'B002' AND m.until IS NULL
+                """)
+            #expect(inB002 == "02:f,12:t")
             #expect(try await count(client, "SELECT count(*) FROM household_member WHERE left_because = 'died' AND until = '2026-10-01'") == 1)
             #expect(
                 try await count(
