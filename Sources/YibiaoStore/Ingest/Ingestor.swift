@@ -93,10 +93,15 @@ public struct Ingestor: Sendable {
             current.isEmpty && adapter.system != WorkerEntries.system ? !(try await writer.holdsSupersededRecords(connection)) : false
         let columns = try await writer.rawColumns(connection)
         let numbers = try await FieldNumbers.ensure(district: writer.district, on: connection, logger: logger)
-        let batchID = try await writer.startBatch(
-            connection, adapter: adapter.adapterName, adapterHash: adapter.fingerprint, fileName: fileName, fileHash: fileHash, actor: actor)
+        // Held before others can see it running: another system's ingest starting meanwhile
+        // (`failInterrupted`) took a running batch nobody held yet for an interrupted one.
+        let batchID = try await connection.transaction(logger: logger) {
+            let batchID = try await writer.startBatch(
+                connection, adapter: adapter.adapterName, adapterHash: adapter.fingerprint, fileName: fileName, fileHash: fileHash, actor: actor)
+            try await writer.holdBatch(connection, batchID: batchID)
+            return batchID
+        }
         summary.batchID = batchID
-        try await writer.holdBatch(connection, batchID: batchID)
         let start = ContinuousClock.now
         // `ingest --force` maps every row again, recognised or not: what this version of the
         // adapter and its checks make of each is reported afresh.
