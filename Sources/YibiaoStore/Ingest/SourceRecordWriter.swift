@@ -358,9 +358,9 @@ public struct SourceRecordWriter: Sendable {
 
     /// Rows that are each version 1 of a key the system never had (a system's first load): copied
     /// in — COPY stores a chunk of 20,000 in four fifths of the server's time the array insert
-    /// took with its lookups planned away (a parameter `false`) — then queued for matching. The rows copied are this district's
-    /// records past the largest id it held before: ids only grow, and every writer of the
-    /// district's records holds the district lock, as the caller does.
+    /// took with its lookups planned away (a parameter `false`) — then queued for matching. The
+    /// rows copied are this district's records past the largest id it held before: ids only
+    /// grow, and every writer of the district's records holds the district lock, as the caller does.
     private func copyNewKeys(_ rows: StagedRows, batchID: Int64, _ connection: PostgresConnection) async throws {
         var before: Int64 = 0
         for try await largest in try await connection.query(
