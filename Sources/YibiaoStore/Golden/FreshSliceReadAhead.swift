@@ -37,9 +37,17 @@ public final class FreshSliceReadAhead: Sendable {
     private let shared: Shared
     private let requests: AsyncStream<Request>.Continuation
     private let task: Task<Void, Never>
+    /// The first slice asked for waits (up to ten seconds) for the reads to begin, rather than
+    /// giving them up: for tests of what is read ahead (never in a run: the pool may have no
+    /// connection to give until this run ends).
+    private let waitsToBegin: Bool
 
     /// Starts reading the first slice `golden` would merge of `fresh`, whose records are `records`.
-    init(_ golden: GoldenRecords, client: PostgresClient, fresh: Set<Int64>, records: [(record: Int64, resident: Int64)]) {
+    init(
+        _ golden: GoldenRecords, client: PostgresClient, fresh: Set<Int64>, records: [(record: Int64, resident: Int64)],
+        waitsToBegin: Bool = false
+    ) {
+        self.waitsToBegin = waitsToBegin
         let (stream, requests) = AsyncStream.makeStream(of: Request.self)
         self.requests = requests
         let shared = Shared()
@@ -91,6 +99,10 @@ public final class FreshSliceReadAhead: Sendable {
     /// other connection; nil when the reads had not begun (they never will now) or one failed
     /// — the refresh then reads the slice itself.
     func slice(_ residents: [Int64], sliced: Bool) async -> GoldenRecords.AheadSlice? {
+        if waitsToBegin {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while shared.phase.withLock({ $0 == .waiting }), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(1)) }
+        }
         guard begunOrAbandoned() else { return nil }
         return await withCheckedContinuation { reply in
             if case .terminated = requests.yield(Request(residents: residents, sliced: sliced, reply: reply)) {

@@ -45,6 +45,10 @@ public struct ResidentLinker: Sendable {
     /// from which the golden refresh's slices of them are read on another connection, the first
     /// while the links are written (`FreshSliceReadAhead`).
     public var readAheadFrom = 5_000
+    /// The refresh waits (up to ten seconds) for the read-ahead to begin rather than reading
+    /// every slice itself if it has not (`FreshSliceReadAhead.waitsToBegin`): for tests that
+    /// check what the read-ahead reads, which it otherwise may lose its race to.
+    public var readAheadWaitsToBegin = false
     /// The fewest record ids a part of a whole district's read spans (`loadAllRecords`).
     public var wholeReadPartFrom: Int64 = 20_000
     /// Residents the golden refresh merges at a time (`GoldenRecords.loadSlice`), when not its own.
@@ -885,7 +889,8 @@ public struct ResidentLinker: Sendable {
                     // another connection, the first while this one writes the links and identifiers.
                     let readAhead =
                         existing.isEmpty && freshResidents.count >= readAheadFrom
-                        ? FreshSliceReadAhead(golden, client: client, fresh: freshResidents, records: movedToFresh) : nil
+                        ? FreshSliceReadAhead(
+                            golden, client: client, fresh: freshResidents, records: movedToFresh, waitsToBegin: readAheadWaitsToBegin) : nil
                     try await flush()
                     try await connection.copyInParts(
                         fresh.count, into: "link",
