@@ -309,35 +309,30 @@ import YibiaoTestSupport
     func readAheadLetsItsConnectionGo() async throws {
         try await TestDatabase.withFreshDatabase { url, shared in
             try await ingest(firstLoadRows(), client: shared)
-            try await readAheadThenHoldThree(url)
-        }
-    }
-
-    /// A first load reading every slice ahead on a pool of three (the refresh waits for the
-    /// read-ahead to begin), then three sessions holding the pool's three connections at once.
-    func readAheadThenHoldThree(_ url: DatabaseURL) async throws {
-        try await Database.withClient(url, maximumConnections: 3) { client in
-            var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
-            linker.goldenLoadSlice = 4
-            linker.readAheadFrom = 1
-            linker.readAheadWaitsToBegin = true
-            // The run's lock and transaction hold two connections; the read-ahead the third.
-            let summary = try await linker.run(client)
-            #expect(summary.golden.slicesReadAhead == 4)
-            // All three free again: three sessions hold one each at once (a connection kept
-            // by the read-ahead would leave the third waiting past the time limit).
-            final class Holding: Sendable { let count = Mutex(0) }
-            let holding = Holding()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<3 {
-                    group.addTask {
-                        try await client.withConnection { _ in
-                            holding.count.withLock { $0 += 1 }
-                            while holding.count.withLock({ $0 }) < 3 { try await Task.sleep(for: .milliseconds(10)) }
+            try await Database.withClient(url, maximumConnections: 3) { client in
+                var linker = ResidentLinker(district: district, actor: "test", rules: .standard, logger: .silent)
+                linker.goldenLoadSlice = 4
+                linker.readAheadFrom = 1
+                // The refresh waits for the read-ahead to begin (else it may lose its race).
+                linker.readAheadWaitsToBegin = true
+                // The run's lock and transaction hold two connections; the read-ahead the third.
+                let summary = try await linker.run(client)
+                #expect(summary.golden.slicesReadAhead == 4)
+                // All three free again: three sessions hold one each at once (a connection kept
+                // by the read-ahead would leave the third waiting past the time limit).
+                final class Holding: Sendable { let count = Mutex(0) }
+                let holding = Holding()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<3 {
+                        group.addTask {
+                            try await client.withConnection { _ in
+                                holding.count.withLock { $0 += 1 }
+                                while holding.count.withLock({ $0 }) < 3 { try await Task.sleep(for: .milliseconds(10)) }
+                            }
                         }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
         }
     }
