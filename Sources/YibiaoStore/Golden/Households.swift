@@ -70,7 +70,8 @@ struct Households {
         let everyone = binds()
         // A membership can only end or change for residents who may have one; those the run made
         // have none (in a first load of 147,000, the two statements read them all for nothing: 0.1 s).
-        let mayBeMembers = fresh.isEmpty ? nil : ids.indices.filter { !fresh.contains(ids[$0]) }
+        // (nil: all of them, whose bindings are `everyone`'s, not built again.)
+        let mayBeMembers = ids.contains(where: fresh.contains) ? ids.indices.filter { !fresh.contains(ids[$0]) } : nil
         let withMemberships = mayBeMembers.map { binds($0) } ?? everyone
         func run(_ statement: String, _ binds: PostgresBindings) async throws {
             try await connection.query(PostgresQuery(unsafeSQL: Self.wanted + statement, binds: binds), logger: logger)
